@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README).
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+WORKSPACE ?= demo/geoint-data
+
+.PHONY: setup demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/geoint demo --workspace $(WORKSPACE)
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/geoint bench ingest
+
+clean:
+	rm -rf $(VENV) demo *.egg-info

@@ -1,0 +1,1 @@
+"""The FastAPI service (``geoint.api``): thin routes over the library; see SPEC §10."""

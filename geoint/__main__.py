@@ -1,0 +1,5 @@
+"""``python -m geoint`` runs the CLI."""
+
+from geoint.cli import main
+
+main()

@@ -1,0 +1,412 @@
+"""The ``geoint`` command: the composition root that builds settings and wires the stages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from geoint.errors import GeointError
+from geoint.schema import IngestReport
+from geoint.settings import GeointSettings
+
+app = typer.Typer(
+    help="Border GEOINT platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+region_app = typer.Typer(help="Region layers: derive, extend, inspect.", no_args_is_help=True)
+ingest_app = typer.Typer(
+    help="Ingest pings, seizures, watch lists, declarations.", no_args_is_help=True
+)
+bench_app = typer.Typer(
+    help="Benchmarks that print a figure and its baseline.", no_args_is_help=True
+)
+quarantine_app = typer.Typer(
+    help="Rows refused at ingest, with their reasons.", no_args_is_help=True
+)
+app.add_typer(region_app, name="region")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(bench_app, name="bench")
+app.add_typer(quarantine_app, name="quarantine")
+
+err = Console(stderr=True)
+out = Console()
+
+WorkspaceOption = Annotated[Path | None, typer.Option("--workspace", "-w", help="workspace folder")]
+RegionOption = Annotated[Path | None, typer.Option("--region", help="region folder (manifest)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")]
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help="csv, geojson, gpx, parquet, ndjson")
+]
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option("--map", help="column mapping CANONICAL=SOURCE, e.g. lat=latitude"),
+]
+
+
+def _column_map(items: list[str] | None) -> dict[str, str]:
+    from geoint.readers import parse_column_map
+
+    try:
+        return parse_column_map(items or [])
+    except ValueError as exc:
+        raise GeointError(f"--map: {exc}") from exc
+
+
+def _settings(workspace: Path | None) -> GeointSettings:
+    settings = GeointSettings()
+    if workspace is not None:
+        settings = settings.model_copy(update={"workspace": workspace})
+    return settings
+
+
+def _emit(as_json: bool, payload: dict[str, Any], render: Callable[[], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+    else:
+        render()
+
+
+@contextmanager
+def _progress(quiet: bool, total: int | None = None) -> Iterator[Callable[[str], None]]:
+    """Yield a callback advancing a Rich progress display on stderr (or doing nothing)."""
+    if quiet:
+        yield lambda _step: None
+        return
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("starting", total=total)
+        yield lambda step: progress.update(task, description=step, advance=1)
+
+
+def _print_report(report: IngestReport) -> None:
+    table = Table(title=f"ingest {report.kind}: {report.file}", show_header=False)
+    table.add_row("rows", f"{report.rows:,}")
+    table.add_row("accepted", f"{report.accepted:,}")
+    table.add_row("duplicates", f"{report.duplicates:,}")
+    table.add_row("quarantined", f"{report.quarantined:,}")
+    for reason, count in report.quarantined_by_reason.items():
+        table.add_row(f"  {reason}", f"{count:,}")
+    if report.kind == "pings":
+        table.add_row("flagged GPS spikes", f"{report.flagged_spikes:,}")
+    if report.already_ingested:
+        table.add_row("note", "this exact file was already ingested; nothing stored again")
+    table.add_row("seconds", f"{report.seconds:.2f}")
+    out.print(table)
+
+
+# ---------------------------------------------------------------------------- region
+@region_app.command("init")
+def region_init(
+    directory: Path,
+    countries: Annotated[str, typer.Option(help='two countries, e.g. "Benin,Nigeria"')],
+    timezone: Annotated[str | None, typer.Option(help="IANA zone; default from the border")] = None,
+    crs: Annotated[str | None, typer.Option(help="metric CRS; default the UTM zone")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Derive a region (border, sides, places, elevation) from the bundled world data."""
+    from geoint.layers.region import init_region
+
+    names = [c.strip() for c in countries.split(",") if c.strip()]
+    if len(names) != 2:
+        raise GeointError(
+            f'--countries: expected two names separated by a comma, got "{countries}"'
+        )
+    region = init_region(directory, (names[0], names[1]), timezone=timezone, crs=crs)
+    _emit(as_json, region.summary(), lambda: _print_summary(region.summary()))
+
+
+@region_app.command("sample")
+def region_sample(directory: Path, as_json: JsonOption = False) -> None:
+    """Build the Benin–Nigeria sample region (border, sides, places, elevation, rivers, roads)."""
+    from geoint.layers.region import build_sample_region
+
+    region = build_sample_region(directory)
+    _emit(as_json, region.summary(), lambda: _print_summary(region.summary()))
+
+
+@region_app.command("add-layer")
+def region_add_layer(
+    directory: Path,
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="roads, crossings, corridors, stop_areas, sectors, places, elevation, rivers"
+        ),
+    ],
+    file: Path,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate a layer file, store it normalised in the region and list it in the manifest."""
+    from geoint.layers.region import Region
+
+    region = Region.load(directory)
+    region.add_layer(kind, file)
+    _emit(as_json, region.summary(), lambda: _print_summary(region.summary()))
+
+
+@region_app.command("show")
+def region_show(directory: Path, as_json: JsonOption = False) -> None:
+    """Print a region's manifest and layer sizes."""
+    from geoint.layers.region import Region
+
+    summary = Region.load(directory).summary()
+    _emit(as_json, summary, lambda: _print_summary(summary))
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"region {summary.get('name', '')}", show_header=False)
+    for key, value in summary.items():
+        table.add_row(
+            str(key),
+            json.dumps(value, default=str) if isinstance(value, dict | list) else str(value),
+        )
+    out.print(table)
+
+
+@app.command("layers")
+def layers_query(
+    region: Annotated[Path, typer.Option("--region", help="region folder")],
+    points: Annotated[list[str], typer.Argument(help="LAT,LON points to look up")],
+    as_json: JsonOption = False,
+) -> None:
+    """Answer layer questions at points: side, distances, sector, elevation and slope."""
+    import numpy as np
+
+    from geoint.layers.queries import RegionIndex
+    from geoint.layers.region import Region
+
+    lat, lon = _parse_points(points)
+    index = RegionIndex(Region.load(region))
+    frame = index.point_context(np.array(lat), np.array(lon))
+    rows = frame.to_dicts()
+    _emit(as_json, {"points": rows}, lambda: out.print(frame))
+
+
+def _parse_points(points: list[str]) -> tuple[list[float], list[float]]:
+    lat, lon = [], []
+    for text in points:
+        try:
+            a, b = (float(v) for v in text.split(","))
+        except ValueError as exc:
+            raise GeointError(f"point {text!r}: expected LAT,LON in decimal degrees") from exc
+        lat.append(a)
+        lon.append(b)
+    return lat, lon
+
+
+# ---------------------------------------------------------------------------- ingest
+@ingest_app.command("pings")
+def ingest_pings_command(
+    file: Path,
+    workspace: WorkspaceOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+    mapping: MapOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Ingest a ping file (CSV, GeoJSON, GPX, Parquet, NDJSON) into the workspace."""
+    from geoint.pipeline import ingest_pings
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    store = Workspace(settings.workspace, settings.database_url)
+    with _progress(quiet or as_json) as step:
+        report = ingest_pings(
+            store, file, settings, fmt=fmt, column_map=_column_map(mapping), progress=step
+        )
+    payload = report.to_dict()
+    if region is not None:
+        payload["outside_region"] = _outside_region(store, region, report)
+    _emit(as_json, payload, lambda: _print_report(report))
+
+
+def _outside_region(store: Any, region: Path, report: IngestReport) -> int:
+    """Count the batch's pings that lie outside both sides of the region's border."""
+    import polars as pl
+
+    from geoint.layers.queries import RegionIndex
+    from geoint.layers.region import Region
+
+    if report.already_ingested or not report.accepted:
+        return 0
+    index = RegionIndex(Region.load(region))
+    pings = (
+        store.scan_pings()
+        .filter(pl.col("ping_id") >= _first_ping(store, report))
+        .select("lat", "lon")
+        .collect()
+    )
+    return int((index.side(pings["lat"].to_numpy(), pings["lon"].to_numpy()) < 0).sum())
+
+
+def _first_ping(store: Any, report: IngestReport) -> int:
+    batch = next(b for b in store.batches() if str(b.batch) == report.batch_id)
+    return batch.first_ping_id or 0
+
+
+def _ingest_records(
+    kind: str,
+    file: Path,
+    workspace: Path | None,
+    region: Path | None,
+    fmt: str | None,
+    mapping: list[str] | None,
+    as_json: bool,
+) -> None:
+    from geoint.layers.gazetteer import build_gazetteer
+    from geoint.layers.region import Region
+    from geoint.pipeline import ingest_records
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    store = Workspace(settings.workspace, settings.database_url)
+    gazetteer = None
+    if kind == "seizures":
+        gazetteer = build_gazetteer(Region.load(region) if region else None)
+    report = ingest_records(
+        store,
+        kind,
+        file,
+        settings,
+        gazetteer=gazetteer,
+        fmt=fmt,
+        column_map=_column_map(mapping),
+    )
+    _emit(as_json, report.to_dict(), lambda: _print_report(report))
+
+
+@ingest_app.command("seizures")
+def ingest_seizures_command(
+    file: Path,
+    workspace: WorkspaceOption = None,
+    region: RegionOption = None,
+    fmt: FormatOption = None,
+    mapping: MapOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest CEN-style seizures; place names resolve against the region's and world places."""
+    _ingest_records("seizures", file, workspace, region, fmt, mapping, as_json)
+
+
+@ingest_app.command("watchlist")
+def ingest_watchlist_command(
+    file: Path,
+    workspace: WorkspaceOption = None,
+    fmt: FormatOption = None,
+    mapping: MapOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest a CTS-style watch list (vehicle_id, reason, expires)."""
+    _ingest_records("watchlist", file, workspace, None, fmt, mapping, as_json)
+
+
+@ingest_app.command("declarations")
+def ingest_declarations_command(
+    file: Path,
+    workspace: WorkspaceOption = None,
+    fmt: FormatOption = None,
+    mapping: MapOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest transit declarations (vehicle, corridor, start, deadline, destination)."""
+    _ingest_records("declarations", file, workspace, None, fmt, mapping, as_json)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    workspace: WorkspaceOption = None,
+    kind: Annotated[
+        str | None, typer.Option(help="pings, seizures, watchlist, declarations")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List quarantined rows with file, row, column, reason and detail."""
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    rows = Workspace(settings.workspace, settings.database_url).quarantined(kind, limit)
+    _emit(as_json, {"quarantined": rows.to_dicts()}, lambda: out.print(rows))
+
+
+# ----------------------------------------------------------------------------- bench
+@bench_app.command("ingest")
+def bench_ingest(
+    pings: Annotated[int, typer.Option(help="synthetic pings to generate")] = 10_000_000,
+    loop_pings: Annotated[
+        int, typer.Option(help="pings for the per-row h3 loop baseline")
+    ] = 500_000,
+    repeats: Annotated[int, typer.Option(min=1, help="runs; medians are reported")] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """H3 indexing and Parquet ingest throughput, with the per-row h3 loop as the baseline."""
+    from geoint.bench import run_ingest_benchmark
+
+    result = run_ingest_benchmark(pings, loop_pings, repeats, log=None if as_json else err.print)
+    _emit(as_json, result, lambda: _print_summary(result))
+
+
+# ------------------------------------------------------------------------------ demo
+@app.command("demo")
+def demo(
+    workspace: WorkspaceOption = None,
+    samples: Annotated[Path | None, typer.Option(help="sample data folder")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Build the sample region and ingest the sample data into a workspace; print the reports."""
+    from geoint.demo import SAMPLES, ingest_samples
+    from geoint.layers.gazetteer import build_gazetteer
+    from geoint.layers.region import build_sample_region
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    log = None if as_json else err.print
+    region_dir = settings.workspace / "region"
+    if log:
+        log(f"building the Benin–Nigeria region in {region_dir}")
+    region = build_sample_region(region_dir)
+    store = Workspace(settings.workspace, settings.database_url)
+    reports = ingest_samples(store, settings, build_gazetteer(region), samples or SAMPLES, log)
+    payload = {
+        "region": str(region_dir),
+        "workspace": str(settings.workspace),
+        "reports": [r.to_dict() for r in reports],
+    }
+    if as_json:
+        _emit(True, payload, lambda: None)
+        return
+    for report in reports:
+        _print_report(report)
+    out.print(f"region: {region_dir}\nworkspace: {settings.workspace}")
+
+
+def main() -> None:
+    """Run the CLI; domain errors end with one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except GeointError as exc:
+        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,30 @@
+"""The domain error tree; the CLI prints these as one line and the API maps them to problems."""
+
+from __future__ import annotations
+
+
+class GeointError(Exception):
+    """Base class of every error the platform raises on purpose."""
+
+
+class InputError(GeointError, ValueError):
+    """A whole input cannot be used: wrong format, missing column, unknown CRS.
+
+    The message names the file, the column (when there is one) and what was expected;
+    `expected` is a noun phrase ("a CSV file with a header line").
+    """
+
+    def __init__(self, file: str, expected: str, column: str | None = None) -> None:
+        self.file = str(file)
+        self.column = column
+        self.expected = expected
+        where = f"{self.file}: column '{column}'" if column else self.file
+        super().__init__(f"{where}: expected {expected}")
+
+
+class RegionError(GeointError, ValueError):
+    """A region folder, manifest or layer is missing or inconsistent."""
+
+
+class WorkspaceError(GeointError):
+    """The workspace cannot be opened or written."""

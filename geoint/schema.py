@@ -1,0 +1,155 @@
+"""Column names, dtypes, vocabularies and reports shared by every stage."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+import polars as pl
+
+UTC_DATETIME = pl.Datetime("us", "UTC")
+
+# Pings as every stage after ingest sees them (stored in the workspace's Parquet partitions).
+PING_SCHEMA: dict[str, pl.DataType] = {
+    "ping_id": pl.UInt64(),
+    "vehicle_id": pl.String(),
+    "ts": UTC_DATETIME,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "speed_kmh": pl.Float32(),
+    "heading": pl.Float32(),
+    "accuracy_m": pl.Float32(),
+    "source": pl.String(),
+    "cell": pl.UInt64(),
+    "spike": pl.Boolean(),
+}
+PING_REQUIRED = ("vehicle_id", "ts", "lat", "lon")
+PING_OPTIONAL = ("speed_kmh", "heading", "accuracy_m", "source")
+
+# A reader's output: one row per input record, `_row` is its 1-based record number in the file.
+ROW_NUMBER = "_row"
+
+COMMODITIES = (
+    "drugs",
+    "tobacco",
+    "alcohol",
+    "ipr_counterfeit",
+    "wildlife",
+    "timber",
+    "weapons",
+    "explosives_precursors",
+    "currency",
+    "waste_ods",
+    "medicines",
+    "fuel",
+    "other",
+)
+TRANSPORT_MODES = (
+    "truck",
+    "car",
+    "motorcycle",
+    "bus",
+    "pedestrian",
+    "animal",
+    "boat",
+    "rail",
+    "other",
+)
+DIRECTIONS = ("import", "export", "transit")
+
+SEIZURE_REQUIRED = ("seizure_id", "date")
+SEIZURE_TEXT_FIELDS = (
+    "commodity",
+    "unit",
+    "transport_mode",
+    "concealment",
+    "detection_method",
+    "direction",
+    "origin_country",
+    "destination_country",
+    "vehicle_id",
+    "description",
+    "place",
+)
+SEIZURE_COLUMNS = (
+    "seizure_id",
+    "ts",
+    "lat",
+    "lon",
+    "position_precision",
+    "place",
+    "commodity",
+    "quantity",
+    "unit",
+    "transport_mode",
+    "concealment",
+    "detection_method",
+    "direction",
+    "origin_country",
+    "destination_country",
+    "vehicle_id",
+    "description",
+    "cell",
+)
+
+
+class PositionPrecision(StrEnum):
+    """How a seizure's position was obtained."""
+
+    EXACT = "exact"  # coordinates given (decimal or degrees-minutes-seconds)
+    PLACE = "place"  # resolved from a place name, unique match
+    PLACE_AMBIGUOUS = "place_ambiguous"  # several places share the name; the best was taken
+
+
+class Reason(StrEnum):
+    """Machine-readable quarantine reasons (SPEC §3)."""
+
+    MISSING_VALUE = "missing_value"
+    NULL_COORDINATES = "null_coordinates"
+    NAN_COORDINATES = "nan_coordinates"
+    OUT_OF_RANGE_COORDINATES = "out_of_range_coordinates"
+    NULL_ISLAND = "null_island"
+    UNPARSABLE_COORDINATES = "unparsable_coordinates"
+    UNPARSABLE_TIME = "unparsable_time"
+    TIME_BEFORE_MIN = "time_before_2000"
+    TIME_IN_FUTURE = "time_in_future"
+    UNPARSABLE_NUMBER = "unparsable_number"
+    INVALID_VALUE = "invalid_value"
+    UNKNOWN_PLACE = "unknown_place"
+    DUPLICATE = "duplicate"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    NOT_A_POINT = "not_a_point"
+    MALFORMED_RECORD = "malformed_record"
+
+
+DUPLICATE_REASONS = frozenset({Reason.DUPLICATE, Reason.CONFLICTING_DUPLICATE})
+
+# Quarantine rows as stages produce them before the store adds file and batch.
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    ROW_NUMBER: pl.Int64(),
+    "column": pl.String(),
+    "reason": pl.String(),
+    "detail": pl.String(),
+    "raw": pl.String(),
+}
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did: every input row is accepted, a duplicate, or quarantined."""
+
+    file: str
+    kind: str
+    rows: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    flagged_spikes: int = 0
+    already_ingested: bool = False
+    batch_id: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        """The report as the JSON object of SPEC §12."""
+        return asdict(self)

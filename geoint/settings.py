@@ -1,0 +1,92 @@
+"""Settings: every threshold of the spec with its default, validated at load.
+
+Library code receives these objects; only the edges (CLI, API factory) build them, from
+keyword arguments or from ``GEOINT_*`` environment variables (nested with ``__``, for example
+``GEOINT_EVENTS__NEAR_BORDER_M=5000``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IngestSettings(BaseModel):
+    """Validation rules applied to every ping (SPEC §3)."""
+
+    min_year: int = Field(2000, description="pings before 1 January of this year are implausible")
+    max_future_s: float = Field(
+        3600, gt=0, description="pings further in the future are implausible"
+    )
+    spike_speed_kmh: float = Field(
+        250, gt=0, description="implied speed to both neighbours above which a ping is a GPS spike"
+    )
+    chunk_rows: int = Field(2_000_000, gt=0, description="rows validated and written per chunk")
+
+
+class TrackSettings(BaseModel):
+    """Track preparation (SPEC §6)."""
+
+    trip_gap_s: float = Field(30 * 60, gt=0)
+    moving_speed_kmh: float = Field(5, ge=0)
+    near_border_m: float = Field(10_000, gt=0)
+
+
+class EventSettings(BaseModel):
+    """Thresholds of every track event type (SPEC §6), with the spec's defaults."""
+
+    crossing_max_gap_s: float = Field(10 * 60, gt=0)
+    crossing_official_radius_m: float = Field(2_000, gt=0)
+    signal_gap_s: float = Field(30 * 60, gt=0)
+    stop_diameter_m: float = Field(200, gt=0)
+    stop_min_duration_s: float = Field(20 * 60, gt=0)
+    loiter_clear_of_official_m: float = Field(2_000, ge=0)
+    rendezvous_distance_m: float = Field(300, gt=0)
+    rendezvous_min_duration_s: float = Field(10 * 60, gt=0)
+    rendezvous_near_border_m: float = Field(20_000, gt=0)
+    off_road_distance_m: float = Field(500, gt=0)
+    off_road_min_duration_s: float = Field(10 * 60, gt=0)
+    shuttle_min_crossings: int = Field(4, ge=2)
+    shuttle_window_s: float = Field(24 * 3600, gt=0)
+    route_deviation_m: float = Field(1_000, gt=0)
+    route_deviation_min_pings: int = Field(2, ge=1)
+    unauthorized_stop_min_s: float = Field(30 * 60, gt=0)
+    transit_arrival_radius_m: float = Field(1_000, gt=0)
+    watchlist_near_border_m: float = Field(20_000, gt=0)
+    identity_conflict_distance_m: float = Field(50_000, gt=0)
+    identity_conflict_alternations: int = Field(3, ge=1)
+    identity_conflict_window_s: float = Field(3600, gt=0)
+    gnss_anomaly_min_spikes: int = Field(3, ge=1)
+    gnss_anomaly_window_s: float = Field(3600, gt=0)
+    night_start_hour: int = Field(22, ge=0, le=23)
+    night_end_hour: int = Field(5, ge=0, le=23)
+
+
+class GeointSettings(BaseSettings):
+    """Top-level settings; built once at the edge and passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GEOINT_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    workspace: Path = Field(Path("geoint-data"), description="workspace folder")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the operational database; default SQLite in the workspace",
+    )
+    h3_resolution: int = Field(8, ge=0, le=15, description="analysis resolution")
+    coarse_resolutions: tuple[int, ...] = Field((5, 6, 7), description="parent aggregations")
+    ingest: IngestSettings = IngestSettings()
+    tracks: TrackSettings = TrackSettings()
+    events: EventSettings = EventSettings()
+
+    @model_validator(mode="after")
+    def _coarse_are_parents(self) -> GeointSettings:
+        bad = [r for r in self.coarse_resolutions if not 0 <= r < self.h3_resolution]
+        if bad:
+            raise ValueError(
+                f"coarse_resolutions {bad} must be coarser than h3_resolution {self.h3_resolution}"
+            )
+        return self

@@ -1,0 +1,379 @@
+"""The workspace: pings as date-partitioned Parquet, operational state in SQL (SPEC §4).
+
+Crash safety rests on one protocol. A batch is first recorded as ``started`` in the ledger,
+its Parquet parts are then written to temporary files and renamed into place, and finally the
+ledger row, its quarantine rows and any table rows are committed in one SQL transaction.
+Readers only see parts of committed batches, and :meth:`Workspace.recover` deletes the parts
+and temporary files a killed ingest left behind, so a re-run completes the work.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from geoint.errors import WorkspaceError
+
+PINGS_DIR = "pings"
+DATABASE_FILE = "geoint.sqlite"
+_PART_NAME = re.compile(r"part-(\d+)\.parquet$")
+
+metadata = sa.MetaData()
+
+ingest_ledger = sa.Table(
+    "ingest_ledger",
+    metadata,
+    sa.Column("batch", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),  # started | committed | aborted
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("committed_at", sa.DateTime(timezone=True)),
+    sa.Column("rows", sa.Integer, nullable=False, default=0),
+    sa.Column("accepted", sa.Integer, nullable=False, default=0),
+    sa.Column("duplicates", sa.Integer, nullable=False, default=0),
+    sa.Column("quarantined", sa.Integer, nullable=False, default=0),
+    sa.Column("flagged_spikes", sa.Integer, nullable=False, default=0),
+    sa.Column("first_ping_id", sa.BigInteger),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False, index=True
+    ),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("row", sa.Integer),
+    sa.Column("column", sa.String(64)),
+    sa.Column("reason", sa.String(48), nullable=False, index=True),
+    sa.Column("detail", sa.Text),
+    sa.Column("raw", sa.Text),
+)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+seizures = sa.Table(
+    "seizures",
+    metadata,
+    sa.Column("seizure_id", sa.String(128), primary_key=True),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("cell", sa.BigInteger, nullable=False, index=True),
+    sa.Column("position_precision", sa.String(16), nullable=False),
+    sa.Column("place", sa.Text),
+    sa.Column("commodity", sa.String(32)),
+    sa.Column("quantity", sa.Float),
+    sa.Column("unit", sa.String(32)),
+    sa.Column("transport_mode", sa.String(32)),
+    sa.Column("concealment", sa.Text),
+    sa.Column("detection_method", sa.Text),
+    sa.Column("direction", sa.String(16)),
+    sa.Column("origin_country", sa.Text),
+    sa.Column("destination_country", sa.Text),
+    sa.Column("vehicle_id", sa.String(128), index=True),
+    sa.Column("description", sa.Text),
+    sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
+)
+
+watchlist = sa.Table(
+    "watchlist",
+    metadata,
+    sa.Column("vehicle_id", sa.String(128), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("expires", sa.DateTime(timezone=True)),
+    sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
+)
+
+declarations = sa.Table(
+    "declarations",
+    metadata,
+    sa.Column("vehicle_id", sa.String(128), primary_key=True),
+    sa.Column("corridor_id", sa.String(128), primary_key=True),
+    sa.Column("start", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("dest_lat", sa.Float, nullable=False),
+    sa.Column("dest_lon", sa.Float, nullable=False),
+    sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
+)
+
+RECORD_TABLES: dict[str, sa.Table] = {
+    "seizures": seizures,
+    "watchlist": watchlist,
+    "declarations": declarations,
+}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A ledger entry for one ingest of one file."""
+
+    batch: int
+    kind: str
+    file: str
+    sha256: str
+    status: str
+    rows: int
+    accepted: int
+    duplicates: int
+    quarantined: int
+    flagged_spikes: int
+    first_ping_id: int | None
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Workspace:
+    """A workspace folder: Parquet partitions of pings and an SQL database of state."""
+
+    def __init__(self, root: Path, database_url: str | None = None) -> None:
+        self.root = Path(root)
+        try:
+            (self.root / PINGS_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(
+                f"{self.root}: cannot create the workspace folder ({exc})"
+            ) from exc
+        url = database_url or f"sqlite:///{self.root / DATABASE_FILE}"
+        self.engine: Engine = sa.create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    # ----------------------------------------------------------------- ledger
+    def committed_batch(self, sha256: str, kind: str) -> Batch | None:
+        """Return the committed batch that ingested this exact content, if any."""
+        query = sa.select(ingest_ledger).where(
+            ingest_ledger.c.sha256 == sha256,
+            ingest_ledger.c.kind == kind,
+            ingest_ledger.c.status == "committed",
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _batch(row) if row else None
+
+    def batches(self, status: str | None = None) -> list[Batch]:
+        """Return ledger entries, oldest first."""
+        query = sa.select(ingest_ledger).order_by(ingest_ledger.c.batch)
+        if status:
+            query = query.where(ingest_ledger.c.status == status)
+        with self.engine.connect() as conn:
+            return [_batch(row) for row in conn.execute(query).mappings()]
+
+    def begin_batch(self, kind: str, file: str, sha256: str, ping_ids: int = 0) -> Batch:
+        """Record a started batch and reserve `ping_ids` consecutive ping ids for it."""
+        with self.engine.begin() as conn:
+            first = None
+            if ping_ids:
+                first = self._reserve(conn, "ping_id", ping_ids)
+            result = conn.execute(
+                ingest_ledger.insert().values(
+                    kind=kind,
+                    file=file,
+                    sha256=sha256,
+                    status="started",
+                    started_at=datetime.now(UTC),
+                    first_ping_id=first,
+                )
+            )
+            batch = result.inserted_primary_key[0]
+        return Batch(batch, kind, file, sha256, "started", 0, 0, 0, 0, 0, first)
+
+    @staticmethod
+    def _reserve(conn: sa.Connection, name: str, count: int) -> int:
+        current = conn.execute(
+            sa.select(counters.c.value).where(counters.c.name == name)
+        ).scalar_one_or_none()
+        if current is None:
+            current = 1
+            conn.execute(counters.insert().values(name=name, value=current + count))
+        else:
+            conn.execute(
+                counters.update().where(counters.c.name == name).values(value=current + count)
+            )
+        return current
+
+    def commit_batch(
+        self,
+        batch: Batch,
+        counts: Mapping[str, int],
+        quarantined_rows: pl.DataFrame,
+        records: pl.DataFrame | None = None,
+    ) -> None:
+        """Commit a batch: ledger counts, its quarantine rows and its table records, atomically."""
+        with self.engine.begin() as conn:
+            if records is not None and records.height:
+                conn.execute(RECORD_TABLES[batch.kind].insert(), _sql_rows(records, batch.batch))
+            if quarantined_rows.height:
+                rows = quarantined_rows.rename({"_row": "row"}).with_columns(
+                    pl.lit(batch.batch).alias("batch"),
+                    pl.lit(batch.kind).alias("kind"),
+                    pl.lit(batch.file).alias("file"),
+                )
+                conn.execute(quarantine.insert(), rows.to_dicts())
+            conn.execute(
+                ingest_ledger.update()
+                .where(ingest_ledger.c.batch == batch.batch)
+                .values(status="committed", committed_at=datetime.now(UTC), **counts)
+            )
+
+    def recover(self) -> int:
+        """Abort batches a killed ingest left started and delete their files; return how many."""
+        started = [b.batch for b in self.batches("started")]
+        committed = {b.batch for b in self.batches("committed")}
+        for tmp in (self.root / PINGS_DIR).rglob("*.tmp"):
+            tmp.unlink(missing_ok=True)
+        for part in (self.root / PINGS_DIR).rglob("part-*.parquet"):
+            match = _PART_NAME.search(part.name)
+            if match and int(match.group(1)) not in committed:
+                part.unlink()
+        if started:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    ingest_ledger.update()
+                    .where(ingest_ledger.c.batch.in_(started))
+                    .values(status="aborted")
+                )
+        for folder in (self.root / PINGS_DIR).glob("date=*"):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        return len(started)
+
+    # ------------------------------------------------------------------ pings
+    def write_ping_parts(self, batch: Batch, pings: pl.DataFrame) -> list[Path]:
+        """Write a batch's pings, one Parquet part per UTC date, each atomically (tmp + rename)."""
+        dated = pings.with_columns(pl.col("ts").dt.date().alias("_date"))
+        parts = dated.partition_by("_date", as_dict=True, maintain_order=True, include_key=False)
+        targets = []
+        for (day,), part in parts.items():
+            folder = self.root / PINGS_DIR / f"date={day.isoformat()}"
+            folder.mkdir(parents=True, exist_ok=True)
+            targets.append((folder / f"part-{batch.batch:08d}.parquet", part))
+        # Parquet encoding releases the GIL: two writers keep both cores busy
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda job: _write_atomically(*job), targets))
+        return [target for target, _ in targets]
+
+    def ping_files(self, start: date | None = None, end: date | None = None) -> list[Path]:
+        """Return the committed ping parts, optionally only those of dates in [start, end]."""
+        committed = {b.batch for b in self.batches("committed")}
+        files = []
+        for folder in sorted((self.root / PINGS_DIR).glob("date=*")):
+            day = date.fromisoformat(folder.name.removeprefix("date="))
+            if (start and day < start) or (end and day > end):
+                continue
+            for part in sorted(folder.glob("part-*.parquet")):
+                match = _PART_NAME.search(part.name)
+                if match and int(match.group(1)) in committed:
+                    files.append(part)
+        return files
+
+    def scan_pings(self, start: date | None = None, end: date | None = None) -> pl.LazyFrame:
+        """Return a lazy frame over the committed pings (columns of schema.PING_SCHEMA)."""
+        from geoint.schema import PING_SCHEMA
+
+        files = self.ping_files(start, end)
+        if not files:
+            return pl.LazyFrame(schema=PING_SCHEMA)
+        return pl.scan_parquet(files)
+
+    # ---------------------------------------------------------------- records
+    def read_table(self, kind: str) -> pl.DataFrame:
+        """Return every stored row of a record table (seizures, watchlist, declarations)."""
+        table = RECORD_TABLES[kind]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(table)).mappings().all()
+        frame = (
+            pl.DataFrame([dict(r) for r in rows])
+            if rows
+            else pl.DataFrame(schema={c.name: _polars_type(c) for c in table.columns})
+        )
+        return frame.with_columns(
+            [
+                pl.col(c.name).dt.replace_time_zone("UTC")
+                for c in table.columns
+                if isinstance(c.type, sa.DateTime) and frame.schema[c.name] == pl.Datetime("us")
+            ]
+        )
+
+    def quarantined_reasons(self, batch: int) -> dict[str, int]:
+        """Return how many rows of a batch were quarantined, by reason."""
+        query = (
+            sa.select(quarantine.c.reason, sa.func.count())
+            .where(quarantine.c.batch == batch)
+            .group_by(quarantine.c.reason)
+            .order_by(quarantine.c.reason)
+        )
+        with self.engine.connect() as conn:
+            return {reason: count for reason, count in conn.execute(query)}
+
+    def quarantined(self, kind: str | None = None, limit: int = 1000) -> pl.DataFrame:
+        """Return quarantined rows, newest batch first, at most `limit`."""
+        query = sa.select(quarantine).order_by(quarantine.c.batch.desc(), quarantine.c.id)
+        if kind:
+            query = query.where(quarantine.c.kind == kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).mappings().all()
+        return pl.DataFrame([dict(r) for r in rows], infer_schema_length=None)
+
+
+def _write_atomically(target: Path, frame: pl.DataFrame) -> None:
+    """Write Parquet to a temporary name, then rename: readers never see half a file."""
+    tmp = target.with_name(target.name + ".tmp")
+    frame.write_parquet(tmp, compression="lz4", statistics=True)
+    os.replace(tmp, target)
+
+
+def _batch(row: Mapping) -> Batch:
+    return Batch(
+        row["batch"],
+        row["kind"],
+        row["file"],
+        row["sha256"],
+        row["status"],
+        row["rows"] or 0,
+        row["accepted"] or 0,
+        row["duplicates"] or 0,
+        row["quarantined"] or 0,
+        row["flagged_spikes"] or 0,
+        row["first_ping_id"],
+    )
+
+
+def _sql_rows(records: pl.DataFrame, batch: int) -> list[dict]:
+    return records.with_columns(pl.lit(batch).alias("batch")).to_dicts()
+
+
+def _polars_type(column: sa.Column) -> pl.DataType:
+    if isinstance(column.type, sa.DateTime):
+        return pl.Datetime("us", "UTC")
+    if isinstance(column.type, sa.Float):
+        return pl.Float64()
+    if isinstance(column.type, sa.Integer):
+        return pl.Int64()
+    return pl.String()
