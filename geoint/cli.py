@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -45,6 +46,9 @@ out = Console()
 WorkspaceOption = Annotated[Path | None, typer.Option("--workspace", "-w", help="workspace folder")]
 RegionOption = Annotated[Path | None, typer.Option("--region", help="region folder (manifest)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="replace an existing region in the folder")
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")]
 FormatOption = Annotated[
     str | None, typer.Option("--format", help="csv, geojson, gpx, parquet, ndjson")
@@ -73,7 +77,8 @@ def _settings(workspace: Path | None) -> GeointSettings:
 
 def _emit(as_json: bool, payload: dict[str, Any], render: Callable[[], None]) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+        # orjson writes NaN and infinity (no road, no crossing) as null: valid JSON for clients
+        sys.stdout.write(orjson.dumps(payload, default=str).decode() + "\n")
     else:
         render()
 
@@ -91,7 +96,7 @@ def _progress(quiet: bool, total: int | None = None) -> Iterator[Callable[[str],
 
 
 def _print_report(report: IngestReport) -> None:
-    table = Table(title=f"ingest {report.kind}: {report.file}", show_header=False)
+    table = Table(title=f"ingest {report.kind}: {Path(report.file).name}", show_header=False)
     table.add_row("rows", f"{report.rows:,}")
     table.add_row("accepted", f"{report.accepted:,}")
     table.add_row("duplicates", f"{report.duplicates:,}")
@@ -113,26 +118,31 @@ def region_init(
     countries: Annotated[str, typer.Option(help='two countries, e.g. "Benin,Nigeria"')],
     timezone: Annotated[str | None, typer.Option(help="IANA zone; default from the border")] = None,
     crs: Annotated[str | None, typer.Option(help="metric CRS; default the UTM zone")] = None,
+    overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Derive a region (border, sides, places, elevation) from the bundled world data."""
-    from geoint.layers.region import init_region
+    from geoint.layers import init_region
 
     names = [c.strip() for c in countries.split(",") if c.strip()]
     if len(names) != 2:
         raise GeointError(
             f'--countries: expected two names separated by a comma, got "{countries}"'
         )
-    region = init_region(directory, (names[0], names[1]), timezone=timezone, crs=crs)
+    region = init_region(
+        directory, (names[0], names[1]), timezone=timezone, crs=crs, overwrite=overwrite
+    )
     _emit(as_json, region.summary(), lambda: _print_summary(region.summary()))
 
 
 @region_app.command("sample")
-def region_sample(directory: Path, as_json: JsonOption = False) -> None:
+def region_sample(
+    directory: Path, overwrite: OverwriteOption = False, as_json: JsonOption = False
+) -> None:
     """Build the Benin–Nigeria sample region (border, sides, places, elevation, rivers, roads)."""
-    from geoint.layers.region import build_sample_region
+    from geoint.layers import build_sample_region
 
-    region = build_sample_region(directory)
+    region = build_sample_region(directory, overwrite=overwrite)
     _emit(as_json, region.summary(), lambda: _print_summary(region.summary()))
 
 
@@ -368,8 +378,8 @@ def demo(
 ) -> None:
     """Build the sample region and ingest the sample data into a workspace; print the reports."""
     from geoint.demo import SAMPLES, ingest_samples
+    from geoint.layers import build_sample_region
     from geoint.layers.gazetteer import build_gazetteer
-    from geoint.layers.region import build_sample_region
     from geoint.store import Workspace
 
     settings = _settings(workspace)
@@ -377,7 +387,7 @@ def demo(
     region_dir = settings.workspace / "region"
     if log:
         log(f"building the Benin–Nigeria region in {region_dir}")
-    region = build_sample_region(region_dir)
+    region = build_sample_region(region_dir, overwrite=True)
     store = Workspace(settings.workspace, settings.database_url)
     reports = ingest_samples(store, settings, build_gazetteer(region), samples or SAMPLES, log)
     payload = {

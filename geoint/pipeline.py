@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from geoint.errors import InputError
 from geoint.h3index import latlng_to_cells
 from geoint.readers import ReadResult, read_records
 from geoint.schema import DUPLICATE_REASONS, PING_SCHEMA, IngestReport
@@ -38,6 +39,8 @@ _RECORD_KEYS = {
 
 def file_sha256(path: Path) -> str:
     """Return the SHA-256 of a file's content (the ledger's idempotency key)."""
+    if not Path(path).is_file():
+        raise InputError(str(path), "an existing, readable file")
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

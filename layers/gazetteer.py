@@ -1,0 +1,51 @@
+"""The gazetteer for place-name positions: the region's places first, then world places."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from geoint.gazetteer import GAZETTEER_SCHEMA
+from geoint.layers.region import Region
+from geoint.layers.world import world_places
+
+
+def build_gazetteer(region: Region | None = None) -> pl.DataFrame:
+    """Return ``name, lat, lon, population, source`` for the region's and the world's places.
+
+    Polygon places are represented by their centroid (a representative point inside them).
+    """
+    frames = []
+    if region is not None:
+        places = region.read("places")
+        if len(places):
+            points = places.geometry.representative_point()
+            population = places.get("population")
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "name": places["name"].astype(str).tolist(),
+                        "lat": points.y.to_numpy(),
+                        "lon": points.x.to_numpy(),
+                        "population": None
+                        if population is None
+                        else population.astype(float).to_numpy(),
+                        "source": "region",
+                    },
+                    schema=GAZETTEER_SCHEMA,
+                )
+            )
+    world = world_places()
+    for column in ("name", "nameascii"):
+        frames.append(
+            pl.DataFrame(
+                {
+                    "name": world[column].astype(str).tolist(),
+                    "lat": world.geometry.y.to_numpy(),
+                    "lon": world.geometry.x.to_numpy(),
+                    "population": world["pop_max"].astype(float).to_numpy(),
+                    "source": "world",
+                },
+                schema=GAZETTEER_SCHEMA,
+            )
+        )
+    return pl.concat(frames).unique(["name", "lat", "lon", "source"], maintain_order=True)

@@ -1,0 +1,253 @@
+"""Vectorised questions about the ground: side, distances, sector, terrain, crossing hours.
+
+Build a `RegionIndex` once per region; every method takes numpy arrays of ``lat``, ``lon``
+(WGS84 degrees) and returns numpy arrays. Distances are in metres, measured in the region's
+metric CRS against STRtrees over the *segments* of lines (short envelopes, so nearest-neighbour
+search touches few candidates). Side and sector tests run in lon/lat on the stored polygons,
+so that the side is consistent with the border line to the last bit.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyproj
+import shapely
+from h3ronpy import vector
+
+from geoint.layers.hours import is_open, local_minute_of_day, parse_hours
+from geoint.layers.region import Region
+from geoint.layers.terrain import Terrain
+
+PLACE_RADIUS_M = 2_000.0
+
+
+class RegionIndex:
+    """Spatial indexes over a region's layers, built once and queried with arrays of points.
+
+    ``place_radius_m`` is the radius of the disc a point place stands for (SPEC: 2 km).
+    ``crossings`` (the crossings layer) and ``sector_ids`` are what indexes returned by
+    `nearest_crossing` and `sector` refer to.
+    """
+
+    def __init__(self, region: Region, place_radius_m: float = PLACE_RADIUS_M) -> None:
+        self.region = region
+        self.place_radius_m = place_radius_m
+        self._to_metric = pyproj.Transformer.from_crs("EPSG:4326", region.crs, always_xy=True)
+
+        sides = region.read("sides")
+        self._sides = [
+            shapely.union_all(sides.geometry.to_numpy()[(sides["country"] == c).to_numpy()])
+            for c in region.countries
+        ]
+        for polygon in self._sides:
+            shapely.prepare(polygon)
+
+        self._border = _NearestIndex(_segments(self._metric(region.read("border"))))
+        self._roads = _NearestIndex(_segments(self._metric(region.read("roads"))))
+
+        self.crossings = region.read("crossings")
+        self._crossings = _NearestIndex(self._metric(self.crossings))
+        self._opens, self._closes, _ = parse_hours(self.crossings["hours"])
+
+        places = region.read("places")
+        is_point = (places.geom_type == "Point").to_numpy()
+        metric_places = self._metric(places)
+        self._place_points = _NearestIndex(metric_places[is_point])
+        self._place_areas = _NearestIndex(metric_places[~is_point])
+
+        sectors = region.read("sectors")
+        self.sector_ids = sectors["sector_id"].to_numpy(dtype=object)
+        self._sectors = shapely.STRtree(sectors.geometry.to_numpy())
+
+        raster = region.raster_path("elevation")
+        self._terrain = Terrain(raster) if raster is not None else None
+
+    def _metric(self, frame: gpd.GeoDataFrame) -> np.ndarray:
+        """Return the frame's geometries projected to the region's metric CRS."""
+        return shapely.transform(frame.geometry.to_numpy(), self._project)
+
+    def _project(self, xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(self._to_metric.transform(xy[:, 0], xy[:, 1]))
+
+    def _points(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        x, y = self._to_metric.transform(*_lonlat(lat, lon))
+        return shapely.points(x, y)
+
+    def side(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Return int8 side: 0 = countries[0], 1 = countries[1], -1 = neither (or on the line)."""
+        lon_, lat_ = _lonlat(lat, lon)
+        out = np.full(lat_.shape, -1, dtype=np.int8)
+        out[shapely.contains_xy(self._sides[1], lon_, lat_)] = 1
+        out[shapely.contains_xy(self._sides[0], lon_, lat_)] = 0
+        return out
+
+    def distance_to_border_m(
+        self, lat: np.ndarray, lon: np.ndarray, max_distance_m: float | None = None
+    ) -> np.ndarray:
+        """Return metres to the border line; inf beyond `max_distance_m` or without a border."""
+        return self._border.distance(self._points(lat, lon), max_distance_m)[0]
+
+    def distance_to_road_m(
+        self, lat: np.ndarray, lon: np.ndarray, max_distance_m: float | None = None
+    ) -> np.ndarray:
+        """Return metres to the nearest road; inf beyond `max_distance_m` or without roads."""
+        return self._roads.distance(self._points(lat, lon), max_distance_m)[0]
+
+    def nearest_crossing(
+        self, lat: np.ndarray, lon: np.ndarray, max_distance_m: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (metres, row of `crossings`) of the nearest official crossing, or (inf, -1)."""
+        return self._crossings.distance(self._points(lat, lon), max_distance_m)
+
+    def distance_to_place_m(
+        self, lat: np.ndarray, lon: np.ndarray, max_distance_m: float | None = None
+    ) -> np.ndarray:
+        """Return metres to the nearest normal-activity place; 0 inside one.
+
+        A point place is a disc of radius `place_radius_m`: the distance is to the disc's edge
+        (the point's distance minus the radius, at least 0). A polygon place is 0 inside.
+        """
+        points = self._points(lat, lon)
+        reach = None if max_distance_m is None else max_distance_m + self.place_radius_m
+        to_point = self._place_points.distance(points, reach)[0] - self.place_radius_m
+        to_area = self._place_areas.distance(points, max_distance_m)[0]
+        out = np.minimum(np.maximum(to_point, 0.0), to_area)
+        if max_distance_m is not None:
+            out[out > max_distance_m] = np.inf
+        return out
+
+    def sector(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Return the ``sector_id`` (object array) whose polygon holds each point, else None.
+
+        Where sectors overlap, the first listed in the region wins.
+        """
+        lon_, lat_ = _lonlat(lat, lon)
+        out = np.full(lat_.shape, None, dtype=object)
+        if len(self.sector_ids) == 0:
+            return out
+        point, owner = self._sectors.query(shapely.points(lon_, lat_), predicate="within")
+        first = np.full(lat_.shape, len(self.sector_ids), dtype=np.int64)
+        np.minimum.at(first, point, owner)
+        found = first < len(self.sector_ids)
+        out[found] = self.sector_ids[first[found]]
+        return out
+
+    def elevation_m(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Return the elevation in metres of the DEM cell holding each point (NaN if none)."""
+        return self._terrain_sample(lat, lon)[0]
+
+    def slope_deg(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Return the slope in degrees of the DEM cell holding each point (NaN if none)."""
+        return self._terrain_sample(lat, lon)[1]
+
+    def _terrain_sample(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lon_, lat_ = _lonlat(lat, lon)
+        if self._terrain is None:
+            return np.full(lat_.shape, np.nan), np.full(lat_.shape, np.nan)
+        return self._terrain.sample(lat_, lon_)
+
+    def crossing_open(self, crossing_index: np.ndarray, ts_utc: np.ndarray) -> np.ndarray:
+        """Return whether each crossing is open at each UTC time, in the region's local time.
+
+        ``crossing_index`` rows refer to `crossings`; -1 (no crossing) is never open.
+        """
+        index = np.asarray(crossing_index, dtype=np.int64)
+        minute = local_minute_of_day(ts_utc, self.region.timezone)
+        if index.shape != minute.shape:
+            raise ValueError(
+                f"crossing_index and ts_utc differ in length: {index.shape} vs {minute.shape}"
+            )
+        known = (index >= 0) & (index < len(self._opens))
+        if not known.any():
+            return known
+        safe = np.where(known, index, 0)
+        return known & is_open(self._opens[safe], self._closes[safe], minute)
+
+    def cell_context(self, cells: np.ndarray) -> pl.DataFrame:
+        """Return the static context of each H3 cell (uint64), taken at the cell's centre.
+
+        Columns: cell, then those of `point_context`.
+        """
+        cells = np.asarray(cells, dtype=np.uint64)
+        centres = pa.record_batch(vector.cells_to_coordinates(cells))
+        if centres.column("lat").null_count:
+            bad = cells[np.asarray(centres.column("lat").is_null())][0]
+            raise ValueError(f"not a valid H3 cell: {int(bad):x}")
+        lat = centres.column("lat").to_numpy()
+        lon = centres.column("lng").to_numpy()
+        return self.point_context(lat, lon).insert_column(
+            0, pl.Series("cell", cells, dtype=pl.UInt64)
+        )
+
+    def point_context(self, lat: np.ndarray, lon: np.ndarray) -> pl.DataFrame:
+        """Return every layer answer at each point, one row per point.
+
+        Columns: lat, lon, side, side_country, distance_to_border_m, distance_to_road_m,
+        distance_to_crossing_m, nearest_crossing, distance_to_place_m, sector_id, elevation_m,
+        slope_deg.
+        """
+        lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
+        crossing_m, crossing_row = self.nearest_crossing(lat, lon)
+        names = self.crossings["name"].to_numpy(dtype=object) if len(self.crossings) else None
+        nearest = np.full(lat.shape, None, dtype=object)
+        if names is not None:
+            nearest[crossing_row >= 0] = names[crossing_row[crossing_row >= 0]]
+        side = self.side(lat, lon)
+        countries = np.array([*self.region.countries, None], dtype=object)
+        elevation, slope = self._terrain_sample(lat, lon)
+        return pl.DataFrame(
+            {
+                "lat": lat,
+                "lon": lon,
+                "side": pl.Series(side, dtype=pl.Int8),
+                "side_country": pl.Series(countries[side], dtype=pl.String),
+                "distance_to_border_m": self.distance_to_border_m(lat, lon),
+                "distance_to_road_m": self.distance_to_road_m(lat, lon),
+                "distance_to_crossing_m": crossing_m,
+                "nearest_crossing": pl.Series(nearest, dtype=pl.String),
+                "distance_to_place_m": self.distance_to_place_m(lat, lon),
+                "sector_id": pl.Series(self.sector(lat, lon), dtype=pl.String),
+                "elevation_m": elevation,
+                "slope_deg": slope,
+            }
+        )
+
+
+class _NearestIndex:
+    """An STRtree answering nearest-geometry distance for many points at once."""
+
+    def __init__(self, geometries: np.ndarray) -> None:
+        self._tree = shapely.STRtree(geometries) if len(geometries) else None
+
+    def distance(
+        self, points: np.ndarray, max_distance: float | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (distance, index of nearest geometry) per point; (inf, -1) when none."""
+        distance = np.full(points.shape, np.inf)
+        nearest = np.full(points.shape, -1, dtype=np.int64)
+        if self._tree is None or len(points) == 0:
+            return distance, nearest
+        (point, geometry), found = self._tree.query_nearest(
+            points, max_distance=max_distance, return_distance=True, all_matches=False
+        )
+        distance[point] = found
+        nearest[point] = geometry
+        return distance, nearest
+
+
+def _segments(lines: np.ndarray) -> np.ndarray:
+    """Return every two-point segment of (multi)line geometries as LineStrings."""
+    coords, index = shapely.get_coordinates(shapely.get_parts(lines), return_index=True)
+    same = index[1:] == index[:-1]
+    return shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
+
+
+def _lonlat(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lat = np.asarray(lat, dtype=np.float64)
+    lon = np.asarray(lon, dtype=np.float64)
+    if lat.shape != lon.shape:
+        raise ValueError(f"lat and lon differ in length: {lat.shape} vs {lon.shape}")
+    return lon, lat
