@@ -24,7 +24,6 @@ PING_SCHEMA: dict[str, pl.DataType] = {
     "spike": pl.Boolean(),
 }
 PING_REQUIRED = ("vehicle_id", "ts", "lat", "lon")
-PING_OPTIONAL = ("speed_kmh", "heading", "accuracy_m", "source")
 
 # A reader's output: one row per input record, `_row` is its 1-based record number in the file.
 ROW_NUMBER = "_row"
@@ -56,42 +55,6 @@ TRANSPORT_MODES = (
     "other",
 )
 DIRECTIONS = ("import", "export", "transit")
-
-SEIZURE_REQUIRED = ("seizure_id", "date")
-SEIZURE_TEXT_FIELDS = (
-    "commodity",
-    "unit",
-    "transport_mode",
-    "concealment",
-    "detection_method",
-    "direction",
-    "origin_country",
-    "destination_country",
-    "vehicle_id",
-    "description",
-    "place",
-)
-SEIZURE_COLUMNS = (
-    "seizure_id",
-    "ts",
-    "lat",
-    "lon",
-    "position_precision",
-    "place",
-    "commodity",
-    "quantity",
-    "unit",
-    "transport_mode",
-    "concealment",
-    "detection_method",
-    "direction",
-    "origin_country",
-    "destination_country",
-    "vehicle_id",
-    "description",
-    "cell",
-)
-
 
 class PositionPrecision(StrEnum):
     """How a seizure's position was obtained."""
@@ -153,3 +116,51 @@ class IngestReport:
     def to_dict(self) -> dict:
         """The report as the JSON object of SPEC §12."""
         return asdict(self)
+
+
+class EventType(StrEnum):
+    """Track event types (SPEC §6)."""
+
+    BORDER_CROSSING = "border_crossing"
+    UNOFFICIAL_CROSSING = "unofficial_crossing"
+    CLOSED_HOURS_CROSSING = "closed_hours_crossing"
+    DARK_CROSSING = "dark_crossing"
+    SIGNAL_GAP_NEAR_BORDER = "signal_gap_near_border"
+    BORDER_LOITER = "border_loiter"
+    RENDEZVOUS = "rendezvous"
+    OFF_ROAD_NEAR_BORDER = "off_road_near_border"
+    SHUTTLE = "shuttle"
+    ROUTE_DEVIATION = "route_deviation"
+    UNAUTHORIZED_STOP = "unauthorized_stop"
+    TRANSIT_OVERDUE = "transit_overdue"
+    WATCHLIST_HIT = "watchlist_hit"
+    IDENTITY_CONFLICT = "identity_conflict"
+    GNSS_ANOMALY = "gnss_anomaly"
+
+
+# Events as detectors produce them and the workspace stores them (SPEC §6, §12).
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "event_id": pl.String(),  # deterministic: type, vehicle and first evidence ping
+    "event_type": pl.String(),
+    "vehicle_id": pl.String(),
+    "other_vehicle_id": pl.String(),  # rendezvous partner, else null
+    "start": UTC_DATETIME,
+    "end": UTC_DATETIME,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "cell": pl.UInt64(),
+    "side_from": pl.Int8(),  # side codes of the region: 0, 1, -1 (neither)
+    "side_to": pl.Int8(),
+    "night": pl.Boolean(),
+    "distance_to_border_m": pl.Float64(),
+    "distance_to_crossing_m": pl.Float64(),
+    "evidence": pl.List(pl.UInt64()),  # ping ids
+    "detail": pl.String(),  # JSON: thresholds and measured values that explain the event
+}
+# Columns of `geoint events export` (cells as hex, times ISO 8601 UTC).
+EVENT_EXPORT_COLUMNS = (
+    "event_id", "event_type", "vehicle_id", "other_vehicle_id", "start", "end", "lat", "lon",
+    "cell", "night", "distance_to_border_m", "distance_to_crossing_m",
+)  # fmt: skip
+# Columns of a ground-truth file (`truth.csv` from `geoint simulate`).
+TRUTH_COLUMNS = ("event_type", "vehicle_id", "other_vehicle_id", "start", "end", "lat", "lon")

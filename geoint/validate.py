@@ -117,24 +117,7 @@ def validate_pings(
     checks = [
         _missing("vehicle_id", "_vehicle_id", "a vehicle id"),
         *_coordinate_checks(frame),
-        Check(
-            "ts",
-            Reason.UNPARSABLE_TIME,
-            pl.col("_ts").is_null(),
-            _detail("expected ISO 8601 or epoch seconds", "ts"),
-        ),
-        Check(
-            "ts",
-            Reason.TIME_BEFORE_MIN,
-            pl.col("_ts") < earliest,
-            _detail(f"expected a time after {earliest:%Y-%m-%d}", "ts"),
-        ),
-        Check(
-            "ts",
-            Reason.TIME_IN_FUTURE,
-            pl.col("_ts") > latest,
-            _detail(f"expected a time before now + {settings.max_future_s:.0f} s", "ts"),
-        ),
+        *_time_checks("ts", "ISO 8601 or epoch seconds", earliest, latest),
         *_optional_number_checks(frame),
     ]
     good, bad = _split(typed, checks)
@@ -151,6 +134,18 @@ def validate_pings(
         pl.col("_source").alias("source"),
     )
     return Validated(good, bad)
+
+
+def _time_checks(column: str, form: str, earliest: datetime, latest: datetime) -> list[Check]:
+    """Checks that the parsed time `_ts` exists and lies within [earliest, latest]."""
+    return [
+        Check(column, Reason.UNPARSABLE_TIME, pl.col("_ts").is_null(),
+              _detail(f"expected {form}", column)),
+        Check(column, Reason.TIME_BEFORE_MIN, pl.col("_ts") < earliest,
+              _detail(f"expected a time after {earliest:%Y-%m-%d}", column)),
+        Check(column, Reason.TIME_IN_FUTURE, pl.col("_ts") > latest,
+              _detail(f"expected a time before {latest:%Y-%m-%dT%H:%M:%SZ}", column)),
+    ]  # fmt: skip
 
 
 def _optional_number_checks(frame: pl.DataFrame) -> list[Check]:
@@ -479,24 +474,7 @@ def validate_seizures(
     )
     checks = [
         _missing("seizure_id", "_seizure_id", "a seizure id"),
-        Check(
-            "date",
-            Reason.UNPARSABLE_TIME,
-            pl.col("_ts").is_null(),
-            _detail("expected an ISO 8601 date or datetime", "date"),
-        ),
-        Check(
-            "date",
-            Reason.TIME_BEFORE_MIN,
-            pl.col("_ts") < earliest,
-            _detail(f"expected a date after {earliest:%Y-%m-%d}", "date"),
-        ),
-        Check(
-            "date",
-            Reason.TIME_IN_FUTURE,
-            pl.col("_ts") > now,
-            _detail("expected a past date", "date"),
-        ),
+        *_time_checks("date", "an ISO 8601 date or datetime", earliest, now),
         Check(
             "position" if not has_latlon else "lat",
             Reason.UNPARSABLE_COORDINATES,
