@@ -65,6 +65,11 @@ class RegionIndex:
         raster = region.raster_path("elevation")
         self._terrain = Terrain(raster) if raster is not None else None
 
+    @property
+    def timezone(self) -> str:
+        """IANA time zone of the region."""
+        return self.region.timezone
+
     def _metric(self, frame: gpd.GeoDataFrame) -> np.ndarray:
         """Return the frame's geometries projected to the region's metric CRS."""
         return shapely.transform(frame.geometry.to_numpy(), self._project)

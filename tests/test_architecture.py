@@ -58,3 +58,19 @@ def test_installed_subpackages_resolve_to_top_level_folders():
     assert Path(geoint.layers.__file__).parent == ROOT / "layers"
     assert Path(geoint.web.__file__).parent == ROOT / "web"
     assert Path(geoint.api.__file__).parent == ROOT / "api"
+
+
+def test_region_index_satisfies_the_core_ground_protocol():
+    import inspect
+
+    from geoint.ground import Ground
+    from geoint.layers import RegionIndex
+
+    for name, member in inspect.getmembers(Ground):
+        if name.startswith("_"):
+            continue
+        assert hasattr(RegionIndex, name), f"RegionIndex lacks {name}"
+        if inspect.isfunction(member):
+            wanted = list(inspect.signature(member).parameters)
+            got = list(inspect.signature(getattr(RegionIndex, name)).parameters)
+            assert got[: len(wanted)] == wanted, name
