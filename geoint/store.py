@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from geoint.errors import WorkspaceError
 
 PINGS_DIR = "pings"
+EVENTS_FILE = "events/events.parquet"
 DATABASE_FILE = "geoint.sqlite"
 _PART_NAME = re.compile(r"part-(\d+)\.parquet$")
 
@@ -301,6 +302,23 @@ class Workspace:
         if not files:
             return pl.LazyFrame(schema=PING_SCHEMA)
         return pl.scan_parquet(files)
+
+    # ----------------------------------------------------------------- events
+    def write_events(self, events: pl.DataFrame) -> Path:
+        """Replace the stored events (schema.EVENT_SCHEMA) atomically; return the file."""
+        from geoint.schema import EVENT_SCHEMA
+
+        target = self.root / EVENTS_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(target, events.select(list(EVENT_SCHEMA)).cast(EVENT_SCHEMA))
+        return target
+
+    def read_events(self) -> pl.DataFrame:
+        """Return the stored events (empty with schema.EVENT_SCHEMA when none were analysed)."""
+        from geoint.schema import EVENT_SCHEMA
+
+        target = self.root / EVENTS_FILE
+        return pl.read_parquet(target) if target.exists() else pl.DataFrame(schema=EVENT_SCHEMA)
 
     # ---------------------------------------------------------------- records
     def read_table(self, kind: str) -> pl.DataFrame:
