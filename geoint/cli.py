@@ -38,7 +38,11 @@ quarantine_app = typer.Typer(
 app.add_typer(region_app, name="region")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(bench_app, name="bench")
+keys_app = typer.Typer(help="API keys for the service: create, list, revoke.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(keys_app, name="keys")
+events_app = typer.Typer(help="Track events stored by 'geoint analyze'.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
 
 err = Console(stderr=True)
 out = Console()
@@ -367,6 +371,173 @@ def bench_ingest(
 
     result = run_ingest_benchmark(pings, loop_pings, repeats, log=None if as_json else err.print)
     _emit(as_json, result, lambda: _print_summary(result))
+
+
+# --------------------------------------------------------------------------- analyze
+@app.command("analyze")
+def analyze_command(
+    region: Annotated[Path, typer.Option("--region", help="region folder (manifest)")],
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Detect track events over every stored ping and store them in the workspace."""
+    from geoint.layers.queries import RegionIndex
+    from geoint.layers.region import Region
+    from geoint.pipeline import analyze
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    ground = RegionIndex(Region.load(region))
+    store = Workspace(settings.workspace, settings.database_url)
+    with _progress(quiet or as_json) as step:
+        report = analyze(store, ground, settings, progress=step)
+    _emit(as_json, report, lambda: _print_analysis(report))
+
+
+def _print_analysis(report: dict[str, Any]) -> None:
+    table = Table(title=f"events of {report['pings']:,} pings, {report['vehicles']:,} vehicles")
+    table.add_column("type")
+    table.add_column("events", justify="right")
+    for kind, count in report["events"].items():
+        table.add_row(kind, f"{count:,}")
+    table.add_row("total", f"{report['events_total']:,}")
+    out.print(table)
+    out.print(f"{report['seconds']:.2f} s ({json.dumps(report['stage_seconds'])})")
+
+
+@events_app.command("export")
+def events_export(
+    out_file: Annotated[Path, typer.Option("--out", help="file to write")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or geojson")] = "csv",
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the stored events as CSV or GeoJSON (cells as hex, times ISO 8601 UTC)."""
+    from geoint.export import EXPORT_FORMATS, export_events
+    from geoint.store import Workspace
+
+    if fmt not in EXPORT_FORMATS:
+        raise GeointError(f"--format: expected one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    settings = _settings(workspace)
+    events = Workspace(settings.workspace, settings.database_url).read_events()
+    rows = export_events(events, out_file, fmt)
+    payload = {"file": str(out_file), "format": fmt, "events": rows}
+    _emit(as_json, payload, lambda: out.print(f"{rows:,} events written to {out_file}"))
+
+
+# -------------------------------------------------------------------------- evaluate
+@app.command("evaluate")
+def evaluate_command(
+    truth: Annotated[Path, typer.Option("--truth", help="ground-truth events CSV (truth.csv)")],
+    workspace: WorkspaceOption = None,
+    illicit_cells: Annotated[
+        Path | None,
+        typer.Option(
+            "--illicit-cells", help="illicit cells CSV; default illicit_cells.csv beside --truth"
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score the stored events against ground truth and the cell ranking against illicit cells."""
+    from geoint.evaluate import evaluate_workspace
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    store = Workspace(settings.workspace, settings.database_url)
+    report = evaluate_workspace(store, truth, illicit_cells, settings.evaluation)
+    _emit(as_json, report, lambda: _print_evaluation(report))
+
+
+def _print_evaluation(report: dict[str, Any]) -> None:
+    table = Table(title="events: detections against ground truth")
+    for column in ("type", "truth", "detected", "recall", "precision"):
+        table.add_column(column, justify="left" if column == "type" else "right")
+    for kind, score in report["events"].items():
+        shown = [
+            f"{v:.3f}" if isinstance(v, float) else "-" if v is None else str(v)
+            for v in score.values()
+        ]
+        table.add_row(kind, *shown)
+    out.print(table)
+    top_k = report["cells"]["top_k_precision"]
+    out.print("cells top-k precision: " + ", ".join(f"k={k}: {v}" for k, v in top_k.items()))
+    for note in report["notes"]:
+        out.print(f"note: {note}")
+
+
+# ------------------------------------------------------------------------------ keys
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin, analyst, unit or feeder")],
+    sector: Annotated[
+        list[str] | None,
+        typer.Option("--sector", help="sector id a unit key may see (repeatable; units only)"),
+    ] = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an API key; its text is printed once and only its hash is stored."""
+    from geoint.keys import KeyStore
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    keys = KeyStore(Workspace(settings.workspace, settings.database_url))
+    key, text = keys.create(role, sector or [])
+    payload = {"id": key.id, "key": text, "role": key.role, "sectors": list(key.sectors)}
+    _emit(
+        as_json,
+        payload,
+        lambda: out.print(f"key {key.id} ({key.role}): {text}\nit is shown only this once"),
+    )
+
+
+@keys_app.command("list")
+def keys_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """List API keys (never their text), revoked ones included."""
+    from geoint.keys import KeyStore
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    store = KeyStore(Workspace(settings.workspace, settings.database_url))
+    keys = [k.to_dict() for k in store.all_keys()]
+    table = Table("id", "role", "sectors", "created_at", "revoked_at")
+    for key in keys:
+        table.add_row(*(", ".join(v) if isinstance(v, list) else str(v) for v in key.values()))
+    _emit(as_json, {"keys": keys}, lambda: out.print(table))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="the key's id")],
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke an API key; its browser sessions end with it."""
+    from geoint.keys import KeyStore
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    key = KeyStore(Workspace(settings.workspace, settings.database_url)).revoke(key_id)
+    _emit(as_json, key.to_dict(), lambda: out.print(f"key {key.id} revoked at {key.revoked_at}"))
+
+
+# ----------------------------------------------------------------------------- serve
+@app.command("serve")
+def serve_command(
+    region: Annotated[Path, typer.Option("--region", help="region folder (manifest)")],
+    workspace: WorkspaceOption = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
+) -> None:
+    """Serve the API (ingest, OGC API – Features, docs) for a workspace and region."""
+    from geoint.api.app import serve
+    from geoint.api.settings import ApiSettings
+
+    overrides: dict[str, Any] = {"region": region}
+    if workspace is not None:
+        overrides["workspace"] = workspace
+    serve(ApiSettings(**overrides), host, port)
 
 
 # ------------------------------------------------------------------------------ demo

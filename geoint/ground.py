@@ -44,6 +44,33 @@ class Ground(Protocol):
         """(metres, crossing row) of the nearest official crossing, or (inf, -1)."""
         ...
 
+    def crossings_within(
+        self, lat: np.ndarray, lon: np.ndarray, radius_m: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(point row, crossing row, metres) of every official crossing ≤ `radius_m` away."""
+        ...
+
+    def border_intersection(
+        self, lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lat, lon, fraction) of each segment's first meeting with the border (NaN if none).
+
+        Segments run straight in the metric CRS from point 1; fraction 0 is point 1, 1 point 2.
+        """
+        ...
+
+    def distance_to_corridor_m(
+        self, lat: np.ndarray, lon: np.ndarray, corridor_ids: np.ndarray
+    ) -> np.ndarray:
+        """Metres to the centre line of each point's own corridor (inf for an unknown one)."""
+        ...
+
+    def in_stop_area(
+        self, lat: np.ndarray, lon: np.ndarray, corridor_ids: np.ndarray
+    ) -> np.ndarray:
+        """Whether each point is in an authorised stop area of its own corridor."""
+        ...
+
     def distance_to_place_m(
         self, lat: np.ndarray, lon: np.ndarray, max_distance_m: float | None = None
     ) -> np.ndarray:

@@ -40,6 +40,26 @@ def _index_chunk(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarra
     return np.asarray(vector.coordinates_to_cells(lat, lon, resolution), dtype=np.uint64)
 
 
+def cell_centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (lat, lon) of the centre of every uint64 cell."""
+    cells = np.ascontiguousarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return np.empty(0), np.empty(0)
+    centres = pa.record_batch(vector.cells_to_coordinates(cells))
+    return centres.column("lat").to_numpy(), centres.column("lng").to_numpy()
+
+
+def grid_disks(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (row, cell) pairs: every cell within `k` steps of each input cell (itself too)."""
+    cells = np.ascontiguousarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+    disks = pa.array(h3ronpy.grid_disk(cells, k, flatten=False))
+    offsets = disks.offsets.to_numpy()
+    rows = np.repeat(np.arange(len(cells)), np.diff(offsets))
+    return rows, disks.flatten().to_numpy().astype(np.uint64)
+
+
 def parent_cells(cells: np.ndarray, resolution: int) -> np.ndarray:
     """Return the parent at `resolution` of every uint64 cell (computed, never re-indexed)."""
     cells = np.ascontiguousarray(cells, dtype=np.uint64)

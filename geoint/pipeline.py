@@ -1,4 +1,5 @@
-"""The one place that orders the stages: read → validate → de-duplicate → index → store."""
+"""The one place that orders the stages: read → validate → de-duplicate → index → store;
+then analysis: prepare tracks → detect events → store."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from geoint.errors import InputError
+from geoint.ground import Ground
 from geoint.h3index import latlng_to_cells
 from geoint.readers import ReadResult, read_records
-from geoint.schema import DUPLICATE_REASONS, PING_SCHEMA, IngestReport
+from geoint.schema import DUPLICATE_REASONS, PING_SCHEMA, EventType, IngestReport
 from geoint.settings import GeointSettings
 from geoint.store import Batch, Workspace
 from geoint.validate import (
@@ -238,6 +241,12 @@ def _commit(
     workspace.commit_batch(batch, counts, rows, records)
 
 
+def prior_ingest(workspace: Workspace, sha: str, kind: str, name: str) -> IngestReport | None:
+    """Return the report of an input whose exact content was already ingested, else None."""
+    prior = workspace.committed_batch(sha, kind)
+    return _already_ingested(workspace, prior, name) if prior else None
+
+
 def _already_ingested(workspace: Workspace, prior: Batch, name: str) -> IngestReport:
     """Report a file whose exact content is already stored: nothing is stored twice."""
     reasons = workspace.quarantined_reasons(prior.batch)
@@ -253,6 +262,58 @@ def _already_ingested(workspace: Workspace, prior: Batch, name: str) -> IngestRe
         already_ingested=True,
         batch_id=str(prior.batch),
     )
+
+
+_ANALYZED_PING_COLUMNS = ("ping_id", "vehicle_id", "ts", "lat", "lon", "cell")
+
+
+def analyze(
+    workspace: Workspace,
+    ground: Ground,
+    settings: GeointSettings,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Detect the track events of every stored ping and store them; return the report.
+
+    Reads the pings, transit declarations and watch list of the workspace; corridors, stop
+    areas and every other layer are questions to `ground`. Report: ``pings``, ``vehicles``,
+    ``events`` (count per type, every type listed), ``seconds`` and ``stage_seconds``.
+    """
+    # imported here: the numba kernels load only for analysis, not for every ingest command
+    from geoint.events import events_from_tracks
+    from geoint.tracks import prepare_tracks
+
+    started = time.perf_counter()
+    stages: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        stages[name] = round(time.perf_counter() - started - sum(stages.values()), 3)
+
+    _step(progress, "reading pings")
+    pings = workspace.scan_pings().select(_ANALYZED_PING_COLUMNS).collect()
+    declarations = workspace.read_table("declarations")
+    watchlist = workspace.read_table("watchlist")
+    lap("read")
+    _step(progress, "preparing tracks")
+    tracks = prepare_tracks(pings, ground, settings)
+    count = pings.height
+    del pings
+    lap("tracks")
+    _step(progress, "detecting events")
+    events = events_from_tracks(tracks, ground, settings, declarations, watchlist)
+    lap("events")
+    _step(progress, "storing events")
+    workspace.write_events(events)
+    lap("store")
+    by_type = dict(events.group_by("event_type").len().iter_rows())
+    return {
+        "pings": count,
+        "vehicles": tracks.vehicle_ids.len(),
+        "events": {str(kind): by_type.get(str(kind), 0) for kind in EventType},
+        "events_total": events.height,
+        "seconds": round(time.perf_counter() - started, 3),
+        "stage_seconds": stages,
+    }
 
 
 def _step(progress: Progress | None, name: str) -> None:

@@ -64,6 +64,16 @@ class EventSettings(BaseModel):
     night_end_hour: int = Field(5, ge=0, le=23)
 
 
+class EvaluationSettings(BaseModel):
+    """How `geoint evaluate` matches detections to ground truth (docs/events.md, Evaluation)."""
+
+    match_time_s: float = Field(
+        15 * 60, ge=0, description="a detection may lie this far before or after a truth event"
+    )
+    match_distance_m: float = Field(2_000, ge=0, description="largest detection-truth distance")
+    top_k: tuple[int, ...] = Field((10, 50, 200), description="k of the cell top-k precision")
+
+
 class GeointSettings(BaseSettings):
     """Top-level settings; built once at the edge and passed down."""
 
@@ -81,6 +91,7 @@ class GeointSettings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     tracks: TrackSettings = TrackSettings()
     events: EventSettings = EventSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
 
     @model_validator(mode="after")
     def _coarse_are_parents(self) -> GeointSettings:

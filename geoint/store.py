@@ -350,11 +350,17 @@ class Workspace:
         with self.engine.connect() as conn:
             return {reason: count for reason, count in conn.execute(query)}
 
-    def quarantined(self, kind: str | None = None, limit: int = 1000) -> pl.DataFrame:
-        """Return quarantined rows, newest batch first, at most `limit`."""
-        query = sa.select(quarantine).order_by(quarantine.c.batch.desc(), quarantine.c.id)
+    def quarantined(
+        self, kind: str | None = None, limit: int = 1000, batch: int | None = None
+    ) -> pl.DataFrame:
+        """Return quarantined rows, newest batch first and by row within it, at most `limit`."""
+        query = sa.select(quarantine).order_by(
+            quarantine.c.batch.desc(), quarantine.c.row, quarantine.c.id
+        )
         if kind:
             query = query.where(quarantine.c.kind == kind)
+        if batch is not None:
+            query = query.where(quarantine.c.batch == batch)
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).mappings().all()
         return pl.DataFrame([dict(r) for r in rows], infer_schema_length=None)

@@ -22,20 +22,29 @@ from geoint.layers.region import Region
 from geoint.layers.terrain import Terrain
 
 PLACE_RADIUS_M = 2_000.0
+STOP_AREA_RADIUS_M = 1_000.0
 
 
 class RegionIndex:
     """Spatial indexes over a region's layers, built once and queried with arrays of points.
 
-    ``place_radius_m`` is the radius of the disc a point place stands for (SPEC: 2 km).
+    ``place_radius_m`` is the radius of the disc a point place stands for (SPEC: 2 km), and
+    ``stop_area_radius_m`` that of a point stop area (docs/events.md: 1 km).
     ``crossings`` (the crossings layer) and ``sector_ids`` are what indexes returned by
     `nearest_crossing` and `sector` refer to.
     """
 
-    def __init__(self, region: Region, place_radius_m: float = PLACE_RADIUS_M) -> None:
+    def __init__(
+        self,
+        region: Region,
+        place_radius_m: float = PLACE_RADIUS_M,
+        stop_area_radius_m: float = STOP_AREA_RADIUS_M,
+    ) -> None:
         self.region = region
         self.place_radius_m = place_radius_m
+        self.stop_area_radius_m = stop_area_radius_m
         self._to_metric = pyproj.Transformer.from_crs("EPSG:4326", region.crs, always_xy=True)
+        self._to_lonlat = pyproj.Transformer.from_crs(region.crs, "EPSG:4326", always_xy=True)
 
         sides = region.read("sides")
         self._sides = [
@@ -57,6 +66,14 @@ class RegionIndex:
         metric_places = self._metric(places)
         self._place_points = _NearestIndex(metric_places[is_point])
         self._place_areas = _NearestIndex(metric_places[~is_point])
+
+        corridors = region.read("corridors")
+        self._corridors = _by_corridor(corridors, self._metric(corridors))
+        stop_areas = region.read("stop_areas")
+        metric_stops = self._metric(stop_areas)
+        is_point = (stop_areas.geom_type == "Point").to_numpy()
+        self._stop_points = _by_corridor(stop_areas[is_point], metric_stops[is_point])
+        self._stop_polygons = _by_corridor(stop_areas[~is_point], metric_stops[~is_point])
 
         sectors = region.read("sectors")
         self.sector_ids = sectors["sector_id"].to_numpy(dtype=object)
@@ -106,6 +123,81 @@ class RegionIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return (metres, row of `crossings`) of the nearest official crossing, or (inf, -1)."""
         return self._crossings.distance(self._points(lat, lon), max_distance_m)
+
+    def crossings_within(
+        self, lat: np.ndarray, lon: np.ndarray, radius_m: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (point row, row of `crossings`, metres) for every crossing ≤ `radius_m` away.
+
+        Pairs are ordered by point, then distance.
+        """
+        points = self._points(lat, lon)
+        point, crossing, metres = self._crossings.within(points, radius_m)
+        order = np.lexsort((crossing, metres, point))
+        return point[order], crossing[order], metres[order]
+
+    def border_intersection(
+        self, lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (lat, lon, fraction) of each segment's first meeting with the border line.
+
+        Each segment runs straight, in the metric CRS, from point 1 to point 2; `fraction` is
+        how far along it the first intersection lies (0 at point 1, 1 at point 2). All three
+        are NaN where a segment does not meet the border.
+        """
+        start, end = self._points(lat1, lon1), self._points(lat2, lon2)
+        segments = shapely.linestrings(
+            np.stack([shapely.get_coordinates(start), shapely.get_coordinates(end)], axis=1)
+        )
+        fraction = np.full(len(segments), np.inf)
+        row, meeting = self._border.intersections(segments)
+        coords, part = shapely.get_coordinates(meeting, return_index=True)
+        along = shapely.line_locate_point(
+            segments[row[part]], shapely.points(coords), normalized=True
+        )
+        np.minimum.at(fraction, row[part], along)
+        fraction[~np.isfinite(fraction)] = np.nan
+        x, y = shapely.get_coordinates(
+            shapely.line_interpolate_point(segments, np.nan_to_num(fraction), normalized=True)
+        ).T
+        lon, lat = self._to_lonlat.transform(x, y)
+        missing = np.isnan(fraction)
+        return np.where(missing, np.nan, lat), np.where(missing, np.nan, lon), fraction
+
+    def distance_to_corridor_m(
+        self, lat: np.ndarray, lon: np.ndarray, corridor_ids: np.ndarray
+    ) -> np.ndarray:
+        """Return metres from each point to the centre line of its own corridor (inf if unknown).
+
+        ``corridor_ids`` gives one ``corridor_id`` per point (None for none); a corridor made
+        of several lines is measured to the nearest. Loops over the distinct corridors (few).
+        """
+        points = self._points(lat, lon)
+        ids = _corridor_ids(corridor_ids, points)
+        out = np.full(points.shape, np.inf)
+        for corridor, line in self._corridors.items():
+            mine = ids == corridor
+            out[mine] = shapely.distance(points[mine], line)
+        return out
+
+    def in_stop_area(
+        self, lat: np.ndarray, lon: np.ndarray, corridor_ids: np.ndarray
+    ) -> np.ndarray:
+        """Return whether each point lies in an authorised stop area of its own corridor.
+
+        A polygon stop area holds its boundary; a point stop area is a disc of radius
+        `stop_area_radius_m`. Loops over the distinct corridors (few).
+        """
+        points = self._points(lat, lon)
+        ids = _corridor_ids(corridor_ids, points)
+        out = np.zeros(points.shape, dtype=bool)
+        for corridor, polygons in self._stop_polygons.items():
+            mine = ids == corridor
+            out[mine] |= shapely.intersects(points[mine], polygons)
+        for corridor, centres in self._stop_points.items():
+            mine = ids == corridor
+            out[mine] |= shapely.dwithin(points[mine], centres, self.stop_area_radius_m)
+        return out
 
     def distance_to_place_m(
         self, lat: np.ndarray, lon: np.ndarray, max_distance_m: float | None = None
@@ -242,12 +334,47 @@ class _NearestIndex:
         nearest[point] = geometry
         return distance, nearest
 
+    def within(
+        self, points: np.ndarray, radius: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (point, geometry, distance) for every pair at most `radius` apart."""
+        if self._tree is None or len(points) == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, np.empty(0)
+        point, geometry = self._tree.query(points, predicate="dwithin", distance=radius)
+        found = shapely.distance(points[point], self._tree.geometries[geometry])
+        return point, geometry, found
+
+    def intersections(self, geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (input row, intersection geometry) for every input meeting a tree geometry."""
+        if self._tree is None or len(geometries) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+        row, hit = self._tree.query(geometries, predicate="intersects")
+        return row, shapely.intersection(geometries[row], self._tree.geometries[hit])
+
 
 def _segments(lines: np.ndarray) -> np.ndarray:
     """Return every two-point segment of (multi)line geometries as LineStrings."""
     coords, index = shapely.get_coordinates(shapely.get_parts(lines), return_index=True)
     same = index[1:] == index[:-1]
     return shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
+
+
+def _by_corridor(frame: gpd.GeoDataFrame, metric: np.ndarray) -> dict[str, shapely.Geometry]:
+    """Return the union of the metric geometries of each ``corridor_id``, prepared."""
+    out = {}
+    ids = frame["corridor_id"].to_numpy(dtype=object)
+    for corridor in sorted(set(ids)):
+        out[corridor] = shapely.union_all(metric[ids == corridor])
+        shapely.prepare(out[corridor])
+    return out
+
+
+def _corridor_ids(corridor_ids: np.ndarray, points: np.ndarray) -> np.ndarray:
+    ids = np.asarray(corridor_ids, dtype=object)
+    if ids.shape != points.shape:
+        raise ValueError(f"corridor_ids and points differ in length: {ids.shape} vs {points.shape}")
+    return ids
 
 
 def _lonlat(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

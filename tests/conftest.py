@@ -22,3 +22,11 @@ def workspace(settings: GeointSettings) -> Workspace:
     store = Workspace(settings.workspace)
     yield store
     store.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def toy_index(tmp_path_factory):
+    """The RegionIndex of the hand-made toy region of tests/toy_region.py (built once)."""
+    from toy_region import build_toy_index
+
+    return build_toy_index(tmp_path_factory.mktemp("toy") / "region")

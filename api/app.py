@@ -1,0 +1,136 @@
+"""The FastAPI application: `create_app` composes the routers over state opened once.
+
+Everything but ``/health`` and ``/login`` needs a key (Bearer) or a browser session, the API
+documentation included. Swagger UI's files come from the ``fastapi-offline`` package, so
+``/docs`` works without internet. Run with `serve` (one process: ingest is serialised in it).
+"""
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+
+from geoint import __version__
+from geoint.api.audit import AuditMiddleware, audit_router
+from geoint.api.auth import authenticated
+from geoint.api.collections import build_collections
+from geoint.api.errors import Problem, install_error_handlers
+from geoint.api.ingest import ingest_router
+from geoint.api.ogc import ogc_router
+from geoint.api.session import session_router
+from geoint.api.settings import ApiSettings
+from geoint.api.state import Services
+from geoint.keys import ApiKey, KeyStore
+from geoint.layers import Region, RegionIndex
+from geoint.layers.gazetteer import build_gazetteer
+from geoint.store import Workspace
+
+SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
+
+
+def open_services(settings: ApiSettings) -> Services:
+    """Open the workspace, key store and region, and build the indexes and collections."""
+    workspace = Workspace(settings.workspace, settings.database_url)
+    region = Region.load(settings.region)
+    index = RegionIndex(region)
+    return Services(
+        settings=settings,
+        workspace=workspace,
+        keys=KeyStore(workspace),
+        region=region,
+        index=index,
+        gazetteer=build_gazetteer(region),
+        collections=build_collections(region, workspace, index),
+    )
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    """The service for one workspace and region."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Services]]:
+        services = open_services(settings)
+        try:
+            yield {"services": services}
+        finally:
+            services.workspace.engine.dispose()
+
+    app = FastAPI(
+        title=settings.api.title,
+        version=__version__,
+        description="Border GEOINT: ingest, OGC API – Features over layers, seizures and "
+        "events. Authenticate with `Authorization: Bearer <API key>` (`geoint keys create`) "
+        "or sign in at `/login`.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(AuditMiddleware)
+    app.include_router(session_router(settings.api))
+    app.include_router(ingest_router(settings.api))
+    app.include_router(ogc_router(settings.api))
+    app.include_router(audit_router(settings.api))
+    _add_service_routes(app)
+    return app
+
+
+def _add_service_routes(app: FastAPI) -> None:
+    """``/health`` (public), ``/openapi.json`` and ``/docs`` (with offline assets)."""
+    swagger = Path(str(files("fastapi_offline") / "static"))
+    Key = Annotated[ApiKey, Depends(authenticated)]
+
+    @app.get("/health", tags=["service"], summary="Liveness (public)")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/openapi.json", name="openapi", include_in_schema=False)
+    def openapi(_key: Key) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", name="docs", include_in_schema=False)
+    def docs(request: Request, _key: Key) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=request.url_for("openapi").path,
+            title=f"{app.title} API",
+            swagger_js_url=request.url_for("docs_asset", name=SWAGGER_FILES[0]).path,
+            swagger_css_url=request.url_for("docs_asset", name=SWAGGER_FILES[1]).path,
+            swagger_favicon_url=request.url_for("docs_asset", name=SWAGGER_FILES[2]).path,
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/docs/assets/{name}", name="docs_asset", include_in_schema=False)
+    def docs_asset(name: str, _key: Key) -> FileResponse:
+        if name not in SWAGGER_FILES:
+            raise Problem(404, f"no documentation asset {name!r}", slug="not-found")
+        return FileResponse(swagger / name)
+
+
+class RedactKeys(logging.Filter):
+    """Hides ``key=`` query values (device keys) in uvicorn's access log."""
+
+    _KEY = re.compile(r"([?&]key=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            args[2] = self._KEY.sub(r"\1[redacted]", str(args[2]))
+            record.args = tuple(args)
+        return True
+
+
+def serve(settings: ApiSettings, host: str, port: int) -> None:
+    """Run the service with uvicorn in this process until interrupted."""
+    import uvicorn
+
+    config = uvicorn.Config(create_app(settings), host=host, port=port, proxy_headers=False)
+    logging.getLogger("uvicorn.access").addFilter(RedactKeys())  # after Config set up logging
+    uvicorn.Server(config).run()

@@ -1,0 +1,114 @@
+"""The audit of writes: who (key id), what (method, path, status, summary), when.
+
+A write route depends on `audited_writer` (or signs in/out), which leaves an `AuditNote` on the
+request; the route adds a summary of what it did. `AuditMiddleware` records the note with the
+response status, so refused writes (413, 415, 422) are audited too.
+Only the path is recorded, never the query string (it may hold a device's key).
+"""
+
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Annotated
+
+import anyio
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from geoint.api.auth import admin, device_writer, writer
+from geoint.api.dependencies import Paging, paging
+from geoint.api.settings import ServiceSettings
+from geoint.api.state import get_services
+from geoint.keys import ApiKey
+
+
+@dataclass
+class AuditNote:
+    """A write in progress: the key doing it and, once known, what it did."""
+
+    key_id: str
+    summary: str = ""
+
+
+def audited_writer(request: Request, key: Annotated[ApiKey, Depends(writer)]) -> AuditNote:
+    """An ingesting key, noted for the audit."""
+    request.state.audit = note = AuditNote(key.id)
+    return note
+
+
+def audited_device(request: Request, key: Annotated[ApiKey, Depends(device_writer)]) -> AuditNote:
+    """A tracking device's key (header or query parameter), noted for the audit."""
+    request.state.audit = note = AuditNote(key.id)
+    return note
+
+
+class AuditMiddleware:
+    """Records a request's audit note, if any, with its status before the response goes out.
+
+    Recording first means a client that sees a write's response finds it in the audit. A
+    request that fails without a response is recorded as 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        recorded = False
+
+        async def record(status: int) -> None:
+            nonlocal recorded
+            state = scope.get("state") or {}
+            note = state.get("audit")
+            recorded = True
+            if note is not None:
+                await anyio.to_thread.run_sync(
+                    state["services"].keys.record,
+                    note.key_id,
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    note.summary or HTTPStatus(status).phrase,
+                )
+
+        async def send_recorded(message: Message) -> None:
+            if message["type"] == "http.response.start" and not recorded:
+                await record(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recorded)
+        finally:
+            if not recorded:
+                await record(500)
+
+
+def audit_router(service: ServiceSettings) -> APIRouter:
+    """``GET /api/v1/audit``: the audit log for admins, newest first, paged."""
+    router = APIRouter(prefix="/api/v1", tags=["audit"])
+
+    @router.get("/audit", summary="Audit log of writes (admins)")
+    def audit_log(
+        request: Request,
+        _key: Annotated[ApiKey, Depends(admin)],
+        page: Annotated[Paging, Depends(paging(service))],
+    ) -> Response:
+        entries, total = get_services(request).keys.audit(page.limit, page.offset)
+        links = [{"rel": "self", "href": str(request.url), "type": "application/json"}]
+        if page.offset + len(entries) < total:
+            following = request.url.include_query_params(
+                offset=page.offset + page.limit, limit=page.limit
+            )
+            links.append({"rel": "next", "href": str(following), "type": "application/json"})
+        body = {
+            "entries": entries,
+            "numberMatched": total,
+            "numberReturned": len(entries),
+            "links": links,
+        }
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    return router

@@ -1,0 +1,108 @@
+"""Who is calling: API keys as Bearer tokens or browser sessions, roles, and sector scope.
+
+Roles (SPEC §10): ``admin`` and ``analyst`` read everything; ``unit`` reads only its sectors;
+``feeder`` only ingests. Admins, analysts and feeders may ingest; only admins read the audit.
+"""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from geoint.api.errors import Problem
+from geoint.api.state import get_services
+from geoint.keys import ApiKey
+
+SESSION_COOKIE = "geoint_session"
+READ_ROLES = ("admin", "analyst", "unit")
+WRITE_ROLES = ("admin", "analyst", "feeder")
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key made with `geoint keys create`, sent as `Authorization: Bearer`.",
+)
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="session",
+    description="The browser session cookie set by `POST /login`.",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)]
+SessionToken = Annotated[str | None, Security(cookie_scheme)]
+
+
+def unauthorized(detail: str, error: str | None = None) -> Problem:
+    """A 401 problem with its Bearer challenge."""
+    challenge = 'Bearer realm="geoint"' + (f', error="{error}"' if error else "")
+    return Problem(401, detail, slug="unauthorized", headers={"WWW-Authenticate": challenge})
+
+
+def _identify(
+    request: Request, credentials: Credentials, token: str | None, key_text: str | None
+) -> ApiKey:
+    keys = get_services(request).keys
+    if credentials is not None:
+        key = keys.authenticate(credentials.credentials)
+        if key is None:
+            raise unauthorized("the API key is unknown or revoked", "invalid_token")
+        return key
+    if token:
+        key = keys.session_key(token)
+        if key is None:
+            raise unauthorized("the session has expired or ended; sign in again at /login")
+        return key
+    if key_text:
+        key = keys.authenticate(key_text)
+        if key is None:
+            raise unauthorized("the key parameter is unknown or revoked", "invalid_token")
+        return key
+    raise unauthorized(
+        "authentication required: send 'Authorization: Bearer <API key>' or sign in at /login"
+    )
+
+
+def authenticated(request: Request, credentials: Credentials, token: SessionToken) -> ApiKey:
+    """The caller's live key, from the Bearer header or the session cookie (else 401)."""
+    return _identify(request, credentials, token, None)
+
+
+def device_authenticated(
+    request: Request,
+    credentials: Credentials,
+    token: SessionToken,
+    key: Annotated[
+        str | None,
+        Query(
+            description="the API key, for tracking clients (OsmAnd, Traccar Client) that "
+            "cannot send headers; prefer `Authorization: Bearer`. The server never logs it.",
+        ),
+    ] = None,
+) -> ApiKey:
+    """Like `authenticated`, also accepting the key as the ``key`` query parameter."""
+    return _identify(request, credentials, token, key)
+
+
+def _role_guard(
+    roles: tuple[str, ...], action: str, identify: Callable[..., ApiKey] = authenticated
+) -> Callable[[ApiKey], ApiKey]:
+    def guard(key: Annotated[ApiKey, Depends(identify)]) -> ApiKey:
+        if key.role not in roles:
+            raise Problem(
+                403, f"a {key.role} key may not {action}", slug="forbidden", role=key.role
+            )
+        return key
+
+    return guard
+
+
+reader = _role_guard(READ_ROLES, "read data")
+writer = _role_guard(WRITE_ROLES, "ingest data")
+device_writer = _role_guard(WRITE_ROLES, "ingest data", device_authenticated)
+admin = _role_guard(("admin",), "read the audit log")
+
+
+def sector_scope(key: Annotated[ApiKey, Depends(reader)]) -> frozenset[str] | None:
+    """The sectors a reader may see: a unit's own, None (all) for the other roles."""
+    return frozenset(key.sectors) if key.role == "unit" else None

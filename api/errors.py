@@ -1,0 +1,162 @@
+"""Every error leaves the service as an RFC 9457 ``application/problem+json`` document.
+
+One map from domain error class to status, and one handler each for domain errors, explicit
+problems raised by routes, Starlette's HTTP errors and request validation, installed once.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, Response
+
+from geoint.errors import GeointError, InputError, RegionError, WorkspaceError
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("geoint.api")
+
+STATUS_BY_ERROR: dict[type[Exception], int] = {
+    InputError: 422,
+    WorkspaceError: 503,
+    RegionError: 500,
+    GeointError: 400,
+}
+_PARAMETER_LOCATIONS = {"query", "path", "header", "cookie"}
+
+
+class Problem(Exception):
+    """An error a route raises on purpose: status, a detail for the client, extension members."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        slug: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.slug = slug
+        self.headers = headers
+        self.extensions = extensions
+
+
+def parameter_error(name: str, detail: str) -> Problem:
+    """A 400 problem naming one query parameter."""
+    return Problem(
+        400,
+        f"query parameter '{name}': {detail}",
+        slug="invalid-parameter",
+        errors=[{"in": "query", "field": name, "reason": "invalid", "detail": detail}],
+    )
+
+
+def problem_body(
+    status: int, detail: str, slug: str | None = None, **extensions: Any
+) -> dict[str, Any]:
+    """The problem document: ``type`` is a URN naming the kind, or about:blank."""
+    return {
+        "type": f"urn:geoint:problem:{slug}" if slug else "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extensions,
+    }
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """A problem+json response."""
+    body = orjson.dumps(problem_body(status, detail, slug, **extensions))
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error class to a problem response (the one place that does)."""
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(GeointError, _on_domain_error)
+    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+async def _on_problem(request: Request, exc: Problem) -> Response:
+    if exc.status == 401 and _wants_html(request):
+        return _sign_in_page(request, exc)
+    return problem_response(exc.status, exc.detail, exc.slug, exc.headers, **exc.extensions)
+
+
+async def _on_domain_error(_request: Request, exc: GeointError) -> Response:
+    status = next(STATUS_BY_ERROR[c] for c in type(exc).__mro__ if c in STATUS_BY_ERROR)
+    detail = " ".join(str(exc).split())
+    if isinstance(exc, InputError):
+        return problem_response(
+            status,
+            detail,
+            "unreadable-input",
+            file=exc.file,
+            column=exc.column,
+            expected=exc.expected,
+        )
+    if status >= 500:
+        log.error("server-side domain error: %s", detail)
+        detail = "the server's region or workspace is not usable; see the server log"
+    return problem_response(status, detail, type(exc).__name__)
+
+
+async def _on_http_error(_request: Request, exc: HTTPException) -> Response:
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(exc.status_code, detail, headers=exc.headers)
+
+
+async def _on_validation_error(_request: Request, exc: RequestValidationError) -> Response:
+    errors = [
+        {
+            "in": str(error["loc"][0]) if error.get("loc") else "request",
+            "field": ".".join(str(part) for part in error.get("loc", ())[1:]),
+            "reason": error.get("type", "invalid"),
+            "detail": error.get("msg", ""),
+        }
+        for error in exc.errors()
+    ]
+    parameters_only = all(e["in"] in _PARAMETER_LOCATIONS for e in errors)
+    status = 400 if parameters_only else 422
+    fields = ", ".join(f"{e['in']} {e['field']}".strip() for e in errors)
+    return problem_response(status, f"invalid request: {fields}", "invalid-request", errors=errors)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(500, "unexpected server error; it was logged")
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return request.method == "GET" and "text/html" in accept
+
+
+def _sign_in_page(request: Request, exc: Problem) -> Response:
+    """A browser asking for a page without a session is told where to sign in (still 401)."""
+    target = html.escape(f"/login?next={quote(request.url.path)}", quote=True)
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta http-equiv='refresh' content='0; url={target}'><title>Sign in</title></head>"
+        f"<body><p>{html.escape(exc.detail)} <a href='{target}'>Sign in</a></p></body></html>"
+    )
+    return HTMLResponse(page, status_code=401, headers=exc.headers)

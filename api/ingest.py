@@ -1,0 +1,307 @@
+"""Ingest over HTTP: pings, the OsmAnd / Traccar Client protocol, seizures, watch lists and
+transit declarations.
+
+Bodies go through the CLI's readers, validation and quarantine (`geoint.pipeline`); the format
+comes from Content-Type. The elements of a JSON array are read as NDJSON records numbered by
+their position. The body is read up to the size limit and refused with 413 beyond it; a body
+whose exact content was ingested before stores nothing (``already_ingested``). Row-level
+problems never change the status: the response is the ingest report, with an RFC 9457
+``problem`` member listing refused rows (row, column, reason, detail) when there are any.
+"""
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+import polars as pl
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from geoint.api.audit import AuditNote, audited_device, audited_writer
+from geoint.api.errors import Problem, parameter_error, problem_body
+from geoint.api.settings import ServiceSettings
+from geoint.api.state import Services, get_services
+from geoint.errors import InputError
+from geoint.pipeline import ingest_ping_records, ingest_record_rows, prior_ingest
+from geoint.readers import ReadResult, parse_column_map, read_records_bytes
+from geoint.schema import ROW_NUMBER, IngestReport
+from geoint.validate import empty_quarantine
+
+KINDS = ("pings", "seizures", "watchlist", "declarations")
+MEDIA_FORMATS = {
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "application/x-ndjson": "ndjson",
+    "application/ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+    "application/json": "json",
+    "application/geo+json": "geojson",
+    "application/gpx+xml": "gpx",
+    "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet",
+}
+KNOTS_TO_KMH = 1.852
+_EPOCH_SECONDS_MAX = 2**31 - 1  # larger epoch numbers are milliseconds (as Traccar reads them)
+_SUMMARIES = {
+    "pings": "Ingest pings",
+    "seizures": "Ingest CEN-style seizures",
+    "watchlist": "Ingest a CTS-style watch list",
+    "declarations": "Ingest transit declarations",
+}
+
+
+def body_format(request: Request) -> str:
+    """The reader format named by Content-Type (415 for any other type)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in MEDIA_FORMATS:
+        raise Problem(
+            415,
+            f"Content-Type {media or '(none)'!r} is not an accepted upload type",
+            slug="unsupported-media-type",
+            accepted=sorted(MEDIA_FORMATS),
+        )
+    return MEDIA_FORMATS[media]
+
+
+async def bounded_body(request: Request) -> bytes:
+    """The request body, refused with 413 before it is read past the size limit."""
+    limit = get_services(request).settings.api.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def column_map_param(
+    mapping: Annotated[
+        list[str],
+        Query(
+            alias="map",
+            description="column mapping CANONICAL=SOURCE, repeatable (as `--map` in the CLI)",
+            examples=[["lat=latitude"]],
+        ),
+    ] = [],  # noqa: B006 (FastAPI copies query defaults)
+) -> dict[str, str]:
+    """The ``map`` parameters as ``{canonical: source}``."""
+    try:
+        return parse_column_map(mapping)
+    except ValueError as exc:
+        raise parameter_error("map", str(exc)) from None
+
+
+def read_body(body: bytes, name: str, fmt: str, column_map: dict[str, str]) -> ReadResult:
+    """Read a body in a reader format, or ``json``: an array of records or GeoJSON."""
+    if fmt != "json":
+        return read_records_bytes(body, name, fmt, column_map)
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InputError(name, f"a JSON array of objects or GeoJSON ({error})") from None
+    if isinstance(document, list):
+        if not document:
+            raise InputError(name, "a non-empty JSON array of objects")
+        lines = b"\n".join(orjson.dumps(item) for item in document)
+        return read_records_bytes(lines, name, "ndjson", column_map)
+    return read_records_bytes(body, name, "geojson", column_map)
+
+
+def ingest_read(
+    services: Services, kind: str, read: ReadResult, name: str, sha: str
+) -> IngestReport:
+    """Validate and store records already read, one ingest at a time."""
+    with services.ingest_lock:
+        if kind == "pings":
+            return ingest_ping_records(services.workspace, read, name, sha, services.settings)
+        return ingest_record_rows(
+            services.workspace, kind, read, name, sha, services.settings, services.gazetteer
+        )
+
+
+def ingest_router(service: ServiceSettings) -> APIRouter:
+    """``POST /api/v1/{pings,seizures,watchlist,declarations}`` and ``/osmand``."""
+    router = APIRouter(tags=["ingest"])
+    for kind in KINDS:
+        router.add_api_route(
+            f"/api/v1/{kind}",
+            _upload_route(kind),
+            methods=["POST"],
+            name=f"ingest_{kind}",
+            summary=_SUMMARIES[kind],
+            description=f"Body: {', '.join(sorted(MEDIA_FORMATS))}; at most "
+            f"{service.max_body_bytes} bytes. Same validation and quarantine as "
+            f"`geoint ingest {kind}`.",
+            openapi_extra={"requestBody": _body_schema()},
+            responses=_RESPONSES,
+        )
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            "/osmand",
+            osmand,
+            methods=[method],
+            name=f"osmand_{method.lower()}",
+            summary=f"OsmAnd / Traccar Client position ({method})",
+            responses=_RESPONSES,
+        )
+    return router
+
+
+def _upload_route(kind: str):
+    def upload(
+        request: Request,
+        note: Annotated[AuditNote, Depends(audited_writer)],
+        fmt: Annotated[str, Depends(body_format)],
+        body: Annotated[bytes, Depends(bounded_body)],
+        column_map: Annotated[dict[str, str], Depends(column_map_param)],
+    ) -> Response:
+        services = get_services(request)
+        name = _input_name(request, note)
+        sha = hashlib.sha256(body).hexdigest()
+        report = prior_ingest(services.workspace, sha, kind, name)
+        if report is None:
+            report = ingest_read(services, kind, read_body(body, name, fmt, column_map), name, sha)
+        return _reported(services, report, note)
+
+    return upload
+
+
+def osmand(
+    request: Request,
+    note: Annotated[AuditNote, Depends(audited_device)],
+    device: Annotated[
+        str, Query(alias="id", min_length=1, max_length=128, description="device id")
+    ],
+    lat: Annotated[float, Query(description="latitude, WGS84 degrees")],
+    lon: Annotated[float, Query(description="longitude, WGS84 degrees")],
+    timestamp: Annotated[
+        str,
+        Query(
+            description="epoch seconds (milliseconds above 2^31 - 1, as Traccar reads them) "
+            "or ISO 8601"
+        ),
+    ],
+    speed: Annotated[float | None, Query(description="speed in knots")] = None,
+    bearing: Annotated[float | None, Query(description="heading in degrees")] = None,
+    accuracy: Annotated[float | None, Query(description="horizontal accuracy, m")] = None,
+) -> Response:
+    """One position from a tracking app; stored as a ping (``source`` = ``osmand``).
+
+    Parameters are read from the query string (as OsmAnd and Traccar Client send them);
+    others (``altitude``, ``batt``, ...) are accepted and not stored. The device's key comes
+    as ``Authorization: Bearer`` or, for apps that cannot send headers, the ``key`` parameter.
+    """
+    services = get_services(request)
+    record = {
+        "vehicle_id": device,
+        "ts": _osmand_time(timestamp),
+        "lat": lat,
+        "lon": lon,
+        "speed_kmh": None if speed is None else speed * KNOTS_TO_KMH,
+        "heading": bearing,
+        "accuracy_m": accuracy,
+        "source": "osmand",
+    }
+    name = _input_name(request, note)
+    sha = hashlib.sha256(orjson.dumps(record)).hexdigest()
+    report = prior_ingest(services.workspace, sha, "pings", name)
+    if report is None:
+        frame = pl.DataFrame([{ROW_NUMBER: 1, **record}], schema=_OSMAND_SCHEMA)
+        read = ReadResult(frame, empty_quarantine(), "osmand")
+        report = ingest_read(services, "pings", read, name, sha)
+    return _reported(services, report, note)
+
+
+def _osmand_time(text: str) -> str:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return repr(value / 1000 if value > _EPOCH_SECONDS_MAX else value)
+
+
+def _input_name(request: Request, note: AuditNote) -> str:
+    """How the ledger, the quarantine and error messages name an HTTP input."""
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{request.method} {request.url.path} (key {note.key_id}, {at})"
+
+
+def _reported(services: Services, report: IngestReport, note: AuditNote) -> Response:
+    note.summary = (
+        f"{report.kind}: {report.rows} rows, {report.accepted} accepted, "
+        f"{report.duplicates} duplicates, {report.quarantined} quarantined, "
+        f"batch {report.batch_id}" + (" (already ingested)" if report.already_ingested else "")
+    )
+    body: dict[str, Any] = report.to_dict()
+    if not report.already_ingested and (report.quarantined or report.duplicates):
+        body["problem"] = _refused_rows(services, report)
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _refused_rows(services: Services, report: IngestReport) -> dict[str, Any]:
+    """The rows of a batch that were not stored, as a problem with per-row errors."""
+    limit = services.settings.api.max_row_errors
+    rows = services.workspace.quarantined(report.kind, limit, batch=int(report.batch_id))
+    errors = [
+        {"row": r["row"], "column": r["column"], "reason": r["reason"], "detail": r["detail"]}
+        for r in rows.to_dicts()
+    ]
+    refused = report.quarantined + report.duplicates
+    return problem_body(
+        422,
+        f"{report.quarantined} of {report.rows} rows were quarantined and {report.duplicates} "
+        f"were duplicates; the other rows were stored. The first {len(errors)} are listed.",
+        "rows-refused",
+        errors=errors,
+        errors_total=refused,
+    )
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(
+        413, f"the body exceeds {limit} bytes; split it", slug="body-too-large", max_bytes=limit
+    )
+
+
+def _body_schema() -> dict[str, Any]:
+    records = {"type": "array", "items": {"type": "object"}}
+    text = {"type": "string"}
+    binary = {"type": "string", "format": "binary"}
+    schemas = {
+        "csv": text,
+        "ndjson": text,
+        "json": records,
+        "geojson": {"type": "object"},
+        "gpx": text,
+        "parquet": binary,
+    }
+    return {
+        "required": True,
+        "content": {media: {"schema": schemas[fmt]} for media, fmt in MEDIA_FORMATS.items()},
+    }
+
+
+_OSMAND_SCHEMA = {
+    ROW_NUMBER: pl.Int64,
+    "vehicle_id": pl.String,
+    "ts": pl.String,
+    "lat": pl.Float64,
+    "lon": pl.Float64,
+    "speed_kmh": pl.Float64,
+    "heading": pl.Float64,
+    "accuracy_m": pl.Float64,
+    "source": pl.String,
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the ingest report; `problem` lists refused rows when there are any"},
+    401: {"description": "no or unknown key"},
+    403: {"description": "the key's role may not ingest"},
+    413: {"description": "body too large"},
+    415: {"description": "unsupported Content-Type"},
+    422: {"description": "the whole input is unreadable (names the file and column)"},
+}

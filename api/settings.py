@@ -1,0 +1,46 @@
+"""Settings of the API service: the core settings plus the region served and HTTP limits.
+
+Built at the edge (``geoint serve``, tests) and passed to `create_app`; from the environment
+they read ``GEOINT_REGION`` and ``GEOINT_API__<FIELD>`` besides the core ``GEOINT_*`` variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
+
+from geoint.settings import GeointSettings
+
+
+class ServiceSettings(BaseModel):
+    """HTTP limits and browser-session options."""
+
+    title: str = Field("geoint", description="service title on the landing page and /docs")
+    max_body_bytes: int = Field(
+        32 * 1024 * 1024, gt=0, description="uploads above this size are refused with 413"
+    )
+    default_limit: int = Field(100, ge=1, description="list size when a request names none")
+    max_limit: int = Field(10_000, ge=1, description="largest list size a request may ask for")
+    max_row_errors: int = Field(
+        100, ge=1, description="per-row errors listed in an ingest response (all are stored)"
+    )
+    session_ttl_s: float = Field(12 * 3600, gt=0, description="browser session lifetime")
+    session_cookie_secure: bool = Field(
+        False, description="send the session cookie over HTTPS only (enable behind TLS)"
+    )
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> ServiceSettings:
+        if self.default_limit > self.max_limit:
+            raise ValueError(
+                f"default_limit {self.default_limit} exceeds max_limit {self.max_limit}"
+            )
+        return self
+
+
+class ApiSettings(GeointSettings):
+    """Everything `create_app` needs: workspace, thresholds, region and service limits."""
+
+    region: Path = Field(description="region folder (with region.toml) served by the API")
+    api: ServiceSettings = ServiceSettings()

@@ -1,0 +1,38 @@
+"""What the service opens once at startup and every route shares (lifespan state)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import polars as pl
+from fastapi import Request
+
+from geoint.api.settings import ApiSettings
+from geoint.keys import KeyStore
+from geoint.layers import Region, RegionIndex
+from geoint.store import Workspace
+
+if TYPE_CHECKING:
+    from geoint.api.collections import Collection
+
+
+@dataclass
+class Services:
+    """The workspace, key store, region, its spatial index, gazetteer and OGC collections."""
+
+    settings: ApiSettings
+    workspace: Workspace
+    keys: KeyStore
+    region: Region
+    index: RegionIndex
+    gazetteer: pl.DataFrame
+    collections: dict[str, Collection]
+    # Ingest reserves ids and recovers unfinished batches: one at a time per process.
+    ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def get_services(request: Request) -> Services:
+    """The services of the app serving this request."""
+    return request.state.services

@@ -1,0 +1,57 @@
+"""Exports of stored events: CSV and GeoJSON with the columns of SPEC §12.
+
+Cells go out as canonical hex strings, times as ISO 8601 UTC text, non-finite distances (a
+region without crossings) as empty values / JSON null; GeoJSON points are [lon, lat].
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from geoint.h3index import cells_to_hex
+from geoint.schema import EVENT_EXPORT_COLUMNS
+
+EXPORT_FORMATS = ("csv", "geojson")
+ISO_UTC = "%Y-%m-%dT%H:%M:%S%.fZ"
+
+
+def export_frame(events: pl.DataFrame) -> pl.DataFrame:
+    """Return `events` (EVENT_SCHEMA) as EVENT_EXPORT_COLUMNS text-ready columns."""
+    finite = [
+        pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
+        for c in ("distance_to_border_m", "distance_to_crossing_m")
+    ]
+    return events.with_columns(
+        pl.Series("cell", cells_to_hex(events["cell"].to_numpy()), dtype=pl.String),
+        pl.col("start").dt.to_string(ISO_UTC),
+        pl.col("end").dt.to_string(ISO_UTC),
+        *finite,
+    ).select(EVENT_EXPORT_COLUMNS)
+
+
+def export_events(events: pl.DataFrame, path: Path, fmt: str) -> int:
+    """Write `events` to `path` as ``csv`` or ``geojson`` atomically; return the row count."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    path = Path(path)
+    rows = export_frame(events)
+    tmp = path.with_name(path.name + ".tmp")
+    if fmt == "csv":
+        rows.write_csv(tmp)
+    else:
+        features = [
+            {
+                "type": "Feature",
+                "id": row["event_id"],
+                "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+                "properties": row,
+            }
+            for row in rows.iter_rows(named=True)
+        ]
+        tmp.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": features}))
+    os.replace(tmp, path)
+    return rows.height
