@@ -63,11 +63,11 @@ class Interval:
 class ItemQuery:
     """What an items request asks for."""
 
-    bbox: Bbox | None = None
-    interval: Interval | None = None
-    limit: int = 100
-    offset: int = 0
-    sectors: Sectors = None
+    bbox: Bbox | None
+    interval: Interval | None
+    limit: int
+    offset: int
+    sectors: Sectors
 
 
 @dataclass

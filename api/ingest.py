@@ -10,6 +10,7 @@ problems never change the status: the response is the ingest report, with an RFC
 """
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -152,7 +153,7 @@ def ingest_router(service: ServiceSettings) -> APIRouter:
     return router
 
 
-def _upload_route(kind: str):
+def _upload_route(kind: str) -> Callable[..., Response]:
     def upload(
         request: Request,
         note: Annotated[AuditNote, Depends(audited_writer)],

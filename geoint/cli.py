@@ -373,6 +373,37 @@ def bench_ingest(
     _emit(as_json, result, lambda: _print_summary(result))
 
 
+@bench_app.command("events")
+def bench_events(
+    pings: Annotated[
+        list[int] | None, typer.Option("--pings", help="sizes (repeatable); default 1 M and 10 M")
+    ] = None,
+    slice_pings: Annotated[
+        int, typer.Option(help="pings for the MovingPandas stop-detection comparison")
+    ] = 100_000,
+    as_json: JsonOption = False,
+) -> None:
+    """Event detection time and peak memory; stop detection against MovingPandas."""
+    import tempfile
+
+    from geoint.bench_events import run_events_benchmark
+    from geoint.layers import RegionIndex, build_sample_region
+    from geoint.layers.synthetic import add_synthetic_layers
+
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-") as tmp:
+        region = build_sample_region(Path(tmp) / "region")
+        add_synthetic_layers(region, seed=0)
+        corridors = sorted(set(region.read("corridors")["corridor_id"]))
+        result = run_events_benchmark(
+            RegionIndex(region),
+            corridors,
+            tuple(pings or (1_000_000, 10_000_000)),
+            slice_pings,
+            log=None if as_json else err.print,
+        )
+    _emit(as_json, result, lambda: _print_summary(result))
+
+
 # --------------------------------------------------------------------------- analyze
 @app.command("analyze")
 def analyze_command(

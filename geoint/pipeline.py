@@ -81,9 +81,25 @@ def ingest_ping_records(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest pings already read from a file or a request body named `name`."""
+    with workspace.writer():
+        prior = workspace.committed_batch(sha, "pings")
+        if prior:
+            return _already_ingested(workspace, prior, name)
+        return _store_pings(
+            workspace, read, name, sha, settings, now or datetime.now(UTC), progress
+        )
+
+
+def _store_pings(
+    workspace: Workspace,
+    read: ReadResult,
+    name: str,
+    sha: str,
+    settings: GeointSettings,
+    now: datetime,
+    progress: Progress | None,
+) -> IngestReport:
     started = time.perf_counter()
-    now = now or datetime.now(UTC)
-    workspace.recover()
     _step(progress, "validating")
     validated = validate_pings(read.frame, name, settings.ingest, now)
     _step(progress, "de-duplicating")
@@ -166,9 +182,25 @@ def ingest_record_rows(
     now: datetime | None = None,
 ) -> IngestReport:
     """Ingest records already read from a file or a request body named `name`."""
+    with workspace.writer():
+        prior = workspace.committed_batch(sha, kind)
+        if prior:
+            return _already_ingested(workspace, prior, name)
+        return _store_records(workspace, kind, read, name, sha, settings, gazetteer, now)
+
+
+def _store_records(
+    workspace: Workspace,
+    kind: str,
+    read: ReadResult,
+    name: str,
+    sha: str,
+    settings: GeointSettings,
+    gazetteer: pl.DataFrame | None,
+    now: datetime | None,
+) -> IngestReport:
     started = time.perf_counter()
     now = now or datetime.now(UTC)
-    workspace.recover()
     if kind == "seizures":
         from geoint.gazetteer import GAZETTEER_SCHEMA
 

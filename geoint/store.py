@@ -9,10 +9,12 @@ and temporary files a killed ingest left behind, so a re-run completes the work.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ from geoint.errors import WorkspaceError
 
 PINGS_DIR = "pings"
 EVENTS_FILE = "events/events.parquet"
+LOCK_FILE = ".writer.lock"
 DATABASE_FILE = "geoint.sqlite"
 _PART_NAME = re.compile(r"part-(\d+)\.parquet$")
 
@@ -243,8 +246,26 @@ class Workspace:
                 .values(status="committed", committed_at=datetime.now(UTC), **counts)
             )
 
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the workspace's single-writer lock, then clean up after killed writers.
+
+        Ingests from the CLI and the API (any process) take turns; a batch left ``started``
+        while nobody holds the lock belongs to a process that died, so recovery is safe here.
+        """
+        with open(self.root / LOCK_FILE, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                self.recover()
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def recover(self) -> int:
-        """Abort batches a killed ingest left started and delete their files; return how many."""
+        """Abort batches a killed ingest left started and delete their files; return how many.
+
+        Call only while holding `writer` (or with no other writer alive).
+        """
         started = [b.batch for b in self.batches("started")]
         committed = {b.batch for b in self.batches("committed")}
         for tmp in (self.root / PINGS_DIR).rglob("*.tmp"):

@@ -70,3 +70,24 @@ def test_kill_during_ingest_then_rerun(tmp_path, kill_point):
     assert stored.select(pl.struct("vehicle_id", "ts").n_unique()).item() == PINGS
     assert not list((root / "pings").rglob("*.tmp"))
     workspace.engine.dispose()
+
+
+def test_concurrent_writers_take_turns_and_lose_nothing(tmp_path):
+    """Two processes ingesting different files into one workspace at once both land whole."""
+    root = tmp_path / "ws"
+    sources = []
+    for seed in (5, 6):
+        source = tmp_path / f"pings{seed}.parquet"
+        frame = synthetic_pings(300_000, seed=seed)
+        frame.with_columns(pl.col("vehicle_id") + f"-{seed}").write_parquet(source)
+        sources.append(source)
+    procs = [_ingest(source, root) for source in sources]
+    reports = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr
+        reports.append(json.loads(stdout))
+    assert [r["accepted"] for r in reports] == [300_000, 300_000]
+    workspace = Workspace(root)
+    assert workspace.scan_pings().select(pl.len()).collect().item() == 600_000
+    workspace.engine.dispose()
