@@ -27,6 +27,8 @@ from geoint.tracks import US, Tracks, great_circle_m, prepare_tracks, within_dis
 # Stationary runs are paired by H3 cell (+ ring 1) and by time bucket; the bucket length only
 # trades candidate pairs against exploded rows, it decides nothing.
 RENDEZVOUS_BUCKET_S = 3600
+# "clear of places" is distance > 0: a place query only needs to reach beyond 0 (it must be > 0)
+PLACE_QUERY_M = 1.0
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 PARTIAL_SCHEMA: dict[str, pl.DataType] = {
@@ -72,7 +74,7 @@ def events_from_tracks(
 ) -> pl.DataFrame:
     """Return every event of prepared tracks (see `detect_events`)."""
     view = _View.of(tracks)
-    crossings = find_crossings(view, ground, settings)
+    crossings = _find_crossings(view, ground, settings)
     decls = _declarations(declarations, view, settings)
     conflicts = _identity_conflicts(view, settings)
     parts = [
@@ -109,6 +111,7 @@ class _View:
     side: np.ndarray
     same_vehicle: np.ndarray  # row k continues the vehicle of row k - 1
     same_trip: np.ndarray
+    rows: pl.DataFrame  # row (index of the ping), vehicle, ts: for joins with per-vehicle tables
 
     @classmethod
     def of(cls, tracks: Tracks) -> _View:
@@ -127,6 +130,11 @@ class _View:
             p["side"].to_numpy(),
             np.r_[False, vehicle[1:] == vehicle[:-1]] if len(vehicle) else np.zeros(0, bool),
             np.r_[False, trip[1:] == trip[:-1]] if len(trip) else np.zeros(0, bool),
+            p.select(
+                pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
+                "vehicle",
+                pl.col("ts").to_physical(),
+            ),
         )
 
     def ids(self, codes: np.ndarray) -> pl.Series:
@@ -163,6 +171,12 @@ def _ranges(ping_id: np.ndarray, first: np.ndarray, last: np.ndarray) -> pl.Seri
     offsets = np.r_[0, np.cumsum(lengths)]
     rows = np.arange(offsets[-1]) - np.repeat(offsets[:-1] - first, lengths)
     return _lists(ping_id[rows], lengths)
+
+
+def _pair_evidence(view: _View, before: np.ndarray, after: np.ndarray) -> pl.Series:
+    """Return [ping id of `before`, ping id of `after`] per segment."""
+    pairs = np.column_stack([view.ping_id[before], view.ping_id[after]]).ravel()
+    return _lists(pairs, np.full(len(before), 2))
 
 
 def _detail(height: int, **fields: object) -> pl.Series:
@@ -214,7 +228,7 @@ def _partial(
             "detail": detail,
         }
     )
-    return frame.cast(PARTIAL_SCHEMA)  # type: ignore[arg-type]
+    return frame.cast(PARTIAL_SCHEMA)
 
 
 def _empty() -> pl.DataFrame:
@@ -259,7 +273,7 @@ def _kmh(metres: np.ndarray, seconds: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- crossings
-def find_crossings(view: _View, ground: Ground, settings: GeointSettings) -> pl.DataFrame:
+def _find_crossings(view: _View, ground: Ground, settings: GeointSettings) -> pl.DataFrame:
     """Return every segment between sides 0 and 1 with its crossing point, time and kind.
 
     Columns: vehicle, before, after (rows of the prepared pings), lat, lon, t_x (int64 µs),
@@ -343,10 +357,6 @@ def _crossing_events(
         official_open=crossings["open"],
         nearest_official_m=crossings["nearest_official_m"],
     )
-    evidence = _lists(
-        np.column_stack([view.ping_id[before], view.ping_id[after]]).ravel(),
-        np.full(len(before), 2),
-    )
     frame = _partial(
         EventType.BORDER_CROSSING,
         view.ids(crossings["vehicle"].to_numpy()),
@@ -354,7 +364,7 @@ def _crossing_events(
         view.ts[after],
         crossings["lat"].to_numpy(),
         crossings["lon"].to_numpy(),
-        evidence,
+        _pair_evidence(view, before, after),
         detail,
         side_from=view.side[before],
         side_to=view.side[after],
@@ -427,10 +437,7 @@ def _gap_events(view: _View, settings: GeointSettings) -> pl.DataFrame:
         view.ts[after],
         (view.lat[before] + view.lat[after]) / 2,
         (view.lon[before] + view.lon[after]) / 2,
-        _lists(
-            np.column_stack([view.ping_id[before], view.ping_id[after]]).ravel(),
-            np.full(len(after), 2),
-        ),
+        _pair_evidence(view, before, after),
         detail,
         side_from=view.side[before],
         side_to=view.side[after],
@@ -462,7 +469,7 @@ def _loiter_events(view: _View, ground: Ground, settings: GeointSettings) -> pl.
     near = np.flatnonzero(ground.distance_to_border_m(lat, lon, max_distance_m=near_m) <= near_m)
     clear = s.loiter_clear_of_official_m
     crossing_m, _ = ground.nearest_crossing(lat[near], lon[near], max_distance_m=clear)
-    place_m = ground.distance_to_place_m(lat[near], lon[near], max_distance_m=0.0)
+    place_m = ground.distance_to_place_m(lat[near], lon[near], max_distance_m=PLACE_QUERY_M)
     loiter = near[(crossing_m > clear) & (place_m > 0)]
     if len(loiter) == 0:
         return _empty()
@@ -527,14 +534,13 @@ def _declarations(
 def _declared_rows(decls: pl.DataFrame, view: _View) -> pl.DataFrame:
     """Return (decl, row, ts, dest_lat, dest_lon) for pings of each declaration's vehicle at or
     after its start."""
-    pings = pl.DataFrame({"vehicle": view.vehicle, "ts": view.ts}).with_row_index("row")
     return (
-        pings.join(
+        view.rows.join(
             decls.select("decl", "vehicle", "start", "dest_lat", "dest_lon").drop_nulls("vehicle"),
             on="vehicle",
         )
         .filter(pl.col("ts") >= pl.col("start"))
-        .select("decl", pl.col("row").cast(pl.Int64), "ts", "dest_lat", "dest_lon")
+        .select("decl", "row", "ts", "dest_lat", "dest_lon")
         .sort("decl", "row")
     )
 
@@ -596,11 +602,10 @@ def _overdue_events(view: _View, decls: pl.DataFrame) -> pl.DataFrame:
     )
     if late.height == 0:
         return _empty()
-    pings = pl.DataFrame({"vehicle": view.vehicle, "ts": view.ts}).with_row_index("row")
     last = (
         late.sort("deadline")
         .join_asof(
-            pings.drop_nulls(),
+            view.rows,
             left_on="deadline",
             right_on="ts",
             by="vehicle",
@@ -749,13 +754,8 @@ def _watchlist_events(
     expires = entries.group_by("vehicle").agg(
         pl.when(never).then(None).otherwise(pl.col("expires").max()).alias("expires")
     )
-    listed = (
-        pl.DataFrame({"vehicle": view.vehicle, "ts": view.ts})
-        .with_row_index("row")
-        .join(expires, on="vehicle")
-        .sort("row")
-    )
-    row = listed["row"].to_numpy().astype(np.int64)
+    listed = view.rows.join(expires, on="vehicle").sort("row")
+    row = listed["row"].to_numpy()
     on_list = (
         listed.select(pl.col("expires").is_null() | (pl.col("ts") < pl.col("expires")))
         .to_series()
@@ -855,7 +855,7 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     )
     clear = s.loiter_clear_of_official_m
     meet[meet] = ground.nearest_crossing(lat[meet], lon[meet], max_distance_m=clear)[0] > clear
-    meet[meet] = ground.distance_to_place_m(lat[meet], lon[meet], max_distance_m=0.0) > 0
+    meet[meet] = ground.distance_to_place_m(lat[meet], lon[meet], max_distance_m=PLACE_QUERY_M) > 0
     keep = np.flatnonzero(meet)
     if len(keep) == 0:
         return _empty()
@@ -969,9 +969,7 @@ def _gnss_events(view: _View, conflicts: pl.DataFrame, settings: GeointSettings)
     s = settings.events
     vehicle, ts, lat, lon, ping_id = _raw_arrays(view)
     spike_rows = np.flatnonzero(view.tracks.raw["spike"].to_numpy())
-    spikes = pl.DataFrame(
-        {"row": spike_rows, "vehicle": vehicle[spike_rows], "ts": ts[spike_rows]}
-    )
+    spikes = pl.DataFrame({"row": spike_rows, "vehicle": vehicle[spike_rows], "ts": ts[spike_rows]})
     windows = conflicts.select(
         _codes(view, conflicts["vehicle_id"]).alias("vehicle"),
         pl.col("start").to_physical().alias("from"),
@@ -1045,6 +1043,6 @@ def finish_events(partial: pl.DataFrame, ground: Ground, settings: GeointSetting
     return (
         frame.with_columns(pl.Series("event_id", ids, dtype=pl.String))
         .select(list(EVENT_SCHEMA))
-        .cast(EVENT_SCHEMA)  # type: ignore[arg-type]
+        .cast(EVENT_SCHEMA)
         .sort("start", "event_type", "vehicle_id", "other_vehicle_id", "event_id")
     )

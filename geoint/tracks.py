@@ -180,18 +180,20 @@ def _segment_kernel(vehicle, ts, lat, lon):
     n = ts.shape[0]
     dt = np.full(n, np.nan)
     metres = np.full(n, np.nan)
+    speed = np.full(n, np.nan)
     bearing = np.full(n, np.nan, dtype=np.float32)
     for k in numba.prange(1, max(n, 1)):
         if vehicle[k] != vehicle[k - 1]:
             continue
         dt[k] = (ts[k] - ts[k - 1]) / 1e6
         metres[k] = _great_circle(lat[k - 1], lon[k - 1], lat[k], lon[k])
+        speed[k] = _kmh(ts[k - 1], lat[k - 1], lon[k - 1], ts[k], lat[k], lon[k])
         p1, p2 = math.radians(lat[k - 1]), math.radians(lat[k])
         dl = math.radians(lon[k]) - math.radians(lon[k - 1])
         y = math.sin(dl) * math.cos(p2)
         x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
         bearing[k] = (math.degrees(math.atan2(y, x)) + 360.0) % 360.0
-    return dt, metres, bearing
+    return dt, metres, speed, bearing
 
 
 @numba.njit(cache=True)
@@ -226,6 +228,9 @@ def _stop_kernel(bounds, ts, lat, lon, diameter, min_us):
                 south, north, west, east = lat[i], lat[i], lon[i], lon[i]
             while j + 1 < hi:
                 p = j + 1
+                # a moving vehicle's next ping is usually too far from the last one already
+                if _great_circle(lat[p], lon[p], lat[j], lon[j]) > diameter:
+                    break
                 fits = _corner_bound(lat[p], lon[p], south, west, north, east) <= accept
                 if not fits:
                     fits = True
@@ -284,12 +289,9 @@ def find_spikes(ordered: pl.DataFrame, max_speed_kmh: float) -> np.ndarray:
 def add_segments(ordered: pl.DataFrame, trip_gap_s: float) -> pl.DataFrame:
     """Return ordered pings with their segment from the previous ping and their trip."""
     vehicle = ordered["vehicle"].to_numpy()
-    dt, metres, bearing = _segment_kernel(
+    dt, metres, speed, bearing = _segment_kernel(
         vehicle, _micros(ordered["ts"]), ordered["lat"].to_numpy(), ordered["lon"].to_numpy()
     )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        speed = np.where(dt > 0, metres / dt * 3.6, np.where(metres > 0, np.inf, 0.0))
-    speed[np.isnan(dt)] = np.nan
     new_trip = np.isnan(dt) | (dt >= trip_gap_s)
     return ordered.with_columns(
         pl.Series("trip", np.cumsum(new_trip) - 1, dtype=pl.UInt32),

@@ -5,20 +5,24 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import geopandas as gpd
 import numpy as np
 import polars as pl
 import pytest
+import shapely
 from event_cases import CASES, mismatches
 from polars.testing import assert_frame_equal
 from toy_region import build_toy_region
 
 from geoint.events import detect_events, rendezvous_candidates
 from geoint.h3index import cells_to_hex
+from geoint.layers import RegionIndex
 from geoint.pipeline import ingest_pings, ingest_records
 from geoint.reference_events import reference_events
-from geoint.schema import EVENT_EXPORT_COLUMNS, EVENT_SCHEMA, UTC_DATETIME, EventType
+from geoint.schema import EVENT_EXPORT_COLUMNS, EVENT_SCHEMA, PING_SCHEMA, UTC_DATETIME, EventType
 from geoint.settings import GeointSettings
 from geoint.store import Workspace
+from geoint.testing import make_track
 from geoint.validate import haversine_m
 
 T0 = datetime(2024, 3, 4, 8, 0, tzinfo=UTC)
@@ -256,3 +260,26 @@ def test_rendezvous_candidates_hold_every_close_overlapping_pair():
     assert len(wanted) > 100
     assert wanted <= found
     assert len(found) < len(a) / 10  # far fewer candidates than pairs
+
+
+def test_a_polygon_place_clears_loitering_and_meetings_inside_it(tmp_path):
+    """Places may be polygons: stops and meetings inside one are normal activity."""
+    region = build_toy_region(tmp_path / "toy")
+    market = shapely.box(2.96, 7.69, 2.98, 7.71)  # around (7.7, 2.97), 3 km from the border
+    region.add_frame(
+        "places", gpd.GeoDataFrame({"name": ["market"]}, geometry=[market], crs="EPSG:4326")
+    )
+    ground = RegionIndex(region)
+    parked = [
+        make_track(v, T0, [(lat + 0.00003 * (k % 2), 2.97) for k in range(25)], 60)
+        for v, lat in (("a", 7.7), ("b", 7.7005), ("c", 7.75), ("d", 7.7505))
+    ]
+    pings = pl.concat(parked).with_row_index("ping_id", offset=1)
+    events = detect_events(pings, ground, GeointSettings())
+    found = sorted(events.select("event_type", "vehicle_id").iter_rows())
+    assert found == [("border_loiter", "c"), ("border_loiter", "d"), ("rendezvous", "c")]
+
+
+def test_no_pings_no_events(toy_index):
+    events = detect_events(pl.DataFrame(schema=PING_SCHEMA), toy_index, GeointSettings())
+    assert events.height == 0 and events.schema == EVENT_SCHEMA
