@@ -43,6 +43,8 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(keys_app, name="keys")
 events_app = typer.Typer(help="Track events stored by 'geoint analyze'.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
+cells_app = typer.Typer(help="Cell analytics stored by 'geoint analyze'.", no_args_is_help=True)
+app.add_typer(cells_app, name="cells")
 
 err = Console(stderr=True)
 out = Console()
@@ -404,6 +406,107 @@ def bench_events(
     _emit(as_json, result, lambda: _print_summary(result))
 
 
+@bench_app.command("simulate")
+def bench_simulate(
+    pings: Annotated[
+        list[int] | None, typer.Option("--pings", help="sizes (repeatable); default 1 M and 10 M")
+    ] = None,
+    days: Annotated[int, typer.Option(help="days of every scenario")] = 7,
+    interval: Annotated[int, typer.Option(help="seconds between pings (30-120)")] = 60,
+    as_json: JsonOption = False,
+) -> None:
+    """Scenario generation time and pings per second on the sample region."""
+    import tempfile
+
+    from geoint.bench_simulate import run_simulate_benchmark
+    from geoint.layers import RegionIndex, build_sample_region
+    from geoint.layers.synthetic import add_synthetic_layers
+    from geoint.scenery import Geography
+
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-") as tmp:
+        region = build_sample_region(Path(tmp) / "region")
+        add_synthetic_layers(region, seed=0)
+        kinds = ("border", "roads", "crossings", "places", "corridors", "stop_areas")
+        geography = Geography(region.crs, region.countries, *(region.read(k) for k in kinds))
+        result = run_simulate_benchmark(
+            RegionIndex(region),
+            geography,
+            tuple(pings or (1_000_000, 10_000_000)),
+            days,
+            interval,
+            log=None if as_json else err.print,
+        )
+    _emit(as_json, result, lambda: _print_summary(result))
+
+
+@bench_app.command("cells")
+def bench_cells(
+    pings: Annotated[int, typer.Option(help="synthetic pings (84 days)")] = 10_000_000,
+    as_json: JsonOption = False,
+) -> None:
+    """All cell analytics at resolution 8; Gi* on every window against esda on one."""
+    import tempfile
+
+    from geoint.bench_cells import run_cells_benchmark
+    from geoint.layers import RegionIndex, build_sample_region
+
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-") as tmp:
+        ground = RegionIndex(build_sample_region(Path(tmp) / "region"))
+        result = run_cells_benchmark(ground, pings, log=None if as_json else err.print)
+    _emit(as_json, result, lambda: _print_summary(result))
+
+
+# -------------------------------------------------------------------------- simulate
+@app.command("simulate")
+def simulate_command(
+    region: Annotated[
+        Path, typer.Option("--region", help="region folder; generated layers are written into it")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the scenario files")],
+    seed: Annotated[int, typer.Option(help="random seed: same seed, same files")] = 7,
+    vehicles: Annotated[int, typer.Option(help="fleet size, about 30 % planted")] = 150,
+    days: Annotated[int, typer.Option(help="days to simulate")] = 3,
+    interval: Annotated[int, typer.Option(help="seconds between pings (30-120)")] = 60,
+    start: Annotated[str, typer.Option(help="first day, a UTC date")] = "2026-03-02",
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Generate layers into a region, then a scenario with ground truth into a folder."""
+    from datetime import date
+
+    from geoint.layers.queries import RegionIndex
+    from geoint.layers.region import Region
+    from geoint.layers.synthetic import add_synthetic_layers
+    from geoint.scenery import Geography
+    from geoint.simulate import SimulationOptions, simulate
+
+    try:
+        options = SimulationOptions(seed, vehicles, days, interval, date.fromisoformat(start))
+    except ValueError as exc:
+        raise GeointError(f"simulate: {exc}") from exc
+    loaded = Region.load(region)
+    layers = add_synthetic_layers(loaded, seed)
+    kinds = ("border", "roads", "crossings", "places", "corridors", "stop_areas")
+    geography = Geography(loaded.crs, loaded.countries, *(loaded.read(k) for k in kinds))
+    log = None if (quiet or as_json) else err.print
+    scenario = simulate(RegionIndex(loaded), geography, options, _settings(None), log=log)
+    files = scenario.write(out_dir)
+    payload = {
+        "region": str(region),
+        "out": str(out_dir),
+        "layers": layers,
+        "pings": scenario.pings.height,
+        "vehicles": scenario.vehicles.height,
+        "seizures": scenario.seizures.height,
+        "declarations": scenario.declarations.height,
+        "watchlist": scenario.watchlist.height,
+        "events": scenario.counts(),
+        "seconds": {k: round(v, 3) for k, v in scenario.seconds.items()},
+        "files": [str(p) for p in files.values()],
+    }
+    _emit(as_json, payload, lambda: _print_summary(payload))
+
+
 # --------------------------------------------------------------------------- analyze
 @app.command("analyze")
 def analyze_command(
@@ -435,6 +538,58 @@ def _print_analysis(report: dict[str, Any]) -> None:
     table.add_row("total", f"{report['events_total']:,}")
     out.print(table)
     out.print(f"{report['seconds']:.2f} s ({json.dumps(report['stage_seconds'])})")
+
+
+@cells_app.command("show")
+def cells_show(
+    cell: Annotated[str, typer.Argument(help="H3 cell as hex (resolution 8, or 5-7 parents)")],
+    region: Annotated[Path, typer.Option("--region", help="region folder (manifest)")],
+    workspace: WorkspaceOption = None,
+    days: Annotated[int, typer.Option(min=1, help="days of time series shown")] = 28,
+    as_json: JsonOption = False,
+) -> None:
+    """Explain a cell: static context, risk factors and contributions, daily time series."""
+    from geoint.layers.queries import RegionIndex
+    from geoint.layers.region import Region
+    from geoint.scoring import explain_cell
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    store = Workspace(settings.workspace, settings.database_url)
+    ground = RegionIndex(Region.load(region))
+    report = explain_cell(store, ground, cell, settings, days)
+    _emit(as_json, report, lambda: _print_cell(report))
+
+
+def _print_cell(report: dict[str, Any]) -> None:
+    out.print(f"cell {report['cell']} (resolution {report['resolution']})")
+    out.print(json.dumps(report["context"], default=str))
+    latest = report["latest"]
+    if latest is None:
+        out.print("no activity, events or seizures in this cell")
+        return
+    table = Table(title=f"risk {latest['risk']:.1f} on {latest['date']}")
+    for column in ("factor", "value", "weight", "points"):
+        table.add_column(column, justify="left" if column == "factor" else "right")
+    for name, factor in latest["factors"].items():
+        table.add_row(
+            name, f"{factor['value']:.3f}", f"{factor['weight']:g}", f"{factor['points']:.2f}"
+        )
+    out.print(table)
+    if report.get("emerging"):
+        out.print(f"emerging: {report['emerging']['emerging']}")
+    series = Table(title="daily series (all columns with --json)")
+    columns = [c for c in _CELL_SERIES if report["series"] and c in report["series"][0]]
+    for column in columns:
+        series.add_column(column, justify="right")
+    for row in report["series"]:
+        series.add_row(
+            *(f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns)
+        )
+    out.print(series)
+
+
+_CELL_SERIES = ("date", "risk", "vehicles", "events", "severity", "anomaly_z", "gi_z", "gi_bin")
 
 
 @events_app.command("export")
@@ -492,7 +647,8 @@ def _print_evaluation(report: dict[str, Any]) -> None:
         table.add_row(kind, *shown)
     out.print(table)
     top_k = report["cells"]["top_k_precision"]
-    out.print("cells top-k precision: " + ", ".join(f"k={k}: {v}" for k, v in top_k.items()))
+    shown = ", ".join(f"k={k}: {'-' if v is None else f'{v:.3f}'}" for k, v in top_k.items())
+    out.print(f"cells top-k precision: {shown}")
     for note in report["notes"]:
         out.print(f"note: {note}")
 
@@ -578,30 +734,43 @@ def demo(
     samples: Annotated[Path | None, typer.Option(help="sample data folder")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Build the sample region and ingest the sample data into a workspace; print the reports."""
-    from geoint.demo import SAMPLES, ingest_samples
-    from geoint.layers import build_sample_region
+    """Ingest the sample scenario into a workspace, analyse it and score it against its truth."""
+    import shutil
+
+    from geoint.demo import SAMPLES, SCENARIO, ingest_scenario
+    from geoint.evaluate import evaluate_workspace
+    from geoint.layers import Region, RegionIndex
     from geoint.layers.gazetteer import build_gazetteer
+    from geoint.pipeline import analyze
     from geoint.store import Workspace
 
     settings = _settings(workspace)
     log = None if as_json else err.print
+    scenario = (samples or SAMPLES) / SCENARIO
     region_dir = settings.workspace / "region"
     if log:
-        log(f"building the Benin–Nigeria region in {region_dir}")
-    region = build_sample_region(region_dir, overwrite=True)
+        log(f"copying the sample region (Benin–Nigeria with generated layers) to {region_dir}")
+    shutil.copytree(scenario / "region", region_dir, dirs_exist_ok=True)
+    region = Region.load(region_dir)
     store = Workspace(settings.workspace, settings.database_url)
-    reports = ingest_samples(store, settings, build_gazetteer(region), samples or SAMPLES, log)
+    reports = ingest_scenario(store, settings, build_gazetteer(region), scenario, log)
+    with _progress(as_json) as step:
+        analysis = analyze(store, RegionIndex(region), settings, progress=step)
+    evaluation = evaluate_workspace(store, scenario / "truth.csv", settings=settings.evaluation)
     payload = {
         "region": str(region_dir),
         "workspace": str(settings.workspace),
         "reports": [r.to_dict() for r in reports],
+        "analysis": analysis,
+        "evaluation": evaluation,
     }
     if as_json:
         _emit(True, payload, lambda: None)
         return
     for report in reports:
         _print_report(report)
+    _print_analysis(analysis)
+    _print_evaluation(evaluation)
     out.print(f"region: {region_dir}\nworkspace: {settings.workspace}")
 
 

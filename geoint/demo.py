@@ -1,4 +1,4 @@
-"""The demo's sample inputs and their ingest into a workspace."""
+"""The demo: the committed sample scenario ingested, analysed and scored in a workspace."""
 
 from __future__ import annotations
 
@@ -13,42 +13,32 @@ from geoint.settings import GeointSettings
 from geoint.store import Workspace
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_tracks"
+SCENARIO = "scenario"
 
-# (kind, file relative to sample_tracks, column mapping)
-SAMPLE_INPUTS: tuple[tuple[str, str, dict[str, str]], ...] = (
-    (
-        "pings",
-        "real/liverpool_bus_route14_outbound.csv",
-        {"lat": "latitude", "lon": "longitude", "ts": "timestamp", "heading": "bearing"},
-    ),
-    ("pings", "real/osm_traces.gpx", {}),
-    (
-        "seizures",
-        "real/asam_benin_nigeria.csv",
-        {"seizure_id": "reference", "date": "date", "position": "position"},
-    ),
-    ("seizures", "seizures_example.csv", {}),
+# (kind, file relative to the scenario folder): the outputs of `geoint simulate`
+SCENARIO_INPUTS: tuple[tuple[str, str], ...] = (
+    ("pings", "pings.parquet"),
+    ("seizures", "seizures.csv"),
+    ("watchlist", "watchlist.csv"),
+    ("declarations", "declarations.csv"),
 )
 
 
-def ingest_samples(
+def ingest_scenario(
     workspace: Workspace,
     settings: GeointSettings,
     gazetteer: pl.DataFrame,
-    samples: Path = SAMPLES,
+    scenario: Path,
     log: Callable[[str], None] | None = None,
 ) -> list[IngestReport]:
-    """Ingest every sample input into `workspace` and return the ingest reports."""
+    """Ingest every file of a generated scenario into `workspace`; return the reports."""
     reports = []
-    for kind, name, mapping in SAMPLE_INPUTS:
+    for kind, name in SCENARIO_INPUTS:
         if log:
-            log(f"ingesting {kind} from {name}")
-        path = samples / name
+            log(f"ingesting {kind} from {scenario / name}")
+        path = scenario / name
         if kind == "pings":
-            report = ingest_pings(workspace, path, settings, column_map=mapping)
+            reports.append(ingest_pings(workspace, path, settings))
         else:
-            report = ingest_records(
-                workspace, kind, path, settings, gazetteer=gazetteer, column_map=mapping
-            )
-        reports.append(report)
+            reports.append(ingest_records(workspace, kind, path, settings, gazetteer=gazetteer))
     return reports

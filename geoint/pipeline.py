@@ -305,11 +305,12 @@ def analyze(
     settings: GeointSettings,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Detect the track events of every stored ping and store them; return the report.
+    """Detect the track events of every stored ping, store them, then run the cell analytics.
 
     Reads the pings, transit declarations and watch list of the workspace; corridors, stop
     areas and every other layer are questions to `ground`. Report: ``pings``, ``vehicles``,
-    ``events`` (count per type, every type listed), ``seconds`` and ``stage_seconds``.
+    ``events`` (count per type, every type listed), ``cells`` (`analyze_cells`), ``seconds``
+    and ``stage_seconds``.
     """
     # imported here: the numba kernels load only for analysis, not for every ingest command
     from geoint.events import events_from_tracks
@@ -337,14 +338,61 @@ def analyze(
     _step(progress, "storing events")
     workspace.write_events(events)
     lap("store")
+    segments = tracks.pings.select("vehicle", "ts", "cell", "dt_s", "speed_kmh", "trip")
+    cells = analyze_cells(workspace, ground, settings, segments, events, progress)
+    lap("cells")
     by_type = dict(events.group_by("event_type").len().iter_rows())
     return {
         "pings": count,
         "vehicles": tracks.vehicle_ids.len(),
         "events": {str(kind): by_type.get(str(kind), 0) for kind in EventType},
         "events_total": events.height,
+        "cells": cells,
         "seconds": round(time.perf_counter() - started, 3),
         "stage_seconds": stages,
+    }
+
+
+def analyze_cells(
+    workspace: Workspace,
+    ground: Ground,
+    settings: GeointSettings,
+    segments: pl.DataFrame | None = None,
+    events: pl.DataFrame | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Compute the cell analytics (SPEC §7) and write them under ``cells/``; return the report.
+
+    `segments` (prepared pings, `geoint.cells.segment_pings`) and `events` default to those of
+    the workspace's pings and stored events. Tables and columns: docs/cells.md.
+    """
+    from geoint.cells import segment_pings, static_context, write_table
+    from geoint.scoring import cell_analytics
+
+    started = time.perf_counter()
+    if segments is None:
+        _step(progress, "preparing pings for cells")
+        pings = workspace.scan_pings().select(_ANALYZED_PING_COLUMNS).collect()
+        segments = segment_pings(pings, settings)
+    events = workspace.read_events() if events is None else events
+    seizures = workspace.read_table("seizures").with_columns(pl.col("cell").cast(pl.UInt64))
+    touched = [segments["cell"].unique(), events["cell"], seizures["cell"]]
+    cells = np.unique(np.concatenate([c.cast(pl.UInt64).to_numpy() for c in touched]))
+    _step(progress, "cell context")
+    context = static_context(workspace, ground, cells)
+    _step(progress, "cell analytics")
+    tables = cell_analytics(segments, events, seizures, context, ground.timezone, settings)
+    _step(progress, "storing cell tables")
+    for name, frame in tables.named().items():
+        write_table(workspace, name, frame)
+    alert_p = settings.cells.anomaly_alert_p
+    return {
+        "cells": int(tables.days["cell"].n_unique()),
+        "cell_days": tables.days.height,
+        "anomalous_cell_days": int((tables.days["anomaly_p"] <= alert_p).sum()),
+        "hotspot_cell_days": int((tables.days["gi_bin"] > 0).sum()),
+        "emerging": dict(sorted(tables.emerging.group_by("emerging").len().iter_rows())),
+        "seconds": round(time.perf_counter() - started, 3),
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import shapely
@@ -47,16 +48,25 @@ class RoadGraph:
     edge_coords: list[np.ndarray]
     edge_length: np.ndarray
     edge_class: np.ndarray
-    edge_line: np.ndarray  # index of the input line each edge comes from
 
     @classmethod
-    def from_lines(cls, lines: Sequence[shapely.Geometry], classes: Sequence[str]) -> RoadGraph:
-        """Return the graph of metric (multi)line geometries, each with its road class."""
+    def from_lines(
+        cls,
+        lines: Sequence[shapely.Geometry],
+        classes: Sequence[str],
+        junctions: np.ndarray | None = None,
+    ) -> RoadGraph:
+        """Return the graph of metric (multi)line geometries, each with its road class.
+
+        `junctions` (metric x, y rows) are extra points where lines passing through them are
+        split, so that they become nodes (places along a road, say).
+        """
         parts, owner = shapely.get_parts(np.asarray(lines, dtype=object), return_index=True)
         classes = np.asarray(classes, dtype=object)[owner]
         keep = shapely.length(parts) > SNAP_M
-        parts, owner, classes = parts[keep], owner[keep], classes[keep]
-        pieces, piece_part = _node(parts)
+        parts, classes = parts[keep], classes[keep]
+        extra = np.empty((0, 2)) if junctions is None else np.asarray(junctions, dtype=float)
+        pieces, piece_part = _node(parts, extra.reshape(-1, 2))
         starts, stops = np.array([p[0] for p in pieces]), np.array([p[-1] for p in pieces])
         node_of, nodes = _cluster(np.concatenate([starts, stops]))
         u, v = node_of[: len(pieces)], node_of[len(pieces) :]
@@ -70,21 +80,25 @@ class RoadGraph:
             edge_coords=[p for p, k in zip(pieces, keep, strict=True) if k],
             edge_length=length[keep],
             edge_class=classes[piece_part][keep],
-            edge_line=owner[piece_part][keep],
         )
 
-    @property
+    @cached_property
     def edge_lines(self) -> np.ndarray:
         """Return the edges as shapely LineStrings (metric)."""
-        return shapely.linestrings(self.edge_coords) if self.edge_coords else np.empty(0, object)
+        if not self.edge_coords:
+            return np.empty(0, dtype=object)
+        sizes = [len(c) for c in self.edge_coords]
+        owner = np.repeat(np.arange(len(sizes)), sizes)
+        return shapely.linestrings(np.concatenate(self.edge_coords), indices=owner)
 
-    def class_speed_ms(self) -> np.ndarray:
-        """Return each edge's class speed in metres per second."""
+    @cached_property
+    def edge_speed_ms(self) -> np.ndarray:
+        """Return each edge's free-flow speed (of its class) in metres per second."""
         return np.array([ROAD_SPEED_KMH[c] for c in self.edge_class]) / 3.6
 
     def travel_seconds(self) -> np.ndarray:
         """Return each edge's free-flow travel time in seconds (its weight for routing)."""
-        return self.edge_length / self.class_speed_ms()
+        return self.edge_length / self.edge_speed_ms
 
     def shortest_paths(self, source: int, weight: np.ndarray, allowed: np.ndarray) -> Paths:
         """Return Dijkstra's shortest paths from `source` over the `allowed` edges."""
@@ -131,16 +145,6 @@ class RoadGraph:
             coords.append(line if not coords else line[1:])
         return np.concatenate(coords), np.concatenate(edges)
 
-    def locate(self, x: np.ndarray, y: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Return (edge, metres along it, distance) of the nearest `allowed` edge to each point."""
-        candidates = np.flatnonzero(allowed)
-        tree = shapely.STRtree(self.edge_lines[candidates])
-        points = shapely.points(x, y)
-        (_, hit), distance = tree.query_nearest(points, return_distance=True, all_matches=False)
-        edge = candidates[hit]
-        along = shapely.line_locate_point(self.edge_lines[edge], points)
-        return edge, along, distance
-
     def _adjacency(self, allowed: np.ndarray) -> dict[int, list[tuple[int, int]]]:
         adjacency: dict[int, list[tuple[int, int]]] = {}
         for edge in np.flatnonzero(allowed):
@@ -150,10 +154,13 @@ class RoadGraph:
         return adjacency
 
 
-def _node(parts: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Split lines where another line's end lies on their interior; return pieces and owners."""
+def _node(parts: np.ndarray, junctions: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Split lines where another line's end or a junction lies on their interior.
+
+    Returns the pieces (coordinates) and the part each comes from.
+    """
     coords = [shapely.get_coordinates(p) for p in parts]
-    ends = np.array([c[[0, -1]] for c in coords]).reshape(-1, 2)
+    ends = np.concatenate([np.array([c[[0, -1]] for c in coords]).reshape(-1, 2), junctions])
     points = shapely.points(ends)
     tree = shapely.STRtree(parts)
     end, line = tree.query(points, predicate="dwithin", distance=SNAP_M)

@@ -56,6 +56,7 @@ TRANSPORT_MODES = (
 )
 DIRECTIONS = ("import", "export", "transit")
 
+
 class PositionPrecision(StrEnum):
     """How a seizure's position was obtained."""
 

@@ -74,6 +74,74 @@ class EvaluationSettings(BaseModel):
     top_k: tuple[int, ...] = Field((10, 50, 200), description="k of the cell top-k precision")
 
 
+_SEVERITY = {
+    "border_crossing": 0.0,
+    "unofficial_crossing": 5.0,
+    "closed_hours_crossing": 4.0,
+    "dark_crossing": 4.0,
+    "signal_gap_near_border": 2.0,
+    "border_loiter": 3.0,
+    "rendezvous": 4.0,
+    "off_road_near_border": 3.0,
+    "shuttle": 3.0,
+    "route_deviation": 2.0,
+    "unauthorized_stop": 2.0,
+    "transit_overdue": 1.0,
+    "watchlist_hit": 3.0,
+    "identity_conflict": 3.0,
+    "gnss_anomaly": 2.0,
+}
+_RISK_WEIGHTS = {
+    "events": 35.0,
+    "hotspot": 15.0,
+    "anomaly": 10.0,
+    "seizure_prior": 10.0,
+    "remoteness": 10.0,
+    "border": 10.0,
+    "night": 10.0,
+}
+
+
+class CellSettings(BaseModel):
+    """Cell analytics (SPEC §7, docs/cells.md): windows, anomaly, hotspots, seizure prior, risk."""
+
+    baseline_days: int = Field(28, ge=1, description="trailing baseline of the activity anomaly")
+    baseline_min_days: int = Field(7, ge=1, description="no anomaly with a shorter baseline")
+    neighbourhood_k: int = Field(2, ge=1, description="H3 rings 1..k form the prior mean")
+    prior_floor_per_day: float = Field(
+        0.05, gt=0, description="smallest prior mean count per cell-day (empty neighbourhoods)"
+    )
+    anomaly_alert_p: float = Field(1e-3, gt=0, lt=1, description="anomaly alert threshold")
+    gi_k: int = Field(1, ge=1, description="Gi* neighbourhood: rings 0..k (binary weights)")
+    fdr_alpha: float = Field(0.05, gt=0, lt=1, description="hotspot significance after BH")
+    min_trend_weeks: int = Field(8, ge=3, description="weekly bins needed for emerging classes")
+    trend_alpha: float = Field(0.05, gt=0, lt=1, description="Mann-Kendall significance")
+    persistent_share: float = Field(0.9, gt=0, le=1, description="Esri's 90 % of the bins")
+    severity: dict[str, float] = Field(
+        default_factory=lambda: dict(_SEVERITY), description="hotspot weight per event type"
+    )
+    seizure_half_life_days: float = Field(90, gt=0)
+    seizure_sigma_m: float = Field(5_000, gt=0)
+    seizure_cutoff_sigmas: float = Field(3, gt=0, description="kernel truncated beyond this")
+    risk_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(_RISK_WEIGHTS),
+        description="points of each factor at full strength; they sum to 100",
+    )
+    events_scale: float = Field(4, gt=0, description="severity at which events reach 63 %")
+    hotspot_z_scale: float = Field(3, gt=0, description="Gi* z at which hotspot saturates")
+    anomaly_z_scale: float = Field(4, gt=0, description="anomaly z at which it saturates")
+    seizure_scale: float = Field(1, gt=0, description="decayed seizure density reaching 63 %")
+    remoteness_scale_m: float = Field(3_000, gt=0, description="distance reaching 63 %")
+    border_scale_m: float = Field(5_000, gt=0, description="border factor falls to 37 % here")
+
+    @model_validator(mode="after")
+    def _weights_sum_to_100(self) -> CellSettings:
+        total = sum(self.risk_weights.values())
+        if abs(total - 100) > 1e-9 or min(self.risk_weights.values()) < 0:
+            raise ValueError(f"risk_weights must be >= 0 and sum to 100, got {total}")
+        return self
+
+
 class GeointSettings(BaseSettings):
     """Top-level settings; built once at the edge and passed down."""
 
@@ -92,6 +160,7 @@ class GeointSettings(BaseSettings):
     tracks: TrackSettings = TrackSettings()
     events: EventSettings = EventSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
+    cells: CellSettings = CellSettings()
 
     @model_validator(mode="after")
     def _coarse_are_parents(self) -> GeointSettings:

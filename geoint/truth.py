@@ -21,11 +21,17 @@ from geoint.schema import TRUTH_COLUMNS, UTC_DATETIME, EventType
 from geoint.settings import GeointSettings
 from geoint.validate import EARTH_RADIUS_M, haversine_m
 
-# Border distances are computed exactly only for pings whose grid cell (this size, degrees)
-# has its centre within the threshold plus the cell's half diagonal (< 4 km below 60° N/S).
-_GRID_DEG = 0.05
-_GRID_SLACK_M = 5_000.0  # the half diagonal and the metric CRS's scale error
-_GRID_OFFSET = 10_000  # keeps grid indices positive
+# Layer distances are measured exactly only for pings whose lat/lon grid cell (this size,
+# degrees) cannot decide a threshold; the reach of a cell beyond its centre per degree of
+# size is its half diagonal (at most 0.71 degree of latitude, 111.2 km each) and the metric
+# CRS's scale error, with room to spare.
+_BORDER_GRID_DEG = 0.01
+_ROAD_GRID_DEG = 0.002
+_REACH_M_PER_DEG = 100_000.0
+_GRID_OFFSET = 1 << 30  # keeps grid indices positive in the cell keys
+_GRID_STRIDE = 1 << 31
+_QUERY_CHUNK = 500_000  # points per layer query
+_HOUR_S = 3_600.0  # time bucket of stationary runs paired into rendezvous
 _NO_VEHICLE = ""
 
 
@@ -98,7 +104,9 @@ def truth_events(
     `declarations` vehicle_id, corridor_id, start, deadline, dest_lat, dest_lon; `watchlist`
     vehicle_id, expires (null: never). Rows are sorted by start, type, vehicles, position.
     """
-    ordered = pings.select("vehicle_id", "ts", "lat", "lon").sort("vehicle_id", "ts")
+    ordered = pings.select("vehicle_id", "ts", "lat", "lon")
+    if not _is_sorted(ordered):
+        ordered = ordered.sort("vehicle_id", "ts")
     ids = ordered["vehicle_id"]
     first = np.r_[True, (ids.slice(1) != ids.slice(0, len(ids) - 1)).to_numpy()] if len(ids) else []
     code = np.cumsum(first) - 1
@@ -109,14 +117,38 @@ def truth_events(
         ordered["lat"].to_numpy(),
         ordered["lon"].to_numpy(),
     )
+    del ordered
     events = _Events()
     if len(raw):
-        _all_events(raw, names, ground, settings, declarations, watchlist, events)
+        spike = _raw_events(raw, settings, events)
+        clean, data_end = raw.take(np.flatnonzero(~spike)), float(raw.t.max())
+        del raw, spike  # the clean pings are all the rest needs
+        _clean_events(clean, data_end, names, ground, settings, declarations, watchlist, events)
     return _frame(events, names)
 
 
-def _all_events(
-    raw: _Pings,
+def _is_sorted(frame: pl.DataFrame) -> bool:
+    """Whether pings are sorted by vehicle, then strictly by time within a vehicle."""
+    if frame.height < 2:
+        return True
+    ids, ts = frame["vehicle_id"], frame["ts"]
+    before, after = ids.slice(0, frame.height - 1), ids.slice(1)
+    later = ts.slice(1) > ts.slice(0, frame.height - 1)
+    return bool(((after > before) | ((after == before) & later)).all())
+
+
+def _raw_events(raw: _Pings, settings: GeointSettings, events: _Events) -> np.ndarray:
+    """Add the events read on raw pings (identity conflicts, GNSS anomalies); return spikes."""
+    spike = _spikes(raw, settings.ingest.spike_speed_kmh)
+    conflicts = _identity_conflicts(raw, settings)
+    events.add(EventType.IDENTITY_CONFLICT, *conflicts)
+    _gnss(raw, spike, conflicts, settings, events)
+    return spike
+
+
+def _clean_events(
+    clean: _Pings,
+    data_end: float,
     names: pl.Series,
     ground: Ground,
     settings: GeointSettings,
@@ -124,39 +156,30 @@ def _all_events(
     watchlist: pl.DataFrame | None,
     events: _Events,
 ) -> None:
+    """Add every event read on the pings without spikes; `data_end` is the last ping time."""
     s, tracks = settings.events, settings.tracks
-    spike = _spikes(raw, settings.ingest.spike_speed_kmh)
-    conflicts = _identity_conflicts(raw, settings)
-    events.add(EventType.IDENTITY_CONFLICT, *conflicts)
-    _gnss(raw, spike, conflicts, settings, events)
-
-    clean = raw.take(np.flatnonzero(~spike))
     same, dt, metres = clean.step()
     speed = _kmh(metres, dt)
+    del metres
     trip = np.cumsum(np.r_[True, ~same | (dt >= tracks.trip_gap_s)])
     joined = trip[1:] == trip[:-1]  # segment k links pings k and k + 1 inside one trip
     crossings = _crossings(clean, same, dt, ground, settings, events)
     _shuttles(crossings, settings, events)
     gaps = np.flatnonzero(same & (dt >= s.signal_gap_s))
+    del same, dt
     near = _within_border(ground, clean.lat, clean.lon, tracks.near_border_m, gaps, gaps + 1)
-    both = near[gaps] & near[gaps + 1]
-    g = gaps[both]
+    g = gaps[near[gaps] & near[gaps + 1]]
     events.add(
         EventType.SIGNAL_GAP_NEAR_BORDER, clean.vehicle[g], clean.t[g], clean.t[g + 1],
         (clean.lat[g] + clean.lat[g + 1]) / 2, (clean.lon[g] + clean.lon[g + 1]) / 2,
     )  # fmt: skip
-
-    stop_first, stop_last = _stops(trip, clean, s.stop_diameter_m, s.stop_min_duration_s)
-    stop_lat, stop_lon = (
-        _means(clean.lat, stop_first, stop_last),
-        _means(clean.lon, stop_first, stop_last),
-    )
-    _loiters(clean, stop_first, stop_last, stop_lat, stop_lon, ground, settings, events)
+    del near
+    first, last = _stops(trip, clean, s.stop_diameter_m, s.stop_min_duration_s)
+    lat, lon = _means(clean.lat, first, last), _means(clean.lon, first, last)
+    _loiters(clean, first, last, lat, lon, ground, settings, events)
     active = _Declarations(declarations, names, clean, settings)
-    _unauthorized_stops(
-        clean, stop_first, stop_last, stop_lat, stop_lon, active, ground, settings, events
-    )
-    _overdue(active, clean, raw.t.max(), events)
+    _unauthorized_stops(clean, first, last, lat, lon, active, ground, settings, events)
+    _overdue(active, clean, data_end, events)
     _route_deviations(clean, joined, active, ground, settings, events)
     _off_road(clean, joined & (speed >= tracks.moving_speed_kmh), ground, settings, events)
     _watchlist_hits(clean, joined, names, watchlist, ground, settings, events)
@@ -471,13 +494,15 @@ def _unauthorized_stops(
     events: _Events,
 ) -> None:
     s = settings.events
-    long = np.flatnonzero(clean.t[last] - clean.t[first] >= s.unauthorized_stop_min_s)
+    vehicle = clean.vehicle[first]  # stops are in vehicle order
     found = np.zeros(len(first), dtype=bool)
     for d in range(len(active)):
-        mine = long[
-            (clean.vehicle[first[long]] == active.vehicle[d])
-            & (clean.t[first[long]] >= active.start[d])
-            & (clean.t[last[long]] <= active.until[d])
+        lo, hi = np.searchsorted(vehicle, [active.vehicle[d], active.vehicle[d] + 1])
+        mine = np.arange(lo, hi)
+        mine = mine[
+            (clean.t[last[mine]] - clean.t[first[mine]] >= s.unauthorized_stop_min_s)
+            & (clean.t[first[mine]] >= active.start[d])
+            & (clean.t[last[mine]] <= active.until[d])
         ]
         if not len(mine):
             continue
@@ -516,6 +541,8 @@ def _route_deviations(
     settings: GeointSettings,
     events: _Events,
 ) -> None:
+    """Add runs of ≥ 2 consecutive pings (one trip) at which a declaration is active and the
+    vehicle is off its corridor; the pings where it is active are consecutive ones."""
     s = settings.events
     for d in range(len(active)):
         rows = active.active_rows(d, clean)
@@ -523,9 +550,8 @@ def _route_deviations(
             continue
         corridor = np.full(len(rows), active.corridor[d], dtype=object)
         away = ground.distance_to_corridor_m(clean.lat[rows], clean.lon[rows], corridor)
-        keep = np.zeros(len(clean), dtype=bool)
-        keep[rows[away > s.route_deviation_m]] = True
-        a, b = _runs(keep, joined)
+        a, b = _runs(away > s.route_deviation_m, joined[rows[:-1]])
+        a, b = rows[a], rows[b]
         long = (b - a + 1) >= s.route_deviation_min_pings
         _add_runs(EventType.ROUTE_DEVIATION, clean, a[long], b[long], events)
 
@@ -559,25 +585,53 @@ def _within_border(
     limit_m: float,
     *subsets: np.ndarray,
 ) -> np.ndarray:
-    """Return whether points are within `limit_m` of the border (only `subsets` if given).
-
-    A coarse grid screens the points first: only those whose cell centre is near enough are
-    measured exactly.
-    """
-    rows = np.unique(np.concatenate(subsets)) if subsets else np.arange(len(lat))
+    """Return whether points are within `limit_m` of the border (only `subsets` if given)."""
     out = np.zeros(len(lat), dtype=bool)
-    if not len(rows):
-        return out
-    gy = np.floor(lat[rows] / _GRID_DEG).astype(np.int64) + _GRID_OFFSET
-    gx = np.floor(lon[rows] / _GRID_DEG).astype(np.int64) + _GRID_OFFSET
-    cells, cell_of = np.unique(gy * 4 * _GRID_OFFSET + gx, return_inverse=True)
-    centre_lat = (cells // (4 * _GRID_OFFSET) - _GRID_OFFSET + 0.5) * _GRID_DEG
-    centre_lon = (cells % (4 * _GRID_OFFSET) - _GRID_OFFSET + 0.5) * _GRID_DEG
-    reach = limit_m + _GRID_SLACK_M
-    close = ground.distance_to_border_m(centre_lat, centre_lon, reach) <= reach
-    ask = rows[close[cell_of]]
-    out[ask] = ground.distance_to_border_m(lat[ask], lon[ask], limit_m) <= limit_m
+    if subsets:
+        for subset in subsets:
+            out[subset] = True
+        rows, out[:] = np.flatnonzero(out), False
+    else:
+        rows = np.arange(len(lat))
+    status = _screen(ground.distance_to_border_m, lat[rows], lon[rows], limit_m, _BORDER_GRID_DEG)
+    out[rows[status == _NEAR]] = True
+    ask = rows[status == _ASK]
+    out[ask] = _chunked(ground.distance_to_border_m, lat[ask], lon[ask], limit_m) <= limit_m
     return out
+
+
+_FAR, _NEAR, _ASK = 0, 1, 2
+
+
+def _screen(query, lat: np.ndarray, lon: np.ndarray, limit_m: float, step_deg: float) -> np.ndarray:
+    """Return _NEAR, _FAR or _ASK for each point against a layer distance threshold.
+
+    Distances are 1-Lipschitz: a point is as far from the layer as the centre of its grid
+    cell, give or take the cell's reach. Cells decide for their points when their centre is
+    farther than that from the threshold; the other points (_ASK) need an exact distance.
+    """
+    if not len(lat):
+        return np.empty(0, dtype=np.int8)
+    gy = np.floor(lat / step_deg).astype(np.int64) + _GRID_OFFSET
+    gx = np.floor(lon / step_deg).astype(np.int64) + _GRID_OFFSET
+    cells, cell_of = np.unique(gy * _GRID_STRIDE + gx, return_inverse=True)
+    centre_lat = (cells // _GRID_STRIDE - _GRID_OFFSET + 0.5) * step_deg
+    centre_lon = (cells % _GRID_STRIDE - _GRID_OFFSET + 0.5) * step_deg
+    reach = step_deg * _REACH_M_PER_DEG
+    centre = _chunked(query, centre_lat, centre_lon, limit_m + reach)
+    status = np.full(len(cells), _ASK, dtype=np.int8)
+    status[centre < limit_m - reach] = _NEAR
+    status[centre > limit_m + reach] = _FAR
+    return status[cell_of]
+
+
+def _chunked(query, lat: np.ndarray, lon: np.ndarray, *args: object) -> np.ndarray:
+    """Return a layer query over many points, a chunk at a time (bounded memory)."""
+    parts = [
+        query(lat[i : i + _QUERY_CHUNK], lon[i : i + _QUERY_CHUNK], *args)
+        for i in range(0, len(lat), _QUERY_CHUNK)
+    ]
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def _off_road(
@@ -590,11 +644,17 @@ def _off_road(
     s = settings.events
     linked = np.r_[moving, False] | np.r_[False, moving]  # only such pings can make a run
     rows = np.flatnonzero(linked)
-    near = _within_border(ground, clean.lat, clean.lon, settings.tracks.near_border_m, rows)
-    ask = np.flatnonzero(near)
+    near = np.flatnonzero(
+        _within_border(ground, clean.lat, clean.lon, settings.tracks.near_border_m, rows)
+    )
+    limit = s.off_road_distance_m
+    status = _screen(
+        ground.distance_to_road_m, clean.lat[near], clean.lon[near], limit, _ROAD_GRID_DEG
+    )
     keep = np.zeros(len(clean), dtype=bool)
-    road = ground.distance_to_road_m(clean.lat[ask], clean.lon[ask], s.off_road_distance_m)
-    keep[ask] = road >= s.off_road_distance_m
+    keep[near[status == _FAR]] = True
+    ask = near[status == _ASK]
+    keep[ask] = _chunked(ground.distance_to_road_m, clean.lat[ask], clean.lon[ask], limit) >= limit
     a, b = _runs(keep, moving)
     long = clean.t[b] - clean.t[a] >= s.off_road_min_duration_s
     _add_runs(EventType.OFF_ROAD_NEAR_BORDER, clean, a[long], b[long], events)
@@ -639,7 +699,8 @@ def _rendezvous(
     """Pair stationary runs of different vehicles close in space and overlapping in time.
 
     Runs are bucketed on a grid of twice the meeting distance (east-west scaled at the mean
-    latitude, which distorts by far less than that), so only neighbouring buckets are compared.
+    latitude, which distorts by far less than that) and by the hours they span, so only runs in
+    neighbouring buckets of a shared hour are compared.
     """
     s = settings.events
     first, last = _runs(np.ones(len(clean), dtype=bool), still)
@@ -649,23 +710,27 @@ def _rendezvous(
     bucket = 2 * s.rendezvous_distance_m
     y = np.radians(lat) * EARTH_RADIUS_M
     x = np.radians(lon) * EARTH_RADIUS_M * np.cos(np.radians(lat.mean() if len(lat) else 0.0))
+    hours = np.floor(clean.t[first] / _HOUR_S).astype(np.int64)
+    spans = np.floor(clean.t[last] / _HOUR_S).astype(np.int64) - hours + 1
     runs = pl.DataFrame(
         {
             "run": np.arange(len(first)),
             "vehicle": clean.vehicle[first],
             "bx": np.floor(x / bucket).astype(np.int64),
             "by": np.floor(y / bucket).astype(np.int64),
+            "hour": pl.int_ranges(hours, hours + spans, eager=True),
         }
-    )
+    ).explode("hour")
     shifted = pl.concat(
         runs.with_columns(pl.col("bx") + dx, pl.col("by") + dy)
         for dx in (-1, 0, 1)
         for dy in (-1, 0, 1)
     )
     pairs = (
-        runs.join(shifted, on=["bx", "by"], suffix="_b")
+        runs.join(shifted, on=["bx", "by", "hour"], suffix="_b")
         .filter(pl.col("vehicle") < pl.col("vehicle_b"))
         .select("run", "run_b")
+        .unique()
         .sort("run", "run_b")
     )
     a, b = pairs["run"].to_numpy(), pairs["run_b"].to_numpy()

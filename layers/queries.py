@@ -295,18 +295,20 @@ class RegionIndex:
         side = self.side(lat, lon)
         countries = np.array([*self.region.countries, None], dtype=object)
         elevation, slope = self._terrain_sample(lat, lon)
+        # object arrays go through lists: polars cannot cast an Object series whose leading
+        # values are all None
         return pl.DataFrame(
             {
                 "lat": lat,
                 "lon": lon,
                 "side": pl.Series(side, dtype=pl.Int8),
-                "side_country": pl.Series(countries[side], dtype=pl.String),
+                "side_country": pl.Series(countries[side].tolist(), dtype=pl.String),
                 "distance_to_border_m": self.distance_to_border_m(lat, lon),
                 "distance_to_road_m": self.distance_to_road_m(lat, lon),
                 "distance_to_crossing_m": crossing_m,
-                "nearest_crossing": pl.Series(nearest, dtype=pl.String),
+                "nearest_crossing": pl.Series(nearest.tolist(), dtype=pl.String),
                 "distance_to_place_m": self.distance_to_place_m(lat, lon),
-                "sector_id": pl.Series(self.sector(lat, lon), dtype=pl.String),
+                "sector_id": pl.Series(self.sector(lat, lon).tolist(), dtype=pl.String),
                 "elevation_m": elevation,
                 "slope_deg": slope,
             }

@@ -136,6 +136,7 @@ class _Crossing:
     along: float = 0.0
     approach: np.ndarray | None = None  # ends of the straight approach road, side 0 first
     links: dict[int, tuple[np.ndarray, _Town]] = field(default_factory=dict)  # road, its town
+    existing: bool = False  # in the region already (not written again)
 
     def market(self, side: int) -> np.ndarray:
         """Return the border market on `side` (the link road's second vertex)."""
@@ -230,8 +231,16 @@ def _crossings(
 ) -> list[_Crossing]:
     """Add crossings where the region's roads meet the border and at spacing along it."""
     existing = geo.region.read("crossings")
-    points = [shapely.get_coordinates(p)[0] for p in geo.metric(existing.geometry.to_numpy())]
-    found: list[_Crossing] = []
+    found = [
+        _Crossing(str(name), shapely.get_coordinates(point)[0], str(hours), existing=True)
+        for name, hours, point in zip(
+            existing["name"],
+            existing["hours"],
+            geo.metric(existing.geometry.to_numpy()),
+            strict=True,
+        )
+    ]
+    points = [c.xy for c in found]
     meetings = shapely.get_parts(shapely.intersection(base_roads, geo.border))
     meetings = meetings[shapely.get_type_id(meetings) == 0]
     meeting_xy = shapely.get_coordinates(meetings)
@@ -259,16 +268,17 @@ def _crossings(
         else ALWAYS
         for _ in generated
     ]
-    if generated and ALWAYS not in hours and len(found) == len(generated):
+    others = [c for c in found if c.part < 0]
+    if generated and ALWAYS not in hours and all(c.hours != ALWAYS for c in others):
         hours[0] = ALWAYS
     if len(generated) > 1 and all(h == ALWAYS for h in hours):
         hours[-1] = LIMITED_HOURS[0]
     for crossing, h in zip(generated, hours, strict=True):
         crossing.hours = h
     for crossing in found:
-        layers.add(
-            "crossings", shapely.Point(crossing.xy), name=crossing.name, hours=crossing.hours
-        )
+        if not crossing.existing:
+            point = shapely.Point(crossing.xy)
+            layers.add("crossings", point, name=crossing.name, hours=crossing.hours)
     return found
 
 
@@ -344,7 +354,9 @@ def _add_crossing_roads(crossing: _Crossing, layers: _Layers) -> None:
     post = f"{crossing.name} customs post"
     layers.add("places", shapely.Point(crossing.xy), name=post, kind="post")
     for side, (road, town) in sorted(crossing.links.items()):
-        layers.add("roads", shapely.LineString(road), **{"class": "primary"})
+        # two lines, so that the market is a junction of the network
+        layers.add("roads", shapely.LineString(road[:2]), **{"class": "primary"})
+        layers.add("roads", shapely.LineString(road[1:]), **{"class": "primary"})
         market = f"{crossing.name} market ({town.name} side)"
         layers.add("places", shapely.Point(crossing.market(side)), name=market, kind="market")
 

@@ -66,13 +66,16 @@ def test_region_init_then_layers_query(tmp_path):
     assert [p["side_country"] for p in points] == ["Benin", "Nigeria"]
 
 
-def test_demo_builds_region_and_ingests_samples(tmp_path):
+def test_demo_ingests_analyses_and_scores_the_sample_scenario(tmp_path):
     result = geoint("demo", "--workspace", str(tmp_path / "ws"), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     reports = {Path(r["file"]).name: r for r in payload["reports"]}
-    assert reports["liverpool_bus_route14_outbound.csv"]["accepted"] == 1533
-    assert reports["osm_traces.gpx"]["accepted"] + reports["osm_traces.gpx"]["duplicates"] == 5000
-    assert reports["seizures_example.csv"]["quarantined_by_reason"] == {
-        "invalid_value": 1, "time_in_future": 1, "unknown_place": 1}  # fmt: skip
+    assert set(reports) == {"pings.parquet", "seizures.csv", "watchlist.csv", "declarations.csv"}
+    assert reports["pings.parquet"]["accepted"] == payload["analysis"]["pings"] > 100_000
+    assert all(r["quarantined"] == 0 for r in reports.values())
+    scores = payload["evaluation"]["events"]
+    assert len(scores) == 15
+    assert all(s["truth"] > 0 and s["recall"] == s["precision"] == 1.0 for s in scores.values())
+    assert payload["evaluation"]["cells"]["top_k_precision"]["50"] >= 0.6
     assert (Path(payload["region"]) / "region.toml").is_file()
