@@ -537,6 +537,12 @@ def _print_analysis(report: dict[str, Any]) -> None:
         table.add_row(kind, f"{count:,}")
     table.add_row("total", f"{report['events_total']:,}")
     out.print(table)
+    cells = report["cells"]
+    out.print(
+        f"cells: {cells['cells']:,} cells, {cells['cell_days']:,} cell-days, "
+        f"{cells['hotspot_cell_days']:,} hot cell-days, {cells['anomalous_cell_days']:,} "
+        f"anomalous; emerging {json.dumps(cells['emerging'])} (geoint cells show CELL)"
+    )
     out.print(f"{report['seconds']:.2f} s ({json.dumps(report['stage_seconds'])})")
 
 
