@@ -218,29 +218,22 @@ def _coordinate_checks(frame: pl.DataFrame, lat: str = "lat", lon: str = "lon") 
                 pl.col(lon).cast(pl.String),
             ),
         ),
-        Check(
-            lat,
-            Reason.NAN_COORDINATES,
-            pl.col("_lat").is_nan() | pl.col("_lon").is_nan(),
-            pl.lit("expected numbers, got NaN"),
-        ),
-        Check(
-            lat,
-            Reason.OUT_OF_RANGE_COORDINATES,
-            (pl.col("_lat").abs() > 90) | (pl.col("_lon").abs() > 180),
-            pl.format(
-                "expected lat in [-90, 90] and lon in [-180, 180], got {} {}",
-                pl.col("_lat"),
-                pl.col("_lon"),
-            ),
-        ),
-        Check(
-            lat,
-            Reason.NULL_ISLAND,
-            (pl.col("_lat") == 0) & (pl.col("_lon") == 0),
-            pl.lit("expected a real position, got (0, 0)"),
-        ),
+        *_position_range_checks(lat),
     ]
+
+
+def _position_range_checks(column: str) -> list[Check]:
+    """Checks on the parsed `_lat`/`_lon`: NaN, outside ±90/±180, exactly (0, 0)."""
+    return [
+        Check(column, Reason.NAN_COORDINATES, pl.col("_lat").is_nan() | pl.col("_lon").is_nan(),
+              pl.lit("expected numbers, got NaN")),
+        Check(column, Reason.OUT_OF_RANGE_COORDINATES,
+              (pl.col("_lat").abs() > 90) | (pl.col("_lon").abs() > 180),
+              pl.format("expected lat in [-90, 90] and lon in [-180, 180], got {} {}",
+                        pl.col("_lat"), pl.col("_lon"))),
+        Check(column, Reason.NULL_ISLAND, (pl.col("_lat") == 0) & (pl.col("_lon") == 0),
+              pl.lit("expected a real position, got (0, 0)")),
+    ]  # fmt: skip
 
 
 def _given(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -493,28 +486,7 @@ def validate_seizures(
             pl.col("_lat").is_null(),
             pl.lit("expected lat/lon, a position or a place name"),
         ),
-        Check(
-            "lat",
-            Reason.NAN_COORDINATES,
-            pl.col("_lat").is_nan() | pl.col("_lon").is_nan(),
-            pl.lit("expected numbers, got NaN"),
-        ),
-        Check(
-            "lat",
-            Reason.OUT_OF_RANGE_COORDINATES,
-            (pl.col("_lat").abs() > 90) | (pl.col("_lon").abs() > 180),
-            pl.format(
-                "expected lat in [-90, 90] and lon in [-180, 180], got {} {}",
-                pl.col("_lat"),
-                pl.col("_lon"),
-            ),
-        ),
-        Check(
-            "lat",
-            Reason.NULL_ISLAND,
-            (pl.col("_lat") == 0) & (pl.col("_lon") == 0),
-            pl.lit("expected a real position, got (0, 0)"),
-        ),
+        *_position_range_checks("lat"),
         *[
             _vocabulary_check(c, values)
             for c, values in (
