@@ -133,8 +133,8 @@ def seizure_counts(seizures: pl.DataFrame, period: str = DAY) -> pl.DataFrame:
 def cell_windows(
     activity_: pl.DataFrame, events: pl.DataFrame, seizures: pl.DataFrame
 ) -> pl.DataFrame:
-    """Return every (cell, date) with activity, events or seizures: all COUNT_COLUMNS, 0 if none,
-    and night_share (night pings over pings, 0 without pings)."""
+    """Return every (cell, date) with activity, events or seizures (in no particular order):
+    all COUNT_COLUMNS, 0 if none, and night_share (night pings over pings, 0 without pings)."""
     key = ("cell", "date")
     frames = [
         f.with_columns(pl.col("cell").cast(pl.UInt64), pl.col("date").cast(pl.Date))
@@ -152,7 +152,6 @@ def cell_windows(
             .alias("night_share")
         )
         .select(*key, *COUNT_COLUMNS, "night_share")
-        .sort(key)
     )
 
 

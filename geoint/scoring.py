@@ -195,17 +195,18 @@ def cell_analytics(
     weights = ring_weights(cells, cfg.gi_k, include_self=True)
     weekly = gi_windows(weeks, cells, weights)
     trends = emerging(weekly, cells, cfg)
-    weeks = weeks.join(gi_rows(weeks, cells, weekly), on=["cell", "date"])
+    weeks = weeks.join(gi_rows(weeks, cells, weekly), on=["cell", "date"]).sort("date", "cell")
     days = (
         days.join(activity_anomaly(days, cells, cfg), on=["cell", "date"])
         .join(gi_rows(days, cells, gi_windows(days, cells, weights)), on=["cell", "date"])
         .join(context.drop("lat", "lon", strict=False), on="cell", how="left")
     )
-    first = days["date"].min()
-    day = (days["date"] - first).dt.total_days().to_numpy()
-    density = seizure_density(
-        seizures, days["cell"].to_numpy(), day, np.datetime64(first, "D"), cfg
-    )
+    density = np.zeros(days.height)
+    if days.height:
+        first = days["date"].min()
+        day = (days["date"] - first).dt.total_days().to_numpy()
+        at = np.datetime64(first, "D")
+        density = seizure_density(seizures, days["cell"].to_numpy(), day, at, cfg)
     days = risk_score(days.with_columns(pl.Series("seizure_density", density)), cfg)
     days = days.sort("date", "cell")
     risk = days.select("date", "cell", "risk", *CONTRIBUTIONS)

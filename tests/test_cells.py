@@ -97,6 +97,7 @@ def test_cell_windows_join_events_and_seizures_by_cell_and_day():
         }
     )
     table = cell_windows(empty, event_counts(events, severity), seizure_counts(seizures))
+    table = table.sort("date")
     first = table.row(0, named=True)
     assert first["date"] == date(2024, 3, 4)
     assert first["events"] == 2 and first["events_unofficial_crossing"] == 1
@@ -418,3 +419,9 @@ def test_cells_benchmark_runs_and_matches_esda(toy_index):
     result = run_cells_benchmark(toy_index, 30_000)
     assert result["pings"] == 30_000 and result["cell_days"] > 0
     assert result["gi_max_abs_difference"] < 1e-10
+
+
+def test_analyze_cells_on_an_empty_workspace_writes_empty_tables(toy_index, workspace, settings):
+    report = analyze_cells(workspace, toy_index, settings)
+    assert (report["cells"], report["cell_days"]) == (0, 0)
+    assert pl.read_parquet(workspace.root / "cells/risk.parquet").height == 0
