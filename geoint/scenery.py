@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -42,6 +43,12 @@ class Geography:
     places: gpd.GeoDataFrame
     corridors: gpd.GeoDataFrame
     stop_areas: gpd.GeoDataFrame
+
+    @classmethod
+    def of(cls, region: Any) -> Geography:
+        """Read the layers of a region (anything with ``crs``, ``countries`` and ``read(kind)``)."""
+        kinds = ("border", "roads", "crossings", "places", "corridors", "stop_areas")
+        return cls(region.crs, region.countries, *(region.read(kind) for kind in kinds))
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,11 @@ from geoint.validate import haversine_m
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_tracks" / "scenario"
-KINDS = ("border", "roads", "crossings", "places", "corridors", "stop_areas")
 LEGIT = ("legit", "transit")
 
 
 def _geography(region: Region) -> Geography:
-    return Geography(region.crs, region.countries, *(region.read(k) for k in KINDS))
+    return Geography.of(region)
 
 
 def _metres(lat1, lon1, lat2, lon2) -> np.ndarray:
