@@ -18,15 +18,22 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from geoint import __version__
+from geoint.api.alerts import alerts_router
 from geoint.api.audit import AuditMiddleware, audit_router
 from geoint.api.auth import authenticated
+from geoint.api.cells import cells_router
 from geoint.api.collections import build_collections
 from geoint.api.errors import Problem, install_error_handlers
+from geoint.api.heatmap import heatmap_router
 from geoint.api.ingest import ingest_router
+from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
+from geoint.api.patrols import patrol_router
 from geoint.api.session import session_router
 from geoint.api.settings import ApiSettings
 from geoint.api.state import Services
+from geoint.cellstore import CellStore
+from geoint.heatmap import Heatmaps
 from geoint.keys import ApiKey, KeyStore
 from geoint.layers import Region, RegionIndex
 from geoint.layers.gazetteer import build_gazetteer
@@ -48,6 +55,12 @@ def open_services(settings: ApiSettings) -> Services:
         index=index,
         gazetteer=build_gazetteer(region),
         collections=build_collections(region, workspace, index),
+        heatmaps=Heatmaps(
+            CellStore(workspace.root),
+            cache_bytes=settings.api.heatmap_cache_mib * 2**20,
+            tile_cache_bytes=settings.api.tile_cache_mib * 2**20,
+            max_tile_features=settings.api.tile_max_features,
+        ),
     )
 
 
@@ -79,6 +92,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(ingest_router(settings.api))
     app.include_router(ogc_router(settings.api))
     app.include_router(audit_router(settings.api))
+    app.include_router(alerts_router(settings.api))
+    app.include_router(heatmap_router(settings.api))
+    app.include_router(cells_router(settings.api))
+    app.include_router(map_router(settings.api))
+    app.include_router(patrol_router())
     _add_service_routes(app)
     return app
 

@@ -101,6 +101,7 @@ reader = _role_guard(READ_ROLES, "read data")
 writer = _role_guard(WRITE_ROLES, "ingest data")
 device_writer = _role_guard(WRITE_ROLES, "ingest data", device_authenticated)
 admin = _role_guard(("admin",), "read the audit log")
+planner = _role_guard(("admin", "analyst"), "plan patrols")
 
 
 def sector_scope(key: Annotated[ApiKey, Depends(reader)]) -> frozenset[str] | None:

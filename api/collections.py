@@ -1,4 +1,4 @@
-"""OGC API – Features collections: the region's vector layers, seizures and events.
+"""OGC API – Features collections: the region's vector layers, seizures, events and alerts.
 
 Layers do not change while the server runs, so each feature is serialised once at startup and
 its sector membership (the sectors whose interior it meets) computed once. Seizures and events
@@ -20,6 +20,7 @@ import pandas as pd
 import polars as pl
 import shapely
 
+from geoint.alerts import AlertStore
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region, RegionIndex, get_kind, kind_names
 from geoint.store import Workspace
@@ -215,7 +216,7 @@ class PointCollection:
 def build_collections(
     region: Region, workspace: Workspace, index: RegionIndex
 ) -> dict[str, Collection]:
-    """Every vector layer the region has, then seizures and events."""
+    """Every vector layer the region has, then seizures, events and alerts."""
     sectors = region.read("sectors")
     collections: dict[str, Collection] = {}
     ordered = [*LAYER_ORDER, *(k for k in kind_names() if k not in LAYER_ORDER)]
@@ -241,6 +242,18 @@ def build_collections(
         "event_id",
         ("start", "end"),
         _event_features,
+    )
+    alert_store = AlertStore(workspace)
+    collections["alerts"] = PointCollection(
+        "alerts",
+        "Alerts",
+        "Alerts raised by the analyses, with CAP severity, status and explanation "
+        "(vehicle ids and notes are untrusted text)",
+        alert_store.frame,
+        index,
+        "id",
+        ("event_time", "last_seen"),
+        lambda frame: _point_features(frame, "id"),
     )
     return collections
 

@@ -18,13 +18,17 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
-from geoint.errors import GeointError, InputError, RegionError, WorkspaceError
+from geoint.alerts import AlertNotFoundError, AlertStateError
+from geoint.errors import GeointError, InputError, PatrolError, RegionError, WorkspaceError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("geoint.api")
 
 STATUS_BY_ERROR: dict[type[Exception], int] = {
+    AlertNotFoundError: 404,
+    AlertStateError: 409,
     InputError: 422,
+    PatrolError: 422,
     WorkspaceError: 503,
     RegionError: 500,
     GeointError: 400,

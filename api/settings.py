@@ -29,12 +29,25 @@ class ServiceSettings(BaseModel):
     session_cookie_secure: bool = Field(
         False, description="send the session cookie over HTTPS only (enable behind TLS)"
     )
+    heatmap_default_limit: int = Field(2_000, ge=1, description="heatmap cells when none asked")
+    heatmap_max_limit: int = Field(20_000, ge=1, description="most heatmap cells per response")
+    heatmap_cache_mib: int = Field(256, ge=0, description="heatmap responses kept (LRU; 0: off)")
+    tile_cache_mib: int = Field(64, ge=0, description="vector tiles kept (LRU; 0: off)")
+    tile_max_features: int = Field(4_000, ge=1, description="most cells in one vector tile")
+    seizure_radius_m: float = Field(
+        10_000, gt=0, le=100_000, description="default radius of a cell's nearby seizures"
+    )
 
     @model_validator(mode="after")
     def _default_within_max(self) -> ServiceSettings:
         if self.default_limit > self.max_limit:
             raise ValueError(
                 f"default_limit {self.default_limit} exceeds max_limit {self.max_limit}"
+            )
+        if self.heatmap_default_limit > self.heatmap_max_limit:
+            raise ValueError(
+                f"heatmap_default_limit {self.heatmap_default_limit} exceeds "
+                f"heatmap_max_limit {self.heatmap_max_limit}"
             )
         return self
 

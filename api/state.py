@@ -10,6 +10,7 @@ import polars as pl
 from fastapi import Request
 
 from geoint.api.settings import ApiSettings
+from geoint.heatmap import Heatmaps
 from geoint.keys import KeyStore
 from geoint.layers import Region, RegionIndex
 from geoint.store import Workspace
@@ -29,6 +30,7 @@ class Services:
     index: RegionIndex
     gazetteer: pl.DataFrame
     collections: dict[str, Collection]
+    heatmaps: Heatmaps  # the cell tables, read once, as cached GeoJSON and vector tiles
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
 

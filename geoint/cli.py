@@ -45,6 +45,13 @@ events_app = typer.Typer(help="Track events stored by 'geoint analyze'.", no_arg
 app.add_typer(events_app, name="events")
 cells_app = typer.Typer(help="Cell analytics stored by 'geoint analyze'.", no_args_is_help=True)
 app.add_typer(cells_app, name="cells")
+patrol_app = typer.Typer(help="Patrol plans: routes over cell risk, GPX.", no_args_is_help=True)
+app.add_typer(patrol_app, name="patrol")
+alerts_app = typer.Typer(
+    help="Alerts raised by 'geoint analyze': list, show, ack, resolve, dismiss, label.",
+    no_args_is_help=True,
+)
+app.add_typer(alerts_app, name="alerts")
 
 err = Console(stderr=True)
 out = Console()
@@ -426,8 +433,7 @@ def bench_simulate(
     with tempfile.TemporaryDirectory(prefix="geoint-bench-") as tmp:
         region = build_sample_region(Path(tmp) / "region")
         add_synthetic_layers(region, seed=0)
-        kinds = ("border", "roads", "crossings", "places", "corridors", "stop_areas")
-        geography = Geography(region.crs, region.countries, *(region.read(k) for k in kinds))
+        geography = Geography.of(region)
         result = run_simulate_benchmark(
             RegionIndex(region),
             geography,
@@ -454,6 +460,73 @@ def bench_cells(
         ground = RegionIndex(build_sample_region(Path(tmp) / "region"))
         result = run_cells_benchmark(ground, pings, log=None if as_json else err.print)
     _emit(as_json, result, lambda: _print_summary(result))
+
+
+@bench_app.command("api")
+def bench_api(
+    pings: Annotated[int, typer.Option(help="synthetic pings (7 days; 10000000 for SPEC §14)")] = (
+        1_000_000
+    ),
+    clients: Annotated[int, typer.Option(min=1, help="concurrent clients")] = 20,
+    viewports: Annotated[int, typer.Option(min=1, help="map windows per resolution")] = 50,
+    rounds: Annotated[int, typer.Option(min=1, help="repeats of the warm (cached) phase")] = 5,
+    folder: Annotated[
+        Path | None, typer.Option("--dir", help="keep the workspace here (reused when present)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Heatmap and vector-tile latency of a real server (loopback) under concurrent clients."""
+    import os
+
+    from geoint.bench_api import run_api_benchmark
+
+    log = None if as_json else err.print
+    result = run_api_benchmark(
+        pings, os.environ, clients, viewports, rounds, folder=folder, log=log
+    )
+    _emit(as_json, result, lambda: out.print_json(data=result))
+
+
+@bench_app.command("patrol")
+def bench_patrol(
+    workspace: Annotated[Path, typer.Option("--workspace", "-w", help="a 'geoint demo' workspace")],
+    region: RegionOption = None,
+    base: Annotated[
+        str | None, typer.Option(help="LAT,LON; default the crossing nearest the riskiest cell")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="ISO start; default 18:00 UTC before the last risk day")
+    ] = None,
+    shifts: Annotated[int, typer.Option(min=1, help="seeded shifts for the repeat rate")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """A 3-team, 8-hour plan (graph and solve, target ≤ 10 s), its greedy ratio and repeats."""
+    from geoint.bench_patrol import default_start, nearest_to_risk, run_patrol_benchmark
+    from geoint.layers import Region
+    from geoint.layers.travel import build_travel_graph
+    from geoint.patrol import PatrolRequest, parse_base, parse_start, read_risk_tables
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    loaded = Region.load(region or workspace / "region")
+    risk, emerging = read_risk_tables(Workspace(settings.workspace, settings.database_url))
+    moment = default_start(risk) if start is None else parse_start(start)
+    if base is None:
+        crossings = loaded.read("crossings").geometry
+        lat_lon = nearest_to_risk(risk, moment, crossings.y.to_numpy(), crossings.x.to_numpy())
+    else:
+        lat_lon = parse_base(base)
+    request = PatrolRequest(*lat_lon, teams=3, hours=8, start=moment)
+    result = run_patrol_benchmark(
+        lambda: build_travel_graph(loaded, settings.patrol, settings.h3_resolution),
+        risk,
+        emerging,
+        request,
+        settings.patrol,
+        shifts,
+        log=None if as_json else err.print,
+    )
+    _emit(as_json, result, lambda: out.print_json(data=result))
 
 
 # -------------------------------------------------------------------------- simulate
@@ -486,8 +559,7 @@ def simulate_command(
         raise GeointError(f"simulate: {exc}") from exc
     loaded = Region.load(region)
     layers = add_synthetic_layers(loaded, seed)
-    kinds = ("border", "roads", "crossings", "places", "corridors", "stop_areas")
-    geography = Geography(loaded.crs, loaded.countries, *(loaded.read(k) for k in kinds))
+    geography = Geography.of(loaded)
     log = None if (quiet or as_json) else err.print
     scenario = simulate(RegionIndex(loaded), geography, options, _settings(None), log=log)
     files = scenario.write(out_dir)
@@ -542,6 +614,11 @@ def _print_analysis(report: dict[str, Any]) -> None:
         f"cells: {cells['cells']:,} cells, {cells['cell_days']:,} cell-days, "
         f"{cells['hotspot_cell_days']:,} hot cell-days, {cells['anomalous_cell_days']:,} "
         f"anomalous; emerging {json.dumps(cells['emerging'])} (geoint cells show CELL)"
+    )
+    alerts = report["alerts"]
+    out.print(
+        f"alerts: {alerts['created']:,} new, {alerts['updated']:,} updated with "
+        f"{alerts['repeats']:,} repeats, {alerts['open']:,} open (geoint alerts list)"
     )
     out.print(f"{report['seconds']:.2f} s ({json.dumps(report['stage_seconds'])})")
 
@@ -616,6 +693,36 @@ def events_export(
     rows = export_events(events, out_file, fmt)
     payload = {"file": str(out_file), "format": fmt, "events": rows}
     _emit(as_json, payload, lambda: out.print(f"{rows:,} events written to {out_file}"))
+
+
+# ------------------------------------------------------------------------------- map
+@app.command("map")
+def map_command(
+    region: Annotated[Path, typer.Option("--region", help="region folder (manifest)")],
+    out_file: Annotated[Path, typer.Option("--out", help="HTML file to write")],
+    workspace: WorkspaceOption = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="UTC day YYYY-MM-DD (default: latest analysed)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the map as one self-contained HTML file (every asset inlined; works offline)."""
+    from datetime import date
+
+    from geoint.layers import Region
+    from geoint.store import Workspace
+    from geoint.web.map import build_map, to_html
+
+    try:
+        when = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise GeointError(f"--date: expected YYYY-MM-DD, got {day!r}") from None
+    settings = _settings(workspace)
+    store = Workspace(settings.workspace, settings.database_url)
+    page = to_html(build_map(Region.load(region), store, when))
+    out_file.write_text(page, encoding="utf-8")
+    payload = {"file": str(out_file), "bytes": len(page.encode())}
+    _emit(as_json, payload, lambda: out.print(f"map written to {out_file}"))
 
 
 # -------------------------------------------------------------------------- evaluate
@@ -713,6 +820,195 @@ def keys_revoke(
     settings = _settings(workspace)
     key = KeyStore(Workspace(settings.workspace, settings.database_url)).revoke(key_id)
     _emit(as_json, key.to_dict(), lambda: out.print(f"key {key.id} revoked at {key.revoked_at}"))
+
+
+# ---------------------------------------------------------------------------- alerts
+AlertIdArgument = Annotated[
+    int, typer.Argument(min=1, max=2**62, help="alert id (see 'geoint alerts list')")
+]
+NoteOption = Annotated[str, typer.Option("--note", help="why (kept in the alert's history)")]
+ActorOption = Annotated[
+    str | None, typer.Option("--actor", help="who acts; default cli:<login name>")
+]
+
+
+def _alert_store(workspace: Path | None) -> Any:
+    from geoint.alerts import AlertStore
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    return AlertStore(Workspace(settings.workspace, settings.database_url))
+
+
+def _actor(actor: str | None) -> str:
+    import getpass
+
+    return actor or f"cli:{getpass.getuser()}"
+
+
+@alerts_app.command("list")
+def alerts_list(
+    workspace: WorkspaceOption = None,
+    status: Annotated[list[str] | None, typer.Option(help="new, acknowledged, ...")] = None,
+    severity: Annotated[list[str] | None, typer.Option(help="Extreme, Severe, ...")] = None,
+    alert_type: Annotated[list[str] | None, typer.Option("--type", help="event type")] = None,
+    sector: Annotated[list[str] | None, typer.Option(help="sector id")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="alerts shown")] = 100,
+    cursor: Annotated[
+        int | None, typer.Option(min=1, max=2**62, help="next_cursor of the previous page")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List alerts, newest first: {"alerts": [...], "next_cursor"} with --json."""
+    from rich.markup import escape
+
+    from geoint.alerts import AlertQuery
+
+    query = AlertQuery(
+        limit=limit,
+        cursor=cursor,
+        status=status or (),
+        severity=severity or (),
+        alert_type=alert_type or (),
+        sector=sector or (),
+    )
+    found, following = _alert_store(workspace).list(query)
+    table = Table("id", "status", "severity", "rule", "vehicles / cell", "sector", "count", "last")
+    for a in found:
+        subject = ", ".join(a["vehicles"]) or a["cell"]
+        row = (a["id"], a["status"], a["severity"], a["rule"], subject, a["sector"], a["count"])
+        table.add_row(*(escape(str(v)) for v in (*row, a["last_seen"])))  # ids are untrusted
+    payload = {"alerts": found, "next_cursor": following}
+    _emit(as_json, payload, lambda: out.print(table))
+
+
+@alerts_app.command("show")
+def alerts_show(
+    alert_id: AlertIdArgument, workspace: WorkspaceOption = None, as_json: JsonOption = False
+) -> None:
+    """Show an alert, its explanation and its history."""
+    store = _alert_store(workspace)
+    payload = {"alert": store.get(alert_id), "history": store.history(alert_id)}
+    _emit(as_json, payload, lambda: _print_alert(payload))
+
+
+def _print_alert(payload: dict[str, Any]) -> None:
+    alert = payload["alert"]
+    out.print(
+        f"alert {alert['id']} [{alert['status']}] {alert['severity']} {alert['title']}",
+        markup=False,
+    )
+    out.print(alert["explanation"], markup=False)
+    for change in payload["history"]:
+        note = f": {change['note']}" if change["note"] else ""
+        out.print(f"  {change['at']} {change['action']} by {change['actor']}{note}", markup=False)
+
+
+def _transition(verb: str, alert_id: int, workspace, note: str, actor, as_json: bool) -> None:
+    alert = _alert_store(workspace).transition(alert_id, verb, _actor(actor), note)
+    _emit(as_json, alert, lambda: out.print(f"alert {alert_id} is {alert['status']}"))
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: AlertIdArgument,
+    workspace: WorkspaceOption = None,
+    note: NoteOption = "",
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Acknowledge a new alert."""
+    _transition("ack", alert_id, workspace, note, actor, as_json)
+
+
+@alerts_app.command("resolve")
+def alerts_resolve(
+    alert_id: AlertIdArgument,
+    workspace: WorkspaceOption = None,
+    note: NoteOption = "",
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve an acknowledged alert."""
+    _transition("resolve", alert_id, workspace, note, actor, as_json)
+
+
+@alerts_app.command("dismiss")
+def alerts_dismiss(
+    alert_id: AlertIdArgument,
+    workspace: WorkspaceOption = None,
+    note: NoteOption = "",
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Dismiss an acknowledged alert (a false alarm)."""
+    _transition("dismiss", alert_id, workspace, note, actor, as_json)
+
+
+@alerts_app.command("label")
+def alerts_label(
+    alert_id: AlertIdArgument,
+    label: Annotated[str, typer.Argument(help="true_positive or false_positive")],
+    workspace: WorkspaceOption = None,
+    note: NoteOption = "",
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Label an alert a true or false positive (per-rule precision in 'geoint evaluate')."""
+    alert = _alert_store(workspace).label(alert_id, label, _actor(actor), note)
+    _emit(as_json, alert, lambda: out.print(f"alert {alert_id} labelled {alert['label']}"))
+
+
+# ---------------------------------------------------------------------------- patrol
+@patrol_app.command("plan")
+def patrol_plan(
+    region: Annotated[Path, typer.Option("--region", help="region folder (manifest)")],
+    base: Annotated[str, typer.Option(help="the teams' base, LAT,LON")],
+    teams: Annotated[int, typer.Option(help="number of teams")],
+    hours: Annotated[float, typer.Option(help="shift length in hours")],
+    start: Annotated[str, typer.Option(help="shift start, ISO 8601 (UTC without offset)")],
+    seed: Annotated[
+        int | None, typer.Option(help="unpredictable mode: a seeded near-optimal plan")
+    ] = None,
+    gpx: Annotated[Path | None, typer.Option(help="write the plan as GPX 1.1 here")] = None,
+    geojson: Annotated[Path | None, typer.Option(help="write the plan as GeoJSON here")] = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Plan a shift: risk targets, team routes within the shift, ETAs and reasons."""
+    from geoint.layers import Region
+    from geoint.layers.travel import build_travel_graph
+    from geoint.patrol import PatrolRequest, parse_base, parse_start, plan_patrol, read_risk_tables
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    request = PatrolRequest(*parse_base(base), teams, hours, parse_start(start), seed)
+    risk, emerging = read_risk_tables(Workspace(settings.workspace, settings.database_url))
+    graph = build_travel_graph(Region.load(region), settings.patrol, settings.h3_resolution)
+    plan = plan_patrol(graph, risk, emerging, request, settings.patrol)
+    if gpx is not None:
+        gpx.write_text(plan.to_gpx(), encoding="utf-8")
+    if geojson is not None:
+        geojson.write_bytes(orjson.dumps(plan.to_geojson()))
+    payload = plan.to_dict()
+    _emit(as_json, payload, lambda: _print_plan(payload))
+
+
+def _print_plan(plan: dict[str, Any]) -> None:
+    for team in plan["teams"]:
+        table = Table(
+            title=f"team {team['team']}: {team['duration_h']:.2f} h, "
+            f"risk {team['collected_risk']:.1f}"
+        )
+        for column in ("eta", "cell", "lat", "lon", "reason"):
+            table.add_column(column)
+        for w in team["waypoints"]:
+            table.add_row(w["eta"], w["cell"], f"{w['lat']:.5f}", f"{w['lon']:.5f}", w["reason"])
+        out.print(table)
+    out.print(
+        f"collected risk {plan['collected_risk']:.1f} "
+        f"(greedy nearest-high-risk baseline {plan['greedy_collected_risk']:.1f})"
+    )
 
 
 # ----------------------------------------------------------------------------- serve

@@ -28,3 +28,7 @@ class RegionError(GeointError, ValueError):
 
 class WorkspaceError(GeointError):
     """The workspace cannot be opened or written."""
+
+
+class PatrolError(GeointError, ValueError):
+    """A patrol request cannot be planned: base outside the graph, no teams, a too-short shift."""

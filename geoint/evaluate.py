@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from geoint.alerts import AlertStore
 from geoint.errors import InputError
 from geoint.h3index import hex_to_cells
 from geoint.schema import TRUTH_COLUMNS, EventType
@@ -147,8 +148,12 @@ def evaluation_report(
     risk: pl.DataFrame | None = None,
     illicit: pl.DataFrame | None = None,
     settings: EvaluationSettings | None = None,
+    precision_by_rule: dict[str, dict] | None = None,
 ) -> dict:
-    """Return the `geoint evaluate` report of SPEC §12, with a "notes" list saying what is null."""
+    """Return the `geoint evaluate` report of SPEC §12, with a "notes" list saying what is null.
+
+    `precision_by_rule` is `AlertStore.precision_by_rule` (null without stored alerts).
+    """
     settings = settings or EvaluationSettings()
     notes = []
     events = score_events(detected, truth, settings)
@@ -168,11 +173,19 @@ def evaluation_report(
         top_k = top_k_precision(risk, illicit, settings.top_k)
         if all(v is None for v in top_k.values()):
             notes.append("cells.top_k_precision: no day has both a risk ranking and illicit cells")
-    notes.append("alerts: no alerts are stored yet, so latency and per-rule precision are null")
+    if not precision_by_rule:
+        precision_by_rule = None
+        notes.append("alerts.precision_by_rule: no alerts are stored; run 'geoint analyze'")
+    elif not any(rule["labelled"] for rule in precision_by_rule.values()):
+        notes.append("alerts.precision_by_rule: no alert is labelled yet ('geoint alerts label')")
+    notes.append(
+        "alerts.latency_s_p95: not measured; alerts are raised by 'geoint analyze' over all "
+        "pings, incremental processing of new pings is not implemented yet"
+    )
     return {
         "events": events,
         "cells": {"top_k_precision": top_k},
-        "alerts": {"latency_s_p95": None, "precision_by_rule": None},
+        "alerts": {"latency_s_p95": None, "precision_by_rule": precision_by_rule},
         "notes": notes,
     }
 
@@ -196,7 +209,8 @@ def evaluate_workspace(
         illicit = read_illicit_cells(illicit_cells_path)
     risk_file = workspace.root / RISK_FILE
     risk = pl.read_parquet(risk_file) if risk_file.is_file() else None
-    return evaluation_report(workspace.read_events(), truth, risk, illicit, settings)
+    precision = AlertStore(workspace).precision_by_rule()
+    return evaluation_report(workspace.read_events(), truth, risk, illicit, settings, precision)
 
 
 def read_truth(path: Path) -> pl.DataFrame:

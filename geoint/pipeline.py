@@ -1,5 +1,5 @@
 """The one place that orders the stages: read → validate → de-duplicate → index → store;
-then analysis: prepare tracks → detect events → store."""
+then analysis: prepare tracks → detect events → store → cell analytics → alerts."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from geoint.alerts import raise_alerts
 from geoint.errors import InputError
 from geoint.ground import Ground
 from geoint.h3index import latlng_to_cells
@@ -309,8 +310,8 @@ def analyze(
 
     Reads the pings, transit declarations and watch list of the workspace; corridors, stop
     areas and every other layer are questions to `ground`. Report: ``pings``, ``vehicles``,
-    ``events`` (count per type, every type listed), ``cells`` (`analyze_cells`), ``seconds``
-    and ``stage_seconds``.
+    ``events`` (count per type, every type listed), ``cells`` (`analyze_cells`), ``alerts``
+    (`geoint.alerts.raise_alerts`), ``seconds`` and ``stage_seconds``.
     """
     # imported here: the numba kernels load only for analysis, not for every ingest command
     from geoint.events import events_from_tracks
@@ -341,6 +342,9 @@ def analyze(
     segments = tracks.pings.select("vehicle", "ts", "cell", "dt_s", "speed_kmh", "trip")
     cells = analyze_cells(workspace, ground, settings, segments, events, progress)
     lap("cells")
+    _step(progress, "raising alerts")
+    alerts = raise_alerts(workspace, ground, settings, events)
+    lap("alerts")
     by_type = dict(events.group_by("event_type").len().iter_rows())
     return {
         "pings": count,
@@ -348,6 +352,7 @@ def analyze(
         "events": {str(kind): by_type.get(str(kind), 0) for kind in EventType},
         "events_total": events.height,
         "cells": cells,
+        "alerts": alerts,
         "seconds": round(time.perf_counter() - started, 3),
         "stage_seconds": stages,
     }

@@ -64,6 +64,36 @@ class EventSettings(BaseModel):
     night_end_hour: int = Field(5, ge=0, le=23)
 
 
+class AlertSettings(BaseModel):
+    """Alert rules and de-duplication (SPEC §8)."""
+
+    rules_file: Path | None = Field(
+        None, description="TOML rules file; default the shipped geoint/alert_rules.toml"
+    )
+    dedup_window_s: float = Field(
+        6 * 3600, ge=0, description="a repeat within this time of the last one updates an alert"
+    )
+    cell_lookback_days: int = Field(
+        1, ge=1, description="cell conditions are raised for the last N days of the data only"
+    )
+    sender: str = Field(
+        "geoint@localhost",
+        pattern=r"^[^\s,<&]+$",
+        description="CAP sender of every alert (no spaces, commas, '<' or '&')",
+    )
+    restriction: str = Field(
+        "Border units and analysts of this service only",
+        description="CAP restriction text (scope Restricted)",
+    )
+    stream_poll_s: float = Field(
+        0.25, gt=0, le=10, description="how often the SSE stream looks for new alert changes"
+    )
+    stream_keepalive_s: float = Field(
+        15, gt=0, description="an idle SSE stream sends a comment this often"
+    )
+    stream_batch: int = Field(500, ge=1, description="alert changes read per SSE poll")
+
+
 class EvaluationSettings(BaseModel):
     """How `geoint evaluate` matches detections to ground truth (docs/events.md, Evaluation)."""
 
@@ -90,6 +120,14 @@ _SEVERITY = {
     "watchlist_hit": 3.0,
     "identity_conflict": 3.0,
     "gnss_anomaly": 2.0,
+}
+_ROAD_SPEED_KMH = {
+    "motorway": 90.0,
+    "trunk": 80.0,
+    "primary": 70.0,
+    "secondary": 50.0,
+    "tertiary": 40.0,
+    "track": 25.0,
 }
 _RISK_WEIGHTS = {
     "events": 35.0,
@@ -142,6 +180,46 @@ class CellSettings(BaseModel):
         return self
 
 
+class PatrolSettings(BaseModel):
+    """Patrol planning (SPEC §9, docs/patrol.md): travel model, targets, solver, sampling."""
+
+    road_speed_kmh: dict[str, float] = Field(
+        default_factory=lambda: dict(_ROAD_SPEED_KMH),
+        description="patrol vehicle speed on a cell crossed by a road of each class",
+    )
+    offroad_speed_kmh: float = Field(15, gt=0, description="off-road speed on flat ground")
+    slope_scale_deg: float = Field(
+        20, gt=0, description="off-road speed falls to 37 % at this slope (exp(-slope/scale))"
+    )
+    slope_limit_deg: float = Field(
+        25, gt=0, le=90, description="off-road cells steeper than this are impassable"
+    )
+    graph_buffer_m: float = Field(
+        30_000, gt=0, description="the travel graph: the region bbox within this of the border"
+    )
+    dwell_min: float = Field(20, ge=0, description="minutes spent at each target")
+    max_teams: int = Field(20, ge=1, description="most teams one request may plan for")
+    max_shift_h: float = Field(24, gt=0, description="longest shift one request may plan")
+    candidates: int = Field(100, ge=1, le=500, description="top-risk cells offered to the solver")
+    emerging_boost: float = Field(
+        0.25, ge=0, description="prize multiplier 1 + boost for cells in an emerging hot-spot class"
+    )
+    solver_time_s: float = Field(
+        2.0, gt=0, description="solver time: half OR-Tools routing, half iterated local search"
+    )
+    solver_strategies: tuple[str, ...] = Field(
+        ("PARALLEL_CHEAPEST_INSERTION", "ALL_UNPERFORMED"),
+        min_length=1,
+        description="OR-Tools first-solution strategies, each followed by guided local search",
+    )
+    unpredictability: float = Field(
+        0.5, ge=0, lt=1, description="seeded plans perturb each prize by a factor in 1 ± this"
+    )
+    near_optimal_share: float = Field(
+        0.9, gt=0, le=1, description="seeded plans collect at least this share of the best plan"
+    )
+
+
 class GeointSettings(BaseSettings):
     """Top-level settings; built once at the edge and passed down."""
 
@@ -160,7 +238,9 @@ class GeointSettings(BaseSettings):
     tracks: TrackSettings = TrackSettings()
     events: EventSettings = EventSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
+    alerts: AlertSettings = AlertSettings()
     cells: CellSettings = CellSettings()
+    patrol: PatrolSettings = PatrolSettings()
 
     @model_validator(mode="after")
     def _coarse_are_parents(self) -> GeointSettings:

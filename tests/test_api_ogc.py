@@ -87,9 +87,9 @@ def test_landing_page_and_conformance(served):
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in classes
 
 
-def test_collections_are_the_region_layers_seizures_and_events(served):
+def test_collections_are_the_region_layers_seizures_events_and_alerts(served):
     collections = _get(served, "/ogc/collections")["collections"]
-    assert [c["id"] for c in collections] == [*LAYERS, "seizures", "events"]
+    assert [c["id"] for c in collections] == [*LAYERS, "seizures", "events", "alerts"]
     seizures = _get(served, "/ogc/collections/seizures")
     assert seizures["extent"]["temporal"]["interval"] == [
         ["2026-09-14T00:00:00+00:00", "2026-09-20T02:40:00+00:00"]

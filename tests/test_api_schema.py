@@ -40,7 +40,12 @@ def test_generated_requests_get_no_server_errors(server):
     running, key = server
     headers = bearer(key)
     schema = schemathesis.openapi.from_url(f"{running.url}/openapi.json", headers=headers)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # the SSE stream never ends by itself: tests/test_api_alerts.py reads it with a real client
+    operations = [
+        operation
+        for operation in (result.ok() for result in schema.get_all_operations())
+        if operation.path != "/api/v1/alerts/stream"
+    ]
     assert len(operations) >= 14
     httpx2.post(
         f"{running.url}/api/v1/seizures",

@@ -169,7 +169,7 @@ def test_report_without_a_ranking_or_alerts_says_why():
     assert report["alerts"] == {"latency_s_p95": None, "precision_by_rule": None}
     assert any("risk.parquet" in n for n in report["notes"])
     assert any("dark_crossing" in n for n in report["notes"])
-    assert any(n.startswith("alerts:") for n in report["notes"])
+    assert any(n.startswith("alerts.") for n in report["notes"])
 
 
 def test_read_truth_types_columns_and_names_bad_values(tmp_path):

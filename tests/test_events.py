@@ -283,3 +283,14 @@ def test_a_polygon_place_clears_loitering_and_meetings_inside_it(tmp_path):
 def test_no_pings_no_events(toy_index):
     events = detect_events(pl.DataFrame(schema=PING_SCHEMA), toy_index, GeointSettings())
     assert events.height == 0 and events.schema == EVENT_SCHEMA
+
+
+def test_analyze_raises_alerts_once_and_the_cli_lists_them(analyzed):
+    path, region, report = analyzed
+    alerts = report["alerts"]
+    assert alerts["created"] > 0 and alerts["open"] == alerts["created"]
+    listed = geoint_cli("alerts", "list", "-w", str(path), "--limit", "10000", "--json")
+    assert len(json.loads(listed.stdout)["alerts"]) == alerts["created"]
+    again = geoint_cli("analyze", "--region", str(region.path), "-w", str(path), "--json")
+    rerun = json.loads(again.stdout)["alerts"]
+    assert (rerun["created"], rerun["updated"], rerun["open"]) == (0, 0, alerts["created"])

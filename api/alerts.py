@@ -1,0 +1,353 @@
+"""Alerts and their feeds (SPEC §8, §12): JSON with cursor paging, GeoJSON, CAP 1.2, Atom,
+Server-Sent Events of alert changes, and the lifecycle actions.
+
+Every feed applies the caller's sector scope: a unit key sees the alerts of its sectors only
+(an alert outside them is answered 404, as if it did not exist). Lists are newest first and
+bounded; ``cursor`` is the ``next_cursor`` of the previous page. JSON escapes ``<``, ``>`` and
+``&`` as ``\\u003c``-style sequences, so alert text is inert even when pasted into HTML.
+State changes (ack, resolve, dismiss, label) are audited with the caller's key id as actor.
+
+The SSE stream sends every alert change (``id`` = its sequence number, ``data`` = the change
+and the alert's current state) after ``Last-Event-ID``: a client that reconnects with the last
+id it saw misses nothing and gets nothing twice. Every change is retained, so ``0`` replays all.
+"""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+import anyio
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response, StreamingResponse
+
+from geoint.alerts import SEVERITIES, STATUSES, AlertQuery, AlertStore
+from geoint.api.audit import AuditNote
+from geoint.api.auth import reader, sector_scope
+from geoint.api.collections import Bbox, Sectors
+from geoint.api.dependencies import bbox_param
+from geoint.api.errors import Problem, parameter_error
+from geoint.api.settings import ServiceSettings
+from geoint.api.state import get_services
+from geoint.cap import ATOM_MEDIA_TYPE, CAP_MEDIA_TYPE, atom_feed, cap_xml
+from geoint.keys import ApiKey
+from geoint.settings import AlertSettings
+from geoint.store import Workspace
+
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+EVENT_STREAM = "text/event-stream"
+EVIDENCE_LINKS = 20  # events linked from one alert (all ids are in `evidence`)
+_HTML_SAFE = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"))
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="alert id")]
+
+
+class ChangeBody(BaseModel):
+    """An optional note for a lifecycle change."""
+
+    note: str = Field("", max_length=4000, description="why (kept in the alert's history)")
+
+
+class LabelBody(ChangeBody):
+    """A true/false-positive label."""
+
+    label: Literal["true_positive", "false_positive"]
+
+
+@lru_cache(maxsize=16)
+def _store(workspace: Workspace) -> AlertStore:
+    return AlertStore(workspace)
+
+
+def alerts_router(service: ServiceSettings) -> APIRouter:
+    """The alert routes under ``/api/v1``."""
+    router = APIRouter(prefix="/api/v1", tags=["alerts"])
+    Scope = Annotated[Sectors, Depends(sector_scope)]
+
+    def filters(
+        bbox: Annotated[Bbox | None, Depends(bbox_param)],
+        since: Annotated[
+            datetime | None,
+            Query(description="alerts changed at or after this time (RFC 3339; UTC if naive)"),
+        ] = None,
+        status: Annotated[list[str] | None, Query(description=", ".join(STATUSES))] = None,
+        severity: Annotated[list[str] | None, Query(description=", ".join(SEVERITIES))] = None,
+        alert_type: Annotated[
+            list[str] | None,
+            Query(alias="type", description="event type, emerging_hotspot or high_risk"),
+        ] = None,
+        sector: Annotated[list[str] | None, Query(description="sector ids")] = None,
+        cursor: Annotated[
+            str | None, Query(description="`next_cursor` of the previous page")
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=service.max_limit, description="alerts per page")
+        ] = service.default_limit,
+    ) -> AlertQuery:
+        for name, values, allowed in (
+            ("status", status, STATUSES),
+            ("severity", severity, SEVERITIES),
+        ):
+            unknown = sorted(set(values or ()) - set(allowed))
+            if unknown:
+                raise parameter_error(name, f"expected {', '.join(allowed)}, got {unknown}")
+        if cursor is not None and not (cursor.isdigit() and len(cursor) < 12):
+            raise parameter_error("cursor", f"expected a next_cursor value, got {cursor!r}")
+        if since is not None:
+            try:
+                since = (since.replace(tzinfo=UTC) if since.tzinfo is None else since).astimezone(
+                    UTC
+                )
+            except OverflowError:
+                raise parameter_error("since", f"out of range: {since.isoformat()}") from None
+        return AlertQuery(
+            limit=limit,
+            cursor=int(cursor) if cursor is not None else None,
+            since=since,
+            status=status or (),
+            severity=severity or (),
+            alert_type=alert_type or (),
+            sector=sector or (),
+            boxes=bbox.boxes() if bbox is not None else (),
+        )
+
+    Filters = Annotated[AlertQuery, Depends(filters)]
+
+    def page(
+        request: Request, query: AlertQuery, sectors: Sectors
+    ) -> tuple[list[dict[str, Any]], list[dict[str, str]], int | None]:
+        query.sectors = sectors
+        found, following = _store(get_services(request).workspace).list(query)
+        links = [{"rel": "self", "href": str(request.url)}]
+        if following is not None:
+            links.append(
+                {
+                    "rel": "next",
+                    "href": str(request.url.include_query_params(cursor=str(following))),
+                }
+            )
+        for alert in found:
+            alert["links"] = _alert_links(request, alert)
+        return found, links, following
+
+    @router.get("/alerts", summary="Alerts, newest first (filters, cursor paging)")
+    def list_alerts(request: Request, query: Filters, sectors: Scope) -> Response:
+        found, links, following = page(request, query, sectors)
+        body = {
+            "alerts": found,
+            "numberReturned": len(found),
+            "next_cursor": None if following is None else str(following),
+            "links": links,
+        }
+        return _json(body)
+
+    @router.get(
+        "/alerts.geojson",
+        summary="Alerts as GeoJSON points (same filters and paging)",
+        response_class=Response,
+        responses={200: {"content": {GEOJSON: {}}, "description": "GeoJSON"}},
+    )
+    def alerts_geojson(request: Request, query: Filters, sectors: Scope) -> Response:
+        found, links, _ = page(request, query, sectors)
+        features = [
+            {
+                "type": "Feature",
+                "id": alert["id"],
+                "geometry": {"type": "Point", "coordinates": [alert["lon"], alert["lat"]]},
+                "properties": alert,
+            }
+            for alert in found
+        ]
+        body = {"type": "FeatureCollection", "features": features, "links": links}
+        return _json(body, GEOJSON)
+
+    @router.get(
+        "/alerts/feed.atom",
+        summary="Atom feed of the alerts' CAP 1.2 messages (same filters)",
+        response_class=Response,
+        responses={200: {"content": {ATOM_MEDIA_TYPE: {}}, "description": "Atom 1.0"}},
+    )
+    def alerts_atom(request: Request, query: Filters, sectors: Scope) -> Response:
+        services = get_services(request)
+        query.sectors = sectors
+        store = _store(services.workspace)
+        found, _ = store.list(query)
+        body = atom_feed(
+            [(alert, store.history(alert["id"])) for alert in found],
+            str(request.url),
+            lambda alert_id: str(request.url_for("alert_cap", alert_id=alert_id)),
+            services.settings.alerts,
+        )
+        return Response(body, media_type=ATOM_MEDIA_TYPE)
+
+    @router.get(
+        "/alerts/stream",
+        summary="Server-Sent Events of alert changes, resuming after Last-Event-ID",
+        response_class=StreamingResponse,
+        responses={200: {"content": {EVENT_STREAM: {}}, "description": "text/event-stream"}},
+    )
+    async def alert_stream(
+        request: Request,
+        sectors: Scope,
+        last_event_id: Annotated[
+            str | None,
+            Header(
+                alias="Last-Event-ID",
+                description="resume after this change; 0 replays every retained change; "
+                "without it the stream starts with the next change",
+            ),
+        ] = None,
+    ) -> StreamingResponse:
+        services = get_services(request)
+        store = _store(services.workspace)
+        if last_event_id is None:
+            start = await anyio.to_thread.run_sync(store.last_seq)
+        elif last_event_id.strip().isdigit() and len(last_event_id.strip()) < 19:
+            start = int(last_event_id)
+        else:
+            raise Problem(
+                400,
+                f"header 'Last-Event-ID': expected a change number, got {last_event_id!r}",
+                slug="invalid-parameter",
+                errors=[{"in": "header", "field": "Last-Event-ID", "reason": "invalid"}],
+            )
+        return StreamingResponse(
+            _changes(request, store, start, sectors, services.settings.alerts),
+            media_type=EVENT_STREAM,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get("/alerts/{alert_id}", name="alert", summary="One alert and its history")
+    def get_alert(request: Request, alert_id: AlertId, sectors: Scope) -> Response:
+        store = _store(get_services(request).workspace)
+        alert = store.get(alert_id, sectors)
+        alert["history"] = store.history(alert_id)
+        alert["links"] = _alert_links(request, alert)
+        return _json(alert)
+
+    @router.get(
+        "/alerts/{alert_id}/cap",
+        name="alert_cap",
+        summary="The alert as a CAP 1.2 message (scope Restricted)",
+        response_class=Response,
+        responses={200: {"content": {CAP_MEDIA_TYPE: {}}, "description": "CAP 1.2 XML"}},
+    )
+    def get_cap(request: Request, alert_id: AlertId, sectors: Scope) -> Response:
+        services = get_services(request)
+        store = _store(services.workspace)
+        alert = store.get(alert_id, sectors)
+        web = str(request.url_for("alert", alert_id=alert_id))
+        body = cap_xml(alert, store.history(alert_id), services.settings.alerts, web)
+        return Response(body, media_type=CAP_MEDIA_TYPE)
+
+    for verb, summary in (
+        ("ack", "Acknowledge a new alert"),
+        ("resolve", "Resolve an acknowledged alert"),
+        ("dismiss", "Dismiss an acknowledged alert (false alarm)"),
+    ):
+        router.add_api_route(
+            f"/alerts/{{alert_id}}/{verb}",
+            _transition_route(verb),
+            methods=["POST"],
+            summary=f"{summary} (audited)",
+            name=f"alert_{verb}",
+        )
+
+    @router.post("/alerts/{alert_id}/label", summary="Label a true or false positive (audited)")
+    def label_alert(
+        request: Request,
+        alert_id: AlertId,
+        body: LabelBody,
+        key: Annotated[ApiKey, Depends(reader)],
+        sectors: Scope,
+    ) -> Response:
+        note = _audit(request, key)
+        store = _store(get_services(request).workspace)
+        alert = store.label(alert_id, body.label, key.id, body.note, sectors)
+        note.summary = f"alert {alert_id} labelled {body.label}"
+        return _json(alert)
+
+    return router
+
+
+def _transition_route(verb: str):
+    def change(
+        request: Request,
+        alert_id: AlertId,
+        key: Annotated[ApiKey, Depends(reader)],
+        sectors: Annotated[Sectors, Depends(sector_scope)],
+        body: ChangeBody | None = None,
+    ) -> Response:
+        note = _audit(request, key)
+        store = _store(get_services(request).workspace)
+        text = body.note if body is not None else ""
+        alert = store.transition(alert_id, verb, key.id, text, sectors)
+        note.summary = f"alert {alert_id} {alert['status']}"
+        return _json(alert)
+
+    return change
+
+
+async def _changes(
+    request: Request,
+    store: AlertStore,
+    seq: int,
+    sectors: Sectors,
+    config: AlertSettings,
+) -> AsyncIterator[bytes]:
+    """SSE frames of the changes after `seq` as they are committed, until the client leaves."""
+    yield b"retry: 2000\n\n"
+    idle = 0.0
+    while not await request.is_disconnected():
+        changes = await anyio.to_thread.run_sync(
+            store.changes_since, seq, sectors, config.stream_batch
+        )
+        for change in changes:
+            seq = change["seq"]
+            yield b"id: %d\nevent: alert\ndata: %s\n\n" % (seq, _safe_json(change))
+        if changes:
+            idle = 0.0
+            continue
+        await anyio.sleep(config.stream_poll_s)
+        idle += config.stream_poll_s
+        if idle >= config.stream_keepalive_s:
+            idle = 0.0
+            yield b": keepalive\n\n"
+
+
+def _audit(request: Request, key: ApiKey) -> AuditNote:
+    request.state.audit = note = AuditNote(key.id)
+    return note
+
+
+def _alert_links(request: Request, alert: dict[str, Any]) -> list[dict[str, str]]:
+    """Self, its CAP message, and its first evidence events as OGC API items."""
+    alert_id = alert["id"]
+    links = [
+        {"rel": "self", "href": str(request.url_for("alert", alert_id=alert_id)), "type": JSON},
+        {
+            "rel": "alternate",
+            "href": str(request.url_for("alert_cap", alert_id=alert_id)),
+            "type": CAP_MEDIA_TYPE,
+        },
+    ]
+    for event_id in alert["evidence"]["events"][:EVIDENCE_LINKS]:
+        item = request.url_for("ogc_item", collection_id="events", feature_id=event_id)
+        links.append({"rel": "related", "href": str(item), "type": GEOJSON, "title": "event"})
+    return links
+
+
+def _safe_json(body: Any) -> bytes:
+    """JSON on one line with ``<``, ``>`` and ``&`` escaped (only strings can hold them)."""
+    data = orjson.dumps(body)
+    for raw, escaped in _HTML_SAFE:
+        data = data.replace(raw, escaped)
+    return data
+
+
+def _json(body: Any, media_type: str = JSON) -> Response:
+    return Response(
+        _safe_json(body), media_type=media_type, headers={"X-Content-Type-Options": "nosniff"}
+    )

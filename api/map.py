@@ -1,0 +1,52 @@
+"""The web map (``/map``) and its JS/CSS (``/static/web/...``), both behind the usual auth.
+
+The page is built by `geoint.web.map.build_map` from the service's region and workspace (never by
+calling this server over HTTP); its assets are served from ``web/static/`` rather than inlined,
+so the page stays light. A unit key is refused: the map shows every sector.
+"""
+
+from datetime import date as Date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from geoint.api.auth import authenticated, reader
+from geoint.api.errors import Problem
+from geoint.api.settings import ServiceSettings
+from geoint.api.state import Services, get_services
+from geoint.keys import ApiKey
+from geoint.web.map import STATIC, build_map
+
+
+def map_router(_service: ServiceSettings) -> APIRouter:
+    """``GET /map`` and ``GET /static/web/{path}``."""
+    router = APIRouter(tags=["map"])
+    Reader = Annotated[ApiKey, Depends(reader)]
+    Key = Annotated[ApiKey, Depends(authenticated)]
+    State = Annotated[Services, Depends(get_services)]
+
+    @router.get("/map", response_class=HTMLResponse, summary="The web map (Folium, offline)")
+    def web_map(
+        request: Request,
+        key: Reader,
+        services: State,
+        date: Annotated[
+            Date | None, Query(description="UTC day shown (default: the latest analysed)")
+        ] = None,
+    ) -> HTMLResponse:
+        if key.role == "unit":
+            raise Problem(403, "a unit key may not open the map: it shows every sector",
+                          slug="forbidden", role=key.role)  # fmt: skip
+        static_url = request.url_for("web_static", path="").path
+        m = build_map(services.region, services.workspace, date, static_url=static_url)
+        return HTMLResponse(m.get_root().render())
+
+    @router.get("/static/web/{path:path}", name="web_static", include_in_schema=False)
+    def web_static(path: str, _key: Key) -> FileResponse:
+        target = (STATIC / path).resolve()
+        if not target.is_relative_to(STATIC) or not target.is_file():
+            raise Problem(404, f"no map asset {path!r}", slug="not-found")
+        return FileResponse(target)
+
+    return router
