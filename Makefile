@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 WORKSPACE ?= demo/geoint-data
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup browser demo test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-setup: $(BIN)/.installed
+setup: $(BIN)/.installed browser
+
+# Headless Chromium for the web map's browser tests and screenshot (Debian packages, as root).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium chromium-driver; }
 
 demo: setup
 	$(BIN)/geoint demo --workspace $(WORKSPACE)

@@ -3,8 +3,8 @@
     .venv/bin/python scripts/screenshot.py [--workspace W] [--date YYYY-MM-DD] [--out docs/map.png]
 
 Without ``--workspace`` it first builds the sample workspace with ``geoint demo`` in a temporary
-folder. The page is the offline export (`geoint.web.map.to_html`), framed on the day's cells with
-the riskiest cell's explanation open.
+folder. The page is the offline export (`geoint.web.map.to_html`), centred on the day's
+riskiest cell with its explanation open.
 """
 
 import argparse
@@ -14,19 +14,14 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-import numpy as np
-import polars as pl
-
-from geoint.h3index import cell_centres
 from geoint.layers import Region
 from geoint.store import Workspace
 from geoint.web.map import build_map, to_html
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-OPEN_RISKIEST = """([s, w, n, e]) => {
+OPEN_RISKIEST = """(zoom) => {
     const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
-    map.fitBounds([[s, w], [n, e]], {animate: false});
     let best = null;
     map.eachLayer(l => {
         const p = l.feature && l.feature.properties;
@@ -35,7 +30,10 @@ OPEN_RISKIEST = """([s, w, n, e]) => {
             best = l;
         }
     });
-    if (best) { best.openPopup(); }
+    if (best) {
+        map.setView(best.getBounds().getCenter(), zoom, {animate: false});
+        best.openPopup();
+    }
 }"""
 
 
@@ -45,10 +43,6 @@ def screenshot(workspace: Path, out: Path, day: date | None, size: tuple[int, in
 
     store = Workspace(workspace)
     m = build_map(Region.load(workspace / "region"), store, day)
-    days = pl.read_parquet(workspace / "cells" / "days.parquet", columns=["date", "cell"])
-    cells = days.filter(pl.col("date") == (day or days["date"].max()))["cell"].to_numpy()
-    lat, lon = cell_centres(cells.astype(np.uint64))
-    bounds = [float(lat.min()), float(lon.min()), float(lat.max()), float(lon.max())]
     with tempfile.TemporaryDirectory() as scratch, sync_playwright() as playwright:
         page_file = Path(scratch) / "map.html"
         page_file.write_text(to_html(m), encoding="utf-8")
@@ -57,7 +51,7 @@ def screenshot(workspace: Path, out: Path, day: date | None, size: tuple[int, in
         )
         page = browser.new_page(viewport={"width": size[0], "height": size[1]})
         page.goto(page_file.as_uri(), wait_until="load")
-        page.evaluate(OPEN_RISKIEST, bounds)
+        page.evaluate(OPEN_RISKIEST, 11)
         page.wait_for_timeout(300)
         out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out))

@@ -1,6 +1,6 @@
 """Copy the map's JS/CSS assets from their npm packages into ``web/static/vendor/``.
 
-The files are committed (about 300 kB with their licences), so installing the project needs no
+The files are committed (about 430 kB with their licences), so installing the project needs no
 network; run this with ``npm`` on the path only to change a version: ``python
 scripts/vendor_web.py``. Each package keeps its own folder so the CSS ``url(images/...)`` still
 resolves.

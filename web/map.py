@@ -251,7 +251,7 @@ def _add(
         show=show,
         style_function=style_function,
         on_each_feature=JsCode(_BIND),
-        marker=folium.CircleMarker(radius=radius) if radius else None,
+        marker=folium.CircleMarker(radius=radius, fill=True) if radius else None,
     ).add_to(parent)
 
 

@@ -1,0 +1,239 @@
+"""The web map: layers, escaping and the polygon cap, then the real page in headless Chromium.
+
+One demo workspace per session (``geoint demo``) plus a seizure whose description is hostile
+HTML; the browser tests record every request and fail on any that leaves the page's own origin.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import httpx2
+import pytest
+import shapely
+from api_support import bearer, create_key, start_server, stop_server
+
+from geoint.layers import Region
+from geoint.store import Workspace
+from geoint.web import map as web_map
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Sets a flag if it ever runs as HTML; the map must show it as text.
+HOSTILE = (
+    '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">`${window.__xss = 3}`'
+)
+HOSTILE_CSV = (
+    "seizure_id,date,lat,lon,commodity,transport_mode,description\n"
+    f'XSS-1,2026-03-03T10:00:00Z,6.80,2.66,fuel,truck,"{HOSTILE.replace(chr(34), chr(34) * 2)}"\n'
+)
+BUSY_DAY = date(2026, 3, 4)  # about 7 500 active res-8 cells in the sample scenario
+LAYERS = ("No basemap", "OpenStreetMap (online)", "Sectors", "Roads", "Border",
+          "Crossings (hours)", "Transit corridors", "Seizures (by commodity)")  # fmt: skip
+
+
+def _geoint(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "geoint", *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """A workspace with the analysed sample scenario and one hostile seizure."""
+    root = tmp_path_factory.mktemp("webmap")
+    workspace = root / "ws"
+    _geoint("demo", "--workspace", str(workspace), "--json")
+    hostile = root / "hostile.csv"
+    hostile.write_text(HOSTILE_CSV, encoding="utf-8")
+    _geoint("ingest", "seizures", str(hostile), "--workspace", str(workspace), "--json")
+    crossing = gpd.GeoDataFrame(
+        {"name": [f"XSS-2 {HOSTILE}"], "hours": ["24h"]},
+        geometry=[shapely.Point(2.70, 6.90)],
+        crs="EPSG:4326",
+    )
+    Region.load(workspace / "region").add_frame("crossings", crossing, source="hostile crossing")
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def store(demo: Path) -> Iterator[Workspace]:
+    workspace = Workspace(demo)
+    yield workspace
+    workspace.engine.dispose()
+
+
+def _layers(m: folium.Map) -> Iterator[Any]:
+    """Every element under the map."""
+    for child in m._children.values():
+        yield child
+        yield from _layers(child)
+
+
+def _geojson_layers(m: folium.Map) -> dict[str, list[dict]]:
+    """The features of each GeoJSON layer by layer name (unnamed: the parent's name)."""
+    found: dict[str, list[dict]] = {}
+    for element in _layers(m):
+        if isinstance(element, folium.GeoJson):
+            name = element.layer_name if element.control else element._parent.layer_name
+            found.setdefault(name, []).extend(element.data["features"])
+    return found
+
+
+def test_the_map_has_every_layer_and_the_day_explained(demo, store):
+    m = web_map.build_map(Region.load(demo / "region"), store, date(2026, 3, 5))
+    layers = _geojson_layers(m)
+    day = "2026-03-05"
+    for name in (*LAYERS[2:], f"Risk {day} (H3 res 8)", f"Hot spots {day} (Gi*)", f"Events {day}"):
+        assert name in layers, sorted(layers)
+    crossing = layers["Crossings (hours)"][0]["properties"]
+    assert "hours" in crossing["popup"] and crossing["tooltip"]
+    cell = layers[f"Risk {day} (H3 res 8)"][0]["properties"]["popup"]
+    risk = float(re.search(r"<th>risk</th><td><b>([\d.]+)", cell)[1])
+    parts = [float(v) for v in re.findall(r"<tr><th>\w+</th><td>([\d.]+)</td></tr>", cell)]
+    assert len(parts) == 7 and sum(parts) == pytest.approx(risk, abs=0.04)
+    assert any(isinstance(e, folium.plugins.MarkerCluster) for e in _layers(m))
+
+
+def test_user_text_is_escaped(demo, store):
+    m = web_map.build_map(Region.load(demo / "region"), store, date(2026, 3, 5))
+    [hostile] = [
+        f["properties"]["popup"]
+        for f in _geojson_layers(m)["Seizures (by commodity)"]
+        if "XSS-1" in f["properties"]["popup"]
+    ]
+    assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;&lt;img src=x onerror=" in hostile
+    assert "<script" not in hostile and "<img" not in hostile
+    [crossing] = [
+        f["properties"]
+        for f in _geojson_layers(m)["Crossings (hours)"]
+        if "XSS-2" in f["properties"]["popup"]
+    ]
+    for text in (crossing["popup"], crossing["tooltip"]):
+        assert "&lt;script&gt;" in text and "<script" not in text and "<img" not in text
+    page = web_map.to_html(m)
+    assert "window.__xss = 1</script>" not in page and "<img src=x" not in page
+
+
+def test_a_busy_day_is_drawn_with_parent_cells_under_the_cap(demo, store, monkeypatch):
+    region = Region.load(demo / "region")
+    layers = _geojson_layers(web_map.build_map(region, store, BUSY_DAY))
+    [risk] = [name for name in layers if name.startswith("Risk")]
+    assert "res 8" not in risk
+    assert all(len(features) <= web_map.MAX_POLYGONS for features in layers.values())
+    monkeypatch.setattr(web_map, "MAX_POLYGONS", 40)
+    layers = _geojson_layers(web_map.build_map(region, store, BUSY_DAY))
+    [risk] = [name for name in layers if name.startswith("Risk")]
+    assert 0 < len(layers[risk]) <= 40
+
+
+def test_a_workspace_before_analysis_still_maps_the_region(demo, tmp_path):
+    empty = Workspace(tmp_path / "ws")
+    layers = _geojson_layers(web_map.build_map(Region.load(demo / "region"), empty))
+    empty.engine.dispose()
+    assert layers["Seizures (by commodity)"] == [] and "Border" in layers
+    assert not any(name.startswith(("Risk", "Hot spots", "Events")) for name in layers)
+
+
+def test_the_exported_page_inlines_every_asset(demo, store):
+    page = web_map.to_html(web_map.build_map(Region.load(demo / "region"), store))
+    assert not re.search(r"<script[^>]+src=|<link[^>]+href=\"(?!data:)", page)
+    assert not re.search(r"//[\w.]*(cdn|jsdelivr|cloudflare|jquery|bootstrap)", page, re.I)
+
+
+# ------------------------------------------------------------------- in Chromium
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, url: str, allowed: tuple[str, ...], headers: dict | None = None) -> dict:
+    """Load the page, open the hostile seizure's popup; report requests, errors and layers."""
+    context = browser.new_context(extra_http_headers=headers or {})
+    page = context.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    started = time.monotonic()
+    page.goto(url, wait_until="load")
+    seconds = time.monotonic() - started
+    labels = page.eval_on_selector_all(
+        ".leaflet-control-layers label", "els => els.map(e => e.textContent.trim())"
+    )
+    page.evaluate(
+        """() => {
+            const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
+            const cluster = window[Object.keys(window).find(k => k.startsWith("marker_cluster_"))];
+            const marker = cluster.getLayers().find(
+                l => l.feature && l.feature.properties.popup.includes("XSS-1"));
+            map.setView(marker.getLatLng(), map.getMaxZoom(), {animate: false});
+            marker.openPopup();
+        }"""
+    )
+    page.wait_for_selector(".leaflet-popup-content", timeout=5000)
+    popup = page.inner_text(".leaflet-popup-content")
+    flag = page.evaluate("() => window.__xss")
+    context.close()
+    outside = [r for r in requests if not r.startswith(allowed)]
+    return {"seconds": seconds, "labels": labels, "popup": popup, "flag": flag,
+            "outside": outside, "errors": errors}  # fmt: skip
+
+
+def _check(report: dict, day: str) -> None:
+    assert report["outside"] == []
+    assert report["errors"] == []
+    for name in (*LAYERS, f"Risk {day} (H3 res 8)", f"Events {day}"):
+        assert name in report["labels"]
+    assert "<script>window.__xss = 1</script>" in report["popup"]
+    assert report["flag"] is None
+
+
+def test_the_exported_file_works_offline_in_chromium(demo, browser, tmp_path):
+    out = tmp_path / "map.html"
+    _geoint("map", "--workspace", str(demo), "--region", str(demo / "region"),
+            "--out", str(out), "--date", "2026-03-05")  # fmt: skip
+    report = _open(browser, out.as_uri(), ("file://", "data:"))
+    _check(report, "2026-03-05")
+    print(f"exported map: {out.stat().st_size / 1e6:.1f} MB, loaded in {report['seconds']:.2f} s")
+
+
+def test_the_served_map_loads_from_loopback_only(demo, browser, tmp_path):
+    admin = create_key(demo, "admin")
+    unit = create_key(demo, "unit", ("S01",))
+    server = start_server(demo, demo / "region", tmp_path / "server.log")
+    try:
+        assert httpx2.get(f"{server.url}/map", timeout=30).status_code == 401
+        assert httpx2.get(f"{server.url}/map", headers=bearer(unit), timeout=30).status_code == 403
+        asset = f"{server.url}/static/web/vendor/leaflet/leaflet.js"
+        assert httpx2.get(asset, headers=bearer(admin), timeout=30).status_code == 200
+        escape = f"{server.url}/static/web/../map.py"
+        assert httpx2.get(escape, headers=bearer(admin), timeout=30).status_code == 404
+        url = f"{server.url}/map?date=2026-03-05"
+        report = _open(browser, url, (server.url + "/", "data:"), bearer(admin))
+    finally:
+        stop_server(server)
+    _check(report, "2026-03-05")
+    print(f"served map loaded in {report['seconds']:.2f} s")
