@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-setup: $(BIN)/.installed browser
+setup: $(BIN)/.installed
 
 # Headless Chromium for the web map's browser tests and screenshot (Debian packages, as root).
 browser:
@@ -21,7 +21,7 @@ browser:
 demo: setup
 	$(BIN)/geoint demo --workspace $(WORKSPACE)
 
-test: setup
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
