@@ -704,6 +704,10 @@ def map_command(
     day: Annotated[
         str | None, typer.Option("--date", help="UTC day YYYY-MM-DD (default: latest analysed)")
     ] = None,
+    patrol: Annotated[
+        Path | None,
+        typer.Option("--patrol", help="patrol plan GeoJSON (geoint patrol plan --geojson)"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write the map as one self-contained HTML file (every asset inlined; works offline)."""
@@ -719,7 +723,13 @@ def map_command(
         raise GeointError(f"--date: expected YYYY-MM-DD, got {day!r}") from None
     settings = _settings(workspace)
     store = Workspace(settings.workspace, settings.database_url)
-    page = to_html(build_map(Region.load(region), store, when))
+    plan = None
+    if patrol is not None:
+        try:
+            plan = json.loads(patrol.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise GeointError(f"{patrol}: expected a patrol plan GeoJSON file ({exc})") from None
+    page = to_html(build_map(Region.load(region), store, when, patrol=plan))
     out_file.write_text(page, encoding="utf-8")
     payload = {"file": str(out_file), "bytes": len(page.encode())}
     _emit(as_json, payload, lambda: out.print(f"map written to {out_file}"))

@@ -6,6 +6,7 @@ HTML; the browser tests record every request and fail on any that leaves the pag
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -128,6 +129,24 @@ def test_user_text_is_escaped(demo, store):
         assert "&lt;script&gt;" in text and "<script" not in text and "<img" not in text
     page = web_map.to_html(m)
     assert "window.__xss = 1</script>" not in page and "<img src=x" not in page
+
+
+def test_a_patrol_plan_is_drawn_as_its_own_layer(demo, store, tmp_path):
+    crossing = Region.load(demo / "region").read("crossings").geometry.iloc[0]
+    plan_file = tmp_path / "plan.geojson"
+    _geoint("patrol", "plan", "--workspace", str(demo), "--region", str(demo / "region"),
+            "--base", f"{crossing.y},{crossing.x}", "--teams", "2", "--hours", "6",
+            "--start", "2026-03-04T18:00:00Z", "--geojson", str(plan_file), "--json")  # fmt: skip
+    plan = json.loads(plan_file.read_text(encoding="utf-8"))
+    m = web_map.build_map(Region.load(demo / "region"), store, date(2026, 3, 5), patrol=plan)
+    drawn = _geojson_layers(m)["Patrol plan"]
+    assert len(drawn) == len(plan["features"]) >= 4  # base, 2 routes, waypoints
+    waypoints = [f["properties"] for f in drawn if f["geometry"]["type"] == "Point"]
+    assert any("ETA" in w["popup"] and "why" in w["popup"] for w in waypoints)
+    page = tmp_path / "map.html"
+    _geoint("map", "--workspace", str(demo), "--region", str(demo / "region"),
+            "--out", str(page), "--patrol", str(plan_file))  # fmt: skip
+    assert "Patrol plan" in page.read_text(encoding="utf-8")
 
 
 def test_a_busy_day_is_drawn_with_parent_cells_under_the_cap(demo, store, monkeypatch):

@@ -93,6 +93,9 @@ SEIZURE_FIELDS = (
 )  # fmt: skip
 
 
+PATROL_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
+
+
 def build_map(
     region: Region,
     workspace: Workspace,
@@ -100,6 +103,7 @@ def build_map(
     m: folium.Map | None = None,
     *,
     static_url: str = STATIC_URL,
+    patrol: Mapping[str, Any] | None = None,
 ) -> folium.Map:
     """Return the map of `region` and `workspace` for a UTC day (default: the latest analysed).
 
@@ -107,6 +111,9 @@ def build_map(
     ----------
     m
         A map to draw on; a new one without a basemap (offline) when None.
+    patrol
+        A patrol plan as GeoJSON (``PatrolPlan.to_geojson``, ``geoint patrol plan --geojson``)
+        drawn as one more layer: each team's route, its waypoints with ETA and reason, the base.
     static_url
         Where the page loads ``web/static/`` from (``to_html`` inlines it for a file).
     """
@@ -136,6 +143,8 @@ def build_map(
     else:
         day = date
     _seizure_layer(m, workspace, day, static_url)
+    if patrol is not None:
+        _patrol_layer(m, patrol)
 
     for control in (
         plugins.Fullscreen(),
@@ -381,6 +390,43 @@ def _event_layer(m: folium.Map, workspace: Workspace, day: Date) -> None:
     points = shapely.points(events["lon"].to_numpy(), events["lat"].to_numpy())
     style = {"weight": 1, "fillOpacity": 0.9}
     _add(m, _geojson(points, popups, tooltips), f"Events {day}", style, "#ff00ff", radius=4)
+
+
+def _patrol_layer(m: folium.Map, plan: Mapping[str, Any]) -> None:
+    """A patrol plan: routes and waypoints coloured by team, and the base."""
+    import folium
+
+    group = folium.FeatureGroup(name="Patrol plan").add_to(m)
+    features = plan.get("features", [])
+    routes = [f for f in features if f["properties"].get("kind") == "route"]
+    stops = [f for f in features if f["properties"].get("kind") in ("waypoint", "base")]
+    teams = [r["properties"]["team"] for r in routes]
+    colour = {team: PATROL_COLOURS[i % len(PATROL_COLOURS)] for i, team in enumerate(teams)}
+    route_cards = [
+        _card(f"team {p['team']}", [("hours", p["duration_h"]), ("risk", p["collected_risk"])])
+        for p in (r["properties"] for r in routes)
+    ]
+    routes_data = _geojson(
+        [shapely.geometry.shape(r["geometry"]) for r in routes],
+        route_cards,
+        [_escape(f"team {team}") for team in teams],
+        colour=[colour[team] for team in teams],
+    )
+    _add(group, routes_data, None, {"weight": 4, "opacity": 0.9})
+    stop_cards = [
+        _card(
+            "patrol base" if p["kind"] == "base" else f"team {p['team']} stop {p['order']}",
+            [("ETA", p.get("eta")), ("risk", p.get("risk")), ("why", p.get("reason"))],
+        )
+        for p in (s["properties"] for s in stops)
+    ]
+    stops_data = _geojson(
+        [shapely.geometry.shape(s["geometry"]) for s in stops],
+        stop_cards,
+        [_escape(s["properties"]["kind"]) for s in stops],
+        colour=[colour.get(s["properties"].get("team"), "#000000") for s in stops],
+    )
+    _add(group, stops_data, None, {"weight": 2, "fillOpacity": 1.0}, radius=6)
 
 
 def _seizure_layer(m: folium.Map, workspace: Workspace, day: Date | None, static_url: str) -> None:
