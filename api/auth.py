@@ -4,7 +4,7 @@ Roles (SPEC §10): ``admin`` and ``analyst`` read everything; ``unit`` reads onl
 ``feeder`` only ingests. Admins, analysts and feeders may ingest; only admins read the audit.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Security
@@ -86,8 +86,9 @@ def device_authenticated(
 
 def _role_guard(
     roles: tuple[str, ...], action: str, identify: Callable[..., ApiKey] = authenticated
-) -> Callable[[ApiKey], ApiKey]:
-    def guard(key: Annotated[ApiKey, Depends(identify)]) -> ApiKey:
+) -> Callable[[ApiKey], Coroutine[None, None, ApiKey]]:
+    # async: no I/O here, so FastAPI runs it on the loop instead of a threadpool hop
+    async def guard(key: Annotated[ApiKey, Depends(identify)]) -> ApiKey:
         if key.role not in roles:
             raise Problem(
                 403, f"a {key.role} key may not {action}", slug="forbidden", role=key.role
@@ -104,6 +105,6 @@ admin = _role_guard(("admin",), "read the audit log")
 planner = _role_guard(("admin", "analyst"), "plan patrols")
 
 
-def sector_scope(key: Annotated[ApiKey, Depends(reader)]) -> frozenset[str] | None:
+async def sector_scope(key: Annotated[ApiKey, Depends(reader)]) -> frozenset[str] | None:
     """The sectors a reader may see: a unit's own, None (all) for the other roles."""
     return frozenset(key.sectors) if key.role == "unit" else None

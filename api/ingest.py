@@ -80,7 +80,7 @@ async def bounded_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def column_map_param(
+async def column_map_param(
     mapping: Annotated[
         list[str],
         Query(
