@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 WORKSPACE ?= demo/geoint-data
+PORT ?= 8000
 
 .PHONY: setup browser demo test lint bench clean
 
@@ -18,8 +19,9 @@ setup: $(BIN)/.installed
 browser:
 	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium chromium-driver; }
 
+# Analyses the sample scenario, then serves the API and the map on 127.0.0.1:$(PORT) (Ctrl-C stops).
 demo: setup
-	$(BIN)/geoint demo --workspace $(WORKSPACE)
+	$(BIN)/geoint demo --workspace $(WORKSPACE) --serve --port $(PORT)
 
 test: setup browser
 	$(BIN)/ruff check .

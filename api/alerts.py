@@ -12,7 +12,7 @@ and the alert's current state) after ``Last-Event-ID``: a client that reconnects
 id it saw misses nothing and gets nothing twice. Every change is retained, so ``0`` replays all.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -32,6 +32,7 @@ from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
 from geoint.cap import ATOM_MEDIA_TYPE, CAP_MEDIA_TYPE, atom_feed, cap_xml
+from geoint.heatmap import BytesLRU
 from geoint.keys import ApiKey
 from geoint.settings import AlertSettings
 from geoint.store import Workspace
@@ -128,20 +129,29 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
                     "href": str(request.url.include_query_params(cursor=str(following))),
                 }
             )
+        links_of = _alert_links(request)
         for alert in found:
-            alert["links"] = _alert_links(request, alert)
+            alert["links"] = links_of(alert)
         return found, links, following
+
+    # encoded pages keyed by URL, scope and the last alert change: any change is a new key
+    pages = BytesLRU(service.alert_cache_mib * 2**20)
 
     @router.get("/alerts", summary="Alerts, newest first (filters, cursor paging)")
     def list_alerts(request: Request, query: Filters, sectors: Scope) -> Response:
-        found, links, following = page(request, query, sectors)
-        body = {
-            "alerts": found,
-            "numberReturned": len(found),
-            "next_cursor": None if following is None else str(following),
-            "links": links,
-        }
-        return _json(body)
+        key = (str(request.url), sectors, _store(get_services(request).workspace).last_seq())
+        found, data = pages.get(key)
+        if not found or data is None:
+            alerts, links, following = page(request, query, sectors)
+            body = {
+                "alerts": alerts,
+                "numberReturned": len(alerts),
+                "next_cursor": None if following is None else str(following),
+                "links": links,
+            }
+            data = _safe_json(body)
+            pages.put(key, data)
+        return _encoded(data)
 
     @router.get(
         "/alerts.geojson",
@@ -224,7 +234,7 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
         store = _store(get_services(request).workspace)
         alert = store.get(alert_id, sectors)
         alert["history"] = store.history(alert_id)
-        alert["links"] = _alert_links(request, alert)
+        alert["links"] = _alert_links(request)(alert)
         return _json(alert)
 
     @router.get(
@@ -322,20 +332,40 @@ def _audit(request: Request, key: ApiKey) -> AuditNote:
     return note
 
 
-def _alert_links(request: Request, alert: dict[str, Any]) -> list[dict[str, str]]:
-    """Self, its CAP message, and its first evidence events as OGC API items."""
-    alert_id = alert["id"]
-    links = [
-        {"rel": "self", "href": str(request.url_for("alert", alert_id=alert_id)), "type": JSON},
-        {
-            "rel": "alternate",
-            "href": str(request.url_for("alert_cap", alert_id=alert_id)),
-            "type": CAP_MEDIA_TYPE,
-        },
-    ]
-    for event_id in alert["evidence"]["events"][:EVIDENCE_LINKS]:
-        item = request.url_for("ogc_item", collection_id="events", feature_id=event_id)
-        links.append({"rel": "related", "href": str(item), "type": GEOJSON, "title": "event"})
+def _alert_links(request: Request) -> Callable[[dict[str, Any]], list[dict[str, str]]]:
+    """The links of an alert: self, its CAP message, its first evidence events as OGC items.
+
+    ``url_for`` walks every route, so each URL is resolved once per request (with a marker id)
+    and completed per alert.
+    """
+    alert_url = str(request.url_for("alert", alert_id=0)).removesuffix("0")
+    cap_suffix = str(request.url_for("alert_cap", alert_id=0)).removeprefix(f"{alert_url}0")
+    marker = "0"
+    event_url = str(
+        request.url_for("ogc_item", collection_id="events", feature_id=marker)
+    ).removesuffix(marker)
+
+    def links(alert: dict[str, Any]) -> list[dict[str, str]]:
+        alert_id = alert["id"]
+        out = [
+            {"rel": "self", "href": f"{alert_url}{alert_id}", "type": JSON},
+            {
+                "rel": "alternate",
+                "href": f"{alert_url}{alert_id}{cap_suffix}",
+                "type": CAP_MEDIA_TYPE,
+            },
+        ]
+        for event_id in alert["evidence"]["events"][:EVIDENCE_LINKS]:
+            out.append(
+                {
+                    "rel": "related",
+                    "href": f"{event_url}{event_id}",
+                    "type": GEOJSON,
+                    "title": "event",
+                }
+            )
+        return out
+
     return links
 
 
@@ -348,6 +378,8 @@ def _safe_json(body: Any) -> bytes:
 
 
 def _json(body: Any, media_type: str = JSON) -> Response:
-    return Response(
-        _safe_json(body), media_type=media_type, headers={"X-Content-Type-Options": "nosniff"}
-    )
+    return _encoded(_safe_json(body), media_type)
+
+
+def _encoded(data: bytes, media_type: str = JSON) -> Response:
+    return Response(data, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})

@@ -7,6 +7,7 @@ their position. The body is read up to the size limit and refused with 413 beyon
 whose exact content was ingested before stores nothing (``already_ingested``). Row-level
 problems never change the status: the response is the ingest report, with an RFC 9457
 ``problem`` member listing refused rows (row, column, reason, detail) when there are any.
+Stored pings are then analysed for their vehicles in the background (`schedule_analysis`).
 """
 
 import hashlib
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 
 import orjson
 import polars as pl
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from starlette.responses import Response
 
 from geoint.api.audit import AuditNote, audited_device, audited_writer
@@ -24,7 +25,7 @@ from geoint.api.errors import Problem, parameter_error, problem_body
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
 from geoint.errors import InputError
-from geoint.pipeline import ingest_ping_records, ingest_record_rows, prior_ingest
+from geoint.pipeline import analyze_batch, ingest_ping_records, ingest_record_rows, prior_ingest
 from geoint.readers import ReadResult, parse_column_map, read_records_bytes
 from geoint.schema import ROW_NUMBER, IngestReport
 from geoint.validate import empty_quarantine
@@ -125,6 +126,22 @@ def ingest_read(
         )
 
 
+def schedule_analysis(services: Services, report: IngestReport, tasks: BackgroundTasks) -> None:
+    """After the response, analyse the vehicles of newly stored pings and raise their alerts.
+
+    Runs in this worker's thread pool (`geoint.pipeline.analyze_batch`); batches take turns
+    on the workspace's writer lock.
+    """
+    if report.kind == "pings" and report.accepted and not report.already_ingested:
+        tasks.add_task(
+            analyze_batch,
+            services.workspace,
+            services.index,
+            services.settings,
+            int(report.batch_id),
+        )
+
+
 def ingest_router(service: ServiceSettings) -> APIRouter:
     """``POST /api/v1/{pings,seizures,watchlist,declarations}`` and ``/osmand``."""
     router = APIRouter(tags=["ingest"])
@@ -156,6 +173,7 @@ def ingest_router(service: ServiceSettings) -> APIRouter:
 def _upload_route(kind: str) -> Callable[..., Response]:
     def upload(
         request: Request,
+        tasks: BackgroundTasks,
         note: Annotated[AuditNote, Depends(audited_writer)],
         fmt: Annotated[str, Depends(body_format)],
         body: Annotated[bytes, Depends(bounded_body)],
@@ -167,6 +185,7 @@ def _upload_route(kind: str) -> Callable[..., Response]:
         report = prior_ingest(services.workspace, sha, kind, name)
         if report is None:
             report = ingest_read(services, kind, read_body(body, name, fmt, column_map), name, sha)
+            schedule_analysis(services, report, tasks)
         return _reported(services, report, note)
 
     return upload
@@ -174,6 +193,7 @@ def _upload_route(kind: str) -> Callable[..., Response]:
 
 def osmand(
     request: Request,
+    tasks: BackgroundTasks,
     note: Annotated[AuditNote, Depends(audited_device)],
     device: Annotated[
         str, Query(alias="id", min_length=1, max_length=128, description="device id")
@@ -215,6 +235,7 @@ def osmand(
         frame = pl.DataFrame([{ROW_NUMBER: 1, **record}], schema=_OSMAND_SCHEMA)
         read = ReadResult(frame, empty_quarantine(), "osmand")
         report = ingest_read(services, "pings", read, name, sha)
+        schedule_analysis(services, report, tasks)
     return _reported(services, report, note)
 
 

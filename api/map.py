@@ -2,7 +2,10 @@
 
 The page is built by `geoint.web.map.build_map` from the service's region and workspace (never by
 calling this server over HTTP); its assets are served from ``web/static/`` rather than inlined,
-so the page stays light. A unit key is refused: the map shows every sector.
+so the page stays light. A unit key is refused: the map shows every sector. The served page
+links cells to ``/api/v1/cells/{hex}``, lets a reader acknowledge new alerts (a same-origin
+``fetch`` carrying the SameSite=Strict session cookie, so another site cannot forge it), offers
+a date selector (``?date=``) and draws a vehicle's track (``?vehicle=``).
 """
 
 from datetime import date as Date
@@ -17,6 +20,8 @@ from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
 from geoint.keys import ApiKey
 from geoint.web.map import STATIC, build_map
+
+API_PREFIX = "/api/v1"  # where the alert and cell routes live (same origin as the map)
 
 
 def map_router(_service: ServiceSettings) -> APIRouter:
@@ -34,12 +39,23 @@ def map_router(_service: ServiceSettings) -> APIRouter:
         date: Annotated[
             Date | None, Query(description="UTC day shown (default: the latest analysed)")
         ] = None,
+        vehicle: Annotated[
+            str | None,
+            Query(max_length=128, description="a vehicle whose pings of the day are drawn"),
+        ] = None,
     ) -> HTMLResponse:
         if key.role == "unit":
             raise Problem(403, "a unit key may not open the map: it shows every sector",
                           slug="forbidden", role=key.role)  # fmt: skip
         static_url = request.url_for("web_static", path="").path
-        m = build_map(services.region, services.workspace, date, static_url=static_url)
+        m = build_map(
+            services.region,
+            services.workspace,
+            date,
+            static_url=static_url,
+            api_url=API_PREFIX,
+            vehicle=vehicle,
+        )
         return HTMLResponse(m.get_root().render())
 
     @router.get("/static/web/{path:path}", name="web_static", include_in_schema=False)

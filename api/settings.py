@@ -33,6 +33,9 @@ class ServiceSettings(BaseModel):
     heatmap_max_limit: int = Field(20_000, ge=1, description="most heatmap cells per response")
     heatmap_cache_mib: int = Field(256, ge=0, description="heatmap responses kept (LRU; 0: off)")
     tile_cache_mib: int = Field(64, ge=0, description="vector tiles kept (LRU; 0: off)")
+    alert_cache_mib: int = Field(
+        64, ge=0, description="alert list pages kept until the next alert change (LRU; 0: off)"
+    )
     tile_max_features: int = Field(4_000, ge=1, description="most cells in one vector tile")
     seizure_radius_m: float = Field(
         10_000, gt=0, le=100_000, description="default radius of a cell's nearby seizures"

@@ -53,6 +53,7 @@ SYSTEM_ACTOR = "geoint analyze"
 _EVIDENCE_SHOWN = 12  # ping ids quoted in an explanation; all are kept in `evidence`
 _RETRIES = 5
 _ALERT_COUNTER = "alert_id"
+_FEW_CANDIDATES = 500  # up to this many, `apply` reads only the candidates' own rows
 
 alerts = sa.Table(
     "alerts",
@@ -442,8 +443,11 @@ class AlertStore:
         counts = {"created": 0, "updated": 0, "repeats": 0, "known": 0}
         with self.engine.begin() as conn:
             next_id = _lock_alert_ids(conn)  # serialises writers of new alerts
-            seen = self._seen_sources(conn, {c.rule.id for c in pending})
-            merged = self._open_alerts(conn, {c.rule.id for c in pending})
+            rules = {c.rule.id for c in pending}
+            # a few candidates (an incremental run) read only their own sources and subjects
+            few = len(pending) <= _FEW_CANDIDATES
+            seen = self._seen_sources(conn, rules, {c.source for c in pending} if few else None)
+            merged = self._open_alerts(conn, rules, {c.subject for c in pending} if few else None)
             touched: list[_Merged] = []
             for candidate in pending:
                 key = (candidate.rule.id, candidate.source)
@@ -490,17 +494,25 @@ class AlertStore:
         return counts
 
     @staticmethod
-    def _seen_sources(conn: sa.Connection, rules: set[str]) -> set[tuple[str, str]]:
+    def _seen_sources(
+        conn: sa.Connection, rules: set[str], sources: set[str] | None
+    ) -> set[tuple[str, str]]:
         query = sa.select(alert_sources.c.rule, alert_sources.c.source).where(
             alert_sources.c.rule.in_(rules)
         )
+        if sources is not None:
+            query = query.where(alert_sources.c.source.in_(sources))
         return {(rule, source) for rule, source in conn.execute(query)}
 
     @staticmethod
-    def _open_alerts(conn: sa.Connection, rules: set[str]) -> dict[tuple[str, str], list[_Merged]]:
+    def _open_alerts(
+        conn: sa.Connection, rules: set[str], subjects: set[str] | None
+    ) -> dict[tuple[str, str], list[_Merged]]:
         query = sa.select(alerts).where(
             alerts.c.rule.in_(rules), alerts.c.status.in_(OPEN_STATUSES)
         )
+        if subjects is not None:
+            query = query.where(alerts.c.subject.in_(subjects))
         out: dict[tuple[str, str], list[_Merged]] = {}
         for row in conn.execute(query).mappings():
             evidence = json.loads(row["evidence"])
@@ -767,25 +779,29 @@ def raise_alerts(
     settings: GeointSettings,
     events: pl.DataFrame | None = None,
     now: datetime | None = None,
+    cell_rules: bool = True,
+    actor: str = SYSTEM_ACTOR,
 ) -> dict[str, Any]:
     """Apply the alert rules to the workspace's events and cell tables; return the counts.
 
-    `events` defaults to the stored ones; the cell conditions read ``cells/emerging.parquet``
-    and ``cells/risk.parquet`` when present. The report adds ``open`` (alerts new or
-    acknowledged) and ``by_rule`` (candidates per rule).
+    `events` defaults to the stored ones; the cell conditions (unless `cell_rules` is false)
+    read ``cells/emerging.parquet`` and ``cells/risk.parquet`` when present. The report adds
+    ``open`` (alerts new or acknowledged) and ``by_rule`` (candidates per rule).
     """
     config: AlertSettings = settings.alerts
     rules = load_rules(config.rules_file)
     events = workspace.read_events() if events is None else events
-    candidates = event_candidates(events, rules) + cell_candidates(
-        _read_optional(workspace.root / EMERGING_FILE),
-        _read_optional(workspace.root / RISK_FILE),
-        rules,
-        config.cell_lookback_days,
-    )
+    candidates = event_candidates(events, rules)
+    if cell_rules:
+        candidates += cell_candidates(
+            _read_optional(workspace.root / EMERGING_FILE),
+            _read_optional(workspace.root / RISK_FILE),
+            rules,
+            config.cell_lookback_days,
+        )
     assign_sectors(candidates, ground)
     store = AlertStore(workspace)
-    report: dict[str, Any] = store.apply(candidates, config.dedup_window_s, now)
+    report: dict[str, Any] = store.apply(candidates, config.dedup_window_s, now, actor)
     by_rule: dict[str, int] = {}
     for candidate in candidates:
         by_rule[candidate.rule.id] = by_rule.get(candidate.rule.id, 0) + 1

@@ -239,11 +239,20 @@ def ingest_pings_command(
     mapping: MapOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    analyze: Annotated[
+        bool,
+        typer.Option(
+            "--analyze",
+            help="then analyse the batch's vehicles and raise their event alerts (needs --region)",
+        ),
+    ] = False,
 ) -> None:
     """Ingest a ping file (CSV, GeoJSON, GPX, Parquet, NDJSON) into the workspace."""
-    from geoint.pipeline import ingest_pings
+    from geoint.pipeline import analyze_batch, ingest_pings
     from geoint.store import Workspace
 
+    if analyze and region is None:
+        raise GeointError("--analyze needs --region")
     settings = _settings(workspace)
     store = Workspace(settings.workspace, settings.database_url)
     with _progress(quiet or as_json) as step:
@@ -253,7 +262,24 @@ def ingest_pings_command(
     payload = report.to_dict()
     if region is not None:
         payload["outside_region"] = _outside_region(store, region, report)
-    _emit(as_json, payload, lambda: _print_report(report))
+    if analyze and region is not None and report.accepted and not report.already_ingested:
+        from geoint.layers.queries import RegionIndex
+        from geoint.layers.region import Region
+
+        ground = RegionIndex(Region.load(region))
+        payload["analysis"] = analyze_batch(store, ground, settings, int(report.batch_id))
+    _emit(as_json, payload, lambda: _print_ping_ingest(report, payload.get("analysis")))
+
+
+def _print_ping_ingest(report: IngestReport, analysis: dict[str, Any] | None) -> None:
+    _print_report(report)
+    if analysis:
+        alerts = analysis["alerts"]
+        out.print(
+            f"analysed {analysis['pings']:,} pings of {analysis['vehicles']:,} vehicles: "
+            f"{analysis['events']:,} events, {alerts['created']:,} new alerts, "
+            f"{alerts['updated']:,} updated ({analysis['seconds']:.2f} s)"
+        )
 
 
 def _outside_region(store: Any, region: Path, report: IngestReport) -> int:
@@ -487,6 +513,34 @@ def bench_api(
     _emit(as_json, result, lambda: out.print_json(data=result))
 
 
+@bench_app.command("alerts")
+def bench_alerts(
+    alerts: Annotated[int, typer.Option(min=1, help="alerts stored for the list timing")] = (
+        100_000
+    ),
+    trials: Annotated[int, typer.Option(min=1, help="planted crossings POSTed in turn")] = 100,
+    requests: Annotated[int, typer.Option(min=1, help="alert list requests per phase")] = 200,
+    clients: Annotated[int, typer.Option(min=1, help="concurrent clients of the list")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Alert list p95 with many alerts stored; POSTed pings → alert on SSE latency (real server)."""
+    import os
+    import shutil
+    import tempfile
+
+    from geoint.bench_alerts import run_alerts_benchmark
+    from geoint.layers import Region, RegionIndex, shipped_region_path
+
+    log = None if as_json else err.print
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-alerts-") as tmp:
+        region = Path(shutil.copytree(shipped_region_path(), Path(tmp) / "region"))
+        ground = RegionIndex(Region.load(region))
+        result = run_alerts_benchmark(
+            Path(tmp), region, ground, os.environ, alerts, trials, requests, clients, log=log
+        )
+    _emit(as_json, result, lambda: out.print_json(data=result))
+
+
 @bench_app.command("patrol")
 def bench_patrol(
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="a 'geoint demo' workspace")],
@@ -708,6 +762,9 @@ def map_command(
         Path | None,
         typer.Option("--patrol", help="patrol plan GeoJSON (geoint patrol plan --geojson)"),
     ] = None,
+    vehicle: Annotated[
+        str | None, typer.Option("--vehicle", help="draw this vehicle's track of the day")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write the map as one self-contained HTML file (every asset inlined; works offline)."""
@@ -729,7 +786,7 @@ def map_command(
             plan = json.loads(patrol.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise GeointError(f"{patrol}: expected a patrol plan GeoJSON file ({exc})") from None
-    page = to_html(build_map(Region.load(region), store, when, patrol=plan))
+    page = to_html(build_map(Region.load(region), store, when, patrol=plan, vehicle=vehicle))
     out_file.write_text(page, encoding="utf-8")
     payload = {"file": str(out_file), "bytes": len(page.encode())}
     _emit(as_json, payload, lambda: out.print(f"map written to {out_file}"))
@@ -1044,9 +1101,17 @@ def serve_command(
 def demo(
     workspace: WorkspaceOption = None,
     samples: Annotated[Path | None, typer.Option(help="sample data folder")] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="then serve the API and the map on 127.0.0.1")
+    ] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port for --serve")] = 8000,
     as_json: JsonOption = False,
 ) -> None:
-    """Ingest the sample scenario into a workspace, analyse it and score it against its truth."""
+    """Ingest the sample scenario into a workspace, analyse it and score it against its truth.
+
+    With ``--serve`` it then creates an analyst key (unless a live one exists), prints the map's
+    URL and how to sign in, and serves the API and the map on 127.0.0.1 until interrupted.
+    """
     import shutil
 
     from geoint.demo import SAMPLES, SCENARIO, ingest_scenario
@@ -1078,12 +1143,47 @@ def demo(
     }
     if as_json:
         _emit(True, payload, lambda: None)
-        return
-    for report in reports:
-        _print_report(report)
-    _print_analysis(analysis)
-    _print_evaluation(evaluation)
-    out.print(f"region: {region_dir}\nworkspace: {settings.workspace}")
+    else:
+        for report in reports:
+            _print_report(report)
+        _print_analysis(analysis)
+        _print_evaluation(evaluation)
+        out.print(f"region: {region_dir}\nworkspace: {settings.workspace}")
+    if serve:
+        store.engine.dispose()
+        _serve_demo(settings, region_dir, port)
+
+
+def _serve_demo(settings: GeointSettings, region: Path, port: int) -> None:
+    """Make sure an analyst key exists, say how to sign in, and serve on 127.0.0.1."""
+    from geoint.api.app import serve
+    from geoint.api.settings import ApiSettings
+    from geoint.keys import KeyStore
+    from geoint.store import Workspace
+
+    workspace = settings.workspace
+    store = Workspace(workspace, settings.database_url)
+    keys = KeyStore(store)
+    live = [k for k in keys.all_keys() if k.role == "analyst" and k.revoked_at is None]
+    if live:
+        key = (
+            f"the analyst key {live[0].id} printed when it was created, or a new one from\n"
+            f"  geoint keys create --role analyst --workspace {workspace}"
+        )
+    else:
+        key = f"the analyst key (shown only this once):\n  {keys.create('analyst', [])[1]}"
+    store.engine.dispose()
+    url = f"http://127.0.0.1:{port}"
+    err.print(
+        f"serving the API and the map (Ctrl-C stops)\n  map: {url}/map\n"
+        f"sign in at {url}/login with {key}",
+        soft_wrap=True,
+    )
+    serve(
+        ApiSettings(workspace=workspace, region=region, database_url=settings.database_url),
+        "127.0.0.1",
+        port,
+    )
 
 
 def main() -> None:

@@ -179,8 +179,8 @@ def evaluation_report(
     elif not any(rule["labelled"] for rule in precision_by_rule.values()):
         notes.append("alerts.precision_by_rule: no alert is labelled yet ('geoint alerts label')")
     notes.append(
-        "alerts.latency_s_p95: not measured; alerts are raised by 'geoint analyze' over all "
-        "pings, incremental processing of new pings is not implemented yet"
+        "alerts.latency_s_p95: not stored by the workspace; measure it with "
+        "'geoint bench alerts' (POSTed pings to the alert on an SSE client)"
     )
     return {
         "events": events,

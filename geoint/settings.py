@@ -92,6 +92,12 @@ class AlertSettings(BaseModel):
         15, gt=0, description="an idle SSE stream sends a comment this often"
     )
     stream_batch: int = Field(500, ge=1, description="alert changes read per SSE poll")
+    incremental_lookback_s: float = Field(
+        24 * 3600,
+        gt=0,
+        description="new pings are analysed with their vehicles' pings this far back (raised "
+        "to the longest event window or duration of EventSettings/TrackSettings when shorter)",
+    )
 
 
 class EvaluationSettings(BaseModel):

@@ -324,6 +324,16 @@ class Workspace:
             return pl.LazyFrame(schema=PING_SCHEMA)
         return pl.scan_parquet(files)
 
+    def scan_batch_pings(self, batch: int) -> pl.LazyFrame:
+        """Return a lazy frame over the pings one committed batch stored (empty otherwise)."""
+        from geoint.schema import PING_SCHEMA
+
+        committed = any(b.batch == batch for b in self.batches("committed"))
+        files = sorted((self.root / PINGS_DIR).glob(f"date=*/part-{batch:08d}.parquet"))
+        if not committed or not files:
+            return pl.LazyFrame(schema=PING_SCHEMA)
+        return pl.scan_parquet(files)
+
     # ----------------------------------------------------------------- events
     def write_events(self, events: pl.DataFrame) -> Path:
         """Replace the stored events (schema.EVENT_SCHEMA) atomically; return the file."""

@@ -188,6 +188,9 @@ def test_lifecycle_over_http_is_audited_with_the_key_as_actor(served):
     assert feeder.status_code == 403
     done = client.post(f"/api/v1/alerts/{alert_id}/dismiss", headers=headers)
     assert done.json()["status"] == "dismissed"
+    # the list page read before the changes was cached: a change is a new cache key
+    listed = _get(served, "/api/v1/alerts", limit=50).json()["alerts"]
+    assert next(a for a in listed if a["id"] == alert_id)["status"] == "dismissed"
     history = _get(served, f"/api/v1/alerts/{alert_id}").json()["history"]
     assert [(c["action"], c["actor"]) for c in history[1:]] == [
         ("acknowledged", unit_id),

@@ -21,7 +21,7 @@ import geopandas as gpd
 import httpx2
 import pytest
 import shapely
-from api_support import bearer, create_key, start_server, stop_server
+from api_support import bearer, create_key, free_port, start_server, stop_server
 
 from geoint.layers import Region
 from geoint.store import Workspace
@@ -175,6 +175,41 @@ def test_the_exported_page_inlines_every_asset(demo, store):
     assert not re.search(r"//[\w.]*(cdn|jsdelivr|cloudflare|jquery|bootstrap)", page, re.I)
 
 
+def test_alerts_by_severity_acknowledge_only_when_served(demo, store):
+    region = Region.load(demo / "region")
+    exported = _geojson_layers(web_map.build_map(region, store, BUSY_DAY))
+    served = _geojson_layers(web_map.build_map(region, store, BUSY_DAY, api_url="/api/v1"))
+    name = f"Alerts {BUSY_DAY} (by severity)"
+    alerts = [f["properties"] for f in exported[name]]
+    assert alerts and {a["severity"] for a in alerts} <= set(web_map.SEVERITY_COLOURS)
+    assert all(a["colour"] == web_map.SEVERITY_COLOURS[a["severity"]] for a in alerts)
+    assert all("geoint-explanation" in a["popup"] for a in alerts)
+    assert not any("geoint-ack" in a["popup"] for a in alerts)
+    buttons = [
+        f["properties"]["popup"] for f in served[name] if "geoint-ack" in f["properties"]["popup"]
+    ]
+    new = [a for a in alerts if "<th>status</th><td>new</td>" in a["popup"]]
+    assert new and len(buttons) == len(new)  # only a new alert can be acknowledged
+    [risk] = [n for n in served if n.startswith("Risk")]
+    assert "/api/v1/cells/" in served[risk][0]["properties"]["popup"]
+    assert not any("/api/v1/cells/" in f["properties"]["popup"] for f in exported[risk])
+
+
+def test_a_vehicle_track_is_its_pings_of_the_day(demo, store):
+    day = date(2026, 3, 5)
+    pings = store.scan_pings(day, day).collect()
+    vehicle = pings["vehicle_id"][0]
+    count = int((pings["vehicle_id"] == vehicle).sum())
+    m = web_map.build_map(Region.load(demo / "region"), store, day, vehicle=vehicle)
+    track = _geojson_layers(m)[f"Vehicle track {day}"]
+    [line] = [f for f in track if f["geometry"]["type"] == "LineString"]
+    assert len(line["geometry"]["coordinates"]) == count
+    assert sum(f["geometry"]["type"] == "Point" for f in track) == count
+    hostile = web_map.build_map(Region.load(demo / "region"), store, day, vehicle=HOSTILE)
+    assert _geojson_layers(hostile)[f"Vehicle track {day}"] == []
+    assert "window.__xss = 1</script>" not in hostile.get_root().render()
+
+
 # ------------------------------------------------------------------- in Chromium
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
@@ -224,7 +259,7 @@ def _open(browser, url: str, allowed: tuple[str, ...], headers: dict | None = No
 def _check(report: dict, day: str) -> None:
     assert report["outside"] == []
     assert report["errors"] == []
-    for name in (*LAYERS, f"Risk {day} (H3 res 8)", f"Events {day}"):
+    for name in (*LAYERS, f"Risk {day} (H3 res 8)", f"Events {day}", f"Alerts {day} (by severity)"):
         assert name in report["labels"]
     assert "<script>window.__xss = 1</script>" in report["popup"]
     assert report["flag"] is None
@@ -256,3 +291,118 @@ def test_the_served_map_loads_from_loopback_only(demo, browser, tmp_path):
         stop_server(server)
     _check(report, "2026-03-05")
     print(f"served map loaded in {report['seconds']:.2f} s")
+
+
+_COUNT = """names => {
+    const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
+    const cluster = window[Object.keys(window).find(k => k.startsWith("marker_cluster_"))];
+    let alerts = 0;
+    map.eachLayer(l => { if (l.feature && "alert_id" in l.feature.properties) alerts++; });
+    return {alerts: alerts, seizures: cluster.getLayers().length};
+}"""
+_ONLY_RISK = """() => {
+    const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
+    const overlays = window[Object.keys(window).find(
+        k => k.startsWith("layer_control_") && k.endsWith("_layers"))].overlays;
+    const risk = overlays[Object.keys(overlays).find(name => name.startsWith("Risk"))];
+    Object.values(overlays).forEach(layer => { if (layer !== risk) map.removeLayer(layer); });
+    const cell = risk.getLayers()[0];
+    map.fitBounds(cell.getBounds(), {animate: false});
+    const point = map.latLngToContainerPoint(cell.getCenter());
+    const box = map.getContainer().getBoundingClientRect();
+    return [box.left + point.x, box.top + point.y];
+}"""
+_FIRST_ALERT = """() => {
+    const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
+    let target;
+    map.eachLayer(l => {
+        if (!target && l.feature && "alert_id" in l.feature.properties) { target = l; }
+    });
+    map.setView(target.getLatLng(), 14, {animate: false});
+    target.openPopup();
+    return target.feature.properties.alert_id;
+}"""
+
+
+def test_the_served_map_filters_explains_and_acknowledges(demo, browser, tmp_path):
+    analyst = create_key(demo, "analyst")
+    server = start_server(demo, demo / "region", tmp_path / "server.log")
+    context = browser.new_context()
+    page = context.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    try:
+        page.goto(f"{server.url}/login?next=/map%3Fdate%3D{BUSY_DAY}")
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.fill("input[name=key]", analyst)
+        with page.expect_navigation(wait_until="load"):
+            page.click("[type=submit]")
+        assert page.url.endswith(f"/map?date={BUSY_DAY}")
+
+        before = page.evaluate(_COUNT)
+        page.select_option("select[data-filter=severity]", "Extreme")
+        page.select_option("select[data-filter=commodity]", "fuel")
+        after = page.evaluate(_COUNT)
+        assert 0 < after["alerts"] < before["alerts"] and 0 < after["seizures"] < before["seizures"]
+        page.select_option("select[data-filter=severity]", "")
+        page.select_option("select[data-filter=commodity]", "")
+        assert page.evaluate(_COUNT) == before
+
+        alert_id = page.evaluate(_FIRST_ALERT)
+        page.click("button.geoint-ack")
+        page.wait_for_selector(".geoint-acked", timeout=5000)
+        assert "acknowledged" in page.inner_text(".leaflet-popup-content")
+        url = f"{server.url}/api/v1/alerts/{alert_id}"
+        alert = httpx2.get(url, headers=bearer(analyst), timeout=30).json()
+        assert alert["status"] == "acknowledged" and alert["history"][-1]["actor"]
+
+        x, y = page.evaluate(_ONLY_RISK)
+        page.mouse.click(x, y)
+        page.wait_for_selector(".leaflet-popup-content >> text=factor contributions", timeout=5000)
+        link = page.get_attribute(".leaflet-popup-content a", "href")
+        assert link.startswith("/api/v1/cells/8")
+        assert page.evaluate("href => fetch(href).then(r => r.status)", link) == 200
+
+        with page.expect_navigation(wait_until="load"):
+            page.select_option("select.geoint-date", "2026-03-03")
+        assert page.url.endswith("/map?date=2026-03-03")
+    finally:
+        context.close()
+        stop_server(server)
+    assert [r for r in requests if not r.startswith(server.url + "/")] == []
+    assert errors == []
+
+
+def test_demo_serve_prints_the_map_url_and_an_analyst_key(tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "geoint", "demo", "--workspace", str(tmp_path / "ws")]
+    process = subprocess.Popen(
+        [*command, "--json", "--serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        while not lines or not lines[-1].startswith("  geo_"):
+            line = process.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        assert f"  map: http://127.0.0.1:{port}/map\n" in lines
+        assert any(f"http://127.0.0.1:{port}/login" in line for line in lines)
+        key = lines[-1].strip()
+        url = f"http://127.0.0.1:{port}/map"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx2.get(url, headers=bearer(key), timeout=30)
+                break
+            except httpx2.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert response.status_code == 200 and "geointControls" in response.text
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -1,12 +1,14 @@
 """The Folium map of a region and a workspace (SPEC §11), with assets from ``web/static/``.
 
 `build_map` draws the region layers, a day's risk heatmap (explained by its factor contributions),
-its Gi* hot spots, the seizures (clustered, by commodity) and the day's events. Every drawn layer
-stays under `MAX_POLYGONS` features: the heatmap moves to parent cells (res 7, 6, 5) when the day
-has more active res-8 cells, then keeps the riskiest. Every string from the data is HTML-escaped
-in Python and bound to the layers as popup/tooltip HTML by one small JS function, so no value is
-ever pasted into a JS template. The map loads its JS/CSS from ``static_url`` (the API serves
-``web/static/`` there); `to_html` inlines them into one self-contained file.
+its Gi* hot spots, the seizures (clustered, by commodity), the day's events and alerts (by
+severity), optionally a vehicle's track and a patrol plan, and a filter panel (``map.js``).
+Every drawn layer stays under `MAX_POLYGONS` features: the heatmap moves to parent cells (res 7,
+6, 5) when the day has more active res-8 cells, then keeps the riskiest. Every string from the
+data is HTML-escaped in Python and bound to the layers as popup/tooltip HTML by one small JS
+function, so no value is ever pasted into a JS template. The map loads its JS/CSS from
+``static_url`` (the API serves ``web/static/`` there); `to_html` inlines them into one
+self-contained file.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import html
 import mimetypes
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, time, timedelta
 from datetime import date as Date
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +27,13 @@ import geopandas as gpd
 import numpy as np
 import polars as pl
 import shapely
+import sqlalchemy as sa
+from branca.element import MacroElement
 from h3ronpy import vector
+from jinja2 import Template
 
+from geoint.alerts import AlertStore, alert_dict
+from geoint.alerts import alerts as alert_table
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region
 from geoint.schema import COMMODITIES
@@ -94,6 +101,33 @@ SEIZURE_FIELDS = (
 
 
 PATROL_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
+SEVERITY_COLOURS = {"Extreme": "#67000d", "Severe": "#e31a1c", "Moderate": "#fd8d3c",
+                    "Minor": "#fed976"}  # fmt: skip
+ALERT_FIELDS = ("status", "severity", "urgency", "certainty", "rule", "type", "event_time",
+                "last_seen", "count", "sector", "cell")  # fmt: skip
+TRACK_COLOUR = "#0057e7"
+# The feature properties the filter panel offers (property, label), in the panel's order.
+FILTERS = (("commodity", "commodity"), ("transport_mode", "transport mode"),
+           ("concealment", "concealment"), ("severity", "alert severity"))  # fmt: skip
+
+
+class Controls(MacroElement):
+    """The filter control, the served map's date selector and alert acknowledgement.
+
+    ``web/static/map.js`` does the work; this element passes it plain data (layer variable
+    names, analysed days, the API's URL) as JSON, never user text.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        geointControls({{ this._parent.get_name() }}, {{ this.config|tojson }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "Controls"
+        self.config = config
 
 
 def build_map(
@@ -103,7 +137,9 @@ def build_map(
     m: folium.Map | None = None,
     *,
     static_url: str = STATIC_URL,
+    api_url: str | None = None,
     patrol: Mapping[str, Any] | None = None,
+    vehicle: str | None = None,
 ) -> folium.Map:
     """Return the map of `region` and `workspace` for a UTC day (default: the latest analysed).
 
@@ -111,14 +147,20 @@ def build_map(
     ----------
     m
         A map to draw on; a new one without a basemap (offline) when None.
+    static_url
+        Where the page loads ``web/static/`` from (``to_html`` inlines it for a file).
+    api_url
+        The API's ``/api/v1`` path when the page is served by it: cell popups then link to
+        ``{api_url}/cells/{hex}``, new alerts get an "Acknowledge" button and a date selector
+        reloads the page. None (an exported file) leaves all three out: offline, read-only.
     patrol
         A patrol plan as GeoJSON (``PatrolPlan.to_geojson``, ``geoint patrol plan --geojson``)
         drawn as one more layer: each team's route, its waypoints with ETA and reason, the base.
-    static_url
-        Where the page loads ``web/static/`` from (``to_html`` inlines it for a file).
+    vehicle
+        A vehicle id whose pings of the day are drawn as a track (line and points).
     """
     import folium
-    from branca.element import Element
+    from branca.element import Element, JavascriptLink
     from folium import plugins
 
     if m is None:
@@ -127,6 +169,8 @@ def build_map(
     _localise(m, static_url)
     # An empty icon: otherwise the browser asks the server for /favicon.ico (a 404).
     m.get_root().header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
+    # Only defines `geointControls`, so it may load before Leaflet.
+    m.get_root().header.add_child(JavascriptLink(f"{static_url.rstrip('/')}/map.js"), name="geoint")
     folium.FeatureGroup(name="No basemap", overlay=False).add_to(m)
     folium.TileLayer(
         "OpenStreetMap", name="OpenStreetMap (online)", overlay=False, show=False
@@ -135,23 +179,37 @@ def build_map(
     border = region.read("border") if region.files("border") else None
     _region_layers(m, region)
     days = _table(workspace, "days")
+    analysed: list[str] = []
+    filtered: list[dict[str, str | None]] = []
     if days is not None and days.height:
         day = date or days["date"].max()
-        _risk_layer(m, workspace, days, day)
+        analysed = [str(d) for d in days["date"].unique().sort()]
+        _risk_layer(m, workspace, days, day, api_url)
         _hotspot_layer(m, workspace, days, day)
         _event_layer(m, workspace, day)
+        filtered.append(_alert_layer(m, workspace, day, api_url))
     else:
         day = date
-    _seizure_layer(m, workspace, day, static_url)
+    filtered.append(_seizure_layer(m, workspace, day, static_url))
+    if vehicle is not None and day is not None:
+        _track_layer(m, workspace, day, vehicle)
     if patrol is not None:
         _patrol_layer(m, patrol)
 
+    config = {
+        "layers": filtered,
+        "filters": FILTERS,
+        "api": api_url,
+        "days": analysed if api_url is not None else [],
+        "day": str(day) if day is not None else None,
+    }
     for control in (
         plugins.Fullscreen(),
         plugins.MeasureControl(primary_length_unit="kilometers", primary_area_unit="hectares"),
     ):
         _localise(control, static_url)
         control.add_to(m)
+    Controls(config).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     bounds = region.bbox or (tuple(border.total_bounds) if border is not None else None)
     if bounds:
@@ -244,7 +302,7 @@ def _add(
     colour: str | None = None,
     radius: int | None = None,
     show: bool = True,
-) -> None:
+) -> folium.GeoJson:
     """Add a GeoJSON layer whose features carry ``popup``/``tooltip`` HTML (and ``colour``)."""
     import folium
     from folium.utilities import JsCode
@@ -253,7 +311,7 @@ def _add(
         fill = feature["properties"].get("colour", colour)
         return {"color": fill, "fillColor": fill, **(style or {})}
 
-    folium.GeoJson(
+    return folium.GeoJson(
         data,
         name=name,
         control=name is not None,
@@ -302,7 +360,9 @@ def _cell_polygons(cells: np.ndarray) -> np.ndarray:
     return shapely.from_wkb(np.asarray(vector.cells_to_wkb_polygons(cells)))
 
 
-def _risk_layer(m: folium.Map, workspace: Workspace, days: pl.DataFrame, day: Date) -> None:
+def _risk_layer(
+    m: folium.Map, workspace: Workspace, days: pl.DataFrame, day: Date, api_url: str | None
+) -> None:
     """The day's risk per cell, coarsened to parents above `MAX_POLYGONS`, with a legend."""
     resolution, rows = 8, days.filter(pl.col("date") == day)
     for parent in PARENT_RESOLUTIONS:
@@ -317,7 +377,7 @@ def _risk_layer(m: folium.Map, workspace: Workspace, days: pl.DataFrame, day: Da
         return
     cells = rows["cell"].to_numpy().astype(np.uint64)
     popups = [
-        _risk_card(hexid, resolution, row)
+        _risk_card(hexid, resolution, row, api_url)
         for hexid, row in zip(cells_to_hex(cells), rows.iter_rows(named=True), strict=True)
     ]
     tooltips = [f"risk {risk:.1f}" for risk in rows["risk"]]
@@ -333,12 +393,20 @@ def _risk_layer(m: folium.Map, workspace: Workspace, days: pl.DataFrame, day: Da
     ).add_to(m)
 
 
-def _risk_card(hexid: str, resolution: int, row: Mapping[str, Any]) -> str:
-    """A cell's risk explained: each factor's contribution, adding up to the score."""
+def _risk_card(
+    hexid: str, resolution: int, row: Mapping[str, Any], api_url: str | None = None
+) -> str:
+    """A cell's risk explained: each factor's contribution, adding up to the score.
+
+    Served (`api_url`), it links to the cell's detail; in a file it stands alone.
+    """
     parts = "".join(
         f"<tr><th>{f}</th><td>{row[f'c_{f}']:.2f}</td></tr>" for f in FACTORS if f"c_{f}" in row
     )
     note = f"<p>riskiest of {row['children']} active res-8 cells</p>" if "children" in row else ""
+    if api_url is not None:
+        href = _escape(f"{api_url}/cells/{hexid}")
+        note += f'<p><a href="{href}" target="_blank" rel="noopener">cell detail (JSON)</a></p>'
     return (
         f'<div class="geoint-card"><b>Cell {hexid}</b> (res {resolution}, {row["date"]})'
         f"<table><tr><th>risk</th><td><b>{row['risk']:.2f}</b></td></tr>"
@@ -429,8 +497,13 @@ def _patrol_layer(m: folium.Map, plan: Mapping[str, Any]) -> None:
     _add(group, stops_data, None, {"weight": 2, "fillOpacity": 1.0}, radius=6)
 
 
-def _seizure_layer(m: folium.Map, workspace: Workspace, day: Date | None, static_url: str) -> None:
-    """Seizures up to the day, clustered and coloured by commodity, with their CEN fields."""
+def _seizure_layer(
+    m: folium.Map, workspace: Workspace, day: Date | None, static_url: str
+) -> dict[str, str | None]:
+    """Seizures up to the day, clustered and coloured by commodity, with their CEN fields.
+
+    Returns the layer's and its cluster's JS names for the filter control.
+    """
     from folium import plugins
 
     seizures = workspace.read_table("seizures")
@@ -449,4 +522,87 @@ def _seizure_layer(m: folium.Map, workspace: Workspace, day: Date | None, static
     _localise(cluster, static_url)
     cluster.add_to(m)
     style = {"weight": 1, "fillOpacity": 0.9}
-    _add(cluster, _geojson(points, popups, tooltips, colour=colours), None, style, radius=7)
+    # Filter values are plain properties: map.js puts them in the DOM as text only.
+    values = {k: seizures[k].to_list() for k in ("commodity", "transport_mode", "concealment")}
+    data = _geojson(points, popups, tooltips, colour=colours, **values)
+    layer = _add(cluster, data, None, style, radius=7)
+    return {"layer": layer.get_name(), "parent": cluster.get_name()}
+
+
+def _alert_layer(
+    m: folium.Map, workspace: Workspace, day: Date, api_url: str | None
+) -> dict[str, str | None]:
+    """The alerts open on the day (event time to last seen), coloured by severity.
+
+    Served (`api_url`), a new alert's popup has an "Acknowledge" button (``map.js`` posts it
+    with the session cookie). Returns the layer's JS name for the filter control.
+    """
+    from geoint.web.legend import Legend
+
+    start = datetime.combine(day, time.min, UTC)
+    query = (
+        sa.select(alert_table)
+        .where(alert_table.c.event_time < start + timedelta(days=1))
+        .where(alert_table.c.last_seen >= start)
+        .order_by(alert_table.c.id.desc())
+        .limit(MAX_POLYGONS)
+    )
+    AlertStore(workspace)  # creates the alert tables if no analysis has raised alerts yet
+    with workspace.engine.connect() as conn:
+        found = [alert_dict(row) for row in conn.execute(query).mappings()]
+    popups = [_alert_card(alert, api_url) for alert in found]
+    tooltips = [_escape(f"{a['severity']}: {a['title']}") for a in found]
+    points = shapely.points([a["lon"] for a in found], [a["lat"] for a in found])
+    data = _geojson(
+        points,
+        popups,
+        tooltips,
+        colour=[SEVERITY_COLOURS.get(a["severity"], "#999999") for a in found],
+        severity=[a["severity"] for a in found],
+        alert_id=[a["id"] for a in found],
+    )
+    style = {"weight": 2, "fillOpacity": 0.95, "color": "#000000"}
+    layer = _add(m, data, f"Alerts {day} (by severity)", style, radius=8)
+    Legend("Alert severity", [(c, s) for s, c in SEVERITY_COLOURS.items()]).add_to(m)
+    return {"layer": layer.get_name(), "parent": None}
+
+
+def _alert_card(alert: Mapping[str, Any], api_url: str | None) -> str:
+    """An alert's fields and escaped explanation, with an acknowledge button when served."""
+    fields = [(f.replace("_", " "), alert[f]) for f in ALERT_FIELDS]
+    fields.append(("vehicles", ", ".join(alert["vehicles"])))
+    foot = f'<p class="geoint-explanation">{_escape(alert["explanation"])}</p>'
+    if api_url is not None and alert["status"] == "new":
+        foot += f'<button type="button" class="geoint-ack" data-alert="{int(alert["id"])}">'
+        foot += "Acknowledge</button>"
+    return _card(f"Alert {alert['id']}: {alert['title']}", fields, foot)
+
+
+def _track_layer(m: folium.Map, workspace: Workspace, day: Date, vehicle: str) -> None:
+    """A vehicle's pings of the day: one line and its points (thinned to `MAX_POLYGONS`)."""
+    pings = (
+        workspace.scan_pings(day, day)
+        .filter(pl.col("vehicle_id") == vehicle)
+        .select("ts", "lat", "lon")
+        .sort("ts")
+        .collect()
+    )
+    step = max(1, -(-pings.height // MAX_POLYGONS))
+    points = pings.gather_every(step)
+    name = f"Vehicle track {day}"  # the id goes in escaped popups, not in the layer's JS name
+    label = _escape(f"vehicle {vehicle}")
+    lons, lats = pings["lon"].to_numpy(), pings["lat"].to_numpy()
+    lines = [shapely.linestrings(lons, lats)] if pings.height > 1 else []
+    popups = [_card(f"vehicle {vehicle}", [("date", day), ("pings", pings.height)])] * len(lines)
+    import folium
+
+    group = folium.FeatureGroup(name=name).add_to(m)
+    data = _geojson(lines, popups, [label] * len(lines))
+    _add(group, data, None, {"weight": 3, "opacity": 0.9}, TRACK_COLOUR)
+    cards = [
+        _card(f"vehicle {vehicle}", [("time", ts), ("lat", lat), ("lon", lon)])
+        for ts, lat, lon in points.iter_rows()
+    ]
+    pts = shapely.points(points["lon"].to_numpy(), points["lat"].to_numpy())
+    style = {"weight": 1, "fillOpacity": 0.9}
+    _add(group, _geojson(pts, cards, [label] * points.height), None, style, TRACK_COLOUR, 3)

@@ -1,0 +1,128 @@
+"""Time ``/map`` of a real ``geoint serve`` in headless Chromium and count the drawn features.
+
+    .venv/bin/python scripts/bench_map.py --workspace W --region DIR [--date D] [--runs 5]
+
+It creates an analyst key in the workspace for the run and revokes it at the end. Per run: the
+page's load time in Chromium (navigation to the ``load`` event, every asset included), the
+server's time to build the page (``GET /map`` alone), the page's size, and the most features
+any one layer draws (SPEC §14: none above ~5 k polygons). Prints one JSON document.
+"""
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+
+from geoint.keys import KeyStore
+from geoint.store import Workspace
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+LAYER_SIZES = """() => {
+    const sizes = {};
+    for (const name of Object.keys(window)) {
+        const layer = window[name];
+        if (name.startsWith("geo_json_") && layer && layer.getLayers) {
+            sizes[name] = layer.getLayers().length;
+        }
+    }
+    return sizes;
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(workspace: Path, region: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """A `geoint serve` on loopback, once /health answers."""
+    port = _free_port()
+    command = [sys.executable, "-m", "geoint", "serve", "--workspace", str(workspace),
+               "--region", str(region), "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx2.TransportError:
+            time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError(f"server did not start: {log.read_text()}")
+
+
+def bench(workspace: Path, region: Path, day: str | None, runs: int) -> dict:
+    """Load /map `runs` times in Chromium; return the timings and the layer sizes."""
+    from playwright.sync_api import sync_playwright
+
+    store = Workspace(workspace)
+    keys = KeyStore(store)
+    key, text = keys.create("analyst", [])
+    log = Path(tempfile.gettempdir()) / "geoint_bench_map_server.log"
+    process, url = _serve(workspace, region, log)
+    page_url = f"{url}/map" + (f"?date={day}" if day else "")
+    headers = {"Authorization": f"Bearer {text}"}
+    loads, builds, outside, errors = [], [], [], []
+    try:
+        for _ in range(runs):
+            started = time.monotonic()
+            body = httpx2.get(page_url, headers=headers, timeout=120).content
+            builds.append(time.monotonic() - started)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
+            for _ in range(runs):
+                context = browser.new_context(extra_http_headers=headers)
+                page = context.new_page()
+                page.on(
+                    "request",
+                    lambda r: outside.append(r.url) if not r.url.startswith(url) else None,
+                )
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                started = time.monotonic()
+                page.goto(page_url, wait_until="load")
+                loads.append(time.monotonic() - started)
+                sizes = page.evaluate(LAYER_SIZES)
+                context.close()
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        keys.revoke(key.id)
+        store.engine.dispose()
+    return {
+        "url": page_url,
+        "page_bytes": len(body),
+        "build_s": {"median": statistics.median(builds), "max": max(builds)},
+        "load_s": {"median": statistics.median(loads), "max": max(loads), "runs": loads},
+        "largest_layer_features": max(sizes.values(), default=0),
+        "layer_features": sorted(sizes.values(), reverse=True),
+        "requests_outside_loopback": outside,
+        "page_errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--region", type=Path, required=True)
+    parser.add_argument("--date", help="UTC day YYYY-MM-DD (default: the latest analysed)")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    print(json.dumps(bench(args.workspace, args.region, args.date, args.runs), indent=2))
+
+
+if __name__ == "__main__":
+    main()
