@@ -25,10 +25,11 @@ import orjson
 import polars as pl
 
 from geoint.alerts import raise_alerts
-from geoint.bench_api import _start, _stop, _summary, send_requests
+from geoint.bench_api import _summary, send_requests
 from geoint.ground import Ground
 from geoint.h3index import latlng_to_cells
 from geoint.keys import KeyStore
+from geoint.localserver import start_server, stop_server
 from geoint.schema import EVENT_SCHEMA
 from geoint.settings import GeointSettings
 from geoint.store import Workspace
@@ -70,17 +71,19 @@ def run_alerts_benchmark(
     build_s = time.perf_counter() - started
     store.engine.dispose()
     say(f"{raised['created']:,} alerts raised in {build_s:.1f} s; starting the servers")
-    baseline = _start(workspace, region, root / "uncached.log", {**environment, UNCACHED: "0"})
+    baseline = start_server(
+        workspace, region, root / "uncached.log", env={**environment, UNCACHED: "0"}
+    )
     try:
         uncached = measure_list(baseline.url, admin, requests, clients, say)
     finally:
-        _stop(baseline)
-    server = _start(workspace, region, root / "cached.log", dict(environment))
+        stop_server(baseline)
+    server = start_server(workspace, region, root / "cached.log", env=dict(environment))
     try:
         cached = measure_list(server.url, admin, requests, clients, say)
         latency = measure_latency(server.url, admin, feeder, trials, say)
     finally:
-        _stop(server)
+        stop_server(server)
     return {
         "alerts_stored": raised["created"],
         "build_seconds": round(build_s, 2),

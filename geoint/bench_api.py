@@ -20,13 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import mercantile
@@ -36,6 +34,7 @@ import polars as pl
 
 from geoint.cellstore import METRICS, CellStore
 from geoint.heatmap import feature_collection
+from geoint.localserver import start_server, stop_server
 
 Log = Callable[[str], None] | None
 PINGS_PER_VEHICLE_WEEK = 3_800  # the generator at 60 s over 7 days (README)
@@ -76,13 +75,13 @@ def run_api_benchmark(
         results: dict = {}
         for name, extra in (("cached", {}), ("uncached", _NO_CACHE)):
             env = {**environment, **extra}
-            server = _start(workspace, region, root / f"{name}.log", env)
+            server = start_server(workspace, region, root / f"{name}.log", env=env)
             try:
                 load_s = _prime(server.url, key)
                 results[name] = _measure(server.url, key, heatmaps, tiles, clients, rounds, say)
                 results[name]["view_load_s"] = load_s
             finally:
-                _stop(server)
+                stop_server(server)
             say(f"{name}: {json.dumps(results[name])}")
         encoding = _encoding_baseline(workspace, heatmaps)
     return {
@@ -273,12 +272,6 @@ def _analyst_key(workspace: Path) -> str:
     return _geoint(["keys", "create", "--workspace", str(workspace), "--role", "analyst"])["key"]
 
 
-@dataclass
-class _Server:
-    url: str
-    process: subprocess.Popen
-
-
 def _prime(url: str, key: str) -> float:
     """Seconds for the server to load its cell views (once per resolution, lazily)."""
     import httpx2
@@ -290,41 +283,3 @@ def _prime(url: str, key: str) -> float:
         response = httpx2.get(f"{url}/api/v1/heatmap", params=params, headers=headers, timeout=120)
         response.raise_for_status()
     return round(time.perf_counter() - started, 2)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(workspace: Path, region: Path, log: Path, env: dict[str, str]) -> _Server:
-    """`geoint serve` on a free loopback port; returns once /health answers."""
-    import httpx2
-
-    port = _free_port()
-    command = [sys.executable, "-m", "geoint", "serve", "--workspace", str(workspace)]
-    command += ["--region", str(region), "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
-    server = _Server(f"http://127.0.0.1:{port}", process)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx2.get(f"{server.url}/health", timeout=1).status_code == 200:
-                return server
-        except httpx2.TransportError:
-            time.sleep(0.2)
-    _stop(server)
-    raise RuntimeError(f"server did not answer within 60 s:\n{log.read_text()[-2000:]}")
-
-
-def _stop(server: _Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()

@@ -10,10 +10,7 @@ any one layer draws (SPEC §14: none above ~5 k polygons). Prints one JSON docum
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +18,7 @@ from pathlib import Path
 import httpx2
 
 from geoint.keys import KeyStore
+from geoint.localserver import start_server, stop_server
 from geoint.store import Workspace
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -37,31 +35,6 @@ LAYER_SIZES = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(workspace: Path, region: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    """A `geoint serve` on loopback, once /health answers."""
-    port = _free_port()
-    command = [sys.executable, "-m", "geoint", "serve", "--workspace", str(workspace),
-               "--region", str(region), "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx2.TransportError:
-            time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError(f"server did not start: {log.read_text()}")
-
-
 def bench(workspace: Path, region: Path, day: str | None, runs: int) -> dict:
     """Load /map `runs` times in Chromium; return the timings and the layer sizes."""
     from playwright.sync_api import sync_playwright
@@ -70,7 +43,8 @@ def bench(workspace: Path, region: Path, day: str | None, runs: int) -> dict:
     keys = KeyStore(store)
     key, text = keys.create("analyst", [])
     log = Path(tempfile.gettempdir()) / "geoint_bench_map_server.log"
-    process, url = _serve(workspace, region, log)
+    server = start_server(workspace, region, log, timeout_s=120)
+    url = server.url
     page_url = f"{url}/map" + (f"?date={day}" if day else "")
     headers = {"Authorization": f"Bearer {text}"}
     loads, builds, outside, errors = [], [], [], []
@@ -98,8 +72,7 @@ def bench(workspace: Path, region: Path, day: str | None, runs: int) -> dict:
                 context.close()
             browser.close()
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(server)
         keys.revoke(key.id)
         store.engine.dispose()
     return {

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-import httpx2
 import shapely
 
 from geoint.api.settings import ApiSettings
 from geoint.keys import KeyStore
 from geoint.layers import Region, shipped_region_path
+from geoint.localserver import LocalServer, free_port, start_server, stop_server
 from geoint.store import Workspace
 
 # Two sectors sharing the parallel 9°N: seizures and events are placed on either side.
@@ -68,48 +63,5 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-@dataclass
-class Server:
-    """A `geoint serve` process on loopback."""
-
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(workspace: Path, region: Path, log: Path, timeout_s: float = 30) -> Server:
-    """Start `geoint serve` in a subprocess and wait until /health answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "geoint", "serve", "--workspace", str(workspace)]
-    command += ["--region", str(region), "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()}")
-        try:
-            if httpx2.get(f"{server.url}/health", timeout=1).status_code == 200:
-                return server
-        except httpx2.TransportError:
-            time.sleep(0.1)
-    stop_server(server)
-    raise RuntimeError(f"server did not answer within {timeout_s} s:\n{log.read_text()}")
-
-
-def stop_server(server: Server) -> None:
-    """Stop the server process (SIGTERM, then SIGKILL)."""
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+Server = LocalServer
+__all__ = ["Server", "free_port", "start_server", "stop_server"]  # shared with the tests
