@@ -422,7 +422,7 @@ class AlertStore:
 
     def __init__(self, workspace: Workspace) -> None:
         self.engine = workspace.engine
-        metadata.create_all(self.engine, tables=_TABLES)
+        workspace.ensure_tables(_TABLES)
 
     # ------------------------------------------------------------------ raise
     def apply(

@@ -94,7 +94,7 @@ class KeyStore:
 
     def __init__(self, workspace: Workspace) -> None:
         self.engine = workspace.engine
-        metadata.create_all(self.engine, tables=_TABLES)
+        workspace.ensure_tables(_TABLES)
 
     # ------------------------------------------------------------------- keys
     def create(

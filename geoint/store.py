@@ -28,6 +28,7 @@ from geoint.errors import WorkspaceError
 PINGS_DIR = "pings"
 EVENTS_FILE = "events/events.parquet"
 LOCK_FILE = ".writer.lock"
+INIT_LOCK_FILE = ".init.lock"
 DATABASE_FILE = "geoint.sqlite"
 _PART_NAME = re.compile(r"part-(\d+)\.parquet$")
 
@@ -145,10 +146,11 @@ class Batch:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    # busy_timeout first: switching to WAL needs a lock another process may briefly hold
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -167,7 +169,12 @@ class Workspace:
         self.engine: Engine = sa.create_engine(url)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        self.ensure_tables()
+
+    def ensure_tables(self, tables: list[sa.Table] | None = None) -> None:
+        """Create missing tables (all of `metadata` by default), one process at a time."""
+        with _exclusive(self.root / INIT_LOCK_FILE):
+            metadata.create_all(self.engine, tables=tables)
 
     # ----------------------------------------------------------------- ledger
     def committed_batch(self, sha256: str, kind: str) -> Batch | None:
@@ -253,13 +260,9 @@ class Workspace:
         Ingests from the CLI and the API (any process) take turns; a batch left ``started``
         while nobody holds the lock belongs to a process that died, so recovery is safe here.
         """
-        with open(self.root / LOCK_FILE, "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                self.recover()
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with _exclusive(self.root / LOCK_FILE):
+            self.recover()
+            yield
 
     def recover(self) -> int:
         """Abort batches a killed ingest left started and delete their files; return how many.
@@ -395,6 +398,17 @@ class Workspace:
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).mappings().all()
         return pl.DataFrame([dict(r) for r in rows], infer_schema_length=None)
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `path` (any process on this machine waits)."""
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _write_atomically(target: Path, frame: pl.DataFrame) -> None:
