@@ -14,7 +14,6 @@ id it saw misses nothing and gets nothing twice. Every change is retained, so ``
 
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -35,7 +34,6 @@ from geoint.cap import ATOM_MEDIA_TYPE, CAP_MEDIA_TYPE, atom_feed, cap_xml
 from geoint.heatmap import BytesLRU
 from geoint.keys import ApiKey
 from geoint.settings import AlertSettings
-from geoint.store import Workspace
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -55,11 +53,6 @@ class LabelBody(ChangeBody):
     """A true/false-positive label."""
 
     label: Literal["true_positive", "false_positive"]
-
-
-@lru_cache(maxsize=16)
-def _store(workspace: Workspace) -> AlertStore:
-    return AlertStore(workspace)
 
 
 def alerts_router(service: ServiceSettings) -> APIRouter:
@@ -120,7 +113,7 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
         request: Request, query: AlertQuery, sectors: Sectors
     ) -> tuple[list[dict[str, Any]], list[dict[str, str]], int | None]:
         query.sectors = sectors
-        found, following = _store(get_services(request).workspace).list(query)
+        found, following = get_services(request).alerts.list(query)
         links = [{"rel": "self", "href": str(request.url)}]
         if following is not None:
             links.append(
@@ -139,7 +132,7 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
 
     @router.get("/alerts", summary="Alerts, newest first (filters, cursor paging)")
     def list_alerts(request: Request, query: Filters, sectors: Scope) -> Response:
-        key = (str(request.url), sectors, _store(get_services(request).workspace).last_seq())
+        key = (str(request.url), sectors, get_services(request).alerts.last_seq())
         found, data = pages.get(key)
         if not found or data is None:
             alerts, links, following = page(request, query, sectors)
@@ -182,7 +175,7 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
     def alerts_atom(request: Request, query: Filters, sectors: Scope) -> Response:
         services = get_services(request)
         query.sectors = sectors
-        store = _store(services.workspace)
+        store = services.alerts
         found, _ = store.list(query)
         body = atom_feed(
             [(alert, store.history(alert["id"])) for alert in found],
@@ -211,7 +204,7 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
         ] = None,
     ) -> StreamingResponse:
         services = get_services(request)
-        store = _store(services.workspace)
+        store = services.alerts
         if last_event_id is None:
             start = await anyio.to_thread.run_sync(store.last_seq)
         elif last_event_id.strip().isdigit() and len(last_event_id.strip()) < 19:
@@ -231,7 +224,7 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
 
     @router.get("/alerts/{alert_id}", name="alert", summary="One alert and its history")
     def get_alert(request: Request, alert_id: AlertId, sectors: Scope) -> Response:
-        store = _store(get_services(request).workspace)
+        store = get_services(request).alerts
         alert = store.get(alert_id, sectors)
         alert["history"] = store.history(alert_id)
         alert["links"] = _alert_links(request)(alert)
@@ -246,7 +239,7 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
     )
     def get_cap(request: Request, alert_id: AlertId, sectors: Scope) -> Response:
         services = get_services(request)
-        store = _store(services.workspace)
+        store = services.alerts
         alert = store.get(alert_id, sectors)
         web = str(request.url_for("alert", alert_id=alert_id))
         body = cap_xml(alert, store.history(alert_id), services.settings.alerts, web)
@@ -274,7 +267,7 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
         sectors: Scope,
     ) -> Response:
         note = _audit(request, key)
-        store = _store(get_services(request).workspace)
+        store = get_services(request).alerts
         alert = store.label(alert_id, body.label, key.id, body.note, sectors)
         note.summary = f"alert {alert_id} labelled {body.label}"
         return _json(alert)
@@ -291,7 +284,7 @@ def _transition_route(verb: str):
         body: ChangeBody | None = None,
     ) -> Response:
         note = _audit(request, key)
-        store = _store(get_services(request).workspace)
+        store = get_services(request).alerts
         text = body.note if body is not None else ""
         alert = store.transition(alert_id, verb, key.id, text, sectors)
         note.summary = f"alert {alert_id} {alert['status']}"

@@ -18,6 +18,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from geoint import __version__
+from geoint.alerts import AlertStore
 from geoint.api.alerts import alerts_router
 from geoint.api.audit import AuditMiddleware, audit_router
 from geoint.api.auth import authenticated
@@ -47,14 +48,16 @@ def open_services(settings: ApiSettings) -> Services:
     workspace = Workspace(settings.workspace, settings.database_url)
     region = Region.load(settings.region)
     index = RegionIndex(region)
+    alerts = AlertStore(workspace)
     return Services(
         settings=settings,
         workspace=workspace,
         keys=KeyStore(workspace),
+        alerts=alerts,
         region=region,
         index=index,
         gazetteer=build_gazetteer(region),
-        collections=build_collections(region, workspace, index),
+        collections=build_collections(region, workspace, index, alerts),
         heatmaps=Heatmaps(
             CellStore(workspace.root),
             cache_bytes=settings.api.heatmap_cache_mib * 2**20,

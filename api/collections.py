@@ -214,7 +214,7 @@ class PointCollection:
 
 
 def build_collections(
-    region: Region, workspace: Workspace, index: RegionIndex
+    region: Region, workspace: Workspace, index: RegionIndex, alert_store: AlertStore
 ) -> dict[str, Collection]:
     """Every vector layer the region has, then seizures, events and alerts."""
     sectors = region.read("sectors")
@@ -243,7 +243,6 @@ def build_collections(
         ("start", "end"),
         _event_features,
     )
-    alert_store = AlertStore(workspace)
     collections["alerts"] = PointCollection(
         "alerts",
         "Alerts",

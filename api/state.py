@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 from fastapi import Request
 
+from geoint.alerts import AlertStore
 from geoint.api.settings import ApiSettings
 from geoint.heatmap import Heatmaps
 from geoint.keys import KeyStore
@@ -21,11 +22,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class Services:
-    """The workspace, key store, region, its spatial index, gazetteer and OGC collections."""
+    """The workspace, key and alert stores, region, spatial index, gazetteer, collections."""
 
     settings: ApiSettings
     workspace: Workspace
     keys: KeyStore
+    alerts: AlertStore
     region: Region
     index: RegionIndex
     gazetteer: pl.DataFrame

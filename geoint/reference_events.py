@@ -26,8 +26,8 @@ from geoint.ground import Ground
 from geoint.h3index import latlng_to_cells
 from geoint.schema import EVENT_SCHEMA, EventType
 from geoint.settings import GeointSettings
+from geoint.validate import EARTH_RADIUS_M
 
-EARTH_RADIUS_M = 6_371_008.8
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
