@@ -27,8 +27,6 @@ from geoint.tracks import US, Tracks, great_circle_m, prepare_tracks, within_dis
 # Stationary runs are paired by H3 cell (+ ring 1) and by time bucket; the bucket length only
 # trades candidate pairs against exploded rows, it decides nothing.
 RENDEZVOUS_BUCKET_S = 3600
-# "clear of places" is distance > 0: a place query only needs to reach beyond 0 (it must be > 0)
-PLACE_QUERY_M = 1.0
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 PARTIAL_SCHEMA: dict[str, pl.DataType] = {
@@ -469,7 +467,7 @@ def _loiter_events(view: _View, ground: Ground, settings: GeointSettings) -> pl.
     near = np.flatnonzero(ground.distance_to_border_m(lat, lon, max_distance_m=near_m) <= near_m)
     clear = s.loiter_clear_of_official_m
     crossing_m, _ = ground.nearest_crossing(lat[near], lon[near], max_distance_m=clear)
-    place_m = ground.distance_to_place_m(lat[near], lon[near], max_distance_m=PLACE_QUERY_M)
+    place_m = ground.distance_to_place_m(lat[near], lon[near], max_distance_m=0.0)
     loiter = near[(crossing_m > clear) & (place_m > 0)]
     if len(loiter) == 0:
         return _empty()
@@ -855,7 +853,7 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     )
     clear = s.loiter_clear_of_official_m
     meet[meet] = ground.nearest_crossing(lat[meet], lon[meet], max_distance_m=clear)[0] > clear
-    meet[meet] = ground.distance_to_place_m(lat[meet], lon[meet], max_distance_m=PLACE_QUERY_M) > 0
+    meet[meet] = ground.distance_to_place_m(lat[meet], lon[meet], max_distance_m=0.0) > 0
     keep = np.flatnonzero(meet)
     if len(keep) == 0:
         return _empty()

@@ -329,9 +329,15 @@ class _NearestIndex:
         nearest = np.full(points.shape, -1, dtype=np.int64)
         if self._tree is None or len(points) == 0:
             return distance, nearest
+        # shapely wants max_distance > 0; "within 0 m" (inside or touching) is asked with a
+        # hair of slack and the matches beyond 0 dropped below
+        query_max = None if max_distance is None else max(max_distance, 1e-6)
         (point, geometry), found = self._tree.query_nearest(
-            points, max_distance=max_distance, return_distance=True, all_matches=False
+            points, max_distance=query_max, return_distance=True, all_matches=False
         )
+        if max_distance is not None:
+            keep = found <= max_distance
+            point, geometry, found = point[keep], geometry[keep], found[keep]
         distance[point] = found
         nearest[point] = geometry
         return distance, nearest

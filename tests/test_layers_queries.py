@@ -204,6 +204,19 @@ def test_empty_layers_give_inf_and_none(tmp_path):
     assert not index.crossing_open(np.array([-1, 0]), pd.to_datetime(["2024-01-01"] * 2)).any()
 
 
+def test_place_distance_within_zero_metres_for_polygon_places(tmp_path):
+    """`max_distance_m=0` asks "inside a place?": 0 inside a polygon place, inf outside."""
+    region = Region.create(
+        tmp_path / "p", name="p", timezone="UTC", crs="EPSG:32631", countries=("A", "B")
+    )
+    town = shapely.box(2.50, 7.00, 2.52, 7.02)
+    region.add_frame("places", gpd.GeoDataFrame({"name": ["T"]}, geometry=[town], crs=4326))
+    index = RegionIndex(region)
+    lat, lon = np.array([7.01, 7.05]), np.array([2.51, 2.51])
+    assert index.distance_to_place_m(lat, lon, max_distance_m=0.0).tolist() == [0.0, np.inf]
+    assert index.distance_to_place_m(lat, lon)[1] > 3_000
+
+
 def test_lat_lon_length_mismatch_is_refused(index):
     with pytest.raises(ValueError, match="differ in length"):
         index.side(np.zeros(2), np.zeros(3))
