@@ -8,7 +8,7 @@ Every drawn layer stays under `MAX_POLYGONS` features: the heatmap moves to pare
 data is HTML-escaped in Python and bound to the layers as popup/tooltip HTML by one small JS
 function, so no value is ever pasted into a JS template. The map loads its JS/CSS from
 ``static_url`` (the API serves ``web/static/`` there); `to_html` inlines them into one
-self-contained file.
+self-contained file. `data_version` tells a server caching pages when their data has changed.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from geoint.h3index import cells_to_hex
 from geoint.layers import Region
 from geoint.schema import COMMODITIES
 from geoint.scoring import FACTORS
-from geoint.store import Workspace
+from geoint.store import EVENTS_FILE, Workspace, ingest_ledger
+from geoint.store import seizures as seizure_table
 
 if TYPE_CHECKING:
     import folium
@@ -47,6 +48,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 STATIC_URL = "/static/web"
 MAX_POLYGONS = 5000
 PARENT_RESOLUTIONS = (7, 6, 5)
+# The cell tables `build_map` reads (`data_version` watches them).
+MAP_TABLES = ("days", *(f"days_r{r}" for r in PARENT_RESOLUTIONS), "emerging")
 
 # Only Leaflet and the three plugins used: the map needs none of folium's jQuery, Bootstrap,
 # Font Awesome or awesome-markers (no folium.Popup, no icons), so they are not loaded at all.
@@ -215,6 +218,36 @@ def build_map(
     if bounds:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
+
+
+def data_version(workspace: Workspace, alerts: AlertStore, vehicle: str | None = None) -> tuple:
+    """A value that changes whenever something `build_map` reads from `workspace` changes.
+
+    The cell tables and the events file by modification time and size (None when missing), the
+    alerts by their latest change, the seizures by count and latest batch and, with a `vehicle`,
+    the latest committed ingest (its track reads the pings). The region is not included: the
+    service loads it once.
+    """
+    files = [workspace.root / "cells" / f"{name}.parquet" for name in MAP_TABLES]
+    files.append(workspace.root / EVENTS_FILE)
+    stats = tuple(_file_version(path) for path in files)
+    stored = sa.select(sa.func.count(), sa.func.max(seizure_table.c.batch))
+    committed = sa.select(sa.func.max(ingest_ledger.c.batch)).where(
+        ingest_ledger.c.status == "committed"
+    )
+    with workspace.engine.connect() as conn:
+        seizures = tuple(conn.execute(stored).one())
+        pings = conn.execute(committed).scalar() if vehicle is not None else None
+    return stats, alerts.last_seq(), seizures, pings
+
+
+def _file_version(path: Path) -> tuple[int, int] | None:
+    """Modification time and size of a file (an atomic rewrite changes them), None if missing."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def to_html(m: folium.Map, static_url: str = STATIC_URL) -> str:
