@@ -26,6 +26,7 @@ from geoint.alerts import SEVERITIES, STATUSES, AlertQuery, AlertStore
 from geoint.api.audit import AuditNote
 from geoint.api.auth import reader, sector_scope
 from geoint.api.collections import Bbox, Sectors
+from geoint.api.compression import respond
 from geoint.api.dependencies import bbox_param
 from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
@@ -60,7 +61,7 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["alerts"])
     Scope = Annotated[Sectors, Depends(sector_scope)]
 
-    def filters(
+    async def filters(  # async: pure parsing, no threadpool hop
         bbox: Annotated[Bbox | None, Depends(bbox_param)],
         since: Annotated[
             datetime | None,
@@ -131,20 +132,33 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
     pages = BytesLRU(service.alert_cache_mib * 2**20)
 
     @router.get("/alerts", summary="Alerts, newest first (filters, cursor paging)")
-    def list_alerts(request: Request, query: Filters, sectors: Scope) -> Response:
-        key = (str(request.url), sectors, get_services(request).alerts.last_seq())
-        found, data = pages.get(key)
-        if not found or data is None:
-            alerts, links, following = page(request, query, sectors)
-            body = {
-                "alerts": alerts,
-                "numberReturned": len(alerts),
-                "next_cursor": None if following is None else str(following),
-                "links": links,
-            }
-            data = _safe_json(body)
+    async def list_alerts(request: Request, query: Filters, sectors: Scope) -> Response:
+        services = get_services(request)
+        last_seq = services.alerts.known_last_seq()
+        if last_seq is None:
+            last_seq = await anyio.to_thread.run_sync(services.alerts.last_seq)
+        key = (str(request.url), sectors, last_seq)
+
+        def compute() -> bytes:
+            data = encoded_page(request, query, sectors)
             pages.put(key, data)
-        return _encoded(data)
+            return data
+
+        headers = {"X-Content-Type-Options": "nosniff"}
+        cached = pages.get(key)[1]
+        return await respond(
+            request, cached, compute, JSON, services.gzip, services.compute, headers
+        )
+
+    def encoded_page(request: Request, query: AlertQuery, sectors: Sectors) -> bytes:
+        alerts, links, following = page(request, query, sectors)
+        body = {
+            "alerts": alerts,
+            "numberReturned": len(alerts),
+            "next_cursor": None if following is None else str(following),
+            "links": links,
+        }
+        return _safe_json(body)
 
     @router.get(
         "/alerts.geojson",

@@ -13,6 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -24,6 +25,7 @@ from geoint.api.audit import AuditMiddleware, audit_router
 from geoint.api.auth import authenticated
 from geoint.api.cells import cells_router
 from geoint.api.collections import build_collections
+from geoint.api.compression import GzipVariants
 from geoint.api.errors import Problem, install_error_handlers
 from geoint.api.heatmap import heatmap_router
 from geoint.api.ingest import ingest_router
@@ -64,6 +66,8 @@ def open_services(settings: ApiSettings) -> Services:
             tile_cache_bytes=settings.api.tile_cache_mib * 2**20,
             max_tile_features=settings.api.tile_max_features,
         ),
+        compute=anyio.CapacityLimiter(settings.api.compute_threads),
+        gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
     )
 
 
@@ -76,7 +80,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         try:
             yield {"services": services}
         finally:
-            services.workspace.engine.dispose()
+            services.workspace.close()
 
     app = FastAPI(
         title=settings.api.title,

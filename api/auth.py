@@ -7,12 +7,13 @@ Roles (SPEC §10): ``admin`` and ``analyst`` read everything; ``unit`` reads onl
 from collections.abc import Callable, Coroutine
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from geoint.api.errors import Problem
 from geoint.api.state import get_services
-from geoint.keys import ApiKey
+from geoint.keys import ApiKey, KeyStore
 
 SESSION_COOKIE = "geoint_session"
 READ_ROLES = ("admin", "analyst", "unit")
@@ -39,22 +40,22 @@ def unauthorized(detail: str, error: str | None = None) -> Problem:
     return Problem(401, detail, slug="unauthorized", headers={"WWW-Authenticate": challenge})
 
 
-def _identify(
+async def _identify(
     request: Request, credentials: Credentials, token: str | None, key_text: str | None
 ) -> ApiKey:
     keys = get_services(request).keys
     if credentials is not None:
-        key = keys.authenticate(credentials.credentials)
+        key = await _prove(keys, credentials.credentials, session=False)
         if key is None:
             raise unauthorized("the API key is unknown or revoked", "invalid_token")
         return key
     if token:
-        key = keys.session_key(token)
+        key = await _prove(keys, token, session=True)
         if key is None:
             raise unauthorized("the session has expired or ended; sign in again at /login")
         return key
     if key_text:
-        key = keys.authenticate(key_text)
+        key = await _prove(keys, key_text, session=False)
         if key is None:
             raise unauthorized("the key parameter is unknown or revoked", "invalid_token")
         return key
@@ -63,12 +64,21 @@ def _identify(
     )
 
 
-def authenticated(request: Request, credentials: Credentials, token: SessionToken) -> ApiKey:
+async def _prove(keys: KeyStore, credential: str, session: bool) -> ApiKey | None:
+    """The credential's key: remembered (no I/O, on the event loop) or read in a thread."""
+    key = keys.recall(credential, session)
+    if key is not None:
+        return key
+    check = keys.session_key if session else keys.authenticate
+    return await anyio.to_thread.run_sync(check, credential)
+
+
+async def authenticated(request: Request, credentials: Credentials, token: SessionToken) -> ApiKey:
     """The caller's live key, from the Bearer header or the session cookie (else 401)."""
-    return _identify(request, credentials, token, None)
+    return await _identify(request, credentials, token, None)
 
 
-def device_authenticated(
+async def device_authenticated(
     request: Request,
     credentials: Credentials,
     token: SessionToken,
@@ -81,7 +91,7 @@ def device_authenticated(
     ] = None,
 ) -> ApiKey:
     """Like `authenticated`, also accepting the key as the ``key`` query parameter."""
-    return _identify(request, credentials, token, key)
+    return await _identify(request, credentials, token, key)
 
 
 def _role_guard(

@@ -1,14 +1,26 @@
 """OGC API – Features collections: the region's vector layers, seizures, events and alerts.
 
 Layers do not change while the server runs, so each feature is serialised once at startup and
-its sector membership (the sectors whose interior it meets) computed once. Seizures and events
-are read from the workspace on each request, so what was just ingested or analysed is served.
-Items are ordered (feature index; time then id) so that offset paging is stable.
+its sector membership (the sectors whose interior it meets) computed once. Seizures, events and
+alerts are served as stored now, so what was just ingested or analysed is served, and a request
+reads only its page:
+
+- alerts: filters, order, paging and count in SQL; a unit's scope is the sector stored with
+  each alert when it was raised.
+- seizures: filters, order, paging and count in SQL. Seizures store no sector, so a unit's
+  scope filters positions cached with their sectors per table version (row count and last
+  batch: seizures are only ever added by batches), then reads the page's rows by id. A stored
+  column would need a migration of old workspaces and the region at every ingest; the cache
+  needs neither and stays right if the served region changes.
+- events: one Parquet file, rewritten by each analysis, is cached with each event's sector and
+  sorted, keyed by the file's modification time and size; a request filters and slices it.
+
+A record belongs to the sector holding its position (`RegionIndex.sector`). Items are ordered
+(feature index; time then id) so that offset paging is stable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,7 +35,7 @@ import shapely
 from geoint.alerts import AlertStore
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region, RegionIndex, get_kind, kind_names
-from geoint.store import Workspace
+from geoint.store import EVENTS_FILE, Box, FileCache, Workspace, seizures, span_conditions
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -141,76 +153,125 @@ class LayerCollection:
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
 
-class PointCollection:
-    """A workspace table of located, timed records (seizures, events), read per request.
+class AlertCollection:
+    """The workspace's alerts, queried in SQL page by page."""
 
-    A record belongs to the sector holding its position (`RegionIndex.sector`). Its time is
-    ``[start_column, end_column]``; a ``datetime`` query keeps records whose time meets it.
-    """
-
+    id = "alerts"
+    title = "Alerts"
+    description = (
+        "Alerts raised by the analyses, with CAP severity, status and explanation "
+        "(vehicle ids and notes are untrusted text)"
+    )
     temporal = True
 
-    def __init__(
-        self,
-        collection_id: str,
-        title: str,
-        description: str,
-        load: Callable[[], pl.DataFrame],
-        index: RegionIndex,
-        id_column: str,
-        time_columns: tuple[str, str],
-        shape: Callable[[pl.DataFrame], list[dict[str, Any]]],
-    ) -> None:
-        self.id = collection_id
-        self.title = title
-        self.description = description
-        self._load = load
-        self._index = index
-        self._id = id_column
-        self._start, self._end = time_columns
-        self._shape = shape
+    def __init__(self, store: AlertStore) -> None:
+        self._store = store
 
     def extent(self, sectors: Sectors) -> dict[str, Any]:
-        """Bounding box and time span of the records the caller may see (empty when none)."""
-        frame = self._visible(self._load(), sectors)
-        if frame.height == 0:
-            return {}
-        box = [frame["lon"].min(), frame["lat"].min(), frame["lon"].max(), frame["lat"].max()]
-        span = [frame[self._start].min().isoformat(), frame[self._end].max().isoformat()]
-        return {
-            "spatial": {"bbox": [box], "crs": CRS84},
-            "temporal": {"interval": [span], "trs": GREGORIAN},
-        }
+        """Bounding box and time span of the alerts the caller may see (empty when none)."""
+        found = self._store.frame_extent(sectors)
+        return _extent(found[0], found[1]) if found else {}
 
     def items(self, query: ItemQuery) -> Page:
-        """Records in the bbox, meeting the interval and in the caller's sectors, by time."""
-        frame = self._load()
-        if query.bbox is not None:
-            frame = frame.filter(
-                pl.any_horizontal(
-                    pl.col("lon").is_between(x0, x1) & pl.col("lat").is_between(y0, y1)
-                    for x0, y0, x1, y1 in query.bbox.boxes()
-                )
-            )
-        if query.interval is not None:
-            if query.interval.end is not None:
-                frame = frame.filter(pl.col(self._start) <= query.interval.end)
-            if query.interval.start is not None:
-                frame = frame.filter(pl.col(self._end) >= query.interval.start)
-        frame = self._visible(frame, query.sectors).sort(self._start, self._id)
-        return Page(self._shape(frame.slice(query.offset, query.limit)), frame.height)
+        """Alerts in the bbox, meeting the interval and in the caller's sectors, by time."""
+        start, end = _interval(query)
+        frame, matched = self._store.frame_page(
+            _boxes(query), start, end, query.sectors, query.limit, query.offset
+        )
+        return Page(_point_features(frame, "id"), matched)
 
     def item(self, feature_id: str, sectors: Sectors) -> dict[str, Any] | None:
-        """One record by id, if the caller may see it."""
-        frame = self._load().filter(pl.col(self._id) == feature_id)
-        frame = self._visible(frame, sectors)
-        return self._shape(frame)[0] if frame.height else None
+        """One alert by id, if the caller may see it."""
+        # ids are served as canonical integers (and SQLite's are 64-bit)
+        digits = feature_id.isascii() and feature_id.isdigit() and len(feature_id) <= 18
+        if not digits or feature_id != str(int(feature_id)):
+            return None
+        frame, _ = self._store.frame_page(sectors=sectors, alert_id=int(feature_id))
+        return _point_features(frame, "id")[0] if frame.height else None
 
-    def _visible(self, frame: pl.DataFrame, sectors: Sectors) -> pl.DataFrame:
-        if sectors is None:
-            return frame
-        owner = self._index.sector(frame["lat"].to_numpy(), frame["lon"].to_numpy())
-        return frame.filter(pl.Series(owner, dtype=pl.String).is_in(list(sectors)))
+
+class SeizureCollection:
+    """The workspace's seizures, queried in SQL page by page (see the module docstring)."""
+
+    id = "seizures"
+    title = "Seizures"
+    description = (
+        "CEN-style seizures ingested into the workspace; `description` is untrusted free text"
+    )
+    temporal = True
+    _ORDER = (seizures.c.ts, seizures.c.seizure_id)
+
+    def __init__(self, workspace: Workspace, index: RegionIndex) -> None:
+        self._workspace = workspace
+        self._index = index
+        self._located: tuple[tuple[int, int | None], pl.DataFrame] | None = None
+
+    def extent(self, sectors: Sectors) -> dict[str, Any]:
+        """Bounding box and time span of the seizures the caller may see (empty when none)."""
+        return _frame_extent(_in_sectors(self._positions(), sectors), "ts", "ts")
+
+    def items(self, query: ItemQuery) -> Page:
+        """Seizures in the bbox, meeting the interval and in the caller's sectors, by time."""
+        if query.sectors is None:
+            start, end = _interval(query)
+            where = span_conditions(seizures, ("ts", "ts"), _boxes(query), start, end)
+            limit, offset = query.limit, query.offset
+            matched = self._workspace.count_rows("seizures", where)
+        else:
+            visible = _select(self._positions(), query, "ts", "ts")
+            page = visible["seizure_id"].slice(query.offset, query.limit).to_list()
+            where, limit, offset = [seizures.c.seizure_id.in_(page)], None, 0
+            matched = visible.height
+        frame = self._workspace.read_table("seizures", where, self._ORDER, limit, offset)
+        return Page(_seizure_features(frame), matched)
+
+    def item(self, feature_id: str, sectors: Sectors) -> dict[str, Any] | None:
+        """One seizure by id, if the caller may see it."""
+        frame = self._workspace.read_table("seizures", [seizures.c.seizure_id == feature_id])
+        visible = _in_sectors(_with_sectors(frame, self._index), sectors)
+        return _seizure_features(visible.drop("sector"))[0] if visible.height else None
+
+    def _positions(self) -> pl.DataFrame:
+        """Id, time, position and sector of every seizure, by time then id."""
+        version = self._workspace.table_version("seizures")  # before reading: never stale
+        cached = self._located
+        if cached is None or cached[0] != version:
+            columns = ("seizure_id", "ts", "lat", "lon")
+            frame = self._workspace.read_table("seizures", order_by=self._ORDER, columns=columns)
+            cached = (version, _with_sectors(frame, self._index))
+            self._located = cached
+        return cached[1]
+
+
+class EventCollection:
+    """The events of the last analysis, cached with their sectors while the file is unchanged."""
+
+    id = "events"
+    title = "Track events"
+    description = "Track events found by the last analysis (empty until one has run)"
+    temporal = True
+
+    def __init__(self, workspace: Workspace, index: RegionIndex) -> None:
+        self._events = FileCache(
+            workspace.root / EVENTS_FILE,
+            lambda: _with_sectors(workspace.read_events(), index).sort("start", "event_id"),
+        )
+
+    def extent(self, sectors: Sectors) -> dict[str, Any]:
+        """Bounding box and time span of the events the caller may see (empty when none)."""
+        return _frame_extent(_in_sectors(self._events.get(), sectors), "start", "end")
+
+    def items(self, query: ItemQuery) -> Page:
+        """Events in the bbox, meeting the interval and in the caller's sectors, by time."""
+        frame = _select(self._events.get(), query, "start", "end")
+        page = frame.slice(query.offset, query.limit).drop("sector")
+        return Page(_event_features(page), frame.height)
+
+    def item(self, feature_id: str, sectors: Sectors) -> dict[str, Any] | None:
+        """One event by id, if the caller may see it."""
+        frame = self._events.get().filter(pl.col("event_id") == feature_id)
+        frame = _in_sectors(frame, sectors).drop("sector")
+        return _event_features(frame)[0] if frame.height else None
 
 
 def build_collections(
@@ -223,38 +284,64 @@ def build_collections(
     for kind in ordered:
         if kind in region.layers and not get_kind(kind).raster:
             collections[kind] = LayerCollection(kind, region.read(kind), sectors)
-    collections["seizures"] = PointCollection(
-        "seizures",
-        "Seizures",
-        "CEN-style seizures ingested into the workspace; `description` is untrusted free text",
-        lambda: workspace.read_table("seizures"),
-        index,
-        "seizure_id",
-        ("ts", "ts"),
-        _seizure_features,
-    )
-    collections["events"] = PointCollection(
-        "events",
-        "Track events",
-        "Track events found by the last analysis (empty until one has run)",
-        workspace.read_events,
-        index,
-        "event_id",
-        ("start", "end"),
-        _event_features,
-    )
-    collections["alerts"] = PointCollection(
-        "alerts",
-        "Alerts",
-        "Alerts raised by the analyses, with CAP severity, status and explanation "
-        "(vehicle ids and notes are untrusted text)",
-        alert_store.frame,
-        index,
-        "id",
-        ("event_time", "last_seen"),
-        lambda frame: _point_features(frame, "id"),
-    )
+    collections["seizures"] = SeizureCollection(workspace, index)
+    collections["events"] = EventCollection(workspace, index)
+    collections["alerts"] = AlertCollection(alert_store)
     return collections
+
+
+def _boxes(query: ItemQuery) -> list[Box]:
+    return query.bbox.boxes() if query.bbox is not None else []
+
+
+def _interval(query: ItemQuery) -> tuple[datetime | None, datetime | None]:
+    return (query.interval.start, query.interval.end) if query.interval else (None, None)
+
+
+def _with_sectors(frame: pl.DataFrame, index: RegionIndex) -> pl.DataFrame:
+    """The frame with the ``sector`` holding each row's position (null: none)."""
+    owner = index.sector(frame["lat"].to_numpy(), frame["lon"].to_numpy())
+    # via a list: polars cannot cast an object array that starts with a long run of None
+    return frame.with_columns(pl.Series("sector", owner.tolist(), dtype=pl.String))
+
+
+def _in_sectors(frame: pl.DataFrame, sectors: Sectors) -> pl.DataFrame:
+    """Rows of a frame with a ``sector`` column in the caller's sectors."""
+    return frame if sectors is None else frame.filter(pl.col("sector").is_in(list(sectors)))
+
+
+def _select(frame: pl.DataFrame, query: ItemQuery, start: str, end: str) -> pl.DataFrame:
+    """Rows of a frame with a ``sector`` column meeting the query's bbox, interval and sectors;
+    time span ``[start, end]``; the frame's order kept."""
+    first, last = _interval(query)
+    conditions = [pl.lit(True)]
+    if query.bbox is not None:
+        conditions.append(
+            pl.any_horizontal(
+                pl.col("lon").is_between(x0, x1) & pl.col("lat").is_between(y0, y1)
+                for x0, y0, x1, y1 in query.bbox.boxes()
+            )
+        )
+    if last is not None:
+        conditions.append(pl.col(start) <= last)
+    if first is not None:
+        conditions.append(pl.col(end) >= first)
+    return _in_sectors(frame.filter(*conditions), query.sectors)
+
+
+def _extent(box: Box, span: tuple[datetime, datetime]) -> dict[str, Any]:
+    return {
+        "spatial": {"bbox": [list(box)], "crs": CRS84},
+        "temporal": {"interval": [[span[0].isoformat(), span[1].isoformat()]], "trs": GREGORIAN},
+    }
+
+
+def _frame_extent(frame: pl.DataFrame, start: str, end: str) -> dict[str, Any]:
+    """The extent of a frame's rows (time span ``[start, end]``); empty when it has none."""
+    if frame.height == 0:
+        return {}
+    box = (frame["lon"].min(), frame["lat"].min(), frame["lon"].max(), frame["lat"].max())
+    return _extent(box, (frame[start].min(), frame[end].max()))
 
 
 def _layer_features(frame: gpd.GeoDataFrame) -> list[bytes]:

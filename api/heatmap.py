@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from geoint.api.auth import sector_scope
 from geoint.api.collections import Bbox, Sectors
+from geoint.api.compression import respond
 from geoint.api.dependencies import bbox_param
 from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
@@ -41,7 +42,7 @@ def heatmap_router(service: ServiceSettings) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {GEOJSON: {}}, "description": "GeoJSON FeatureCollection"}},
     )
-    def heatmap(
+    async def heatmap(
         request: Request,
         sectors: Scope,
         metric: Annotated[MetricName, Query(description="what `value` holds")],
@@ -65,8 +66,15 @@ def heatmap_router(service: ServiceSettings) -> APIRouter:
             sectors,
             limit,
         )
-        body = get_services(request).heatmaps.geojson(query)
-        return Response(body, media_type=GEOJSON)
+        services = get_services(request)
+        return await respond(
+            request,
+            services.heatmaps.cached_geojson(query),
+            lambda: services.heatmaps.geojson(query),  # blocking geo work: in a thread
+            GEOJSON,
+            services.gzip,
+            services.compute,
+        )
 
     @router.get(
         "/tiles/{metric}/{z}/{x}/{y}.mvt",
@@ -74,7 +82,7 @@ def heatmap_router(service: ServiceSettings) -> APIRouter:
         response_class=Response,
         responses=_TILE_RESPONSES,
     )
-    def tile(
+    async def tile(
         request: Request,
         sectors: Scope,
         metric: MetricName,
@@ -91,11 +99,21 @@ def heatmap_router(service: ServiceSettings) -> APIRouter:
                 slug="invalid-parameter",
                 errors=[{"in": "path", "field": "x,y", "reason": "invalid", "detail": detail}],
             )
-        body = get_services(request).heatmaps.tile(metric.value, z, x, y, day, sectors)
+        services = get_services(request)
+        heatmaps = services.heatmaps
+        found, body = heatmaps.cached_tile(metric.value, z, x, y, day, sectors)
         headers = {"Cache-Control": "private, max-age=60"}
-        if body is None:
+        if found and body is None:
             return Response(status_code=204, headers=headers)
-        return Response(body, media_type=MVT, headers=headers)
+        return await respond(
+            request,
+            body,
+            lambda: heatmaps.tile(metric.value, z, x, y, day, sectors),
+            MVT,
+            services.gzip,
+            services.compute,
+            headers,
+        )
 
     return router
 

@@ -33,8 +33,30 @@ class ServiceSettings(BaseModel):
     heatmap_max_limit: int = Field(20_000, ge=1, description="most heatmap cells per response")
     heatmap_cache_mib: int = Field(256, ge=0, description="heatmap responses kept (LRU; 0: off)")
     tile_cache_mib: int = Field(64, ge=0, description="vector tiles kept (LRU; 0: off)")
+    gzip_cache_mib: int = Field(
+        64, ge=0, description="gzip forms of cached heatmaps, tiles and alert pages kept (LRU)"
+    )
+    compute_threads: int = Field(
+        1,
+        ge=1,
+        description="threads computing responses missing from their caches (heatmaps, tiles, "
+        "alert pages) at once: more only contend for the interpreter lock, the work being "
+        "short and mostly Python",
+    )
     alert_cache_mib: int = Field(
         64, ge=0, description="alert list pages kept until the next alert change (LRU; 0: off)"
+    )
+    map_cache_mib: int = Field(
+        64, ge=0, description="served /map pages kept until their data changes (LRU; 0: off)"
+    )
+    sign_in_max_failures: int = Field(
+        5, ge=1, description="failed sign-ins from one address before it must wait (429)"
+    )
+    sign_in_window_s: float = Field(
+        15 * 60, gt=0, description="period over which failed sign-ins are counted"
+    )
+    sign_in_max_addresses: int = Field(
+        10_000, ge=1, description="client addresses whose failed sign-ins are tracked at once"
     )
     tile_max_features: int = Field(4_000, ge=1, description="most cells in one vector tile")
     seizure_radius_m: float = Field(

@@ -6,10 +6,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import anyio
 import polars as pl
 from fastapi import Request
 
 from geoint.alerts import AlertStore
+from geoint.api.compression import GzipVariants
 from geoint.api.settings import ApiSettings
 from geoint.heatmap import Heatmaps
 from geoint.keys import KeyStore
@@ -33,6 +35,10 @@ class Services:
     gazetteer: pl.DataFrame
     collections: dict[str, Collection]
     heatmaps: Heatmaps  # the cell tables, read once, as cached GeoJSON and vector tiles
+    # Threads computing responses that missed their cache (heatmaps, tiles, alert pages): the
+    # work is short and mostly Python, so more threads only contend for the interpreter lock.
+    compute: anyio.CapacityLimiter
+    gzip: GzipVariants  # gzip forms of the cached response bodies
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -35,7 +35,7 @@ from geoint.ground import Ground
 from geoint.h3index import cell_centres, cells_to_hex
 from geoint.schema import EventType
 from geoint.settings import AlertSettings, GeointSettings
-from geoint.store import Workspace, counters, metadata
+from geoint.store import Box, Workspace, counters, metadata, span_conditions
 
 EMERGING_FILE = "cells/emerging.parquet"
 RISK_FILE = "cells/risk.parquet"
@@ -83,6 +83,9 @@ alerts = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Index("ix_alerts_rule_subject", "rule", "subject"),
 )
+
+# pages by time (`AlertStore.frame_page`): the index holds (event_time, id), the order served
+_EVENT_TIME_INDEX = sa.Index("ix_alerts_event_time", alerts.c.event_time)
 
 alert_sources = sa.Table(
     "alert_sources",
@@ -422,7 +425,11 @@ class AlertStore:
 
     def __init__(self, workspace: Workspace) -> None:
         self.engine = workspace.engine
+        self._data_version = workspace.data_version
+        self._last_seq_seen: tuple[int, int] | None = None  # (data version, last_seq)
         workspace.ensure_tables(_TABLES)
+        with self.engine.begin() as conn:  # create_all adds no index to an existing table
+            conn.execute(sa.schema.CreateIndex(_EVENT_TIME_INDEX, if_not_exists=True))
 
     # ------------------------------------------------------------------ raise
     def apply(
@@ -708,8 +715,18 @@ class AlertStore:
 
     def last_seq(self) -> int:
         """The sequence number of the latest alert change (0 when there is none)."""
+        version = self._data_version()  # before reading: a commit meanwhile voids the memo
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(alert_changes.c.seq))).scalar() or 0
+            seq = conn.execute(sa.select(sa.func.max(alert_changes.c.seq))).scalar() or 0
+        if version is not None:
+            self._last_seq_seen = (version, seq)
+        return seq
+
+    def known_last_seq(self) -> int | None:
+        """`last_seq` without a query when nothing was committed since it was last read, else
+        None (call `last_seq`). Costs a few microseconds: fit for the event loop."""
+        seen, version = self._last_seq_seen, self._data_version()
+        return seen[1] if seen is not None and version is not None and seen[0] == version else None
 
     def changes_since(
         self, seq: int, sectors: frozenset[str] | None = None, limit: int = 500
@@ -750,6 +767,61 @@ class AlertStore:
             for column in ("event_time", "last_seen"):
                 row[column] = _as_utc(row[column])
         return pl.DataFrame(rows, schema=_FRAME_SCHEMA)
+
+    def frame_page(
+        self,
+        boxes: Sequence[Box] = (),
+        start: datetime | None = None,
+        end: datetime | None = None,
+        sectors: frozenset[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        alert_id: int | None = None,
+    ) -> tuple[pl.DataFrame, int]:
+        """A page of `frame` rows by event time then id, and how many alerts match in all.
+
+        An alert matches when it lies in one of `boxes` (none: anywhere), its time span
+        ``[event_time, last_seen]`` meets ``[start, end]``, its sector is one of `sectors`
+        (None: any) and, when given, its id is `alert_id`.
+        """
+        conditions = _frame_conditions(boxes, start, end, sectors)
+        if alert_id is not None:
+            conditions.append(alerts.c.id == alert_id)
+        names = [c for c in _FRAME_SCHEMA if c != "id"]
+        query = (
+            sa.select(sa.cast(alerts.c.id, sa.String), *(alerts.c[n] for n in names))
+            .where(*conditions)
+            .order_by(alerts.c.event_time, alerts.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            # a page that is not full ends the matches: no count needed
+            last_page = (limit is None or len(rows) < limit) and (rows or not offset)
+            count = sa.select(sa.func.count()).select_from(alerts).where(*conditions)
+            matched = offset + len(rows) if last_page else conn.execute(count).scalar_one()
+        frame = pl.DataFrame(
+            rows, schema={**_FRAME_SCHEMA, "vehicles": pl.String()}, orient="row"
+        ).with_columns(pl.col("vehicles").str.json_decode(_FRAME_SCHEMA["vehicles"]))
+        return frame, matched
+
+    def frame_extent(
+        self, sectors: frozenset[str] | None = None
+    ) -> tuple[Box, tuple[datetime, datetime]] | None:
+        """The bounding box and the time span (first event time, last seen) of the alerts in
+        `sectors` (None: all); None when there are none."""
+        query = sa.select(
+            sa.func.min(alerts.c.lon),
+            sa.func.min(alerts.c.lat),
+            sa.func.max(alerts.c.lon),
+            sa.func.max(alerts.c.lat),
+            sa.func.min(alerts.c.event_time),
+            sa.func.max(alerts.c.last_seen),
+        ).where(*_frame_conditions(sectors=sectors))
+        with self.engine.connect() as conn:
+            *box, first, last = conn.execute(query).one()
+        return None if first is None else (tuple(box), (_as_utc(first), _as_utc(last)))
 
     def precision_by_rule(self) -> dict[str, dict[str, float | int | None]]:
         """Per rule: alerts, labelled ones, true and false positives, and the precision."""
@@ -811,6 +883,19 @@ def raise_alerts(
             sa.select(sa.func.count()).where(alerts.c.status.in_(OPEN_STATUSES))
         ).scalar_one()
     return report
+
+
+def _frame_conditions(
+    boxes: Sequence[Box] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    sectors: frozenset[str] | None = None,
+) -> list[sa.ColumnElement[bool]]:
+    """Alerts in a box, meeting an interval, in a unit's sectors (see `AlertStore.frame_page`)."""
+    conditions = span_conditions(alerts, ("event_time", "last_seen"), boxes, start, end)
+    if sectors is not None:
+        conditions.append(alerts.c.sector.in_(sorted(sectors)))
+    return conditions
 
 
 def _lock_alert_ids(conn: sa.Connection) -> int:

@@ -2,7 +2,7 @@
 
 1. Alert list: `alerts` alerts are raised in bulk through `geoint.alerts.raise_alerts` (one
    synthetic event per vehicle, so none folds into another), then ``GET /api/v1/alerts`` (the
-   service's default page, newest first) is timed from one client and from `clients`
+   default page and 13 filtered feeds, newest first) is timed from one client and from `clients`
    concurrent clients (asyncio, one connection each; ``/health`` alike as the floor), on a
    server with its page cache off (every page computed), then on one with it on.
 2. Latency: per trial, a new vehicle's pings completing an unofficial crossing are POSTed to
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -130,14 +131,34 @@ def synthetic_events(count: int, seed: int) -> pl.DataFrame:
     )
 
 
+def feed_paths() -> list[str]:
+    """The alert feeds units and analysts poll: the default page and filtered ones."""
+    week_ago = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    filters = [
+        "",
+        "?status=new",
+        "?severity=Extreme",
+        "?severity=Severe&status=new",
+        *(f"?type={kind}" for kind in ALERTING_TYPES),
+        "?limit=20",
+        f"?since={week_ago}",
+        *(f"?bbox=2.6,{lat:.1f},3.6,{lat + 1.5:.1f}" for lat in (6.5, 8.0, 9.5, 11.0)),
+    ]
+    return [f"/api/v1/alerts{query}" for query in filters]
+
+
 def measure_list(
     url: str, key: str, requests: int, clients: int, say: Callable[[str], None]
 ) -> dict:
-    """``GET /api/v1/alerts`` (the default page) from one client, then `clients` at once.
-
-    `/health` under the same concurrency is the floor of the server and the clients.
+    """The alert feeds of `feed_paths`, in shuffled rounds, from one client, then `clients` at
+    once. `/health` under the same concurrency is the floor of the server and the clients.
     """
-    paths = ["/api/v1/alerts"] * requests
+    feeds = feed_paths()
+    shuffle = random.Random(1)
+    paths = [
+        p for _ in range(requests // len(feeds) + 1) for p in shuffle.sample(feeds, len(feeds))
+    ]
+    paths = paths[:requests]
     asyncio.run(send_requests(url, key, paths[: clients * 2], clients))  # warm-up
     report = {
         "one_client": _summary(asyncio.run(send_requests(url, key, paths, 1))),

@@ -17,6 +17,7 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,8 +29,8 @@ from h3ronpy import vector
 
 from geoint.errors import WorkspaceError
 from geoint.h3index import cell_centres, cells_to_hex, hex_to_cells, parent_cells
-from geoint.schema import EVENT_SCHEMA
 from geoint.scoring import CONTRIBUTIONS
+from geoint.store import FileCache, read_events_file
 from geoint.validate import haversine_m
 
 ANALYSIS_RESOLUTION = 8
@@ -190,6 +191,7 @@ class CellStore:
         self.events_file = Path(root) / "events" / "events.parquet"
         self._views: dict[int, CellView] = {}
         self._tables: dict[str, tuple[tuple, pl.DataFrame]] = {}
+        self._events = FileCache(self.events_file, partial(read_events_file, self.events_file))
         self._lock = threading.RLock()  # a parent view builds the res-8 view first
 
     def view(self, resolution: int) -> CellView:
@@ -197,7 +199,7 @@ class CellStore:
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution {resolution}; served: {RESOLUTIONS}")
         try:
-            signature = self._signature([table_name(resolution), "days", "context"])
+            signature = self._view_signature(resolution)
         except WorkspaceError:  # not analysed yet
             return _empty_view(resolution)
         cached = self._views.get(resolution)
@@ -210,6 +212,18 @@ class CellStore:
                 self._views[resolution] = cached
             return cached
 
+    def loaded_view(self, resolution: int) -> CellView | None:
+        """The view at `resolution` if it is loaded and current (a few file stats), else None."""
+        cached = self._views.get(resolution)
+        try:
+            current = cached is not None and cached.signature == self._view_signature(resolution)
+        except WorkspaceError:
+            return None
+        return cached if current else None
+
+    def _view_signature(self, resolution: int) -> tuple:
+        return self._signature([table_name(resolution), "days", "context"])
+
     def table(self, name: str) -> pl.DataFrame:
         """A cell table (``emerging``, ``context`` ...) as last written."""
         signature = self._signature([name])
@@ -221,15 +235,7 @@ class CellStore:
 
     def events(self) -> pl.DataFrame:
         """The stored events (none before the first analysis)."""
-        if not self.events_file.is_file():
-            return pl.DataFrame(schema=EVENT_SCHEMA)
-        stat = self.events_file.stat()
-        signature = (stat.st_mtime_ns, stat.st_size)
-        cached = self._tables.get("events")
-        if cached is None or cached[0] != signature:
-            cached = (signature, pl.read_parquet(self.events_file))
-            self._tables["events"] = cached
-        return cached[1]
+        return self._events.get()
 
     def _signature(self, names: list[str]) -> tuple:
         """Name, modification time and size of each table; WorkspaceError if one is missing."""

@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import mapbox_vector_tile
 import mercantile
 import numpy as np
 import orjson
 import shapely
 
 from geoint.cellstore import METRICS, Box, CellStore, CellView, Metric, round_box
+from geoint.mvt import encode_polygon_layer
 
 TILE_EXTENT = 4096
 TILE_BUFFER = 64
@@ -61,7 +61,7 @@ class BytesLRU:
     def __init__(self, max_bytes: int) -> None:
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._items: OrderedDict[Hashable, bytes | None] = OrderedDict()
+        self._items: OrderedDict[Hashable, tuple[bytes | None, int]] = OrderedDict()  # value, size
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> tuple[bool, bytes | None]:
@@ -70,23 +70,23 @@ class BytesLRU:
             if key not in self._items:
                 return False, None
             self._items.move_to_end(key)
-            return True, self._items[key]
+            return True, self._items[key][0]
 
-    def put(self, key: Hashable, value: bytes | None) -> None:
-        """Store a value (unless larger than the budget), evicting the least recently used."""
-        size = self._size(value)
+    def put(self, key: Hashable, value: bytes | None, extra_bytes: int = 0) -> None:
+        """Store a value (unless larger than the budget), evicting the least recently used.
+
+        `extra_bytes`: memory the entry holds besides its value (a large key), counted too.
+        """
+        size = self.ENTRY_OVERHEAD + extra_bytes + (len(value) if value else 0)
         if size > self._max_bytes:
             return
         with self._lock:
             if key in self._items:
-                self._bytes -= self._size(self._items.pop(key))
-            self._items[key] = value
+                self._bytes -= self._items.pop(key)[1]
+            self._items[key] = (value, size)
             self._bytes += size
             while self._bytes > self._max_bytes:
-                self._bytes -= self._size(self._items.popitem(last=False)[1])
-
-    def _size(self, value: bytes | None) -> int:
-        return self.ENTRY_OVERHEAD + (len(value) if value else 0)
+                self._bytes -= self._items.popitem(last=False)[1][1]
 
 
 @dataclass(frozen=True)
@@ -124,20 +124,34 @@ class Heatmaps:
         The bbox is grown outwards to multiples of ``bbox_step`` degrees; cells whose centre
         lies in it are ranked by value (|value| for hotspots) and the first ``limit`` kept.
         """
-        metric = METRICS[query.metric]
         view = self.store.view(query.resolution)
-        day = query.day or view.latest()
-        bbox = round_box(query.bbox, self.bbox_step) if query.bbox else None
-        key = (metric.name, query.resolution, day, bbox, _scope(query.sectors), query.limit)
-        key += (view.signature,)
+        key, day, bbox = self._geojson_key(view, query)
         if cache:
             found, cached = self._geojson.get(key)
             if found and cached is not None:
                 return cached
+        metric = METRICS[query.metric]
         body = orjson.dumps(feature_collection(view, metric, day, bbox, query.sectors, query.limit))
         if cache:
             self._geojson.put(key, body)
         return body
+
+    def cached_geojson(self, query: HeatmapQuery) -> bytes | None:
+        """The query's bytes if they are cached and current (no computing), else None."""
+        view = self.store.loaded_view(query.resolution)
+        if view is None:
+            return None
+        found, cached = self._geojson.get(self._geojson_key(view, query)[0])
+        return cached if found else None
+
+    def _geojson_key(
+        self, view: CellView, query: HeatmapQuery
+    ) -> tuple[tuple, date | None, Box | None]:
+        day = query.day or view.latest()
+        bbox = round_box(query.bbox, self.bbox_step) if query.bbox else None
+        scope = _scope(query.sectors)
+        key = (query.metric, query.resolution, day, bbox, scope, query.limit, view.signature)
+        return key, day, bbox
 
     def tile(
         self,
@@ -155,7 +169,7 @@ class Heatmaps:
         metric = METRICS[metric_name]
         view = self.store.view(tile_resolution(z))
         day = day or view.latest()
-        key = (metric.name, z, x, y, day, _scope(sectors), view.signature)
+        key = _tile_key(view, metric.name, (z, x, y), day, sectors)
         if cache:
             found, body = self._tiles.get(key)
             if found:
@@ -164,6 +178,32 @@ class Heatmaps:
         if cache:
             self._tiles.put(key, body)
         return body
+
+    def cached_tile(
+        self,
+        metric_name: str,
+        z: int,
+        x: int,
+        y: int,
+        day: date | None,
+        sectors: frozenset[str] | None,
+    ) -> tuple[bool, bytes | None]:
+        """(found, tile) from the cache only: found False when the tile must be computed."""
+        view = self.store.loaded_view(tile_resolution(z))
+        if view is None:
+            return False, None
+        key = _tile_key(view, metric_name, (z, x, y), day or view.latest(), sectors)
+        return self._tiles.get(key)
+
+
+def _tile_key(
+    view: CellView,
+    metric_name: str,
+    zxy: tuple[int, int, int],
+    day: date | None,
+    sectors: frozenset[str] | None,
+) -> tuple:
+    return (metric_name, *zxy, day, _scope(sectors), view.signature)
 
 
 def _scope(sectors: frozenset[str] | None) -> tuple[str, ...] | None:
@@ -253,15 +293,8 @@ def vector_tile(
     keep = ~shapely.is_empty(clipped)
     if not keep.any():
         return None
-    props = properties(view, metric, rows)
-    features = [
-        {"geometry": geometry, "properties": {k: v for k, v in p.items() if v is not None}}
-        for geometry, p, kept in zip(clipped, props, keep, strict=True)
-        if kept
-    ]
-    layer = {"name": metric.name, "features": features}
-    options = {"y_coord_down": True, "extents": TILE_EXTENT, "check_winding_order": False}
-    return mapbox_vector_tile.encode([layer], default_options=options)
+    props = properties(view, metric, rows[keep])
+    return encode_polygon_layer(metric.name, clipped[keep], props, TILE_EXTENT)
 
 
 def _projector(z: int, x: int, y: int):

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -92,9 +93,47 @@ class ApiKey:
 class KeyStore:
     """Keys, sessions and the audit log of one workspace."""
 
+    MAX_REMEMBERED = 10_000  # proven credentials kept in memory (cleared when full)
+
     def __init__(self, workspace: Workspace) -> None:
         self.engine = workspace.engine
+        self._data_version = workspace.data_version
+        # sha256 of a proven credential -> (data version when proven, key, session expiry)
+        self._proven: dict[str, tuple[int, ApiKey, datetime | None]] = {}
+        self._proven_lock = threading.Lock()
         workspace.ensure_tables(_TABLES)
+
+    # ----------------------------------------------------- proven credentials
+    def recall(self, credential: str, session: bool = False) -> ApiKey | None:
+        """The key an API key text (or a session token) proved before, without a query, if
+        nothing has been committed to the database since; else None (ask `authenticate` or
+        `session_key`). Any commit, a revocation or sign-out included, forgets every proof,
+        so a revoked key is refused at once, whichever process revoked it.
+        """
+        version = self._data_version()
+        if version is None:
+            return None
+        with self._proven_lock:
+            found = self._proven.get(_proof(credential, session))
+        if found is None or found[0] != version:
+            return None
+        _, key, expires = found
+        return key if expires is None or expires > datetime.now(UTC) else None
+
+    def _remember(
+        self,
+        credential: str,
+        session: bool,
+        version: int | None,
+        key: ApiKey,
+        expires: datetime | None = None,
+    ) -> None:
+        if version is None:
+            return
+        with self._proven_lock:
+            if len(self._proven) >= self.MAX_REMEMBERED:
+                self._proven.clear()
+            self._proven[_proof(credential, session)] = (version, key, expires)
 
     # ------------------------------------------------------------------- keys
     def create(
@@ -151,11 +190,14 @@ class KeyStore:
         if prefix != KEY_PREFIX or not key_id or not secret:
             return None
         query = sa.select(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        version = self._data_version()  # before reading: a commit meanwhile voids the proof
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         if row is None or not hmac.compare_digest(row["digest"], _digest(row["salt"], secret)):
             return None
-        return _key(row)
+        key = _key(row)
+        self._remember(text, False, version, key)
+        return key
 
     # --------------------------------------------------------------- sessions
     def open_session(self, key: ApiKey, ttl: timedelta, now: datetime | None = None) -> str:
@@ -174,7 +216,7 @@ class KeyStore:
     def session_key(self, token: str, now: datetime | None = None) -> ApiKey | None:
         """Return the live key of an unexpired session, else None."""
         query = (
-            sa.select(api_keys)
+            sa.select(api_keys, sessions.c.expires_at.label("session_expires_at"))
             .join(sessions, sessions.c.key_id == api_keys.c.id)
             .where(
                 sessions.c.digest == _sha256(token),
@@ -182,9 +224,14 @@ class KeyStore:
                 api_keys.c.revoked_at.is_(None),
             )
         )
+        version = self._data_version()
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
-        return _key(row) if row else None
+        if row is None:
+            return None
+        key = _key(row)
+        self._remember(token, True, version, key, _as_utc(row["session_expires_at"]))
+        return key
 
     def close_session(self, token: str) -> None:
         """End a session (nothing happens for an unknown token)."""
@@ -227,6 +274,10 @@ class KeyStore:
 
 def _digest(salt: str, secret: str) -> str:
     return hmac.new(bytes.fromhex(salt), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def _proof(credential: str, session: bool) -> str:
+    return ("s" if session else "k") + _sha256(credential)
 
 
 def _sha256(token: str) -> str:

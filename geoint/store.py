@@ -12,12 +12,15 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-from collections.abc import Iterator, Mapping
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import polars as pl
 import sqlalchemy as sa
@@ -31,6 +34,8 @@ LOCK_FILE = ".writer.lock"
 INIT_LOCK_FILE = ".init.lock"
 DATABASE_FILE = "geoint.sqlite"
 _PART_NAME = re.compile(r"part-(\d+)\.parquet$")
+Box = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
+T = TypeVar("T")
 
 metadata = sa.MetaData()
 
@@ -169,7 +174,32 @@ class Workspace:
         self.engine: Engine = sa.create_engine(url)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._watch: sqlite3.Connection | None = None
+        self._watch_lock = threading.Lock()
         self.ensure_tables()
+
+    def data_version(self) -> int | None:
+        """A number that changes whenever any connection (this process's included) commits to
+        the database; None when the database is not an SQLite file (callers then re-read).
+
+        SQLite's ``PRAGMA data_version`` on a connection of its own that never writes: a few
+        microseconds, so read-mostly caches (keys, alert pages) can check it on every request.
+        """
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            return None
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = sqlite3.connect(database, check_same_thread=False)
+            return self._watch.execute("PRAGMA data_version").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the database connections (the workspace can be opened again)."""
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
+        self.engine.dispose()
 
     def ensure_tables(self, tables: list[sa.Table] | None = None) -> None:
         """Create missing tables (all of `metadata` by default), one process at a time."""
@@ -349,29 +379,53 @@ class Workspace:
 
     def read_events(self) -> pl.DataFrame:
         """Return the stored events (empty with schema.EVENT_SCHEMA when none were analysed)."""
-        from geoint.schema import EVENT_SCHEMA
-
-        target = self.root / EVENTS_FILE
-        return pl.read_parquet(target) if target.exists() else pl.DataFrame(schema=EVENT_SCHEMA)
+        return read_events_file(self.root / EVENTS_FILE)
 
     # ---------------------------------------------------------------- records
-    def read_table(self, kind: str) -> pl.DataFrame:
-        """Return every stored row of a record table (seizures, watchlist, declarations)."""
+    def read_table(
+        self,
+        kind: str,
+        where: Sequence[sa.ColumnElement[bool]] = (),
+        order_by: Sequence[sa.ColumnElement] = (),
+        limit: int | None = None,
+        offset: int = 0,
+        columns: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
+        """Return the stored rows of a record table (seizures, watchlist, declarations).
+
+        Every row and column by default; else the `columns` of the rows meeting `where`, in
+        `order_by` order, `offset` rows skipped and at most `limit` returned.
+        """
         table = RECORD_TABLES[kind]
+        selected = [table.c[name] for name in columns] if columns else list(table.columns)
+        query = sa.select(*selected).where(*where).order_by(*order_by).limit(limit).offset(offset)
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(table)).mappings().all()
+            rows = conn.execute(query).mappings().all()
         frame = (
             pl.DataFrame([dict(r) for r in rows])
             if rows
-            else pl.DataFrame(schema={c.name: _polars_type(c) for c in table.columns})
+            else pl.DataFrame(schema={c.name: _polars_type(c) for c in selected})
         )
         return frame.with_columns(
             [
                 pl.col(c.name).dt.replace_time_zone("UTC")
-                for c in table.columns
+                for c in selected
                 if isinstance(c.type, sa.DateTime) and frame.schema[c.name] == pl.Datetime("us")
             ]
         )
+
+    def count_rows(self, kind: str, where: Sequence[sa.ColumnElement[bool]] = ()) -> int:
+        """How many rows of a record table meet `where`."""
+        query = sa.select(sa.func.count()).select_from(RECORD_TABLES[kind]).where(*where)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def table_version(self, kind: str) -> tuple[int, int | None]:
+        """Row count and last batch of a record table: they change when a batch adds rows."""
+        table = RECORD_TABLES[kind]
+        with self.engine.connect() as conn:
+            count, last = conn.execute(sa.select(sa.func.count(), sa.func.max(table.c.batch))).one()
+        return count, last
 
     def quarantined_reasons(self, batch: int) -> dict[str, int]:
         """Return how many rows of a batch were quarantined, by reason."""
@@ -398,6 +452,59 @@ class Workspace:
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).mappings().all()
         return pl.DataFrame([dict(r) for r in rows], infer_schema_length=None)
+
+
+def read_events_file(path: Path) -> pl.DataFrame:
+    """The events of an events file (empty with schema.EVENT_SCHEMA when there is none)."""
+    from geoint.schema import EVENT_SCHEMA
+
+    return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=EVENT_SCHEMA)
+
+
+class FileCache(Generic[T]):
+    """A value built from one file, rebuilt when the file's modification time or size changes."""
+
+    def __init__(self, path: Path, build: Callable[[], T]) -> None:
+        self.path = Path(path)
+        self._build = build  # reads `path` itself (and answers for a missing file)
+        self._cached: tuple[tuple[int, int] | None, T] | None = None
+
+    def get(self) -> T:
+        """The value for the file as it is now."""
+        try:
+            stat = self.path.stat()
+            signature: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            signature = None
+        cached = self._cached
+        if cached is None or cached[0] != signature:
+            # a file replaced between the stat and the read is caught by the next stat
+            cached = (signature, self._build())
+            self._cached = cached
+        return cached[1]
+
+
+def span_conditions(
+    table: sa.Table,
+    span: tuple[str, str],
+    boxes: Sequence[Box] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[sa.ColumnElement[bool]]:
+    """SQL conditions on a table with ``lat`` and ``lon``: the point lies in one of `boxes`
+    (edges included; none: anywhere) and the time span (`span`: its first and last column)
+    meets ``[start, end]`` (None: open)."""
+    lat, lon = table.c.lat, table.c.lon
+    conditions = []
+    if boxes:
+        conditions.append(
+            sa.or_(*(sa.and_(lon.between(x0, x1), lat.between(y0, y1)) for x0, y0, x1, y1 in boxes))
+        )
+    if end is not None:
+        conditions.append(table.c[span[0]] <= end.astimezone(UTC))
+    if start is not None:
+        conditions.append(table.c[span[1]] >= start.astimezone(UTC))
+    return conditions
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from geoint.evaluate import evaluation_report
 from geoint.h3index import latlng_to_cells
 from geoint.schema import EVENT_SCHEMA
 from geoint.settings import AlertSettings
+from geoint.store import Workspace
 
 T0 = datetime(2026, 9, 14, 1, 0, tzinfo=UTC)
 SCRIPT = "<script>alert('x')</script>&"
@@ -179,6 +180,22 @@ def test_lifecycle_and_invalid_transitions(workspace, settings):
     # a closed alert is not extended: a repeat opens a new one
     _raise(workspace, settings, events({"event_id": "E-later", "start": T0 + timedelta(hours=1)}))
     assert len(_all(store)) == 2
+
+
+def test_the_last_change_is_known_without_a_query_until_anything_commits(workspace, settings):
+    _raise(workspace, settings, events({}))
+    store = AlertStore(workspace)
+    assert store.known_last_seq() is None  # never read
+    seq = store.last_seq()
+    assert store.known_last_seq() == seq > 0
+    (alert,) = _all(store)
+    other = Workspace(workspace.root)  # another connection, as the CLI in another process
+    try:
+        AlertStore(other).transition(alert["id"], "ack", "k1")
+    finally:
+        other.close()
+    assert store.known_last_seq() is None
+    assert store.last_seq() == seq + 1 == store.known_last_seq()
 
 
 def test_concurrent_acknowledgements_leave_one_clean_history(workspace, settings):

@@ -104,7 +104,8 @@ def test_unknown_and_revoked_keys_are_refused(client, ws, keys):
     from geoint.keys import KeyStore
 
     assert client.get("/ogc", headers=bearer("geo_nope_nope")).status_code == 401
-    store = Workspace(ws)
+    assert client.get("/ogc", headers=bearer(keys["analyst"])).status_code == 200  # remembered
+    store = Workspace(ws)  # another connection, as the CLI in another process
     key_id = keys["analyst"].split("_")[1]
     KeyStore(store).revoke(key_id)
     store.engine.dispose()

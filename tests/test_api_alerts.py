@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from geoint.alerts import raise_alerts
+from geoint.alerts import AlertStore, raise_alerts
 from geoint.api.app import create_app
 from geoint.layers import Region, RegionIndex
 from geoint.settings import GeointSettings
@@ -281,3 +281,16 @@ def test_sse_stream_resumes_after_last_event_id_on_a_real_server(tmp_path):
         assert bad.status_code == 400
     finally:
         stop_server(server)
+
+
+def test_a_change_made_by_another_process_is_listed_at_once(served):
+    client, _ = served
+    alert_id = _by_vehicle(served, "V4")
+    assert _get(served, "/api/v1/alerts", limit=50).json()  # the page is cached now
+    other = Workspace(client.app_state["services"].workspace.root)  # as the CLI would
+    try:
+        AlertStore(other).transition(alert_id, "ack", "cli", "seen from the CLI")
+    finally:
+        other.close()
+    listed = _get(served, "/api/v1/alerts", limit=50).json()["alerts"]
+    assert next(a for a in listed if a["id"] == alert_id)["status"] == "acknowledged"

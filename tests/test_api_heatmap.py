@@ -352,3 +352,38 @@ def test_response_cache_is_bounded_in_bytes():
     assert cache.get("big") == (False, None) and cache.get(4) == (True, b"x" * 100)
     cache.put("empty", None)  # an empty tile is remembered too
     assert cache.get("empty") == (True, None)
+    cache.put("keyed", b"x" * 100, extra_bytes=10_000)  # a large key counts: not kept
+    assert cache.get("keyed") == (False, None)
+
+
+def test_responses_are_gzipped_for_clients_that_accept_it(served):
+    client, keys = served
+    url = "/api/v1/heatmap?metric=risk&res=8&limit=500"
+    plain = client.get(url, headers={**bearer(keys["admin"]), "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and len(plain.content) > 100_000
+    assert "accept-encoding" in plain.headers["vary"].lower()
+    for accept in ("gzip", "br, gzip;q=0.5", "GZIP ; q=1"):
+        packed = client.get(url, headers={**bearer(keys["admin"]), "Accept-Encoding": accept})
+        assert packed.headers["content-encoding"] == "gzip"
+        assert int(packed.headers["content-length"]) < len(plain.content) / 3
+        assert packed.content == plain.content  # httpx decoded it
+    refused = client.get(url, headers={**bearer(keys["admin"]), "Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers and refused.content == plain.content
+
+
+def test_cached_responses_are_served_without_computing(served, monkeypatch):
+    client, keys = served
+    heatmaps = client.app_state["services"].heatmaps
+    url = "/api/v1/heatmap?metric=activity&res=7&bbox=2.5,6.3,3.0,7.0"
+    first = client.get(url, headers=bearer(keys["admin"]))
+    tile = client.get("/tiles/activity/10/519/490.mvt", headers=bearer(keys["admin"]))
+
+    def computing(*_args, **_kwargs):
+        raise AssertionError("computed although cached")
+
+    monkeypatch.setattr(heatmaps, "geojson", computing)
+    monkeypatch.setattr(heatmaps, "tile", computing)
+    again = client.get(url, headers=bearer(keys["admin"]))
+    assert again.status_code == 200 and again.content == first.content
+    tile_again = client.get("/tiles/activity/10/519/490.mvt", headers=bearer(keys["admin"]))
+    assert tile_again.status_code == tile.status_code and tile_again.content == tile.content

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from geoint.keys import KeyRequestError, KeyStore, UnknownKeyError, api_keys, sessions
+from geoint.store import Workspace
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -44,6 +45,25 @@ def test_revoked_keys_and_their_sessions_stop_working(keys):
     assert keys.session_key(token, now=T0 + timedelta(minutes=10)) is None
     with pytest.raises(UnknownKeyError, match="no API key with id 'nope'"):
         keys.revoke("nope")
+
+
+def test_proven_credentials_are_recalled_until_anything_is_committed(keys, workspace):
+    key, text = keys.create("analyst")
+    assert keys.recall(text) is None  # never proven
+    assert keys.authenticate(text) == key
+    assert keys.recall(text) == key and keys.recall(text + "x") is None
+    assert keys.recall(text, session=True) is None  # a key text is not a session token
+    token = keys.open_session(key, timedelta(hours=1))
+    assert keys.session_key(token) == key and keys.recall(token, session=True) == key
+    other = Workspace(workspace.root)  # another connection, as the CLI in another process
+    try:
+        KeyStore(other).close_session(token)
+        assert keys.recall(token, session=True) is None and keys.session_key(token) is None
+        assert keys.authenticate(text) == key and keys.recall(text) == key
+        KeyStore(other).revoke(key.id)
+    finally:
+        other.close()
+    assert keys.recall(text) is None and keys.authenticate(text) is None
 
 
 def test_sessions_are_stored_hashed_and_close(keys):
