@@ -696,17 +696,7 @@ class AlertStore:
         ):
             if values:
                 conditions.append(column.in_(list(values)))
-        if query.sectors is not None:
-            conditions.append(alerts.c.sector.in_(sorted(query.sectors)))
-        if query.boxes:
-            conditions.append(
-                sa.or_(
-                    *(
-                        sa.and_(alerts.c.lon.between(x0, x1), alerts.c.lat.between(y0, y1))
-                        for x0, y0, x1, y1 in query.boxes
-                    )
-                )
-            )
+        conditions += _frame_conditions(query.boxes, sectors=query.sectors)
         with self.engine.connect() as conn:
             rows = conn.execute(select.where(*conditions)).mappings().all()
         page = [alert_dict(row) for row in rows[: query.limit]]
