@@ -21,7 +21,7 @@ from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
 from geoint.cellstore import METRICS, RESOLUTIONS
-from geoint.heatmap import MAX_ZOOM, HeatmapQuery
+from geoint.heatmap import MAX_ZOOM, HeatmapQuery, TileQuery
 
 GEOJSON = "application/geo+json"
 MVT = "application/vnd.mapbox-vector-tile"
@@ -101,14 +101,15 @@ def heatmap_router(service: ServiceSettings) -> APIRouter:
             )
         services = get_services(request)
         heatmaps = services.heatmaps
-        found, body = heatmaps.cached_tile(metric.value, z, x, y, day, sectors)
+        query = TileQuery(metric.value, z, x, y, day, sectors)
+        found, body = heatmaps.cached_tile(query)
         headers = {"Cache-Control": "private, max-age=60"}
         if found and body is None:
             return Response(status_code=204, headers=headers)
         return await respond(
             request,
             body,
-            lambda: heatmaps.tile(metric.value, z, x, y, day, sectors),
+            lambda: heatmaps.tile(query),
             MVT,
             services.gzip,
             services.compute,

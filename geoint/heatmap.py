@@ -101,6 +101,18 @@ class HeatmapQuery:
     limit: int
 
 
+@dataclass(frozen=True)
+class TileQuery:
+    """What a vector-tile request asks for; ``day`` None is the latest day of the table."""
+
+    metric: str
+    z: int
+    x: int
+    y: int
+    day: date | None
+    sectors: frozenset[str] | None
+
+
 class Heatmaps:
     """GeoJSON and vector-tile heatmaps of a cell store, with their caches."""
 
@@ -153,57 +165,42 @@ class Heatmaps:
         key = (query.metric, query.resolution, day, bbox, scope, query.limit, view.signature)
         return key, day, bbox
 
-    def tile(
-        self,
-        metric_name: str,
-        z: int,
-        x: int,
-        y: int,
-        day: date | None,
-        sectors: frozenset[str] | None,
-        cache: bool = True,
-    ) -> bytes | None:
+    def tile(self, query: TileQuery, cache: bool = True) -> bytes | None:
         """The Mapbox vector tile (layer named after the metric), or None when it is empty."""
+        z, x, y = query.z, query.x, query.y
         if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
             raise ValueError(f"no tile {z}/{x}/{y}: x and y must be below 2**z, z at most 22")
-        metric = METRICS[metric_name]
+        metric = METRICS[query.metric]
         view = self.store.view(tile_resolution(z))
-        day = day or view.latest()
-        key = _tile_key(view, metric.name, (z, x, y), day, sectors)
+        key, day = _tile_key(view, query)
         if cache:
             found, body = self._tiles.get(key)
             if found:
                 return body
-        body = vector_tile(view, metric, day, z, x, y, sectors, self.max_tile_features)
+        body = vector_tile(view, metric, day, z, x, y, query.sectors, self.max_tile_features)
         if cache:
             self._tiles.put(key, body)
         return body
 
-    def cached_tile(
-        self,
-        metric_name: str,
-        z: int,
-        x: int,
-        y: int,
-        day: date | None,
-        sectors: frozenset[str] | None,
-    ) -> tuple[bool, bytes | None]:
+    def cached_tile(self, query: TileQuery) -> tuple[bool, bytes | None]:
         """(found, tile) from the cache only: found False when the tile must be computed."""
-        view = self.store.loaded_view(tile_resolution(z))
+        view = self.store.loaded_view(tile_resolution(query.z))
         if view is None:
             return False, None
-        key = _tile_key(view, metric_name, (z, x, y), day or view.latest(), sectors)
-        return self._tiles.get(key)
+        return self._tiles.get(_tile_key(view, query)[0])
 
 
-def _tile_key(
-    view: CellView,
-    metric_name: str,
-    zxy: tuple[int, int, int],
-    day: date | None,
-    sectors: frozenset[str] | None,
-) -> tuple:
-    return (metric_name, *zxy, day, _scope(sectors), view.signature)
+def _tile_key(view: CellView, query: TileQuery) -> tuple[tuple, date | None]:
+    day = query.day or view.latest()
+    return (
+        query.metric,
+        query.z,
+        query.x,
+        query.y,
+        day,
+        _scope(query.sectors),
+        view.signature,
+    ), day
 
 
 def _scope(sectors: frozenset[str] | None) -> tuple[str, ...] | None:

@@ -28,6 +28,7 @@ from geoint.heatmap import (
     BytesLRU,
     HeatmapQuery,
     Heatmaps,
+    TileQuery,
     tile_resolution,
 )
 from tests.api_support import api_settings, bearer, create_key, start_server, stop_server
@@ -331,7 +332,7 @@ def test_before_any_analysis_heatmaps_are_empty(tmp_path):
     heatmaps = Heatmaps(CellStore(tmp_path))
     body = orjson.loads(heatmaps.geojson(HeatmapQuery("risk", 6, None, None, None, 10)))
     assert body["features"] == [] and body["numberMatched"] == 0 and body["date"] is None
-    assert heatmaps.tile("hotspot", 9, 262, 246, None, None) is None
+    assert heatmaps.tile(TileQuery("hotspot", 9, 262, 246, None, None)) is None
     assert explain(heatmaps.store, h3.str_to_int(SEME_CELL), 8, {}, 28) is None
 
 
