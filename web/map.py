@@ -39,7 +39,6 @@ from geoint.layers import Region
 from geoint.schema import COMMODITIES
 from geoint.scoring import FACTORS
 from geoint.store import EVENTS_FILE, Workspace, ingest_ledger
-from geoint.store import seizures as seizure_table
 
 if TYPE_CHECKING:
     import folium
@@ -231,14 +230,14 @@ def data_version(workspace: Workspace, alerts: AlertStore, vehicle: str | None =
     files = [workspace.root / "cells" / f"{name}.parquet" for name in MAP_TABLES]
     files.append(workspace.root / EVENTS_FILE)
     stats = tuple(_file_version(path) for path in files)
-    stored = sa.select(sa.func.count(), sa.func.max(seizure_table.c.batch))
     committed = sa.select(sa.func.max(ingest_ledger.c.batch)).where(
         ingest_ledger.c.status == "committed"
     )
-    with workspace.engine.connect() as conn:
-        seizures = tuple(conn.execute(stored).one())
-        pings = conn.execute(committed).scalar() if vehicle is not None else None
-    return stats, alerts.last_seq(), seizures, pings
+    pings = None
+    if vehicle is not None:
+        with workspace.engine.connect() as conn:
+            pings = conn.execute(committed).scalar()
+    return stats, alerts.last_seq(), workspace.table_version("seizures"), pings
 
 
 def _file_version(path: Path) -> tuple[int, int] | None:
