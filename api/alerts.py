@@ -12,6 +12,7 @@ and the alert's current state) after ``Last-Event-ID``: a client that reconnects
 id it saw misses nothing and gets nothing twice. Every change is retained, so ``0`` replays all.
 """
 
+import zlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -146,8 +147,11 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
 
         headers = {"X-Content-Type-Options": "nosniff"}
         cached = pages.get(key)[1]
+        # a poller sending this back gets 304 until an alert changes (its scope is in the tag)
+        scope = None if sectors is None else sorted(sectors)
+        etag = f'"{last_seq}-{zlib.crc32(repr(scope).encode()):08x}"'
         return await respond(
-            request, cached, compute, JSON, services.gzip, services.compute, headers
+            request, cached, compute, JSON, services.gzip, services.compute, headers, etag
         )
 
     def encoded_page(request: Request, query: AlertQuery, sectors: Sectors) -> bytes:

@@ -59,11 +59,18 @@ async def respond(
     variants: GzipVariants,
     limiter: anyio.CapacityLimiter,
     headers: dict[str, str] | None = None,
+    etag: str | None = None,
 ) -> Response:
     """A cached `body` or, when None, what `compute()` gives (None: 204 No Content), gzipped
     when the client accepts it and it is worth it. Computing and compressing happen in one
-    trip to a compute thread; a cached body whose gzip is kept needs none."""
+    trip to a compute thread; a cached body whose gzip is kept needs none. With an `etag`
+    (which must change whenever the body would), a client sending it back in
+    ``If-None-Match`` gets 304 Not Modified and no body."""
     headers = {**(headers or {}), "Vary": "Accept-Encoding"}
+    if etag is not None:
+        headers["ETag"] = etag
+        if etag in _tags(request.headers.get("if-none-match", "")):
+            return Response(status_code=304, headers=headers)
     wants_gzip = accepts_gzip(request)
     packed = variants.get(body) if body is not None and wants_gzip else None
     if body is None or (wants_gzip and packed is None and len(body) >= MIN_BYTES):
@@ -76,6 +83,11 @@ async def respond(
         return Response(body, media_type=media_type, headers=headers)
     headers["Content-Encoding"] = "gzip"
     return Response(packed, media_type=media_type, headers=headers)
+
+
+def _tags(header: str) -> set[str]:
+    """The entity tags of an ``If-None-Match`` header (weak ones as strong: GET compares weakly)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")} - {""}
 
 
 def _prepare(

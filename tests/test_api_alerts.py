@@ -294,3 +294,24 @@ def test_a_change_made_by_another_process_is_listed_at_once(served):
         other.close()
     listed = _get(served, "/api/v1/alerts", limit=50).json()["alerts"]
     assert next(a for a in listed if a["id"] == alert_id)["status"] == "acknowledged"
+
+
+def test_pollers_get_304_until_an_alert_changes(served):
+    client, keys = served
+    first = _get(served, "/api/v1/alerts", limit=50)
+    tag = first.headers["etag"]
+    headers = {**bearer(keys["analyst"]), "If-None-Match": tag}
+    unchanged = client.get("/api/v1/alerts", params={"limit": 50}, headers=headers)
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    unit = client.get("/api/v1/alerts", params={"limit": 50}, headers=bearer(keys["unit"]))
+    assert unit.headers["etag"] != tag  # another scope, another body
+    alert_id = _by_vehicle(served, "V4")
+    label = {"label": "false_positive"}
+    done = client.post(
+        f"/api/v1/alerts/{alert_id}/label", headers=bearer(keys["analyst"]), json=label
+    )
+    assert done.status_code == 200
+    changed = client.get("/api/v1/alerts", params={"limit": 50}, headers=headers)
+    assert changed.status_code == 200 and changed.headers["etag"] != tag
+    alert = next(a for a in changed.json()["alerts"] if a["id"] == alert_id)
+    assert alert["label"] == "false_positive"
