@@ -22,10 +22,12 @@ Concurrent first requests for one page each build it (no lock: a build blocks no
 from datetime import date as Date
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from geoint.api.auth import authenticated, reader, sector_scope
+from geoint.api.compression import respond
 from geoint.api.errors import Problem
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
@@ -33,6 +35,7 @@ from geoint.heatmap import BytesLRU
 from geoint.keys import ApiKey
 from geoint.web.map import STATIC, build_map, data_version
 
+HTML = "text/html; charset=utf-8"
 API_PREFIX = "/api/v1"  # where the alert and cell routes live (same origin as the map)
 
 
@@ -46,7 +49,7 @@ def map_router(service: ServiceSettings) -> APIRouter:
     State = Annotated[Services, Depends(get_services)]
 
     @router.get("/map", response_class=HTMLResponse, summary="The web map (Folium, offline)")
-    def web_map(
+    async def web_map(
         request: Request,
         key: Reader,
         sectors: Scope,
@@ -58,15 +61,17 @@ def map_router(service: ServiceSettings) -> APIRouter:
             str | None,
             Query(max_length=128, description="a vehicle whose pings of the day are drawn"),
         ] = None,
-    ) -> HTMLResponse:
+    ) -> Response:
         if key.role == "unit":
             raise Problem(403, "a unit key may not open the map: it shows every sector",
                           slug="forbidden", role=key.role)  # fmt: skip
         static_url = request.url_for("web_static", path="").path
-        version = data_version(services.workspace, services.alerts, vehicle)
+        version = await anyio.to_thread.run_sync(
+            data_version, services.workspace, services.alerts, vehicle
+        )
         cache_key = (date, sectors, vehicle, static_url, version)
-        _, page = pages.get(cache_key)
-        if page is None:
+
+        def build() -> bytes:
             m = build_map(
                 services.region,
                 services.workspace,
@@ -77,7 +82,12 @@ def map_router(service: ServiceSettings) -> APIRouter:
             )
             page = m.get_root().render().encode()
             pages.put(cache_key, page)
-        return HTMLResponse(page)
+            return page
+
+        # a build takes up to a second: the general thread pool, not the heatmaps' compute thread
+        builders = anyio.to_thread.current_default_thread_limiter()
+        cached = pages.get(cache_key)[1]
+        return await respond(request, cached, build, HTML, services.gzip, builders)
 
     @router.get("/static/web/{path:path}", name="web_static", include_in_schema=False)
     def web_static(path: str, _key: Key) -> FileResponse:

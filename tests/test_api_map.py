@@ -73,6 +73,10 @@ def test_a_page_is_built_once_per_day_and_vehicle(served):
     _map(client, keys["analyst"], date=DAY, vehicle=VEHICLE)
     _map(client, keys["analyst"], date=DAY, vehicle=VEHICLE)
     assert len(builds) == 3
+    packed = client.get("/map", headers={**bearer(keys["analyst"]), "Accept-Encoding": "gzip"},
+                        params={"date": DAY})  # fmt: skip
+    assert packed.headers["content-encoding"] == "gzip" and packed.text == first
+    assert int(packed.headers["content-length"]) < len(first.encode()) / 3
 
 
 def test_an_acknowledged_alert_is_never_served_stale(served):
