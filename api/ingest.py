@@ -13,6 +13,7 @@ Stored pings are then analysed for their vehicles in the background (`schedule_a
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
@@ -25,7 +26,13 @@ from geoint.api.errors import Problem, parameter_error, problem_body
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
 from geoint.errors import InputError
-from geoint.pipeline import analyze_batch, ingest_ping_records, ingest_record_rows, prior_ingest
+from geoint.pipeline import (
+    analyze_batch,
+    ingest_ping_records,
+    ingest_record_rows,
+    prior_ingest,
+    update_cells,
+)
 from geoint.readers import ReadResult, parse_column_map, read_records_bytes
 from geoint.schema import ROW_NUMBER, IngestReport
 from geoint.validate import empty_quarantine
@@ -129,16 +136,20 @@ def ingest_read(
 def schedule_analysis(services: Services, report: IngestReport, tasks: BackgroundTasks) -> None:
     """After the response, analyse the vehicles of newly stored pings and raise their alerts.
 
-    Runs in this worker's thread pool (`geoint.pipeline.analyze_batch`); batches take turns
-    on the workspace's writer lock.
+    Runs in this worker's thread pool (`geoint.pipeline.analyze_batch`): events and their
+    alerts per batch (batches take turns on the workspace's writer lock), then the cell
+    tables, coalesced over batches by ``services.cell_refresh``.
     """
     if report.kind == "pings" and report.accepted and not report.already_ingested:
+        ground, settings = services.index, services.settings
+        update = partial(update_cells, services.workspace, ground, settings)
         tasks.add_task(
             analyze_batch,
             services.workspace,
-            services.index,
-            services.settings,
+            ground,
+            settings,
             int(report.batch_id),
+            refresh_cells=partial(services.cell_refresh.request, run=update),
         )
 
 

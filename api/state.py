@@ -16,6 +16,7 @@ from geoint.api.settings import ApiSettings
 from geoint.heatmap import Heatmaps
 from geoint.keys import KeyStore
 from geoint.layers import Region, RegionIndex
+from geoint.pipeline import CellRefresh
 from geoint.store import Workspace
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class Services:
     gzip: GzipVariants  # gzip forms of the cached response bodies
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Cell table updates after posted pings: one at a time, bursts coalesced (api/ingest.py).
+    cell_refresh: CellRefresh = field(default_factory=CellRefresh)
 
 
 def get_services(request: Request) -> Services:

@@ -22,6 +22,7 @@ from geoint.settings import GeointSettings
 from geoint.store import Workspace
 
 CONTEXT_FILE = "cells/context.parquet"
+VEHICLE_DAYS = "vehicle_days"  # cells/vehicle_days.parquet: the incremental update's input
 DAY, WEEK = "1d", "1w"
 ACTIVITY_COLUMNS = ("pings", "vehicles", "moving_minutes", "night_pings")
 EVENT_COLUMNS = tuple(f"events_{kind}" for kind in EventType)
@@ -37,13 +38,21 @@ def segment_pings(pings: pl.DataFrame, settings: GeointSettings) -> pl.DataFrame
     Uses the track preparation of `geoint.tracks` (spikes recomputed over whole tracks);
     `geoint.pipeline.analyze` passes its prepared tracks instead of calling this.
     """
+    segments, _ = segmented_pings(pings, settings)
+    return segments.select("vehicle", "ts", "cell", "dt_s", "speed_kmh", "trip")
+
+
+def segmented_pings(
+    pings: pl.DataFrame, settings: GeointSettings
+) -> tuple[pl.DataFrame, pl.Series]:
+    """Return the ordered non-spike pings with every segment column of `geoint.tracks`
+    (``vehicle`` code, ts, lat, lon, cell, dt_s, distance_m, speed_kmh, bearing_deg, trip)
+    and the vehicle ids the codes index."""
     from geoint.tracks import add_segments, find_spikes, order_pings
 
-    ordered, _ = order_pings(pings, settings.h3_resolution)
+    ordered, vehicle_ids = order_pings(pings, settings.h3_resolution)
     spike = find_spikes(ordered, settings.ingest.spike_speed_kmh)
-    return add_segments(ordered.filter(~spike), settings.tracks.trip_gap_s).select(
-        "vehicle", "ts", "cell", "dt_s", "speed_kmh", "trip"
-    )
+    return add_segments(ordered.filter(~spike), settings.tracks.trip_gap_s), vehicle_ids
 
 
 def _window(period: str, column: str = "ts") -> pl.Expr:
@@ -74,6 +83,28 @@ def vehicle_days(segments: pl.DataFrame, timezone: str, settings: GeointSettings
         )
         .collect()
     )
+
+
+def keyed_vehicle_days(
+    segments: pl.DataFrame, vehicle_ids: pl.Series, timezone: str, settings: GeointSettings
+) -> pl.DataFrame:
+    """Return `vehicle_days` with ``vehicle`` the stable id (`vehicle_ids` indexed by the codes).
+
+    The form stored as ``cells/vehicle_days.parquet`` and read by the incremental update;
+    ``vehicle`` is Categorical in memory (distinct counts as fast as on codes).
+    """
+    per_vehicle = vehicle_days(segments, timezone, settings)
+    ids = vehicle_ids.cast(pl.String).cast(pl.Categorical)
+    return per_vehicle.with_columns(
+        ids.gather(per_vehicle["vehicle"].cast(pl.Int64)).alias("vehicle")
+    )
+
+
+def pings_vehicle_days(
+    pings: pl.DataFrame, timezone: str, settings: GeointSettings
+) -> pl.DataFrame:
+    """Return the `keyed_vehicle_days` of pings (ping_id, vehicle_id, ts, lat, lon, cell)."""
+    return keyed_vehicle_days(*segmented_pings(pings, settings), timezone, settings)
 
 
 def activity(vehicle_days_: pl.DataFrame, period: str = DAY) -> pl.DataFrame:
@@ -201,6 +232,24 @@ def write_table(workspace: Workspace, name: str, frame: pl.DataFrame) -> Path:
     target = workspace.root / "cells" / f"{name}.parquet"
     _write(target, frame)
     return target
+
+
+def write_vehicle_days(workspace: Workspace, per_vehicle: pl.DataFrame) -> Path:
+    """Store a `keyed_vehicle_days` table as ``cells/vehicle_days.parquet``.
+
+    ``vehicle_id`` is written dictionary-encoded (Categorical): it reads and writes faster.
+    """
+    stored = per_vehicle.with_columns(pl.col("vehicle").cast(pl.Categorical))
+    return write_table(workspace, VEHICLE_DAYS, stored.rename({"vehicle": "vehicle_id"}))
+
+
+def read_vehicle_days(workspace: Workspace) -> pl.DataFrame | None:
+    """Return the stored vehicle-day table (``vehicle`` the id), None before any analysis."""
+    target = workspace.root / "cells" / f"{VEHICLE_DAYS}.parquet"
+    if not target.is_file():
+        return None
+    frame = pl.read_parquet(target).rename({"vehicle_id": "vehicle"})
+    return frame.with_columns(pl.col("vehicle").cast(pl.Categorical))
 
 
 def read_table(workspace: Workspace, name: str) -> pl.DataFrame:

@@ -243,7 +243,8 @@ def ingest_pings_command(
         bool,
         typer.Option(
             "--analyze",
-            help="then analyse the batch's vehicles and raise their event alerts (needs --region)",
+            help="then analyse the batch's vehicles, raise their alerts and update the cell "
+            "tables (needs --region)",
         ),
     ] = False,
 ) -> None:
@@ -280,6 +281,13 @@ def _print_ping_ingest(report: IngestReport, analysis: dict[str, Any] | None) ->
             f"{analysis['events']:,} events, {alerts['created']:,} new alerts, "
             f"{alerts['updated']:,} updated ({analysis['seconds']:.2f} s)"
         )
+        if "cells" in analysis:
+            cells = analysis["cells"]
+            out.print(
+                f"cells updated: {cells['recomputed']:,} vehicle-days recomputed, "
+                f"{cells['cell_days']:,} cell-days, {cells['alerts']['created']:,} new cell "
+                f"alerts ({cells['seconds']:.2f} s)"
+            )
 
 
 def _outside_region(store: Any, region: Path, report: IngestReport) -> int:
@@ -302,8 +310,8 @@ def _outside_region(store: Any, region: Path, report: IngestReport) -> int:
 
 
 def _first_ping(store: Any, report: IngestReport) -> int:
-    batch = next(b for b in store.batches() if str(b.batch) == report.batch_id)
-    return batch.first_ping_id or 0
+    batch = store.batch(int(report.batch_id))
+    return (batch.first_ping_id if batch else None) or 0
 
 
 def _ingest_records(
@@ -389,6 +397,31 @@ def quarantine_list(
     settings = _settings(workspace)
     rows = Workspace(settings.workspace, settings.database_url).quarantined(kind, limit)
     _emit(as_json, {"quarantined": rows.to_dicts()}, lambda: out.print(rows))
+
+
+@app.command("compact")
+def compact_command(
+    workspace: WorkspaceOption = None,
+    min_parts: Annotated[
+        int | None, typer.Option(min=2, help="merge a date's small parts from this many")
+    ] = None,
+    grace_s: Annotated[
+        float | None, typer.Option(min=0, help="delete merged parts' files older than this")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Merge small ping parts (each ingest merges them too) and delete merged files."""
+    from geoint.store import Workspace
+
+    settings = _settings(workspace)
+    store, ingest = Workspace(settings.workspace, settings.database_url), settings.ingest
+    with store.writer():
+        report = store.compact(
+            min_parts or ingest.compact_min_parts,
+            ingest.compact_small_bytes,
+            ingest.compact_grace_s if grace_s is None else grace_s,
+        )
+    _emit(as_json, report, lambda: out.print(report))
 
 
 # ----------------------------------------------------------------------------- bench
@@ -537,6 +570,29 @@ def bench_alerts(
         ground = RegionIndex(Region.load(region))
         result = run_alerts_benchmark(
             Path(tmp), region, ground, os.environ, alerts, trials, requests, clients, log=log
+        )
+    _emit(as_json, result, lambda: out.print_json(data=result))
+
+
+@bench_app.command("posts")
+def bench_posts(
+    posts: Annotated[int, typer.Option(min=10, help="positions posted, one per request")] = 1_000,
+    devices: Annotated[int, typer.Option(min=1, help="tracking devices")] = 20,
+    clients: Annotated[int, typer.Option(min=1, help="concurrent posting clients")] = 4,
+    as_json: JsonOption = False,
+) -> None:
+    """OsmAnd posts to a real server: latency first vs last, parts read; baseline: no merging."""
+    import os
+    import shutil
+    import tempfile
+
+    from geoint.bench_posts import run_posts_benchmark
+    from geoint.layers import shipped_region_path
+
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-posts-") as tmp:
+        region = Path(shutil.copytree(shipped_region_path(), Path(tmp) / "region"))
+        result = run_posts_benchmark(
+            Path(tmp), region, os.environ, posts, devices, clients, None if as_json else err.print
         )
     _emit(as_json, result, lambda: out.print_json(data=result))
 

@@ -783,7 +783,7 @@ def _watchlist_events(
 
 
 # -------------------------------------------------------------------------- rendezvous
-def _bucket_resolution(distance_m: float) -> int:
+def bucket_resolution(distance_m: float) -> int:
     """Return the finest H3 resolution whose cells are so large that two points `distance_m`
     apart are always in the same cell or neighbours (edge >= 2 × distance, for the variation of
     cell sizes over the globe)."""
@@ -802,7 +802,7 @@ def rendezvous_candidates(runs: pl.DataFrame, settings: GeointSettings) -> pl.Da
     """
     s = settings.events
     cells = latlng_to_cells(
-        runs["lat"].to_numpy(), runs["lon"].to_numpy(), _bucket_resolution(s.rendezvous_distance_m)
+        runs["lat"].to_numpy(), runs["lon"].to_numpy(), bucket_resolution(s.rendezvous_distance_m)
     )
     bucket = RENDEZVOUS_BUCKET_S * US
     own = runs.select(

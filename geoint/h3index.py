@@ -66,6 +66,15 @@ def parent_cells(cells: np.ndarray, resolution: int) -> np.ndarray:
     return np.asarray(h3ronpy.change_resolution(cells, resolution), dtype=np.uint64)
 
 
+def child_cells(cells: np.ndarray, resolution: int) -> np.ndarray:
+    """Return every child at `resolution` (finer or equal) of the uint64 cells, flattened."""
+    cells = np.ascontiguousarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return np.empty(0, dtype=np.uint64)
+    children = pa.array(h3ronpy.change_resolution_list(cells, resolution))
+    return children.flatten().to_numpy().astype(np.uint64)
+
+
 def cells_to_hex(cells: np.ndarray | pl.Series) -> list[str]:
     """Return the canonical hex string of every uint64 cell."""
     cells = np.ascontiguousarray(cells, dtype=np.uint64)

@@ -4,11 +4,13 @@ then analysis: prepare tracks → detect events → store → cell analytics →
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -16,11 +18,11 @@ import polars as pl
 from geoint.alerts import raise_alerts
 from geoint.errors import InputError
 from geoint.ground import Ground
-from geoint.h3index import latlng_to_cells
+from geoint.h3index import child_cells, grid_disks, latlng_to_cells
 from geoint.readers import ReadResult, read_records
 from geoint.schema import DUPLICATE_REASONS, PING_SCHEMA, EventType, IngestReport
 from geoint.settings import GeointSettings
-from geoint.store import Batch, Workspace
+from geoint.store import Batch, PingPart, Workspace, _exclusive
 from geoint.validate import (
     Validated,
     duplicates_of_stored,
@@ -31,6 +33,9 @@ from geoint.validate import (
     validate_seizures,
     validate_watchlist,
 )
+
+if TYPE_CHECKING:
+    from geoint.scoring import Activity
 
 Progress = Callable[[str], None]
 RECORD_KINDS = ("seizures", "watchlist", "declarations")
@@ -112,10 +117,12 @@ def _store_pings(
     pings = pings.with_columns(
         (pl.int_range(pl.len(), dtype=pl.UInt64) + (batch.first_ping_id or 0)).alias("ping_id")
     ).select(list(PING_SCHEMA))
-    workspace.write_ping_parts(batch, pings)
+    parts = workspace.write_ping_parts(batch, pings)
     report = _report(read, name, "pings", validated, repeated, batch, pings.height)
     report.flagged_spikes = int(pings["spike"].sum())
-    _commit(workspace, batch, report, read, validated, repeated)
+    _commit(workspace, batch, report, read, validated, repeated, parts=parts)
+    ingest = settings.ingest
+    workspace.compact(ingest.compact_min_parts, ingest.compact_small_bytes, ingest.compact_grace_s)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -129,10 +136,12 @@ def _deduplicate_pings(
     if unique.height == 0:
         return unique, within
     first, last = unique["ts"].min(), unique["ts"].max()
+    # the vehicles' pings only: merged parts are sorted by vehicle, so row groups are skipped
+    vehicles = unique["vehicle_id"].unique().implode()
     stored = (
         workspace.scan_pings(first.date(), last.date())
         .select("vehicle_id", "ts", "lat", "lon")
-        .filter(pl.col("ts").is_between(first, last))
+        .filter(pl.col("ts").is_between(first, last), pl.col("vehicle_id").is_in(vehicles))
         .collect()
     )
     unique, against_store = duplicates_of_stored(unique, stored, keys, same, raw)
@@ -262,6 +271,7 @@ def _commit(
     validated: Validated,
     repeated: pl.DataFrame,
     records: pl.DataFrame | None = None,
+    parts: Sequence[PingPart] = (),
 ) -> None:
     counts = {
         "rows": report.rows,
@@ -271,7 +281,7 @@ def _commit(
         "flagged_spikes": report.flagged_spikes,
     }
     rows = pl.concat([read.rejected, validated.quarantined, repeated])
-    workspace.commit_batch(batch, counts, rows, records)
+    workspace.commit_batch(batch, counts, rows, records, parts)
 
 
 def prior_ingest(workspace: Workspace, sha: str, kind: str, name: str) -> IngestReport | None:
@@ -314,6 +324,7 @@ def analyze(
     (`geoint.alerts.raise_alerts`), ``seconds`` and ``stage_seconds``.
     """
     # imported here: the numba kernels load only for analysis, not for every ingest command
+    from geoint.cells import keyed_vehicle_days
     from geoint.events import events_from_tracks
     from geoint.tracks import prepare_tracks
 
@@ -340,7 +351,10 @@ def analyze(
     workspace.write_events(events)
     lap("store")
     segments = tracks.pings.select("vehicle", "ts", "cell", "dt_s", "speed_kmh", "trip")
-    cells = analyze_cells(workspace, ground, settings, segments, events, progress)
+    per_vehicle = keyed_vehicle_days(segments, tracks.vehicle_ids, ground.timezone, settings)
+    del segments
+    with _cells_writer(workspace):
+        cells = analyze_cells(workspace, ground, settings, per_vehicle, events, progress)
     lap("cells")
     _step(progress, "raising alerts")
     alerts = raise_alerts(workspace, ground, settings, events)
@@ -388,14 +402,43 @@ def analyze_batch(
     settings: GeointSettings,
     batch: int,
     now: datetime | None = None,
+    refresh_cells: Callable[[pl.DataFrame], object] | None = None,
 ) -> dict[str, Any]:
-    """Incremental analysis of one committed ping batch (see `analyze_vehicles`)."""
+    """Incremental analysis of one committed ping batch: events, then cells.
+
+    The events and their alerts come first (`analyze_vehicles`); then the cell tables are
+    updated for the vehicle-days the batch changed (`update_cells`, reported as ``cells``),
+    or those days are handed to `refresh_cells` (the API coalesces them, `CellRefresh`).
+    """
     new = workspace.scan_batch_pings(batch).select("vehicle_id", "ts").collect()
     if new.height == 0:
         return {"batch": batch, "vehicles": 0, "pings": 0, "events": 0, "replaced": 0}
     vehicles = new["vehicle_id"].unique().sort().to_list()
     report = analyze_vehicles(workspace, ground, settings, vehicles, new["ts"].min(), now)
+    days = changed_days(new)
+    if refresh_cells is None:
+        report["cells"] = update_cells(workspace, ground, settings, days, now)
+    else:
+        refresh_cells(days)
     return {"batch": batch, **report}
+
+
+def changed_days(pings: pl.DataFrame) -> pl.DataFrame:
+    """Return the (vehicle, date) pairs whose vehicle-day rows new `pings` may change.
+
+    Their own UTC days and the days before and after: a new ping changes its neighbours'
+    spike flags and the next ping's segment, which may lie across midnight.
+    """
+    day = pl.col("ts").dt.date()
+    return (
+        pings.select(
+            pl.col("vehicle_id").cast(pl.String).alias("vehicle"),
+            pl.concat_list(day - timedelta(days=1), day, day + timedelta(days=1)).alias("date"),
+        )
+        .explode("date")
+        .unique()
+        .sort("vehicle", "date")
+    )
 
 
 def analyze_vehicles(
@@ -408,24 +451,28 @@ def analyze_vehicles(
 ) -> dict[str, Any]:
     """Detect the events of `vehicles` touching pings from `since` on, merge them, raise alerts.
 
-    The vehicles' pings from ``since - lookback_s`` are analysed; the events ending at or
-    after `since` replace the stored ones of those vehicles (a rendezvous only when both are
-    among them) ending at or after `since`. Event ids are deterministic, so re-detected events
-    are known to the alert store and raise nothing; only event rules apply (cell rules run
-    with `analyze`). Holds the workspace's writer lock. Report: ``vehicles``, ``pings``,
-    ``events`` (detected from `since`), ``replaced`` (stored events dropped), ``alerts``.
+    The pings from ``since - lookback_s`` of `vehicles` and of their possible rendezvous
+    partners (`rendezvous_partners`) are analysed; the events ending at or after the cutoff
+    (the earliest last ping of `vehicles` before `since`: a new ping can make it a spike)
+    replace the stored ones of those vehicles (a rendezvous only when both are among them)
+    ending at or after it. Event ids are deterministic, so re-detected events are known to
+    the alert store and raise nothing; only event rules apply (cell rules: `update_cells`).
+    Holds the workspace's writer lock. Report: ``vehicles``, ``partners``, ``pings``,
+    ``events`` (detected from the cutoff), ``replaced`` (stored events dropped), ``alerts``.
     """
     from geoint.events import detect_events
 
     started = time.perf_counter()
     begin = since - timedelta(seconds=lookback_s(settings))
     with workspace.writer():
-        pings = (
-            workspace.scan_pings(begin.date())
-            .filter(pl.col("vehicle_id").is_in(vehicles), pl.col("ts") >= begin)
-            .select(_ANALYZED_PING_COLUMNS)
-            .collect()
-        )
+        recent = workspace.scan_pings(begin.date()).filter(pl.col("ts") >= begin)
+        own = recent.filter(pl.col("vehicle_id").is_in(vehicles)).select(_ANALYZED_PING_COLUMNS)
+        pings = own.collect()
+        partners = rendezvous_partners(recent, pings, since, settings)
+        if partners:
+            others = recent.filter(pl.col("vehicle_id").is_in(partners))
+            pings = pl.concat([pings, others.select(_ANALYZED_PING_COLUMNS).collect()])
+        analysed = [*vehicles, *partners]
         detected = detect_events(
             pings,
             ground,
@@ -433,12 +480,15 @@ def analyze_vehicles(
             workspace.read_table("declarations"),
             workspace.read_table("watchlist"),
         )
-        fresh = detected.filter(pl.col("end") >= since)
+        before = pings.filter(pl.col("ts") < since, pl.col("vehicle_id").is_in(vehicles))
+        last = before.group_by("vehicle_id").agg(pl.col("ts").max())["ts"].min()
+        cutoff = since if last is None else last
+        fresh = detected.filter(pl.col("end") >= cutoff)
         stored = workspace.read_events()
         ours = (
-            pl.col("vehicle_id").is_in(vehicles)
-            & (pl.col("other_vehicle_id").is_null() | pl.col("other_vehicle_id").is_in(vehicles))
-            & (pl.col("end") >= since)
+            pl.col("vehicle_id").is_in(analysed)
+            & (pl.col("other_vehicle_id").is_null() | pl.col("other_vehicle_id").is_in(analysed))
+            & (pl.col("end") >= cutoff)
         ) | pl.col("event_id").is_in(fresh["event_id"].implode())
         kept = stored.filter(~ours)
         merged = pl.concat([kept, fresh]).sort(
@@ -450,6 +500,7 @@ def analyze_vehicles(
         )
     return {
         "vehicles": len(vehicles),
+        "partners": len(partners),
         "pings": pings.height,
         "events": fresh.height,
         "replaced": stored.height - kept.height,
@@ -458,47 +509,228 @@ def analyze_vehicles(
     }
 
 
+def rendezvous_partners(
+    recent: pl.LazyFrame, pings: pl.DataFrame, since: datetime, settings: GeointSettings
+) -> list[str]:
+    """Return the other vehicles of `recent` that may have met a vehicle of `pings` since `since`.
+
+    A rendezvous joins two stationary runs (of at least its minimum duration) whose mean
+    positions are at most the rendezvous distance d apart and that overlap in time; it is new
+    when both end at or after `since`. So the runs of `pings` ending from `since` on are found
+    first; the partners are the vehicles with a ping in the cell of a run's mean or a ring-1
+    neighbour, at the resolution where points 2 d apart always are
+    (`geoint.events.bucket_resolution`: the partner's run mean within d, its pings within d
+    of that mean), between a trip gap (``tracks.trip_gap_s``: a run reports at least that
+    often) before the first run's start and after the last run's end. `recent`: the stored
+    pings of the look-back window.
+    """
+    from geoint.cells import segmented_pings
+    from geoint.events import bucket_resolution
+    from geoint.tracks import stationary_runs
+
+    if pings.height == 0:
+        return []
+    rules = settings.events
+    segments, _ = segmented_pings(pings, settings)
+    runs = stationary_runs(segments, settings.tracks.moving_speed_kmh).filter(
+        pl.col("end") >= since,
+        (pl.col("end") - pl.col("start")).dt.total_seconds() >= rules.rendezvous_min_duration_s,
+    )
+    if runs.height == 0:
+        return []
+    resolution = min(bucket_resolution(2 * rules.rendezvous_distance_m), settings.h3_resolution)
+    buckets = latlng_to_cells(runs["lat"].to_numpy(), runs["lon"].to_numpy(), resolution)
+    near = child_cells(np.unique(grid_disks(buckets, 1)[1]), settings.h3_resolution)
+    gap = timedelta(seconds=settings.tracks.trip_gap_s)
+    found = (
+        recent.filter(
+            pl.col("ts").is_between(runs["start"].min() - gap, runs["end"].max() + gap),
+            pl.col("cell").is_in(pl.Series(near, dtype=pl.UInt64).implode()),
+            ~pl.col("vehicle_id").is_in(pings["vehicle_id"].unique().implode()),
+        )
+        .select(pl.col("vehicle_id").unique().sort())
+        .collect()
+    )
+    return found["vehicle_id"].to_list()
+
+
+def update_cells(
+    workspace: Workspace,
+    ground: Ground,
+    settings: GeointSettings,
+    days: pl.DataFrame,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Update the cell tables for changed vehicle-days and raise the cell-rule alerts.
+
+    `days`: (vehicle, date) pairs (`changed_days`). Their rows of ``cells/vehicle_days.parquet``
+    are recomputed from the vehicles' pings of those whole days (and the look-back before,
+    so segments match a full run), the other rows are kept, and every cell table is rebuilt
+    from that table, the stored events and the seizures (`analyze_cells`). Without a stored
+    table (never analysed), it is computed from every ping. Holds the cell writer lock, not
+    the workspace's: ingests and event analyses go on meanwhile. Report: `analyze_cells`
+    with ``recomputed`` (vehicle-day rows taken from pings) and ``alerts`` (cell rules only).
+    """
+    from geoint.cells import pings_vehicle_days, read_vehicle_days
+    from geoint.schema import EVENT_SCHEMA
+
+    started = time.perf_counter()
+    with _cells_writer(workspace):
+        stored = read_vehicle_days(workspace)
+        per_vehicle, sums, recomputed = None, None, 0
+        if stored is not None and days.height:
+            begin = datetime.combine(days["date"].min(), datetime.min.time(), UTC)
+            begin -= timedelta(seconds=lookback_s(settings))
+            pings = (
+                workspace.scan_pings(begin.date())
+                .filter(
+                    pl.col("vehicle_id").is_in(days["vehicle"].unique().implode()),
+                    pl.col("ts") >= begin,
+                )
+                .select(_ANALYZED_PING_COLUMNS)
+                .collect()
+            )
+            key = ["vehicle", "date"]
+            days = days.with_columns(pl.col("vehicle").cast(pl.Categorical))
+            fresh = pings_vehicle_days(pings, ground.timezone, settings).join(
+                days, on=key, how="semi"
+            )
+            recomputed = fresh.height
+            # the vehicles' rows first (a cheap filter), then the exact (vehicle, date) match
+            theirs = pl.col("vehicle").is_in(days["vehicle"].unique().implode())
+            own = stored.filter(theirs)
+            per_vehicle = pl.concat(
+                [stored.filter(~theirs), own.join(days, on=key, how="anti"), fresh]
+            )
+            changed = pl.concat([own.join(days, on=key, how="semi"), fresh])
+            sums = _stored_activity(workspace, settings)
+            if sums is not None:
+                sums = sums.replaced(per_vehicle, changed, settings.h3_resolution)
+        elif stored is not None:
+            per_vehicle = stored
+        report = analyze_cells(workspace, ground, settings, per_vehicle, activity=sums)
+    report["recomputed"] = recomputed if stored is not None else report["vehicle_days"]
+    report["alerts"] = raise_alerts(
+        workspace,
+        ground,
+        settings,
+        pl.DataFrame(schema=EVENT_SCHEMA),
+        now,
+        actor=INCREMENTAL_ACTOR,
+    )
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+class CellRefresh:
+    """Coalesced cell updates: one at a time; requests made during a run make one more run.
+
+    `request` queues its days; if no run is under way, the caller runs (its `run`, usually
+    `update_cells` of the workspace) until nothing is pending, each run covering every day
+    queued before it started; else it returns at once and the running caller picks its days
+    up. A failed run's days are dropped (the next run or full analysis covers them again)
+    and the error is raised; days queued meanwhile wait for the next request.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[pl.DataFrame] = []
+        self._running = False
+
+    def request(self, days: pl.DataFrame, run: Callable[[pl.DataFrame], object]) -> bool:
+        """Queue `days` (vehicle, date); return whether this call ran the update itself."""
+        with self._lock:
+            self._pending.append(days)
+            if self._running:
+                return False
+            self._running = True
+        try:
+            while (queued := self._take()) is not None:
+                run(queued)
+        finally:
+            with self._lock:
+                self._running = False
+        return True
+
+    def _take(self) -> pl.DataFrame | None:
+        with self._lock:
+            if not self._pending:
+                return None
+            days = pl.concat(self._pending).unique().sort("vehicle", "date")
+            self._pending = []
+            return days
+
+
 def analyze_cells(
     workspace: Workspace,
     ground: Ground,
     settings: GeointSettings,
-    segments: pl.DataFrame | None = None,
+    per_vehicle: pl.DataFrame | None = None,
     events: pl.DataFrame | None = None,
     progress: Progress | None = None,
+    activity: Activity | None = None,
 ) -> dict[str, Any]:
     """Compute the cell analytics (SPEC §7) and write them under ``cells/``; return the report.
 
-    `segments` (prepared pings, `geoint.cells.segment_pings`) and `events` default to those of
-    the workspace's pings and stored events. Tables and columns: docs/cells.md.
+    `per_vehicle` (the vehicle-day table, `geoint.cells.keyed_vehicle_days`) and `events`
+    default to those of the workspace's pings and stored events; the vehicle-day table is
+    stored too. `activity`: its sums when known (`update_cells`), else they are computed.
+    Tables and columns: docs/cells.md.
     """
-    from geoint.cells import segment_pings, static_context, write_table
-    from geoint.scoring import cell_analytics
+    from geoint.cells import pings_vehicle_days, static_context, write_table, write_vehicle_days
+    from geoint.scoring import Activity, cell_tables
 
     started = time.perf_counter()
-    if segments is None:
+    if per_vehicle is None:
         _step(progress, "preparing pings for cells")
         pings = workspace.scan_pings().select(_ANALYZED_PING_COLUMNS).collect()
-        segments = segment_pings(pings, settings)
+        per_vehicle = pings_vehicle_days(pings, ground.timezone, settings)
     events = workspace.read_events() if events is None else events
     seizures = workspace.read_table("seizures").with_columns(pl.col("cell").cast(pl.UInt64))
-    touched = [segments["cell"].unique(), events["cell"], seizures["cell"]]
+    touched = [per_vehicle["cell"].unique(), events["cell"], seizures["cell"]]
     cells = np.unique(np.concatenate([c.cast(pl.UInt64).to_numpy() for c in touched]))
     _step(progress, "cell context")
     context = static_context(workspace, ground, cells)
     _step(progress, "cell analytics")
-    tables = cell_analytics(segments, events, seizures, context, ground.timezone, settings)
+    if activity is None:
+        activity = Activity.of(per_vehicle, settings.coarse_resolutions)
+    tables = cell_tables(activity, events, seizures, context, settings)
     _step(progress, "storing cell tables")
+    write_vehicle_days(workspace, per_vehicle)
     for name, frame in tables.named().items():
         write_table(workspace, name, frame)
     alert_p = settings.cells.anomaly_alert_p
     return {
         "cells": int(tables.days["cell"].n_unique()),
         "cell_days": tables.days.height,
+        "vehicle_days": per_vehicle.height,
         "anomalous_cell_days": int((tables.days["anomaly_p"] <= alert_p).sum()),
         "hotspot_cell_days": int((tables.days["gi_bin"] > 0).sum()),
         "emerging": dict(sorted(tables.emerging.group_by("emerging").len().iter_rows())),
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _stored_activity(workspace: Workspace, settings: GeointSettings) -> Activity | None:
+    """The activity sums of the stored cell tables (None if one is missing)."""
+    from geoint.cells import read_table
+    from geoint.errors import WorkspaceError
+    from geoint.scoring import Activity
+
+    names = ["days", "weeks", *(f"days_r{r}" for r in settings.coarse_resolutions)]
+    try:
+        tables = {name: read_table(workspace, name) for name in names}
+    except WorkspaceError:
+        return None
+    return Activity.of_tables(tables, settings.coarse_resolutions)
+
+
+def _cells_writer(workspace: Workspace) -> AbstractContextManager[None]:
+    """Hold the lock of the cell tables (``cells/.writer.lock``): one writer at a time, in
+    any process, without blocking ingests (which hold the workspace's writer lock)."""
+    folder = workspace.root / "cells"
+    folder.mkdir(parents=True, exist_ok=True)
+    return _exclusive(folder / ".writer.lock")
 
 
 def _step(progress: Progress | None, name: str) -> None:

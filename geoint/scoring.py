@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree
 
 from geoint.anomaly import activity_anomaly
 from geoint.cells import (
+    ACTIVITY_COLUMNS,
     COUNT_COLUMNS,
     DAY,
     WEEK,
@@ -32,7 +33,7 @@ from geoint.cells import (
 )
 from geoint.errors import GeointError
 from geoint.ground import Ground
-from geoint.h3index import cell_centres, hex_to_cells, parent_cells
+from geoint.h3index import cell_centres, child_cells, hex_to_cells, parent_cells
 from geoint.hotspots import emerging, gi_rows, gi_windows, ring_weights
 from geoint.settings import CellSettings, GeointSettings
 from geoint.store import Workspace
@@ -171,26 +172,128 @@ def cell_analytics(
     """Return every cell table from prepared pings, events, seizures and the static context.
 
     `segments`: see `geoint.cells.segment_pings`; `context`: `Ground.cell_context` of (at
-    least) every cell the other inputs touch.
+    least) every cell the other inputs touch. The per-ping step (`vehicle_days`), its sums
+    (`Activity`), then `cell_tables`.
+    """
+    per_vehicle = vehicle_days(segments, timezone, settings)
+    activity_ = Activity.of(per_vehicle, settings.coarse_resolutions)
+    return cell_tables(activity_, events, seizures, context, settings)
+
+
+_KEY = ["cell", "date"]
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the cell tables need of the vehicle-day table (`geoint.cells.vehicle_days`).
+
+    ``days`` and ``weeks``: `geoint.cells.activity` per cell and window; ``parents``: per
+    coarse resolution, ``cell`` (the parent), ``date``, ``vehicles`` (distinct, exact).
+    """
+
+    days: pl.DataFrame
+    weeks: pl.DataFrame
+    parents: dict[int, pl.DataFrame]
+
+    @classmethod
+    def of(cls, per_vehicle: pl.DataFrame, resolutions: tuple[int, ...]) -> Activity:
+        """Sum up a whole vehicle-day table."""
+        parents = {r: parent_vehicles(per_vehicle, r) for r in resolutions}
+        return cls(activity(per_vehicle, DAY), activity(per_vehicle, WEEK), parents)
+
+    @classmethod
+    def of_tables(cls, tables: dict[str, pl.DataFrame], resolutions: tuple[int, ...]) -> Activity:
+        """Recover the sums from cell tables written before (`CellTables.named`)."""
+        columns = [*_KEY, *ACTIVITY_COLUMNS]
+        active = pl.col("pings") > 0
+        parents = {
+            r: tables[f"days_r{r}"].filter(pl.col("vehicles") > 0).select(*_KEY, "vehicles")
+            for r in resolutions
+        }
+        return cls(
+            tables["days"].filter(active).select(columns),
+            tables["weeks"].filter(active).select(columns),
+            parents,
+        )
+
+    def replaced(
+        self, per_vehicle: pl.DataFrame, changed: pl.DataFrame, resolution: int
+    ) -> Activity:
+        """Return these sums with those of the `changed` cell-days, their weeks and parent
+        cell-days taken afresh from `per_vehicle` (the whole updated table, cells at
+        `resolution`); the others are kept."""
+        changed = changed.select(pl.col("cell").cast(pl.UInt64), "date").unique()
+        near = per_vehicle.filter(pl.col("cell").is_in(changed["cell"].unique().implode()))
+        days = near.join(changed, on=_KEY, how="semi")
+        weeks = changed.select("cell", pl.col("date").dt.truncate(WEEK)).unique()
+        same_days = per_vehicle.filter(pl.col("date").is_in(changed["date"].unique().implode()))
+        parents = {}
+        for r, stored in self.parents.items():
+            keys = changed.select(
+                pl.Series("cell", parent_cells(changed["cell"].to_numpy(), r)), "date"
+            ).unique()
+            children = child_cells(keys["cell"].unique().to_numpy(), resolution)
+            rows = same_days.filter(
+                pl.col("cell").is_in(pl.Series(children, dtype=pl.UInt64).implode())
+            )
+            parents[r] = _replace(stored, keys, parent_vehicles(rows, r))
+        return Activity(
+            _replace(self.days, changed, activity(days, DAY)),
+            _replace(self.weeks, weeks, activity(near, WEEK)),
+            parents,
+        )
+
+
+def _replace(stored: pl.DataFrame, keys: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
+    """Return `stored` with its rows at `keys` (cell, date) replaced by those of `fresh`."""
+    fresh = fresh.join(keys, on=_KEY, how="semi").select(stored.columns).cast(stored.schema)
+    return pl.concat([stored.join(keys, on=_KEY, how="anti"), fresh])
+
+
+def parent_vehicles(per_vehicle: pl.DataFrame, resolution: int) -> pl.DataFrame:
+    """Return ``cell`` (the parent at `resolution`), ``date`` and distinct ``vehicles``."""
+    cells = per_vehicle["cell"].unique()
+    parents = pl.DataFrame(
+        {"cell": cells, "parent": pl.Series(parent_cells(cells.to_numpy(), resolution))}
+    )
+    return (
+        per_vehicle.lazy()
+        .select("cell", "date", "vehicle")
+        .join(parents.lazy(), on="cell")
+        .group_by(pl.col("parent").alias("cell"), "date")
+        .agg(pl.col("vehicle").n_unique().cast(pl.Float64).alias("vehicles"))
+        .collect()
+    )
+
+
+def cell_tables(
+    activity_: Activity,
+    events: pl.DataFrame,
+    seizures: pl.DataFrame,
+    context: pl.DataFrame,
+    settings: GeointSettings,
+) -> CellTables:
+    """Return every cell table from the activity sums, events, seizures and the context.
+
+    Windows are kept over the activity's date span only (seizures may go back years).
     """
     cfg = settings.cells
     seizures = seizures.with_columns(pl.col("cell").cast(pl.UInt64))
-    per_vehicle = vehicle_days(segments, timezone, settings)
     days = cell_windows(
-        activity(per_vehicle, DAY),
+        activity_.days,
         event_counts(events, cfg.severity, DAY),
         seizure_counts(seizures, DAY),
     )
     weeks = cell_windows(
-        activity(per_vehicle, WEEK),
+        activity_.weeks,
         event_counts(events, cfg.severity, WEEK),
         seizure_counts(seizures, WEEK),
     )
-    if segments.height:  # windows of the pings' span only (seizures may go back years)
-        first, last = segments["ts"].min(), segments["ts"].max()
-        days = days.filter(pl.col("date").is_between(first.date(), last.date()))
-        monday = first.date() - timedelta(days=first.weekday())
-        weeks = weeks.filter(pl.col("date").is_between(monday, last.date()))
+    if activity_.days.height:
+        first, last = activity_.days["date"].min(), activity_.days["date"].max()
+        days = days.filter(pl.col("date").is_between(first, last))
+        monday = first - timedelta(days=first.weekday())
+        weeks = weeks.filter(pl.col("date").is_between(monday, last))
     cells = np.unique(days["cell"].to_numpy())
     weights = ring_weights(cells, cfg.gi_k, include_self=True)
     weekly = gi_windows(weeks, cells, weights)
@@ -210,34 +313,23 @@ def cell_analytics(
     days = risk_score(days.with_columns(pl.Series("seizure_density", density)), cfg)
     days = days.sort("date", "cell")
     risk = days.select("date", "cell", "risk", *CONTRIBUTIONS)
-    coarse = parent_days(per_vehicle, days, settings.coarse_resolutions)
+    coarse = parent_days(days, activity_.parents)
     return CellTables(days, weeks, trends, risk, coarse)
 
 
-def parent_days(
-    per_vehicle: pl.DataFrame, days: pl.DataFrame, resolutions: tuple[int, ...]
-) -> dict[int, pl.DataFrame]:
-    """Return the days table aggregated to parent cells at each of `resolutions`.
+def parent_days(days: pl.DataFrame, vehicles: dict[int, pl.DataFrame]) -> dict[int, pl.DataFrame]:
+    """Return the days table aggregated to parent cells at each resolution of `vehicles`.
 
     Counts are sums over children except ``vehicles``, the distinct vehicles of the parent
-    (from `per_vehicle`, see `geoint.cells.vehicle_days`, with cells mapped to parents); risk
-    and its contributions are those of the riskiest child; ``children`` counts the active
-    children.
+    (`vehicles`: `parent_vehicles` per resolution); risk and its contributions are those of
+    the riskiest child; ``children`` counts the active children.
     """
     sums = [c for c in COUNT_COLUMNS if c != "vehicles"]
     riskiest = pl.col("risk").arg_max()
     finest = np.unique(days["cell"].to_numpy())
-    visit_row = np.searchsorted(finest, per_vehicle["cell"].to_numpy())
     out = {}
-    for resolution in resolutions:
+    for resolution, counted in vehicles.items():
         parent = parent_cells(finest, resolution)
-        vehicles = (
-            per_vehicle.select(
-                pl.Series("cell", parent[visit_row], dtype=pl.UInt64), "date", "vehicle"
-            )
-            .group_by("cell", "date")
-            .agg(pl.col("vehicle").n_unique().cast(pl.Float64).alias("vehicles"))
-        )
         out[resolution] = (
             days.with_columns(
                 pl.Series("cell", parent[np.searchsorted(finest, days["cell"].to_numpy())])
@@ -248,7 +340,7 @@ def parent_days(
                 pl.col(sums).sum(),
                 pl.col("risk", *CONTRIBUTIONS).get(riskiest),
             )
-            .join(vehicles, on=["cell", "date"], how="left")
+            .join(counted, on=["cell", "date"], how="left")
             .with_columns(
                 pl.col("vehicles").fill_null(0.0),
                 pl.when(pl.col("pings") > 0)

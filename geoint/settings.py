@@ -24,6 +24,15 @@ class IngestSettings(BaseModel):
         250, gt=0, description="implied speed to both neighbours above which a ping is a GPS spike"
     )
     chunk_rows: int = Field(2_000_000, gt=0, description="rows validated and written per chunk")
+    compact_min_parts: int = Field(
+        32, ge=2, description="small ping parts of one date that an ingest merges into one"
+    )
+    compact_small_bytes: int = Field(
+        4 * 2**20, gt=0, description="ping parts smaller than this are merged (bytes)"
+    )
+    compact_grace_s: float = Field(
+        3600, ge=0, description="merged parts' files are deleted this long after the merge"
+    )
 
 
 class TrackSettings(BaseModel):

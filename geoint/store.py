@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -32,6 +32,7 @@ PINGS_DIR = "pings"
 EVENTS_FILE = "events/events.parquet"
 LOCK_FILE = ".writer.lock"
 INIT_LOCK_FILE = ".init.lock"
+COMPACTION = "compaction"  # the ledger kind of a merged ping part
 DATABASE_FILE = "geoint.sqlite"
 _PART_NAME = re.compile(r"part-(\d+)\.parquet$")
 Box = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
@@ -72,6 +73,25 @@ quarantine = sa.Table(
     sa.Column("detail", sa.Text),
     sa.Column("raw", sa.Text),
 )
+
+# The catalogue of ping parts: one row per batch and UTC date, written in the transaction that
+# commits the batch, so a reader's one query sees every committed part and no other. A part
+# merged by `Workspace.compact` points at the part now holding its rows (`merged_into`); its
+# file is deleted after a grace period, as a reader that listed it before may still read it.
+ping_parts = sa.Table(
+    "ping_parts",
+    metadata,
+    sa.Column("batch", sa.Integer, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("merged_into", sa.Integer),
+    sa.Column("merged_at", sa.DateTime(timezone=True)),
+    sa.Column("file_deleted", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_ping_parts_live", "merged_into", "day"),
+)
+# ledger rows by status: recovery looks only at started batches (an index for old workspaces too)
+_LEDGER_STATUS_INDEX = sa.Index("ix_ingest_ledger_status", ingest_ledger.c.status)
 
 counters = sa.Table(
     "counters",
@@ -149,6 +169,16 @@ class Batch:
     first_ping_id: int | None
 
 
+@dataclass(frozen=True)
+class PingPart:
+    """One Parquet file of pings: a batch's pings of one UTC date."""
+
+    batch: int
+    day: date
+    rows: int
+    bytes: int
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # busy_timeout first: switching to WAL needs a lock another process may briefly hold
@@ -205,6 +235,35 @@ class Workspace:
         """Create missing tables (all of `metadata` by default), one process at a time."""
         with _exclusive(self.root / INIT_LOCK_FILE):
             metadata.create_all(self.engine, tables=tables)
+            if tables is None:  # create_all adds no index to an existing table
+                with self.engine.begin() as conn:
+                    conn.execute(sa.schema.CreateIndex(_LEDGER_STATUS_INDEX, if_not_exists=True))
+                self._catalogue_existing_parts()
+
+    def _catalogue_existing_parts(self) -> None:
+        """Enter the parts of a workspace written before the catalogue existed (once)."""
+        with self.engine.connect() as conn:
+            if conn.execute(sa.select(ping_parts.c.batch).limit(1)).first() is not None:
+                return
+            committed = set(
+                conn.execute(
+                    sa.select(ingest_ledger.c.batch).where(ingest_ledger.c.status == "committed")
+                ).scalars()
+            )
+        parts = [
+            PingPart(
+                int(match.group(1)),
+                day,
+                pl.scan_parquet(path).select(pl.len()).collect().item(),
+                path.stat().st_size,
+            )
+            for folder, day in self._date_folders(with_days=True)
+            for path in sorted(folder.glob("part-*.parquet"))
+            if (match := _PART_NAME.search(path.name)) and int(match.group(1)) in committed
+        ]
+        if parts:
+            with self.engine.begin() as conn:
+                conn.execute(ping_parts.insert(), [_part_row(part) for part in parts])
 
     # ----------------------------------------------------------------- ledger
     def committed_batch(self, sha256: str, kind: str) -> Batch | None:
@@ -225,6 +284,13 @@ class Workspace:
             query = query.where(ingest_ledger.c.status == status)
         with self.engine.connect() as conn:
             return [_batch(row) for row in conn.execute(query).mappings()]
+
+    def batch(self, batch: int) -> Batch | None:
+        """One ledger entry, if it exists."""
+        query = sa.select(ingest_ledger).where(ingest_ledger.c.batch == batch)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _batch(row) if row else None
 
     def begin_batch(self, kind: str, file: str, sha256: str, ping_ids: int = 0) -> Batch:
         """Record a started batch and reserve `ping_ids` consecutive ping ids for it."""
@@ -265,9 +331,13 @@ class Workspace:
         counts: Mapping[str, int],
         quarantined_rows: pl.DataFrame,
         records: pl.DataFrame | None = None,
+        parts: Sequence[PingPart] = (),
     ) -> None:
-        """Commit a batch: ledger counts, its quarantine rows and its table records, atomically."""
+        """Commit a batch: ledger counts, its quarantine rows, its table records and its ping
+        parts (`write_ping_parts`), atomically."""
         with self.engine.begin() as conn:
+            if parts:
+                conn.execute(ping_parts.insert(), [_part_row(part) for part in parts])
             if records is not None and records.height:
                 conn.execute(RECORD_TABLES[batch.kind].insert(), _sql_rows(records, batch.batch))
             if quarantined_rows.height:
@@ -295,58 +365,60 @@ class Workspace:
             yield
 
     def recover(self) -> int:
-        """Abort batches a killed ingest left started and delete their files; return how many.
-
-        Call only while holding `writer` (or with no other writer alive).
+        """Abort batches a killed ingest (or compaction) left started and delete their files;
+        return how many. Only started batches are looked at, so the cost does not grow with
+        the history. Call only while holding `writer` (or with no other writer alive).
         """
         started = [b.batch for b in self.batches("started")]
-        committed = {b.batch for b in self.batches("committed")}
-        for tmp in (self.root / PINGS_DIR).rglob("*.tmp"):
-            tmp.unlink(missing_ok=True)
-        for part in (self.root / PINGS_DIR).rglob("part-*.parquet"):
-            match = _PART_NAME.search(part.name)
-            if match and int(match.group(1)) not in committed:
-                part.unlink()
-        if started:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    ingest_ledger.update()
-                    .where(ingest_ledger.c.batch.in_(started))
-                    .values(status="aborted")
-                )
-        for folder in (self.root / PINGS_DIR).glob("date=*"):
-            if folder.is_dir() and not any(folder.iterdir()):
+        if not started:
+            return 0
+        for folder in self._date_folders():
+            for batch in started:
+                for name in (f"part-{batch:08d}.parquet", f"part-{batch:08d}.parquet.tmp"):
+                    (folder / name).unlink(missing_ok=True)
+        with self.engine.begin() as conn:  # files first: a kill here leaves them started
+            conn.execute(
+                ingest_ledger.update()
+                .where(ingest_ledger.c.batch.in_(started))
+                .values(status="aborted")
+            )
+        for folder in self._date_folders():
+            if not any(folder.iterdir()):
                 folder.rmdir()
         return len(started)
 
     # ------------------------------------------------------------------ pings
-    def write_ping_parts(self, batch: Batch, pings: pl.DataFrame) -> list[Path]:
-        """Write a batch's pings, one Parquet part per UTC date, each atomically (tmp + rename)."""
+    def write_ping_parts(self, batch: Batch, pings: pl.DataFrame) -> list[PingPart]:
+        """Write a batch's pings, one Parquet part per UTC date, each atomically (tmp + rename);
+        they count once `commit_batch` enters them in the catalogue."""
         dated = pings.with_columns(pl.col("ts").dt.date().alias("_date"))
         parts = dated.partition_by("_date", as_dict=True, maintain_order=True, include_key=False)
         targets = []
         for (day,), part in parts.items():
-            folder = self.root / PINGS_DIR / f"date={day.isoformat()}"
+            folder = _date_folder(self.root, day)
             folder.mkdir(parents=True, exist_ok=True)
             targets.append((folder / f"part-{batch.batch:08d}.parquet", part))
         # Parquet encoding releases the GIL: two writers keep both cores busy
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(lambda job: _write_atomically(*job), targets))
-        return [target for target, _ in targets]
+        return [
+            PingPart(batch.batch, day, part.height, target.stat().st_size)
+            for ((day,), part), (target, _) in zip(parts.items(), targets, strict=True)
+        ]
 
     def ping_files(self, start: date | None = None, end: date | None = None) -> list[Path]:
-        """Return the committed ping parts, optionally only those of dates in [start, end]."""
-        committed = {b.batch for b in self.batches("committed")}
-        files = []
-        for folder in sorted((self.root / PINGS_DIR).glob("date=*")):
-            day = date.fromisoformat(folder.name.removeprefix("date="))
-            if (start and day < start) or (end and day > end):
-                continue
-            for part in sorted(folder.glob("part-*.parquet")):
-                match = _PART_NAME.search(part.name)
-                if match and int(match.group(1)) in committed:
-                    files.append(part)
-        return files
+        """Return the committed ping parts, optionally only those of dates in [start, end]
+        (one catalogue query: parts merged into another are left out)."""
+        query = sa.select(ping_parts.c.batch, ping_parts.c.day).where(
+            ping_parts.c.merged_into.is_(None)
+        )
+        if start:
+            query = query.where(ping_parts.c.day >= start)
+        if end:
+            query = query.where(ping_parts.c.day <= end)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(ping_parts.c.day, ping_parts.c.batch)).all()
+        return [_part_path(self.root, batch, day) for batch, day in rows]
 
     def scan_pings(self, start: date | None = None, end: date | None = None) -> pl.LazyFrame:
         """Return a lazy frame over the committed pings (columns of schema.PING_SCHEMA)."""
@@ -358,14 +430,118 @@ class Workspace:
         return pl.scan_parquet(files)
 
     def scan_batch_pings(self, batch: int) -> pl.LazyFrame:
-        """Return a lazy frame over the pings one committed batch stored (empty otherwise)."""
+        """Return a lazy frame over the pings one committed batch stored (empty otherwise),
+        also after its parts were merged (their rows are found by the batch's ping ids)."""
         from geoint.schema import PING_SCHEMA
 
-        committed = any(b.batch == batch for b in self.batches("committed"))
-        files = sorted((self.root / PINGS_DIR).glob(f"date=*/part-{batch:08d}.parquet"))
-        if not committed or not files:
+        entry = self.batch(batch)
+        query = sa.select(ping_parts.c.day, ping_parts.c.merged_into).where(
+            ping_parts.c.batch == batch
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if entry is None or entry.status != "committed" or not rows:
             return pl.LazyFrame(schema=PING_SCHEMA)
-        return pl.scan_parquet(files)
+        first = entry.first_ping_id or 0
+        frames = [
+            pl.scan_parquet(_part_path(self.root, batch, day))
+            if into is None
+            else pl.scan_parquet(_part_path(self.root, into, day)).filter(
+                pl.col("ping_id").is_between(first, first + entry.accepted - 1)
+            )
+            for day, into in rows
+        ]
+        return pl.concat(frames)
+
+    def compact(self, min_parts: int, small_bytes: int, grace_s: float) -> dict[str, int]:
+        """Merge each date's small ping parts into one when it holds at least `min_parts`.
+
+        Devices posting a few positions at a time (OsmAnd) leave one small part per post, and
+        every read opens them all. A merge writes one part (a ledger batch of kind
+        `COMPACTION`, sorted by vehicle and time, ping ids kept) and, in one transaction,
+        enters it in the catalogue and points the parts it holds at it; their files are
+        deleted by a later call once `grace_s` has passed. Call holding `writer`. Report:
+        ``merged_parts``, ``merged_rows``, ``deleted_files``.
+        """
+        report = {
+            "merged_parts": 0,
+            "merged_rows": 0,
+            "deleted_files": self._delete_merged(grace_s),
+        }
+        small = sa.and_(ping_parts.c.merged_into.is_(None), ping_parts.c.bytes < small_bytes)
+        crowded = (
+            sa.select(ping_parts.c.day)
+            .where(small)
+            .group_by(ping_parts.c.day)
+            .having(sa.func.count() >= min_parts)
+        )
+        with self.engine.connect() as conn:
+            days = list(conn.execute(crowded).scalars())
+        for day in days:
+            with self.engine.connect() as conn:
+                members = list(
+                    conn.execute(
+                        sa.select(ping_parts.c.batch).where(small, ping_parts.c.day == day)
+                    ).scalars()
+                )
+            frame = pl.read_parquet([_part_path(self.root, b, day) for b in members])
+            frame = frame.sort("vehicle_id", "ts", "ping_id")
+            entry = self.begin_batch(COMPACTION, f"date={day.isoformat()}", "")
+            target = _part_path(self.root, entry.batch, day)
+            tmp = target.with_name(target.name + ".tmp")
+            # small row groups: a read of a few vehicles skips the others' groups
+            frame.write_parquet(tmp, compression="lz4", statistics=True, row_group_size=65_536)
+            os.replace(tmp, target)
+            merged = PingPart(entry.batch, day, frame.height, target.stat().st_size)
+            now = datetime.now(UTC)
+            with self.engine.begin() as conn:
+                conn.execute(ping_parts.insert(), [_part_row(merged)])
+                conn.execute(  # earlier merges into these parts now live in the new one
+                    ping_parts.update()
+                    .where(ping_parts.c.merged_into.in_(members), ping_parts.c.day == day)
+                    .values(merged_into=entry.batch)
+                )
+                conn.execute(
+                    ping_parts.update()
+                    .where(ping_parts.c.batch.in_(members), ping_parts.c.day == day)
+                    .values(merged_into=entry.batch, merged_at=now)
+                )
+                conn.execute(
+                    ingest_ledger.update()
+                    .where(ingest_ledger.c.batch == entry.batch)
+                    .values(status="committed", committed_at=now, rows=frame.height)
+                )
+            report["merged_parts"] += len(members)
+            report["merged_rows"] += frame.height
+        return report
+
+    def _delete_merged(self, grace_s: float) -> int:
+        """Delete the files of parts merged more than `grace_s` ago; return how many."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=grace_s)
+        due = sa.and_(
+            ping_parts.c.merged_into.is_not(None),
+            ping_parts.c.file_deleted.is_(False),
+            ping_parts.c.merged_at <= cutoff,
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(ping_parts.c.batch, ping_parts.c.day).where(due)).all()
+        for batch, day in rows:
+            _part_path(self.root, batch, day).unlink(missing_ok=True)
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(ping_parts.update().where(due).values(file_deleted=True))
+        return len(rows)
+
+    def _date_folders(
+        self, start: date | None = None, end: date | None = None, with_days: bool = False
+    ) -> list:
+        """The ping date folders (with their dates), optionally only those in [start, end]."""
+        folders = []
+        for folder in sorted((self.root / PINGS_DIR).glob("date=*")):
+            day = date.fromisoformat(folder.name.removeprefix("date="))
+            if folder.is_dir() and not ((start and day < start) or (end and day > end)):
+                folders.append((folder, day) if with_days else folder)
+        return folders
 
     # ----------------------------------------------------------------- events
     def write_events(self, events: pl.DataFrame) -> Path:
@@ -516,6 +692,18 @@ def _exclusive(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _date_folder(root: Path, day: date) -> Path:
+    return root / PINGS_DIR / f"date={day.isoformat()}"
+
+
+def _part_path(root: Path, batch: int, day: date) -> Path:
+    return _date_folder(root, day) / f"part-{batch:08d}.parquet"
+
+
+def _part_row(part: PingPart) -> dict[str, object]:
+    return {"batch": part.batch, "day": part.day, "rows": part.rows, "bytes": part.bytes}
 
 
 def _write_atomically(target: Path, frame: pl.DataFrame) -> None:

@@ -1,10 +1,20 @@
 """Pings posted to a real server raise their alerts by themselves (incremental analysis)."""
 
 import calendar
+from types import SimpleNamespace
 
 import httpx2
+import polars as pl
 import pytest
+from fastapi import BackgroundTasks
 
+from geoint.alerts import AlertQuery, AlertStore
+from geoint.api.ingest import schedule_analysis
+from geoint.layers import Region, RegionIndex, shipped_region_path
+from geoint.pipeline import CellRefresh, ingest_pings
+from geoint.settings import GeointSettings
+from geoint.store import Workspace
+from geoint.testing import write_csv
 from tests.api_support import bearer, build_region, create_key, start_server, stop_server
 from tests.test_api_alerts import _read_sse
 from tests.test_incremental import CROSSING, T0, rows
@@ -77,3 +87,26 @@ def _read_sse_quietly(url: str, key: str, last_id: str) -> None:
     with httpx2.stream("GET", f"{url}/api/v1/alerts/stream", headers=headers, timeout=1.5) as r:
         for line in r.iter_lines():
             assert not line.startswith("id:"), line
+
+
+def test_scheduled_analysis_raises_event_alerts_then_updates_the_cells(tmp_path):
+    settings = GeointSettings(workspace=tmp_path / "ws")
+    store = Workspace(settings.workspace)
+    services = SimpleNamespace(
+        workspace=store,
+        index=RegionIndex(Region.load(shipped_region_path())),
+        settings=settings,
+        cell_refresh=CellRefresh(),
+    )
+    report = ingest_pings(store, write_csv(rows("V1", T0, CROSSING), tmp_path / "p.csv"), settings)
+    tasks = BackgroundTasks()
+    schedule_analysis(services, report, tasks)
+    (task,) = tasks.tasks
+    result = task.func(*task.args, **task.kwargs)  # as Starlette runs it after the response
+    assert result["alerts"]["created"] == 1 and "cells" not in result
+    (alert,), _ = AlertStore(store).list(AlertQuery(limit=10))
+    assert alert["type"] == "unofficial_crossing"
+    days = pl.read_parquet(store.root / "cells" / "days.parquet")
+    assert days["events_unofficial_crossing"].sum() == 1
+    vehicle_days = pl.read_parquet(store.root / "cells" / "vehicle_days.parquet")
+    assert vehicle_days["vehicle_id"].cast(pl.String).unique().to_list() == ["V1"]

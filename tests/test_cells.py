@@ -13,6 +13,7 @@ from geoint.cells import (
     activity,
     cell_windows,
     event_counts,
+    pings_vehicle_days,
     region_key,
     segment_pings,
     seizure_counts,
@@ -350,8 +351,8 @@ def test_analyze_cells_writes_tables_whose_contributions_sum_to_the_risk(
     events = events.with_columns(
         pl.Series("cell", latlng_to_cells(events["lat"].to_numpy(), events["lon"].to_numpy(), 8))
     )
-    segments = segment_pings(pings, settings)
-    report = analyze_cells(workspace, toy_index, settings, segments, events)
+    per_vehicle = pings_vehicle_days(pings, toy_index.timezone, settings)
+    report = analyze_cells(workspace, toy_index, settings, per_vehicle, events)
     assert report["cells"] > 10 and report["cell_days"] > 10
     risk = pl.read_parquet(workspace.root / "cells/risk.parquet")
     assert risk.schema["date"] == pl.Date and risk.schema["cell"] == pl.UInt64

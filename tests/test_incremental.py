@@ -1,14 +1,17 @@
 """Incremental analysis of new ping batches: only the affected vehicles, new events alert once."""
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from geoint.alerts import AlertQuery, AlertStore
+from geoint.alerts import AlertQuery, AlertStore, default_rules_path
 from geoint.events import detect_events
 from geoint.layers import Region, RegionIndex, shipped_region_path
-from geoint.pipeline import analyze_batch, ingest_pings, lookback_s
+from geoint.pipeline import CellRefresh, analyze, analyze_batch, ingest_pings, lookback_s
 from geoint.settings import GeointSettings
 from geoint.store import Workspace
 from geoint.testing import iso, write_csv
@@ -18,6 +21,7 @@ T0 = datetime(2026, 9, 14, 1, tzinfo=UTC)
 # Benin → Nigeria at 8°N, about 30 km from any official crossing of the shipped region
 CROSSING = [(8.0, 2.67 + 0.005 * i) for i in range(9)]  # border near 2.695°E
 STOP = [(7.0, 2.0)] * 5  # deep in Benin: no event
+MEETING = (8.0, 2.68)  # 1.5 km west of the border, far from crossings and places
 
 
 def rows(vehicle: str, start: datetime, points: list[tuple[float, float]]) -> list[dict]:
@@ -90,3 +94,128 @@ def test_cli_ingest_analyzes_the_batch_when_asked(tmp_path):
     assert result.returncode == 0, result.stderr
     analysis = json.loads(result.stdout)["analysis"]
     assert analysis["events"] == 1 and analysis["alerts"]["created"] == 1
+
+
+CELL_TABLES = {
+    "days": ("date", "cell"),
+    "risk": ("date", "cell"),
+    "weeks": ("date", "cell"),
+    "emerging": ("cell",),
+    "days_r5": ("date", "cell"),
+    "days_r6": ("date", "cell"),
+    "days_r7": ("date", "cell"),
+    "vehicle_days": ("cell", "date", "vehicle_id"),
+}
+
+
+def _cell_tables(store: Workspace) -> dict[str, pl.DataFrame]:
+    folder = store.root / "cells"
+    return {n: pl.read_parquet(folder / f"{n}.parquet").sort(k) for n, k in CELL_TABLES.items()}
+
+
+def _risk_rules(tmp_path, min_risk: float):
+    """The shipped rules with the high-risk threshold at `min_risk`."""
+    text = default_rules_path().read_text().replace("min_risk = 70.0", f"min_risk = {min_risk}")
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    return path
+
+
+def test_incremental_cells_equal_a_full_analysis_and_raise_the_risk_alert(tmp_path, ground):
+    settings = GeointSettings(
+        workspace=tmp_path / "ws", alerts={"rules_file": _risk_rules(tmp_path, 50.0)}
+    )
+    store = Workspace(settings.workspace)
+    alerts = AlertStore(store)
+    day = timedelta(days=1)
+    first = rows("V1", T0, STOP) + rows("V2", T0, STOP) + rows("V4", T0, [(7.0, 2.01)] * 3)
+    first += rows("V3", T0 + timedelta(hours=20), CROSSING[:3])
+    ingest_pings(store, write_csv(first, tmp_path / "a.csv"), settings)
+    analyze(store, ground, settings)
+    assert not alerts.list(AlertQuery(limit=10, alert_type=("high_risk",)))[0]
+    # a night crossing the next day; late pings of yesterday; a track across midnight
+    second = rows("V1", T0 + day, CROSSING)
+    second += rows("V2", T0 + timedelta(hours=22, minutes=50), STOP)
+    second += rows("V3", T0 + timedelta(hours=22, minutes=58), CROSSING[3:6])
+    report = _ingest(store, settings, ground, tmp_path, "b.csv", second)
+    assert 0 < report["cells"]["recomputed"] < report["cells"]["vehicle_days"]
+    assert report["cells"]["alerts"]["by_rule"] == {"high-risk-cell": 1}
+    (risky,), _ = alerts.list(AlertQuery(limit=10, alert_type=("high_risk",)))
+    assert risky["rule"] == "high-risk-cell" and risky["event_time"].startswith("2026-09-15")
+    incremental = _cell_tables(store)
+    # a full analysis of the same pings gives the same tables (and folds the same alert)
+    full = analyze(store, ground, settings)
+    assert full["alerts"]["created"] == 0
+    for name, frame in _cell_tables(store).items():
+        assert_frame_equal(incremental[name], frame, check_exact=False, rel_tol=0, abs_tol=1e-9)
+
+
+def test_a_rendezvous_with_a_stored_vehicle_is_found_when_its_partner_reports(tmp_path, ground):
+    settings = GeointSettings(workspace=tmp_path / "ws")
+    store = Workspace(settings.workspace)
+    alerts = AlertStore(store)
+    parked = rows("A", T0, [MEETING] * 20)
+    assert _ingest(store, settings, ground, tmp_path, "a.csv", parked)["events"] == 0
+    joining = rows("B", T0 + timedelta(minutes=3), [(MEETING[0] + 0.001, MEETING[1])] * 15)
+    report = _ingest(store, settings, ground, tmp_path, "b.csv", joining)
+    assert report["partners"] == 1 and report["alerts"]["created"] == 1
+    (alert,), _ = alerts.list(AlertQuery(limit=10))
+    assert alert["type"] == "rendezvous" and sorted(alert["vehicles"]) == ["A", "B"]
+    everything = detect_events(store.scan_pings().collect(), ground, settings)
+    assert everything["event_type"].to_list() == ["rendezvous"]
+    assert_frame_equal(store.read_events(), everything)
+
+
+def _days(vehicle: str, *offsets: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"vehicle": [vehicle] * len(offsets), "date": [T0.date() + timedelta(d) for d in offsets]}
+    )
+
+
+def test_cell_refreshes_coalesce_requests_made_during_a_run():
+    refresh, runs = CellRefresh(), []
+    started, release = threading.Event(), threading.Event()
+
+    def run(days: pl.DataFrame) -> None:
+        runs.append(days)
+        if len(runs) == 1:
+            started.set()
+            assert release.wait(10)
+
+    ran: list[bool] = []
+    first = threading.Thread(target=lambda: ran.append(refresh.request(_days("V1", 0), run)))
+    first.start()
+    assert started.wait(10)
+    # while the first run is under way, requests queue and return at once
+    assert refresh.request(_days("V2", 0, 1), run) is False
+    assert refresh.request(_days("V3", 1), run) is False
+    assert refresh.request(_days("V2", 1), run) is False
+    release.set()
+    first.join(10)
+    assert ran == [True] and len(runs) == 2  # exactly one more run, covering all three
+    assert runs[1].rows() == _days("V2", 0, 1).vstack(_days("V3", 1)).rows()
+    # idle again: the next request runs at once; a failed run frees the refresh
+    assert refresh.request(_days("V4", 0), run) is True and len(runs) == 3
+
+    def fail(days: pl.DataFrame) -> None:
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        refresh.request(_days("V5", 0), fail)
+    assert refresh.request(_days("V6", 0), run) is True
+    assert runs[-1].rows() == _days("V6", 0).rows()
+
+
+def test_a_ping_that_turns_the_last_one_into_a_spike_drops_its_event(tmp_path, ground):
+    settings = GeointSettings(workspace=tmp_path / "ws")
+    store = Workspace(settings.workspace)
+    west, east = (8.0, 2.67), (8.0, 2.75)  # 9 km apart, across the border
+    _ingest(store, settings, ground, tmp_path, "a.csv", rows("V1", T0, [west] * 3))
+    # a jump across the border one minute later: a crossing while it is the last ping
+    jump = _ingest(store, settings, ground, tmp_path, "b.csv", rows("V1", T0, [west] * 3 + [east]))
+    assert jump["events"] == 1
+    # back where it was: the jump was a GPS spike, and no crossing happened
+    back = rows("V1", T0, [west] * 3 + [east, west])[4:]
+    assert _ingest(store, settings, ground, tmp_path, "c.csv", back)["replaced"] == 1
+    assert store.read_events().height == 0
+    assert detect_events(store.scan_pings().collect(), ground, settings).height == 0
