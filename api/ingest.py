@@ -27,7 +27,7 @@ from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
 from geoint.errors import InputError
 from geoint.pipeline import (
-    analyze_batch,
+    analyze_batches,
     ingest_ping_records,
     ingest_record_rows,
     prior_ingest,
@@ -136,21 +136,22 @@ def ingest_read(
 def schedule_analysis(services: Services, report: IngestReport, tasks: BackgroundTasks) -> None:
     """After the response, analyse the vehicles of newly stored pings and raise their alerts.
 
-    Runs in this worker's thread pool (`geoint.pipeline.analyze_batch`): events and their
-    alerts per batch (batches take turns on the workspace's writer lock), then the cell
-    tables, coalesced over batches by ``services.cell_refresh``.
+    Runs in this worker's thread pool (`geoint.pipeline.analyze_batches`): events and their
+    alerts, then the cell tables. Both are coalesced: batches posted while an analysis runs
+    are analysed together by one more run (``services.batch_analysis``), and cell updates
+    likewise (``services.cell_refresh``), so a burst of device posts costs a few runs.
     """
     if report.kind == "pings" and report.accepted and not report.already_ingested:
-        ground, settings = services.index, services.settings
-        update = partial(update_cells, services.workspace, ground, settings)
-        tasks.add_task(
-            analyze_batch,
-            services.workspace,
+        workspace, ground, settings = services.workspace, services.index, services.settings
+        update = partial(update_cells, workspace, ground, settings)
+        analyse = partial(
+            analyze_batches,
+            workspace,
             ground,
             settings,
-            int(report.batch_id),
             refresh_cells=partial(services.cell_refresh.request, run=update),
         )
+        tasks.add_task(services.batch_analysis.request, [int(report.batch_id)], run=analyse)
 
 
 def ingest_router(service: ServiceSettings) -> APIRouter:

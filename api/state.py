@@ -16,7 +16,7 @@ from geoint.api.settings import ApiSettings
 from geoint.heatmap import Heatmaps
 from geoint.keys import KeyStore
 from geoint.layers import Region, RegionIndex
-from geoint.pipeline import CellRefresh
+from geoint.pipeline import BatchAnalysis, CellRefresh
 from geoint.store import Workspace
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ class Services:
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
     # Cell table updates after posted pings: one at a time, bursts coalesced (api/ingest.py).
     cell_refresh: CellRefresh = field(default_factory=CellRefresh)
+    # Incremental analyses of posted batches: one at a time, bursts coalesced (api/ingest.py).
+    batch_analysis: BatchAnalysis = field(default_factory=BatchAnalysis)
 
 
 def get_services(request: Request) -> Services:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 import polars as pl
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from geoint.scoring import Activity
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 RECORD_KINDS = ("seizures", "watchlist", "declarations")
 _RECORD_KEYS = {
     "seizures": ("seizure_id",),
@@ -404,15 +405,30 @@ def analyze_batch(
     now: datetime | None = None,
     refresh_cells: Callable[[pl.DataFrame], object] | None = None,
 ) -> dict[str, Any]:
-    """Incremental analysis of one committed ping batch: events, then cells.
+    """Incremental analysis of one committed ping batch (`analyze_batches`)."""
+    report = analyze_batches(workspace, ground, settings, [batch], now, refresh_cells)
+    return {"batch": batch, **{k: v for k, v in report.items() if k != "batches"}}
 
-    The events and their alerts come first (`analyze_vehicles`); then the cell tables are
-    updated for the vehicle-days the batch changed (`update_cells`, reported as ``cells``),
-    or those days are handed to `refresh_cells` (the API coalesces them, `CellRefresh`).
+
+def analyze_batches(
+    workspace: Workspace,
+    ground: Ground,
+    settings: GeointSettings,
+    batches: Sequence[int],
+    now: datetime | None = None,
+    refresh_cells: Callable[[pl.DataFrame], object] | None = None,
+) -> dict[str, Any]:
+    """Incremental analysis of committed ping batches together: events, then cells.
+
+    The events and their alerts come first (`analyze_vehicles`, over the batches' vehicles
+    from their earliest ping); then the cell tables are updated for the vehicle-days the
+    batches changed (`update_cells`, reported as ``cells``), or those days are handed to
+    `refresh_cells` (the API coalesces them, `CellRefresh`).
     """
-    new = workspace.scan_batch_pings(batch).select("vehicle_id", "ts").collect()
+    frames = [workspace.scan_batch_pings(b).select("vehicle_id", "ts") for b in batches]
+    new = pl.concat(frames).collect() if frames else pl.DataFrame()
     if new.height == 0:
-        return {"batch": batch, "vehicles": 0, "pings": 0, "events": 0, "replaced": 0}
+        return {"batches": list(batches), "vehicles": 0, "pings": 0, "events": 0, "replaced": 0}
     vehicles = new["vehicle_id"].unique().sort().to_list()
     report = analyze_vehicles(workspace, ground, settings, vehicles, new["ts"].min(), now)
     days = changed_days(new)
@@ -420,7 +436,7 @@ def analyze_batch(
         report["cells"] = update_cells(workspace, ground, settings, days, now)
     else:
         refresh_cells(days)
-    return {"batch": batch, **report}
+    return {"batches": list(batches), **report}
 
 
 def changed_days(pings: pl.DataFrame) -> pl.DataFrame:
@@ -622,25 +638,26 @@ def update_cells(
     return report
 
 
-class CellRefresh:
-    """Coalesced cell updates: one at a time; requests made during a run make one more run.
+class Coalescer(Generic[T]):
+    """Work done one run at a time; work requested during a run makes exactly one more run.
 
-    `request` queues its days; if no run is under way, the caller runs (its `run`, usually
-    `update_cells` of the workspace) until nothing is pending, each run covering every day
-    queued before it started; else it returns at once and the running caller picks its days
-    up. A failed run's days are dropped (the next run or full analysis covers them again)
-    and the error is raised; days queued meanwhile wait for the next request.
+    `request` queues its item; if no run is under way, the caller runs (its `run`) until
+    nothing is pending, each run covering every item queued before it started (`merge`d into
+    one); else it returns at once and the running caller picks the item up. A failed run's
+    items are dropped (the next run or a full analysis covers them again) and the error is
+    raised; items queued meanwhile wait for the next request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, merge: Callable[[list[T]], T]) -> None:
+        self._merge = merge
         self._lock = threading.Lock()
-        self._pending: list[pl.DataFrame] = []
+        self._pending: list[T] = []
         self._running = False
 
-    def request(self, days: pl.DataFrame, run: Callable[[pl.DataFrame], object]) -> bool:
-        """Queue `days` (vehicle, date); return whether this call ran the update itself."""
+    def request(self, item: T, run: Callable[[T], object]) -> bool:
+        """Queue `item`; return whether this call ran the work itself."""
         with self._lock:
-            self._pending.append(days)
+            self._pending.append(item)
             if self._running:
                 return False
             self._running = True
@@ -652,13 +669,28 @@ class CellRefresh:
                 self._running = False
         return True
 
-    def _take(self) -> pl.DataFrame | None:
+    def _take(self) -> T | None:
         with self._lock:
             if not self._pending:
                 return None
-            days = pl.concat(self._pending).unique().sort("vehicle", "date")
+            merged = self._merge(self._pending)
             self._pending = []
-            return days
+            return merged
+
+
+class CellRefresh(Coalescer[pl.DataFrame]):
+    """Coalesced cell updates of (vehicle, date) pairs (`changed_days`, `update_cells`)."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda days: pl.concat(days).unique().sort("vehicle", "date"))
+
+
+class BatchAnalysis(Coalescer[list[int]]):
+    """Coalesced incremental analyses of ping batches (`analyze_batches`): devices posting one
+    position each would otherwise run one analysis, and rewrite the events, per position."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda batches: sorted({b for group in batches for b in group}))
 
 
 def analyze_cells(

@@ -11,7 +11,7 @@ from fastapi import BackgroundTasks
 from geoint.alerts import AlertQuery, AlertStore
 from geoint.api.ingest import schedule_analysis
 from geoint.layers import Region, RegionIndex, shipped_region_path
-from geoint.pipeline import CellRefresh, ingest_pings
+from geoint.pipeline import BatchAnalysis, CellRefresh, ingest_pings
 from geoint.settings import GeointSettings
 from geoint.store import Workspace
 from geoint.testing import write_csv
@@ -97,12 +97,17 @@ def test_scheduled_analysis_raises_event_alerts_then_updates_the_cells(tmp_path)
         index=RegionIndex(Region.load(shipped_region_path())),
         settings=settings,
         cell_refresh=CellRefresh(),
+        batch_analysis=BatchAnalysis(),
     )
     report = ingest_pings(store, write_csv(rows("V1", T0, CROSSING), tmp_path / "p.csv"), settings)
     tasks = BackgroundTasks()
     schedule_analysis(services, report, tasks)
     (task,) = tasks.tasks
-    result = task.func(*task.args, **task.kwargs)  # as Starlette runs it after the response
+    analyse, analyzed = task.kwargs["run"], []
+    # as Starlette runs it after the response (keeping the analysis report)
+    assert task.func(*task.args, run=lambda batches: analyzed.append(analyse(batches)))
+    (result,) = analyzed
+    assert result["batches"] == [int(report.batch_id)]
     assert result["alerts"]["created"] == 1 and "cells" not in result
     (alert,), _ = AlertStore(store).list(AlertQuery(limit=10))
     assert alert["type"] == "unofficial_crossing"

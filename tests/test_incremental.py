@@ -11,7 +11,14 @@ from polars.testing import assert_frame_equal
 from geoint.alerts import AlertQuery, AlertStore, default_rules_path
 from geoint.events import detect_events
 from geoint.layers import Region, RegionIndex, shipped_region_path
-from geoint.pipeline import CellRefresh, analyze, analyze_batch, ingest_pings, lookback_s
+from geoint.pipeline import (
+    BatchAnalysis,
+    CellRefresh,
+    analyze,
+    analyze_batch,
+    ingest_pings,
+    lookback_s,
+)
 from geoint.settings import GeointSettings
 from geoint.store import Workspace
 from geoint.testing import iso, write_csv
@@ -204,6 +211,25 @@ def test_cell_refreshes_coalesce_requests_made_during_a_run():
         refresh.request(_days("V5", 0), fail)
     assert refresh.request(_days("V6", 0), run) is True
     assert runs[-1].rows() == _days("V6", 0).rows()
+
+
+def test_batches_posted_during_an_analysis_are_analysed_together():
+    analysis, runs = BatchAnalysis(), []
+    started, release = threading.Event(), threading.Event()
+
+    def run(batches: list[int]) -> None:
+        runs.append(batches)
+        if len(runs) == 1:
+            started.set()
+            assert release.wait(10)
+
+    first = threading.Thread(target=analysis.request, args=([7], run))
+    first.start()
+    assert started.wait(10)
+    assert analysis.request([9], run) is False and analysis.request([8, 9], run) is False
+    release.set()
+    first.join(10)
+    assert runs == [[7], [8, 9]]
 
 
 def test_a_ping_that_turns_the_last_one_into_a_spike_drops_its_event(tmp_path, ground):
