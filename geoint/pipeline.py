@@ -7,7 +7,6 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -22,7 +21,7 @@ from geoint.h3index import child_cells, grid_disks, latlng_to_cells
 from geoint.readers import ReadResult, read_records
 from geoint.schema import DUPLICATE_REASONS, PING_SCHEMA, EventType, IngestReport
 from geoint.settings import GeointSettings
-from geoint.store import Batch, PingPart, Workspace, _exclusive
+from geoint.store import Batch, PingPart, Workspace
 from geoint.validate import (
     Validated,
     duplicates_of_stored,
@@ -354,7 +353,7 @@ def analyze(
     segments = tracks.pings.select("vehicle", "ts", "cell", "dt_s", "speed_kmh", "trip")
     per_vehicle = keyed_vehicle_days(segments, tracks.vehicle_ids, ground.timezone, settings)
     del segments
-    with _cells_writer(workspace):
+    with workspace.cells_writer():
         cells = analyze_cells(workspace, ground, settings, per_vehicle, events, progress)
     lap("cells")
     _step(progress, "raising alerts")
@@ -591,7 +590,7 @@ def update_cells(
     from geoint.schema import EVENT_SCHEMA
 
     started = time.perf_counter()
-    with _cells_writer(workspace):
+    with workspace.cells_writer():
         stored = read_vehicle_days(workspace)
         per_vehicle, sums, recomputed = None, None, 0
         if stored is not None and days.height:
@@ -755,14 +754,6 @@ def _stored_activity(workspace: Workspace, settings: GeointSettings) -> Activity
     except WorkspaceError:
         return None
     return Activity.of_tables(tables, settings.coarse_resolutions)
-
-
-def _cells_writer(workspace: Workspace) -> AbstractContextManager[None]:
-    """Hold the lock of the cell tables (``cells/.writer.lock``): one writer at a time, in
-    any process, without blocking ingests (which hold the workspace's writer lock)."""
-    folder = workspace.root / "cells"
-    folder.mkdir(parents=True, exist_ok=True)
-    return _exclusive(folder / ".writer.lock")
 
 
 def _step(progress: Progress | None, name: str) -> None:

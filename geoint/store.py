@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -363,6 +363,13 @@ class Workspace:
         with _exclusive(self.root / LOCK_FILE):
             self.recover()
             yield
+
+    def cells_writer(self) -> AbstractContextManager[None]:
+        """Hold the lock of the cell tables (``cells/.writer.lock``): one writer at a time, in
+        any process, without blocking ingests (which hold the workspace's writer lock)."""
+        folder = self.root / "cells"
+        folder.mkdir(parents=True, exist_ok=True)
+        return _exclusive(folder / ".writer.lock")
 
     def recover(self) -> int:
         """Abort batches a killed ingest (or compaction) left started and delete their files;
