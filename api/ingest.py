@@ -26,13 +26,8 @@ from geoint.api.errors import Problem, parameter_error, problem_body
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
 from geoint.errors import InputError
-from geoint.pipeline import (
-    analyze_batches,
-    ingest_ping_records,
-    ingest_record_rows,
-    prior_ingest,
-    update_cells,
-)
+from geoint.incremental import analyze_batches, update_cells
+from geoint.pipeline import ingest_ping_records, ingest_record_rows, prior_ingest
 from geoint.readers import ReadResult, parse_column_map, read_records_bytes
 from geoint.schema import ROW_NUMBER, IngestReport
 from geoint.validate import empty_quarantine
@@ -136,7 +131,7 @@ def ingest_read(
 def schedule_analysis(services: Services, report: IngestReport, tasks: BackgroundTasks) -> None:
     """After the response, analyse the vehicles of newly stored pings and raise their alerts.
 
-    Runs in this worker's thread pool (`geoint.pipeline.analyze_batches`): events and their
+    Runs in this worker's thread pool (`geoint.incremental.analyze_batches`): events and their
     alerts, then the cell tables. Both are coalesced: batches posted while an analysis runs
     are analysed together by one more run (``services.batch_analysis``), and cell updates
     likewise (``services.cell_refresh``), so a burst of device posts costs a few runs.

@@ -14,9 +14,9 @@ from geoint.alerts import AlertStore
 from geoint.api.compression import GzipVariants
 from geoint.api.settings import ApiSettings
 from geoint.heatmap import Heatmaps
+from geoint.incremental import BatchAnalysis, CellRefresh
 from geoint.keys import KeyStore
 from geoint.layers import Region, RegionIndex
-from geoint.pipeline import BatchAnalysis, CellRefresh
 from geoint.store import Workspace
 
 if TYPE_CHECKING:

@@ -249,7 +249,8 @@ def ingest_pings_command(
     ] = False,
 ) -> None:
     """Ingest a ping file (CSV, GeoJSON, GPX, Parquet, NDJSON) into the workspace."""
-    from geoint.pipeline import analyze_batch, ingest_pings
+    from geoint.incremental import analyze_batch
+    from geoint.pipeline import ingest_pings
     from geoint.store import Workspace
 
     if analyze and region is None:

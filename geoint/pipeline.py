@@ -4,12 +4,11 @@ then analysis: prepare tracks → detect events → store → cell analytics →
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -17,7 +16,7 @@ import polars as pl
 from geoint.alerts import raise_alerts
 from geoint.errors import InputError
 from geoint.ground import Ground
-from geoint.h3index import child_cells, grid_disks, latlng_to_cells
+from geoint.h3index import latlng_to_cells
 from geoint.readers import ReadResult, read_records
 from geoint.schema import DUPLICATE_REASONS, PING_SCHEMA, EventType, IngestReport
 from geoint.settings import GeointSettings
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
     from geoint.scoring import Activity
 
 Progress = Callable[[str], None]
-T = TypeVar("T")
 RECORD_KINDS = ("seizures", "watchlist", "declarations")
 _RECORD_KEYS = {
     "seizures": ("seizure_id",),
@@ -307,7 +305,7 @@ def _already_ingested(workspace: Workspace, prior: Batch, name: str) -> IngestRe
     )
 
 
-_ANALYZED_PING_COLUMNS = ("ping_id", "vehicle_id", "ts", "lat", "lon", "cell")
+ANALYZED_PING_COLUMNS = ("ping_id", "vehicle_id", "ts", "lat", "lon", "cell")
 
 
 def analyze(
@@ -335,7 +333,7 @@ def analyze(
         stages[name] = round(time.perf_counter() - started - sum(stages.values()), 3)
 
     _step(progress, "reading pings")
-    pings = workspace.scan_pings().select(_ANALYZED_PING_COLUMNS).collect()
+    pings = workspace.scan_pings().select(ANALYZED_PING_COLUMNS).collect()
     declarations = workspace.read_table("declarations")
     watchlist = workspace.read_table("watchlist")
     lap("read")
@@ -372,326 +370,6 @@ def analyze(
     }
 
 
-INCREMENTAL_ACTOR = "geoint ingest"
-
-
-def lookback_s(settings: GeointSettings) -> float:
-    """How far before a batch's earliest ping its vehicles' pings are analysed again.
-
-    ``alerts.incremental_lookback_s``, raised to the longest window or duration an event
-    definition spans (shuttle window, trip gap, stops, signal gaps, identity and GNSS windows).
-    """
-    e, t = settings.events, settings.tracks
-    return max(
-        settings.alerts.incremental_lookback_s,
-        e.shuttle_window_s,
-        e.signal_gap_s,
-        e.stop_min_duration_s,
-        e.unauthorized_stop_min_s,
-        e.rendezvous_min_duration_s,
-        e.off_road_min_duration_s,
-        e.identity_conflict_window_s,
-        e.gnss_anomaly_window_s,
-        t.trip_gap_s,
-    )
-
-
-def analyze_batch(
-    workspace: Workspace,
-    ground: Ground,
-    settings: GeointSettings,
-    batch: int,
-    now: datetime | None = None,
-    refresh_cells: Callable[[pl.DataFrame], object] | None = None,
-) -> dict[str, Any]:
-    """Incremental analysis of one committed ping batch (`analyze_batches`)."""
-    report = analyze_batches(workspace, ground, settings, [batch], now, refresh_cells)
-    return {"batch": batch, **{k: v for k, v in report.items() if k != "batches"}}
-
-
-def analyze_batches(
-    workspace: Workspace,
-    ground: Ground,
-    settings: GeointSettings,
-    batches: Sequence[int],
-    now: datetime | None = None,
-    refresh_cells: Callable[[pl.DataFrame], object] | None = None,
-) -> dict[str, Any]:
-    """Incremental analysis of committed ping batches together: events, then cells.
-
-    The events and their alerts come first (`analyze_vehicles`, over the batches' vehicles
-    from their earliest ping); then the cell tables are updated for the vehicle-days the
-    batches changed (`update_cells`, reported as ``cells``), or those days are handed to
-    `refresh_cells` (the API coalesces them, `CellRefresh`).
-    """
-    frames = [workspace.scan_batch_pings(b).select("vehicle_id", "ts") for b in batches]
-    new = pl.concat(frames).collect() if frames else pl.DataFrame()
-    if new.height == 0:
-        return {"batches": list(batches), "vehicles": 0, "pings": 0, "events": 0, "replaced": 0}
-    vehicles = new["vehicle_id"].unique().sort().to_list()
-    report = analyze_vehicles(workspace, ground, settings, vehicles, new["ts"].min(), now)
-    days = changed_days(new)
-    if refresh_cells is None:
-        report["cells"] = update_cells(workspace, ground, settings, days, now)
-    else:
-        refresh_cells(days)
-    return {"batches": list(batches), **report}
-
-
-def changed_days(pings: pl.DataFrame) -> pl.DataFrame:
-    """Return the (vehicle, date) pairs whose vehicle-day rows new `pings` may change.
-
-    Their own UTC days and the days before and after: a new ping changes its neighbours'
-    spike flags and the next ping's segment, which may lie across midnight.
-    """
-    day = pl.col("ts").dt.date()
-    return (
-        pings.select(
-            pl.col("vehicle_id").cast(pl.String).alias("vehicle"),
-            pl.concat_list(day - timedelta(days=1), day, day + timedelta(days=1)).alias("date"),
-        )
-        .explode("date")
-        .unique()
-        .sort("vehicle", "date")
-    )
-
-
-def analyze_vehicles(
-    workspace: Workspace,
-    ground: Ground,
-    settings: GeointSettings,
-    vehicles: list[str],
-    since: datetime,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """Detect the events of `vehicles` touching pings from `since` on, merge them, raise alerts.
-
-    The pings from ``since - lookback_s`` of `vehicles` and of their possible rendezvous
-    partners (`rendezvous_partners`) are analysed; the events ending at or after the cutoff
-    (the earliest last ping of `vehicles` before `since`: a new ping can make it a spike)
-    replace the stored ones of those vehicles (a rendezvous only when both are among them)
-    ending at or after it. Event ids are deterministic, so re-detected events are known to
-    the alert store and raise nothing; only event rules apply (cell rules: `update_cells`).
-    Holds the workspace's writer lock. Report: ``vehicles``, ``partners``, ``pings``,
-    ``events`` (detected from the cutoff), ``replaced`` (stored events dropped), ``alerts``.
-    """
-    from geoint.events import detect_events
-
-    started = time.perf_counter()
-    begin = since - timedelta(seconds=lookback_s(settings))
-    with workspace.writer():
-        recent = workspace.scan_pings(begin.date()).filter(pl.col("ts") >= begin)
-        own = recent.filter(pl.col("vehicle_id").is_in(vehicles)).select(_ANALYZED_PING_COLUMNS)
-        pings = own.collect()
-        partners = rendezvous_partners(recent, pings, since, settings)
-        if partners:
-            others = recent.filter(pl.col("vehicle_id").is_in(partners))
-            pings = pl.concat([pings, others.select(_ANALYZED_PING_COLUMNS).collect()])
-        analysed = [*vehicles, *partners]
-        detected = detect_events(
-            pings,
-            ground,
-            settings,
-            workspace.read_table("declarations"),
-            workspace.read_table("watchlist"),
-        )
-        before = pings.filter(pl.col("ts") < since, pl.col("vehicle_id").is_in(vehicles))
-        last = before.group_by("vehicle_id").agg(pl.col("ts").max())["ts"].min()
-        cutoff = since if last is None else last
-        fresh = detected.filter(pl.col("end") >= cutoff)
-        stored = workspace.read_events()
-        ours = (
-            pl.col("vehicle_id").is_in(analysed)
-            & (pl.col("other_vehicle_id").is_null() | pl.col("other_vehicle_id").is_in(analysed))
-            & (pl.col("end") >= cutoff)
-        ) | pl.col("event_id").is_in(fresh["event_id"].implode())
-        kept = stored.filter(~ours)
-        merged = pl.concat([kept, fresh]).sort(
-            "start", "event_type", "vehicle_id", "other_vehicle_id", "event_id"
-        )
-        workspace.write_events(merged)
-        alerts = raise_alerts(
-            workspace, ground, settings, fresh, now, cell_rules=False, actor=INCREMENTAL_ACTOR
-        )
-    return {
-        "vehicles": len(vehicles),
-        "partners": len(partners),
-        "pings": pings.height,
-        "events": fresh.height,
-        "replaced": stored.height - kept.height,
-        "alerts": alerts,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-
-
-def rendezvous_partners(
-    recent: pl.LazyFrame, pings: pl.DataFrame, since: datetime, settings: GeointSettings
-) -> list[str]:
-    """Return the other vehicles of `recent` that may have met a vehicle of `pings` since `since`.
-
-    A rendezvous joins two stationary runs (of at least its minimum duration) whose mean
-    positions are at most the rendezvous distance d apart and that overlap in time; it is new
-    when both end at or after `since`. So the runs of `pings` ending from `since` on are found
-    first; the partners are the vehicles with a ping in the cell of a run's mean or a ring-1
-    neighbour, at the resolution where points 2 d apart always are
-    (`geoint.events.bucket_resolution`: the partner's run mean within d, its pings within d
-    of that mean), between a trip gap (``tracks.trip_gap_s``: a run reports at least that
-    often) before the first run's start and after the last run's end. `recent`: the stored
-    pings of the look-back window.
-    """
-    from geoint.cells import segmented_pings
-    from geoint.events import bucket_resolution
-    from geoint.tracks import stationary_runs
-
-    if pings.height == 0:
-        return []
-    rules = settings.events
-    segments, _ = segmented_pings(pings, settings)
-    runs = stationary_runs(segments, settings.tracks.moving_speed_kmh).filter(
-        pl.col("end") >= since,
-        (pl.col("end") - pl.col("start")).dt.total_seconds() >= rules.rendezvous_min_duration_s,
-    )
-    if runs.height == 0:
-        return []
-    resolution = min(bucket_resolution(2 * rules.rendezvous_distance_m), settings.h3_resolution)
-    buckets = latlng_to_cells(runs["lat"].to_numpy(), runs["lon"].to_numpy(), resolution)
-    near = child_cells(np.unique(grid_disks(buckets, 1)[1]), settings.h3_resolution)
-    gap = timedelta(seconds=settings.tracks.trip_gap_s)
-    found = (
-        recent.filter(
-            pl.col("ts").is_between(runs["start"].min() - gap, runs["end"].max() + gap),
-            pl.col("cell").is_in(pl.Series(near, dtype=pl.UInt64).implode()),
-            ~pl.col("vehicle_id").is_in(pings["vehicle_id"].unique().implode()),
-        )
-        .select(pl.col("vehicle_id").unique().sort())
-        .collect()
-    )
-    return found["vehicle_id"].to_list()
-
-
-def update_cells(
-    workspace: Workspace,
-    ground: Ground,
-    settings: GeointSettings,
-    days: pl.DataFrame,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """Update the cell tables for changed vehicle-days and raise the cell-rule alerts.
-
-    `days`: (vehicle, date) pairs (`changed_days`). Their rows of ``cells/vehicle_days.parquet``
-    are recomputed from the vehicles' pings of those whole days (and the look-back before,
-    so segments match a full run), the other rows are kept, and every cell table is rebuilt
-    from that table, the stored events and the seizures (`analyze_cells`). Without a stored
-    table (never analysed), it is computed from every ping. Holds the cell writer lock, not
-    the workspace's: ingests and event analyses go on meanwhile. Report: `analyze_cells`
-    with ``recomputed`` (vehicle-day rows taken from pings) and ``alerts`` (cell rules only).
-    """
-    from geoint.cells import pings_vehicle_days, read_vehicle_days
-    from geoint.schema import EVENT_SCHEMA
-
-    started = time.perf_counter()
-    with workspace.cells_writer():
-        stored = read_vehicle_days(workspace)
-        per_vehicle, sums, recomputed = None, None, 0
-        if stored is not None and days.height:
-            begin = datetime.combine(days["date"].min(), datetime.min.time(), UTC)
-            begin -= timedelta(seconds=lookback_s(settings))
-            pings = (
-                workspace.scan_pings(begin.date())
-                .filter(
-                    pl.col("vehicle_id").is_in(days["vehicle"].unique().implode()),
-                    pl.col("ts") >= begin,
-                )
-                .select(_ANALYZED_PING_COLUMNS)
-                .collect()
-            )
-            key = ["vehicle", "date"]
-            days = days.with_columns(pl.col("vehicle").cast(pl.Categorical))
-            fresh = pings_vehicle_days(pings, ground.timezone, settings).join(
-                days, on=key, how="semi"
-            )
-            recomputed = fresh.height
-            # the vehicles' rows first (a cheap filter), then the exact (vehicle, date) match
-            theirs = pl.col("vehicle").is_in(days["vehicle"].unique().implode())
-            own = stored.filter(theirs)
-            per_vehicle = pl.concat(
-                [stored.filter(~theirs), own.join(days, on=key, how="anti"), fresh]
-            )
-            changed = pl.concat([own.join(days, on=key, how="semi"), fresh])
-            sums = _stored_activity(workspace, settings)
-            if sums is not None:
-                sums = sums.replaced(per_vehicle, changed, settings.h3_resolution)
-        elif stored is not None:
-            per_vehicle = stored
-        report = analyze_cells(workspace, ground, settings, per_vehicle, activity=sums)
-    report["recomputed"] = recomputed if stored is not None else report["vehicle_days"]
-    report["alerts"] = raise_alerts(
-        workspace,
-        ground,
-        settings,
-        pl.DataFrame(schema=EVENT_SCHEMA),
-        now,
-        actor=INCREMENTAL_ACTOR,
-    )
-    report["seconds"] = round(time.perf_counter() - started, 3)
-    return report
-
-
-class Coalescer(Generic[T]):
-    """Work done one run at a time; work requested during a run makes exactly one more run.
-
-    `request` queues its item; if no run is under way, the caller runs (its `run`) until
-    nothing is pending, each run covering every item queued before it started (`merge`d into
-    one); else it returns at once and the running caller picks the item up. A failed run's
-    items are dropped (the next run or a full analysis covers them again) and the error is
-    raised; items queued meanwhile wait for the next request.
-    """
-
-    def __init__(self, merge: Callable[[list[T]], T]) -> None:
-        self._merge = merge
-        self._lock = threading.Lock()
-        self._pending: list[T] = []
-        self._running = False
-
-    def request(self, item: T, run: Callable[[T], object]) -> bool:
-        """Queue `item`; return whether this call ran the work itself."""
-        with self._lock:
-            self._pending.append(item)
-            if self._running:
-                return False
-            self._running = True
-        try:
-            while (queued := self._take()) is not None:
-                run(queued)
-        finally:
-            with self._lock:
-                self._running = False
-        return True
-
-    def _take(self) -> T | None:
-        with self._lock:
-            if not self._pending:
-                return None
-            merged = self._merge(self._pending)
-            self._pending = []
-            return merged
-
-
-class CellRefresh(Coalescer[pl.DataFrame]):
-    """Coalesced cell updates of (vehicle, date) pairs (`changed_days`, `update_cells`)."""
-
-    def __init__(self) -> None:
-        super().__init__(lambda days: pl.concat(days).unique().sort("vehicle", "date"))
-
-
-class BatchAnalysis(Coalescer[list[int]]):
-    """Coalesced incremental analyses of ping batches (`analyze_batches`): devices posting one
-    position each would otherwise run one analysis, and rewrite the events, per position."""
-
-    def __init__(self) -> None:
-        super().__init__(lambda batches: sorted({b for group in batches for b in group}))
-
-
 def analyze_cells(
     workspace: Workspace,
     ground: Ground,
@@ -714,7 +392,7 @@ def analyze_cells(
     started = time.perf_counter()
     if per_vehicle is None:
         _step(progress, "preparing pings for cells")
-        pings = workspace.scan_pings().select(_ANALYZED_PING_COLUMNS).collect()
+        pings = workspace.scan_pings().select(ANALYZED_PING_COLUMNS).collect()
         per_vehicle = pings_vehicle_days(pings, ground.timezone, settings)
     events = workspace.read_events() if events is None else events
     seizures = workspace.read_table("seizures").with_columns(pl.col("cell").cast(pl.UInt64))
@@ -740,20 +418,6 @@ def analyze_cells(
         "emerging": dict(sorted(tables.emerging.group_by("emerging").len().iter_rows())),
         "seconds": round(time.perf_counter() - started, 3),
     }
-
-
-def _stored_activity(workspace: Workspace, settings: GeointSettings) -> Activity | None:
-    """The activity sums of the stored cell tables (None if one is missing)."""
-    from geoint.cells import read_table
-    from geoint.errors import WorkspaceError
-    from geoint.scoring import Activity
-
-    names = ["days", "weeks", *(f"days_r{r}" for r in settings.coarse_resolutions)]
-    try:
-        tables = {name: read_table(workspace, name) for name in names}
-    except WorkspaceError:
-        return None
-    return Activity.of_tables(tables, settings.coarse_resolutions)
 
 
 def _step(progress: Progress | None, name: str) -> None:

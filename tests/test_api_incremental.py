@@ -10,8 +10,9 @@ from fastapi import BackgroundTasks
 
 from geoint.alerts import AlertQuery, AlertStore
 from geoint.api.ingest import schedule_analysis
+from geoint.incremental import BatchAnalysis, CellRefresh
 from geoint.layers import Region, RegionIndex, shipped_region_path
-from geoint.pipeline import BatchAnalysis, CellRefresh, ingest_pings
+from geoint.pipeline import ingest_pings
 from geoint.settings import GeointSettings
 from geoint.store import Workspace
 from geoint.testing import write_csv

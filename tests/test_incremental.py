@@ -10,15 +10,9 @@ from polars.testing import assert_frame_equal
 
 from geoint.alerts import AlertQuery, AlertStore, default_rules_path
 from geoint.events import detect_events
+from geoint.incremental import BatchAnalysis, CellRefresh, analyze_batch, lookback_s
 from geoint.layers import Region, RegionIndex, shipped_region_path
-from geoint.pipeline import (
-    BatchAnalysis,
-    CellRefresh,
-    analyze,
-    analyze_batch,
-    ingest_pings,
-    lookback_s,
-)
+from geoint.pipeline import analyze, ingest_pings
 from geoint.settings import GeointSettings
 from geoint.store import Workspace
 from geoint.testing import iso, write_csv
