@@ -317,9 +317,12 @@ def analyze(
     """Detect the track events of every stored ping, store them, then run the cell analytics.
 
     Reads the pings, transit declarations and watch list of the workspace; corridors, stop
-    areas and every other layer are questions to `ground`. Report: ``pings``, ``vehicles``,
+    areas and every other layer are questions to `ground`. Ping batches committed while it
+    ran (the API analyses them as they come) are analysed again incrementally at the end,
+    as its stored events and cell tables replaced theirs. Report: ``pings``, ``vehicles``,
     ``events`` (count per type, every type listed), ``cells`` (`analyze_cells`), ``alerts``
-    (`geoint.alerts.raise_alerts`), ``seconds`` and ``stage_seconds``.
+    (`geoint.alerts.raise_alerts`), ``caught_up`` (those batches' incremental report, or
+    None), ``seconds`` and ``stage_seconds``.
     """
     # imported here: the numba kernels load only for analysis, not for every ingest command
     from geoint.cells import keyed_vehicle_days
@@ -333,6 +336,7 @@ def analyze(
         stages[name] = round(time.perf_counter() - started - sum(stages.values()), 3)
 
     _step(progress, "reading pings")
+    seen = workspace.latest_ping_batch()  # later batches may or may not be in the read
     pings = workspace.scan_pings().select(ANALYZED_PING_COLUMNS).collect()
     declarations = workspace.read_table("declarations")
     watchlist = workspace.read_table("watchlist")
@@ -346,7 +350,8 @@ def analyze(
     events = events_from_tracks(tracks, ground, settings, declarations, watchlist)
     lap("events")
     _step(progress, "storing events")
-    workspace.write_events(events)
+    with workspace.writer():  # not in the middle of an incremental merge of the events
+        workspace.write_events(events)
     lap("store")
     segments = tracks.pings.select("vehicle", "ts", "cell", "dt_s", "speed_kmh", "trip")
     per_vehicle = keyed_vehicle_days(segments, tracks.vehicle_ids, ground.timezone, settings)
@@ -357,6 +362,13 @@ def analyze(
     _step(progress, "raising alerts")
     alerts = raise_alerts(workspace, ground, settings, events)
     lap("alerts")
+    caught_up = None
+    if newer := workspace.ping_batches_after(seen):
+        from geoint.incremental import analyze_batches  # it builds on this module
+
+        _step(progress, "analysing pings stored meanwhile")
+        caught_up = analyze_batches(workspace, ground, settings, newer)
+        lap("caught_up")
     by_type = dict(events.group_by("event_type").len().iter_rows())
     return {
         "pings": count,
@@ -365,6 +377,7 @@ def analyze(
         "events_total": events.height,
         "cells": cells,
         "alerts": alerts,
+        "caught_up": caught_up,
         "seconds": round(time.perf_counter() - started, 3),
         "stage_seconds": stages,
     }

@@ -285,6 +285,24 @@ class Workspace:
         with self.engine.connect() as conn:
             return [_batch(row) for row in conn.execute(query).mappings()]
 
+    def latest_ping_batch(self) -> int:
+        """The id of the latest committed ping batch (0 when there is none)."""
+        query = sa.select(sa.func.max(ingest_ledger.c.batch)).where(
+            ingest_ledger.c.kind == "pings", ingest_ledger.c.status == "committed"
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar() or 0
+
+    def ping_batches_after(self, batch: int) -> list[int]:
+        """The committed ping batches with a larger id than `batch`, in order."""
+        query = sa.select(ingest_ledger.c.batch).where(
+            ingest_ledger.c.kind == "pings",
+            ingest_ledger.c.status == "committed",
+            ingest_ledger.c.batch > batch,
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query.order_by(ingest_ledger.c.batch)).scalars())
+
     def batch(self, batch: int) -> Batch | None:
         """One ledger entry, if it exists."""
         query = sa.select(ingest_ledger).where(ingest_ledger.c.batch == batch)

@@ -239,3 +239,27 @@ def test_a_ping_that_turns_the_last_one_into_a_spike_drops_its_event(tmp_path, g
     assert _ingest(store, settings, ground, tmp_path, "c.csv", back)["replaced"] == 1
     assert store.read_events().height == 0
     assert detect_events(store.scan_pings().collect(), ground, settings).height == 0
+
+
+def test_pings_analysed_while_a_full_analysis_runs_are_not_lost(tmp_path, ground, monkeypatch):
+    import geoint.tracks
+
+    settings = GeointSettings(workspace=tmp_path / "ws")
+    store = Workspace(settings.workspace)
+    _ingest(store, settings, ground, tmp_path, "a.csv", rows("V1", T0, CROSSING))
+    real = geoint.tracks.prepare_tracks
+
+    def meanwhile(*args, **kwargs):  # the API stores and analyses V2 after analyze read
+        _ingest(store, settings, ground, tmp_path, "b.csv", rows("V2", T0, CROSSING))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(geoint.tracks, "prepare_tracks", meanwhile)
+    report = analyze(store, ground, settings)
+    assert report["events_total"] == 1  # V1's crossing: V2's pings came after the read
+    events = store.read_events()
+    assert sorted(events["vehicle_id"].to_list()) == ["V1", "V2"]
+    assert report["caught_up"]["vehicles"] == 1
+    everything = detect_events(store.scan_pings().collect(), ground, settings)
+    assert sorted(everything["event_id"].to_list()) == sorted(events["event_id"].to_list())
+    vehicle_days = pl.read_parquet(store.root / "cells" / "vehicle_days.parquet")
+    assert sorted(vehicle_days["vehicle_id"].cast(pl.String).unique().to_list()) == ["V1", "V2"]
