@@ -131,22 +131,25 @@ def ingest_read(
 def schedule_analysis(services: Services, report: IngestReport, tasks: BackgroundTasks) -> None:
     """After the response, analyse the vehicles of newly stored pings and raise their alerts.
 
-    Runs in this worker's thread pool (`geoint.incremental.analyze_batches`): events and their
-    alerts, then the cell tables. Both are coalesced: batches posted while an analysis runs
-    are analysed together by one more run (``services.batch_analysis``), and cell updates
-    likewise (``services.cell_refresh``), so a burst of device posts costs a few runs.
+    Two tasks in this worker's thread pool, both coalesced per server: the events and their
+    alerts (`geoint.incremental.analyze_batches`; batches posted while one runs are analysed
+    together by one more run, ``services.batch_analysis``), whose changed vehicle-days are
+    queued for the cell tables; then those tables and the cell rules (``services.cell_refresh``,
+    at most one update every ``alerts.incremental_cells_interval_s``: its wait holds no event
+    analysis back).
     """
     if report.kind == "pings" and report.accepted and not report.already_ingested:
         workspace, ground, settings = services.workspace, services.index, services.settings
-        update = partial(update_cells, workspace, ground, settings)
         analyse = partial(
             analyze_batches,
             workspace,
             ground,
             settings,
-            refresh_cells=partial(services.cell_refresh.request, run=update),
+            refresh_cells=services.cell_refresh.add,
         )
         tasks.add_task(services.batch_analysis.request, [int(report.batch_id)], run=analyse)
+        update = partial(update_cells, workspace, ground, settings)
+        tasks.add_task(services.cell_refresh.drain, run=update)
 
 
 def ingest_router(service: ServiceSettings) -> APIRouter:

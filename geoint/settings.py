@@ -107,6 +107,12 @@ class AlertSettings(BaseModel):
         description="new pings are analysed with their vehicles' pings this far back (raised "
         "to the longest event window or duration of EventSettings/TrackSettings when shorter)",
     )
+    incremental_cells_interval_s: float = Field(
+        30,
+        ge=0,
+        description="while pings keep arriving, the service updates the cell tables (and "
+        "raises cell-rule alerts) at most this often; each update reloads the heatmaps",
+    )
 
 
 class EvaluationSettings(BaseModel):

@@ -207,6 +207,26 @@ def test_cell_refreshes_coalesce_requests_made_during_a_run():
     assert runs[-1].rows() == _days("V6", 0).rows()
 
 
+def test_cell_updates_start_at_least_the_interval_apart_without_holding_requests():
+    now, slept, runs = [100.0], [], []
+
+    def sleep(seconds: float) -> None:
+        if not slept:
+            refresh.add(_days("V3", 0))  # queued while the runner waits: joins the run
+        slept.append(seconds)
+        now[0] += seconds
+
+    refresh = CellRefresh(30, clock=lambda: now[0], sleep=sleep)
+    assert refresh.request(_days("V1", 0), runs.append) and slept == []  # idle: at once
+    now[0] += 5
+    assert refresh.request(_days("V2", 1), runs.append) and slept == [25]
+    assert runs[1].rows() == _days("V2", 1).vstack(_days("V3", 0)).rows()
+    now[0] += 60
+    refresh.add(_days("V4", 0))  # added, then drained by a later call
+    assert refresh.drain(runs.append) and slept == [25] and len(runs) == 3
+    assert refresh.drain(runs.append) is False  # nothing pending
+
+
 def test_batches_posted_during_an_analysis_are_analysed_together():
     analysis, runs = BatchAnalysis(), []
     started, release = threading.Event(), threading.Event()
