@@ -37,7 +37,7 @@ from geoint.api.settings import ApiSettings
 from geoint.api.state import Services
 from geoint.cellstore import CellStore
 from geoint.heatmap import Heatmaps
-from geoint.incremental import CellRefresh
+from geoint.incremental import BatchAnalysis, CellRefresh
 from geoint.keys import ApiKey, KeyStore
 from geoint.layers import Region, RegionIndex
 from geoint.layers.gazetteer import build_gazetteer
@@ -69,6 +69,7 @@ def open_services(settings: ApiSettings) -> Services:
         ),
         compute=anyio.CapacityLimiter(settings.api.compute_threads),
         cell_refresh=CellRefresh(settings.alerts.incremental_cells_interval_s),
+        batch_analysis=BatchAnalysis(settings.alerts.incremental_events_interval_s),
         gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
     )
 

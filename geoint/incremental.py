@@ -378,10 +378,16 @@ class CellRefresh(Coalescer[pl.DataFrame]):
 
 class BatchAnalysis(Coalescer[list[int]]):
     """Coalesced incremental analyses of ping batches (`analyze_batches`): devices posting one
-    position each would otherwise run one analysis, and rewrite the events, per position."""
+    position each would otherwise run one analysis, and rewrite the events, per position.
+    Runs start at least `min_interval_s` apart, so that a stream of posts is analysed in
+    fewer, larger runs (an alert waits at most that much longer)."""
 
-    def __init__(self) -> None:
-        super().__init__(lambda batches: sorted({b for group in batches for b in group}))
+    def __init__(self, min_interval_s: float = 0.0, **timing: Any) -> None:
+        super().__init__(
+            lambda batches: sorted({b for group in batches for b in group}),
+            min_interval_s,
+            **timing,
+        )
 
 
 def _stored_activity(workspace: Workspace, settings: GeointSettings) -> Activity | None:

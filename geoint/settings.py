@@ -107,6 +107,13 @@ class AlertSettings(BaseModel):
         description="new pings are analysed with their vehicles' pings this far back (raised "
         "to the longest event window or duration of EventSettings/TrackSettings when shorter)",
     )
+    incremental_events_interval_s: float = Field(
+        0.5,
+        ge=0,
+        description="while pings keep arriving, the service analyses their events at most "
+        "this often (the batches posted meanwhile together): fewer, larger runs, alerts later "
+        "by at most this much",
+    )
     incremental_cells_interval_s: float = Field(
         30,
         ge=0,

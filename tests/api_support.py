@@ -47,11 +47,11 @@ def build_region(folder: Path) -> Path:
 def api_settings(workspace: Path, region: Path, **service: object) -> ApiSettings:
     """Settings for a test app; `service` overrides the HTTP limits.
 
-    Cell updates after posted pings may follow each other at once: TestClient waits for a
+    Incremental runs after posted pings may follow each other at once: TestClient waits for a
     request's background tasks, so the service's spacing would stall every second post (the
     spacing has its own test, with a clock of its own).
     """
-    alerts = {"incremental_cells_interval_s": 0}
+    alerts = {"incremental_cells_interval_s": 0, "incremental_events_interval_s": 0}
     return ApiSettings(workspace=workspace, region=region, api=service, alerts=alerts)
 
 
