@@ -40,12 +40,12 @@ class Services:
     # work is short and mostly Python, so more threads only contend for the interpreter lock.
     compute: anyio.CapacityLimiter
     gzip: GzipVariants  # gzip forms of the cached response bodies
+    # Incremental analyses of posted batches and the cell updates after them: one at a time,
+    # bursts coalesced, spaced by the alert settings (api/ingest.py).
+    batch_analysis: BatchAnalysis
+    cell_refresh: CellRefresh
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
-    # Cell table updates after posted pings: one at a time, bursts coalesced (api/ingest.py).
-    cell_refresh: CellRefresh = field(default_factory=CellRefresh)
-    # Incremental analyses of posted batches: one at a time, bursts coalesced (api/ingest.py).
-    batch_analysis: BatchAnalysis = field(default_factory=BatchAnalysis)
 
 
 def get_services(request: Request) -> Services:

@@ -30,7 +30,7 @@ from h3ronpy import vector
 from geoint.errors import WorkspaceError
 from geoint.h3index import cell_centres, cells_to_hex, hex_to_cells, parent_cells
 from geoint.scoring import CONTRIBUTIONS
-from geoint.store import FileCache, read_events_file
+from geoint.store import FileCache, file_version, read_events_file
 from geoint.validate import haversine_m
 
 ANALYSIS_RESOLUTION = 8
@@ -242,11 +242,10 @@ class CellStore:
         parts = []
         for name in names:
             path = self.cells_dir / f"{name}.parquet"
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                raise WorkspaceError(f"{path}: no cell table; run 'geoint analyze' first") from None
-            parts.append((name, stat.st_mtime_ns, stat.st_size))
+            version = file_version(path)
+            if version is None:
+                raise WorkspaceError(f"{path}: no cell table; run 'geoint analyze' first")
+            parts.append((name, *version))
         return tuple(parts)
 
     def _build(self, resolution: int, signature: tuple) -> CellView:

@@ -257,7 +257,7 @@ class Workspace:
                 pl.scan_parquet(path).select(pl.len()).collect().item(),
                 path.stat().st_size,
             )
-            for folder, day in self._date_folders(with_days=True)
+            for folder, day in self._date_folders()
             for path in sorted(folder.glob("part-*.parquet"))
             if (match := _PART_NAME.search(path.name)) and int(match.group(1)) in committed
         ]
@@ -397,7 +397,7 @@ class Workspace:
         started = [b.batch for b in self.batches("started")]
         if not started:
             return 0
-        for folder in self._date_folders():
+        for folder, _ in self._date_folders():
             for batch in started:
                 for name in (f"part-{batch:08d}.parquet", f"part-{batch:08d}.parquet.tmp"):
                     (folder / name).unlink(missing_ok=True)
@@ -407,7 +407,7 @@ class Workspace:
                 .where(ingest_ledger.c.batch.in_(started))
                 .values(status="aborted")
             )
-        for folder in self._date_folders():
+        for folder, _ in self._date_folders():
             if not any(folder.iterdir()):
                 folder.rmdir()
         return len(started)
@@ -557,16 +557,13 @@ class Workspace:
                 conn.execute(ping_parts.update().where(due).values(file_deleted=True))
         return len(rows)
 
-    def _date_folders(
-        self, start: date | None = None, end: date | None = None, with_days: bool = False
-    ) -> list:
-        """The ping date folders (with their dates), optionally only those in [start, end]."""
-        folders = []
-        for folder in sorted((self.root / PINGS_DIR).glob("date=*")):
-            day = date.fromisoformat(folder.name.removeprefix("date="))
-            if folder.is_dir() and not ((start and day < start) or (end and day > end)):
-                folders.append((folder, day) if with_days else folder)
-        return folders
+    def _date_folders(self) -> list[tuple[Path, date]]:
+        """The ping date folders with their dates, oldest first."""
+        return [
+            (folder, date.fromisoformat(folder.name.removeprefix("date=")))
+            for folder in sorted((self.root / PINGS_DIR).glob("date=*"))
+            if folder.is_dir()
+        ]
 
     # ----------------------------------------------------------------- events
     def write_events(self, events: pl.DataFrame) -> Path:
@@ -662,6 +659,15 @@ def read_events_file(path: Path) -> pl.DataFrame:
     return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=EVENT_SCHEMA)
 
 
+def file_version(path: Path) -> tuple[int, int] | None:
+    """Modification time and size of a file (an atomic rewrite changes them), None if missing."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 class FileCache(Generic[T]):
     """A value built from one file, rebuilt when the file's modification time or size changes."""
 
@@ -672,11 +678,7 @@ class FileCache(Generic[T]):
 
     def get(self) -> T:
         """The value for the file as it is now."""
-        try:
-            stat = self.path.stat()
-            signature: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
-        except FileNotFoundError:
-            signature = None
+        signature = file_version(self.path)
         cached = self._cached
         if cached is None or cached[0] != signature:
             # a file replaced between the stat and the read is caught by the next stat

@@ -38,7 +38,7 @@ from geoint.h3index import cells_to_hex
 from geoint.layers import Region
 from geoint.schema import COMMODITIES
 from geoint.scoring import FACTORS
-from geoint.store import EVENTS_FILE, Workspace, ingest_ledger
+from geoint.store import EVENTS_FILE, Workspace, file_version, ingest_ledger
 
 if TYPE_CHECKING:
     import folium
@@ -229,7 +229,7 @@ def data_version(workspace: Workspace, alerts: AlertStore, vehicle: str | None =
     """
     files = [workspace.root / "cells" / f"{name}.parquet" for name in MAP_TABLES]
     files.append(workspace.root / EVENTS_FILE)
-    stats = tuple(_file_version(path) for path in files)
+    stats = tuple(file_version(path) for path in files)
     committed = sa.select(sa.func.max(ingest_ledger.c.batch)).where(
         ingest_ledger.c.status == "committed"
     )
@@ -238,15 +238,6 @@ def data_version(workspace: Workspace, alerts: AlertStore, vehicle: str | None =
         with workspace.engine.connect() as conn:
             pings = conn.execute(committed).scalar()
     return stats, alerts.last_seq(), workspace.table_version("seizures"), pings
-
-
-def _file_version(path: Path) -> tuple[int, int] | None:
-    """Modification time and size of a file (an atomic rewrite changes them), None if missing."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
 
 
 def to_html(m: folium.Map, static_url: str = STATIC_URL) -> str:
