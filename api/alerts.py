@@ -23,7 +23,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
-from geoint.alerts import SEVERITIES, STATUSES, AlertQuery, AlertStore
+from geoint.alerts.cap import ATOM_MEDIA_TYPE, CAP_MEDIA_TYPE, atom_feed, cap_xml
+from geoint.alerts.store import SEVERITIES, STATUSES, AlertQuery, AlertStore
 from geoint.api.audit import AuditNote
 from geoint.api.auth import reader, sector_scope
 from geoint.api.collections import Bbox, Sectors
@@ -32,10 +33,9 @@ from geoint.api.dependencies import bbox_param
 from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
-from geoint.cap import ATOM_MEDIA_TYPE, CAP_MEDIA_TYPE, atom_feed, cap_xml
-from geoint.heatmap import BytesLRU
-from geoint.keys import ApiKey
+from geoint.serve.heatmap import BytesLRU
 from geoint.settings import AlertSettings
+from geoint.store.keys import ApiKey
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"

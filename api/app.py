@@ -19,7 +19,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from geoint import __version__
-from geoint.alerts import AlertStore
+from geoint.alerts.store import AlertStore
 from geoint.api.alerts import alerts_router
 from geoint.api.audit import AuditMiddleware, audit_router
 from geoint.api.auth import authenticated
@@ -35,13 +35,13 @@ from geoint.api.patrols import patrol_router
 from geoint.api.session import session_router
 from geoint.api.settings import ApiSettings
 from geoint.api.state import Services
-from geoint.cellstore import CellStore
-from geoint.heatmap import Heatmaps
-from geoint.incremental import BatchAnalysis, CellRefresh
-from geoint.keys import ApiKey, KeyStore
 from geoint.layers import Region, RegionIndex
 from geoint.layers.gazetteer import build_gazetteer
-from geoint.store import Workspace
+from geoint.pipeline.incremental import BatchAnalysis, CellRefresh
+from geoint.serve.cell_views import CellStore
+from geoint.serve.heatmap import Heatmaps
+from geoint.store.keys import ApiKey, KeyStore
+from geoint.store.workspace import Workspace
 
 SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
 

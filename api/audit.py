@@ -20,7 +20,7 @@ from geoint.api.auth import admin, device_writer, writer
 from geoint.api.dependencies import Paging, paging
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
-from geoint.keys import ApiKey
+from geoint.store.keys import ApiKey
 
 
 @dataclass

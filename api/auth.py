@@ -13,7 +13,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from geoint.api.errors import Problem
 from geoint.api.state import get_services
-from geoint.keys import ApiKey, KeyStore
+from geoint.store.keys import ApiKey, KeyStore
 
 SESSION_COOKIE = "geoint_session"
 READ_ROLES = ("admin", "analyst", "unit")

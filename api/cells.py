@@ -1,7 +1,7 @@
 """Cell detail (``/api/v1/cells/{cell}``): why a cell scores what it does, and what happened there.
 
 The cell's static context, latest risk factors (value, weight, points), emerging hotspot class
-and daily series come from the cell tables (`geoint.cellstore.explain`); its events from the
+and daily series come from the cell tables (`geoint.serve.cell_views.explain`); its events from the
 stored events; nearby seizures from the seizures table (``description`` is untrusted text,
 returned as a JSON string). A unit key sees only cells of its sectors (others are 404), and only
 the events and seizures located in its sectors.
@@ -19,8 +19,8 @@ from geoint.api.collections import Sectors
 from geoint.api.errors import Problem
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
-from geoint.cellstore import cell_events, explain, nearby, parse_cell
 from geoint.h3index import cells_to_hex
+from geoint.serve.cell_views import cell_events, explain, nearby, parse_cell
 
 MAX_SERIES_DAYS = 366
 

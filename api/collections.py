@@ -32,10 +32,10 @@ import pandas as pd
 import polars as pl
 import shapely
 
-from geoint.alerts import AlertStore
+from geoint.alerts.store import AlertStore
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region, RegionIndex, get_kind, kind_names
-from geoint.store import EVENTS_FILE, Box, FileCache, Workspace, seizures, span_conditions
+from geoint.store.workspace import EVENTS_FILE, Box, FileCache, Workspace, seizures, span_conditions
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
-from geoint.alerts import AlertNotFoundError, AlertStateError
+from geoint.alerts.store import AlertNotFoundError, AlertStateError
 from geoint.errors import GeointError, InputError, PatrolError, RegionError, WorkspaceError
 
 PROBLEM_JSON = "application/problem+json"

@@ -1,6 +1,6 @@
 """The heatmap as GeoJSON H3 polygons (``/api/v1/heatmap``) and as Mapbox vector tiles (``/tiles``).
 
-Both serve the cell tables of the last analysis through `geoint.heatmap.Heatmaps` (cached
+Both serve the cell tables of the last analysis through `geoint.serve.heatmap.Heatmaps` (cached
 bytes, orjson); a unit key sees only the cells of its sectors. Metrics (``value`` column):
 ``risk`` (risk, with its contributions ``c_<factor>`` and their sum), ``anomaly`` (anomaly_z),
 ``activity`` (distinct vehicles), ``hotspot`` (Gi* z of significant cells), ``seizures``.
@@ -20,8 +20,8 @@ from geoint.api.dependencies import bbox_param
 from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
-from geoint.cellstore import METRICS, RESOLUTIONS
-from geoint.heatmap import MAX_ZOOM, HeatmapQuery, TileQuery
+from geoint.serve.cell_views import METRICS, RESOLUTIONS
+from geoint.serve.heatmap import MAX_ZOOM, HeatmapQuery, TileQuery
 
 GEOJSON = "application/geo+json"
 MVT = "application/vnd.mapbox-vector-tile"

@@ -1,7 +1,8 @@
 """Ingest over HTTP: pings, the OsmAnd / Traccar Client protocol, seizures, watch lists and
 transit declarations.
 
-Bodies go through the CLI's readers, validation and quarantine (`geoint.pipeline`); the format
+Bodies go through the CLI's readers, validation and quarantine (`geoint.pipeline.ingest`);
+the format
 comes from Content-Type. The elements of a JSON array are read as NDJSON records numbered by
 their position. The body is read up to the size limit and refused with 413 beyond it; a body
 whose exact content was ingested before stores nothing (``already_ingested``). Row-level
@@ -26,11 +27,11 @@ from geoint.api.errors import Problem, parameter_error, problem_body
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
 from geoint.errors import InputError
-from geoint.incremental import analyze_batches, update_cells
-from geoint.pipeline import ingest_ping_records, ingest_record_rows, prior_ingest
-from geoint.readers import ReadResult, parse_column_map, read_records_bytes
+from geoint.ingest.readers import ReadResult, parse_column_map, read_records_bytes
+from geoint.ingest.validate import empty_quarantine
+from geoint.pipeline.analyze import ingest_ping_records, ingest_record_rows, prior_ingest
+from geoint.pipeline.incremental import analyze_batches, update_cells
 from geoint.schema import ROW_NUMBER, IngestReport
-from geoint.validate import empty_quarantine
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")
 MEDIA_FORMATS = {
@@ -132,7 +133,8 @@ def schedule_analysis(services: Services, report: IngestReport, tasks: Backgroun
     """After the response, analyse the vehicles of newly stored pings and raise their alerts.
 
     Two tasks in this worker's thread pool, both coalesced per server: the events and their
-    alerts (`geoint.incremental.analyze_batches`; batches posted while one runs are analysed
+    alerts (`geoint.pipeline.incremental.analyze_batches`; batches posted while one runs are
+    analysed
     together by one more run, ``services.batch_analysis``), whose changed vehicle-days are
     queued for the cell tables; then those tables and the cell rules (``services.cell_refresh``,
     at most one update every ``alerts.incremental_cells_interval_s``: its wait holds no event

@@ -31,8 +31,8 @@ from geoint.api.compression import respond
 from geoint.api.errors import Problem
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
-from geoint.heatmap import BytesLRU
-from geoint.keys import ApiKey
+from geoint.serve.heatmap import BytesLRU
+from geoint.store.keys import ApiKey
 from geoint.web.map import STATIC, build_map, data_version
 
 HTML = "text/html; charset=utf-8"

@@ -26,7 +26,7 @@ from geoint.api.dependencies import Paging, bbox_param, datetime_param, paging
 from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
-from geoint.keys import ApiKey
+from geoint.store.keys import ApiKey
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"

@@ -16,9 +16,7 @@ from starlette.responses import Response
 
 from geoint.api.auth import planner
 from geoint.api.state import Services, get_services
-from geoint.keys import ApiKey
-from geoint.layers.travel import build_travel_graph
-from geoint.patrol import (
+from geoint.patrol.plan import (
     PatrolRequest,
     TravelGraph,
     parse_base,
@@ -26,6 +24,8 @@ from geoint.patrol import (
     plan_patrol,
     read_risk_tables,
 )
+from geoint.patrol.travel import build_travel_graph
+from geoint.store.keys import ApiKey
 
 GPX_MEDIA = "application/gpx+xml"
 GEOJSON_MEDIA = "application/geo+json"

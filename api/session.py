@@ -35,7 +35,7 @@ from geoint.api.auth import SESSION_COOKIE, SessionToken, authenticated
 from geoint.api.errors import problem_response
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
-from geoint.keys import ApiKey
+from geoint.store.keys import ApiKey
 
 NextQuery = Annotated[str, Query(alias="next", description="path to open after signing in")]
 NextForm = Annotated[str, Form(alias="next")]

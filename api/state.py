@@ -10,14 +10,14 @@ import anyio
 import polars as pl
 from fastapi import Request
 
-from geoint.alerts import AlertStore
+from geoint.alerts.store import AlertStore
 from geoint.api.compression import GzipVariants
 from geoint.api.settings import ApiSettings
-from geoint.heatmap import Heatmaps
-from geoint.incremental import BatchAnalysis, CellRefresh
-from geoint.keys import KeyStore
 from geoint.layers import Region, RegionIndex
-from geoint.store import Workspace
+from geoint.pipeline.incremental import BatchAnalysis, CellRefresh
+from geoint.serve.heatmap import Heatmaps
+from geoint.store.keys import KeyStore
+from geoint.store.workspace import Workspace
 
 if TYPE_CHECKING:
     from geoint.api.collections import Collection

@@ -1,5 +1,5 @@
 """``python -m geoint`` runs the CLI."""
 
-from geoint.cli import main
+from geoint.cli.main import main
 
 main()

@@ -77,7 +77,7 @@ class AlertSettings(BaseModel):
     """Alert rules and de-duplication (SPEC §8)."""
 
     rules_file: Path | None = Field(
-        None, description="TOML rules file; default the shipped geoint/alert_rules.toml"
+        None, description="TOML rules file; default the shipped geoint/alerts/rules.toml"
     )
     dedup_window_s: float = Field(
         6 * 3600, ge=0, description="a repeat within this time of the last one updates an alert"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from geoint.gazetteer import GAZETTEER_SCHEMA
+from geoint.ingest.gazetteer import GAZETTEER_SCHEMA
 from geoint.layers.region import Region
 from geoint.layers.world import world_places
 

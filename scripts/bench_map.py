@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx2
 
-from geoint.keys import KeyStore
-from geoint.localserver import start_server, stop_server
-from geoint.store import Workspace
+from geoint.store.keys import KeyStore
+from geoint.store.workspace import Workspace
+from geoint.testing.server import start_server, stop_server
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from geoint.layers import Region
-from geoint.store import Workspace
+from geoint.store.workspace import Workspace
 from geoint.web.map import build_map, to_html
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

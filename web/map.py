@@ -32,13 +32,13 @@ from branca.element import MacroElement
 from h3ronpy import vector
 from jinja2 import Template
 
-from geoint.alerts import AlertStore, alert_dict
-from geoint.alerts import alerts as alert_table
+from geoint.alerts.store import AlertStore, alert_dict
+from geoint.alerts.store import alerts as alert_table
+from geoint.analytics.scoring import FACTORS
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region
 from geoint.schema import COMMODITIES
-from geoint.scoring import FACTORS
-from geoint.store import EVENTS_FILE, Workspace, file_version, ingest_ledger
+from geoint.store.workspace import EVENTS_FILE, Workspace, file_version, ingest_ledger
 
 if TYPE_CHECKING:
     import folium

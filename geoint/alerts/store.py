@@ -1,0 +1,1020 @@
+"""Alerts (SPEC §8): rules over events and cells, de-duplication, lifecycle and labels.
+
+Rules come from a TOML file (`load_rules`; the shipped ``geoint/alerts/rules.toml`` by default).
+Track
+events and cell conditions become `Candidate` alerts (`event_candidates`, `cell_candidates`),
+which `AlertStore.apply` merges into the ``alerts`` table: a candidate whose source (rule and
+event id, or rule, cell and day) was seen before changes nothing, so re-running an analysis
+adds no alert; a repeat of the same rule for the same subject (vehicle or cell) within the
+de-duplication window of an open alert's event times updates it (count, last seen) instead.
+
+Every change of an alert (created, repeated, acknowledged, resolved, dismissed, labelled)
+increments its ``version`` and appends a row to ``alert_changes``, whose ``seq`` grows
+monotonically (the event ids of a future SSE stream). State changes are guarded by the version:
+an update applies only to the version it read, so two concurrent acknowledgements cannot both
+succeed and the history never holds contradicting rows.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from geoint.errors import GeointError
+from geoint.ground import Ground
+from geoint.h3index import cell_centres, cells_to_hex
+from geoint.schema import EventType
+from geoint.settings import AlertSettings, GeointSettings
+from geoint.store.workspace import Box, Workspace, counters, metadata, span_conditions
+
+EMERGING_FILE = "cells/emerging.parquet"
+RISK_FILE = "cells/risk.parquet"
+STATUSES = ("new", "acknowledged", "resolved", "dismissed")
+OPEN_STATUSES = ("new", "acknowledged")
+# verb -> (status it applies to, status it leads to)
+TRANSITIONS = {
+    "ack": ("new", "acknowledged"),
+    "resolve": ("acknowledged", "resolved"),
+    "dismiss": ("acknowledged", "dismissed"),
+}
+LABELS = ("true_positive", "false_positive")
+SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor")
+SYSTEM_ACTOR = "geoint analyze"
+_EVIDENCE_SHOWN = 12  # ping ids quoted in an explanation; all are kept in `evidence`
+_RETRIES = 5
+_ALERT_COUNTER = "alert_id"
+_FEW_CANDIDATES = 500  # up to this many, `apply` reads only the candidates' own rows
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("alert_type", sa.String(48), nullable=False, index=True),
+    sa.Column("subject", sa.String(128), nullable=False),  # vehicle id or cell hex
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("severity", sa.String(16), nullable=False, index=True),
+    sa.Column("urgency", sa.String(16), nullable=False),
+    sa.Column("certainty", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("cell", sa.String(16), nullable=False),
+    sa.Column("sector", sa.String(128), index=True),
+    sa.Column("vehicles", sa.Text, nullable=False),  # JSON list
+    sa.Column("evidence", sa.Text, nullable=False),  # JSON {"events": [...], "pings": [...]}
+    sa.Column("label", sa.String(16)),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index("ix_alerts_rule_subject", "rule", "subject"),
+)
+
+# pages by time (`AlertStore.frame_page`): the index holds (event_time, id), the order served
+_EVENT_TIME_INDEX = sa.Index("ix_alerts_event_time", alerts.c.event_time)
+
+alert_sources = sa.Table(
+    "alert_sources",
+    metadata,
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(256), primary_key=True),  # event id, or cell:day
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),
+)
+
+alert_changes = sa.Table(
+    "alert_changes",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.UniqueConstraint("alert_id", "version"),
+    sqlite_autoincrement=True,  # never reuse a sequence number
+)
+
+alert_labels = sa.Table(
+    "alert_labels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False, index=True),
+    sa.Column("label", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+)
+
+_TABLES = [alerts, alert_sources, alert_changes, alert_labels]
+_FRAME_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "rule": pl.String(),
+    "alert_type": pl.String(),
+    "status": pl.String(),
+    "severity": pl.String(),
+    "title": pl.String(),
+    "explanation": pl.String(),
+    "event_time": pl.Datetime("us", "UTC"),
+    "last_seen": pl.Datetime("us", "UTC"),
+    "count": pl.Int64(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "cell": pl.String(),
+    "sector": pl.String(),
+    "vehicles": pl.List(pl.String()),
+    "label": pl.String(),
+}
+
+
+class AlertRuleError(GeointError, ValueError):
+    """The rules file cannot be used."""
+
+
+class AlertNotFoundError(GeointError, LookupError):
+    """No alert has this id (or the caller may not see it)."""
+
+
+class AlertStateError(GeointError, ValueError):
+    """A lifecycle change that the alert's status does not allow, or an unknown label."""
+
+
+class AlertRule(BaseModel):
+    """One rule: what raises the alert and its CAP 1.2 severity, urgency and certainty."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
+    kind: Literal["event", "emerging", "risk"]
+    title: str = Field(min_length=1)
+    severity: Literal["Extreme", "Severe", "Moderate", "Minor"]
+    urgency: Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
+    certainty: Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
+    event_types: tuple[EventType, ...] = ()
+    classes: tuple[str, ...] = ()
+    min_risk: float | None = Field(None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _condition_given(self) -> AlertRule:
+        needs = {"event": bool(self.event_types), "emerging": bool(self.classes)}
+        needs["risk"] = self.min_risk is not None
+        if not needs[self.kind]:
+            field_name = {"event": "event_types", "emerging": "classes", "risk": "min_risk"}
+            raise ValueError(f"a {self.kind} rule needs {field_name[self.kind]}")
+        return self
+
+
+def default_rules_path() -> Path:
+    """The rules file shipped with the package."""
+    return Path(str(files("geoint.alerts") / "rules.toml"))
+
+
+def load_rules(path: Path | None = None) -> tuple[AlertRule, ...]:
+    """Read and validate a rules file (``[[rule]]`` tables); default the shipped one."""
+    path = Path(path) if path is not None else default_rules_path()
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise AlertRuleError(f"{path}: expected a readable TOML rules file ({exc})") from None
+    rules = []
+    for number, raw in enumerate(document.get("rule", []), start=1):
+        try:
+            rules.append(AlertRule.model_validate(raw))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "rule"
+            raise AlertRuleError(f"{path}: rule {number}, {where}: {first['msg']}") from None
+    ids = [r.id for r in rules]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise AlertRuleError(f"{path}: rule ids must be unique, repeated: {', '.join(repeated)}")
+    if not rules:
+        raise AlertRuleError(f"{path}: expected at least one [[rule]] table")
+    return tuple(rules)
+
+
+@dataclass
+class Candidate:
+    """An alert a rule raises for one source (an event, or a cell condition on one day)."""
+
+    rule: AlertRule
+    alert_type: str
+    subject: str
+    source: str
+    start: datetime
+    end: datetime
+    lat: float
+    lon: float
+    cell: str
+    vehicles: tuple[str, ...]
+    explanation: str
+    event_ids: tuple[str, ...] = ()
+    ping_ids: tuple[int, ...] = ()
+    sector: str | None = None
+
+
+def event_candidates(events: pl.DataFrame, rules: Sequence[AlertRule]) -> list[Candidate]:
+    """One candidate per event (schema.EVENT_SCHEMA) and event rule matching its type."""
+    out = []
+    for rule in rules:
+        if rule.kind != "event":
+            continue
+        hits = events.filter(pl.col("event_type").is_in([str(t) for t in rule.event_types]))
+        hexes = cells_to_hex(hits["cell"].cast(pl.UInt64).to_numpy())
+        for row, cell in zip(hits.iter_rows(named=True), hexes, strict=True):
+            vehicles = tuple(v for v in (row["vehicle_id"], row["other_vehicle_id"]) if v)
+            out.append(
+                Candidate(
+                    rule=rule,
+                    alert_type=row["event_type"],
+                    subject=row["vehicle_id"],
+                    source=row["event_id"],
+                    start=row["start"],
+                    end=row["end"],
+                    lat=row["lat"],
+                    lon=row["lon"],
+                    cell=cell,
+                    vehicles=vehicles,
+                    explanation=_event_explanation(rule, row, cell),
+                    event_ids=(row["event_id"],),
+                    ping_ids=tuple(row["evidence"] or ()),
+                )
+            )
+    return out
+
+
+def _event_explanation(rule: AlertRule, row: dict[str, Any], cell: str) -> str:
+    who = f"vehicle {row['vehicle_id']}"
+    if row["other_vehicle_id"]:
+        who += f" with vehicle {row['other_vehicle_id']}"
+    when = f"{_iso(row['start'])} to {_iso(row['end'])}"
+    night = ", at night (local time)" if row["night"] else ""
+    crossing = row["distance_to_crossing_m"]
+    near = (
+        f"{crossing:,.0f} m from the nearest official crossing"
+        if crossing is not None and np.isfinite(crossing)
+        else "no official crossing nearby"
+    )
+    border = row["distance_to_border_m"]
+    far = f"{border:,.0f} m from the border" if border is not None and np.isfinite(border) else ""
+    pings = list(row["evidence"] or ())
+    shown = ", ".join(str(p) for p in pings[:_EVIDENCE_SHOWN])
+    if len(pings) > _EVIDENCE_SHOWN:
+        shown += f" and {len(pings) - _EVIDENCE_SHOWN} more"
+    detail = row["detail"] or "{}"
+    return (
+        f"Rule {rule.id} ({rule.title}): {row['event_type']} event {row['event_id']} by {who}, "
+        f"{when}{night}, in cell {cell}; {', '.join(p for p in (far, near) if p)}. "
+        f"Thresholds and measures: {detail}. Evidence pings: {shown or 'none'}."
+    )
+
+
+def cell_candidates(
+    emerging: pl.DataFrame | None,
+    risk: pl.DataFrame | None,
+    rules: Sequence[AlertRule],
+    lookback_days: int,
+) -> list[Candidate]:
+    """Candidates of the cell rules over the last `lookback_days` days of the risk table.
+
+    `risk` has ``date``, ``cell`` (UInt64), ``risk`` and ``c_<factor>`` columns (``cells/
+    risk.parquet``); `emerging` has ``cell``, ``emerging``, ``weeks``, ``trend_z``,
+    ``trend_p``. Emerging classes are dated by the risk table's last day.
+    """
+    if risk is None or risk.height == 0:
+        return []
+    days = sorted(risk["date"].unique().to_list())[-lookback_days:]
+    out: list[Candidate] = []
+    for rule in rules:
+        if rule.kind == "risk":
+            hits = risk.filter(pl.col("date").is_in(days) & (pl.col("risk") >= rule.min_risk))
+            out += _cell_rows(rule, "high_risk", hits.sort("date", "cell"), _risk_text)
+        elif rule.kind == "emerging" and emerging is not None:
+            hits = emerging.filter(pl.col("emerging").is_in(list(rule.classes))).with_columns(
+                pl.lit(days[-1]).alias("date")
+            )
+            out += _cell_rows(rule, "emerging_hotspot", hits.sort("cell"), _emerging_text)
+    return out
+
+
+def _cell_rows(
+    rule: AlertRule,
+    alert_type: str,
+    hits: pl.DataFrame,
+    text: Callable[[AlertRule, dict[str, Any], str], str],
+) -> list[Candidate]:
+    """One candidate per row of `hits` (``date``, ``cell`` and the columns `text` reads)."""
+    cells = hits["cell"].cast(pl.UInt64).to_numpy()
+    lat, lon = cell_centres(cells)
+    out = []
+    for row, cell, y, x in zip(
+        hits.iter_rows(named=True), cells_to_hex(cells), lat, lon, strict=True
+    ):
+        start = datetime.combine(row["date"], datetime.min.time(), UTC)
+        out.append(
+            Candidate(
+                rule=rule,
+                alert_type=alert_type,
+                subject=cell,
+                source=f"{cell}:{row['date'].isoformat()}",
+                start=start,
+                end=start + timedelta(days=1) - timedelta(microseconds=1),
+                lat=float(y),
+                lon=float(x),
+                cell=cell,
+                vehicles=(),
+                explanation=text(rule, row, cell),
+            )
+        )
+    return out
+
+
+def _risk_text(rule: AlertRule, row: dict[str, Any], cell: str) -> str:
+    parts = sorted(
+        ((k.removeprefix("c_"), v) for k, v in row.items() if k.startswith("c_") and v),
+        key=lambda kv: -kv[1],
+    )
+    shown = ", ".join(f"{name} {value:.1f}" for name, value in parts)
+    return (
+        f"Rule {rule.id} ({rule.title}): cell {cell} on {row['date'].isoformat()} has risk "
+        f"{row['risk']:.1f}, at or above the threshold {rule.min_risk:g}; "
+        f"points by factor: {shown or 'none'}."
+    )
+
+
+def _emerging_text(rule: AlertRule, row: dict[str, Any], cell: str) -> str:
+    trend = ""
+    if row.get("trend_z") is not None:
+        trend = f" (Mann-Kendall z {row['trend_z']:.2f}, p {row['trend_p']:.3g})"
+    return (
+        f"Rule {rule.id} ({rule.title}): cell {cell} is a {row['emerging']} over "
+        f"{row['weeks']} weekly bins{trend}, as of {row['date'].isoformat()}; "
+        f"classes alerted: {', '.join(rule.classes)}."
+    )
+
+
+def assign_sectors(candidates: list[Candidate], ground: Ground) -> None:
+    """Set each candidate's sector from the ground's sectors layer (None outside every sector)."""
+    if not candidates:
+        return
+    lat = np.array([c.lat for c in candidates])
+    lon = np.array([c.lon for c in candidates])
+    for candidate, sector in zip(candidates, ground.sector(lat, lon), strict=True):
+        candidate.sector = None if sector is None else str(sector)
+
+
+@dataclass
+class AlertQuery:
+    """Filters and a page of an alert list; ``cursor`` is the last id of the previous page."""
+
+    limit: int = 100
+    cursor: int | None = None
+    since: datetime | None = None
+    status: Sequence[str] = ()
+    severity: Sequence[str] = ()
+    alert_type: Sequence[str] = ()
+    sector: Sequence[str] = ()
+    boxes: Sequence[tuple[float, float, float, float]] = ()
+    sectors: frozenset[str] | None = None  # a unit's scope; None sees everything
+
+
+@dataclass
+class _Merged:
+    """An alert being built or extended by `AlertStore.apply`."""
+
+    id: int | None
+    first: Candidate | None  # None for an alert read from the store
+    latest: Candidate | None
+    event_time: datetime
+    last_seen: datetime
+    status: str = "new"
+    version: int = 0
+    count: int = 0
+    repeats: list[Candidate] = field(default_factory=list)
+    vehicles: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    pings: list[int] = field(default_factory=list)
+
+    def add(self, candidate: Candidate) -> None:
+        self.repeats.append(candidate)
+        self.latest = candidate
+        self.event_time = min(self.event_time, candidate.start)
+        self.last_seen = max(self.last_seen, candidate.end)
+        self.vehicles += [v for v in candidate.vehicles if v not in self.vehicles]
+        self.events += list(candidate.event_ids)
+        self.pings += list(candidate.ping_ids)
+
+
+class AlertStore:
+    """Alerts, their sources, history and labels in the workspace database."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.engine = workspace.engine
+        self._data_version = workspace.data_version
+        self._last_seq_seen: tuple[int, int] | None = None  # (data version, last_seq)
+        workspace.ensure_tables(_TABLES)
+        with self.engine.begin() as conn:  # create_all adds no index to an existing table
+            conn.execute(sa.schema.CreateIndex(_EVENT_TIME_INDEX, if_not_exists=True))
+
+    # ------------------------------------------------------------------ raise
+    def apply(
+        self,
+        candidates: Iterable[Candidate],
+        window_s: float,
+        now: datetime | None = None,
+        actor: str = SYSTEM_ACTOR,
+    ) -> dict[str, int]:
+        """Store candidates: new alerts, repeats folded into open ones, known sources skipped.
+
+        Returns counts ``created`` (alerts), ``updated`` (existing alerts that got repeats),
+        ``repeats`` (candidates folded into an alert) and ``known`` (sources seen before).
+        """
+        now = _utc(now)
+        window = timedelta(seconds=window_s)
+        pending = sorted(candidates, key=lambda c: (c.start, c.rule.id, c.subject, c.source))
+        counts = {"created": 0, "updated": 0, "repeats": 0, "known": 0}
+        with self.engine.begin() as conn:
+            next_id = _lock_alert_ids(conn)  # serialises writers of new alerts
+            rules = {c.rule.id for c in pending}
+            # a few candidates (an incremental run) read only their own sources and subjects
+            few = len(pending) <= _FEW_CANDIDATES
+            seen = self._seen_sources(conn, rules, {c.source for c in pending} if few else None)
+            merged = self._open_alerts(conn, rules, {c.subject for c in pending} if few else None)
+            touched: list[_Merged] = []
+            for candidate in pending:
+                key = (candidate.rule.id, candidate.source)
+                if key in seen:
+                    counts["known"] += 1
+                    continue
+                seen.add(key)
+                target = _within(
+                    merged.get((candidate.rule.id, candidate.subject), []), candidate, window
+                )
+                if target is None:
+                    target = _Merged(None, candidate, candidate, candidate.start, candidate.end)
+                    merged.setdefault((candidate.rule.id, candidate.subject), []).append(target)
+                else:
+                    counts["repeats"] += 1
+                if not target.repeats:
+                    touched.append(target)
+                target.add(candidate)
+            rows, changes = [], []
+            for alert in touched:
+                if alert.id is None:
+                    alert.id, next_id = next_id, next_id + 1
+                    rows.append(_new_row(alert, now))
+                    changes += _new_changes(alert, now, actor)
+                    counts["created"] += 1
+                else:
+                    changes += self._extend(conn, alert, now, actor)
+                    counts["updated"] += 1
+            sources = [
+                {"rule": c.rule.id, "source": c.source, "alert_id": alert.id}
+                for alert in touched
+                for c in alert.repeats
+            ]
+            for table, values in (
+                (alerts, rows),
+                (alert_changes, changes),
+                (alert_sources, sources),
+            ):
+                if values:
+                    conn.execute(table.insert(), values)
+            conn.execute(
+                counters.update().where(counters.c.name == _ALERT_COUNTER).values(value=next_id)
+            )
+        return counts
+
+    @staticmethod
+    def _seen_sources(
+        conn: sa.Connection, rules: set[str], sources: set[str] | None
+    ) -> set[tuple[str, str]]:
+        query = sa.select(alert_sources.c.rule, alert_sources.c.source).where(
+            alert_sources.c.rule.in_(rules)
+        )
+        if sources is not None:
+            query = query.where(alert_sources.c.source.in_(sources))
+        return {(rule, source) for rule, source in conn.execute(query)}
+
+    @staticmethod
+    def _open_alerts(
+        conn: sa.Connection, rules: set[str], subjects: set[str] | None
+    ) -> dict[tuple[str, str], list[_Merged]]:
+        query = sa.select(alerts).where(
+            alerts.c.rule.in_(rules), alerts.c.status.in_(OPEN_STATUSES)
+        )
+        if subjects is not None:
+            query = query.where(alerts.c.subject.in_(subjects))
+        out: dict[tuple[str, str], list[_Merged]] = {}
+        for row in conn.execute(query).mappings():
+            evidence = json.loads(row["evidence"])
+            stub = _Merged(
+                id=row["id"],
+                first=None,
+                latest=None,
+                event_time=_as_utc(row["event_time"]),
+                last_seen=_as_utc(row["last_seen"]),
+                status=row["status"],
+                version=row["version"],
+                count=row["count"],
+                vehicles=json.loads(row["vehicles"]),
+                events=evidence["events"],
+                pings=evidence["pings"],
+            )
+            out.setdefault((row["rule"], row["subject"]), []).append(stub)
+        return out
+
+    def _extend(
+        self, conn: sa.Connection, alert: _Merged, now: datetime, actor: str
+    ) -> list[dict[str, Any]]:
+        """Add repeats to a stored alert, retrying on the fresh row if its version moved."""
+        added = len(alert.repeats)
+        for _ in range(_RETRIES):
+            result = conn.execute(
+                alerts.update()
+                .where(alerts.c.id == alert.id, alerts.c.version == alert.version)
+                .values(
+                    count=alert.count + added,
+                    version=alert.version + added,
+                    updated_at=now,
+                    event_time=alert.event_time,
+                    last_seen=alert.last_seen,
+                    explanation=alert.latest.explanation,
+                    vehicles=json.dumps(alert.vehicles),
+                    evidence=json.dumps({"events": alert.events, "pings": alert.pings}),
+                )
+            )
+            if result.rowcount == 1:
+                break
+            row = conn.execute(sa.select(alerts).where(alerts.c.id == alert.id)).mappings().one()
+            alert.version, alert.count, alert.status = row["version"], row["count"], row["status"]
+        else:
+            raise AlertStateError(f"alert {alert.id} kept changing while repeats were added")
+        return [
+            _change_row(
+                alert.id, alert.version + i, now, actor, "repeated", alert.status, c.explanation
+            )
+            for i, c in enumerate(alert.repeats, start=1)
+        ]
+
+    # -------------------------------------------------------------- lifecycle
+    def transition(
+        self,
+        alert_id: int,
+        verb: str,
+        actor: str,
+        note: str = "",
+        sectors: frozenset[str] | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Acknowledge, resolve or dismiss an alert; return it. Invalid changes raise."""
+        if verb not in TRANSITIONS:
+            raise AlertStateError(
+                f"unknown action {verb!r}; expected one of {', '.join(TRANSITIONS)}"
+            )
+        before, after = TRANSITIONS[verb]
+
+        def change(row: sa.RowMapping) -> tuple[dict[str, Any], str, str]:
+            if row["status"] != before:
+                raise AlertStateError(
+                    f"alert {alert_id} is {row['status']}: '{verb}' applies only to {before} alerts"
+                )
+            return {"status": after}, after, after
+
+        return self._guarded(alert_id, actor, note, sectors, now, change)
+
+    def label(
+        self,
+        alert_id: int,
+        label: str,
+        actor: str,
+        note: str = "",
+        sectors: frozenset[str] | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Label an alert a true or false positive (any status; a later label replaces it)."""
+        if label not in LABELS:
+            raise AlertStateError(f"label: expected one of {', '.join(LABELS)}, got {label!r}")
+
+        def change(row: sa.RowMapping) -> tuple[dict[str, Any], str, str]:
+            return {"label": label}, "labelled", row["status"]
+
+        row = {"alert_id": alert_id, "label": label, "actor": actor, "at": _utc(now), "note": note}
+        return self._guarded(alert_id, actor, note, sectors, now, change, label_row=row)
+
+    def _guarded(
+        self,
+        alert_id: int,
+        actor: str,
+        note: str,
+        sectors: frozenset[str] | None,
+        now: datetime | None,
+        change: Callable[[sa.RowMapping], tuple[dict[str, Any], str, str]],
+        label_row: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Apply `change` to the version of the alert it saw, or re-read and decide again.
+
+        The alert, its change row and `label_row` (an ``alert_labels`` row) commit together.
+        """
+        now = _utc(now)
+        for _ in range(_RETRIES):
+            with self.engine.begin() as conn:
+                row = self._row(conn, alert_id, sectors)
+                values, action, status = change(row)
+                version = row["version"] + 1
+                result = conn.execute(
+                    alerts.update()
+                    .where(alerts.c.id == alert_id, alerts.c.version == row["version"])
+                    .values(**values, version=version, updated_at=now)
+                )
+                if result.rowcount != 1:
+                    continue  # another writer got there first: read its outcome and decide again
+                conn.execute(
+                    alert_changes.insert().values(
+                        **_change_row(alert_id, version, now, actor, action, status, note)
+                    )
+                )
+                if label_row is not None:
+                    conn.execute(alert_labels.insert().values(**label_row))
+            return self.get(alert_id, sectors)
+        raise AlertStateError(f"alert {alert_id} kept changing; try again")
+
+    # ------------------------------------------------------------------ reads
+    @staticmethod
+    def _row(conn: sa.Connection, alert_id: int, sectors: frozenset[str] | None) -> sa.RowMapping:
+        query = sa.select(alerts).where(alerts.c.id == alert_id)
+        if sectors is not None:
+            query = query.where(alerts.c.sector.in_(sorted(sectors)))
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise AlertNotFoundError(f"no alert {alert_id}; see 'geoint alerts list'")
+        return row
+
+    def get(self, alert_id: int, sectors: frozenset[str] | None = None) -> dict[str, Any]:
+        """One alert as a JSON-ready dict (404-style error if unknown or out of scope)."""
+        with self.engine.connect() as conn:
+            return alert_dict(self._row(conn, alert_id, sectors))
+
+    def history(self, alert_id: int) -> list[dict[str, Any]]:
+        """The changes of one alert, oldest first."""
+        query = (
+            sa.select(alert_changes)
+            .where(alert_changes.c.alert_id == alert_id)
+            .order_by(alert_changes.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return [_change_dict(row) for row in conn.execute(query).mappings()]
+
+    def list(self, query: AlertQuery) -> tuple[list[dict[str, Any]], int | None]:
+        """Alerts matching the query, newest first, and the cursor of the next page (or None)."""
+        select = sa.select(alerts).order_by(alerts.c.id.desc()).limit(query.limit + 1)
+        conditions = []
+        if query.cursor is not None:
+            conditions.append(alerts.c.id < query.cursor)
+        if query.since is not None:
+            conditions.append(alerts.c.updated_at >= _utc(query.since))
+        for column, values in (
+            (alerts.c.status, query.status),
+            (alerts.c.severity, query.severity),
+            (alerts.c.alert_type, query.alert_type),
+            (alerts.c.sector, query.sector),
+        ):
+            if values:
+                conditions.append(column.in_(list(values)))
+        conditions += _frame_conditions(query.boxes, sectors=query.sectors)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select.where(*conditions)).mappings().all()
+        page = [alert_dict(row) for row in rows[: query.limit]]
+        more = len(rows) > query.limit
+        return page, (page[-1]["id"] if more and page else None)
+
+    def last_seq(self) -> int:
+        """The sequence number of the latest alert change (0 when there is none)."""
+        version = self._data_version()  # before reading: a commit meanwhile voids the memo
+        with self.engine.connect() as conn:
+            seq = conn.execute(sa.select(sa.func.max(alert_changes.c.seq))).scalar() or 0
+        if version is not None:
+            self._last_seq_seen = (version, seq)
+        return seq
+
+    def known_last_seq(self) -> int | None:
+        """`last_seq` without a query when nothing was committed since it was last read, else
+        None (call `last_seq`). Costs a few microseconds: fit for the event loop."""
+        seen, version = self._last_seq_seen, self._data_version()
+        return seen[1] if seen is not None and version is not None and seen[0] == version else None
+
+    def changes_since(
+        self, seq: int, sectors: frozenset[str] | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Alert changes after `seq`, oldest first, each with its alert's current state.
+
+        Writes are serialised (SQLite), so a change is visible only after every change with a
+        smaller sequence number: a reader resuming after `seq` misses nothing.
+        """
+        query = (
+            sa.select(alert_changes)
+            .join(alerts, alerts.c.id == alert_changes.c.alert_id)
+            .where(alert_changes.c.seq > seq)
+            .order_by(alert_changes.c.seq)
+            .limit(limit)
+        )
+        if sectors is not None:
+            query = query.where(alerts.c.sector.in_(sorted(sectors)))
+        with self.engine.connect() as conn:
+            changes = [_change_dict(row) for row in conn.execute(query).mappings()]
+            ids = sorted({change["alert_id"] for change in changes})
+            current = {
+                row["id"]: alert_dict(row)
+                for row in conn.execute(sa.select(alerts).where(alerts.c.id.in_(ids))).mappings()
+            }
+        return [{**change, "alert": current[change["alert_id"]]} for change in changes]
+
+    def frame(self) -> pl.DataFrame:
+        """Every alert as a table: ``id`` as text, times UTC, ``vehicles`` a list."""
+        names = [c for c in _FRAME_SCHEMA if c != "id"]
+        query = sa.select(
+            sa.cast(alerts.c.id, sa.String).label("id"), *(alerts.c[n] for n in names)
+        )
+        with self.engine.connect() as conn:
+            rows = [dict(row) for row in conn.execute(query.order_by(alerts.c.id)).mappings()]
+        for row in rows:
+            row["vehicles"] = json.loads(row["vehicles"])
+            for column in ("event_time", "last_seen"):
+                row[column] = _as_utc(row[column])
+        return pl.DataFrame(rows, schema=_FRAME_SCHEMA)
+
+    def frame_page(
+        self,
+        boxes: Sequence[Box] = (),
+        start: datetime | None = None,
+        end: datetime | None = None,
+        sectors: frozenset[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        alert_id: int | None = None,
+    ) -> tuple[pl.DataFrame, int]:
+        """A page of `frame` rows by event time then id, and how many alerts match in all.
+
+        An alert matches when it lies in one of `boxes` (none: anywhere), its time span
+        ``[event_time, last_seen]`` meets ``[start, end]``, its sector is one of `sectors`
+        (None: any) and, when given, its id is `alert_id`.
+        """
+        conditions = _frame_conditions(boxes, start, end, sectors)
+        if alert_id is not None:
+            conditions.append(alerts.c.id == alert_id)
+        names = [c for c in _FRAME_SCHEMA if c != "id"]
+        query = (
+            sa.select(sa.cast(alerts.c.id, sa.String), *(alerts.c[n] for n in names))
+            .where(*conditions)
+            .order_by(alerts.c.event_time, alerts.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            # a page that is not full ends the matches: no count needed
+            last_page = (limit is None or len(rows) < limit) and (rows or not offset)
+            count = sa.select(sa.func.count()).select_from(alerts).where(*conditions)
+            matched = offset + len(rows) if last_page else conn.execute(count).scalar_one()
+        frame = pl.DataFrame(
+            rows, schema={**_FRAME_SCHEMA, "vehicles": pl.String()}, orient="row"
+        ).with_columns(pl.col("vehicles").str.json_decode(_FRAME_SCHEMA["vehicles"]))
+        return frame, matched
+
+    def frame_extent(
+        self, sectors: frozenset[str] | None = None
+    ) -> tuple[Box, tuple[datetime, datetime]] | None:
+        """The bounding box and the time span (first event time, last seen) of the alerts in
+        `sectors` (None: all); None when there are none."""
+        query = sa.select(
+            sa.func.min(alerts.c.lon),
+            sa.func.min(alerts.c.lat),
+            sa.func.max(alerts.c.lon),
+            sa.func.max(alerts.c.lat),
+            sa.func.min(alerts.c.event_time),
+            sa.func.max(alerts.c.last_seen),
+        ).where(*_frame_conditions(sectors=sectors))
+        with self.engine.connect() as conn:
+            *box, first, last = conn.execute(query).one()
+        return None if first is None else (tuple(box), (_as_utc(first), _as_utc(last)))
+
+    def precision_by_rule(self) -> dict[str, dict[str, float | int | None]]:
+        """Per rule: alerts, labelled ones, true and false positives, and the precision."""
+        query = sa.select(alerts.c.rule, alerts.c.label, sa.func.count()).group_by(
+            alerts.c.rule, alerts.c.label
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        out: dict[str, dict[str, float | int | None]] = {}
+        for rule, label, count in rows:
+            entry = out.setdefault(
+                rule, {"alerts": 0, "labelled": 0, "true_positive": 0, "false_positive": 0}
+            )
+            entry["alerts"] += count
+            if label in LABELS:
+                entry[label] += count
+                entry["labelled"] += count
+        for entry in out.values():
+            labelled = entry["labelled"]
+            entry["precision"] = entry["true_positive"] / labelled if labelled else None
+        return dict(sorted(out.items()))
+
+
+def raise_alerts(
+    workspace: Workspace,
+    ground: Ground,
+    settings: GeointSettings,
+    events: pl.DataFrame | None = None,
+    now: datetime | None = None,
+    cell_rules: bool = True,
+    actor: str = SYSTEM_ACTOR,
+) -> dict[str, Any]:
+    """Apply the alert rules to the workspace's events and cell tables; return the counts.
+
+    `events` defaults to the stored ones; the cell conditions (unless `cell_rules` is false)
+    read ``cells/emerging.parquet`` and ``cells/risk.parquet`` when present. The report adds
+    ``open`` (alerts new or acknowledged) and ``by_rule`` (candidates per rule).
+    """
+    config: AlertSettings = settings.alerts
+    rules = load_rules(config.rules_file)
+    events = workspace.read_events() if events is None else events
+    candidates = event_candidates(events, rules)
+    if cell_rules:
+        candidates += cell_candidates(
+            _read_optional(workspace.root / EMERGING_FILE),
+            _read_optional(workspace.root / RISK_FILE),
+            rules,
+            config.cell_lookback_days,
+        )
+    assign_sectors(candidates, ground)
+    store = AlertStore(workspace)
+    report: dict[str, Any] = store.apply(candidates, config.dedup_window_s, now, actor)
+    by_rule: dict[str, int] = {}
+    for candidate in candidates:
+        by_rule[candidate.rule.id] = by_rule.get(candidate.rule.id, 0) + 1
+    report["by_rule"] = dict(sorted(by_rule.items()))
+    with store.engine.connect() as conn:
+        report["open"] = conn.execute(
+            sa.select(sa.func.count()).where(alerts.c.status.in_(OPEN_STATUSES))
+        ).scalar_one()
+    return report
+
+
+def _frame_conditions(
+    boxes: Sequence[Box] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    sectors: frozenset[str] | None = None,
+) -> list[sa.ColumnElement[bool]]:
+    """Alerts in a box, meeting an interval, in a unit's sectors (see `AlertStore.frame_page`)."""
+    conditions = span_conditions(alerts, ("event_time", "last_seen"), boxes, start, end)
+    if sectors is not None:
+        conditions.append(alerts.c.sector.in_(sorted(sectors)))
+    return conditions
+
+
+def _lock_alert_ids(conn: sa.Connection) -> int:
+    """Write-lock the alert id counter for this transaction and return the next free id."""
+    where = counters.c.name == _ALERT_COUNTER
+    if conn.execute(counters.update().where(where).values(value=counters.c.value)).rowcount == 0:
+        first = (conn.execute(sa.select(sa.func.max(alerts.c.id))).scalar() or 0) + 1
+        conn.execute(counters.insert().values(name=_ALERT_COUNTER, value=first))
+    return conn.execute(sa.select(counters.c.value).where(where)).scalar_one()
+
+
+def _new_row(alert: _Merged, now: datetime) -> dict[str, Any]:
+    """The ``alerts`` row of a new alert (its id assigned)."""
+    first, latest = alert.first, alert.latest
+    rule = first.rule
+    return {
+        "id": alert.id,
+        "rule": rule.id,
+        "alert_type": first.alert_type,
+        "subject": first.subject,
+        "status": "new",
+        "severity": rule.severity,
+        "urgency": rule.urgency,
+        "certainty": rule.certainty,
+        "title": rule.title,
+        "explanation": latest.explanation,
+        "created_at": now,
+        "updated_at": now,
+        "event_time": alert.event_time,
+        "last_seen": alert.last_seen,
+        "count": len(alert.repeats),
+        "lat": first.lat,
+        "lon": first.lon,
+        "cell": first.cell,
+        "sector": first.sector,
+        "vehicles": json.dumps(alert.vehicles),
+        "evidence": json.dumps({"events": alert.events, "pings": alert.pings}),
+        "version": len(alert.repeats),
+    }
+
+
+def _new_changes(alert: _Merged, now: datetime, actor: str) -> list[dict[str, Any]]:
+    """The history of a new alert: created, then one row per repeat."""
+    first, *repeats = alert.repeats
+    return [_change_row(alert.id, 1, now, actor, "created", "new", first.explanation)] + [
+        _change_row(alert.id, v, now, actor, "repeated", "new", c.explanation)
+        for v, c in enumerate(repeats, start=2)
+    ]
+
+
+def _read_optional(path: Path) -> pl.DataFrame | None:
+    return pl.read_parquet(path) if path.is_file() else None
+
+
+def _within(open_alerts: list[_Merged], candidate: Candidate, window: timedelta) -> _Merged | None:
+    """The open alert whose event times lie within `window` of the candidate, if any."""
+    for alert in reversed(open_alerts):
+        if alert.event_time - window <= candidate.start <= alert.last_seen + window:
+            return alert
+    return None
+
+
+def _change_row(
+    alert_id: int, version: int, at: datetime, actor: str, action: str, status: str, note: str
+) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id,
+        "version": version,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "status": status,
+        "note": note,
+    }
+
+
+def alert_dict(row: sa.RowMapping) -> dict[str, Any]:
+    """An alert row as JSON-ready fields (times ISO 8601 UTC)."""
+    evidence = json.loads(row["evidence"])
+    return {
+        "id": row["id"],
+        "type": row["alert_type"],
+        "rule": row["rule"],
+        "status": row["status"],
+        "severity": row["severity"],
+        "urgency": row["urgency"],
+        "certainty": row["certainty"],
+        "title": row["title"],
+        "explanation": row["explanation"],
+        "created": _iso(row["created_at"]),
+        "updated": _iso(row["updated_at"]),
+        "event_time": _iso(row["event_time"]),
+        "last_seen": _iso(row["last_seen"]),
+        "count": row["count"],
+        "lat": row["lat"],
+        "lon": row["lon"],
+        "cell": row["cell"],
+        "sector": row["sector"],
+        "vehicles": json.loads(row["vehicles"]),
+        "evidence": {"events": evidence["events"], "pings": evidence["pings"]},
+        "label": row["label"],
+        "version": row["version"],
+    }
+
+
+def _change_dict(row: sa.RowMapping) -> dict[str, Any]:
+    return {
+        "seq": row["seq"],
+        "alert_id": row["alert_id"],
+        "version": row["version"],
+        "at": _iso(row["at"]),
+        "actor": row["actor"],
+        "action": row["action"],
+        "status": row["status"],
+        "note": row["note"],
+    }
+
+
+def _iso(value: datetime | date) -> str:
+    if isinstance(value, datetime):
+        return _as_utc(value).isoformat()
+    return value.isoformat()
+
+
+def _utc(now: datetime | None) -> datetime:
+    return now.astimezone(UTC) if now else datetime.now(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; they were stored in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,434 @@
+"""Track preparation (docs/events.md, "Preparation"), vectorised over all vehicles at once.
+
+Pings are ordered per vehicle by time (ties by ping id), GPS spikes are recomputed over whole
+tracks, and the other pings get their segment from the previous ping of the same vehicle, their
+trip, country side and border and road context. Stops (the greedy 200 m rule) and stationary runs
+come out as tables of row ranges of the prepared pings. The sequential scans are numba kernels;
+times inside them are int64 microseconds since the epoch.
+
+Layer distances are measured once per distinct H3 cell, at its centre. Distances are
+1-Lipschitz, so a ping's distance lies within its *cell error* (its own distance to the centre,
+widened for the metric CRS's scale factor) of its cell's: a threshold is decided from the cell
+table for every ping except those within that error of it, which are measured exactly (SPEC §14).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import polars as pl
+
+from geoint.ground import Ground
+from geoint.h3index import cell_centres, latlng_to_cells
+from geoint.ingest.validate import EARTH_RADIUS_M
+from geoint.schema import UTC_DATETIME
+from geoint.settings import GeointSettings
+
+US = 1_000_000  # microseconds per second
+# |d(ping) - d(centre)| <= _SCALE * great-circle(ping, centre) + _SLACK_M: the metric CRS stretches
+# great-circle lengths by its scale factor (a UTM zone: < 1.01 over the zone and its margins)
+_SCALE = 1.1
+_SLACK_M = 5.0
+# the bbox pre-check of the stop scan accepts only this far below the diameter, so that the
+# difference between a corner bound and exact great-circle distances never decides a case
+_BBOX_SAFETY = 1e-3
+_SIDE_CHUNK = 500_000
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """Every vehicle's prepared track.
+
+    ``vehicle_ids``: the id of each integer vehicle code; sorted, so codes order as ids do.
+
+    ``raw``: every ping, sorted by (vehicle, ts, ping_id): ``ping_id``, ``vehicle`` (code),
+    ``ts``, ``lat``, ``lon``, ``spike`` (recomputed over the whole track).
+
+    ``pings``: the non-spike pings in the same order, with ``cell``; their segment from the
+    previous ping of the vehicle ``dt_s``, ``distance_m``, ``speed_kmh``, ``bearing_deg`` (NaN at
+    a vehicle's first ping); ``trip`` (global number); ``side``; ``cell_error_m`` (bound on the
+    difference between the ping's and its cell centre's layer distances); ``border_cell_m``
+    (cell centre's distance to the border, inf beyond the largest border threshold);
+    ``near_border`` (exact); ``far_from_road`` (exact ``distance_to_road_m >=
+    off_road_distance_m``, null where not near the border).
+
+    ``stops`` and ``stationary``: ``vehicle``, ``trip``, ``first``, ``last`` (rows of ``pings``),
+    ``start``, ``end``, ``lat``, ``lon`` (mean position).
+    """
+
+    vehicle_ids: pl.Series
+    raw: pl.DataFrame
+    pings: pl.DataFrame
+    stops: pl.DataFrame
+    stationary: pl.DataFrame
+
+
+def prepare_tracks(pings: pl.DataFrame, ground: Ground, settings: GeointSettings) -> Tracks:
+    """Return the prepared tracks of `pings` (ping_id, vehicle_id, ts, lat, lon[, cell]).
+
+    Pings without a ``cell`` column are indexed at ``settings.h3_resolution``.
+    """
+    ordered, vehicle_ids = order_pings(pings, settings.h3_resolution)
+    spike = find_spikes(ordered, settings.ingest.spike_speed_kmh)
+    raw = ordered.select("ping_id", "vehicle", "ts", "lat", "lon").with_columns(
+        pl.Series("spike", spike)
+    )
+    kept = add_segments(ordered.filter(~spike), settings.tracks.trip_gap_s)
+    del ordered
+    kept = add_context(kept, ground, settings)
+    events = settings.events
+    stops = find_stops(kept, events.stop_diameter_m, events.stop_min_duration_s)
+    stationary = stationary_runs(kept, settings.tracks.moving_speed_kmh)
+    return Tracks(vehicle_ids, raw, kept, stops, stationary)
+
+
+# ----------------------------------------------------------------------------- ordering
+def order_pings(pings: pl.DataFrame, resolution: int) -> tuple[pl.DataFrame, pl.Series]:
+    """Return (ping_id, vehicle, ts, lat, lon, cell) sorted by (vehicle, ts, ping_id), and ids.
+
+    ``vehicle`` is a UInt32 code into the returned sorted vehicle ids.
+    """
+    vehicle_ids = pings["vehicle_id"].unique().sort()
+    frame = pings.select(
+        pl.col("ping_id").cast(pl.UInt64),
+        pl.col("vehicle_id")
+        .cast(pl.Enum(vehicle_ids))
+        .to_physical()
+        .cast(pl.UInt32)
+        .alias("vehicle"),
+        pl.col("ts").cast(UTC_DATETIME),
+        pl.col("lat").cast(pl.Float64),
+        pl.col("lon").cast(pl.Float64),
+    )
+    if "cell" in pings.columns:
+        frame = frame.with_columns(pings["cell"].cast(pl.UInt64))
+    else:
+        cells = latlng_to_cells(frame["lat"].to_numpy(), frame["lon"].to_numpy(), resolution)
+        frame = frame.with_columns(pl.Series("cell", cells, dtype=pl.UInt64))
+    if not _is_ordered(frame):
+        frame = frame.sort("vehicle", "ts", "ping_id")
+    return frame, vehicle_ids
+
+
+def _is_ordered(frame: pl.DataFrame) -> bool:
+    if frame.height < 2:
+        return True
+    vehicle = frame["vehicle"].to_numpy()
+    ts = _micros(frame["ts"])
+    ping = frame["ping_id"].to_numpy()
+    later_vehicle = vehicle[1:] > vehicle[:-1]
+    same_vehicle = vehicle[1:] == vehicle[:-1]
+    later = (ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (ping[1:] > ping[:-1]))
+    return bool(np.all(later_vehicle | (same_vehicle & later)))
+
+
+def _micros(ts: pl.Series) -> np.ndarray:
+    """Return int64 microseconds since the epoch of a UTC datetime column."""
+    return ts.dt.cast_time_unit("us").to_physical().to_numpy()
+
+
+# ------------------------------------------------------------------------------- kernels
+@numba.njit(cache=True)
+def _great_circle(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dl = math.radians(lon2) - math.radians(lon1)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
+
+
+@numba.njit(cache=True)
+def _kmh(t1: int, lat1: float, lon1: float, t2: int, lat2: float, lon2: float) -> float:
+    metres = _great_circle(lat1, lon1, lat2, lon2)
+    seconds = (t2 - t1) / 1e6
+    if seconds > 0:
+        return metres / seconds * 3.6
+    return np.inf if metres > 0 else 0.0
+
+
+@numba.njit(parallel=True, cache=True)
+def _great_circle_many(lat1, lon1, lat2, lon2):
+    out = np.empty(lat1.shape[0])
+    for k in numba.prange(lat1.shape[0]):
+        out[k] = _great_circle(lat1[k], lon1[k], lat2[k], lon2[k])
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _spike_kernel(vehicle, ts, lat, lon, max_kmh):
+    n = ts.shape[0]
+    out = np.zeros(n, dtype=np.bool_)
+    for k in numba.prange(1, max(n - 1, 1)):
+        if vehicle[k - 1] != vehicle[k] or vehicle[k + 1] != vehicle[k]:
+            continue
+        if (
+            _kmh(ts[k - 1], lat[k - 1], lon[k - 1], ts[k], lat[k], lon[k]) > max_kmh
+            and _kmh(ts[k], lat[k], lon[k], ts[k + 1], lat[k + 1], lon[k + 1]) > max_kmh
+            and _kmh(ts[k - 1], lat[k - 1], lon[k - 1], ts[k + 1], lat[k + 1], lon[k + 1])
+            <= max_kmh
+        ):
+            out[k] = True
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _segment_kernel(vehicle, ts, lat, lon):
+    n = ts.shape[0]
+    dt = np.full(n, np.nan)
+    metres = np.full(n, np.nan)
+    speed = np.full(n, np.nan)
+    bearing = np.full(n, np.nan, dtype=np.float32)
+    for k in numba.prange(1, max(n, 1)):
+        if vehicle[k] != vehicle[k - 1]:
+            continue
+        dt[k] = (ts[k] - ts[k - 1]) / 1e6
+        metres[k] = _great_circle(lat[k - 1], lon[k - 1], lat[k], lon[k])
+        speed[k] = _kmh(ts[k - 1], lat[k - 1], lon[k - 1], ts[k], lat[k], lon[k])
+        p1, p2 = math.radians(lat[k - 1]), math.radians(lat[k])
+        dl = math.radians(lon[k]) - math.radians(lon[k - 1])
+        y = math.sin(dl) * math.cos(p2)
+        x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+        bearing[k] = (math.degrees(math.atan2(y, x)) + 360.0) % 360.0
+    return dt, metres, speed, bearing
+
+
+@numba.njit(cache=True)
+def _corner_bound(lat, lon, south, west, north, east):
+    return max(
+        max(_great_circle(lat, lon, south, west), _great_circle(lat, lon, south, east)),
+        max(_great_circle(lat, lon, north, west), _great_circle(lat, lon, north, east)),
+    )
+
+
+@numba.njit(parallel=True, cache=True)
+def _stop_kernel(bounds, ts, lat, lon, diameter, min_us):
+    """Return, per row, the last row of the stop that starts there (-1 where none starts).
+
+    Greedy per trip (rows bounds[t] .. bounds[t + 1] - 1): from the first unused row i, extend j
+    while the largest pairwise distance of rows i..j stays <= diameter; a run lasting >= min_us
+    is a stop and the scan goes on after it, else at i + 1. Rows i + 1..j then still fit (a
+    subset of a fitting window), so the extension resumes at j: the result equals the plain
+    restart. A bbox of the window (possibly of a superset) bounds the distance of a new row to
+    every row of the window; only when that bound is not clearly inside the diameter are the
+    distances computed one by one.
+    """
+    last = np.full(ts.shape[0], -1, dtype=np.int64)
+    accept = diameter * (1.0 - _BBOX_SAFETY)
+    for t in numba.prange(bounds.shape[0] - 1):
+        lo, hi = bounds[t], bounds[t + 1]
+        i, j = lo, lo - 1
+        south = west = north = east = 0.0
+        while i < hi:
+            if j < i:
+                j = i
+                south, north, west, east = lat[i], lat[i], lon[i], lon[i]
+            while j + 1 < hi:
+                p = j + 1
+                # a moving vehicle's next ping is usually too far from the last one already
+                if _great_circle(lat[p], lon[p], lat[j], lon[j]) > diameter:
+                    break
+                fits = _corner_bound(lat[p], lon[p], south, west, north, east) <= accept
+                if not fits:
+                    fits = True
+                    south, north, west, east = lat[i], lat[i], lon[i], lon[i]
+                    for q in range(i, j + 1):
+                        south, north = min(south, lat[q]), max(north, lat[q])
+                        west, east = min(west, lon[q]), max(east, lon[q])
+                        if _great_circle(lat[p], lon[p], lat[q], lon[q]) > diameter:
+                            fits = False
+                            break
+                if not fits:
+                    break
+                south, north = min(south, lat[p]), max(north, lat[p])
+                west, east = min(west, lon[p]), max(east, lon[p])
+                j = p
+            if ts[j] - ts[i] >= min_us:
+                last[i] = j
+                i = j + 1
+            else:
+                i += 1
+    return last
+
+
+@numba.njit(cache=True)
+def _range_means(values, first, last):
+    out = np.empty(first.shape[0])
+    for r in range(first.shape[0]):
+        total = 0.0
+        for k in range(first[r], last[r] + 1):
+            total += values[k]
+        out[r] = total / (last[r] - first[r] + 1)
+    return out
+
+
+def great_circle_m(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
+    """Return haversine metres between arrays of points given in degrees."""
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (lat1, lon1, lat2, lon2)]
+    return _great_circle_many(*arrays)
+
+
+# ------------------------------------------------------------------ spikes and segments
+def find_spikes(ordered: pl.DataFrame, max_speed_kmh: float) -> np.ndarray:
+    """Return the spike flag of each ordered ping (docs/events.md): implied speed to both
+    neighbours above `max_speed_kmh` while the neighbours are plausible with each other."""
+    return _spike_kernel(
+        ordered["vehicle"].to_numpy(),
+        _micros(ordered["ts"]),
+        ordered["lat"].to_numpy(),
+        ordered["lon"].to_numpy(),
+        float(max_speed_kmh),
+    )
+
+
+def add_segments(ordered: pl.DataFrame, trip_gap_s: float) -> pl.DataFrame:
+    """Return ordered pings with their segment from the previous ping and their trip."""
+    vehicle = ordered["vehicle"].to_numpy()
+    dt, metres, speed, bearing = _segment_kernel(
+        vehicle, _micros(ordered["ts"]), ordered["lat"].to_numpy(), ordered["lon"].to_numpy()
+    )
+    new_trip = np.isnan(dt) | (dt >= trip_gap_s)
+    return ordered.with_columns(
+        pl.Series("trip", np.cumsum(new_trip) - 1, dtype=pl.UInt32),
+        pl.Series("dt_s", dt),
+        pl.Series("distance_m", metres),
+        pl.Series("speed_kmh", speed),
+        pl.Series("bearing_deg", bearing),
+    )
+
+
+# ------------------------------------------------------------------------ layer context
+def within_distance(
+    approx: np.ndarray,
+    error: np.ndarray,
+    threshold: float,
+    exact: Callable[[np.ndarray], np.ndarray],
+    strict: bool = False,
+) -> np.ndarray:
+    """Return ``d <= threshold`` (``d < threshold`` if `strict`) for distances known to within
+    ``approx ± error``; ``exact(rows)`` measures the rows the bound leaves undecided."""
+    if strict:
+        out = approx + error < threshold
+        undecided = ~out & (approx - error < threshold)
+    else:
+        out = approx + error <= threshold
+        undecided = ~out & (approx - error <= threshold)
+    rows = np.flatnonzero(undecided)
+    if len(rows):
+        measured = exact(rows)
+        out[rows] = measured < threshold if strict else measured <= threshold
+    return out
+
+
+def distinct_cells(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (distinct cells, index of each row's cell among them)."""
+    n = len(cells)
+    if n == 0:
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    # consecutive pings of a track mostly share a cell: unique over runs is several times cheaper
+    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+    distinct, run_index = np.unique(cells[starts], return_inverse=True)
+    return distinct, np.repeat(run_index, np.diff(np.r_[starts, n]))
+
+
+def add_context(frame: pl.DataFrame, ground: Ground, settings: GeointSettings) -> pl.DataFrame:
+    """Return pings with side, cell error, cell border distance, near_border, far_from_road."""
+    lat, lon = frame["lat"].to_numpy(), frame["lon"].to_numpy()
+    distinct, index = distinct_cells(frame["cell"].to_numpy())
+    clat, clon = cell_centres(distinct)
+    error = _SCALE * great_circle_m(lat, lon, clat[index], clon[index]) + _SLACK_M
+    slack = (float(error.max()) if len(error) else 0.0) + 1.0
+    near_m = settings.tracks.near_border_m
+    reach = max(near_m, settings.events.watchlist_near_border_m) + slack
+    border_cell = ground.distance_to_border_m(clat, clon, max_distance_m=reach)[index]
+    near = within_distance(
+        border_cell,
+        error,
+        near_m,
+        lambda rows: ground.distance_to_border_m(lat[rows], lon[rows], max_distance_m=near_m),
+    )
+    road_m = settings.events.off_road_distance_m
+    near_rows = np.flatnonzero(near)
+    road_cells, road_index = np.unique(index[near_rows], return_inverse=True)
+    road_cell = ground.distance_to_road_m(
+        clat[road_cells], clon[road_cells], max_distance_m=road_m + slack
+    )[road_index]
+    lat_n, lon_n = lat[near_rows], lon[near_rows]
+    close_to_road = within_distance(
+        road_cell,
+        error[near_rows],
+        road_m,
+        lambda rows: ground.distance_to_road_m(lat_n[rows], lon_n[rows], max_distance_m=road_m),
+        strict=True,
+    )
+    far = np.zeros(len(lat), dtype=bool)
+    far[near_rows] = ~close_to_road
+    return frame.with_columns(
+        pl.Series("side", _sides(ground, lat, lon), dtype=pl.Int8),
+        pl.Series("cell_error_m", error),
+        pl.Series("border_cell_m", border_cell),
+        pl.Series("near_border", near),
+        pl.when(pl.Series(near)).then(pl.Series(far)).otherwise(None).alias("far_from_road"),
+    )
+
+
+def _sides(ground: Ground, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Return the side of every ping; large inputs in threads (point-in-polygon frees the GIL)."""
+    if len(lat) <= _SIDE_CHUNK:
+        return ground.side(lat, lon)
+    bounds = range(0, len(lat), _SIDE_CHUNK)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = pool.map(
+            lambda s: ground.side(lat[s : s + _SIDE_CHUNK], lon[s : s + _SIDE_CHUNK]), bounds
+        )
+        return np.concatenate(list(parts))
+
+
+# ---------------------------------------------------------------- stops and stationary runs
+def find_stops(pings: pl.DataFrame, diameter_m: float, min_duration_s: float) -> pl.DataFrame:
+    """Return the stops of prepared pings (greedy per trip; see `_stop_kernel`)."""
+    trip = pings["trip"].to_numpy()
+    n = len(trip)
+    bounds = np.flatnonzero(np.r_[True, trip[1:] != trip[:-1]]) if n else np.empty(0, np.int64)
+    bounds = np.r_[bounds, n].astype(np.int64)
+    lat, lon = pings["lat"].to_numpy(), pings["lon"].to_numpy()
+    last = _stop_kernel(
+        bounds, _micros(pings["ts"]), lat, lon, float(diameter_m), round(min_duration_s * US)
+    )
+    first = np.flatnonzero(last >= 0)
+    return _ranges(pings, first, last[first])
+
+
+def stationary_runs(pings: pl.DataFrame, moving_speed_kmh: float) -> pl.DataFrame:
+    """Return maximal runs (one trip) of >= 2 pings whose segments are all slower than moving."""
+    trip = pings["trip"].to_numpy()
+    same_trip = np.r_[False, trip[1:] == trip[:-1]]
+    slow = same_trip & (pings["speed_kmh"].to_numpy() < moving_speed_kmh)
+    before = np.r_[False, slow[:-1]]
+    after = np.r_[slow[1:], False]
+    first = np.flatnonzero(slow & ~before) - 1  # a slow segment k joins pings k - 1 and k
+    last = np.flatnonzero(slow & ~after)
+    return _ranges(pings, first, last)
+
+
+def _ranges(pings: pl.DataFrame, first: np.ndarray, last: np.ndarray) -> pl.DataFrame:
+    """Return vehicle, trip, first, last, start, end, lat, lon (means) of row ranges."""
+    lat, lon = pings["lat"].to_numpy(), pings["lon"].to_numpy()
+    first, last = first.astype(np.int64), last.astype(np.int64)
+    return pl.DataFrame(
+        {
+            "vehicle": pings["vehicle"].gather(first),
+            "trip": pings["trip"].gather(first),
+            "first": first,
+            "last": last,
+            "start": pings["ts"].gather(first),
+            "end": pings["ts"].gather(last),
+            "lat": _range_means(lat, first, last),
+            "lon": _range_means(lon, first, last),
+        }
+    )

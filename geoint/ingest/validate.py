@@ -1,0 +1,662 @@
+"""Validation: typed, checked rows out; every bad row quarantined with its reason (SPEC §3).
+
+Each validator takes a reader's frame (``_row`` plus the file's columns, values as the format
+gave them) and returns a :class:`Validated` pair. A row fails on the first check it breaks, in
+the order the checks are listed, and keeps its original values as JSON in ``raw``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from geoint.errors import InputError
+from geoint.ingest.coords import parse_coordinate, parse_position
+from geoint.ingest.gazetteer import resolve_places
+from geoint.schema import (
+    COMMODITIES,
+    DIRECTIONS,
+    PING_REQUIRED,
+    QUARANTINE_SCHEMA,
+    ROW_NUMBER,
+    TRANSPORT_MODES,
+    UTC_DATETIME,
+    PositionPrecision,
+    Reason,
+)
+from geoint.settings import IngestSettings
+
+EARTH_RADIUS_M = 6_371_008.8
+SEIZURE_MIN_YEAR = 1970  # seizure archives (CEN, ASAM) reach back decades, unlike pings
+
+
+@dataclass
+class Validated:
+    """Rows that passed (typed) and rows that failed (QUARANTINE_SCHEMA)."""
+
+    good: pl.DataFrame
+    quarantined: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule: rows where `failed` is true are quarantined with `reason` and `detail`."""
+
+    column: str
+    reason: Reason
+    failed: pl.Expr
+    detail: pl.Expr
+
+
+def require_columns(
+    frame: pl.DataFrame, file: str, required: Sequence[str], hint: str = ""
+) -> None:
+    """Raise InputError naming the file and the first missing required column."""
+    for column in required:
+        if column not in frame.columns:
+            found = ", ".join(c for c in frame.columns if c != ROW_NUMBER) or "none"
+            raise InputError(
+                file,
+                f"this required column (required: {', '.join(required)}; found: {found}){hint}",
+                column=column,
+            )
+
+
+def parse_timestamps(values: pl.Series) -> pl.Series:
+    """Return UTC datetimes from ISO 8601 text, epoch seconds or datetimes; null if unparsable."""
+    name = values.name
+    if values.dtype == pl.Datetime or isinstance(values.dtype, pl.Datetime):
+        zone = values.dtype.time_zone
+        values = values.dt.cast_time_unit("us")
+        return (
+            values.dt.convert_time_zone("UTC") if zone else values.dt.replace_time_zone("UTC")
+        ).alias(name)
+    if values.dtype == pl.Date:
+        return values.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(name)
+    if values.dtype.is_numeric():
+        return _from_epoch(values.cast(pl.Float64)).alias(name)
+    text = values.cast(pl.String).str.strip_chars()
+    epoch = _from_epoch(text.cast(pl.Float64, strict=False))
+    iso = pd.to_datetime(text.to_numpy(), format="ISO8601", utc=True, errors="coerce")
+    iso_series = pl.Series(name, np.asarray(iso.tz_convert(None), dtype="datetime64[us]"))
+    return epoch.fill_null(iso_series.dt.replace_time_zone("UTC")).alias(name)
+
+
+def _from_epoch(seconds: pl.Series) -> pl.Series:
+    finite = seconds.is_finite() & (seconds.abs() < 1e11)
+    micros = pl.select(
+        pl.when(finite).then((seconds * 1e6).round()).otherwise(None).cast(pl.Int64)
+    ).to_series()
+    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def validate_pings(
+    frame: pl.DataFrame, file: str, settings: IngestSettings, now: datetime
+) -> Validated:
+    """Check pings: identity, coordinates, time and optional numbers."""
+    require_columns(frame, file, PING_REQUIRED, " (map other names with --map lat=latitude)")
+    typed = frame.with_columns(
+        pl.col("vehicle_id").cast(pl.String).str.strip_chars().alias("_vehicle_id"),
+        _coordinate(frame["lat"], "lat").alias("_lat"),
+        _coordinate(frame["lon"], "lon").alias("_lon"),
+        parse_timestamps(frame["ts"]).alias("_ts"),
+        *[_number(frame, c).alias(f"_{c}") for c in ("speed_kmh", "heading", "accuracy_m")],
+        (
+            pl.col("source").cast(pl.String)
+            if "source" in frame.columns
+            else pl.lit(None, pl.String)
+        ).alias("_source"),
+    )
+    earliest = datetime(settings.min_year, 1, 1, tzinfo=now.tzinfo)
+    latest = now + timedelta(seconds=settings.max_future_s)
+    checks = [
+        _missing("vehicle_id", "_vehicle_id", "a vehicle id"),
+        *_coordinate_checks(frame),
+        *_time_checks("ts", "ISO 8601 or epoch seconds", earliest, latest),
+        *_optional_number_checks(frame),
+    ]
+    good, bad = _split(typed, checks)
+    good = good.select(
+        ROW_NUMBER,
+        pl.col("_vehicle_id").alias("vehicle_id"),
+        pl.col("_ts").alias("ts"),
+        pl.col("_lat").alias("lat"),
+        pl.col("_lon").alias("lon"),
+        *[
+            pl.col(f"_{c}").cast(pl.Float32).alias(c)
+            for c in ("speed_kmh", "heading", "accuracy_m")
+        ],
+        pl.col("_source").alias("source"),
+    )
+    return Validated(good, bad)
+
+
+def _time_checks(column: str, form: str, earliest: datetime, latest: datetime) -> list[Check]:
+    """Checks that the parsed time `_ts` exists and lies within [earliest, latest]."""
+    return [
+        Check(column, Reason.UNPARSABLE_TIME, pl.col("_ts").is_null(),
+              _detail(f"expected {form}", column)),
+        Check(column, Reason.TIME_BEFORE_MIN, pl.col("_ts") < earliest,
+              _detail(f"expected a time after {earliest:%Y-%m-%d}", column)),
+        Check(column, Reason.TIME_IN_FUTURE, pl.col("_ts") > latest,
+              _detail(f"expected a time before {latest:%Y-%m-%dT%H:%M:%SZ}", column)),
+    ]  # fmt: skip
+
+
+def _optional_number_checks(frame: pl.DataFrame) -> list[Check]:
+    """Checks for the optional numeric ping columns the file has."""
+    ranges = {
+        "speed_kmh": ((pl.col("_speed_kmh") < 0), "expected a speed >= 0"),
+        "heading": (
+            (pl.col("_heading") < 0) | (pl.col("_heading") > 360),
+            "expected a heading in [0, 360]",
+        ),
+        "accuracy_m": ((pl.col("_accuracy_m") < 0), "expected an accuracy >= 0"),
+    }
+    checks = []
+    for column, (out_of_range, expected) in ranges.items():
+        if column in frame.columns:
+            checks.append(_unparsable_number(frame, column))
+            checks.append(
+                Check(column, Reason.INVALID_VALUE, out_of_range, _detail(expected, column))
+            )
+    return checks
+
+
+def _coordinate(values: pl.Series, axis: str) -> pl.Series:
+    """Decimal numbers directly; other text (degrees-minutes-seconds) through the parser."""
+    if values.dtype.is_numeric():
+        return values.cast(pl.Float64)
+    text = values.cast(pl.String).str.strip_chars()
+    numbers = text.cast(pl.Float64, strict=False)
+    other = (numbers.is_null() & text.is_not_null() & (text != "")).arg_true()
+    if other.len():
+        numbers = numbers.scatter(other, parse_coordinate(text.gather(other), axis))  # type: ignore[arg-type]
+    return numbers
+
+
+def _number(frame: pl.DataFrame, column: str) -> pl.Expr:
+    if column not in frame.columns:
+        return pl.lit(None, pl.Float64)
+    if frame.schema[column].is_numeric():
+        return pl.col(column).cast(pl.Float64)
+    return pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def _unparsable_number(frame: pl.DataFrame, column: str) -> Check:
+    given = pl.col(column).cast(pl.String).str.strip_chars()
+    return Check(
+        column,
+        Reason.UNPARSABLE_NUMBER,
+        given.is_not_null() & (given != "") & pl.col(f"_{column}").is_null(),
+        _detail("expected a number", column),
+    )
+
+
+def _coordinate_checks(frame: pl.DataFrame, lat: str = "lat", lon: str = "lon") -> list[Check]:
+    lat_given = _given(frame, lat)
+    lon_given = _given(frame, lon)
+    return [
+        Check(
+            lat,
+            Reason.NULL_COORDINATES,
+            ~lat_given | ~lon_given,
+            pl.lit("expected both lat and lon"),
+        ),
+        Check(
+            lat,
+            Reason.UNPARSABLE_COORDINATES,
+            pl.col("_lat").is_null() | pl.col("_lon").is_null(),
+            pl.format(
+                "expected decimal or degrees-minutes-seconds, got lat={} lon={}",
+                pl.col(lat).cast(pl.String),
+                pl.col(lon).cast(pl.String),
+            ),
+        ),
+        *_position_range_checks(lat),
+    ]
+
+
+def _position_range_checks(column: str) -> list[Check]:
+    """Checks on the parsed `_lat`/`_lon`: NaN, outside ±90/±180, exactly (0, 0)."""
+    return [
+        Check(column, Reason.NAN_COORDINATES, pl.col("_lat").is_nan() | pl.col("_lon").is_nan(),
+              pl.lit("expected numbers, got NaN")),
+        Check(column, Reason.OUT_OF_RANGE_COORDINATES,
+              (pl.col("_lat").abs() > 90) | (pl.col("_lon").abs() > 180),
+              pl.format("expected lat in [-90, 90] and lon in [-180, 180], got {} {}",
+                        pl.col("_lat"), pl.col("_lon"))),
+        Check(column, Reason.NULL_ISLAND, (pl.col("_lat") == 0) & (pl.col("_lon") == 0),
+              pl.lit("expected a real position, got (0, 0)")),
+    ]  # fmt: skip
+
+
+def _given(frame: pl.DataFrame, column: str) -> pl.Expr:
+    if frame.schema[column] == pl.String:
+        return pl.col(column).str.strip_chars().fill_null("") != ""
+    return pl.col(column).is_not_null()
+
+
+def _missing(column: str, typed: str, what: str) -> Check:
+    return Check(
+        column,
+        Reason.MISSING_VALUE,
+        pl.col(typed).is_null() | (pl.col(typed) == ""),
+        pl.lit(f"expected {what}"),
+    )
+
+
+def _detail(expected: str, column: str) -> pl.Expr:
+    return pl.format(f"{expected}, got {{}}", pl.col(column).cast(pl.String).fill_null("empty"))
+
+
+def _split(typed: pl.DataFrame, checks: Sequence[Check]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split rows into passing and failing; failing rows carry the first broken check."""
+    original = [c for c in typed.columns if not c.startswith("_")]
+    failed = [c.failed.fill_null(False) for c in checks]
+    reason, column, detail = (
+        pl.lit(None, pl.String),
+        pl.lit(None, pl.String),
+        pl.lit(None, pl.String),
+    )
+    for check, fail in zip(reversed(checks), reversed(failed), strict=True):
+        reason = pl.when(fail).then(pl.lit(check.reason.value)).otherwise(reason)
+        column = pl.when(fail).then(pl.lit(check.column)).otherwise(column)
+        detail = pl.when(fail).then(check.detail).otherwise(detail)
+    marked = typed.with_columns(pl.any_horizontal(failed).alias("__bad"))
+    good = marked.filter(~pl.col("__bad")).drop("__bad")
+    bad = (
+        marked.filter(pl.col("__bad"))
+        .with_columns(reason.alias("__reason"), column.alias("__column"), detail.alias("__detail"))
+        .select(
+            pl.col(ROW_NUMBER).cast(pl.Int64),
+            pl.col("__column").alias("column"),
+            pl.col("__reason").alias("reason"),
+            pl.col("__detail").alias("detail"),
+            _raw_json(original),
+        )
+    )
+    return good, bad
+
+
+def _raw_json(columns: Sequence[str]) -> pl.Expr:
+    fields = [pl.col(c).cast(pl.String) for c in columns if c != ROW_NUMBER]
+    if not fields:
+        return pl.lit("{}").alias("raw")
+    return pl.struct(fields).struct.json_encode().alias("raw")
+
+
+def empty_quarantine() -> pl.DataFrame:
+    """Return an empty quarantine frame."""
+    return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+
+
+def duplicates_within(
+    frame: pl.DataFrame, keys: Sequence[str], same: Sequence[str], raw: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Keep the first row (in file order) of every key; later rows become duplicate rows.
+
+    A later row whose `same` columns equal the first one's is a ``duplicate``; one that
+    differs is a ``conflicting_duplicate`` (the same vehicle at two places at one time).
+    The kept rows come back sorted by `keys`, which is how the store wants them.
+    """
+    ordered = sort_by_keys(frame, keys)
+    repeat = pl.all_horizontal([pl.col(k) == pl.col(k).shift(1) for k in keys]).fill_null(False)
+    marked = ordered.with_columns(repeat.alias("_repeat"))
+    first = marked.filter(~pl.col("_repeat")).drop("_repeat")
+    if first.height == ordered.height:
+        return first, empty_quarantine()
+    # each row's run-first values, carried forward over the repeats that follow it
+    runs = marked.with_columns(
+        [
+            pl.when(~pl.col("_repeat")).then(pl.col(c)).forward_fill().alias(f"_first_{c}")
+            for c in same
+        ]
+    )
+    later = runs.filter(pl.col("_repeat")).drop("_repeat")
+    return first, _duplicate_rows(later, keys, same, raw)
+
+
+def sort_by_keys(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Return `frame` sorted by `keys` then file order; cheap when it is already sorted.
+
+    Text keys are sorted through an Enum of their (few) distinct values: integer sorts are
+    several times faster than string sorts on millions of rows.
+    """
+    if frame.select(pl.struct(*keys, ROW_NUMBER).is_sorted()).item():
+        return frame
+    by = []
+    for key in keys:
+        if frame.schema[key] == pl.String:
+            levels = frame[key].drop_nulls().unique().sort().to_list()
+            by.append(pl.col(key).cast(pl.Enum(levels)).to_physical())
+        else:
+            by.append(pl.col(key))
+    return frame.sort([*by, pl.col(ROW_NUMBER)])
+
+
+def duplicates_of_stored(
+    frame: pl.DataFrame,
+    stored: pl.DataFrame,
+    keys: Sequence[str],
+    same: Sequence[str],
+    raw: Sequence[str],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Drop rows whose key is already stored; they become duplicate quarantine rows."""
+    if stored.height == 0 or frame.height == 0:
+        return frame, empty_quarantine()
+    reference = stored.select(*keys, *[pl.col(c).alias(f"_first_{c}") for c in same]).unique(keys)
+    new = frame.join(reference.select(keys), on=keys, how="anti", maintain_order="left")
+    old = frame.join(reference, on=keys, how="inner", maintain_order="left")
+    return new, _duplicate_rows(old, keys, same, raw)
+
+
+def _duplicate_rows(
+    rows: pl.DataFrame, keys: Sequence[str], same: Sequence[str], raw: Sequence[str]
+) -> pl.DataFrame:
+    equal = pl.all_horizontal(
+        [(pl.col(c) == pl.col(f"_first_{c}")).fill_null(pl.col(c).is_null()) for c in same]
+    )
+    key_text = pl.concat_str([pl.col(k).cast(pl.String) for k in keys], separator=" @ ")
+    return rows.select(
+        pl.col(ROW_NUMBER).cast(pl.Int64),
+        pl.lit(keys[0]).alias("column"),
+        pl.when(equal)
+        .then(pl.lit(Reason.DUPLICATE.value))
+        .otherwise(pl.lit(Reason.CONFLICTING_DUPLICATE.value))
+        .alias("reason"),
+        pl.format("already have {}", key_text).alias("detail"),
+        _raw_json(raw),
+    )
+
+
+def flag_spikes(pings: pl.DataFrame, max_speed_kmh: float) -> pl.Series:
+    """Return True for pings whose implied speed to both neighbours exceeds `max_speed_kmh`.
+
+    `pings` must be sorted by vehicle and time; a vehicle's first and last pings have only one
+    neighbour and are never spikes.
+    """
+    fast = segment_speeds_kmh(pings) > max_speed_kmh  # segment i joins pings i and i + 1
+    spike = np.zeros(pings.height, dtype=bool)
+    if pings.height > 2:
+        spike[1:-1] = fast[:-1] & fast[1:]
+    return pl.Series("spike", spike)
+
+
+def segment_speeds_kmh(pings: pl.DataFrame) -> np.ndarray:
+    """Return the implied speed from each ping to the next (NaN across vehicles; inf if no time)."""
+    if pings.height < 2:
+        return np.zeros(0)
+    lat = np.radians(pings["lat"].to_numpy())
+    lon = np.radians(pings["lon"].to_numpy())
+    seconds = np.diff(pings["ts"].dt.epoch("us").to_numpy()) / 1e6
+    vehicle = pings["vehicle_id"]
+    same = (vehicle.slice(1) == vehicle.slice(0, pings.height - 1)).fill_null(False).to_numpy()
+    metres = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        speed = np.where(seconds > 0, metres / seconds * 3.6, np.where(metres > 0, np.inf, 0.0))
+    return np.where(same, speed, np.nan)
+
+
+def haversine_m(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
+    """Return great-circle distances in metres between arrays of points given in radians."""
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+# ------------------------------------------------------------------------- seizures
+def validate_seizures(
+    frame: pl.DataFrame, file: str, gazetteer: pl.DataFrame, now: datetime
+) -> Validated:
+    """Check CEN-style seizures; positions from lat/lon, a `position` text or a `place` name."""
+    if "date" not in frame.columns:
+        for alias in ("datetime", "ts"):
+            if alias in frame.columns:
+                frame = frame.rename({alias: "date"})
+                break
+    require_columns(frame, file, ("seizure_id", "date"))
+    has_latlon = {"lat", "lon"} <= set(frame.columns)
+    if not has_latlon and "position" not in frame.columns and "place" not in frame.columns:
+        raise InputError(
+            file, "a position: columns lat and lon, or position, or place", column="lat"
+        )
+    lat, lon = _seizure_position(frame, has_latlon)
+    places = (
+        resolve_places(frame["place"].cast(pl.String), gazetteer)
+        if "place" in frame.columns
+        else pl.DataFrame(
+            {
+                "lat": [None] * frame.height,
+                "lon": [None] * frame.height,
+                "position_precision": [None] * frame.height,
+            },
+            schema={"lat": pl.Float64, "lon": pl.Float64, "position_precision": pl.String},
+        )
+    )
+    exact = lat.is_not_null() & lon.is_not_null()
+    position_given = _position_given(frame, has_latlon)
+    typed = frame.with_columns(
+        pl.col("seizure_id").cast(pl.String).str.strip_chars().alias("_seizure_id"),
+        parse_timestamps(frame["date"]).alias("_ts"),
+        pl.when(exact).then(lat).otherwise(places["lat"]).alias("_lat"),
+        pl.when(exact).then(lon).otherwise(places["lon"]).alias("_lon"),
+        pl.when(exact)
+        .then(pl.lit(PositionPrecision.EXACT.value))
+        .otherwise(places["position_precision"])
+        .alias("_position_precision"),
+        position_given.alias("_position_given"),
+        _number(frame, "quantity").alias("_quantity"),
+        *[
+            _vocabulary(frame, c).alias(f"_{c}")
+            for c in ("commodity", "transport_mode", "direction")
+        ],
+    )
+    earliest = datetime(SEIZURE_MIN_YEAR, 1, 1, tzinfo=now.tzinfo)
+    place_text = (
+        pl.col("place").cast(pl.String) if "place" in frame.columns else pl.lit(None, pl.String)
+    )
+    checks = [
+        _missing("seizure_id", "_seizure_id", "a seizure id"),
+        *_time_checks("date", "an ISO 8601 date or datetime", earliest, now),
+        Check(
+            "position" if not has_latlon else "lat",
+            Reason.UNPARSABLE_COORDINATES,
+            pl.col("_position_given") & pl.col("_lat").is_null(),
+            pl.lit("expected decimal or degrees-minutes-seconds coordinates"),
+        ),
+        Check(
+            "place",
+            Reason.UNKNOWN_PLACE,
+            ~pl.col("_position_given") & place_text.is_not_null() & pl.col("_lat").is_null(),
+            pl.format("expected a place in the gazetteer, got {}", place_text),
+        ),
+        Check(
+            "lat",
+            Reason.NULL_COORDINATES,
+            pl.col("_lat").is_null(),
+            pl.lit("expected lat/lon, a position or a place name"),
+        ),
+        *_position_range_checks("lat"),
+        *[
+            _vocabulary_check(c, values)
+            for c, values in (
+                ("commodity", COMMODITIES),
+                ("transport_mode", TRANSPORT_MODES),
+                ("direction", DIRECTIONS),
+            )
+            if c in frame.columns
+        ],
+    ]
+    if "quantity" in frame.columns:
+        checks += [
+            _unparsable_number(frame, "quantity"),
+            Check(
+                "quantity",
+                Reason.INVALID_VALUE,
+                pl.col("_quantity") < 0,
+                _detail("expected a quantity >= 0", "quantity"),
+            ),
+        ]
+    good, bad = _split(typed, checks)
+    text = [
+        c
+        for c in (
+            "unit",
+            "concealment",
+            "detection_method",
+            "origin_country",
+            "destination_country",
+            "vehicle_id",
+            "description",
+            "place",
+        )
+    ]
+    good = good.select(
+        ROW_NUMBER,
+        pl.col("_seizure_id").alias("seizure_id"),
+        pl.col("_ts").alias("ts"),
+        pl.col("_lat").alias("lat"),
+        pl.col("_lon").alias("lon"),
+        pl.col("_position_precision").alias("position_precision"),
+        pl.col("_quantity").alias("quantity"),
+        *[pl.col(f"_{c}").alias(c) for c in ("commodity", "transport_mode", "direction")],
+        *[
+            (
+                pl.col(c).cast(pl.String).str.strip_chars()
+                if c in frame.columns
+                else pl.lit(None, pl.String)
+            ).alias(c)
+            for c in text
+        ],
+    )
+    return Validated(good, bad)
+
+
+def _seizure_position(frame: pl.DataFrame, has_latlon: bool) -> tuple[pl.Series, pl.Series]:
+    if has_latlon:
+        return _coordinate(frame["lat"], "lat"), _coordinate(frame["lon"], "lon")
+    if "position" in frame.columns:
+        return parse_position(frame["position"].cast(pl.String))
+    empty = pl.Series([None] * frame.height, dtype=pl.Float64)
+    return empty, empty
+
+
+def _position_given(frame: pl.DataFrame, has_latlon: bool) -> pl.Expr:
+    if has_latlon:
+        return _given(frame, "lat") | _given(frame, "lon")
+    if "position" in frame.columns:
+        return _given(frame, "position")
+    return pl.lit(False)
+
+
+def _vocabulary(frame: pl.DataFrame, column: str) -> pl.Expr:
+    if column not in frame.columns:
+        return pl.lit(None, pl.String)
+    cleaned = (
+        pl.col(column)
+        .cast(pl.String)
+        .str.strip_chars()
+        .str.to_lowercase()
+        .str.replace_all(r"[\s\-/]+", "_")
+    )
+    return pl.when(cleaned == "").then(None).otherwise(cleaned)
+
+
+def _vocabulary_check(column: str, allowed: Sequence[str]) -> Check:
+    return Check(
+        column,
+        Reason.INVALID_VALUE,
+        pl.col(f"_{column}").is_not_null() & ~pl.col(f"_{column}").is_in(list(allowed)),
+        _detail(f"expected one of {', '.join(allowed)}", column),
+    )
+
+
+# --------------------------------------------------------------- watch list, declarations
+def validate_watchlist(frame: pl.DataFrame, file: str, now: datetime) -> Validated:
+    """Check CTS-style watch-list entries: vehicle id, reason, optional expiry."""
+    require_columns(frame, file, ("vehicle_id", "reason"))
+    expires = parse_timestamps(frame["expires"]) if "expires" in frame.columns else None
+    typed = frame.with_columns(
+        pl.col("vehicle_id").cast(pl.String).str.strip_chars().alias("_vehicle_id"),
+        pl.col("reason").cast(pl.String).str.strip_chars().alias("_reason"),
+        (expires if expires is not None else pl.lit(None, UTC_DATETIME)).alias("_expires"),
+    )
+    checks = [
+        _missing("vehicle_id", "_vehicle_id", "a vehicle id"),
+        _missing("reason", "_reason", "a reason"),
+    ]
+    if "expires" in frame.columns:
+        checks.append(
+            Check(
+                "expires",
+                Reason.UNPARSABLE_TIME,
+                _given(frame, "expires") & pl.col("_expires").is_null(),
+                _detail("expected an ISO 8601 date or datetime", "expires"),
+            )
+        )
+    good, bad = _split(typed, checks)
+    good = good.select(
+        ROW_NUMBER,
+        pl.col("_vehicle_id").alias("vehicle_id"),
+        pl.col("_reason").alias("reason"),
+        pl.col("_expires").alias("expires"),
+    )
+    return Validated(good, bad)
+
+
+def validate_declarations(frame: pl.DataFrame, file: str, now: datetime) -> Validated:
+    """Check transit declarations: vehicle, corridor, start, deadline and destination office."""
+    required = ("vehicle_id", "corridor_id", "start", "deadline", "dest_lat", "dest_lon")
+    require_columns(frame, file, required)
+    typed = frame.with_columns(
+        pl.col("vehicle_id").cast(pl.String).str.strip_chars().alias("_vehicle_id"),
+        pl.col("corridor_id").cast(pl.String).str.strip_chars().alias("_corridor_id"),
+        parse_timestamps(frame["start"]).alias("_start"),
+        parse_timestamps(frame["deadline"]).alias("_deadline"),
+        _coordinate(frame["dest_lat"], "lat").alias("_lat"),
+        _coordinate(frame["dest_lon"], "lon").alias("_lon"),
+    )
+    checks = [
+        _missing("vehicle_id", "_vehicle_id", "a vehicle id"),
+        _missing("corridor_id", "_corridor_id", "a corridor id"),
+        Check(
+            "start",
+            Reason.UNPARSABLE_TIME,
+            pl.col("_start").is_null(),
+            _detail("expected an ISO 8601 datetime", "start"),
+        ),
+        Check(
+            "deadline",
+            Reason.UNPARSABLE_TIME,
+            pl.col("_deadline").is_null(),
+            _detail("expected an ISO 8601 datetime", "deadline"),
+        ),
+        Check(
+            "deadline",
+            Reason.INVALID_VALUE,
+            pl.col("_deadline") <= pl.col("_start"),
+            _detail("expected a deadline after the start", "deadline"),
+        ),
+        *_coordinate_checks(frame, "dest_lat", "dest_lon"),
+    ]
+    good, bad = _split(typed, checks)
+    good = good.select(
+        ROW_NUMBER,
+        pl.col("_vehicle_id").alias("vehicle_id"),
+        pl.col("_corridor_id").alias("corridor_id"),
+        pl.col("_start").alias("start"),
+        pl.col("_deadline").alias("deadline"),
+        pl.col("_lat").alias("dest_lat"),
+        pl.col("_lon").alias("dest_lon"),
+    )
+    return Validated(good, bad)

@@ -1,0 +1,404 @@
+"""Incremental analysis of newly stored pings (SPEC §8): only the vehicles and cells they touch.
+
+A batch's vehicles (and their possible rendezvous partners) are re-detected over a look-back
+window and their events merged into the stored ones, raising event alerts; then the changed
+vehicle-days are recomputed and the cell tables rebuilt from the stored vehicle-day table,
+raising cell alerts. In the API both steps are coalesced (`Coalescer`): batches posted during
+a run are analysed together by one more run. `docs/alerts.md` ("Incremental processing").
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import numpy as np
+import polars as pl
+
+from geoint.alerts.store import raise_alerts
+from geoint.ground import Ground
+from geoint.h3index import child_cells, grid_disks, latlng_to_cells
+from geoint.pipeline.analyze import ANALYZED_PING_COLUMNS, analyze_cells
+from geoint.settings import GeointSettings
+from geoint.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from geoint.analytics.scoring import Activity
+
+T = TypeVar("T")
+
+
+INCREMENTAL_ACTOR = "geoint ingest"
+
+
+def lookback_s(settings: GeointSettings) -> float:
+    """How far before a batch's earliest ping its vehicles' pings are analysed again.
+
+    ``alerts.incremental_lookback_s``, raised to the longest window or duration an event
+    definition spans (shuttle window, trip gap, stops, signal gaps, identity and GNSS windows).
+    """
+    e, t = settings.events, settings.tracks
+    return max(
+        settings.alerts.incremental_lookback_s,
+        e.shuttle_window_s,
+        e.signal_gap_s,
+        e.stop_min_duration_s,
+        e.unauthorized_stop_min_s,
+        e.rendezvous_min_duration_s,
+        e.off_road_min_duration_s,
+        e.identity_conflict_window_s,
+        e.gnss_anomaly_window_s,
+        t.trip_gap_s,
+    )
+
+
+def analyze_batch(
+    workspace: Workspace,
+    ground: Ground,
+    settings: GeointSettings,
+    batch: int,
+    now: datetime | None = None,
+    refresh_cells: Callable[[pl.DataFrame], object] | None = None,
+) -> dict[str, Any]:
+    """Incremental analysis of one committed ping batch (`analyze_batches`)."""
+    report = analyze_batches(workspace, ground, settings, [batch], now, refresh_cells)
+    return {"batch": batch, **{k: v for k, v in report.items() if k != "batches"}}
+
+
+def analyze_batches(
+    workspace: Workspace,
+    ground: Ground,
+    settings: GeointSettings,
+    batches: Sequence[int],
+    now: datetime | None = None,
+    refresh_cells: Callable[[pl.DataFrame], object] | None = None,
+) -> dict[str, Any]:
+    """Incremental analysis of committed ping batches together: events, then cells.
+
+    The events and their alerts come first (`analyze_vehicles`, over the batches' vehicles
+    from their earliest ping); then the cell tables are updated for the vehicle-days the
+    batches changed (`update_cells`, reported as ``cells``), or those days are handed to
+    `refresh_cells` (the API coalesces them, `CellRefresh`).
+    """
+    frames = [workspace.scan_batch_pings(b).select("vehicle_id", "ts") for b in batches]
+    new = pl.concat(frames).collect() if frames else pl.DataFrame()
+    if new.height == 0:
+        return {"batches": list(batches), "vehicles": 0, "pings": 0, "events": 0, "replaced": 0}
+    vehicles = new["vehicle_id"].unique().sort().to_list()
+    report = analyze_vehicles(workspace, ground, settings, vehicles, new["ts"].min(), now)
+    days = changed_days(new)
+    if refresh_cells is None:
+        report["cells"] = update_cells(workspace, ground, settings, days, now)
+    else:
+        refresh_cells(days)
+    return {"batches": list(batches), **report}
+
+
+def changed_days(pings: pl.DataFrame) -> pl.DataFrame:
+    """Return the (vehicle, date) pairs whose vehicle-day rows new `pings` may change.
+
+    Their own UTC days and the days before and after: a new ping changes its neighbours'
+    spike flags and the next ping's segment, which may lie across midnight.
+    """
+    day = pl.col("ts").dt.date()
+    return (
+        pings.select(
+            pl.col("vehicle_id").cast(pl.String).alias("vehicle"),
+            pl.concat_list(day - timedelta(days=1), day, day + timedelta(days=1)).alias("date"),
+        )
+        .explode("date")
+        .unique()
+        .sort("vehicle", "date")
+    )
+
+
+def analyze_vehicles(
+    workspace: Workspace,
+    ground: Ground,
+    settings: GeointSettings,
+    vehicles: list[str],
+    since: datetime,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Detect the events of `vehicles` touching pings from `since` on, merge them, raise alerts.
+
+    The pings from ``since - lookback_s`` of `vehicles` and of their possible rendezvous
+    partners (`rendezvous_partners`) are analysed; the events ending at or after the cutoff
+    (the earliest last ping of `vehicles` before `since`: a new ping can make it a spike)
+    replace the stored ones of those vehicles (a rendezvous only when both are among them)
+    ending at or after it. Event ids are deterministic, so re-detected events are known to
+    the alert store and raise nothing; only event rules apply (cell rules: `update_cells`).
+    Holds the workspace's writer lock. Report: ``vehicles``, ``partners``, ``pings``,
+    ``events`` (detected from the cutoff), ``replaced`` (stored events dropped), ``alerts``.
+    """
+    from geoint.detect.events import detect_events
+
+    started = time.perf_counter()
+    begin = since - timedelta(seconds=lookback_s(settings))
+    with workspace.writer():
+        recent = workspace.scan_pings(begin.date()).filter(pl.col("ts") >= begin)
+        own = recent.filter(pl.col("vehicle_id").is_in(vehicles)).select(ANALYZED_PING_COLUMNS)
+        pings = own.collect()
+        partners = rendezvous_partners(recent, pings, since, settings)
+        if partners:
+            others = recent.filter(pl.col("vehicle_id").is_in(partners))
+            pings = pl.concat([pings, others.select(ANALYZED_PING_COLUMNS).collect()])
+        analysed = [*vehicles, *partners]
+        detected = detect_events(
+            pings,
+            ground,
+            settings,
+            workspace.read_table("declarations"),
+            workspace.read_table("watchlist"),
+        )
+        before = pings.filter(pl.col("ts") < since, pl.col("vehicle_id").is_in(vehicles))
+        last = before.group_by("vehicle_id").agg(pl.col("ts").max())["ts"].min()
+        cutoff = since if last is None else last
+        fresh = detected.filter(pl.col("end") >= cutoff)
+        stored = workspace.read_events()
+        ours = (
+            pl.col("vehicle_id").is_in(analysed)
+            & (pl.col("other_vehicle_id").is_null() | pl.col("other_vehicle_id").is_in(analysed))
+            & (pl.col("end") >= cutoff)
+        ) | pl.col("event_id").is_in(fresh["event_id"].implode())
+        kept = stored.filter(~ours)
+        merged = pl.concat([kept, fresh]).sort(
+            "start", "event_type", "vehicle_id", "other_vehicle_id", "event_id"
+        )
+        workspace.write_events(merged)
+        alerts = raise_alerts(
+            workspace, ground, settings, fresh, now, cell_rules=False, actor=INCREMENTAL_ACTOR
+        )
+    return {
+        "vehicles": len(vehicles),
+        "partners": len(partners),
+        "pings": pings.height,
+        "events": fresh.height,
+        "replaced": stored.height - kept.height,
+        "alerts": alerts,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def rendezvous_partners(
+    recent: pl.LazyFrame, pings: pl.DataFrame, since: datetime, settings: GeointSettings
+) -> list[str]:
+    """Return the other vehicles of `recent` that may have met a vehicle of `pings` since `since`.
+
+    A rendezvous joins two stationary runs (of at least its minimum duration) whose mean
+    positions are at most the rendezvous distance d apart and that overlap in time; it is new
+    when both end at or after `since`. So the runs of `pings` ending from `since` on are found
+    first; the partners are the vehicles with a ping in the cell of a run's mean or a ring-1
+    neighbour, at the resolution where points 2 d apart always are
+    (`geoint.detect.events.bucket_resolution`: the partner's run mean within d, its pings within d
+    of that mean), between a trip gap (``tracks.trip_gap_s``: a run reports at least that
+    often) before the first run's start and after the last run's end. `recent`: the stored
+    pings of the look-back window.
+    """
+    from geoint.analytics.cells import segmented_pings
+    from geoint.detect.events import bucket_resolution
+    from geoint.detect.tracks import stationary_runs
+
+    if pings.height == 0:
+        return []
+    rules = settings.events
+    segments, _ = segmented_pings(pings, settings)
+    runs = stationary_runs(segments, settings.tracks.moving_speed_kmh).filter(
+        pl.col("end") >= since,
+        (pl.col("end") - pl.col("start")).dt.total_seconds() >= rules.rendezvous_min_duration_s,
+    )
+    if runs.height == 0:
+        return []
+    resolution = min(bucket_resolution(2 * rules.rendezvous_distance_m), settings.h3_resolution)
+    buckets = latlng_to_cells(runs["lat"].to_numpy(), runs["lon"].to_numpy(), resolution)
+    near = child_cells(np.unique(grid_disks(buckets, 1)[1]), settings.h3_resolution)
+    gap = timedelta(seconds=settings.tracks.trip_gap_s)
+    found = (
+        recent.filter(
+            pl.col("ts").is_between(runs["start"].min() - gap, runs["end"].max() + gap),
+            pl.col("cell").is_in(pl.Series(near, dtype=pl.UInt64).implode()),
+            ~pl.col("vehicle_id").is_in(pings["vehicle_id"].unique().implode()),
+        )
+        .select(pl.col("vehicle_id").unique().sort())
+        .collect()
+    )
+    return found["vehicle_id"].to_list()
+
+
+def update_cells(
+    workspace: Workspace,
+    ground: Ground,
+    settings: GeointSettings,
+    days: pl.DataFrame,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Update the cell tables for changed vehicle-days and raise the cell-rule alerts.
+
+    `days`: (vehicle, date) pairs (`changed_days`). Their rows of ``cells/vehicle_days.parquet``
+    are recomputed from the vehicles' pings of those whole days (and the look-back before,
+    so segments match a full run), the other rows are kept, and every cell table is rebuilt
+    from that table, the stored events and the seizures (`analyze_cells`). Without a stored
+    table (never analysed), it is computed from every ping. Holds the cell writer lock, not
+    the workspace's: ingests and event analyses go on meanwhile. Report: `analyze_cells`
+    with ``recomputed`` (vehicle-day rows taken from pings) and ``alerts`` (cell rules only).
+    """
+    from geoint.analytics.cells import pings_vehicle_days, read_vehicle_days
+    from geoint.schema import EVENT_SCHEMA
+
+    started = time.perf_counter()
+    with workspace.cells_writer():
+        stored = read_vehicle_days(workspace)
+        per_vehicle, sums, recomputed = None, None, 0
+        if stored is not None and days.height:
+            begin = datetime.combine(days["date"].min(), datetime.min.time(), UTC)
+            begin -= timedelta(seconds=lookback_s(settings))
+            pings = (
+                workspace.scan_pings(begin.date())
+                .filter(
+                    pl.col("vehicle_id").is_in(days["vehicle"].unique().implode()),
+                    pl.col("ts") >= begin,
+                )
+                .select(ANALYZED_PING_COLUMNS)
+                .collect()
+            )
+            key = ["vehicle", "date"]
+            days = days.with_columns(pl.col("vehicle").cast(pl.Categorical))
+            fresh = pings_vehicle_days(pings, ground.timezone, settings).join(
+                days, on=key, how="semi"
+            )
+            recomputed = fresh.height
+            # the vehicles' rows first (a cheap filter), then the exact (vehicle, date) match
+            theirs = pl.col("vehicle").is_in(days["vehicle"].unique().implode())
+            own = stored.filter(theirs)
+            per_vehicle = pl.concat(
+                [stored.filter(~theirs), own.join(days, on=key, how="anti"), fresh]
+            )
+            changed = pl.concat([own.join(days, on=key, how="semi"), fresh])
+            sums = _stored_activity(workspace, settings)
+            if sums is not None:
+                sums = sums.replaced(per_vehicle, changed, settings.h3_resolution)
+        elif stored is not None:
+            per_vehicle = stored
+        report = analyze_cells(workspace, ground, settings, per_vehicle, activity=sums)
+    report["recomputed"] = recomputed if stored is not None else report["vehicle_days"]
+    report["alerts"] = raise_alerts(
+        workspace,
+        ground,
+        settings,
+        pl.DataFrame(schema=EVENT_SCHEMA),
+        now,
+        actor=INCREMENTAL_ACTOR,
+    )
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+class Coalescer(Generic[T]):
+    """Work done one run at a time; work requested during a run makes exactly one more run.
+
+    `request` queues its item; if no run is under way, the caller runs (its `run`) until
+    nothing is pending, each run covering every item queued before it started (`merge`d into
+    one); else it returns at once and the running caller picks the item up. Runs start at
+    least `min_interval_s` apart: the caller waits, and items queued meanwhile join the run.
+    A failed run's items are dropped (the next run or a full analysis covers them again) and
+    the error is raised; items queued meanwhile wait for the next request.
+    """
+
+    def __init__(
+        self,
+        merge: Callable[[list[T]], T],
+        min_interval_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self._merge = merge
+        self._min_interval_s = min_interval_s
+        self._clock, self._sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._pending: list[T] = []
+        self._running = False
+        self._last_start = -float("inf")
+
+    def request(self, item: T, run: Callable[[T], object]) -> bool:
+        """Queue `item` and `drain`; return whether this call ran the work itself."""
+        self.add(item)
+        return self.drain(run)
+
+    def add(self, item: T) -> None:
+        """Queue `item` for the next run (a later `drain` runs it)."""
+        with self._lock:
+            self._pending.append(item)
+
+    def drain(self, run: Callable[[T], object]) -> bool:
+        """Run until nothing is pending, unless a run is under way; whether this call ran."""
+        ran = False
+        while True:
+            with self._lock:
+                if self._running or not self._pending:
+                    return ran
+                self._running = True
+            ran = True
+            try:
+                while self._has_pending():
+                    wait = self._last_start + self._min_interval_s - self._clock()
+                    if wait > 0:
+                        self._sleep(wait)  # what is queued meanwhile joins this run
+                    queued = self._take()
+                    self._last_start = self._clock()
+                    run(queued)
+            finally:
+                with self._lock:
+                    self._running = False
+            # an item added after the last take but before the flag was lowered runs now
+
+    def _has_pending(self) -> bool:
+        with self._lock:
+            return bool(self._pending)
+
+    def _take(self) -> T:
+        with self._lock:
+            merged = self._merge(self._pending)
+            self._pending = []
+            return merged
+
+
+class CellRefresh(Coalescer[pl.DataFrame]):
+    """Coalesced cell updates of (vehicle, date) pairs (`changed_days`, `update_cells`), at
+    most one every `min_interval_s`: each update rewrites the cell tables, which the service
+    then reloads and whose cached heatmaps and tiles it recomputes."""
+
+    def __init__(self, min_interval_s: float = 0.0, **timing: Any) -> None:
+        super().__init__(
+            lambda days: pl.concat(days).unique().sort("vehicle", "date"), min_interval_s, **timing
+        )
+
+
+class BatchAnalysis(Coalescer[list[int]]):
+    """Coalesced incremental analyses of ping batches (`analyze_batches`): devices posting one
+    position each would otherwise run one analysis, and rewrite the events, per position.
+    Runs start at least `min_interval_s` apart, so that a stream of posts is analysed in
+    fewer, larger runs (an alert waits at most that much longer)."""
+
+    def __init__(self, min_interval_s: float = 0.0, **timing: Any) -> None:
+        super().__init__(
+            lambda batches: sorted({b for group in batches for b in group}),
+            min_interval_s,
+            **timing,
+        )
+
+
+def _stored_activity(workspace: Workspace, settings: GeointSettings) -> Activity | None:
+    """The activity sums of the stored cell tables (None if one is missing)."""
+    from geoint.analytics.cells import read_table
+    from geoint.analytics.scoring import Activity
+    from geoint.errors import WorkspaceError
+
+    names = ["days", "weeks", *(f"days_r{r}" for r in settings.coarse_resolutions)]
+    try:
+        tables = {name: read_table(workspace, name) for name in names}
+    except WorkspaceError:
+        return None
+    return Activity.of_tables(tables, settings.coarse_resolutions)

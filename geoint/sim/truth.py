@@ -1,0 +1,790 @@
+"""Ground truth of generated scenarios: every event docs/events.md implies for a set of pings.
+
+The scenario generator plants behaviour, but the truth is what the definitions say about the
+pings it actually wrote (side effects included: an off-road unofficial crossing is also
+off-road driving near the border). This module is an implementation of docs/events.md of its
+own, vectorised with numpy over all pings (numba for the greedy stop scan), independent of the
+detectors it is used to score; the slow reference implementation must agree with it exactly.
+Layer questions go through the `Ground` it is given. Times are float seconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import polars as pl
+
+from geoint.ground import Ground
+from geoint.ingest.validate import EARTH_RADIUS_M, haversine_m
+from geoint.schema import TRUTH_COLUMNS, UTC_DATETIME, EventType
+from geoint.settings import GeointSettings
+
+# Layer distances are measured exactly only for pings whose lat/lon grid cell (this size,
+# degrees) cannot decide a threshold; the reach of a cell beyond its centre per degree of
+# size is its half diagonal (at most 0.71 degree of latitude, 111.2 km each) and the metric
+# CRS's scale error, with room to spare.
+_BORDER_GRID_DEG = 0.01
+_ROAD_GRID_DEG = 0.002
+_REACH_M_PER_DEG = 100_000.0
+_GRID_OFFSET = 1 << 30  # keeps grid indices positive in the cell keys
+_GRID_STRIDE = 1 << 31
+_QUERY_CHUNK = 500_000  # points per layer query
+_HOUR_S = 3_600.0  # time bucket of stationary runs paired into rendezvous
+_NO_VEHICLE = ""
+
+
+@dataclass(frozen=True)
+class _Pings:
+    """Pings of many vehicles sorted by (vehicle, time): codes order as vehicle ids do."""
+
+    vehicle: np.ndarray  # int64 code
+    t: np.ndarray  # float seconds since the epoch
+    lat: np.ndarray
+    lon: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def take(self, rows: np.ndarray) -> _Pings:
+        return _Pings(self.vehicle[rows], self.t[rows], self.lat[rows], self.lon[rows])
+
+    def step(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (same vehicle, seconds, metres) from each ping to the next."""
+        same = self.vehicle[1:] == self.vehicle[:-1]
+        return (
+            same,
+            np.diff(self.t),
+            _metres(self.lat[:-1], self.lon[:-1], self.lat[1:], self.lon[1:]),
+        )
+
+
+class _Events:
+    """Event rows collected per type as arrays (vehicle codes, float times)."""
+
+    def __init__(self) -> None:
+        self.parts: list[dict[str, np.ndarray]] = []
+
+    def add(
+        self,
+        kind: EventType,
+        vehicle: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        lat: np.ndarray,
+        lon: np.ndarray,
+        other: np.ndarray | None = None,
+    ) -> None:
+        count = len(vehicle)
+        if count:
+            self.parts.append(
+                {
+                    "event_type": np.full(count, str(kind), dtype=object),
+                    "vehicle": np.asarray(vehicle, dtype=np.int64),
+                    "other": np.full(count, -1) if other is None else np.asarray(other, np.int64),
+                    "start": np.asarray(start, dtype=np.float64),
+                    "end": np.asarray(end, dtype=np.float64),
+                    "lat": np.asarray(lat, dtype=np.float64),
+                    "lon": np.asarray(lon, dtype=np.float64),
+                }
+            )
+
+
+def truth_events(
+    pings: pl.DataFrame,
+    ground: Ground,
+    settings: GeointSettings,
+    declarations: pl.DataFrame | None = None,
+    watchlist: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Return every event of docs/events.md in `pings` as ground-truth rows (TRUTH_COLUMNS).
+
+    `pings` has vehicle_id, ts (UTC), lat, lon, with no two pings of a vehicle at one time;
+    `declarations` vehicle_id, corridor_id, start, deadline, dest_lat, dest_lon; `watchlist`
+    vehicle_id, expires (null: never). Rows are sorted by start, type, vehicles, position.
+    """
+    ordered = pings.select("vehicle_id", "ts", "lat", "lon")
+    if not _is_sorted(ordered):
+        ordered = ordered.sort("vehicle_id", "ts")
+    ids = ordered["vehicle_id"]
+    first = np.r_[True, (ids.slice(1) != ids.slice(0, len(ids) - 1)).to_numpy()] if len(ids) else []
+    code = np.cumsum(first) - 1
+    names = ids.filter(pl.Series(first, dtype=pl.Boolean)) if len(ids) else ids
+    raw = _Pings(
+        code.astype(np.int64),
+        ordered["ts"].dt.epoch("us").to_numpy() / 1e6,
+        ordered["lat"].to_numpy(),
+        ordered["lon"].to_numpy(),
+    )
+    del ordered
+    events = _Events()
+    if len(raw):
+        spike = _raw_events(raw, settings, events)
+        clean, data_end = raw.take(np.flatnonzero(~spike)), float(raw.t.max())
+        del raw, spike  # the clean pings are all the rest needs
+        _clean_events(clean, data_end, names, ground, settings, declarations, watchlist, events)
+    return _frame(events, names)
+
+
+def _is_sorted(frame: pl.DataFrame) -> bool:
+    """Whether pings are sorted by vehicle, then strictly by time within a vehicle."""
+    if frame.height < 2:
+        return True
+    ids, ts = frame["vehicle_id"], frame["ts"]
+    before, after = ids.slice(0, frame.height - 1), ids.slice(1)
+    later = ts.slice(1) > ts.slice(0, frame.height - 1)
+    return bool(((after > before) | ((after == before) & later)).all())
+
+
+def _raw_events(raw: _Pings, settings: GeointSettings, events: _Events) -> np.ndarray:
+    """Add the events read on raw pings (identity conflicts, GNSS anomalies); return spikes."""
+    spike = _spikes(raw, settings.ingest.spike_speed_kmh)
+    conflicts = _identity_conflicts(raw, settings)
+    events.add(EventType.IDENTITY_CONFLICT, *conflicts)
+    _gnss(raw, spike, conflicts, settings, events)
+    return spike
+
+
+def _clean_events(
+    clean: _Pings,
+    data_end: float,
+    names: pl.Series,
+    ground: Ground,
+    settings: GeointSettings,
+    declarations: pl.DataFrame | None,
+    watchlist: pl.DataFrame | None,
+    events: _Events,
+) -> None:
+    """Add every event read on the pings without spikes; `data_end` is the last ping time."""
+    s, tracks = settings.events, settings.tracks
+    same, dt, metres = clean.step()
+    speed = _kmh(metres, dt)
+    del metres
+    trip = np.cumsum(np.r_[True, ~same | (dt >= tracks.trip_gap_s)])
+    joined = trip[1:] == trip[:-1]  # segment k links pings k and k + 1 inside one trip
+    crossings = _crossings(clean, same, dt, ground, settings, events)
+    _shuttles(crossings, settings, events)
+    gaps = np.flatnonzero(same & (dt >= s.signal_gap_s))
+    del same, dt
+    near = _within_border(ground, clean.lat, clean.lon, tracks.near_border_m, gaps, gaps + 1)
+    g = gaps[near[gaps] & near[gaps + 1]]
+    events.add(
+        EventType.SIGNAL_GAP_NEAR_BORDER, clean.vehicle[g], clean.t[g], clean.t[g + 1],
+        (clean.lat[g] + clean.lat[g + 1]) / 2, (clean.lon[g] + clean.lon[g + 1]) / 2,
+    )  # fmt: skip
+    del near
+    first, last = _stops(trip, clean, s.stop_diameter_m, s.stop_min_duration_s)
+    lat, lon = _means(clean.lat, first, last), _means(clean.lon, first, last)
+    _loiters(clean, first, last, lat, lon, ground, settings, events)
+    active = _Declarations(declarations, names, clean, settings)
+    _unauthorized_stops(clean, first, last, lat, lon, active, ground, settings, events)
+    _overdue(active, clean, data_end, events)
+    _route_deviations(clean, joined, active, ground, settings, events)
+    _off_road(clean, joined & (speed >= tracks.moving_speed_kmh), ground, settings, events)
+    _watchlist_hits(clean, joined, names, watchlist, ground, settings, events)
+    _rendezvous(clean, joined & (speed < tracks.moving_speed_kmh), ground, settings, events)
+
+
+# -------------------------------------------------------------------------- preparation
+def _metres(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    return haversine_m(np.radians(lat1), np.radians(lon1), np.radians(lat2), np.radians(lon2))
+
+
+def _kmh(metres: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """Return speeds; two pings at one time are infinitely fast unless they coincide."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(seconds > 0, metres / seconds * 3.6, np.where(metres > 0, np.inf, 0.0))
+
+
+def _spikes(raw: _Pings, max_kmh: float) -> np.ndarray:
+    """Return whether each ping is implausible to both neighbours, which are plausible together."""
+    spike = np.zeros(len(raw), dtype=bool)
+    if len(raw) < 3:
+        return spike
+    same, dt, metres = raw.step()
+    fast = _kmh(metres, dt) > max_kmh
+    skip = _metres(raw.lat[:-2], raw.lon[:-2], raw.lat[2:], raw.lon[2:])
+    plausible = _kmh(skip, raw.t[2:] - raw.t[:-2]) <= max_kmh
+    spike[1:-1] = same[:-1] & same[1:] & fast[:-1] & fast[1:] & plausible
+    return spike
+
+
+def _merged_windows(
+    group: np.ndarray, times: np.ndarray, count: int, within_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (first, last) indices of merged windows of `count` items within `within_s`.
+
+    Items are sorted by (group, time). Item `i` marks the window of items i..i+count-1 when they
+    share a group and span at most `within_s`; a window starting at or before the end of the
+    previous merged window (same group) joins it.
+    """
+    n = len(times)
+    if n < count:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    i = np.arange(n - count + 1)
+    marked = (group[i] == group[i + count - 1]) & (times[i + count - 1] - times[i] <= within_s)
+    starts = np.flatnonzero(marked)
+    ends = starts + count - 1
+    if not len(starts):
+        return starts, ends
+    joins = (group[starts[1:]] == group[starts[:-1]]) & (times[starts[1:]] <= times[ends[:-1]])
+    head = np.r_[True, ~joins]
+    block = np.cumsum(head) - 1
+    first = starts[head]
+    last = np.zeros(len(first), dtype=np.int64)
+    np.maximum.at(last, block, ends)
+    return first, last
+
+
+def _identity_conflicts(raw: _Pings, settings: GeointSettings) -> tuple[np.ndarray, ...]:
+    """Return (vehicle, start, end, lat, lon) of identity conflicts on the raw pings."""
+    s = settings.events
+    same, _, metres = raw.step()
+    jump = np.flatnonzero(same & (metres > s.identity_conflict_distance_m)) + 1  # later ping
+    first, last = _merged_windows(
+        raw.vehicle[jump],
+        raw.t[jump],
+        s.identity_conflict_alternations,
+        s.identity_conflict_window_s,
+    )
+    keep = []
+    for a, b in zip(jump[first] - 1, jump[last], strict=True):
+        window = raw.take(np.arange(a, b + 1))
+        apart = _metres(window.lat[0], window.lon[0], window.lat, window.lon)
+        group_a = apart <= s.identity_conflict_distance_m
+        if all(_plausible(window.take(np.flatnonzero(g)), settings) for g in (group_a, ~group_a)):
+            keep.append((a, b))
+    rows = np.array(keep, dtype=np.int64).reshape(-1, 2)
+    a, b = rows[:, 0], rows[:, 1]
+    return raw.vehicle[a], raw.t[a], raw.t[b], raw.lat[a], raw.lon[a]
+
+
+def _plausible(group: _Pings, settings: GeointSettings) -> bool:
+    """Whether a group has at least 2 pings and plausible speeds between consecutive ones."""
+    if len(group) < 2:
+        return False
+    _, dt, metres = group.step()
+    return bool((_kmh(metres, dt) <= settings.ingest.spike_speed_kmh).all())
+
+
+def _gnss(
+    raw: _Pings,
+    spike: np.ndarray,
+    conflicts: tuple[np.ndarray, ...],
+    settings: GeointSettings,
+    events: _Events,
+) -> None:
+    s = settings.events
+    spikes = np.flatnonzero(spike)
+    vehicle, start, end = conflicts[:3]
+    inside = np.zeros(len(spikes), dtype=bool)
+    for v, a, b in zip(vehicle, start, end, strict=True):
+        inside |= (raw.vehicle[spikes] == v) & (raw.t[spikes] >= a) & (raw.t[spikes] <= b)
+    spikes = spikes[~inside]
+    first, last = _merged_windows(
+        raw.vehicle[spikes], raw.t[spikes], s.gnss_anomaly_min_spikes, s.gnss_anomaly_window_s
+    )
+    a, b = spikes[first], spikes[last]
+    events.add(
+        EventType.GNSS_ANOMALY, raw.vehicle[a], raw.t[a], raw.t[b], raw.lat[a - 1], raw.lon[a - 1]
+    )
+
+
+# ----------------------------------------------------------------------------- crossings
+@dataclass(frozen=True)
+class _Crossed:
+    vehicle: np.ndarray
+    t_x: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+
+
+def _crossings(
+    clean: _Pings,
+    same: np.ndarray,
+    dt: np.ndarray,
+    ground: Ground,
+    settings: GeointSettings,
+    events: _Events,
+) -> _Crossed:
+    """Add the four crossing types; return every crossing (vehicle, t_x, point)."""
+    s = settings.events
+    side = _sides(ground, clean.lat, clean.lon)
+    k = np.flatnonzero(same & (side[:-1] >= 0) & (side[1:] >= 0) & (side[:-1] != side[1:]))
+    lat, lon, fraction = ground.border_intersection(
+        clean.lat[k], clean.lon[k], clean.lat[k + 1], clean.lon[k + 1]
+    )
+    missing = np.isnan(fraction)
+    lat = np.where(missing, (clean.lat[k] + clean.lat[k + 1]) / 2, lat)
+    lon = np.where(missing, (clean.lon[k] + clean.lon[k + 1]) / 2, lon)
+    fraction = np.where(missing, 0.5, fraction)
+    micros = np.round(clean.t[k] * 1e6).astype(np.int64)
+    t_x_us = micros + np.round(
+        (np.round(clean.t[k + 1] * 1e6).astype(np.int64) - micros) * fraction
+    ).astype(np.int64)
+    t_x = t_x_us / 1e6
+    quick = dt[k] < s.crossing_max_gap_s
+    point, crossing, _ = ground.crossings_within(lat, lon, s.crossing_official_radius_m)
+    opened = ground.crossing_open(crossing, t_x_us[point].astype("datetime64[us]"))
+    near = np.zeros(len(k), dtype=bool)
+    near[point] = True
+    open_any = np.zeros(len(k), dtype=bool)
+    open_any[point[opened]] = True
+    kinds = (
+        (EventType.BORDER_CROSSING, quick & open_any),
+        (EventType.CLOSED_HOURS_CROSSING, quick & near & ~open_any),
+        (EventType.UNOFFICIAL_CROSSING, quick & ~near),
+        (EventType.DARK_CROSSING, ~quick),
+    )
+    for kind, mask in kinds:
+        m = k[mask]
+        events.add(kind, clean.vehicle[m], clean.t[m], clean.t[m + 1], lat[mask], lon[mask])
+    return _Crossed(clean.vehicle[k], t_x, lat, lon)
+
+
+def _sides(ground: Ground, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    return np.asarray(ground.side(lat, lon), dtype=np.int8)
+
+
+def _shuttles(crossed: _Crossed, settings: GeointSettings, events: _Events) -> None:
+    s = settings.events
+    order = np.lexsort((crossed.t_x, crossed.vehicle))
+    vehicle, t_x = crossed.vehicle[order], crossed.t_x[order]
+    first, last = _merged_windows(vehicle, t_x, s.shuttle_min_crossings, s.shuttle_window_s)
+    lat, lon = crossed.lat[order], crossed.lon[order]
+    events.add(EventType.SHUTTLE, vehicle[first], t_x[first], t_x[last], lat[first], lon[first])
+
+
+# --------------------------------------------------------------------------------- stops
+@numba.njit(cache=True)
+def _greedy_stops(trip, t, lat, lon, diameter, min_s):  # pragma: no cover - compiled
+    """Return (first, last) of the greedy stops of docs/events.md (lat/lon in radians)."""
+    n = len(t)
+    first = np.empty(n, dtype=np.int64)
+    last = np.empty(n, dtype=np.int64)
+    found = 0
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and trip[j + 1] == trip[i]:
+            fits = True
+            for k in range(i, j + 1):
+                a = (
+                    np.sin((lat[j + 1] - lat[k]) / 2) ** 2
+                    + np.cos(lat[k]) * np.cos(lat[j + 1]) * np.sin((lon[j + 1] - lon[k]) / 2) ** 2
+                )
+                if 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(min(a, 1.0))) > diameter:
+                    fits = False
+                    break
+            if not fits:
+                break
+            j += 1
+        if t[j] - t[i] >= min_s:
+            first[found] = i
+            last[found] = j
+            found += 1
+            i = j + 1
+        else:
+            i += 1
+    return first[:found], last[:found]
+
+
+def _stops(
+    trip: np.ndarray, clean: _Pings, diameter: float, min_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    return _greedy_stops(
+        trip.astype(np.int64), clean.t, np.radians(clean.lat), np.radians(clean.lon),
+        float(diameter), float(min_s),
+    )  # fmt: skip
+
+
+def _means(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Return the mean of values[first..last] for each (inclusive) range."""
+    total = np.r_[0.0, np.cumsum(values)]
+    return (total[last + 1] - total[first]) / (last - first + 1)
+
+
+def _loiters(
+    clean: _Pings,
+    first: np.ndarray,
+    last: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    ground: Ground,
+    settings: GeointSettings,
+    events: _Events,
+) -> None:
+    near = ground.distance_to_border_m(lat, lon) <= settings.tracks.near_border_m
+    keep = near & _clear(ground, lat, lon, near, settings)
+    events.add(
+        EventType.BORDER_LOITER, clean.vehicle[first[keep]], clean.t[first[keep]],
+        clean.t[last[keep]], lat[keep], lon[keep],
+    )  # fmt: skip
+
+
+def _clear(
+    ground: Ground, lat: np.ndarray, lon: np.ndarray, ask: np.ndarray, settings: GeointSettings
+) -> np.ndarray:
+    """Return whether points (where `ask`) are clear of official crossings and of places."""
+    out = np.zeros(len(lat), dtype=bool)
+    rows = np.flatnonzero(ask)
+    crossing, _ = ground.nearest_crossing(lat[rows], lon[rows])
+    place = ground.distance_to_place_m(lat[rows], lon[rows])
+    out[rows] = (crossing > settings.events.loiter_clear_of_official_m) & (place > 0)
+    return out
+
+
+# ------------------------------------------------------------------------------- transit
+class _Declarations:
+    """Transit declarations with their vehicle code, completion time and active interval."""
+
+    def __init__(
+        self,
+        frame: pl.DataFrame | None,
+        names: pl.Series,
+        clean: _Pings,
+        settings: GeointSettings,
+    ) -> None:
+        known = {name: code for code, name in enumerate(names.to_list())}
+        rows = [] if frame is None else frame.sort("start", "vehicle_id").to_dicts()
+        rows = [r for r in rows if r["vehicle_id"] in known]
+        self.vehicle = np.array([known[r["vehicle_id"]] for r in rows], dtype=np.int64)
+        self.corridor = np.array([r["corridor_id"] for r in rows], dtype=object)
+        self.start = np.array([r["start"].timestamp() for r in rows], dtype=np.float64)
+        self.deadline = np.array([r["deadline"].timestamp() for r in rows], dtype=np.float64)
+        self.dest_lat = np.array([r["dest_lat"] for r in rows], dtype=np.float64)
+        self.dest_lon = np.array([r["dest_lon"] for r in rows], dtype=np.float64)
+        self.bounds = np.searchsorted(clean.vehicle, np.arange(len(names) + 1))
+        self.completed = np.full(len(rows), np.nan)
+        radius = settings.events.transit_arrival_radius_m
+        for d in range(len(rows)):
+            rows_d = self.pings(d, clean)
+            later = rows_d[clean.t[rows_d] >= self.start[d]]
+            there = _metres(clean.lat[later], clean.lon[later], self.dest_lat[d], self.dest_lon[d])
+            arrived = later[there <= radius]
+            if len(arrived):
+                self.completed[d] = clean.t[arrived[0]]
+        self.until = np.where(np.isnan(self.completed), self.deadline, self.completed)
+
+    def __len__(self) -> int:
+        return len(self.vehicle)
+
+    def pings(self, d: int, clean: _Pings) -> np.ndarray:
+        """Return the rows of `clean` of declaration `d`'s vehicle."""
+        v = self.vehicle[d]
+        return np.arange(self.bounds[v], self.bounds[v + 1])
+
+    def active_rows(self, d: int, clean: _Pings) -> np.ndarray:
+        """Return the rows of `clean` at which declaration `d` is active (both ends included)."""
+        rows = self.pings(d, clean)
+        t = clean.t[rows]
+        return rows[(t >= self.start[d]) & (t <= self.until[d])]
+
+
+def _unauthorized_stops(
+    clean: _Pings,
+    first: np.ndarray,
+    last: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    active: _Declarations,
+    ground: Ground,
+    settings: GeointSettings,
+    events: _Events,
+) -> None:
+    s = settings.events
+    vehicle = clean.vehicle[first]  # stops are in vehicle order
+    found = np.zeros(len(first), dtype=bool)
+    for d in range(len(active)):
+        lo, hi = np.searchsorted(vehicle, [active.vehicle[d], active.vehicle[d] + 1])
+        mine = np.arange(lo, hi)
+        mine = mine[
+            (clean.t[last[mine]] - clean.t[first[mine]] >= s.unauthorized_stop_min_s)
+            & (clean.t[first[mine]] >= active.start[d])
+            & (clean.t[last[mine]] <= active.until[d])
+        ]
+        if not len(mine):
+            continue
+        corridor = np.full(len(mine), active.corridor[d], dtype=object)
+        inside = ground.in_stop_area(lat[mine], lon[mine], corridor)
+        away = _metres(lat[mine], lon[mine], active.dest_lat[d], active.dest_lon[d])
+        found[mine[~inside & (away > s.transit_arrival_radius_m)]] = True
+    k = np.flatnonzero(found)
+    events.add(
+        EventType.UNAUTHORIZED_STOP, clean.vehicle[first[k]], clean.t[first[k]],
+        clean.t[last[k]], lat[k], lon[k],
+    )  # fmt: skip
+
+
+def _overdue(active: _Declarations, clean: _Pings, data_end: float, events: _Events) -> None:
+    late = (np.isnan(active.completed) | (active.completed > active.deadline)) & (
+        data_end >= active.deadline
+    )
+    for d in np.flatnonzero(late):
+        rows = active.pings(d, clean)
+        before = rows[clean.t[rows] <= active.deadline[d]]
+        at = before[-1] if len(before) else None
+        lat = clean.lat[at] if at is not None else active.dest_lat[d]
+        lon = clean.lon[at] if at is not None else active.dest_lon[d]
+        deadline = active.deadline[d : d + 1]
+        events.add(
+            EventType.TRANSIT_OVERDUE, active.vehicle[d : d + 1], deadline, deadline, [lat], [lon]
+        )
+
+
+def _route_deviations(
+    clean: _Pings,
+    joined: np.ndarray,
+    active: _Declarations,
+    ground: Ground,
+    settings: GeointSettings,
+    events: _Events,
+) -> None:
+    """Add runs of ≥ 2 consecutive pings (one trip) at which a declaration is active and the
+    vehicle is off its corridor; the pings where it is active are consecutive ones."""
+    s = settings.events
+    for d in range(len(active)):
+        rows = active.active_rows(d, clean)
+        if not len(rows):
+            continue
+        corridor = np.full(len(rows), active.corridor[d], dtype=object)
+        away = ground.distance_to_corridor_m(clean.lat[rows], clean.lon[rows], corridor)
+        a, b = _runs(away > s.route_deviation_m, joined[rows[:-1]])
+        a, b = rows[a], rows[b]
+        long = (b - a + 1) >= s.route_deviation_min_pings
+        _add_runs(EventType.ROUTE_DEVIATION, clean, a[long], b[long], events)
+
+
+# ---------------------------------------------------------------------------------- runs
+def _runs(keep: np.ndarray, joins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (first, last) of maximal runs of kept pings linked by joining segments."""
+    linked = keep[:-1] & keep[1:] & joins
+    first = np.flatnonzero(keep & ~np.r_[False, linked])
+    last = np.flatnonzero(keep & ~np.r_[linked, False])
+    return first, last
+
+
+def _add_runs(
+    kind: EventType, clean: _Pings, first: np.ndarray, last: np.ndarray, events: _Events
+) -> None:
+    events.add(
+        kind,
+        clean.vehicle[first],
+        clean.t[first],
+        clean.t[last],
+        clean.lat[first],
+        clean.lon[first],
+    )
+
+
+def _within_border(
+    ground: Ground,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    limit_m: float,
+    *subsets: np.ndarray,
+) -> np.ndarray:
+    """Return whether points are within `limit_m` of the border (only `subsets` if given)."""
+    out = np.zeros(len(lat), dtype=bool)
+    if subsets:
+        for subset in subsets:
+            out[subset] = True
+        rows, out[:] = np.flatnonzero(out), False
+    else:
+        rows = np.arange(len(lat))
+    status = _screen(ground.distance_to_border_m, lat[rows], lon[rows], limit_m, _BORDER_GRID_DEG)
+    out[rows[status == _NEAR]] = True
+    ask = rows[status == _ASK]
+    out[ask] = _chunked(ground.distance_to_border_m, lat[ask], lon[ask], limit_m) <= limit_m
+    return out
+
+
+_FAR, _NEAR, _ASK = 0, 1, 2
+
+
+def _screen(query, lat: np.ndarray, lon: np.ndarray, limit_m: float, step_deg: float) -> np.ndarray:
+    """Return _NEAR, _FAR or _ASK for each point against a layer distance threshold.
+
+    Distances are 1-Lipschitz: a point is as far from the layer as the centre of its grid
+    cell, give or take the cell's reach. Cells decide for their points when their centre is
+    farther than that from the threshold; the other points (_ASK) need an exact distance.
+    """
+    if not len(lat):
+        return np.empty(0, dtype=np.int8)
+    gy = np.floor(lat / step_deg).astype(np.int64) + _GRID_OFFSET
+    gx = np.floor(lon / step_deg).astype(np.int64) + _GRID_OFFSET
+    cells, cell_of = np.unique(gy * _GRID_STRIDE + gx, return_inverse=True)
+    centre_lat = (cells // _GRID_STRIDE - _GRID_OFFSET + 0.5) * step_deg
+    centre_lon = (cells % _GRID_STRIDE - _GRID_OFFSET + 0.5) * step_deg
+    reach = step_deg * _REACH_M_PER_DEG
+    centre = _chunked(query, centre_lat, centre_lon, limit_m + reach)
+    status = np.full(len(cells), _ASK, dtype=np.int8)
+    status[centre < limit_m - reach] = _NEAR
+    status[centre > limit_m + reach] = _FAR
+    return status[cell_of]
+
+
+def _chunked(query, lat: np.ndarray, lon: np.ndarray, *args: object) -> np.ndarray:
+    """Return a layer query over many points, a chunk at a time (bounded memory)."""
+    parts = [
+        query(lat[i : i + _QUERY_CHUNK], lon[i : i + _QUERY_CHUNK], *args)
+        for i in range(0, len(lat), _QUERY_CHUNK)
+    ]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _off_road(
+    clean: _Pings,
+    moving: np.ndarray,
+    ground: Ground,
+    settings: GeointSettings,
+    events: _Events,
+) -> None:
+    s = settings.events
+    linked = np.r_[moving, False] | np.r_[False, moving]  # only such pings can make a run
+    rows = np.flatnonzero(linked)
+    near = np.flatnonzero(
+        _within_border(ground, clean.lat, clean.lon, settings.tracks.near_border_m, rows)
+    )
+    limit = s.off_road_distance_m
+    status = _screen(
+        ground.distance_to_road_m, clean.lat[near], clean.lon[near], limit, _ROAD_GRID_DEG
+    )
+    keep = np.zeros(len(clean), dtype=bool)
+    keep[near[status == _FAR]] = True
+    ask = near[status == _ASK]
+    keep[ask] = _chunked(ground.distance_to_road_m, clean.lat[ask], clean.lon[ask], limit) >= limit
+    a, b = _runs(keep, moving)
+    long = clean.t[b] - clean.t[a] >= s.off_road_min_duration_s
+    _add_runs(EventType.OFF_ROAD_NEAR_BORDER, clean, a[long], b[long], events)
+
+
+def _watchlist_hits(
+    clean: _Pings,
+    joined: np.ndarray,
+    names: pl.Series,
+    watchlist: pl.DataFrame | None,
+    ground: Ground,
+    settings: GeointSettings,
+    events: _Events,
+) -> None:
+    if watchlist is None or not watchlist.height:
+        return
+    known = {name: code for code, name in enumerate(names.to_list())}
+    bounds = np.searchsorted(clean.vehicle, np.arange(len(names) + 1))
+    listed = np.zeros(len(clean), dtype=bool)
+    expires = watchlist["expires"] if "expires" in watchlist.columns else [None] * watchlist.height
+    for vehicle, until in zip(watchlist["vehicle_id"], expires, strict=True):
+        if vehicle not in known:
+            continue
+        rows = np.arange(bounds[known[vehicle]], bounds[known[vehicle] + 1])
+        listed[rows if until is None else rows[clean.t[rows] < until.timestamp()]] = True
+    rows = np.flatnonzero(listed)
+    keep = _within_border(
+        ground, clean.lat, clean.lon, settings.events.watchlist_near_border_m, rows
+    )
+    a, b = _runs(keep & listed, joined)
+    _add_runs(EventType.WATCHLIST_HIT, clean, a, b, events)
+
+
+# ---------------------------------------------------------------------------- rendezvous
+def _rendezvous(
+    clean: _Pings,
+    still: np.ndarray,
+    ground: Ground,
+    settings: GeointSettings,
+    events: _Events,
+) -> None:
+    """Pair stationary runs of different vehicles close in space and overlapping in time.
+
+    Runs are bucketed on a grid of twice the meeting distance (east-west scaled at the mean
+    latitude, which distorts by far less than that) and by the hours they span, so only runs in
+    neighbouring buckets of a shared hour are compared.
+    """
+    s = settings.events
+    first, last = _runs(np.ones(len(clean), dtype=bool), still)
+    two = last > first
+    first, last = first[two], last[two]
+    lat, lon = _means(clean.lat, first, last), _means(clean.lon, first, last)
+    bucket = 2 * s.rendezvous_distance_m
+    y = np.radians(lat) * EARTH_RADIUS_M
+    x = np.radians(lon) * EARTH_RADIUS_M * np.cos(np.radians(lat.mean() if len(lat) else 0.0))
+    hours = np.floor(clean.t[first] / _HOUR_S).astype(np.int64)
+    spans = np.floor(clean.t[last] / _HOUR_S).astype(np.int64) - hours + 1
+    runs = pl.DataFrame(
+        {
+            "run": np.arange(len(first)),
+            "vehicle": clean.vehicle[first],
+            "bx": np.floor(x / bucket).astype(np.int64),
+            "by": np.floor(y / bucket).astype(np.int64),
+            "hour": pl.int_ranges(hours, hours + spans, eager=True),
+        }
+    ).explode("hour")
+    shifted = pl.concat(
+        runs.with_columns(pl.col("bx") + dx, pl.col("by") + dy)
+        for dx in (-1, 0, 1)
+        for dy in (-1, 0, 1)
+    )
+    pairs = (
+        runs.join(shifted, on=["bx", "by", "hour"], suffix="_b")
+        .filter(pl.col("vehicle") < pl.col("vehicle_b"))
+        .select("run", "run_b")
+        .unique()
+        .sort("run", "run_b")
+    )
+    a, b = pairs["run"].to_numpy(), pairs["run_b"].to_numpy()
+    start = np.maximum(clean.t[first[a]], clean.t[first[b]])
+    end = np.minimum(clean.t[last[a]], clean.t[last[b]])
+    apart = _metres(lat[a], lon[a], lat[b], lon[b])
+    ok = (end - start >= s.rendezvous_min_duration_s) & (apart <= s.rendezvous_distance_m)
+    a, b, start, end = a[ok], b[ok], start[ok], end[ok]
+    mid_lat, mid_lon = (lat[a] + lat[b]) / 2, (lon[a] + lon[b]) / 2
+    near = ground.distance_to_border_m(mid_lat, mid_lon) <= s.rendezvous_near_border_m
+    keep = near & _clear(ground, mid_lat, mid_lon, near, settings)
+    events.add(
+        EventType.RENDEZVOUS, clean.vehicle[first[a[keep]]], start[keep], end[keep],
+        mid_lat[keep], mid_lon[keep], other=clean.vehicle[first[b[keep]]],
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------- output
+def _frame(events: _Events, names: pl.Series) -> pl.DataFrame:
+    """Return the events as TRUTH_COLUMNS rows with vehicle ids and UTC times, sorted."""
+    schema = {
+        "event_type": pl.String,
+        "vehicle_id": pl.String,
+        "other_vehicle_id": pl.String,
+        "start": UTC_DATETIME,
+        "end": UTC_DATETIME,
+        "lat": pl.Float64,
+        "lon": pl.Float64,
+    }
+    if not events.parts:
+        return pl.DataFrame(schema=schema)
+    data = {key: np.concatenate([p[key] for p in events.parts]) for key in events.parts[0]}
+    lookup = np.array([*names.to_list(), _NO_VEHICLE], dtype=object)
+    frame = pl.DataFrame(
+        {
+            "event_type": data["event_type"],
+            "vehicle_id": lookup[data["vehicle"]],
+            "other_vehicle_id": lookup[data["other"]],
+            "start": _datetimes(data["start"]),
+            "end": _datetimes(data["end"]),
+            "lat": data["lat"],
+            "lon": data["lon"],
+        },
+        schema_overrides={
+            "event_type": pl.String,
+            "vehicle_id": pl.String,
+            "other_vehicle_id": pl.String,
+        },
+    ).with_columns(pl.col("other_vehicle_id").replace(_NO_VEHICLE, None))
+    return frame.select(TRUTH_COLUMNS).sort(
+        "start", "event_type", "vehicle_id", "other_vehicle_id", "lat", "lon", nulls_last=True
+    )
+
+
+def _datetimes(seconds: np.ndarray) -> pl.Series:
+    micros = np.round(seconds * 1e6).astype(np.int64)
+    return pl.Series(micros).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")

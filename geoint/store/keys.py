@@ -1,0 +1,304 @@
+"""API keys, browser sessions and the audit log, kept in the workspace database (SPEC §10).
+
+A key is shown once, as ``geo_<id>_<secret>``; the database keeps only its id, role, sectors, a
+random salt and the HMAC-SHA256 of the secret under that salt. The secret holds 256 random bits,
+so a slow password hash would add latency to every request without making guessing any harder.
+Browser sessions are random tokens of the same strength, stored as their SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from geoint.errors import GeointError
+from geoint.store.workspace import Workspace, metadata
+
+ROLES = ("admin", "analyst", "unit", "feeder")
+KEY_PREFIX = "geo"
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("sectors", sa.Text, nullable=False),  # JSON list of sector ids
+    sa.Column("salt", sa.String(32), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(16), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("key_id", sa.String(16), nullable=False, index=True),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+)
+
+_TABLES = [api_keys, sessions, audit_log]
+
+
+class KeyRequestError(GeointError, ValueError):
+    """A key cannot be created as asked (unknown role, sectors missing or not allowed)."""
+
+
+class UnknownKeyError(GeointError, LookupError):
+    """No key has the given id."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored key, without its secret."""
+
+    id: str
+    role: str
+    sectors: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The key as JSON-ready fields (times ISO 8601 UTC)."""
+        return {
+            "id": self.id,
+            "role": self.role,
+            "sectors": list(self.sectors),
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
+
+class KeyStore:
+    """Keys, sessions and the audit log of one workspace."""
+
+    MAX_REMEMBERED = 10_000  # proven credentials kept in memory (cleared when full)
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.engine = workspace.engine
+        self._data_version = workspace.data_version
+        # sha256 of a proven credential -> (data version when proven, key, session expiry)
+        self._proven: dict[str, tuple[int, ApiKey, datetime | None]] = {}
+        self._proven_lock = threading.Lock()
+        workspace.ensure_tables(_TABLES)
+
+    # ----------------------------------------------------- proven credentials
+    def recall(self, credential: str, session: bool = False) -> ApiKey | None:
+        """The key an API key text (or a session token) proved before, without a query, if
+        nothing has been committed to the database since; else None (ask `authenticate` or
+        `session_key`). Any commit, a revocation or sign-out included, forgets every proof,
+        so a revoked key is refused at once, whichever process revoked it.
+        """
+        version = self._data_version()
+        if version is None:
+            return None
+        with self._proven_lock:
+            found = self._proven.get(_proof(credential, session))
+        if found is None or found[0] != version:
+            return None
+        _, key, expires = found
+        return key if expires is None or expires > datetime.now(UTC) else None
+
+    def _remember(
+        self,
+        credential: str,
+        session: bool,
+        version: int | None,
+        key: ApiKey,
+        expires: datetime | None = None,
+    ) -> None:
+        if version is None:
+            return
+        with self._proven_lock:
+            if len(self._proven) >= self.MAX_REMEMBERED:
+                self._proven.clear()
+            self._proven[_proof(credential, session)] = (version, key, expires)
+
+    # ------------------------------------------------------------------- keys
+    def create(
+        self, role: str, sectors: Sequence[str] = (), now: datetime | None = None
+    ) -> tuple[ApiKey, str]:
+        """Store a new key; return it and its secret text (which is never stored)."""
+        sectors = tuple(dict.fromkeys(s.strip() for s in sectors if s.strip()))
+        if role not in ROLES:
+            raise KeyRequestError(f"--role: expected one of {', '.join(ROLES)}, got {role!r}")
+        if role == "unit" and not sectors:
+            raise KeyRequestError("--sector: a unit key needs at least one sector id")
+        if role != "unit" and sectors:
+            raise KeyRequestError(f"--sector: only unit keys are scoped to sectors, not {role}")
+        key = ApiKey(secrets.token_hex(6), role, sectors, _utc(now))
+        secret = secrets.token_urlsafe(32)
+        salt = secrets.token_hex(16)
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    id=key.id,
+                    role=role,
+                    sectors=json.dumps(list(sectors)),
+                    salt=salt,
+                    digest=_digest(salt, secret),
+                    created_at=key.created_at,
+                )
+            )
+        return key, f"{KEY_PREFIX}_{key.id}_{secret}"
+
+    def all_keys(self) -> list[ApiKey]:
+        """Return every key, revoked ones included, oldest first."""
+        query = sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        with self.engine.connect() as conn:
+            return [_key(row) for row in conn.execute(query).mappings()]
+
+    def revoke(self, key_id: str, now: datetime | None = None) -> ApiKey:
+        """Revoke a key (and so its sessions); revoking twice keeps the first time."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=_utc(now))
+            )
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings()
+            found = row.first()
+        if found is None:
+            raise UnknownKeyError(f"no API key with id {key_id!r}; see 'geoint keys list'")
+        return _key(found)
+
+    def authenticate(self, text: str) -> ApiKey | None:
+        """Return the live key whose secret text this is, else None."""
+        prefix, _, rest = text.strip().partition("_")
+        key_id, _, secret = rest.partition("_")
+        if prefix != KEY_PREFIX or not key_id or not secret:
+            return None
+        query = sa.select(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        version = self._data_version()  # before reading: a commit meanwhile voids the proof
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None or not hmac.compare_digest(row["digest"], _digest(row["salt"], secret)):
+            return None
+        key = _key(row)
+        self._remember(text, False, version, key)
+        return key
+
+    # --------------------------------------------------------------- sessions
+    def open_session(self, key: ApiKey, ttl: timedelta, now: datetime | None = None) -> str:
+        """Start a browser session for a key; return its token (stored only as a hash)."""
+        now = _utc(now)
+        token = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(sessions.delete().where(sessions.c.expires_at <= now))
+            conn.execute(
+                sessions.insert().values(
+                    digest=_sha256(token), key_id=key.id, created_at=now, expires_at=now + ttl
+                )
+            )
+        return token
+
+    def session_key(self, token: str, now: datetime | None = None) -> ApiKey | None:
+        """Return the live key of an unexpired session, else None."""
+        query = (
+            sa.select(api_keys, sessions.c.expires_at.label("session_expires_at"))
+            .join(sessions, sessions.c.key_id == api_keys.c.id)
+            .where(
+                sessions.c.digest == _sha256(token),
+                sessions.c.expires_at > _utc(now),
+                api_keys.c.revoked_at.is_(None),
+            )
+        )
+        version = self._data_version()
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        key = _key(row)
+        self._remember(token, True, version, key, _as_utc(row["session_expires_at"]))
+        return key
+
+    def close_session(self, token: str) -> None:
+        """End a session (nothing happens for an unknown token)."""
+        with self.engine.begin() as conn:
+            conn.execute(sessions.delete().where(sessions.c.digest == _sha256(token)))
+
+    # ------------------------------------------------------------------ audit
+    def record(
+        self,
+        key_id: str,
+        method: str,
+        path: str,
+        status: int,
+        summary: str,
+        now: datetime | None = None,
+    ) -> None:
+        """Append one write to the audit log."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                audit_log.insert().values(
+                    at=_utc(now),
+                    key_id=key_id,
+                    method=method,
+                    path=path,
+                    status=status,
+                    summary=summary,
+                )
+            )
+
+    def audit(self, limit: int, offset: int = 0) -> tuple[list[dict[str, object]], int]:
+        """Return at most `limit` audit entries, newest first, and how many there are."""
+        query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar_one()
+            rows = [{str(k): v for k, v in row.items()} for row in conn.execute(query).mappings()]
+        for row in rows:
+            row["at"] = _as_utc(row["at"]).isoformat()
+        return rows, total
+
+
+def _digest(salt: str, secret: str) -> str:
+    return hmac.new(bytes.fromhex(salt), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def _proof(credential: str, session: bool) -> str:
+    return ("s" if session else "k") + _sha256(credential)
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _utc(now: datetime | None) -> datetime:
+    return now.astimezone(UTC) if now else datetime.now(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; they were stored in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _key(row: sa.RowMapping) -> ApiKey:
+    revoked = row["revoked_at"]
+    return ApiKey(
+        id=row["id"],
+        role=row["role"],
+        sectors=tuple(json.loads(row["sectors"])),
+        created_at=_as_utc(row["created_at"]),
+        revoked_at=_as_utc(revoked) if revoked else None,
+    )

@@ -1,0 +1,721 @@
+"""The slow reference implementation of every track event type of docs/events.md.
+
+This module is the oracle the fast detectors (`geoint.detect.events`) and the scenario generator's
+ground truth are checked against: it follows docs/events.md sentence by sentence with plain
+Python loops per vehicle, per ping and per pair of stationary runs, and shares no code with the
+fast path except the layer queries of the `Ground` it is given. It is deliberately slow (about
+10⁴ pings per second): use it on test cases and small scenarios, never in the pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+
+from geoint.ground import Ground
+from geoint.h3index import latlng_to_cells
+from geoint.ingest.validate import EARTH_RADIUS_M
+from geoint.schema import EVENT_SCHEMA, EventType
+from geoint.settings import GeointSettings
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class _Ping:
+    """One ping with the layer answers at its position."""
+
+    ping_id: int
+    vehicle_id: str
+    ts: datetime
+    lat: float
+    lon: float
+    side: int = -1
+    border_m: float = math.inf
+    road_m: float = math.inf
+    crossing_m: float = math.inf
+    place_m: float = math.inf
+
+
+@dataclass
+class _Event:
+    """An event before the fields common to every type are filled in."""
+
+    event_type: EventType
+    vehicle_id: str
+    start: datetime
+    end: datetime
+    lat: float
+    lon: float
+    evidence: list[int]
+    detail: dict[str, object]
+    other_vehicle_id: str | None = None
+    side_from: int | None = None  # None: the side at lat/lon
+    side_to: int | None = None
+    reference: datetime | None = None  # time at which night is evaluated; None: start
+
+
+@dataclass
+class _Crossing:
+    """A segment whose pings are on sides 0 and 1."""
+
+    before: _Ping
+    after: _Ping
+    lat: float
+    lon: float
+    t_x: datetime
+
+
+@dataclass
+class _Declaration:
+    """A transit declaration with its completion time (None if never completed)."""
+
+    vehicle_id: str
+    corridor_id: str
+    start: datetime
+    deadline: datetime
+    dest_lat: float
+    dest_lon: float
+    completed: datetime | None = None
+
+    @property
+    def active_until(self) -> datetime:
+        """Completion time, or the deadline when never completed."""
+        return self.completed if self.completed is not None else self.deadline
+
+    def active_at(self, ts: datetime) -> bool:
+        """Whether the declaration is active at `ts` (both ends included)."""
+        return self.start <= ts <= self.active_until
+
+
+@dataclass
+class _Track:
+    """One vehicle's pings: raw (with spikes) and clean (spikes removed), split into trips."""
+
+    raw: list[_Ping]
+    spikes: list[int]  # indices into raw
+    clean: list[_Ping] = field(default_factory=list)
+    trips: list[list[_Ping]] = field(default_factory=list)
+
+
+def reference_events(
+    pings: pl.DataFrame,
+    ground: Ground,
+    settings: GeointSettings,
+    declarations: pl.DataFrame | None = None,
+    watchlist: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Return every event of docs/events.md for `pings` (EVENT_SCHEMA rows, sorted).
+
+    `pings` needs ping_id, vehicle_id, ts (UTC), lat, lon; a stored ``spike`` flag is ignored
+    (spikes are recomputed over whole tracks). `declarations` has vehicle_id, corridor_id,
+    start, deadline, dest_lat, dest_lon; `watchlist` has vehicle_id and expires (null: never).
+    """
+    tracks = _tracks(pings, ground, settings)
+    crossings = {v: _crossings(t.clean, ground) for v, t in tracks.items()}
+    decls = _declarations(declarations, tracks, settings)
+    events: list[_Event] = []
+    for vehicle, track in tracks.items():
+        events += _crossing_events(crossings[vehicle], ground, settings)
+        events += _gap_events(track, settings)
+        stops = [s for trip in track.trips for s in _stops(trip, settings)]
+        events += _loiter_events(stops, ground, settings)
+        events += _unauthorized_stop_events(stops, decls.get(vehicle, []), ground, settings)
+        events += _off_road_events(track, settings)
+        events += _route_deviation_events(track, decls.get(vehicle, []), ground, settings)
+        events += _watchlist_events(track, _expiries(watchlist, vehicle), settings)
+        events += _shuttle_events(crossings[vehicle], settings)
+        conflicts = _identity_conflict_events(track, settings)
+        events += conflicts
+        events += _gnss_events(track, conflicts, settings)
+    events += _rendezvous_events(tracks, ground, settings)
+    data_end = pings["ts"].max() if pings.height else None
+    events += _overdue_events(decls, tracks, data_end)
+    return _frame(events, ground, settings)
+
+
+# ------------------------------------------------------------------------ preparation
+def _tracks(pings: pl.DataFrame, ground: Ground, settings: GeointSettings) -> dict[str, _Track]:
+    """Return each vehicle's track: sorted pings, spikes, clean pings and trips."""
+    rows = pings.select("ping_id", "vehicle_id", "ts", "lat", "lon").sort("ts", "ping_id")
+    lat, lon = rows["lat"].to_numpy(), rows["lon"].to_numpy()
+    crossing_m, _ = ground.nearest_crossing(lat, lon)
+    layers = zip(
+        ground.side(lat, lon),
+        ground.distance_to_border_m(lat, lon),
+        ground.distance_to_road_m(lat, lon),
+        crossing_m,
+        ground.distance_to_place_m(lat, lon),
+        strict=True,
+    )
+    by_vehicle: dict[str, list[_Ping]] = defaultdict(list)
+    for row, (side, border, road, crossing, place) in zip(rows.iter_rows(), layers, strict=True):
+        ping = _Ping(*row, int(side), float(border), float(road), float(crossing), float(place))
+        by_vehicle[ping.vehicle_id].append(ping)
+    tracks = {}
+    for vehicle in sorted(by_vehicle):
+        raw = by_vehicle[vehicle]
+        spikes = _spikes(raw, settings.ingest.spike_speed_kmh)
+        spiked = set(spikes)
+        clean = [p for i, p in enumerate(raw) if i not in spiked]
+        tracks[vehicle] = _Track(raw, spikes, clean, _trips(clean, settings.tracks.trip_gap_s))
+    return tracks
+
+
+def _spikes(raw: Sequence[_Ping], max_kmh: float) -> list[int]:
+    """Return indices of pings implausible to both neighbours, which are plausible together."""
+    return [
+        k
+        for k in range(1, len(raw) - 1)
+        if _speed_kmh(raw[k - 1], raw[k]) > max_kmh
+        and _speed_kmh(raw[k], raw[k + 1]) > max_kmh
+        and _speed_kmh(raw[k - 1], raw[k + 1]) <= max_kmh
+    ]
+
+
+def _trips(clean: Sequence[_Ping], gap_s: float) -> list[list[_Ping]]:
+    """Split pings where consecutive pings are at least `gap_s` apart."""
+    trips: list[list[_Ping]] = []
+    for ping in clean:
+        if not trips or _seconds(trips[-1][-1], ping) >= gap_s:
+            trips.append([])
+        trips[-1].append(ping)
+    return trips
+
+
+def _seconds(a: _Ping, b: _Ping) -> float:
+    return (b.ts - a.ts).total_seconds()
+
+
+def _speed_kmh(a: _Ping, b: _Ping) -> float:
+    metres, seconds = _metres(a.lat, a.lon, b.lat, b.lon), _seconds(a, b)
+    if seconds <= 0:
+        return math.inf if metres > 0 else 0.0
+    return metres / seconds * 3.6
+
+
+def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
+
+
+def _runs(
+    pings: Sequence[_Ping],
+    keep: Callable[[_Ping], bool],
+    joins: Callable[[_Ping, _Ping], bool] = lambda a, b: True,
+) -> list[list[_Ping]]:
+    """Return maximal runs of consecutive pings that all `keep`, linked by segments that `join`."""
+    runs: list[list[_Ping]] = []
+    current: list[_Ping] = []
+    for ping in pings:
+        if keep(ping) and current and joins(current[-1], ping):
+            current.append(ping)
+            continue
+        if current:
+            runs.append(current)
+        current = [ping] if keep(ping) else []
+    if current:
+        runs.append(current)
+    return runs
+
+
+def _merged_windows(times: Sequence[datetime], count: int, within_s: float) -> list[list[int]]:
+    """Return index groups: every `count` consecutive times spanning ≤ `within_s`, merged."""
+    windows: list[list[int]] = []
+    for i in range(len(times) - count + 1):
+        if (times[i + count - 1] - times[i]).total_seconds() > within_s:
+            continue
+        if windows and times[i] <= times[windows[-1][-1]]:
+            windows[-1] = list(range(windows[-1][0], i + count))
+        else:
+            windows.append(list(range(i, i + count)))
+    return windows
+
+
+# -------------------------------------------------------------------------- crossings
+def _crossings(clean: Sequence[_Ping], ground: Ground) -> list[_Crossing]:
+    """Return every segment between sides 0 and 1, with its crossing point and time."""
+    found = []
+    for a, b in pairwise(clean):
+        if {a.side, b.side} != {0, 1}:
+            continue
+        lat, lon, fraction = ground.border_intersection(
+            np.array([a.lat]), np.array([a.lon]), np.array([b.lat]), np.array([b.lon])
+        )
+        if np.isnan(fraction[0]):
+            point, share = ((a.lat + b.lat) / 2, (a.lon + b.lon) / 2), 0.5
+        else:
+            point, share = (float(lat[0]), float(lon[0])), float(fraction[0])
+        t_x = a.ts + timedelta(
+            microseconds=round((b.ts - a.ts) / timedelta(microseconds=1) * share)
+        )
+        found.append(_Crossing(a, b, point[0], point[1], t_x))
+    return found
+
+
+def _crossing_events(
+    crossings: Sequence[_Crossing], ground: Ground, settings: GeointSettings
+) -> list[_Event]:
+    s = settings.events
+    events = []
+    for c in crossings:
+        dt = (c.after.ts - c.before.ts).total_seconds()
+        _, rows, metres = ground.crossings_within(
+            np.array([c.lat]), np.array([c.lon]), s.crossing_official_radius_m
+        )
+        if dt >= s.crossing_max_gap_s:
+            kind = EventType.DARK_CROSSING
+        elif len(rows) == 0:
+            kind = EventType.UNOFFICIAL_CROSSING
+        elif ground.crossing_open(rows, _utc64([c.t_x] * len(rows))).any():
+            kind = EventType.BORDER_CROSSING
+        else:
+            kind = EventType.CLOSED_HOURS_CROSSING
+        detail = {
+            "dt_s": dt,
+            "crossing_time": c.t_x.isoformat(),
+            "official_within_m": metres.tolist(),
+        }
+        events.append(
+            _Event(kind, c.before.vehicle_id, c.before.ts, c.after.ts, c.lat, c.lon,
+                   [c.before.ping_id, c.after.ping_id], detail,
+                   side_from=c.before.side, side_to=c.after.side, reference=c.t_x)
+        )  # fmt: skip
+    return events
+
+
+def _shuttle_events(crossings: Sequence[_Crossing], settings: GeointSettings) -> list[_Event]:
+    s = settings.events
+    ordered = sorted(crossings, key=lambda c: c.t_x)
+    events = []
+    windows = _merged_windows([c.t_x for c in ordered], s.shuttle_min_crossings, s.shuttle_window_s)
+    for window in windows:
+        members = [ordered[i] for i in window]
+        evidence = list(dict.fromkeys(p.ping_id for c in members for p in (c.before, c.after)))
+        first = members[0]
+        events.append(
+            _Event(EventType.SHUTTLE, first.before.vehicle_id, first.t_x, members[-1].t_x,
+                   first.lat, first.lon, evidence, {"crossings": len(members)})
+        )  # fmt: skip
+    return events
+
+
+# ------------------------------------------------------------------------------- gaps
+def _gap_events(track: _Track, settings: GeointSettings) -> list[_Event]:
+    near = settings.tracks.near_border_m
+    events = []
+    for a, b in pairwise(track.clean):
+        dt = _seconds(a, b)
+        if dt >= settings.events.signal_gap_s and a.border_m <= near and b.border_m <= near:
+            events.append(
+                _Event(EventType.SIGNAL_GAP_NEAR_BORDER, a.vehicle_id, a.ts, b.ts,
+                       (a.lat + b.lat) / 2, (a.lon + b.lon) / 2, [a.ping_id, b.ping_id],
+                       {"dt_s": dt}, side_from=a.side, side_to=b.side)
+            )  # fmt: skip
+    return events
+
+
+# ------------------------------------------------------------------------------ stops
+def _stops(trip: Sequence[_Ping], settings: GeointSettings) -> list[list[_Ping]]:
+    """Return the greedy stops of one trip (docs/events.md, Stops)."""
+    diameter, min_s = settings.events.stop_diameter_m, settings.events.stop_min_duration_s
+    stops = []
+    i = 0
+    while i < len(trip):
+        j = i
+        while j + 1 < len(trip) and all(
+            _metres(p.lat, p.lon, trip[j + 1].lat, trip[j + 1].lon) <= diameter
+            for p in trip[i : j + 1]
+        ):
+            j += 1
+        if _seconds(trip[i], trip[j]) >= min_s:
+            stops.append(list(trip[i : j + 1]))
+            i = j + 1
+        else:
+            i += 1
+    return stops
+
+
+def _centre(pings: Sequence[_Ping]) -> tuple[float, float]:
+    return sum(p.lat for p in pings) / len(pings), sum(p.lon for p in pings) / len(pings)
+
+
+def _stop_event(kind: EventType, stop: Sequence[_Ping], detail: dict) -> _Event:
+    lat, lon = _centre(stop)
+    detail = {"duration_s": _seconds(stop[0], stop[-1]), **detail}
+    return _Event(
+        kind, stop[0].vehicle_id, stop[0].ts, stop[-1].ts, lat, lon,
+        [p.ping_id for p in stop], detail,
+    )  # fmt: skip
+
+
+def _loiter_events(
+    stops: Sequence[list[_Ping]], ground: Ground, settings: GeointSettings
+) -> list[_Event]:
+    events = []
+    for stop in stops:
+        lat, lon = _centre(stop)
+        border, crossing, place = _at(ground, lat, lon)
+        if (
+            border <= settings.tracks.near_border_m
+            and crossing > settings.events.loiter_clear_of_official_m
+            and place > 0
+        ):
+            events.append(_stop_event(EventType.BORDER_LOITER, stop, {}))
+    return events
+
+
+def _unauthorized_stop_events(
+    stops: Sequence[list[_Ping]],
+    decls: Sequence[_Declaration],
+    ground: Ground,
+    settings: GeointSettings,
+) -> list[_Event]:
+    s = settings.events
+    events = []
+    for stop in stops:
+        if _seconds(stop[0], stop[-1]) < s.unauthorized_stop_min_s:
+            continue
+        lat, lon = _centre(stop)
+        for d in decls:
+            if not (d.start <= stop[0].ts and stop[-1].ts <= d.active_until):
+                continue
+            in_area = ground.in_stop_area(
+                np.array([lat]), np.array([lon]), np.array([d.corridor_id], dtype=object)
+            )[0]
+            to_destination = _metres(lat, lon, d.dest_lat, d.dest_lon)
+            if not in_area and to_destination > s.transit_arrival_radius_m:
+                detail = {"corridor_id": d.corridor_id, "to_destination_m": to_destination}
+                events.append(_stop_event(EventType.UNAUTHORIZED_STOP, stop, detail))
+                break
+    return events
+
+
+# ------------------------------------------------------------------------------- runs
+def _run_event(kind: EventType, run: Sequence[_Ping], detail: dict) -> _Event:
+    return _Event(
+        kind, run[0].vehicle_id, run[0].ts, run[-1].ts, run[0].lat, run[0].lon,
+        [p.ping_id for p in run], detail,
+    )  # fmt: skip
+
+
+def _off_road_events(track: _Track, settings: GeointSettings) -> list[_Event]:
+    s, t = settings.events, settings.tracks
+    events = []
+    for trip in track.trips:
+        runs = _runs(
+            trip,
+            keep=lambda p: p.road_m >= s.off_road_distance_m and p.border_m <= t.near_border_m,
+            joins=lambda a, b: _speed_kmh(a, b) >= t.moving_speed_kmh,
+        )
+        for run in runs:
+            if _seconds(run[0], run[-1]) >= s.off_road_min_duration_s:
+                detail = {"duration_s": _seconds(run[0], run[-1])}
+                events.append(_run_event(EventType.OFF_ROAD_NEAR_BORDER, run, detail))
+    return events
+
+
+def _route_deviation_events(
+    track: _Track, decls: Sequence[_Declaration], ground: Ground, settings: GeointSettings
+) -> list[_Event]:
+    s = settings.events
+    events = []
+    for d in decls:
+        for trip in track.trips:
+            active = [p for p in trip if d.active_at(p.ts)]
+            if not active:
+                continue
+            metres = ground.distance_to_corridor_m(
+                np.array([p.lat for p in active]),
+                np.array([p.lon for p in active]),
+                np.array([d.corridor_id] * len(active), dtype=object),
+            )
+            away = {
+                p.ping_id for p, m in zip(active, metres, strict=True) if m > s.route_deviation_m
+            }
+            # Runs are of consecutive pings of the trip: an inactive ping ends a run.
+            for run in _runs(trip, keep=lambda p, away=away: p.ping_id in away):
+                if len(run) >= s.route_deviation_min_pings:
+                    detail = {"corridor_id": d.corridor_id, "pings": len(run)}
+                    events.append(_run_event(EventType.ROUTE_DEVIATION, run, detail))
+    return events
+
+
+def _watchlist_events(
+    track: _Track, expiries: Sequence[datetime | None], settings: GeointSettings
+) -> list[_Event]:
+    if not expiries:
+        return []
+
+    def listed(p: _Ping) -> bool:
+        on_list = any(e is None or p.ts < e for e in expiries)
+        return on_list and p.border_m <= settings.events.watchlist_near_border_m
+
+    return [
+        _run_event(EventType.WATCHLIST_HIT, run, {"pings": len(run)})
+        for trip in track.trips
+        for run in _runs(trip, keep=listed)
+    ]
+
+
+# ------------------------------------------------------------------------- rendezvous
+def _stationary_runs(track: _Track, moving_kmh: float) -> list[list[_Ping]]:
+    """Return maximal runs (within a trip) of ≥ 2 pings joined by non-moving segments."""
+    runs = []
+    for trip in track.trips:
+        slow = _runs(trip, keep=lambda p: True, joins=lambda a, b: _speed_kmh(a, b) < moving_kmh)
+        runs += [run for run in slow if len(run) >= 2]
+    return runs
+
+
+def _rendezvous_events(
+    tracks: dict[str, _Track], ground: Ground, settings: GeointSettings
+) -> list[_Event]:
+    """Compare every pair of stationary runs of different vehicles that overlap long enough.
+
+    Runs are sorted by start, so the partners of a run are the runs after it that start at
+    least the minimum duration before it ends.
+    """
+    s = settings.events
+    runs = sorted(
+        (
+            (vehicle, run)
+            for vehicle, track in tracks.items()
+            for run in _stationary_runs(track, settings.tracks.moving_speed_kmh)
+        ),
+        key=lambda item: (item[1][0].ts, item[0]),
+    )
+    latest_start = timedelta(seconds=s.rendezvous_min_duration_s)
+    events = []
+    for i, (v1, run1) in enumerate(runs):
+        for v2, run2 in runs[i + 1 :]:
+            if run2[0].ts > run1[-1].ts - latest_start:
+                break
+            if v1 == v2:
+                continue
+            start, end = max(run1[0].ts, run2[0].ts), min(run1[-1].ts, run2[-1].ts)
+            if (end - start).total_seconds() < s.rendezvous_min_duration_s:
+                continue
+            (lat1, lon1), (lat2, lon2) = _centre(run1), _centre(run2)
+            apart = _metres(lat1, lon1, lat2, lon2)
+            if apart > s.rendezvous_distance_m:
+                continue
+            lat, lon = (lat1 + lat2) / 2, (lon1 + lon2) / 2
+            border, crossing, place = _at(ground, lat, lon)
+            if (
+                border > s.rendezvous_near_border_m
+                or crossing <= s.loiter_clear_of_official_m
+                or place <= 0
+            ):
+                continue
+            (first, run_a), (other, run_b) = sorted([(v1, run1), (v2, run2)], key=lambda x: x[0])
+            evidence = [p.ping_id for p in run_a] + [p.ping_id for p in run_b]
+            detail = {"apart_m": apart, "overlap_s": (end - start).total_seconds()}
+            events.append(
+                _Event(EventType.RENDEZVOUS, first, start, end, lat, lon, evidence, detail,
+                       other_vehicle_id=other)
+            )  # fmt: skip
+    return events
+
+
+# ------------------------------------------------------------------ identity and gnss
+def _identity_conflict_events(track: _Track, settings: GeointSettings) -> list[_Event]:
+    s = settings.events
+    raw, plausible = track.raw, settings.ingest.spike_speed_kmh
+    jumps = [
+        k
+        for k in range(1, len(raw))
+        if _metres(raw[k - 1].lat, raw[k - 1].lon, raw[k].lat, raw[k].lon)
+        > s.identity_conflict_distance_m
+    ]
+    windows = _merged_windows(
+        [raw[k].ts for k in jumps], s.identity_conflict_alternations, s.identity_conflict_window_s
+    )
+    events = []
+    for window in windows:
+        pings = raw[jumps[window[0]] - 1 : jumps[window[-1]] + 1]
+        first = pings[0]
+        near = [
+            _metres(first.lat, first.lon, p.lat, p.lon) <= s.identity_conflict_distance_m
+            for p in pings
+        ]
+        groups = [
+            [p for p, n in zip(pings, near, strict=True) if n],
+            [p for p, n in zip(pings, near, strict=True) if not n],
+        ]
+        if all(
+            len(g) >= 2 and all(_speed_kmh(a, b) <= plausible for a, b in pairwise(g))
+            for g in groups
+        ):
+            detail = {"jumps": len(window), "group_sizes": [len(g) for g in groups]}
+            events.append(
+                _Event(EventType.IDENTITY_CONFLICT, first.vehicle_id, first.ts, pings[-1].ts,
+                       first.lat, first.lon, [p.ping_id for p in pings], detail)
+            )  # fmt: skip
+    return events
+
+
+def _gnss_events(
+    track: _Track, conflicts: Sequence[_Event], settings: GeointSettings
+) -> list[_Event]:
+    s = settings.events
+    raw = track.raw
+    spikes = [k for k in track.spikes if not any(c.start <= raw[k].ts <= c.end for c in conflicts)]
+    windows = _merged_windows(
+        [raw[k].ts for k in spikes], s.gnss_anomaly_min_spikes, s.gnss_anomaly_window_s
+    )
+    events = []
+    for window in windows:
+        members = [spikes[i] for i in window]
+        before = raw[members[0] - 1]
+        events.append(
+            _Event(EventType.GNSS_ANOMALY, before.vehicle_id, raw[members[0]].ts,
+                   raw[members[-1]].ts, before.lat, before.lon,
+                   [raw[k].ping_id for k in members], {"spikes": len(members)})
+        )  # fmt: skip
+    return events
+
+
+# ---------------------------------------------------------------------------- transit
+def _declarations(
+    frame: pl.DataFrame | None, tracks: dict[str, _Track], settings: GeointSettings
+) -> dict[str, list[_Declaration]]:
+    """Return each vehicle's declarations with their completion times, by start."""
+    out: dict[str, list[_Declaration]] = defaultdict(list)
+    if frame is None:
+        return out
+    columns = ("vehicle_id", "corridor_id", "start", "deadline", "dest_lat", "dest_lon")
+    for row in frame.select(columns).sort("start", "vehicle_id").iter_rows():
+        d = _Declaration(*row)
+        track = tracks.get(d.vehicle_id)
+        arrivals = [
+            p.ts
+            for p in (track.clean if track else [])
+            if p.ts >= d.start
+            and _metres(p.lat, p.lon, d.dest_lat, d.dest_lon)
+            <= settings.events.transit_arrival_radius_m
+        ]
+        d.completed = arrivals[0] if arrivals else None
+        out[d.vehicle_id].append(d)
+    return out
+
+
+def _overdue_events(
+    decls: dict[str, list[_Declaration]], tracks: dict[str, _Track], data_end: datetime | None
+) -> list[_Event]:
+    events = []
+    for vehicle, items in decls.items():
+        for d in items:
+            on_time = d.completed is not None and d.completed <= d.deadline
+            if on_time or data_end is None or data_end < d.deadline:
+                continue
+            track = tracks.get(vehicle)
+            known = [p for p in (track.clean if track else []) if p.ts <= d.deadline]
+            last = known[-1] if known else None
+            lat, lon = (last.lat, last.lon) if last else (d.dest_lat, d.dest_lon)
+            detail = {"corridor_id": d.corridor_id, "completed": str(d.completed)}
+            events.append(
+                _Event(EventType.TRANSIT_OVERDUE, vehicle, d.deadline, d.deadline, lat, lon,
+                       [last.ping_id] if last else [], detail)
+            )  # fmt: skip
+    return events
+
+
+def _expiries(watchlist: pl.DataFrame | None, vehicle: str) -> list[datetime | None]:
+    if watchlist is None:
+        return []
+    rows = watchlist.filter(pl.col("vehicle_id") == vehicle)
+    if "expires" not in rows.columns:
+        return [None] * rows.height
+    return rows["expires"].to_list()
+
+
+# ----------------------------------------------------------------------- every event
+def _at(ground: Ground, lat: float, lon: float) -> tuple[float, float, float]:
+    """Return metres to the border, the nearest official crossing and the nearest place."""
+    la, lo = np.array([lat]), np.array([lon])
+    return (
+        float(ground.distance_to_border_m(la, lo)[0]),
+        float(ground.nearest_crossing(la, lo)[0][0]),
+        float(ground.distance_to_place_m(la, lo)[0]),
+    )
+
+
+def _utc64(moments: Sequence[datetime]) -> np.ndarray:
+    return np.array(
+        [m.astimezone(UTC).replace(tzinfo=None) for m in moments], dtype="datetime64[us]"
+    )
+
+
+def _night(moment: datetime, zone: ZoneInfo, settings: GeointSettings) -> bool:
+    hour = moment.astimezone(zone).hour
+    start, end = settings.events.night_start_hour, settings.events.night_end_hour
+    return (hour >= start or hour < end) if start > end else start <= hour < end
+
+
+def event_id(
+    event_type: str,
+    vehicle_id: str,
+    other_vehicle_id: str | None,
+    evidence: Sequence[int],
+    start: datetime,
+) -> str:
+    """Return the deterministic id of an event (docs/events.md, Every event)."""
+    micros = (start - EPOCH) // timedelta(microseconds=1)
+    first = str(evidence[0]) if len(evidence) else ""
+    key = f"{event_type}|{vehicle_id}|{other_vehicle_id or ''}|{first}|{micros}"
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def _frame(events: Sequence[_Event], ground: Ground, settings: GeointSettings) -> pl.DataFrame:
+    """Return the events as EVENT_SCHEMA rows, with the fields common to every type filled in."""
+    if not events:
+        return pl.DataFrame(schema=EVENT_SCHEMA)
+    lat = np.array([e.lat for e in events])
+    lon = np.array([e.lon for e in events])
+    cells = latlng_to_cells(lat, lon, settings.h3_resolution)
+    side = ground.side(lat, lon)
+    border = ground.distance_to_border_m(lat, lon)
+    crossing, _ = ground.nearest_crossing(lat, lon)
+    zone = ZoneInfo(ground.timezone)
+    rows = [
+        {
+            "event_id": event_id(
+                e.event_type, e.vehicle_id, e.other_vehicle_id, e.evidence, e.start
+            ),
+            "event_type": str(e.event_type),
+            "vehicle_id": e.vehicle_id,
+            "other_vehicle_id": e.other_vehicle_id,
+            "start": e.start,
+            "end": e.end,
+            "lat": e.lat,
+            "lon": e.lon,
+            "cell": int(cells[i]),
+            "side_from": int(side[i]) if e.side_from is None else e.side_from,
+            "side_to": int(side[i]) if e.side_to is None else e.side_to,
+            "night": _night(e.reference or e.start, zone, settings),
+            "distance_to_border_m": float(border[i]),
+            "distance_to_crossing_m": float(crossing[i]),
+            "evidence": e.evidence,
+            "detail": json.dumps(e.detail, sort_keys=True, default=str),
+        }
+        for i, e in enumerate(events)
+    ]
+    return pl.DataFrame(rows, schema=EVENT_SCHEMA).sort(
+        "start", "event_type", "vehicle_id", "other_vehicle_id", "event_id"
+    )

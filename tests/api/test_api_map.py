@@ -1,0 +1,128 @@
+"""The served map's page cache: hits, invalidation by alerts, seizures and analyses, and scope."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+from support.api import api_settings, bearer, create_key
+
+from geoint.api import map as api_map
+from geoint.api.app import create_app
+from geoint.store.workspace import Workspace
+
+DAY = "2026-03-04"  # a day of the sample scenario with new alerts
+VEHICLE = "AC-3824-KI"  # 510 pings on DAY
+ACK_BUTTON = re.compile(r'data-alert=\\?"(\d+)')  # the page holds popups as JSON strings
+TRACK_PINGS = re.compile(
+    r"pings\\u003c/th\\u003e\\u003ctd\\u003e(\d+)"
+)  # escaped: <th>pings</th><td>N
+SEIZURE_CSV = (
+    "seizure_id,date,lat,lon,commodity,transport_mode,description\n"
+    "S-CACHE-1,2026-03-03T10:00:00Z,6.80,2.66,fuel,truck,jerrycans\n"
+)
+
+
+def _geoint(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "geoint", *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """The analysed sample scenario (``geoint demo``), copied by each test that changes it."""
+    workspace = tmp_path_factory.mktemp("map") / "ws"
+    _geoint("demo", "--workspace", str(workspace), "--json")
+    return workspace
+
+
+@pytest.fixture
+def served(template, tmp_path, monkeypatch):
+    """A client on a copy of the sample workspace, keys by role, and the list of map builds."""
+    ws = shutil.copytree(template, tmp_path / "ws")
+    keys = {role: create_key(ws, role) for role in ("admin", "analyst")}
+    keys["unit"] = create_key(ws, "unit", ("BEN-01",))
+    builds: list[tuple] = []
+    build_map = api_map.build_map
+
+    def counted(*args, **kwargs):
+        builds.append((args[2], kwargs.get("vehicle")))
+        return build_map(*args, **kwargs)
+
+    monkeypatch.setattr(api_map, "build_map", counted)
+    with TestClient(create_app(api_settings(ws, ws / "region"))) as client:
+        yield client, keys, builds, ws
+
+
+def _map(client: TestClient, key: str, **params: str) -> str:
+    response = client.get("/map", headers=bearer(key), params=params)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def test_a_page_is_built_once_per_day_and_vehicle(served):
+    client, keys, builds, _ws = served
+    first = _map(client, keys["analyst"], date=DAY)
+    assert _map(client, keys["analyst"], date=DAY) == first
+    assert _map(client, keys["admin"], date=DAY) == first  # no per-session content
+    assert len(builds) == 1
+    _map(client, keys["analyst"])  # the latest day: another page
+    _map(client, keys["analyst"], date=DAY, vehicle=VEHICLE)
+    _map(client, keys["analyst"], date=DAY, vehicle=VEHICLE)
+    assert len(builds) == 3
+    packed = client.get("/map", headers={**bearer(keys["analyst"]), "Accept-Encoding": "gzip"},
+                        params={"date": DAY})  # fmt: skip
+    assert packed.headers["content-encoding"] == "gzip" and packed.text == first
+    assert int(packed.headers["content-length"]) < len(first.encode()) / 3
+
+
+def test_an_acknowledged_alert_is_never_served_stale(served):
+    client, keys, builds, _ws = served
+    page = _map(client, keys["analyst"], date=DAY)
+    alert = ACK_BUTTON.search(page)[1]
+    ack = client.post(f"/api/v1/alerts/{alert}/ack", headers=bearer(keys["analyst"]), json={})
+    assert ack.status_code == 200, ack.text
+    after = _map(client, keys["analyst"], date=DAY)
+    assert len(builds) == 2
+    assert alert in ACK_BUTTON.findall(page) and alert not in ACK_BUTTON.findall(after)
+
+
+def test_a_new_seizure_or_analysis_is_never_served_stale(served):
+    client, keys, builds, ws = served
+    assert "S-CACHE-1" not in _map(client, keys["analyst"], date=DAY)
+    stored = client.post(
+        "/api/v1/seizures",
+        headers={**bearer(keys["analyst"]), "Content-Type": "text/csv"},
+        content=SEIZURE_CSV,
+    )
+    assert stored.status_code == 200, stored.text
+    assert "S-CACHE-1" in _map(client, keys["analyst"], date=DAY)
+    assert len(builds) == 2
+    _geoint("analyze", "--workspace", str(ws), "--region", str(ws / "region"), "--quiet")
+    _map(client, keys["analyst"], date=DAY)
+    assert len(builds) == 3
+
+
+def test_new_pings_redraw_a_vehicle_track(served):
+    client, keys, builds, ws = served
+    track = _map(client, keys["analyst"], date=DAY, vehicle=VEHICLE)
+    assert TRACK_PINGS.findall(track) == ["510"]
+    last = Workspace(ws).scan_pings().filter(pl.col("vehicle_id") == VEHICLE).sort("ts").collect()
+    lat, lon = last["lat"][-1], last["lon"][-1]
+    ping = f"vehicle_id,ts,lat,lon\n{VEHICLE},{DAY}T23:59:30Z,{lat},{lon}\n"
+    headers = {**bearer(keys["analyst"]), "Content-Type": "text/csv"}
+    assert client.post("/api/v1/pings", headers=headers, content=ping).json()["accepted"] == 1
+    assert TRACK_PINGS.findall(_map(client, keys["analyst"], date=DAY, vehicle=VEHICLE)) == ["511"]
+    assert len(builds) == 2
+
+
+def test_a_unit_key_never_gets_a_cached_page(served):
+    client, keys, builds, _ws = served
+    _map(client, keys["analyst"], date=DAY)
+    refused = client.get("/map", headers=bearer(keys["unit"]), params={"date": DAY})
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "leaflet" not in refused.text and len(builds) == 1
