@@ -23,6 +23,7 @@ from geoint.alerts.store import AlertStore
 from geoint.api.alerts import alerts_router
 from geoint.api.audit import AuditMiddleware, audit_router
 from geoint.api.auth import authenticated
+from geoint.api.background import BatchAnalysis, CellRefresh
 from geoint.api.cells import cells_router
 from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
@@ -37,7 +38,6 @@ from geoint.api.settings import ApiSettings
 from geoint.api.state import Services
 from geoint.layers import Region, RegionIndex
 from geoint.layers.gazetteer import build_gazetteer
-from geoint.pipeline.incremental import BatchAnalysis, CellRefresh
 from geoint.serve.cell_views import CellStore
 from geoint.serve.heatmap import Heatmaps
 from geoint.store.keys import ApiKey, KeyStore

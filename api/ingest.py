@@ -29,8 +29,8 @@ from geoint.api.state import Services, get_services
 from geoint.errors import InputError
 from geoint.ingest.readers import ReadResult, parse_column_map, read_records_bytes
 from geoint.ingest.validate import empty_quarantine
-from geoint.pipeline.analyze import ingest_ping_records, ingest_record_rows, prior_ingest
 from geoint.pipeline.incremental import analyze_batches, update_cells
+from geoint.pipeline.ingest import ingest_ping_records, ingest_record_rows, prior_ingest
 from geoint.schema import ROW_NUMBER, IngestReport
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")

@@ -11,10 +11,10 @@ import polars as pl
 from fastapi import Request
 
 from geoint.alerts.store import AlertStore
+from geoint.api.background import BatchAnalysis, CellRefresh
 from geoint.api.compression import GzipVariants
 from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex
-from geoint.pipeline.incremental import BatchAnalysis, CellRefresh
 from geoint.serve.heatmap import Heatmaps
 from geoint.store.keys import KeyStore
 from geoint.store.workspace import Workspace

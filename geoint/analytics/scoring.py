@@ -33,9 +33,9 @@ from geoint.analytics.cells import (
 )
 from geoint.analytics.hotspots import emerging, gi_rows, gi_windows, ring_weights
 from geoint.errors import GeointError
+from geoint.geodesy import EARTH_RADIUS_M
 from geoint.ground import Ground
 from geoint.h3index import cell_centres, child_cells, hex_to_cells, parent_cells
-from geoint.ingest.validate import EARTH_RADIUS_M
 from geoint.settings import CellSettings, GeointSettings
 from geoint.store.workspace import Workspace
 
@@ -364,7 +364,7 @@ def explain_cell(
 ) -> dict[str, Any]:
     """Return a cell's explanation: context, latest risk factors and points, daily series.
 
-    Reads the tables `geoint.pipeline.analyze.analyze_cells` wrote; a parent cell (coarse
+    Reads the tables `geoint.pipeline.cells.analyze_cells` wrote; a parent cell (coarse
     resolution)
     shows its aggregated table, its risk being that of its riskiest child.
     """

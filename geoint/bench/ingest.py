@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from geoint.h3index import latlng_to_cells
-from geoint.pipeline.analyze import ingest_pings
+from geoint.pipeline.ingest import ingest_pings
 from geoint.settings import GeointSettings
 from geoint.store.workspace import Workspace
 

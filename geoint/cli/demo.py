@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from geoint.pipeline.analyze import ingest_pings, ingest_records
+from geoint.pipeline.ingest import ingest_pings, ingest_records
 from geoint.schema import IngestReport
 from geoint.settings import GeointSettings
 from geoint.store.workspace import Workspace

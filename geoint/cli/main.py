@@ -249,8 +249,8 @@ def ingest_pings_command(
     ] = False,
 ) -> None:
     """Ingest a ping file (CSV, GeoJSON, GPX, Parquet, NDJSON) into the workspace."""
-    from geoint.pipeline.analyze import ingest_pings
     from geoint.pipeline.incremental import analyze_batch
+    from geoint.pipeline.ingest import ingest_pings
     from geoint.store.workspace import Workspace
 
     if analyze and region is None:
@@ -326,7 +326,7 @@ def _ingest_records(
 ) -> None:
     from geoint.layers.gazetteer import build_gazetteer
     from geoint.layers.region import Region
-    from geoint.pipeline.analyze import ingest_records
+    from geoint.pipeline.ingest import ingest_records
     from geoint.store.workspace import Workspace
 
     settings = _settings(workspace)

@@ -19,7 +19,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from geoint.detect.tracks import US, Tracks, great_circle_m, prepare_tracks, within_distance
+from geoint.detect.tracks import US, Tracks, prepare_tracks, within_distance
+from geoint.geodesy import distances_m
 from geoint.ground import Ground
 from geoint.h3index import cell_centres, grid_disks, latlng_to_cells
 from geoint.schema import EVENT_SCHEMA, UTC_DATETIME, EventType
@@ -515,7 +516,7 @@ def _declarations(
     )
     rows = _declared_rows(decls, view)
     arrived = (
-        great_circle_m(
+        distances_m(
             view.lat[rows["row"]], view.lon[rows["row"]], rows["dest_lat"], rows["dest_lon"]
         )
         <= settings.events.transit_arrival_radius_m
@@ -571,7 +572,7 @@ def _unauthorized_stop_events(
     lat, lon = pairs["lat"].to_numpy(), pairs["lon"].to_numpy()
     corridor = pairs["corridor_id"].to_numpy().astype(object)
     in_area = ground.in_stop_area(lat, lon, corridor)
-    to_destination = great_circle_m(lat, lon, pairs["dest_lat"], pairs["dest_lon"])
+    to_destination = distances_m(lat, lon, pairs["dest_lat"], pairs["dest_lon"])
     unauthorized = pairs.with_columns(pl.Series("to_destination_m", to_destination)).filter(
         pl.Series(~in_area & (to_destination > s.transit_arrival_radius_m))
     )
@@ -844,7 +845,7 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     lat_all, lon_all = runs["lat"].to_numpy(), runs["lon"].to_numpy()
     start = np.maximum(start_all[a], start_all[b])
     end = np.minimum(end_all[a], end_all[b])
-    apart = great_circle_m(lat_all[a], lon_all[a], lat_all[b], lon_all[b])
+    apart = distances_m(lat_all[a], lon_all[a], lat_all[b], lon_all[b])
     meet = ((end - start) / US >= s.rendezvous_min_duration_s) & (apart <= s.rendezvous_distance_m)
     lat = (lat_all[a] + lat_all[b]) / 2
     lon = (lon_all[a] + lon_all[b]) / 2
@@ -910,7 +911,7 @@ def _identity_conflicts(view: _View, settings: GeointSettings) -> pl.DataFrame:
     tracks (docs/events.md), on the raw pings."""
     s = settings.events
     vehicle, ts, lat, lon, ping_id = _raw_arrays(view)
-    apart = great_circle_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    apart = distances_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
     jumps = np.flatnonzero((vehicle[1:] == vehicle[:-1]) & (apart > s.identity_conflict_distance_m))
     jumps += 1  # a jump is named by its later ping
     first, last = _merged_windows(
@@ -922,14 +923,14 @@ def _identity_conflicts(view: _View, settings: GeointSettings) -> pl.DataFrame:
     lengths = r1 - r0 + 1
     window = np.repeat(np.arange(len(r0)), lengths)
     rows = np.arange(lengths.sum()) - np.repeat(np.r_[0, np.cumsum(lengths)[:-1]] - r0, lengths)
-    far = great_circle_m(lat[rows], lon[rows], lat[r0[window]], lon[r0[window]]) > (
+    far = distances_m(lat[rows], lon[rows], lat[r0[window]], lon[r0[window]]) > (
         s.identity_conflict_distance_m
     )
     order = np.lexsort((rows, far, window))
     rows, far, window = rows[order], far[order], window[order]
     same = (window[1:] == window[:-1]) & (far[1:] == far[:-1])
     speed = _kmh(
-        great_circle_m(lat[rows[:-1]], lon[rows[:-1]], lat[rows[1:]], lon[rows[1:]]),
+        distances_m(lat[rows[:-1]], lon[rows[:-1]], lat[rows[1:]], lon[rows[1:]]),
         (ts[rows[1:]] - ts[rows[:-1]]) / US,
     )
     implausible = np.zeros(len(r0), dtype=bool)

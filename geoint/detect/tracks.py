@@ -23,9 +23,9 @@ import numba
 import numpy as np
 import polars as pl
 
+from geoint.geodesy import distance_m, distances_m
 from geoint.ground import Ground
 from geoint.h3index import cell_centres, latlng_to_cells
-from geoint.ingest.validate import EARTH_RADIUS_M
 from geoint.schema import UTC_DATETIME
 from geoint.settings import GeointSettings
 
@@ -134,28 +134,12 @@ def _micros(ts: pl.Series) -> np.ndarray:
 
 # ------------------------------------------------------------------------------- kernels
 @numba.njit(cache=True)
-def _great_circle(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dl = math.radians(lon2) - math.radians(lon1)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
-
-
-@numba.njit(cache=True)
 def _kmh(t1: int, lat1: float, lon1: float, t2: int, lat2: float, lon2: float) -> float:
-    metres = _great_circle(lat1, lon1, lat2, lon2)
+    metres = distance_m(lat1, lon1, lat2, lon2)
     seconds = (t2 - t1) / 1e6
     if seconds > 0:
         return metres / seconds * 3.6
     return np.inf if metres > 0 else 0.0
-
-
-@numba.njit(parallel=True, cache=True)
-def _great_circle_many(lat1, lon1, lat2, lon2):
-    out = np.empty(lat1.shape[0])
-    for k in numba.prange(lat1.shape[0]):
-        out[k] = _great_circle(lat1[k], lon1[k], lat2[k], lon2[k])
-    return out
 
 
 @numba.njit(parallel=True, cache=True)
@@ -186,7 +170,7 @@ def _segment_kernel(vehicle, ts, lat, lon):
         if vehicle[k] != vehicle[k - 1]:
             continue
         dt[k] = (ts[k] - ts[k - 1]) / 1e6
-        metres[k] = _great_circle(lat[k - 1], lon[k - 1], lat[k], lon[k])
+        metres[k] = distance_m(lat[k - 1], lon[k - 1], lat[k], lon[k])
         speed[k] = _kmh(ts[k - 1], lat[k - 1], lon[k - 1], ts[k], lat[k], lon[k])
         p1, p2 = math.radians(lat[k - 1]), math.radians(lat[k])
         dl = math.radians(lon[k]) - math.radians(lon[k - 1])
@@ -199,8 +183,8 @@ def _segment_kernel(vehicle, ts, lat, lon):
 @numba.njit(cache=True)
 def _corner_bound(lat, lon, south, west, north, east):
     return max(
-        max(_great_circle(lat, lon, south, west), _great_circle(lat, lon, south, east)),
-        max(_great_circle(lat, lon, north, west), _great_circle(lat, lon, north, east)),
+        max(distance_m(lat, lon, south, west), distance_m(lat, lon, south, east)),
+        max(distance_m(lat, lon, north, west), distance_m(lat, lon, north, east)),
     )
 
 
@@ -229,7 +213,7 @@ def _stop_kernel(bounds, ts, lat, lon, diameter, min_us):
             while j + 1 < hi:
                 p = j + 1
                 # a moving vehicle's next ping is usually too far from the last one already
-                if _great_circle(lat[p], lon[p], lat[j], lon[j]) > diameter:
+                if distance_m(lat[p], lon[p], lat[j], lon[j]) > diameter:
                     break
                 fits = _corner_bound(lat[p], lon[p], south, west, north, east) <= accept
                 if not fits:
@@ -238,7 +222,7 @@ def _stop_kernel(bounds, ts, lat, lon, diameter, min_us):
                     for q in range(i, j + 1):
                         south, north = min(south, lat[q]), max(north, lat[q])
                         west, east = min(west, lon[q]), max(east, lon[q])
-                        if _great_circle(lat[p], lon[p], lat[q], lon[q]) > diameter:
+                        if distance_m(lat[p], lon[p], lat[q], lon[q]) > diameter:
                             fits = False
                             break
                 if not fits:
@@ -263,14 +247,6 @@ def _range_means(values, first, last):
             total += values[k]
         out[r] = total / (last[r] - first[r] + 1)
     return out
-
-
-def great_circle_m(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    """Return haversine metres between arrays of points given in degrees."""
-    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (lat1, lon1, lat2, lon2)]
-    return _great_circle_many(*arrays)
 
 
 # ------------------------------------------------------------------ spikes and segments
@@ -341,7 +317,7 @@ def add_context(frame: pl.DataFrame, ground: Ground, settings: GeointSettings) -
     lat, lon = frame["lat"].to_numpy(), frame["lon"].to_numpy()
     distinct, index = distinct_cells(frame["cell"].to_numpy())
     clat, clon = cell_centres(distinct)
-    error = _SCALE * great_circle_m(lat, lon, clat[index], clon[index]) + _SLACK_M
+    error = _SCALE * distances_m(lat, lon, clat[index], clon[index]) + _SLACK_M
     slack = (float(error.max()) if len(error) else 0.0) + 1.0
     near_m = settings.tracks.near_border_m
     reach = max(near_m, settings.events.watchlist_near_border_m) + slack

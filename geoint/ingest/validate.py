@@ -16,6 +16,7 @@ import pandas as pd
 import polars as pl
 
 from geoint.errors import InputError
+from geoint.geodesy import haversine_m
 from geoint.ingest.coords import parse_coordinate, parse_position
 from geoint.ingest.gazetteer import resolve_places
 from geoint.schema import (
@@ -31,7 +32,6 @@ from geoint.schema import (
 )
 from geoint.settings import IngestSettings
 
-EARTH_RADIUS_M = 6_371_008.8
 SEIZURE_MIN_YEAR = 1970  # seizure archives (CEN, ASAM) reach back decades, unlike pings
 
 
@@ -392,8 +392,8 @@ def segment_speeds_kmh(pings: pl.DataFrame) -> np.ndarray:
     """Return the implied speed from each ping to the next (NaN across vehicles; inf if no time)."""
     if pings.height < 2:
         return np.zeros(0)
-    lat = np.radians(pings["lat"].to_numpy())
-    lon = np.radians(pings["lon"].to_numpy())
+    lat = pings["lat"].to_numpy()
+    lon = pings["lon"].to_numpy()
     seconds = np.diff(pings["ts"].dt.epoch("us").to_numpy()) / 1e6
     vehicle = pings["vehicle_id"]
     same = (vehicle.slice(1) == vehicle.slice(0, pings.height - 1)).fill_null(False).to_numpy()
@@ -403,18 +403,6 @@ def segment_speeds_kmh(pings: pl.DataFrame) -> np.ndarray:
     return np.where(same, speed, np.nan)
 
 
-def haversine_m(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    """Return great-circle distances in metres between arrays of points given in radians."""
-    a = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
-# ------------------------------------------------------------------------- seizures
 def validate_seizures(
     frame: pl.DataFrame, file: str, gazetteer: pl.DataFrame, now: datetime
 ) -> Validated:

@@ -16,8 +16,8 @@ import pyarrow as pa
 import shapely
 from h3ronpy import ContainmentMode, vector
 
+from geoint.geodesy import haversine_m
 from geoint.h3index import cell_centres, grid_disks
-from geoint.ingest.validate import haversine_m
 from geoint.layers.region import Region
 from geoint.layers.terrain import Terrain
 from geoint.patrol.plan import TravelGraph
@@ -53,9 +53,7 @@ def build_travel_graph(
     keep = ~crosses | (road[src] & road[dst])
     src, dst = src[keep], dst[keep]
 
-    metres = haversine_m(
-        np.radians(lat[src]), np.radians(lon[src]), np.radians(lat[dst]), np.radians(lon[dst])
-    )
+    metres = haversine_m(lat[src], lon[src], lat[dst], lon[dst])
     minutes = metres / 1000 * 60 * 0.5 * (1 / speed[src] + 1 / speed[dst])
     return TravelGraph(
         resolution=resolution,

@@ -3,33 +3,38 @@
 A batch's vehicles (and their possible rendezvous partners) are re-detected over a look-back
 window and their events merged into the stored ones, raising event alerts; then the changed
 vehicle-days are recomputed and the cell tables rebuilt from the stored vehicle-day table,
-raising cell alerts. In the API both steps are coalesced (`Coalescer`): batches posted during
-a run are analysed together by one more run. `docs/alerts.md` ("Incremental processing").
+raising cell alerts. In the API both steps are coalesced (`geoint.api.background`): batches
+posted during a run are analysed together by one more run. `docs/alerts.md` ("Incremental
+processing").
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from geoint.alerts.store import raise_alerts
+from geoint.analytics.cells import (
+    pings_vehicle_days,
+    read_table,
+    read_vehicle_days,
+    segmented_pings,
+)
+from geoint.analytics.scoring import Activity
+from geoint.detect.events import bucket_resolution, detect_events
+from geoint.detect.tracks import stationary_runs
+from geoint.errors import WorkspaceError
 from geoint.ground import Ground
 from geoint.h3index import child_cells, grid_disks, latlng_to_cells
-from geoint.pipeline.analyze import ANALYZED_PING_COLUMNS, analyze_cells
+from geoint.pipeline.cells import ANALYZED_PING_COLUMNS, analyze_cells
+from geoint.schema import EVENT_SCHEMA
 from geoint.settings import GeointSettings
 from geoint.store.workspace import Workspace
-
-if TYPE_CHECKING:
-    from geoint.analytics.scoring import Activity
-
-T = TypeVar("T")
-
 
 INCREMENTAL_ACTOR = "geoint ingest"
 
@@ -134,7 +139,6 @@ def analyze_vehicles(
     Holds the workspace's writer lock. Report: ``vehicles``, ``partners``, ``pings``,
     ``events`` (detected from the cutoff), ``replaced`` (stored events dropped), ``alerts``.
     """
-    from geoint.detect.events import detect_events
 
     started = time.perf_counter()
     begin = since - timedelta(seconds=lookback_s(settings))
@@ -198,9 +202,6 @@ def rendezvous_partners(
     often) before the first run's start and after the last run's end. `recent`: the stored
     pings of the look-back window.
     """
-    from geoint.analytics.cells import segmented_pings
-    from geoint.detect.events import bucket_resolution
-    from geoint.detect.tracks import stationary_runs
 
     if pings.height == 0:
         return []
@@ -245,8 +246,6 @@ def update_cells(
     the workspace's: ingests and event analyses go on meanwhile. Report: `analyze_cells`
     with ``recomputed`` (vehicle-day rows taken from pings) and ``alerts`` (cell rules only).
     """
-    from geoint.analytics.cells import pings_vehicle_days, read_vehicle_days
-    from geoint.schema import EVENT_SCHEMA
 
     started = time.perf_counter()
     with workspace.cells_writer():
@@ -296,105 +295,8 @@ def update_cells(
     return report
 
 
-class Coalescer(Generic[T]):
-    """Work done one run at a time; work requested during a run makes exactly one more run.
-
-    `request` queues its item; if no run is under way, the caller runs (its `run`) until
-    nothing is pending, each run covering every item queued before it started (`merge`d into
-    one); else it returns at once and the running caller picks the item up. Runs start at
-    least `min_interval_s` apart: the caller waits, and items queued meanwhile join the run.
-    A failed run's items are dropped (the next run or a full analysis covers them again) and
-    the error is raised; items queued meanwhile wait for the next request.
-    """
-
-    def __init__(
-        self,
-        merge: Callable[[list[T]], T],
-        min_interval_s: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], object] = time.sleep,
-    ) -> None:
-        self._merge = merge
-        self._min_interval_s = min_interval_s
-        self._clock, self._sleep = clock, sleep
-        self._lock = threading.Lock()
-        self._pending: list[T] = []
-        self._running = False
-        self._last_start = -float("inf")
-
-    def request(self, item: T, run: Callable[[T], object]) -> bool:
-        """Queue `item` and `drain`; return whether this call ran the work itself."""
-        self.add(item)
-        return self.drain(run)
-
-    def add(self, item: T) -> None:
-        """Queue `item` for the next run (a later `drain` runs it)."""
-        with self._lock:
-            self._pending.append(item)
-
-    def drain(self, run: Callable[[T], object]) -> bool:
-        """Run until nothing is pending, unless a run is under way; whether this call ran."""
-        ran = False
-        while True:
-            with self._lock:
-                if self._running or not self._pending:
-                    return ran
-                self._running = True
-            ran = True
-            try:
-                while self._has_pending():
-                    wait = self._last_start + self._min_interval_s - self._clock()
-                    if wait > 0:
-                        self._sleep(wait)  # what is queued meanwhile joins this run
-                    queued = self._take()
-                    self._last_start = self._clock()
-                    run(queued)
-            finally:
-                with self._lock:
-                    self._running = False
-            # an item added after the last take but before the flag was lowered runs now
-
-    def _has_pending(self) -> bool:
-        with self._lock:
-            return bool(self._pending)
-
-    def _take(self) -> T:
-        with self._lock:
-            merged = self._merge(self._pending)
-            self._pending = []
-            return merged
-
-
-class CellRefresh(Coalescer[pl.DataFrame]):
-    """Coalesced cell updates of (vehicle, date) pairs (`changed_days`, `update_cells`), at
-    most one every `min_interval_s`: each update rewrites the cell tables, which the service
-    then reloads and whose cached heatmaps and tiles it recomputes."""
-
-    def __init__(self, min_interval_s: float = 0.0, **timing: Any) -> None:
-        super().__init__(
-            lambda days: pl.concat(days).unique().sort("vehicle", "date"), min_interval_s, **timing
-        )
-
-
-class BatchAnalysis(Coalescer[list[int]]):
-    """Coalesced incremental analyses of ping batches (`analyze_batches`): devices posting one
-    position each would otherwise run one analysis, and rewrite the events, per position.
-    Runs start at least `min_interval_s` apart, so that a stream of posts is analysed in
-    fewer, larger runs (an alert waits at most that much longer)."""
-
-    def __init__(self, min_interval_s: float = 0.0, **timing: Any) -> None:
-        super().__init__(
-            lambda batches: sorted({b for group in batches for b in group}),
-            min_interval_s,
-            **timing,
-        )
-
-
 def _stored_activity(workspace: Workspace, settings: GeointSettings) -> Activity | None:
     """The activity sums of the stored cell tables (None if one is missing)."""
-    from geoint.analytics.cells import read_table
-    from geoint.analytics.scoring import Activity
-    from geoint.errors import WorkspaceError
 
     names = ["days", "weeks", *(f"days_r{r}" for r in settings.coarse_resolutions)]
     try:

@@ -29,8 +29,8 @@ from h3ronpy import vector
 
 from geoint.analytics.scoring import CONTRIBUTIONS
 from geoint.errors import WorkspaceError
+from geoint.geodesy import haversine_m
 from geoint.h3index import cell_centres, cells_to_hex, hex_to_cells, parent_cells
-from geoint.ingest.validate import haversine_m
 from geoint.store.workspace import FileCache, file_version, read_events_file
 
 ANALYSIS_RESOLUTION = 8
@@ -367,12 +367,7 @@ def cell_events(store: CellStore, cell: int, resolution: int) -> pl.DataFrame:
 
 def nearby(frame: pl.DataFrame, lat: float, lon: float, radius_m: float) -> pl.DataFrame:
     """Rows of a lat/lon table within `radius_m` of a point, nearest first (``distance_m``)."""
-    metres = haversine_m(
-        np.radians(lat),
-        np.radians(lon),
-        np.radians(frame["lat"].to_numpy()),
-        np.radians(frame["lon"].to_numpy()),
-    )
+    metres = haversine_m(lat, lon, frame["lat"].to_numpy(), frame["lon"].to_numpy())
     return (
         frame.with_columns(pl.Series("distance_m", metres))
         .filter(pl.col("distance_m") <= radius_m)

@@ -15,13 +15,13 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from geoint.alerts.store import AlertStore
 from geoint.errors import InputError
+from geoint.geodesy import haversine_m
 from geoint.h3index import hex_to_cells
-from geoint.ingest.validate import haversine_m, parse_timestamps, require_columns
+from geoint.ingest.validate import parse_timestamps, require_columns
 from geoint.schema import TRUTH_COLUMNS, EventType
 from geoint.settings import EvaluationSettings
 from geoint.store.workspace import Workspace
@@ -89,9 +89,7 @@ def _matched_per_type(
         (pl.col("start_d") <= pl.col("end") + tolerance)
         & (pl.col("end_d") >= pl.col("start") - tolerance)
     )
-    lat, lon, lat_d, lon_d = (
-        np.radians(pairs[c].to_numpy()) for c in ("lat", "lon", "lat_d", "lon_d")
-    )
+    lat, lon, lat_d, lon_d = (pairs[c].to_numpy() for c in ("lat", "lon", "lat_d", "lon_d"))
     metres = haversine_m(lat, lon, lat_d, lon_d)
     pairs = (
         pairs.with_columns(pl.Series("metres", metres))

@@ -16,8 +16,8 @@ import numba
 import numpy as np
 import polars as pl
 
+from geoint.geodesy import EARTH_RADIUS_M, distance_m, haversine_m
 from geoint.ground import Ground
-from geoint.ingest.validate import EARTH_RADIUS_M, haversine_m
 from geoint.schema import TRUTH_COLUMNS, UTC_DATETIME, EventType
 from geoint.settings import GeointSettings
 
@@ -188,7 +188,7 @@ def _clean_events(
 
 # -------------------------------------------------------------------------- preparation
 def _metres(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    return haversine_m(np.radians(lat1), np.radians(lon1), np.radians(lat2), np.radians(lon2))
+    return haversine_m(lat1, lon1, lat2, lon2)
 
 
 def _kmh(metres: np.ndarray, seconds: np.ndarray) -> np.ndarray:
@@ -359,7 +359,7 @@ def _shuttles(crossed: _Crossed, settings: GeointSettings, events: _Events) -> N
 # --------------------------------------------------------------------------------- stops
 @numba.njit(cache=True)
 def _greedy_stops(trip, t, lat, lon, diameter, min_s):  # pragma: no cover - compiled
-    """Return (first, last) of the greedy stops of docs/events.md (lat/lon in radians)."""
+    """Return (first, last) of the greedy stops of docs/events.md (lat/lon in degrees)."""
     n = len(t)
     first = np.empty(n, dtype=np.int64)
     last = np.empty(n, dtype=np.int64)
@@ -370,11 +370,7 @@ def _greedy_stops(trip, t, lat, lon, diameter, min_s):  # pragma: no cover - com
         while j + 1 < n and trip[j + 1] == trip[i]:
             fits = True
             for k in range(i, j + 1):
-                a = (
-                    np.sin((lat[j + 1] - lat[k]) / 2) ** 2
-                    + np.cos(lat[k]) * np.cos(lat[j + 1]) * np.sin((lon[j + 1] - lon[k]) / 2) ** 2
-                )
-                if 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(min(a, 1.0))) > diameter:
+                if distance_m(lat[k], lon[k], lat[j + 1], lon[j + 1]) > diameter:
                     fits = False
                     break
             if not fits:
@@ -394,7 +390,7 @@ def _stops(
     trip: np.ndarray, clean: _Pings, diameter: float, min_s: float
 ) -> tuple[np.ndarray, np.ndarray]:
     return _greedy_stops(
-        trip.astype(np.int64), clean.t, np.radians(clean.lat), np.radians(clean.lon),
+        trip.astype(np.int64), clean.t, clean.lat, clean.lon,
         float(diameter), float(min_s),
     )  # fmt: skip
 

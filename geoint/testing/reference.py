@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
+from geoint.geodesy import distance_m
 from geoint.ground import Ground
 from geoint.h3index import latlng_to_cells
-from geoint.ingest.validate import EARTH_RADIUS_M
 from geoint.schema import EVENT_SCHEMA, EventType
 from geoint.settings import GeointSettings
 
@@ -198,20 +198,10 @@ def _seconds(a: _Ping, b: _Ping) -> float:
 
 
 def _speed_kmh(a: _Ping, b: _Ping) -> float:
-    metres, seconds = _metres(a.lat, a.lon, b.lat, b.lon), _seconds(a, b)
+    metres, seconds = distance_m(a.lat, a.lon, b.lat, b.lon), _seconds(a, b)
     if seconds <= 0:
         return math.inf if metres > 0 else 0.0
     return metres / seconds * 3.6
-
-
-def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle (haversine) distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
 
 
 def _runs(
@@ -339,7 +329,7 @@ def _stops(trip: Sequence[_Ping], settings: GeointSettings) -> list[list[_Ping]]
     while i < len(trip):
         j = i
         while j + 1 < len(trip) and all(
-            _metres(p.lat, p.lon, trip[j + 1].lat, trip[j + 1].lon) <= diameter
+            distance_m(p.lat, p.lon, trip[j + 1].lat, trip[j + 1].lon) <= diameter
             for p in trip[i : j + 1]
         ):
             j += 1
@@ -398,7 +388,7 @@ def _unauthorized_stop_events(
             in_area = ground.in_stop_area(
                 np.array([lat]), np.array([lon]), np.array([d.corridor_id], dtype=object)
             )[0]
-            to_destination = _metres(lat, lon, d.dest_lat, d.dest_lon)
+            to_destination = distance_m(lat, lon, d.dest_lat, d.dest_lon)
             if not in_area and to_destination > s.transit_arrival_radius_m:
                 detail = {"corridor_id": d.corridor_id, "to_destination_m": to_destination}
                 events.append(_stop_event(EventType.UNAUTHORIZED_STOP, stop, detail))
@@ -512,7 +502,7 @@ def _rendezvous_events(
             if (end - start).total_seconds() < s.rendezvous_min_duration_s:
                 continue
             (lat1, lon1), (lat2, lon2) = _centre(run1), _centre(run2)
-            apart = _metres(lat1, lon1, lat2, lon2)
+            apart = distance_m(lat1, lon1, lat2, lon2)
             if apart > s.rendezvous_distance_m:
                 continue
             lat, lon = (lat1 + lat2) / 2, (lon1 + lon2) / 2
@@ -540,7 +530,7 @@ def _identity_conflict_events(track: _Track, settings: GeointSettings) -> list[_
     jumps = [
         k
         for k in range(1, len(raw))
-        if _metres(raw[k - 1].lat, raw[k - 1].lon, raw[k].lat, raw[k].lon)
+        if distance_m(raw[k - 1].lat, raw[k - 1].lon, raw[k].lat, raw[k].lon)
         > s.identity_conflict_distance_m
     ]
     windows = _merged_windows(
@@ -551,7 +541,7 @@ def _identity_conflict_events(track: _Track, settings: GeointSettings) -> list[_
         pings = raw[jumps[window[0]] - 1 : jumps[window[-1]] + 1]
         first = pings[0]
         near = [
-            _metres(first.lat, first.lon, p.lat, p.lon) <= s.identity_conflict_distance_m
+            distance_m(first.lat, first.lon, p.lat, p.lon) <= s.identity_conflict_distance_m
             for p in pings
         ]
         groups = [
@@ -607,7 +597,7 @@ def _declarations(
             p.ts
             for p in (track.clean if track else [])
             if p.ts >= d.start
-            and _metres(p.lat, p.lon, d.dest_lat, d.dest_lon)
+            and distance_m(p.lat, p.lon, d.dest_lat, d.dest_lon)
             <= settings.events.transit_arrival_radius_m
         ]
         d.completed = arrivals[0] if arrivals else None

@@ -34,7 +34,7 @@ from geoint.analytics.hotspots import (
 )
 from geoint.analytics.scoring import CONTRIBUTIONS, FACTORS, seizure_density
 from geoint.h3index import cells_to_hex, grid_disks, latlng_to_cells, parent_cells
-from geoint.pipeline.analyze import analyze_cells
+from geoint.pipeline.cells import analyze_cells
 from geoint.settings import CellSettings, GeointSettings
 from geoint.testing.builders import make_track
 

@@ -18,10 +18,10 @@ from support.api import (
 from support.incremental import CROSSING, T0, rows
 
 from geoint.alerts.store import AlertQuery, AlertStore
+from geoint.api.background import BatchAnalysis, CellRefresh
 from geoint.api.ingest import schedule_analysis
 from geoint.layers import Region, RegionIndex, shipped_region_path
-from geoint.pipeline.analyze import ingest_pings
-from geoint.pipeline.incremental import BatchAnalysis, CellRefresh
+from geoint.pipeline.ingest import ingest_pings
 from geoint.settings import GeointSettings
 from geoint.store.workspace import Workspace
 from geoint.testing.builders import write_csv

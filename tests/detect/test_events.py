@@ -15,10 +15,10 @@ from support.event_cases import CASES, mismatches
 from support.toy_region import build_toy_region
 
 from geoint.detect.events import detect_events, rendezvous_candidates
+from geoint.geodesy import haversine_m
 from geoint.h3index import cells_to_hex
-from geoint.ingest.validate import haversine_m
 from geoint.layers import RegionIndex
-from geoint.pipeline.analyze import ingest_pings, ingest_records
+from geoint.pipeline.ingest import ingest_pings, ingest_records
 from geoint.schema import EVENT_EXPORT_COLUMNS, EVENT_SCHEMA, PING_SCHEMA, UTC_DATETIME, EventType
 from geoint.settings import GeointSettings
 from geoint.store.workspace import Workspace
@@ -251,7 +251,7 @@ def test_rendezvous_candidates_hold_every_close_overlapping_pair():
     close = (
         (vehicle[a] != vehicle[b])
         & (np.minimum(ts1[a], ts1[b]) >= np.maximum(ts0[a], ts0[b]))
-        & (haversine_m(*np.radians([lat[a], lon[a], lat[b], lon[b]])) <= 300)
+        & (haversine_m(lat[a], lon[a], lat[b], lon[b]) <= 300)
     )
     wanted = {
         (int(x), int(y)) if vehicle[x] < vehicle[y] else (int(y), int(x))

@@ -11,12 +11,11 @@ from geoint.detect.tracks import (
     add_segments,
     find_spikes,
     find_stops,
-    great_circle_m,
     order_pings,
     prepare_tracks,
     stationary_runs,
 )
-from geoint.ingest.validate import haversine_m
+from geoint.geodesy import distance_m, distances_m, haversine_m
 from geoint.layers import Region, RegionIndex, shipped_region_path
 from geoint.settings import GeointSettings
 from geoint.testing.builders import make_track
@@ -87,7 +86,7 @@ def test_segment_distance_speed_and_bearing():
     assert pings["speed_kmh"][1] == pytest.approx(10, abs=0.01)
     assert pings["bearing_deg"][1] == pytest.approx(0, abs=1e-3)
     assert pings["bearing_deg"][2] == pytest.approx(90, abs=0.01)
-    expected = haversine_m(*np.radians([7.0, 2.0, lat2, lon2]))
+    expected = haversine_m(7.0, 2.0, lat2, lon2)
     assert pings["distance_m"][1] == pytest.approx(expected, rel=1e-12)
 
 
@@ -144,8 +143,8 @@ def test_stops_never_span_a_trip_break():
 
 def plain_stops(pings: pl.DataFrame, diameter: float, min_s: float) -> list[tuple[int, int]]:
     """docs/events.md's greedy rule written out in plain Python, one pair at a time."""
-    lat = np.radians(pings["lat"].to_numpy())
-    lon = np.radians(pings["lon"].to_numpy())
+    lat = pings["lat"].to_numpy()
+    lon = pings["lon"].to_numpy()
     ts = pings["ts"].dt.epoch("us").to_numpy()
     trip = pings["trip"].to_numpy()
     found, i, n = [], 0, len(ts)
@@ -248,11 +247,14 @@ def test_prepare_tracks_end_to_end(ground):
     assert tracks.stationary.height == 1
 
 
-def test_great_circle_matches_the_numpy_haversine():
+def test_the_three_forms_of_the_great_circle_distance_agree():
     rng = np.random.default_rng(0)
     a = rng.uniform(-60, 60, (4, 1000))
-    expected = haversine_m(*np.radians(a))
-    assert np.allclose(great_circle_m(*a), expected, rtol=1e-12, atol=1e-6)
+    expected = haversine_m(*a)
+    assert np.allclose(distances_m(*a), expected, rtol=1e-12, atol=1e-6)
+    assert np.allclose([distance_m(*p) for p in a.T], expected, rtol=1e-12, atol=1e-6)
+    # one degree of latitude on the mean sphere: pi R / 180
+    assert haversine_m(0.0, 0.0, 1.0, 0.0) == pytest.approx(111_195.08, abs=0.01)
 
 
 def test_empty_input(ground):

@@ -11,10 +11,12 @@ from support.cli import geoint
 from support.incremental import CROSSING, MEETING, STOP, T0, rows
 
 from geoint.alerts.store import AlertQuery, AlertStore, default_rules_path
+from geoint.api.background import BatchAnalysis, CellRefresh
 from geoint.detect.events import detect_events
 from geoint.layers import Region, RegionIndex, shipped_region_path
-from geoint.pipeline.analyze import analyze, ingest_pings
-from geoint.pipeline.incremental import BatchAnalysis, CellRefresh, analyze_batch, lookback_s
+from geoint.pipeline.analyze import analyze
+from geoint.pipeline.incremental import analyze_batch, lookback_s
+from geoint.pipeline.ingest import ingest_pings
 from geoint.settings import GeointSettings
 from geoint.store.workspace import Workspace
 from geoint.testing.builders import write_csv

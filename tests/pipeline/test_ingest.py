@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from geoint.errors import InputError
-from geoint.pipeline.analyze import ingest_pings, ingest_records
+from geoint.pipeline.ingest import ingest_pings, ingest_records
 from geoint.testing.builders import iso, make_track, write_csv
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

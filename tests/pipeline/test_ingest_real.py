@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from support.paths import SHARED_DATA
 
-from geoint.pipeline.analyze import ingest_pings, ingest_records
+from geoint.pipeline.ingest import ingest_pings, ingest_records
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason="needs ../shared/data")
 

@@ -18,10 +18,10 @@ from support.event_cases import CASES, mismatches
 from support.paths import REPO
 from support.toy_region import build_toy_index
 
-from geoint.ingest.validate import haversine_m
+from geoint.geodesy import haversine_m
 from geoint.layers import Region, RegionIndex, build_sample_region, init_region
 from geoint.layers.gazetteer import build_gazetteer
-from geoint.pipeline.analyze import ingest_pings, ingest_records
+from geoint.pipeline.ingest import ingest_pings, ingest_records
 from geoint.schema import EventType
 from geoint.settings import GeointSettings
 from geoint.sim.evaluate import read_truth, score_events
@@ -41,7 +41,7 @@ def _geography(region: Region) -> Geography:
 
 
 def _metres(lat1, lon1, lat2, lon2) -> np.ndarray:
-    return haversine_m(*(np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2)))
+    return haversine_m(lat1, lon1, lat2, lon2)
 
 
 @pytest.fixture(scope="module")

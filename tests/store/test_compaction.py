@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from geoint.pipeline.analyze import ingest_pings
+from geoint.pipeline.ingest import ingest_pings
 from geoint.settings import GeointSettings
 from geoint.store.workspace import COMPACTION, Workspace, ping_parts
 from geoint.testing.builders import iso, make_track, write_csv

@@ -19,20 +19,19 @@ Expected events are matched one to one on (type, vehicle, other vehicle), start 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 
+from geoint.geodesy import distance_m
 from geoint.schema import EventType
 from geoint.testing.builders import make_track
 from support.toy_region import (
     CORRIDOR,
     CORRIDOR_LAT,
     DESTINATION,
-    EARTH_RADIUS_M,
     MIDTOWN,
     NORTHGATE,
     SOUTHGATE,
@@ -109,17 +108,8 @@ def _matches(got: dict, want: Expected) -> bool:
         and abs((got["start"] - want.start).total_seconds()) <= TIME_TOLERANCE_S
         and (want.end is None or abs((got["end"] - want.end).total_seconds()) <= TIME_TOLERANCE_S)
         and (want.night is None or got["night"] == want.night)
-        and _metres(got["lat"], got["lon"], want.lat, want.lon) <= DISTANCE_TOLERANCE_M
+        and distance_m(got["lat"], got["lon"], want.lat, want.lon) <= DISTANCE_TOLERANCE_M
     )
-
-
-def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
 
 
 # ------------------------------------------------------------------------ builders

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import geopandas as gpd
 import shapely
 
+from geoint.geodesy import EARTH_RADIUS_M
 from geoint.layers import Region, RegionIndex
 
 TIMEZONE = "Africa/Lagos"
@@ -45,7 +46,6 @@ STOP_AREA_POINT = (7.0, 3.5)  # a point stop area of C1: 1 km disc
 STOP_AREA_BOX = (3.68, 6.99, 3.72, 7.01)  # a polygon stop area of C1 (lon/lat bounds)
 DESTINATION = (7.0, 3.9)  # the destination office of C1 declarations
 
-EARTH_RADIUS_M = 6_371_008.8
 DAY = date(2024, 3, 4)
 
 

@@ -1,0 +1,70 @@
+"""Cell analytics of the stored pings and events (SPEC §7), written as the cell tables."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from geoint.analytics.cells import (
+    pings_vehicle_days,
+    static_context,
+    write_table,
+    write_vehicle_days,
+)
+from geoint.analytics.scoring import Activity, cell_tables
+from geoint.ground import Ground
+from geoint.pipeline.progress import Progress, step
+from geoint.settings import GeointSettings
+from geoint.store.workspace import Workspace
+
+ANALYZED_PING_COLUMNS = ("ping_id", "vehicle_id", "ts", "lat", "lon", "cell")
+
+
+def analyze_cells(
+    workspace: Workspace,
+    ground: Ground,
+    settings: GeointSettings,
+    per_vehicle: pl.DataFrame | None = None,
+    events: pl.DataFrame | None = None,
+    progress: Progress | None = None,
+    activity: Activity | None = None,
+) -> dict[str, Any]:
+    """Compute the cell analytics (SPEC §7) and write them under ``cells/``; return the report.
+
+    `per_vehicle` (the vehicle-day table, `geoint.analytics.cells.keyed_vehicle_days`) and `events`
+    default to those of the workspace's pings and stored events; the vehicle-day table is
+    stored too. `activity`: its sums when known (`update_cells`), else they are computed.
+    Tables and columns: docs/cells.md.
+    """
+    started = time.perf_counter()
+    if per_vehicle is None:
+        step(progress, "preparing pings for cells")
+        pings = workspace.scan_pings().select(ANALYZED_PING_COLUMNS).collect()
+        per_vehicle = pings_vehicle_days(pings, ground.timezone, settings)
+    events = workspace.read_events() if events is None else events
+    seizures = workspace.read_table("seizures").with_columns(pl.col("cell").cast(pl.UInt64))
+    touched = [per_vehicle["cell"].unique(), events["cell"], seizures["cell"]]
+    cells = np.unique(np.concatenate([c.cast(pl.UInt64).to_numpy() for c in touched]))
+    step(progress, "cell context")
+    context = static_context(workspace, ground, cells)
+    step(progress, "cell analytics")
+    if activity is None:
+        activity = Activity.of(per_vehicle, settings.coarse_resolutions)
+    tables = cell_tables(activity, events, seizures, context, settings)
+    step(progress, "storing cell tables")
+    write_vehicle_days(workspace, per_vehicle)
+    for name, frame in tables.named().items():
+        write_table(workspace, name, frame)
+    alert_p = settings.cells.anomaly_alert_p
+    return {
+        "cells": int(tables.days["cell"].n_unique()),
+        "cell_days": tables.days.height,
+        "vehicle_days": per_vehicle.height,
+        "anomalous_cell_days": int((tables.days["anomaly_p"] <= alert_p).sum()),
+        "hotspot_cell_days": int((tables.days["gi_bin"] > 0).sum()),
+        "emerging": dict(sorted(tables.emerging.group_by("emerging").len().iter_rows())),
+        "seconds": round(time.perf_counter() - started, 3),
+    }

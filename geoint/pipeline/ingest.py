@@ -1,0 +1,298 @@
+"""Ingest: read → validate → de-duplicate → index → store, atomically and idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from geoint.errors import InputError
+from geoint.h3index import latlng_to_cells
+from geoint.ingest.readers import ReadResult, read_records
+from geoint.ingest.validate import (
+    Validated,
+    duplicates_of_stored,
+    duplicates_within,
+    flag_spikes,
+    validate_declarations,
+    validate_pings,
+    validate_seizures,
+    validate_watchlist,
+)
+from geoint.pipeline.progress import Progress, step
+from geoint.schema import DUPLICATE_REASONS, PING_SCHEMA, IngestReport
+from geoint.settings import GeointSettings
+from geoint.store.workspace import Batch, PingPart, Workspace
+
+RECORD_KINDS = ("seizures", "watchlist", "declarations")
+_RECORD_KEYS = {
+    "seizures": ("seizure_id",),
+    "watchlist": ("vehicle_id",),
+    "declarations": ("vehicle_id", "corridor_id", "start"),
+}
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 of a file's content (the ledger's idempotency key)."""
+    if not Path(path).is_file():
+        raise InputError(str(path), "an existing, readable file")
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest_pings(
+    workspace: Workspace,
+    path: Path,
+    settings: GeointSettings,
+    fmt: str | None = None,
+    column_map: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest one ping file: validate, de-duplicate, index and store it atomically."""
+    path = Path(path)
+    sha = file_sha256(path)
+    prior = workspace.committed_batch(sha, "pings")
+    if prior:
+        return _already_ingested(workspace, prior, str(path))
+    step(progress, "reading")
+    read = read_records(path, fmt, column_map)
+    return ingest_ping_records(workspace, read, str(path), sha, settings, now, progress)
+
+
+def ingest_ping_records(
+    workspace: Workspace,
+    read: ReadResult,
+    name: str,
+    sha: str,
+    settings: GeointSettings,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest pings already read from a file or a request body named `name`."""
+    with workspace.writer():
+        prior = workspace.committed_batch(sha, "pings")
+        if prior:
+            return _already_ingested(workspace, prior, name)
+        return _store_pings(
+            workspace, read, name, sha, settings, now or datetime.now(UTC), progress
+        )
+
+
+def _store_pings(
+    workspace: Workspace,
+    read: ReadResult,
+    name: str,
+    sha: str,
+    settings: GeointSettings,
+    now: datetime,
+    progress: Progress | None,
+) -> IngestReport:
+    started = time.perf_counter()
+    step(progress, "validating")
+    validated = validate_pings(read.frame, name, settings.ingest, now)
+    step(progress, "de-duplicating")
+    unique, repeated = _deduplicate_pings(workspace, validated.good)
+    step(progress, "indexing")
+    pings = _prepare_pings(unique, settings)
+    step(progress, "storing")
+    batch = workspace.begin_batch("pings", name, sha, ping_ids=pings.height)
+    pings = pings.with_columns(
+        (pl.int_range(pl.len(), dtype=pl.UInt64) + (batch.first_ping_id or 0)).alias("ping_id")
+    ).select(list(PING_SCHEMA))
+    parts = workspace.write_ping_parts(batch, pings)
+    report = _report(read, name, "pings", validated, repeated, batch, pings.height)
+    report.flagged_spikes = int(pings["spike"].sum())
+    _commit(workspace, batch, report, read, validated, repeated, parts=parts)
+    ingest = settings.ingest
+    workspace.compact(ingest.compact_min_parts, ingest.compact_small_bytes, ingest.compact_grace_s)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _deduplicate_pings(
+    workspace: Workspace, good: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    keys, same = ("vehicle_id", "ts"), ("lat", "lon")
+    raw = ("vehicle_id", "ts", "lat", "lon")
+    unique, within = duplicates_within(good, keys, same, raw)
+    if unique.height == 0:
+        return unique, within
+    first, last = unique["ts"].min(), unique["ts"].max()
+    # the vehicles' pings only: merged parts are sorted by vehicle, so row groups are skipped
+    vehicles = unique["vehicle_id"].unique().implode()
+    stored = (
+        workspace.scan_pings(first.date(), last.date())
+        .select("vehicle_id", "ts", "lat", "lon")
+        .filter(pl.col("ts").is_between(first, last), pl.col("vehicle_id").is_in(vehicles))
+        .collect()
+    )
+    unique, against_store = duplicates_of_stored(unique, stored, keys, same, raw)
+    return unique, pl.concat([within, against_store])
+
+
+def _prepare_pings(pings: pl.DataFrame, settings: GeointSettings) -> pl.DataFrame:
+    """Index pings (sorted by vehicle and time) into H3 and flag GPS spikes."""
+    cells = latlng_to_cells(
+        pings["lat"].to_numpy(), pings["lon"].to_numpy(), settings.h3_resolution
+    )
+    return pings.with_columns(
+        pl.Series("cell", cells, dtype=pl.UInt64),
+        flag_spikes(pings, settings.ingest.spike_speed_kmh),
+    )
+
+
+def ingest_records(
+    workspace: Workspace,
+    kind: str,
+    path: Path,
+    settings: GeointSettings,
+    gazetteer: pl.DataFrame | None = None,
+    fmt: str | None = None,
+    column_map: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> IngestReport:
+    """Ingest seizures, a watch list or transit declarations into their tables."""
+    if kind not in RECORD_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(RECORD_KINDS)}, got {kind!r}")
+    path = Path(path)
+    sha = file_sha256(path)
+    prior = workspace.committed_batch(sha, kind)
+    if prior:
+        return _already_ingested(workspace, prior, str(path))
+    read = read_records(path, fmt, column_map)
+    return ingest_record_rows(workspace, kind, read, str(path), sha, settings, gazetteer, now)
+
+
+def ingest_record_rows(
+    workspace: Workspace,
+    kind: str,
+    read: ReadResult,
+    name: str,
+    sha: str,
+    settings: GeointSettings,
+    gazetteer: pl.DataFrame | None = None,
+    now: datetime | None = None,
+) -> IngestReport:
+    """Ingest records already read from a file or a request body named `name`."""
+    with workspace.writer():
+        prior = workspace.committed_batch(sha, kind)
+        if prior:
+            return _already_ingested(workspace, prior, name)
+        return _store_records(workspace, kind, read, name, sha, settings, gazetteer, now)
+
+
+def _store_records(
+    workspace: Workspace,
+    kind: str,
+    read: ReadResult,
+    name: str,
+    sha: str,
+    settings: GeointSettings,
+    gazetteer: pl.DataFrame | None,
+    now: datetime | None,
+) -> IngestReport:
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    if kind == "seizures":
+        from geoint.ingest.gazetteer import GAZETTEER_SCHEMA
+
+        places = gazetteer if gazetteer is not None else pl.DataFrame(schema=GAZETTEER_SCHEMA)
+        validated = validate_seizures(read.frame, name, places, now)
+    elif kind == "watchlist":
+        validated = validate_watchlist(read.frame, name, now)
+    else:
+        validated = validate_declarations(read.frame, name, now)
+    keys = _RECORD_KEYS[kind]
+    values = [c for c in validated.good.columns if c not in (*keys, "_row")]
+    raw = [c for c in validated.good.columns if c != "_row"]
+    unique, within = duplicates_within(validated.good, keys, values, raw)
+    unique, against_store = duplicates_of_stored(
+        unique, workspace.read_table(kind), keys, values, raw
+    )
+    repeated = pl.concat([within, against_store])
+    if kind == "seizures":
+        cells = latlng_to_cells(
+            unique["lat"].to_numpy(), unique["lon"].to_numpy(), settings.h3_resolution
+        )
+        unique = unique.with_columns(pl.Series("cell", cells.astype(np.int64)))
+    batch = workspace.begin_batch(kind, name, sha)
+    report = _report(read, name, kind, validated, repeated, batch, unique.height)
+    _commit(workspace, batch, report, read, validated, repeated, records=unique.drop("_row"))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _report(
+    read: ReadResult,
+    name: str,
+    kind: str,
+    validated: Validated,
+    repeated: pl.DataFrame,
+    batch: Batch,
+    accepted: int,
+) -> IngestReport:
+    quarantined = pl.concat([read.rejected, validated.quarantined])
+    by_reason = quarantined.group_by("reason").len().sort("reason")
+    return IngestReport(
+        file=name,
+        kind=kind,
+        rows=read.frame.height + read.rejected.height,
+        accepted=accepted,
+        duplicates=repeated.height,
+        quarantined=quarantined.height,
+        quarantined_by_reason=dict(zip(by_reason["reason"], by_reason["len"], strict=True)),
+        batch_id=str(batch.batch),
+    )
+
+
+def _commit(
+    workspace: Workspace,
+    batch: Batch,
+    report: IngestReport,
+    read: ReadResult,
+    validated: Validated,
+    repeated: pl.DataFrame,
+    records: pl.DataFrame | None = None,
+    parts: Sequence[PingPart] = (),
+) -> None:
+    counts = {
+        "rows": report.rows,
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+        "quarantined": report.quarantined,
+        "flagged_spikes": report.flagged_spikes,
+    }
+    rows = pl.concat([read.rejected, validated.quarantined, repeated])
+    workspace.commit_batch(batch, counts, rows, records, parts)
+
+
+def prior_ingest(workspace: Workspace, sha: str, kind: str, name: str) -> IngestReport | None:
+    """Return the report of an input whose exact content was already ingested, else None."""
+    prior = workspace.committed_batch(sha, kind)
+    return _already_ingested(workspace, prior, name) if prior else None
+
+
+def _already_ingested(workspace: Workspace, prior: Batch, name: str) -> IngestReport:
+    """Report a file whose exact content is already stored: nothing is stored twice."""
+    reasons = workspace.quarantined_reasons(prior.batch)
+    not_duplicates = {r: n for r, n in reasons.items() if r not in DUPLICATE_REASONS}
+    return IngestReport(
+        file=name,
+        kind=prior.kind,
+        rows=prior.rows,
+        accepted=0,
+        duplicates=prior.accepted + prior.duplicates,
+        quarantined=prior.quarantined,
+        quarantined_by_reason=not_duplicates,
+        already_ingested=True,
+        batch_id=str(prior.batch),
+    )
