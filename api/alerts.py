@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
 from geoint.alerts.cap import ATOM_MEDIA_TYPE, CAP_MEDIA_TYPE, atom_feed, cap_xml
-from geoint.alerts.store import SEVERITIES, STATUSES, AlertQuery, AlertStore
+from geoint.alerts.rules import SEVERITIES
+from geoint.alerts.store import STATUSES, AlertQuery, AlertStore
 from geoint.api.audit import AuditNote
 from geoint.api.auth import reader, sector_scope
 from geoint.api.collections import Bbox, Sectors
@@ -33,7 +34,7 @@ from geoint.api.dependencies import bbox_param
 from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
-from geoint.serve.heatmap import BytesLRU
+from geoint.serve.caches import BytesLRU
 from geoint.settings import AlertSettings
 from geoint.store.keys import ApiKey
 

@@ -35,7 +35,9 @@ import shapely
 from geoint.alerts.store import AlertStore
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region, RegionIndex, get_kind, kind_names
-from geoint.store.workspace import EVENTS_FILE, Box, FileCache, Workspace, seizures, span_conditions
+from geoint.serve.caches import FileCache
+from geoint.store.tables import seizures
+from geoint.store.workspace import EVENTS_FILE, Box, Workspace, span_conditions
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"

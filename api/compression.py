@@ -15,7 +15,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from geoint.serve.heatmap import BytesLRU
+from geoint.serve.caches import BytesLRU
 
 MIN_BYTES = 4096  # smaller bodies save under 2 KiB: not worth compressing and inflating
 LEVEL = 1  # 4 ms a MB; level 6 takes 4x longer for ~10 % fewer bytes

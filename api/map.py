@@ -1,7 +1,8 @@
 """The web map (``/map``) and its JS/CSS (``/static/web/...``), both behind the usual auth.
 
-The page is built by `geoint.web.map.build_map` from the service's region and workspace (never by
-calling this server over HTTP); its assets are served from ``web/static/`` rather than inlined,
+The page is built by `geoint.web.map.build_map` from the service's region and the rows
+`geoint.serve.map_data.map_data` reads from its workspace (never by calling this server over
+HTTP); its assets are served from ``web/static/`` rather than inlined,
 so the page stays light. A unit key is refused: the map shows every sector. The served page
 links cells to ``/api/v1/cells/{hex}``, lets a reader acknowledge new alerts (a same-origin
 ``fetch`` carrying the SameSite=Strict session cookie, so another site cannot forge it), offers
@@ -11,7 +12,7 @@ Building the page takes about a second on a 10 M-ping workspace, so its bytes ar
 `BytesLRU` (``map_cache_mib``) keyed by everything the page depends on: the day asked (None:
 the latest analysed, which only moves with the data), the caller's sector scope (a unit key is
 refused before the cache is consulted; its scope would still keep its page apart), the vehicle,
-the asset URL and `data_version` of the workspace (cell tables, events, alerts' latest change,
+the asset URL and `map_data_version` of the workspace (cell tables, events, alerts' latest change,
 seizures, committed ingests), read *before* building so a change during a build is never cached
 under the new version. Nothing in the page depends on the session otherwise: every role that may
 open the map may also acknowledge (the button shows for each new alert, the API checks the
@@ -31,9 +32,10 @@ from geoint.api.compression import respond
 from geoint.api.errors import Problem
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
-from geoint.serve.heatmap import BytesLRU
+from geoint.serve.caches import BytesLRU
+from geoint.serve.map_data import map_data, map_data_version
 from geoint.store.keys import ApiKey
-from geoint.web.map import STATIC, build_map, data_version
+from geoint.web.map import STATIC, build_map
 
 HTML = "text/html; charset=utf-8"
 API_PREFIX = "/api/v1"  # where the alert and cell routes live (same origin as the map)
@@ -67,19 +69,13 @@ def map_router(service: ServiceSettings) -> APIRouter:
                           slug="forbidden", role=key.role)  # fmt: skip
         static_url = request.url_for("web_static", path="").path
         version = await anyio.to_thread.run_sync(
-            data_version, services.workspace, services.alerts, vehicle
+            map_data_version, services.workspace, services.alerts, vehicle
         )
         cache_key = (date, sectors, vehicle, static_url, version)
 
         def build() -> bytes:
-            m = build_map(
-                services.region,
-                services.workspace,
-                date,
-                static_url=static_url,
-                api_url=API_PREFIX,
-                vehicle=vehicle,
-            )
+            data = map_data(services.workspace, date, vehicle, services.alerts)
+            m = build_map(services.region, data, static_url=static_url, api_url=API_PREFIX)
             page = m.get_root().render().encode()
             pages.put(cache_key, page)
             return page

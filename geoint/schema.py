@@ -139,6 +139,15 @@ class EventType(StrEnum):
     GNSS_ANOMALY = "gnss_anomaly"
 
 
+# The gazetteer of place names (`geoint.layers.gazetteer.build_gazetteer`), for seizure positions.
+GAZETTEER_SCHEMA: dict[str, pl.DataType] = {
+    "name": pl.String(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "population": pl.Float64(),
+    "source": pl.String(),  # "region" places win over "world" places of the same name
+}
+
 # Events as detectors produce them and the workspace stores them (SPEC §6, §12).
 EVENT_SCHEMA: dict[str, pl.DataType] = {
     "event_id": pl.String(),  # deterministic: type, vehicle and first evidence ping

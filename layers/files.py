@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -10,6 +9,7 @@ import pandas as pd
 import rasterio
 import rasterio.shutil
 
+from geoint.atomic import replacing
 from geoint.errors import RegionError
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".csv")
@@ -82,10 +82,8 @@ def _points_from_table(table: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
 
 def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
     """Write `frame` (EPSG:4326) as GeoJSON atomically: temp file, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_beside(path)
-    frame.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer=path.stem)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        frame.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer=path.stem)
 
 
 def copy_raster(source: Path, target: Path) -> None:
@@ -101,14 +99,5 @@ def copy_raster(source: Path, target: Path) -> None:
         raise RegionError(f"{source}: {NO_CRS}")
     if count < 1:
         raise RegionError(f"{source}: no bands; expected a single-band elevation raster")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_beside(target)
-    rasterio.shutil.copy(source, tmp, driver="GTiff", COMPRESS="DEFLATE", TILED="YES")
-    os.replace(tmp, target)
-
-
-def temporary_beside(path: Path) -> Path:
-    """Return a fresh temporary path beside `path` keeping its suffix (drivers go by suffix)."""
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.unlink(missing_ok=True)
-    return tmp
+    with replacing(target) as tmp:
+        rasterio.shutil.copy(source, tmp, driver="GTiff", COMPRESS="DEFLATE", TILED="YES")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from geoint.ingest.gazetteer import GAZETTEER_SCHEMA
 from geoint.layers.region import Region
 from geoint.layers.world import world_places
+from geoint.schema import GAZETTEER_SCHEMA
 
 
 def build_gazetteer(region: Region | None = None) -> pl.DataFrame:

@@ -20,7 +20,6 @@ CRS; ``add_layer`` writes them normalised (GeoJSON in EPSG:4326, rasters as GeoT
 from __future__ import annotations
 
 import math
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +30,12 @@ import pandas as pd
 import pyproj
 import tomli_w
 
+from geoint.atomic import write_text
 from geoint.errors import RegionError
 from geoint.layers.files import (
     NO_CRS,
     copy_raster,
     read_vector,
-    temporary_beside,
     write_geojson,
 )
 from geoint.layers.kinds import LayerContext, LayerKind, get_kind
@@ -126,9 +125,7 @@ class Region:
         if self.bbox is not None:
             data["bbox"] = list(self.bbox)
         data["layers"] = {kind: list(files) for kind, files in sorted(self.layers.items())}
-        tmp = temporary_beside(self.manifest_path)
-        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-        os.replace(tmp, self.manifest_path)
+        write_text(tomli_w.dumps(data), self.manifest_path)
 
     def summary(self) -> dict[str, object]:
         """Return the manifest fields and the feature count of each vector layer."""

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from geoint.layers import Region
+from geoint.serve.map_data import map_data
 from geoint.store.workspace import Workspace
 from geoint.web.map import build_map, to_html
 
@@ -42,7 +43,7 @@ def screenshot(workspace: Path, out: Path, day: date | None, size: tuple[int, in
     from playwright.sync_api import sync_playwright
 
     store = Workspace(workspace)
-    m = build_map(Region.load(workspace / "region"), store, day)
+    m = build_map(Region.load(workspace / "region"), map_data(store, day))
     with tempfile.TemporaryDirectory() as scratch, sync_playwright() as playwright:
         page_file = Path(scratch) / "map.html"
         page_file.write_text(to_html(m), encoding="utf-8")

@@ -1,14 +1,14 @@
 """The Folium map of a region and a workspace (SPEC §11), with assets from ``web/static/``.
 
-`build_map` draws the region layers, a day's risk heatmap (explained by its factor contributions),
-its Gi* hot spots, the seizures (clustered, by commodity), the day's events and alerts (by
-severity), optionally a vehicle's track and a patrol plan, and a filter panel (``map.js``).
-Every drawn layer stays under `MAX_POLYGONS` features: the heatmap moves to parent cells (res 7,
-6, 5) when the day has more active res-8 cells, then keeps the riskiest. Every string from the
+`build_map` draws the region layers and the rows it is handed (`geoint.serve.map_data.MapData`:
+a day's risk heatmap, explained by its factor contributions, its Gi* hot spots, the seizures
+(clustered, by commodity), the day's events and alerts (by severity), optionally a vehicle's
+track) and a patrol plan, with a filter panel (``map.js``). It reads no storage: the query
+layer caps every layer and picks the heatmap's resolution. Every string from the
 data is HTML-escaped in Python and bound to the layers as popup/tooltip HTML by one small JS
 function, so no value is ever pasted into a JS template. The map loads its JS/CSS from
 ``static_url`` (the API serves ``web/static/`` there); `to_html` inlines them into one
-self-contained file. `data_version` tells a server caching pages when their data has changed.
+self-contained file.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import html
 import mimetypes
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, time, timedelta
-from datetime import date as Date
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,28 +26,22 @@ import geopandas as gpd
 import numpy as np
 import polars as pl
 import shapely
-import sqlalchemy as sa
 from branca.element import MacroElement
 from h3ronpy import vector
 from jinja2 import Template
 
-from geoint.alerts.store import AlertStore, alert_dict
-from geoint.alerts.store import alerts as alert_table
 from geoint.analytics.scoring import FACTORS
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region
 from geoint.schema import COMMODITIES
-from geoint.store.workspace import EVENTS_FILE, Workspace, file_version, ingest_ledger
+from geoint.serve.map_data import MAX_FEATURES, MapData
+from geoint.web.legend import Legend
 
 if TYPE_CHECKING:
     import folium
 
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_URL = "/static/web"
-MAX_POLYGONS = 5000
-PARENT_RESOLUTIONS = (7, 6, 5)
-# The cell tables `build_map` reads (`data_version` watches them).
-MAP_TABLES = ("days", *(f"days_r{r}" for r in PARENT_RESOLUTIONS), "emerging")
 
 # Only Leaflet and the three plugins used: the map needs none of folium's jQuery, Bootstrap,
 # Font Awesome or awesome-markers (no folium.Popup, no icons), so they are not loaded at all.
@@ -134,16 +127,14 @@ class Controls(MacroElement):
 
 def build_map(
     region: Region,
-    workspace: Workspace,
-    date: Date | None = None,
+    data: MapData,
     m: folium.Map | None = None,
     *,
     static_url: str = STATIC_URL,
     api_url: str | None = None,
     patrol: Mapping[str, Any] | None = None,
-    vehicle: str | None = None,
 ) -> folium.Map:
-    """Return the map of `region` and `workspace` for a UTC day (default: the latest analysed).
+    """Return the map of `region` with the rows of one day (`geoint.serve.map_data.map_data`).
 
     Parameters
     ----------
@@ -158,8 +149,6 @@ def build_map(
     patrol
         A patrol plan as GeoJSON (``PatrolPlan.to_geojson``, ``geoint patrol plan --geojson``)
         drawn as one more layer: each team's route, its waypoints with ETA and reason, the base.
-    vehicle
-        A vehicle id whose pings of the day are drawn as a track (line and points).
     """
     import folium
     from branca.element import Element, JavascriptLink
@@ -180,21 +169,16 @@ def build_map(
 
     border = region.read("border") if region.files("border") else None
     _region_layers(m, region)
-    days = _table(workspace, "days")
-    analysed: list[str] = []
+    day = data.day
     filtered: list[dict[str, str | None]] = []
-    if days is not None and days.height:
-        day = date or days["date"].max()
-        analysed = [str(d) for d in days["date"].unique().sort()]
-        _risk_layer(m, workspace, days, day, api_url)
-        _hotspot_layer(m, workspace, days, day)
-        _event_layer(m, workspace, day)
-        filtered.append(_alert_layer(m, workspace, day, api_url))
-    else:
-        day = date
-    filtered.append(_seizure_layer(m, workspace, day, static_url))
-    if vehicle is not None and day is not None:
-        _track_layer(m, workspace, day, vehicle)
+    if data.analysed_days:
+        _risk_layer(m, data, api_url)
+        _hotspot_layer(m, data)
+        _event_layer(m, data)
+        filtered.append(_alert_layer(m, data, api_url))
+    filtered.append(_seizure_layer(m, data.seizures, static_url))
+    if data.track is not None and data.vehicle is not None:
+        _track_layer(m, data.track, day, data.vehicle)
     if patrol is not None:
         _patrol_layer(m, patrol)
 
@@ -202,7 +186,7 @@ def build_map(
         "layers": filtered,
         "filters": FILTERS,
         "api": api_url,
-        "days": analysed if api_url is not None else [],
+        "days": [str(d) for d in data.analysed_days] if api_url is not None else [],
         "day": str(day) if day is not None else None,
     }
     for control in (
@@ -217,27 +201,6 @@ def build_map(
     if bounds:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
-
-
-def data_version(workspace: Workspace, alerts: AlertStore, vehicle: str | None = None) -> tuple:
-    """A value that changes whenever something `build_map` reads from `workspace` changes.
-
-    The cell tables and the events file by modification time and size (None when missing), the
-    alerts by their latest change, the seizures by count and latest batch and, with a `vehicle`,
-    the latest committed ingest (its track reads the pings). The region is not included: the
-    service loads it once.
-    """
-    files = [workspace.root / "cells" / f"{name}.parquet" for name in MAP_TABLES]
-    files.append(workspace.root / EVENTS_FILE)
-    stats = tuple(file_version(path) for path in files)
-    committed = sa.select(sa.func.max(ingest_ledger.c.batch)).where(
-        ingest_ledger.c.status == "committed"
-    )
-    pings = None
-    if vehicle is not None:
-        with workspace.engine.connect() as conn:
-            pings = conn.execute(committed).scalar()
-    return stats, alerts.last_seq(), workspace.table_version("seizures"), pings
 
 
 def to_html(m: folium.Map, static_url: str = STATIC_URL) -> str:
@@ -372,30 +335,14 @@ def _region_layers(m: folium.Map, region: Region) -> None:
              {"fillOpacity": 0.9, "weight": 2}, "#1a9850", radius=6)  # fmt: skip
 
 
-def _table(workspace: Workspace, name: str) -> pl.DataFrame | None:
-    """A cell table of the workspace, or None before the analysis has written it."""
-    target = workspace.root / "cells" / f"{name}.parquet"
-    return pl.read_parquet(target) if target.is_file() else None
-
-
 def _cell_polygons(cells: np.ndarray) -> np.ndarray:
     """The boundary polygons of uint64 cells."""
     return shapely.from_wkb(np.asarray(vector.cells_to_wkb_polygons(cells)))
 
 
-def _risk_layer(
-    m: folium.Map, workspace: Workspace, days: pl.DataFrame, day: Date, api_url: str | None
-) -> None:
-    """The day's risk per cell, coarsened to parents above `MAX_POLYGONS`, with a legend."""
-    resolution, rows = 8, days.filter(pl.col("date") == day)
-    for parent in PARENT_RESOLUTIONS:
-        if rows.height <= MAX_POLYGONS:
-            break
-        table = _table(workspace, f"days_r{parent}")
-        if table is None:
-            break
-        resolution, rows = parent, table.filter(pl.col("date") == day)
-    rows = rows.sort("risk", descending=True).head(MAX_POLYGONS)
+def _risk_layer(m: folium.Map, data: MapData, api_url: str | None) -> None:
+    """The day's risk per cell (at the resolution the query layer chose), with a legend."""
+    rows, resolution, day = data.risk, data.risk_resolution, data.day
     if not rows.height:
         return
     cells = rows["cell"].to_numpy().astype(np.uint64)
@@ -408,8 +355,6 @@ def _risk_layer(
     name = f"Risk {day} (H3 res {resolution})"
     style = {"weight": 0.5, "fillOpacity": 0.55, "opacity": 0.7}
     _add(m, _geojson(_cell_polygons(cells), popups, tooltips, colour=colours), name, style)
-    from geoint.web.legend import Legend
-
     Legend(
         f"Risk score {day}",
         [(colour, f"{20 * i}–{20 * (i + 1)}") for i, colour in enumerate(RISK_COLOURS)],
@@ -437,18 +382,9 @@ def _risk_card(
     )
 
 
-def _hotspot_layer(m: folium.Map, workspace: Workspace, days: pl.DataFrame, day: Date) -> None:
+def _hotspot_layer(m: folium.Map, data: MapData) -> None:
     """The day's significant Gi* cells by confidence class, with their emerging class."""
-    rows = (
-        days.filter((pl.col("date") == day) & (pl.col("gi_bin") != 0))
-        .sort(pl.col("gi_z").abs(), descending=True)
-        .head(MAX_POLYGONS)
-    )
-    emerging = _table(workspace, "emerging")
-    if emerging is not None:
-        rows = rows.join(
-            emerging.select("cell", pl.col("emerging").cast(pl.String)), on="cell", how="left"
-        )
+    rows = data.hotspots
     cells = rows["cell"].to_numpy().astype(np.uint64)
     popups, colours = [], []
     for hexid, row in zip(cells_to_hex(cells), rows.iter_rows(named=True), strict=True):
@@ -458,13 +394,13 @@ def _hotspot_layer(m: folium.Map, workspace: Workspace, days: pl.DataFrame, day:
         popups.append(_card(f"Cell {hexid}", fields))
         colours.append(colour)
     style = {"weight": 1, "fillOpacity": 0.7}
-    data = _geojson(_cell_polygons(cells), popups, None, colour=colours)
-    _add(m, data, f"Hot spots {day} (Gi*)", style, show=False)
+    layer = _geojson(_cell_polygons(cells), popups, None, colour=colours)
+    _add(m, layer, f"Hot spots {data.day} (Gi*)", style, show=False)
 
 
-def _event_layer(m: folium.Map, workspace: Workspace, day: Date) -> None:
+def _event_layer(m: folium.Map, data: MapData) -> None:
     """The track events that started on the day."""
-    events = workspace.read_events().filter(pl.col("start").dt.date() == day).head(MAX_POLYGONS)
+    events = data.events
     fields = ("vehicle_id", "other_vehicle_id", "start", "end", "night")
     popups = [
         _card(
@@ -480,7 +416,7 @@ def _event_layer(m: folium.Map, workspace: Workspace, day: Date) -> None:
     tooltips = [_escape(t.replace("_", " ")) for t in events["event_type"]]
     points = shapely.points(events["lon"].to_numpy(), events["lat"].to_numpy())
     style = {"weight": 1, "fillOpacity": 0.9}
-    _add(m, _geojson(points, popups, tooltips), f"Events {day}", style, "#ff00ff", radius=4)
+    _add(m, _geojson(points, popups, tooltips), f"Events {data.day}", style, "#ff00ff", radius=4)
 
 
 def _patrol_layer(m: folium.Map, plan: Mapping[str, Any]) -> None:
@@ -520,19 +456,13 @@ def _patrol_layer(m: folium.Map, plan: Mapping[str, Any]) -> None:
     _add(group, stops_data, None, {"weight": 2, "fillOpacity": 1.0}, radius=6)
 
 
-def _seizure_layer(
-    m: folium.Map, workspace: Workspace, day: Date | None, static_url: str
-) -> dict[str, str | None]:
+def _seizure_layer(m: folium.Map, seizures: pl.DataFrame, static_url: str) -> dict[str, str | None]:
     """Seizures up to the day, clustered and coloured by commodity, with their CEN fields.
 
     Returns the layer's and its cluster's JS names for the filter control.
     """
     from folium import plugins
 
-    seizures = workspace.read_table("seizures")
-    if day is not None:
-        seizures = seizures.filter(pl.col("ts").dt.date() <= day)
-    seizures = seizures.sort("ts", descending=True).head(MAX_POLYGONS)
     rows = list(seizures.iter_rows(named=True))
     popups = [
         _card(f"Seizure {r['seizure_id']}", [(f.replace("_", " "), r[f]) for f in SEIZURE_FIELDS])
@@ -552,31 +482,17 @@ def _seizure_layer(
     return {"layer": layer.get_name(), "parent": cluster.get_name()}
 
 
-def _alert_layer(
-    m: folium.Map, workspace: Workspace, day: Date, api_url: str | None
-) -> dict[str, str | None]:
+def _alert_layer(m: folium.Map, data: MapData, api_url: str | None) -> dict[str, str | None]:
     """The alerts open on the day (event time to last seen), coloured by severity.
 
     Served (`api_url`), a new alert's popup has an "Acknowledge" button (``map.js`` posts it
     with the session cookie). Returns the layer's JS name for the filter control.
     """
-    from geoint.web.legend import Legend
-
-    start = datetime.combine(day, time.min, UTC)
-    query = (
-        sa.select(alert_table)
-        .where(alert_table.c.event_time < start + timedelta(days=1))
-        .where(alert_table.c.last_seen >= start)
-        .order_by(alert_table.c.id.desc())
-        .limit(MAX_POLYGONS)
-    )
-    AlertStore(workspace)  # creates the alert tables if no analysis has raised alerts yet
-    with workspace.engine.connect() as conn:
-        found = [alert_dict(row) for row in conn.execute(query).mappings()]
+    found = data.alerts
     popups = [_alert_card(alert, api_url) for alert in found]
     tooltips = [_escape(f"{a['severity']}: {a['title']}") for a in found]
     points = shapely.points([a["lon"] for a in found], [a["lat"] for a in found])
-    data = _geojson(
+    features = _geojson(
         points,
         popups,
         tooltips,
@@ -585,7 +501,7 @@ def _alert_layer(
         alert_id=[a["id"] for a in found],
     )
     style = {"weight": 2, "fillOpacity": 0.95, "color": "#000000"}
-    layer = _add(m, data, f"Alerts {day} (by severity)", style, radius=8)
+    layer = _add(m, features, f"Alerts {data.day} (by severity)", style, radius=8)
     Legend("Alert severity", [(c, s) for s, c in SEVERITY_COLOURS.items()]).add_to(m)
     return {"layer": layer.get_name(), "parent": None}
 
@@ -601,16 +517,9 @@ def _alert_card(alert: Mapping[str, Any], api_url: str | None) -> str:
     return _card(f"Alert {alert['id']}: {alert['title']}", fields, foot)
 
 
-def _track_layer(m: folium.Map, workspace: Workspace, day: Date, vehicle: str) -> None:
-    """A vehicle's pings of the day: one line and its points (thinned to `MAX_POLYGONS`)."""
-    pings = (
-        workspace.scan_pings(day, day)
-        .filter(pl.col("vehicle_id") == vehicle)
-        .select("ts", "lat", "lon")
-        .sort("ts")
-        .collect()
-    )
-    step = max(1, -(-pings.height // MAX_POLYGONS))
+def _track_layer(m: folium.Map, pings: pl.DataFrame, day: object, vehicle: str) -> None:
+    """A vehicle's pings of the day: one line and its points (thinned to `MAX_FEATURES`)."""
+    step = max(1, -(-pings.height // MAX_FEATURES))
     points = pings.gather_every(step)
     name = f"Vehicle track {day}"  # the id goes in escaped popups, not in the layer's JS name
     label = _escape(f"vehicle {vehicle}")

@@ -1,16 +1,14 @@
-"""Alerts (SPEC §8): rules over events and cells, de-duplication, lifecycle and labels.
+"""The alert store (SPEC §8): candidates merged into alerts, de-duplication, lifecycle, labels.
 
-Rules come from a TOML file (`load_rules`; the shipped ``geoint/alerts/rules.toml`` by default).
-Track
-events and cell conditions become `Candidate` alerts (`event_candidates`, `cell_candidates`),
-which `AlertStore.apply` merges into the ``alerts`` table: a candidate whose source (rule and
-event id, or rule, cell and day) was seen before changes nothing, so re-running an analysis
-adds no alert; a repeat of the same rule for the same subject (vehicle or cell) within the
-de-duplication window of an open alert's event times updates it (count, last seen) instead.
+`AlertStore.apply` merges `geoint.alerts.rules.Candidate` alerts into the ``alerts`` table: a
+candidate whose source (rule and event id, or rule, cell and day) was seen before changes
+nothing, so re-running an analysis adds no alert; a repeat of the same rule for the same subject
+(vehicle or cell) within the de-duplication window of an open alert's event times updates it
+(count, last seen) instead.
 
 Every change of an alert (created, repeated, acknowledged, resolved, dismissed, labelled)
 increments its ``version`` and appends a row to ``alert_changes``, whose ``seq`` grows
-monotonically (the event ids of a future SSE stream). State changes are guarded by the version:
+monotonically (the event ids of the SSE stream). State changes are guarded by the version:
 an update applies only to the version it read, so two concurrent acknowledgements cannot both
 succeed and the history never holds contradicting rows.
 """
@@ -18,29 +16,30 @@ succeed and the history never holds contradicting rows.
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from importlib.resources import files
-from pathlib import Path
-from typing import Any, Literal
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-import numpy as np
 import polars as pl
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from geoint.alerts.rules import Candidate
 from geoint.errors import GeointError
-from geoint.ground import Ground
-from geoint.h3index import cell_centres, cells_to_hex
-from geoint.schema import EventType
-from geoint.settings import AlertSettings, GeointSettings
-from geoint.store.workspace import Box, Workspace, counters, metadata, span_conditions
+from geoint.store.tables import (
+    ALERT_EVENT_TIME_INDEX,
+    ALERT_TABLES,
+    alert_changes,
+    alert_labels,
+    alert_sources,
+    alerts,
+    counters,
+)
+from geoint.store.workspace import Box, Workspace, span_conditions
+from geoint.times import as_utc, iso, utc_now_or
 
-EMERGING_FILE = "cells/emerging.parquet"
-RISK_FILE = "cells/risk.parquet"
 STATUSES = ("new", "acknowledged", "resolved", "dismissed")
+SYSTEM_ACTOR = "geoint analyze"  # the actor of changes made by an analysis
 OPEN_STATUSES = ("new", "acknowledged")
 # verb -> (status it applies to, status it leads to)
 TRANSITIONS = {
@@ -49,80 +48,10 @@ TRANSITIONS = {
     "dismiss": ("acknowledged", "dismissed"),
 }
 LABELS = ("true_positive", "false_positive")
-SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor")
-SYSTEM_ACTOR = "geoint analyze"
-_EVIDENCE_SHOWN = 12  # ping ids quoted in an explanation; all are kept in `evidence`
 _RETRIES = 5
 _ALERT_COUNTER = "alert_id"
 _FEW_CANDIDATES = 500  # up to this many, `apply` reads only the candidates' own rows
 
-alerts = sa.Table(
-    "alerts",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("rule", sa.String(64), nullable=False),
-    sa.Column("alert_type", sa.String(48), nullable=False, index=True),
-    sa.Column("subject", sa.String(128), nullable=False),  # vehicle id or cell hex
-    sa.Column("status", sa.String(16), nullable=False, index=True),
-    sa.Column("severity", sa.String(16), nullable=False, index=True),
-    sa.Column("urgency", sa.String(16), nullable=False),
-    sa.Column("certainty", sa.String(16), nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("explanation", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("count", sa.Integer, nullable=False),
-    sa.Column("lat", sa.Float, nullable=False),
-    sa.Column("lon", sa.Float, nullable=False),
-    sa.Column("cell", sa.String(16), nullable=False),
-    sa.Column("sector", sa.String(128), index=True),
-    sa.Column("vehicles", sa.Text, nullable=False),  # JSON list
-    sa.Column("evidence", sa.Text, nullable=False),  # JSON {"events": [...], "pings": [...]}
-    sa.Column("label", sa.String(16)),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Index("ix_alerts_rule_subject", "rule", "subject"),
-)
-
-# pages by time (`AlertStore.frame_page`): the index holds (event_time, id), the order served
-_EVENT_TIME_INDEX = sa.Index("ix_alerts_event_time", alerts.c.event_time)
-
-alert_sources = sa.Table(
-    "alert_sources",
-    metadata,
-    sa.Column("rule", sa.String(64), primary_key=True),
-    sa.Column("source", sa.String(256), primary_key=True),  # event id, or cell:day
-    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),
-)
-
-alert_changes = sa.Table(
-    "alert_changes",
-    metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False, index=True),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("actor", sa.String(64), nullable=False),
-    sa.Column("action", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("note", sa.Text, nullable=False),
-    sa.UniqueConstraint("alert_id", "version"),
-    sqlite_autoincrement=True,  # never reuse a sequence number
-)
-
-alert_labels = sa.Table(
-    "alert_labels",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False, index=True),
-    sa.Column("label", sa.String(16), nullable=False),
-    sa.Column("actor", sa.String(64), nullable=False),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("note", sa.Text, nullable=False),
-)
-
-_TABLES = [alerts, alert_sources, alert_changes, alert_labels]
 _FRAME_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String(),
     "rule": pl.String(),
@@ -143,240 +72,12 @@ _FRAME_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class AlertRuleError(GeointError, ValueError):
-    """The rules file cannot be used."""
-
-
 class AlertNotFoundError(GeointError, LookupError):
     """No alert has this id (or the caller may not see it)."""
 
 
 class AlertStateError(GeointError, ValueError):
     """A lifecycle change that the alert's status does not allow, or an unknown label."""
-
-
-class AlertRule(BaseModel):
-    """One rule: what raises the alert and its CAP 1.2 severity, urgency and certainty."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
-    kind: Literal["event", "emerging", "risk"]
-    title: str = Field(min_length=1)
-    severity: Literal["Extreme", "Severe", "Moderate", "Minor"]
-    urgency: Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
-    certainty: Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
-    event_types: tuple[EventType, ...] = ()
-    classes: tuple[str, ...] = ()
-    min_risk: float | None = Field(None, ge=0, le=100)
-
-    @model_validator(mode="after")
-    def _condition_given(self) -> AlertRule:
-        needs = {"event": bool(self.event_types), "emerging": bool(self.classes)}
-        needs["risk"] = self.min_risk is not None
-        if not needs[self.kind]:
-            field_name = {"event": "event_types", "emerging": "classes", "risk": "min_risk"}
-            raise ValueError(f"a {self.kind} rule needs {field_name[self.kind]}")
-        return self
-
-
-def default_rules_path() -> Path:
-    """The rules file shipped with the package."""
-    return Path(str(files("geoint.alerts") / "rules.toml"))
-
-
-def load_rules(path: Path | None = None) -> tuple[AlertRule, ...]:
-    """Read and validate a rules file (``[[rule]]`` tables); default the shipped one."""
-    path = Path(path) if path is not None else default_rules_path()
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise AlertRuleError(f"{path}: expected a readable TOML rules file ({exc})") from None
-    rules = []
-    for number, raw in enumerate(document.get("rule", []), start=1):
-        try:
-            rules.append(AlertRule.model_validate(raw))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "rule"
-            raise AlertRuleError(f"{path}: rule {number}, {where}: {first['msg']}") from None
-    ids = [r.id for r in rules]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise AlertRuleError(f"{path}: rule ids must be unique, repeated: {', '.join(repeated)}")
-    if not rules:
-        raise AlertRuleError(f"{path}: expected at least one [[rule]] table")
-    return tuple(rules)
-
-
-@dataclass
-class Candidate:
-    """An alert a rule raises for one source (an event, or a cell condition on one day)."""
-
-    rule: AlertRule
-    alert_type: str
-    subject: str
-    source: str
-    start: datetime
-    end: datetime
-    lat: float
-    lon: float
-    cell: str
-    vehicles: tuple[str, ...]
-    explanation: str
-    event_ids: tuple[str, ...] = ()
-    ping_ids: tuple[int, ...] = ()
-    sector: str | None = None
-
-
-def event_candidates(events: pl.DataFrame, rules: Sequence[AlertRule]) -> list[Candidate]:
-    """One candidate per event (schema.EVENT_SCHEMA) and event rule matching its type."""
-    out = []
-    for rule in rules:
-        if rule.kind != "event":
-            continue
-        hits = events.filter(pl.col("event_type").is_in([str(t) for t in rule.event_types]))
-        hexes = cells_to_hex(hits["cell"].cast(pl.UInt64).to_numpy())
-        for row, cell in zip(hits.iter_rows(named=True), hexes, strict=True):
-            vehicles = tuple(v for v in (row["vehicle_id"], row["other_vehicle_id"]) if v)
-            out.append(
-                Candidate(
-                    rule=rule,
-                    alert_type=row["event_type"],
-                    subject=row["vehicle_id"],
-                    source=row["event_id"],
-                    start=row["start"],
-                    end=row["end"],
-                    lat=row["lat"],
-                    lon=row["lon"],
-                    cell=cell,
-                    vehicles=vehicles,
-                    explanation=_event_explanation(rule, row, cell),
-                    event_ids=(row["event_id"],),
-                    ping_ids=tuple(row["evidence"] or ()),
-                )
-            )
-    return out
-
-
-def _event_explanation(rule: AlertRule, row: dict[str, Any], cell: str) -> str:
-    who = f"vehicle {row['vehicle_id']}"
-    if row["other_vehicle_id"]:
-        who += f" with vehicle {row['other_vehicle_id']}"
-    when = f"{_iso(row['start'])} to {_iso(row['end'])}"
-    night = ", at night (local time)" if row["night"] else ""
-    crossing = row["distance_to_crossing_m"]
-    near = (
-        f"{crossing:,.0f} m from the nearest official crossing"
-        if crossing is not None and np.isfinite(crossing)
-        else "no official crossing nearby"
-    )
-    border = row["distance_to_border_m"]
-    far = f"{border:,.0f} m from the border" if border is not None and np.isfinite(border) else ""
-    pings = list(row["evidence"] or ())
-    shown = ", ".join(str(p) for p in pings[:_EVIDENCE_SHOWN])
-    if len(pings) > _EVIDENCE_SHOWN:
-        shown += f" and {len(pings) - _EVIDENCE_SHOWN} more"
-    detail = row["detail"] or "{}"
-    return (
-        f"Rule {rule.id} ({rule.title}): {row['event_type']} event {row['event_id']} by {who}, "
-        f"{when}{night}, in cell {cell}; {', '.join(p for p in (far, near) if p)}. "
-        f"Thresholds and measures: {detail}. Evidence pings: {shown or 'none'}."
-    )
-
-
-def cell_candidates(
-    emerging: pl.DataFrame | None,
-    risk: pl.DataFrame | None,
-    rules: Sequence[AlertRule],
-    lookback_days: int,
-) -> list[Candidate]:
-    """Candidates of the cell rules over the last `lookback_days` days of the risk table.
-
-    `risk` has ``date``, ``cell`` (UInt64), ``risk`` and ``c_<factor>`` columns (``cells/
-    risk.parquet``); `emerging` has ``cell``, ``emerging``, ``weeks``, ``trend_z``,
-    ``trend_p``. Emerging classes are dated by the risk table's last day.
-    """
-    if risk is None or risk.height == 0:
-        return []
-    days = sorted(risk["date"].unique().to_list())[-lookback_days:]
-    out: list[Candidate] = []
-    for rule in rules:
-        if rule.kind == "risk":
-            hits = risk.filter(pl.col("date").is_in(days) & (pl.col("risk") >= rule.min_risk))
-            out += _cell_rows(rule, "high_risk", hits.sort("date", "cell"), _risk_text)
-        elif rule.kind == "emerging" and emerging is not None:
-            hits = emerging.filter(pl.col("emerging").is_in(list(rule.classes))).with_columns(
-                pl.lit(days[-1]).alias("date")
-            )
-            out += _cell_rows(rule, "emerging_hotspot", hits.sort("cell"), _emerging_text)
-    return out
-
-
-def _cell_rows(
-    rule: AlertRule,
-    alert_type: str,
-    hits: pl.DataFrame,
-    text: Callable[[AlertRule, dict[str, Any], str], str],
-) -> list[Candidate]:
-    """One candidate per row of `hits` (``date``, ``cell`` and the columns `text` reads)."""
-    cells = hits["cell"].cast(pl.UInt64).to_numpy()
-    lat, lon = cell_centres(cells)
-    out = []
-    for row, cell, y, x in zip(
-        hits.iter_rows(named=True), cells_to_hex(cells), lat, lon, strict=True
-    ):
-        start = datetime.combine(row["date"], datetime.min.time(), UTC)
-        out.append(
-            Candidate(
-                rule=rule,
-                alert_type=alert_type,
-                subject=cell,
-                source=f"{cell}:{row['date'].isoformat()}",
-                start=start,
-                end=start + timedelta(days=1) - timedelta(microseconds=1),
-                lat=float(y),
-                lon=float(x),
-                cell=cell,
-                vehicles=(),
-                explanation=text(rule, row, cell),
-            )
-        )
-    return out
-
-
-def _risk_text(rule: AlertRule, row: dict[str, Any], cell: str) -> str:
-    parts = sorted(
-        ((k.removeprefix("c_"), v) for k, v in row.items() if k.startswith("c_") and v),
-        key=lambda kv: -kv[1],
-    )
-    shown = ", ".join(f"{name} {value:.1f}" for name, value in parts)
-    return (
-        f"Rule {rule.id} ({rule.title}): cell {cell} on {row['date'].isoformat()} has risk "
-        f"{row['risk']:.1f}, at or above the threshold {rule.min_risk:g}; "
-        f"points by factor: {shown or 'none'}."
-    )
-
-
-def _emerging_text(rule: AlertRule, row: dict[str, Any], cell: str) -> str:
-    trend = ""
-    if row.get("trend_z") is not None:
-        trend = f" (Mann-Kendall z {row['trend_z']:.2f}, p {row['trend_p']:.3g})"
-    return (
-        f"Rule {rule.id} ({rule.title}): cell {cell} is a {row['emerging']} over "
-        f"{row['weeks']} weekly bins{trend}, as of {row['date'].isoformat()}; "
-        f"classes alerted: {', '.join(rule.classes)}."
-    )
-
-
-def assign_sectors(candidates: list[Candidate], ground: Ground) -> None:
-    """Set each candidate's sector from the ground's sectors layer (None outside every sector)."""
-    if not candidates:
-        return
-    lat = np.array([c.lat for c in candidates])
-    lon = np.array([c.lon for c in candidates])
-    for candidate, sector in zip(candidates, ground.sector(lat, lon), strict=True):
-        candidate.sector = None if sector is None else str(sector)
 
 
 @dataclass
@@ -428,9 +129,9 @@ class AlertStore:
         self.engine = workspace.engine
         self._data_version = workspace.data_version
         self._last_seq_seen: tuple[int, int] | None = None  # (data version, last_seq)
-        workspace.ensure_tables(_TABLES)
+        workspace.ensure_tables(ALERT_TABLES)
         with self.engine.begin() as conn:  # create_all adds no index to an existing table
-            conn.execute(sa.schema.CreateIndex(_EVENT_TIME_INDEX, if_not_exists=True))
+            conn.execute(sa.schema.CreateIndex(ALERT_EVENT_TIME_INDEX, if_not_exists=True))
 
     # ------------------------------------------------------------------ raise
     def apply(
@@ -445,7 +146,7 @@ class AlertStore:
         Returns counts ``created`` (alerts), ``updated`` (existing alerts that got repeats),
         ``repeats`` (candidates folded into an alert) and ``known`` (sources seen before).
         """
-        now = _utc(now)
+        now = utc_now_or(now)
         window = timedelta(seconds=window_s)
         pending = sorted(candidates, key=lambda c: (c.start, c.rule.id, c.subject, c.source))
         counts = {"created": 0, "updated": 0, "repeats": 0, "known": 0}
@@ -528,8 +229,8 @@ class AlertStore:
                 id=row["id"],
                 first=None,
                 latest=None,
-                event_time=_as_utc(row["event_time"]),
-                last_seen=_as_utc(row["last_seen"]),
+                event_time=as_utc(row["event_time"]),
+                last_seen=as_utc(row["last_seen"]),
                 status=row["status"],
                 version=row["version"],
                 count=row["count"],
@@ -615,7 +316,13 @@ class AlertStore:
         def change(row: sa.RowMapping) -> tuple[dict[str, Any], str, str]:
             return {"label": label}, "labelled", row["status"]
 
-        row = {"alert_id": alert_id, "label": label, "actor": actor, "at": _utc(now), "note": note}
+        row = {
+            "alert_id": alert_id,
+            "label": label,
+            "actor": actor,
+            "at": utc_now_or(now),
+            "note": note,
+        }
         return self._guarded(alert_id, actor, note, sectors, now, change, label_row=row)
 
     def _guarded(
@@ -632,7 +339,7 @@ class AlertStore:
 
         The alert, its change row and `label_row` (an ``alert_labels`` row) commit together.
         """
-        now = _utc(now)
+        now = utc_now_or(now)
         for _ in range(_RETRIES):
             with self.engine.begin() as conn:
                 row = self._row(conn, alert_id, sectors)
@@ -688,7 +395,7 @@ class AlertStore:
         if query.cursor is not None:
             conditions.append(alerts.c.id < query.cursor)
         if query.since is not None:
-            conditions.append(alerts.c.updated_at >= _utc(query.since))
+            conditions.append(alerts.c.updated_at >= utc_now_or(query.since))
         for column, values in (
             (alerts.c.status, query.status),
             (alerts.c.severity, query.severity),
@@ -703,6 +410,19 @@ class AlertStore:
         page = [alert_dict(row) for row in rows[: query.limit]]
         more = len(rows) > query.limit
         return page, (page[-1]["id"] if more and page else None)
+
+    def open_on(self, day: date, limit: int) -> list[dict[str, Any]]:
+        """Alerts open during the UTC `day` (event time to last seen), newest first."""
+        start = datetime.combine(day, time.min, UTC)
+        query = (
+            sa.select(alerts)
+            .where(alerts.c.event_time < start + timedelta(days=1))
+            .where(alerts.c.last_seen >= start)
+            .order_by(alerts.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [alert_dict(row) for row in conn.execute(query).mappings()]
 
     def last_seq(self) -> int:
         """The sequence number of the latest alert change (0 when there is none)."""
@@ -756,7 +476,7 @@ class AlertStore:
         for row in rows:
             row["vehicles"] = json.loads(row["vehicles"])
             for column in ("event_time", "last_seen"):
-                row[column] = _as_utc(row[column])
+                row[column] = as_utc(row[column])
         return pl.DataFrame(rows, schema=_FRAME_SCHEMA)
 
     def frame_page(
@@ -812,7 +532,7 @@ class AlertStore:
         ).where(*_frame_conditions(sectors=sectors))
         with self.engine.connect() as conn:
             *box, first, last = conn.execute(query).one()
-        return None if first is None else (tuple(box), (_as_utc(first), _as_utc(last)))
+        return None if first is None else (tuple(box), (as_utc(first), as_utc(last)))
 
     def precision_by_rule(self) -> dict[str, dict[str, float | int | None]]:
         """Per rule: alerts, labelled ones, true and false positives, and the precision."""
@@ -834,46 +554,6 @@ class AlertStore:
             labelled = entry["labelled"]
             entry["precision"] = entry["true_positive"] / labelled if labelled else None
         return dict(sorted(out.items()))
-
-
-def raise_alerts(
-    workspace: Workspace,
-    ground: Ground,
-    settings: GeointSettings,
-    events: pl.DataFrame | None = None,
-    now: datetime | None = None,
-    cell_rules: bool = True,
-    actor: str = SYSTEM_ACTOR,
-) -> dict[str, Any]:
-    """Apply the alert rules to the workspace's events and cell tables; return the counts.
-
-    `events` defaults to the stored ones; the cell conditions (unless `cell_rules` is false)
-    read ``cells/emerging.parquet`` and ``cells/risk.parquet`` when present. The report adds
-    ``open`` (alerts new or acknowledged) and ``by_rule`` (candidates per rule).
-    """
-    config: AlertSettings = settings.alerts
-    rules = load_rules(config.rules_file)
-    events = workspace.read_events() if events is None else events
-    candidates = event_candidates(events, rules)
-    if cell_rules:
-        candidates += cell_candidates(
-            _read_optional(workspace.root / EMERGING_FILE),
-            _read_optional(workspace.root / RISK_FILE),
-            rules,
-            config.cell_lookback_days,
-        )
-    assign_sectors(candidates, ground)
-    store = AlertStore(workspace)
-    report: dict[str, Any] = store.apply(candidates, config.dedup_window_s, now, actor)
-    by_rule: dict[str, int] = {}
-    for candidate in candidates:
-        by_rule[candidate.rule.id] = by_rule.get(candidate.rule.id, 0) + 1
-    report["by_rule"] = dict(sorted(by_rule.items()))
-    with store.engine.connect() as conn:
-        report["open"] = conn.execute(
-            sa.select(sa.func.count()).where(alerts.c.status.in_(OPEN_STATUSES))
-        ).scalar_one()
-    return report
 
 
 def _frame_conditions(
@@ -937,10 +617,6 @@ def _new_changes(alert: _Merged, now: datetime, actor: str) -> list[dict[str, An
     ]
 
 
-def _read_optional(path: Path) -> pl.DataFrame | None:
-    return pl.read_parquet(path) if path.is_file() else None
-
-
 def _within(open_alerts: list[_Merged], candidate: Candidate, window: timedelta) -> _Merged | None:
     """The open alert whose event times lie within `window` of the candidate, if any."""
     for alert in reversed(open_alerts):
@@ -976,10 +652,10 @@ def alert_dict(row: sa.RowMapping) -> dict[str, Any]:
         "certainty": row["certainty"],
         "title": row["title"],
         "explanation": row["explanation"],
-        "created": _iso(row["created_at"]),
-        "updated": _iso(row["updated_at"]),
-        "event_time": _iso(row["event_time"]),
-        "last_seen": _iso(row["last_seen"]),
+        "created": iso(row["created_at"]),
+        "updated": iso(row["updated_at"]),
+        "event_time": iso(row["event_time"]),
+        "last_seen": iso(row["last_seen"]),
         "count": row["count"],
         "lat": row["lat"],
         "lon": row["lon"],
@@ -997,24 +673,9 @@ def _change_dict(row: sa.RowMapping) -> dict[str, Any]:
         "seq": row["seq"],
         "alert_id": row["alert_id"],
         "version": row["version"],
-        "at": _iso(row["at"]),
+        "at": iso(row["at"]),
         "actor": row["actor"],
         "action": row["action"],
         "status": row["status"],
         "note": row["note"],
     }
-
-
-def _iso(value: datetime | date) -> str:
-    if isinstance(value, datetime):
-        return _as_utc(value).isoformat()
-    return value.isoformat()
-
-
-def _utc(now: datetime | None) -> datetime:
-    return now.astimezone(UTC) if now else datetime.now(UTC)
-
-
-def _as_utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; they were stored in UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -9,20 +9,18 @@ vehicle-minutes of the ping's cell and window when its speed is at least the mov
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from geoint.errors import WorkspaceError
+from geoint.detect.tracks import add_segments, find_spikes, order_pings
 from geoint.ground import Ground
 from geoint.schema import COMMODITIES, EventType
 from geoint.settings import GeointSettings
+from geoint.store.cell_tables import CONTEXT, cell_table_path, write_table
 from geoint.store.workspace import Workspace
 
-CONTEXT_FILE = "cells/context.parquet"
-VEHICLE_DAYS = "vehicle_days"  # cells/vehicle_days.parquet: the incremental update's input
 DAY, WEEK = "1d", "1w"
 ACTIVITY_COLUMNS = ("pings", "vehicles", "moving_minutes", "night_pings")
 EVENT_COLUMNS = tuple(f"events_{kind}" for kind in EventType)
@@ -48,8 +46,6 @@ def segmented_pings(
     """Return the ordered non-spike pings with every segment column of `geoint.detect.tracks`
     (``vehicle`` code, ts, lat, lon, cell, dt_s, distance_m, speed_kmh, bearing_deg, trip)
     and the vehicle ids the codes index."""
-    from geoint.detect.tracks import add_segments, find_spikes, order_pings
-
     ordered, vehicle_ids = order_pings(pings, settings.h3_resolution)
     spike = find_spikes(ordered, settings.ingest.spike_speed_kmh)
     return add_segments(ordered.filter(~spike), settings.tracks.trip_gap_s), vehicle_ids
@@ -204,7 +200,7 @@ def static_context(workspace: Workspace, ground: Ground, cells: np.ndarray) -> p
     """
     cells = np.unique(np.asarray(cells, dtype=np.uint64))
     key = region_key(ground)
-    target = workspace.root / CONTEXT_FILE
+    target = cell_table_path(workspace.root, CONTEXT)
     cached = None
     if key is not None and target.is_file():
         cached = pl.read_parquet(target).filter(pl.col("region_key") == key).drop("region_key")
@@ -214,47 +210,7 @@ def static_context(workspace: Workspace, ground: Ground, cells: np.ndarray) -> p
         fresh = ground.cell_context(missing)
         cached = fresh if cached is None else pl.concat([cached, fresh], how="vertical_relaxed")
         if key is not None:
-            _write(target, cached.with_columns(pl.lit(key).alias("region_key")))
+            keyed = cached.with_columns(pl.lit(key).alias("region_key"))
+            write_table(workspace.root, CONTEXT, keyed)
     wanted = pl.DataFrame({"cell": pl.Series(cells, dtype=pl.UInt64)})
     return cached.join(wanted, on="cell", how="semi")
-
-
-def _write(target: Path, frame: pl.DataFrame) -> None:
-    """Write Parquet atomically (temporary file, then rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    frame.write_parquet(tmp, compression="lz4")
-    os.replace(tmp, target)
-
-
-def write_table(workspace: Workspace, name: str, frame: pl.DataFrame) -> Path:
-    """Write a cell table as ``cells/<name>.parquet`` in the workspace, atomically."""
-    target = workspace.root / "cells" / f"{name}.parquet"
-    _write(target, frame)
-    return target
-
-
-def write_vehicle_days(workspace: Workspace, per_vehicle: pl.DataFrame) -> Path:
-    """Store a `keyed_vehicle_days` table as ``cells/vehicle_days.parquet``.
-
-    ``vehicle_id`` is written dictionary-encoded (Categorical): it reads and writes faster.
-    """
-    stored = per_vehicle.with_columns(pl.col("vehicle").cast(pl.Categorical))
-    return write_table(workspace, VEHICLE_DAYS, stored.rename({"vehicle": "vehicle_id"}))
-
-
-def read_vehicle_days(workspace: Workspace) -> pl.DataFrame | None:
-    """Return the stored vehicle-day table (``vehicle`` the id), None before any analysis."""
-    target = workspace.root / "cells" / f"{VEHICLE_DAYS}.parquet"
-    if not target.is_file():
-        return None
-    frame = pl.read_parquet(target).rename({"vehicle_id": "vehicle"})
-    return frame.with_columns(pl.col("vehicle").cast(pl.Categorical))
-
-
-def read_table(workspace: Workspace, name: str) -> pl.DataFrame:
-    """Return the cell table ``cells/<name>.parquet``; an error says to run the analysis."""
-    target = workspace.root / "cells" / f"{name}.parquet"
-    if not target.is_file():
-        raise WorkspaceError(f"{target}: no cell table; run 'geoint analyze' first")
-    return pl.read_parquet(target)

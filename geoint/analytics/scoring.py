@@ -27,7 +27,6 @@ from geoint.analytics.cells import (
     activity,
     cell_windows,
     event_counts,
-    read_table,
     seizure_counts,
     vehicle_days,
 )
@@ -37,6 +36,7 @@ from geoint.geodesy import EARTH_RADIUS_M
 from geoint.ground import Ground
 from geoint.h3index import cell_centres, child_cells, hex_to_cells, parent_cells
 from geoint.settings import CellSettings, GeointSettings
+from geoint.store.cell_tables import EMERGING, read_table
 from geoint.store.workspace import Workspace
 
 FACTORS = ("events", "hotspot", "anomaly", "seizure_prior", "remoteness", "border", "night")
@@ -380,7 +380,7 @@ def explain_cell(
     else:
         known = (settings.h3_resolution, *settings.coarse_resolutions)
         raise GeointError(f"cell {cell_hex}: resolution {resolution}; expected one of {known}")
-    rows = read_table(workspace, name).filter(pl.col("cell") == cell).sort("date")
+    rows = read_table(workspace.root, name).filter(pl.col("cell") == cell).sort("date")
     context = ground.cell_context(np.array([cell], dtype=np.uint64)).drop("cell").row(0, named=True)
     latest = None
     if rows.height:
@@ -396,7 +396,7 @@ def explain_cell(
         latest = {"date": last["date"], "risk": last["risk"], "factors": factors}
     trend = None
     if name == "days":
-        found = read_table(workspace, "emerging").filter(pl.col("cell") == cell)
+        found = read_table(workspace.root, EMERGING).filter(pl.col("cell") == cell)
         trend = found.drop("cell").row(0, named=True) if found.height else None
     series = rows.tail(days).select([c for c in _SERIES_COLUMNS if c in rows.columns])
     return {

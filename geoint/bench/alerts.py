@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 import polars as pl
 
-from geoint.alerts.store import raise_alerts
+from geoint.alerts.raising import raise_alerts
 from geoint.bench.api import _summary, send_requests
 from geoint.ground import Ground
 from geoint.h3index import latlng_to_cells

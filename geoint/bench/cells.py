@@ -21,6 +21,7 @@ from geoint.analytics.scoring import cell_analytics
 from geoint.bench.events import PeakMemory
 from geoint.bench.ingest import synthetic_pings
 from geoint.ground import Ground
+from geoint.h3index import latlng_to_cells
 from geoint.schema import COMMODITIES, EventType
 from geoint.settings import GeointSettings
 
@@ -60,8 +61,6 @@ def run_cells_benchmark(ground: Ground, pings_count: int, log: Log = None) -> di
     """Time every cell analytic on `pings_count` synthetic pings; Gi* against esda."""
     import esda
     from libpysal.weights import WSP
-
-    from geoint.h3index import latlng_to_cells
 
     say = log or (lambda _text: None)
     settings = GeointSettings()

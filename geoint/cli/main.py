@@ -828,6 +828,7 @@ def map_command(
     from datetime import date
 
     from geoint.layers import Region
+    from geoint.serve.map_data import map_data
     from geoint.store.workspace import Workspace
     from geoint.web.map import build_map, to_html
 
@@ -843,7 +844,8 @@ def map_command(
             plan = json.loads(patrol.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise GeointError(f"{patrol}: expected a patrol plan GeoJSON file ({exc})") from None
-    page = to_html(build_map(Region.load(region), store, when, patrol=plan, vehicle=vehicle))
+    data = map_data(store, when, vehicle)
+    page = to_html(build_map(Region.load(region), data, patrol=plan))
     out_file.write_text(page, encoding="utf-8")
     payload = {"file": str(out_file), "bytes": len(page.encode())}
     _emit(as_json, payload, lambda: out.print(f"map written to {out_file}"))

@@ -10,14 +10,6 @@ import polars as pl
 
 from geoint.schema import PositionPrecision
 
-GAZETTEER_SCHEMA: dict[str, pl.DataType] = {
-    "name": pl.String(),
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    "population": pl.Float64(),
-    "source": pl.String(),  # "region" places win over "world" places of the same name
-}
-
 
 def place_key(names: pl.Expr) -> pl.Expr:
     """Return a matching key: lower case, accents removed, punctuation and spaces collapsed."""

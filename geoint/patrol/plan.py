@@ -21,11 +21,12 @@ import polars as pl
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from geoint.analytics.cells import read_table
 from geoint.errors import PatrolError, WorkspaceError
 from geoint.h3index import cell_centres, cells_to_hex, latlng_to_cells
 from geoint.settings import PatrolSettings
+from geoint.store.cell_tables import EMERGING, RISK, read_table
 from geoint.store.workspace import Workspace
+from geoint.times import as_utc
 
 # Prizes enter OR-Tools as integers: one risk point is worth this many "seconds" of travel, so
 # that travel time only breaks ties between plans whose prizes differ by < 0.1 point.
@@ -235,23 +236,19 @@ def parse_base(text: str) -> tuple[float, float]:
 def parse_start(text: str) -> datetime:
     """The shift start as an aware UTC datetime (ISO 8601; no offset means UTC)."""
     try:
-        return _utc(datetime.fromisoformat(text.strip().upper().replace("Z", "+00:00")))
+        return as_utc(datetime.fromisoformat(text.strip().upper().replace("Z", "+00:00")))
     except (ValueError, OverflowError):
         raise PatrolError(f"start: expected an ISO 8601 date-time, got {text!r}") from None
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def read_risk_tables(workspace: Workspace) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """The workspace's cell risk and emerging hot-spot tables (the latter may be absent)."""
     try:
-        risk = read_table(workspace, "risk")
+        risk = read_table(workspace.root, RISK)
     except WorkspaceError as exc:
         raise PatrolError(f"no cell risk to plan on: {exc}") from None
     try:
-        emerging = read_table(workspace, "emerging")
+        emerging = read_table(workspace.root, EMERGING)
     except WorkspaceError:
         emerging = None
     return risk, emerging
@@ -525,7 +522,7 @@ def plan_patrol(
     if request.seed is not None and request.seed < 0:
         raise PatrolError(f"seed must be a non-negative integer, got {request.seed}")
     shift_min = request.hours * 60
-    start = _utc(request.start)
+    start = as_utc(request.start)
     lat, lon = np.array([request.base_lat]), np.array([request.base_lon])
     base_cell = int(latlng_to_cells(lat, lon, graph.resolution)[0])
     base = int(graph.index(np.array([base_cell], dtype=np.uint64))[0])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from geoint.alerts.store import raise_alerts
+from geoint.alerts.raising import raise_alerts
 from geoint.analytics.cells import keyed_vehicle_days
 from geoint.detect.events import events_from_tracks
 from geoint.detect.tracks import prepare_tracks

@@ -11,13 +11,12 @@ import polars as pl
 from geoint.analytics.cells import (
     pings_vehicle_days,
     static_context,
-    write_table,
-    write_vehicle_days,
 )
 from geoint.analytics.scoring import Activity, cell_tables
 from geoint.ground import Ground
 from geoint.pipeline.progress import Progress, step
 from geoint.settings import GeointSettings
+from geoint.store.cell_tables import write_table, write_vehicle_days
 from geoint.store.workspace import Workspace
 
 ANALYZED_PING_COLUMNS = ("ping_id", "vehicle_id", "ts", "lat", "lon", "cell")
@@ -55,9 +54,9 @@ def analyze_cells(
         activity = Activity.of(per_vehicle, settings.coarse_resolutions)
     tables = cell_tables(activity, events, seizures, context, settings)
     step(progress, "storing cell tables")
-    write_vehicle_days(workspace, per_vehicle)
+    write_vehicle_days(workspace.root, per_vehicle)
     for name, frame in tables.named().items():
-        write_table(workspace, name, frame)
+        write_table(workspace.root, name, frame)
     alert_p = settings.cells.anomaly_alert_p
     return {
         "cells": int(tables.days["cell"].n_unique()),

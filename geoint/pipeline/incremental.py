@@ -18,11 +18,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from geoint.alerts.store import raise_alerts
+from geoint.alerts.raising import raise_alerts
 from geoint.analytics.cells import (
     pings_vehicle_days,
-    read_table,
-    read_vehicle_days,
     segmented_pings,
 )
 from geoint.analytics.scoring import Activity
@@ -34,6 +32,7 @@ from geoint.h3index import child_cells, grid_disks, latlng_to_cells
 from geoint.pipeline.cells import ANALYZED_PING_COLUMNS, analyze_cells
 from geoint.schema import EVENT_SCHEMA
 from geoint.settings import GeointSettings
+from geoint.store.cell_tables import read_table, read_vehicle_days
 from geoint.store.workspace import Workspace
 
 INCREMENTAL_ACTOR = "geoint ingest"
@@ -249,7 +248,7 @@ def update_cells(
 
     started = time.perf_counter()
     with workspace.cells_writer():
-        stored = read_vehicle_days(workspace)
+        stored = read_vehicle_days(workspace.root)
         per_vehicle, sums, recomputed = None, None, 0
         if stored is not None and days.height:
             begin = datetime.combine(days["date"].min(), datetime.min.time(), UTC)
@@ -300,7 +299,7 @@ def _stored_activity(workspace: Workspace, settings: GeointSettings) -> Activity
 
     names = ["days", "weeks", *(f"days_r{r}" for r in settings.coarse_resolutions)]
     try:
-        tables = {name: read_table(workspace, name) for name in names}
+        tables = {name: read_table(workspace.root, name) for name in names}
     except WorkspaceError:
         return None
     return Activity.of_tables(tables, settings.coarse_resolutions)

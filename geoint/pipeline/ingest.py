@@ -25,7 +25,7 @@ from geoint.ingest.validate import (
     validate_watchlist,
 )
 from geoint.pipeline.progress import Progress, step
-from geoint.schema import DUPLICATE_REASONS, PING_SCHEMA, IngestReport
+from geoint.schema import DUPLICATE_REASONS, GAZETTEER_SCHEMA, PING_SCHEMA, IngestReport
 from geoint.settings import GeointSettings
 from geoint.store.workspace import Batch, PingPart, Workspace
 
@@ -203,8 +203,6 @@ def _store_records(
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     if kind == "seizures":
-        from geoint.ingest.gazetteer import GAZETTEER_SCHEMA
-
         places = gazetteer if gazetteer is not None else pl.DataFrame(schema=GAZETTEER_SCHEMA)
         validated = validate_seizures(read.frame, name, places, now)
     elif kind == "watchlist":

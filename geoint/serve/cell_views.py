@@ -31,7 +31,9 @@ from geoint.analytics.scoring import CONTRIBUTIONS
 from geoint.errors import WorkspaceError
 from geoint.geodesy import haversine_m
 from geoint.h3index import cell_centres, cells_to_hex, hex_to_cells, parent_cells
-from geoint.store.workspace import FileCache, file_version, read_events_file
+from geoint.serve.caches import FileCache, file_version
+from geoint.store.cell_tables import cell_table_path, read_table
+from geoint.store.workspace import EVENTS_FILE, read_events_file
 
 ANALYSIS_RESOLUTION = 8
 RESOLUTIONS = (5, 6, 7, 8)
@@ -187,8 +189,8 @@ class CellStore:
     """Cell views of a workspace, loaded on first use and reloaded when their files change."""
 
     def __init__(self, root: Path) -> None:
-        self.cells_dir = Path(root) / "cells"
-        self.events_file = Path(root) / "events" / "events.parquet"
+        self.root = Path(root)
+        self.events_file = self.root / EVENTS_FILE
         self._views: dict[int, CellView] = {}
         self._tables: dict[str, tuple[tuple, pl.DataFrame]] = {}
         self._events = FileCache(self.events_file, partial(read_events_file, self.events_file))
@@ -229,7 +231,7 @@ class CellStore:
         signature = self._signature([name])
         cached = self._tables.get(name)
         if cached is None or cached[0] != signature:
-            cached = (signature, pl.read_parquet(self.cells_dir / f"{name}.parquet"))
+            cached = (signature, read_table(self.root, name))
             self._tables[name] = cached
         return cached[1]
 
@@ -241,7 +243,7 @@ class CellStore:
         """Name, modification time and size of each table; WorkspaceError if one is missing."""
         parts = []
         for name in names:
-            path = self.cells_dir / f"{name}.parquet"
+            path = cell_table_path(self.root, name)
             version = file_version(path)
             if version is None:
                 raise WorkspaceError(f"{path}: no cell table; run 'geoint analyze' first")
@@ -251,7 +253,7 @@ class CellStore:
     def _build(self, resolution: int, signature: tuple) -> CellView:
         context = self.table("context").select("cell", "lat", "lon", "sector_id")
         if resolution == ANALYSIS_RESOLUTION:
-            frame = pl.read_parquet(self.cells_dir / "days.parquet")  # not kept: 70 columns
+            frame = read_table(self.root, "days")  # not kept: 70 columns
             owners = context.select("cell", "lat", "lon", pl.col("sector_id").alias("sector"))
         else:
             frame = self._parent_frame(resolution)

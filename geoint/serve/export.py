@@ -6,12 +6,12 @@ region without crossings) as empty values / JSON null; GeoJSON points are [lon, 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import orjson
 import polars as pl
 
+from geoint.atomic import replacing, write_bytes
 from geoint.h3index import cells_to_hex
 from geoint.schema import EVENT_EXPORT_COLUMNS
 
@@ -39,9 +39,9 @@ def export_events(events: pl.DataFrame, path: Path, fmt: str) -> int:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     path = Path(path)
     rows = export_frame(events)
-    tmp = path.with_name(path.name + ".tmp")
     if fmt == "csv":
-        rows.write_csv(tmp)
+        with replacing(path) as tmp:
+            rows.write_csv(tmp)
     else:
         features = [
             {
@@ -52,6 +52,5 @@ def export_events(events: pl.DataFrame, path: Path, fmt: str) -> int:
             }
             for row in rows.iter_rows(named=True)
         ]
-        tmp.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": features}))
-    os.replace(tmp, path)
+        write_bytes(orjson.dumps({"type": "FeatureCollection", "features": features}), path)
     return rows.height

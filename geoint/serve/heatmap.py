@@ -22,9 +22,6 @@ answers 204 No Content).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -34,6 +31,7 @@ import numpy as np
 import orjson
 import shapely
 
+from geoint.serve.caches import BytesLRU
 from geoint.serve.cell_views import METRICS, Box, CellStore, CellView, Metric, round_box
 from geoint.serve.mvt import encode_polygon_layer
 
@@ -51,42 +49,6 @@ def tile_resolution(zoom: int) -> int:
     if zoom <= 11:
         return 7
     return 8
-
-
-class BytesLRU:
-    """A thread-safe least-recently-used map of encoded responses, bounded in bytes."""
-
-    ENTRY_OVERHEAD = 200  # bytes counted per entry besides its value (key, links)
-
-    def __init__(self, max_bytes: int) -> None:
-        self._max_bytes = max_bytes
-        self._bytes = 0
-        self._items: OrderedDict[Hashable, tuple[bytes | None, int]] = OrderedDict()  # value, size
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> tuple[bool, bytes | None]:
-        """(found, value)."""
-        with self._lock:
-            if key not in self._items:
-                return False, None
-            self._items.move_to_end(key)
-            return True, self._items[key][0]
-
-    def put(self, key: Hashable, value: bytes | None, extra_bytes: int = 0) -> None:
-        """Store a value (unless larger than the budget), evicting the least recently used.
-
-        `extra_bytes`: memory the entry holds besides its value (a large key), counted too.
-        """
-        size = self.ENTRY_OVERHEAD + extra_bytes + (len(value) if value else 0)
-        if size > self._max_bytes:
-            return
-        with self._lock:
-            if key in self._items:
-                self._bytes -= self._items.pop(key)[1]
-            self._items[key] = (value, size)
-            self._bytes += size
-            while self._bytes > self._max_bytes:
-                self._bytes -= self._items.popitem(last=False)[1][1]
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ from geoint.h3index import hex_to_cells
 from geoint.ingest.validate import parse_timestamps, require_columns
 from geoint.schema import TRUTH_COLUMNS, EventType
 from geoint.settings import EvaluationSettings
+from geoint.store.cell_tables import RISK, read_optional_table
 from geoint.store.workspace import Workspace
 
-RISK_FILE = "cells/risk.parquet"
+RISK_FILE = "cells/risk.parquet"  # named in notes; `cell_table_path` builds the path
 ILLICIT_CELLS_FILE = "illicit_cells.csv"
 _EVENT_COLUMNS = ("event_type", "vehicle_id", "other_vehicle_id", "start", "end", "lat", "lon")
 
@@ -205,8 +206,7 @@ def evaluate_workspace(
         illicit = read_illicit_cells(beside) if beside.is_file() else None
     else:
         illicit = read_illicit_cells(illicit_cells_path)
-    risk_file = workspace.root / RISK_FILE
-    risk = pl.read_parquet(risk_file) if risk_file.is_file() else None
+    risk = read_optional_table(workspace.root, RISK)
     precision = AlertStore(workspace).precision_by_rule()
     return evaluation_report(workspace.read_events(), truth, risk, illicit, settings, precision)
 

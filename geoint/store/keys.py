@@ -20,45 +20,12 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from geoint.errors import GeointError
-from geoint.store.workspace import Workspace, metadata
+from geoint.store.tables import KEY_TABLES, api_keys, audit_log, sessions
+from geoint.store.workspace import Workspace
+from geoint.times import as_utc, utc_now_or
 
 ROLES = ("admin", "analyst", "unit", "feeder")
 KEY_PREFIX = "geo"
-
-api_keys = sa.Table(
-    "api_keys",
-    metadata,
-    sa.Column("id", sa.String(16), primary_key=True),
-    sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("sectors", sa.Text, nullable=False),  # JSON list of sector ids
-    sa.Column("salt", sa.String(32), nullable=False),
-    sa.Column("digest", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("revoked_at", sa.DateTime(timezone=True)),
-)
-
-sessions = sa.Table(
-    "sessions",
-    metadata,
-    sa.Column("digest", sa.String(64), primary_key=True),
-    sa.Column("key_id", sa.String(16), sa.ForeignKey("api_keys.id"), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
-)
-
-audit_log = sa.Table(
-    "audit_log",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("key_id", sa.String(16), nullable=False, index=True),
-    sa.Column("method", sa.String(8), nullable=False),
-    sa.Column("path", sa.Text, nullable=False),
-    sa.Column("status", sa.Integer, nullable=False),
-    sa.Column("summary", sa.Text, nullable=False),
-)
-
-_TABLES = [api_keys, sessions, audit_log]
 
 
 class KeyRequestError(GeointError, ValueError):
@@ -101,7 +68,7 @@ class KeyStore:
         # sha256 of a proven credential -> (data version when proven, key, session expiry)
         self._proven: dict[str, tuple[int, ApiKey, datetime | None]] = {}
         self._proven_lock = threading.Lock()
-        workspace.ensure_tables(_TABLES)
+        workspace.ensure_tables(KEY_TABLES)
 
     # ----------------------------------------------------- proven credentials
     def recall(self, credential: str, session: bool = False) -> ApiKey | None:
@@ -147,7 +114,7 @@ class KeyStore:
             raise KeyRequestError("--sector: a unit key needs at least one sector id")
         if role != "unit" and sectors:
             raise KeyRequestError(f"--sector: only unit keys are scoped to sectors, not {role}")
-        key = ApiKey(secrets.token_hex(6), role, sectors, _utc(now))
+        key = ApiKey(secrets.token_hex(6), role, sectors, utc_now_or(now))
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
         with self.engine.begin() as conn:
@@ -175,7 +142,7 @@ class KeyStore:
             conn.execute(
                 api_keys.update()
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=_utc(now))
+                .values(revoked_at=utc_now_or(now))
             )
             row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings()
             found = row.first()
@@ -202,7 +169,7 @@ class KeyStore:
     # --------------------------------------------------------------- sessions
     def open_session(self, key: ApiKey, ttl: timedelta, now: datetime | None = None) -> str:
         """Start a browser session for a key; return its token (stored only as a hash)."""
-        now = _utc(now)
+        now = utc_now_or(now)
         token = secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             conn.execute(sessions.delete().where(sessions.c.expires_at <= now))
@@ -220,7 +187,7 @@ class KeyStore:
             .join(sessions, sessions.c.key_id == api_keys.c.id)
             .where(
                 sessions.c.digest == _sha256(token),
-                sessions.c.expires_at > _utc(now),
+                sessions.c.expires_at > utc_now_or(now),
                 api_keys.c.revoked_at.is_(None),
             )
         )
@@ -230,7 +197,7 @@ class KeyStore:
         if row is None:
             return None
         key = _key(row)
-        self._remember(token, True, version, key, _as_utc(row["session_expires_at"]))
+        self._remember(token, True, version, key, as_utc(row["session_expires_at"]))
         return key
 
     def close_session(self, token: str) -> None:
@@ -252,7 +219,7 @@ class KeyStore:
         with self.engine.begin() as conn:
             conn.execute(
                 audit_log.insert().values(
-                    at=_utc(now),
+                    at=utc_now_or(now),
                     key_id=key_id,
                     method=method,
                     path=path,
@@ -268,7 +235,7 @@ class KeyStore:
             total = conn.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar_one()
             rows = [{str(k): v for k, v in row.items()} for row in conn.execute(query).mappings()]
         for row in rows:
-            row["at"] = _as_utc(row["at"]).isoformat()
+            row["at"] = as_utc(row["at"]).isoformat()
         return rows, total
 
 
@@ -284,21 +251,12 @@ def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _utc(now: datetime | None) -> datetime:
-    return now.astimezone(UTC) if now else datetime.now(UTC)
-
-
-def _as_utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; they were stored in UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _key(row: sa.RowMapping) -> ApiKey:
     revoked = row["revoked_at"]
     return ApiKey(
         id=row["id"],
         role=row["role"],
         sectors=tuple(json.loads(row["sectors"])),
-        created_at=_as_utc(row["created_at"]),
-        revoked_at=_as_utc(revoked) if revoked else None,
+        created_at=as_utc(row["created_at"]),
+        revoked_at=as_utc(revoked) if revoked else None,
     )

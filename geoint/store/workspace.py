@@ -10,23 +10,34 @@ and temporary files a killed ingest left behind, so a re-run completes the work.
 from __future__ import annotations
 
 import fcntl
-import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from geoint.atomic import temporary_path, write_parquet
 from geoint.errors import WorkspaceError
+from geoint.schema import EVENT_SCHEMA, PING_SCHEMA
+from geoint.store.cell_tables import cells_folder
+from geoint.store.tables import (
+    LEDGER_STATUS_INDEX,
+    RECORD_TABLES,
+    counters,
+    ingest_ledger,
+    metadata,
+    ping_parts,
+    quarantine,
+)
 
 PINGS_DIR = "pings"
 EVENTS_FILE = "events/events.parquet"
@@ -37,119 +48,6 @@ DATABASE_FILE = "geoint.sqlite"
 _PART_NAME = re.compile(r"part-(\d+)\.parquet$")
 Box = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
 T = TypeVar("T")
-
-metadata = sa.MetaData()
-
-ingest_ledger = sa.Table(
-    "ingest_ledger",
-    metadata,
-    sa.Column("batch", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("file", sa.Text, nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False, index=True),
-    sa.Column("status", sa.String(16), nullable=False),  # started | committed | aborted
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("committed_at", sa.DateTime(timezone=True)),
-    sa.Column("rows", sa.Integer, nullable=False, default=0),
-    sa.Column("accepted", sa.Integer, nullable=False, default=0),
-    sa.Column("duplicates", sa.Integer, nullable=False, default=0),
-    sa.Column("quarantined", sa.Integer, nullable=False, default=0),
-    sa.Column("flagged_spikes", sa.Integer, nullable=False, default=0),
-    sa.Column("first_ping_id", sa.BigInteger),
-)
-
-quarantine = sa.Table(
-    "quarantine",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False, index=True
-    ),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("file", sa.Text, nullable=False),
-    sa.Column("row", sa.Integer),
-    sa.Column("column", sa.String(64)),
-    sa.Column("reason", sa.String(48), nullable=False, index=True),
-    sa.Column("detail", sa.Text),
-    sa.Column("raw", sa.Text),
-)
-
-# The catalogue of ping parts: one row per batch and UTC date, written in the transaction that
-# commits the batch, so a reader's one query sees every committed part and no other. A part
-# merged by `Workspace.compact` points at the part now holding its rows (`merged_into`); its
-# file is deleted after a grace period, as a reader that listed it before may still read it.
-ping_parts = sa.Table(
-    "ping_parts",
-    metadata,
-    sa.Column("batch", sa.Integer, primary_key=True),
-    sa.Column("day", sa.Date, primary_key=True),
-    sa.Column("rows", sa.Integer, nullable=False),
-    sa.Column("bytes", sa.BigInteger, nullable=False),
-    sa.Column("merged_into", sa.Integer),
-    sa.Column("merged_at", sa.DateTime(timezone=True)),
-    sa.Column("file_deleted", sa.Boolean, nullable=False, default=False),
-    sa.Index("ix_ping_parts_live", "merged_into", "day"),
-)
-# ledger rows by status: recovery looks only at started batches (an index for old workspaces too)
-_LEDGER_STATUS_INDEX = sa.Index("ix_ingest_ledger_status", ingest_ledger.c.status)
-
-counters = sa.Table(
-    "counters",
-    metadata,
-    sa.Column("name", sa.String(32), primary_key=True),
-    sa.Column("value", sa.BigInteger, nullable=False),
-)
-
-seizures = sa.Table(
-    "seizures",
-    metadata,
-    sa.Column("seizure_id", sa.String(128), primary_key=True),
-    sa.Column("ts", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("lat", sa.Float, nullable=False),
-    sa.Column("lon", sa.Float, nullable=False),
-    sa.Column("cell", sa.BigInteger, nullable=False, index=True),
-    sa.Column("position_precision", sa.String(16), nullable=False),
-    sa.Column("place", sa.Text),
-    sa.Column("commodity", sa.String(32)),
-    sa.Column("quantity", sa.Float),
-    sa.Column("unit", sa.String(32)),
-    sa.Column("transport_mode", sa.String(32)),
-    sa.Column("concealment", sa.Text),
-    sa.Column("detection_method", sa.Text),
-    sa.Column("direction", sa.String(16)),
-    sa.Column("origin_country", sa.Text),
-    sa.Column("destination_country", sa.Text),
-    sa.Column("vehicle_id", sa.String(128), index=True),
-    sa.Column("description", sa.Text),
-    sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
-)
-
-watchlist = sa.Table(
-    "watchlist",
-    metadata,
-    sa.Column("vehicle_id", sa.String(128), primary_key=True),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("expires", sa.DateTime(timezone=True)),
-    sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
-)
-
-declarations = sa.Table(
-    "declarations",
-    metadata,
-    sa.Column("vehicle_id", sa.String(128), primary_key=True),
-    sa.Column("corridor_id", sa.String(128), primary_key=True),
-    sa.Column("start", sa.DateTime(timezone=True), primary_key=True),
-    sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("dest_lat", sa.Float, nullable=False),
-    sa.Column("dest_lon", sa.Float, nullable=False),
-    sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
-)
-
-RECORD_TABLES: dict[str, sa.Table] = {
-    "seizures": seizures,
-    "watchlist": watchlist,
-    "declarations": declarations,
-}
 
 
 @dataclass(frozen=True)
@@ -237,7 +135,7 @@ class Workspace:
             metadata.create_all(self.engine, tables=tables)
             if tables is None:  # create_all adds no index to an existing table
                 with self.engine.begin() as conn:
-                    conn.execute(sa.schema.CreateIndex(_LEDGER_STATUS_INDEX, if_not_exists=True))
+                    conn.execute(sa.schema.CreateIndex(LEDGER_STATUS_INDEX, if_not_exists=True))
                 self._catalogue_existing_parts()
 
     def _catalogue_existing_parts(self) -> None:
@@ -385,9 +283,9 @@ class Workspace:
     def cells_writer(self) -> AbstractContextManager[None]:
         """Hold the lock of the cell tables (``cells/.writer.lock``): one writer at a time, in
         any process, without blocking ingests (which hold the workspace's writer lock)."""
-        folder = self.root / "cells"
+        folder = cells_folder(self.root)
         folder.mkdir(parents=True, exist_ok=True)
-        return _exclusive(folder / ".writer.lock")
+        return _exclusive(folder / LOCK_FILE)
 
     def recover(self) -> int:
         """Abort batches a killed ingest (or compaction) left started and delete their files;
@@ -399,8 +297,9 @@ class Workspace:
             return 0
         for folder, _ in self._date_folders():
             for batch in started:
-                for name in (f"part-{batch:08d}.parquet", f"part-{batch:08d}.parquet.tmp"):
-                    (folder / name).unlink(missing_ok=True)
+                part = folder / f"part-{batch:08d}.parquet"
+                for path in (part, temporary_path(part)):
+                    path.unlink(missing_ok=True)
         with self.engine.begin() as conn:  # files first: a kill here leaves them started
             conn.execute(
                 ingest_ledger.update()
@@ -425,7 +324,7 @@ class Workspace:
             targets.append((folder / f"part-{batch.batch:08d}.parquet", part))
         # Parquet encoding releases the GIL: two writers keep both cores busy
         with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(lambda job: _write_atomically(*job), targets))
+            list(pool.map(lambda job: _write_part(*job), targets))
         return [
             PingPart(batch.batch, day, part.height, target.stat().st_size)
             for ((day,), part), (target, _) in zip(parts.items(), targets, strict=True)
@@ -447,8 +346,6 @@ class Workspace:
 
     def scan_pings(self, start: date | None = None, end: date | None = None) -> pl.LazyFrame:
         """Return a lazy frame over the committed pings (columns of schema.PING_SCHEMA)."""
-        from geoint.schema import PING_SCHEMA
-
         files = self.ping_files(start, end)
         if not files:
             return pl.LazyFrame(schema=PING_SCHEMA)
@@ -457,8 +354,6 @@ class Workspace:
     def scan_batch_pings(self, batch: int) -> pl.LazyFrame:
         """Return a lazy frame over the pings one committed batch stored (empty otherwise),
         also after its parts were merged (their rows are found by the batch's ping ids)."""
-        from geoint.schema import PING_SCHEMA
-
         entry = self.batch(batch)
         query = sa.select(ping_parts.c.day, ping_parts.c.merged_into).where(
             ping_parts.c.batch == batch
@@ -513,10 +408,8 @@ class Workspace:
             frame = frame.sort("vehicle_id", "ts", "ping_id")
             entry = self.begin_batch(COMPACTION, f"date={day.isoformat()}", "")
             target = _part_path(self.root, entry.batch, day)
-            tmp = target.with_name(target.name + ".tmp")
             # small row groups: a read of a few vehicles skips the others' groups
-            frame.write_parquet(tmp, compression="lz4", statistics=True, row_group_size=65_536)
-            os.replace(tmp, target)
+            write_parquet(frame, target, compression="lz4", statistics=True, row_group_size=65_536)
             merged = PingPart(entry.batch, day, frame.height, target.stat().st_size)
             now = datetime.now(UTC)
             with self.engine.begin() as conn:
@@ -568,11 +461,8 @@ class Workspace:
     # ----------------------------------------------------------------- events
     def write_events(self, events: pl.DataFrame) -> Path:
         """Replace the stored events (schema.EVENT_SCHEMA) atomically; return the file."""
-        from geoint.schema import EVENT_SCHEMA
-
         target = self.root / EVENTS_FILE
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(target, events.select(list(EVENT_SCHEMA)).cast(EVENT_SCHEMA))
+        _write_part(target, events.select(list(EVENT_SCHEMA)).cast(EVENT_SCHEMA))
         return target
 
     def read_events(self) -> pl.DataFrame:
@@ -654,37 +544,7 @@ class Workspace:
 
 def read_events_file(path: Path) -> pl.DataFrame:
     """The events of an events file (empty with schema.EVENT_SCHEMA when there is none)."""
-    from geoint.schema import EVENT_SCHEMA
-
     return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=EVENT_SCHEMA)
-
-
-def file_version(path: Path) -> tuple[int, int] | None:
-    """Modification time and size of a file (an atomic rewrite changes them), None if missing."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
-
-
-class FileCache(Generic[T]):
-    """A value built from one file, rebuilt when the file's modification time or size changes."""
-
-    def __init__(self, path: Path, build: Callable[[], T]) -> None:
-        self.path = Path(path)
-        self._build = build  # reads `path` itself (and answers for a missing file)
-        self._cached: tuple[tuple[int, int] | None, T] | None = None
-
-    def get(self) -> T:
-        """The value for the file as it is now."""
-        signature = file_version(self.path)
-        cached = self._cached
-        if cached is None or cached[0] != signature:
-            # a file replaced between the stat and the read is caught by the next stat
-            cached = (signature, self._build())
-            self._cached = cached
-        return cached[1]
 
 
 def span_conditions(
@@ -729,15 +589,13 @@ def _part_path(root: Path, batch: int, day: date) -> Path:
     return _date_folder(root, day) / f"part-{batch:08d}.parquet"
 
 
+def _write_part(target: Path, frame: pl.DataFrame) -> None:
+    """Write a ping part or the events file: Parquet with statistics, atomically."""
+    write_parquet(frame, target, compression="lz4", statistics=True)
+
+
 def _part_row(part: PingPart) -> dict[str, object]:
     return {"batch": part.batch, "day": part.day, "rows": part.rows, "bytes": part.bytes}
-
-
-def _write_atomically(target: Path, frame: pl.DataFrame) -> None:
-    """Write Parquet to a temporary name, then rename: readers never see half a file."""
-    tmp = target.with_name(target.name + ".tmp")
-    frame.write_parquet(tmp, compression="lz4", statistics=True)
-    os.replace(tmp, target)
 
 
 def _batch(row: Mapping) -> Batch:

@@ -15,14 +15,9 @@ from lxml import etree
 from support.alerts import SCRIPT, T0, SectorGround, events
 
 from geoint.alerts.cap import atom_feed, cap_xml
-from geoint.alerts.store import (
-    AlertQuery,
-    AlertRuleError,
-    AlertStateError,
-    AlertStore,
-    load_rules,
-    raise_alerts,
-)
+from geoint.alerts.raising import raise_alerts
+from geoint.alerts.rules import AlertRuleError, load_rules
+from geoint.alerts.store import AlertQuery, AlertStateError, AlertStore
 from geoint.h3index import latlng_to_cells
 from geoint.schema import EVENT_SCHEMA
 from geoint.settings import AlertSettings

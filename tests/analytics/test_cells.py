@@ -9,7 +9,6 @@ from support.toy_region import local, offset
 
 from geoint.analytics.anomaly import activity_anomaly
 from geoint.analytics.cells import (
-    CONTEXT_FILE,
     activity,
     cell_windows,
     event_counts,
@@ -36,6 +35,7 @@ from geoint.analytics.scoring import CONTRIBUTIONS, FACTORS, seizure_density
 from geoint.h3index import cells_to_hex, grid_disks, latlng_to_cells, parent_cells
 from geoint.pipeline.cells import analyze_cells
 from geoint.settings import CellSettings, GeointSettings
+from geoint.store.cell_tables import CONTEXT, cell_table_path
 from geoint.testing.builders import make_track
 
 CELL = int(latlng_to_cells(np.array([7.2]), np.array([2.8]), 8)[0])
@@ -110,8 +110,8 @@ def test_cell_windows_join_events_and_seizures_by_cell_and_day():
 def test_static_context_is_cached_per_region(toy_index, workspace):
     cells = latlng_to_cells(np.array([7.2, 7.3]), np.array([2.8, 2.9]), 8)
     first = static_context(workspace, toy_index, cells)
-    assert first.height == 2 and (workspace.root / CONTEXT_FILE).is_file()
-    cached = pl.read_parquet(workspace.root / CONTEXT_FILE)
+    assert first.height == 2 and (cell_table_path(workspace.root, CONTEXT)).is_file()
+    cached = pl.read_parquet(cell_table_path(workspace.root, CONTEXT))
     assert set(cached["region_key"]) == {region_key(toy_index)}
     # a cached answer comes back without asking the ground again
     again = static_context(workspace, _NoGround(toy_index), cells[:1])

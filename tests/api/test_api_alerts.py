@@ -23,7 +23,8 @@ from support.api import (
     stop_server,
 )
 
-from geoint.alerts.store import AlertStore, raise_alerts
+from geoint.alerts.raising import raise_alerts
+from geoint.alerts.store import AlertStore
 from geoint.api.app import create_app
 from geoint.layers import Region, RegionIndex
 from geoint.settings import GeointSettings

@@ -49,7 +49,7 @@ def served(template, tmp_path, monkeypatch):
     build_map = api_map.build_map
 
     def counted(*args, **kwargs):
-        builds.append((args[2], kwargs.get("vehicle")))
+        builds.append((args[1].day, args[1].vehicle))
         return build_map(*args, **kwargs)
 
     monkeypatch.setattr(api_map, "build_map", counted)

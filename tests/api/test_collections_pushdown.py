@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from support.api import build_region
 
-from geoint.alerts.store import AlertStore, assign_sectors, event_candidates, load_rules
+from geoint.alerts.rules import assign_sectors, event_candidates, load_rules
+from geoint.alerts.store import AlertStore
 from geoint.api.collections import (
     AlertCollection,
     Bbox,

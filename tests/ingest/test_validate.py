@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from geoint.errors import InputError
-from geoint.ingest.gazetteer import GAZETTEER_SCHEMA
 from geoint.ingest.validate import flag_spikes, parse_timestamps, validate_pings, validate_seizures
+from geoint.schema import GAZETTEER_SCHEMA
 from geoint.settings import IngestSettings
 from geoint.testing.builders import raw_rows
 

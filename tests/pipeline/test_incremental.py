@@ -10,7 +10,8 @@ from polars.testing import assert_frame_equal
 from support.cli import geoint
 from support.incremental import CROSSING, MEETING, STOP, T0, rows
 
-from geoint.alerts.store import AlertQuery, AlertStore, default_rules_path
+from geoint.alerts.rules import default_rules_path
+from geoint.alerts.store import AlertQuery, AlertStore
 from geoint.api.background import BatchAnalysis, CellRefresh
 from geoint.detect.events import detect_events
 from geoint.layers import Region, RegionIndex, shipped_region_path
@@ -18,6 +19,7 @@ from geoint.pipeline.analyze import analyze
 from geoint.pipeline.incremental import analyze_batch, lookback_s
 from geoint.pipeline.ingest import ingest_pings
 from geoint.settings import GeointSettings
+from geoint.store.cell_tables import VEHICLE_DAYS, cell_table_path
 from geoint.store.workspace import Workspace
 from geoint.testing.builders import write_csv
 
@@ -251,18 +253,18 @@ def test_a_ping_that_turns_the_last_one_into_a_spike_drops_its_event(tmp_path, g
 
 
 def test_pings_analysed_while_a_full_analysis_runs_are_not_lost(tmp_path, ground, monkeypatch):
-    import geoint.detect.tracks
+    import geoint.pipeline.analyze
 
     settings = GeointSettings(workspace=tmp_path / "ws")
     store = Workspace(settings.workspace)
     _ingest(store, settings, ground, tmp_path, "a.csv", rows("V1", T0, CROSSING))
-    real = geoint.detect.tracks.prepare_tracks
+    real = geoint.pipeline.analyze.prepare_tracks
 
     def meanwhile(*args, **kwargs):  # the API stores and analyses V2 after analyze read
         _ingest(store, settings, ground, tmp_path, "b.csv", rows("V2", T0, CROSSING))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(geoint.detect.tracks, "prepare_tracks", meanwhile)
+    monkeypatch.setattr(geoint.pipeline.analyze, "prepare_tracks", meanwhile)
     report = analyze(store, ground, settings)
     assert report["events_total"] == 1  # V1's crossing: V2's pings came after the read
     events = store.read_events()
@@ -270,5 +272,5 @@ def test_pings_analysed_while_a_full_analysis_runs_are_not_lost(tmp_path, ground
     assert report["caught_up"]["vehicles"] == 1
     everything = detect_events(store.scan_pings().collect(), ground, settings)
     assert sorted(everything["event_id"].to_list()) == sorted(events["event_id"].to_list())
-    vehicle_days = pl.read_parquet(store.root / "cells" / "vehicle_days.parquet")
+    vehicle_days = pl.read_parquet(cell_table_path(store.root, VEHICLE_DAYS))
     assert sorted(vehicle_days["vehicle_id"].cast(pl.String).unique().to_list()) == ["V1", "V2"]

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from geoint.pipeline.ingest import ingest_pings
 from geoint.settings import GeointSettings
-from geoint.store.workspace import COMPACTION, Workspace, ping_parts
+from geoint.store.tables import ping_parts
+from geoint.store.workspace import COMPACTION, Workspace
 from geoint.testing.builders import iso, make_track, write_csv
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from geoint.store.keys import KeyRequestError, KeyStore, UnknownKeyError, api_keys, sessions
+from geoint.store.keys import KeyRequestError, KeyStore, UnknownKeyError
+from geoint.store.tables import api_keys, sessions
 from geoint.store.workspace import Workspace
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

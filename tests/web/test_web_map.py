@@ -24,6 +24,7 @@ import shapely
 from support.api import bearer, create_key, free_port, start_server, stop_server
 
 from geoint.layers import Region
+from geoint.serve.map_data import MAX_FEATURES, map_data
 from geoint.store.workspace import Workspace
 from geoint.web import map as web_map
 
@@ -97,7 +98,7 @@ def _geojson_layers(m: folium.Map) -> dict[str, list[dict]]:
 
 
 def test_the_map_has_every_layer_and_the_day_explained(demo, store):
-    m = web_map.build_map(Region.load(demo / "region"), store, date(2026, 3, 5))
+    m = web_map.build_map(Region.load(demo / "region"), map_data(store, date(2026, 3, 5)))
     layers = _geojson_layers(m)
     day = "2026-03-05"
     for name in (*LAYERS[2:], f"Risk {day} (H3 res 8)", f"Hot spots {day} (Gi*)", f"Events {day}"):
@@ -112,7 +113,7 @@ def test_the_map_has_every_layer_and_the_day_explained(demo, store):
 
 
 def test_user_text_is_escaped(demo, store):
-    m = web_map.build_map(Region.load(demo / "region"), store, date(2026, 3, 5))
+    m = web_map.build_map(Region.load(demo / "region"), map_data(store, date(2026, 3, 5)))
     [hostile] = [
         f["properties"]["popup"]
         for f in _geojson_layers(m)["Seizures (by commodity)"]
@@ -138,7 +139,9 @@ def test_a_patrol_plan_is_drawn_as_its_own_layer(demo, store, tmp_path):
             "--base", f"{crossing.y},{crossing.x}", "--teams", "2", "--hours", "6",
             "--start", "2026-03-04T18:00:00Z", "--geojson", str(plan_file), "--json")  # fmt: skip
     plan = json.loads(plan_file.read_text(encoding="utf-8"))
-    m = web_map.build_map(Region.load(demo / "region"), store, date(2026, 3, 5), patrol=plan)
+    m = web_map.build_map(
+        Region.load(demo / "region"), map_data(store, date(2026, 3, 5)), patrol=plan
+    )
     drawn = _geojson_layers(m)["Patrol plan"]
     assert len(drawn) == len(plan["features"]) >= 4  # base, 2 routes, waypoints
     waypoints = [f["properties"] for f in drawn if f["geometry"]["type"] == "Point"]
@@ -149,36 +152,36 @@ def test_a_patrol_plan_is_drawn_as_its_own_layer(demo, store, tmp_path):
     assert "Patrol plan" in page.read_text(encoding="utf-8")
 
 
-def test_a_busy_day_is_drawn_with_parent_cells_under_the_cap(demo, store, monkeypatch):
+def test_a_busy_day_is_drawn_with_parent_cells_under_the_cap(demo, store):
     region = Region.load(demo / "region")
-    layers = _geojson_layers(web_map.build_map(region, store, BUSY_DAY))
+    layers = _geojson_layers(web_map.build_map(region, map_data(store, BUSY_DAY)))
     [risk] = [name for name in layers if name.startswith("Risk")]
     assert "res 8" not in risk
-    assert all(len(features) <= web_map.MAX_POLYGONS for features in layers.values())
-    monkeypatch.setattr(web_map, "MAX_POLYGONS", 40)
-    layers = _geojson_layers(web_map.build_map(region, store, BUSY_DAY))
+    assert all(len(features) <= MAX_FEATURES for features in layers.values())
+    layers = _geojson_layers(web_map.build_map(region, map_data(store, BUSY_DAY, max_features=40)))
     [risk] = [name for name in layers if name.startswith("Risk")]
     assert 0 < len(layers[risk]) <= 40
 
 
 def test_a_workspace_before_analysis_still_maps_the_region(demo, tmp_path):
     empty = Workspace(tmp_path / "ws")
-    layers = _geojson_layers(web_map.build_map(Region.load(demo / "region"), empty))
+    layers = _geojson_layers(web_map.build_map(Region.load(demo / "region"), map_data(empty)))
     empty.engine.dispose()
     assert layers["Seizures (by commodity)"] == [] and "Border" in layers
     assert not any(name.startswith(("Risk", "Hot spots", "Events")) for name in layers)
 
 
 def test_the_exported_page_inlines_every_asset(demo, store):
-    page = web_map.to_html(web_map.build_map(Region.load(demo / "region"), store))
+    page = web_map.to_html(web_map.build_map(Region.load(demo / "region"), map_data(store)))
     assert not re.search(r"<script[^>]+src=|<link[^>]+href=\"(?!data:)", page)
     assert not re.search(r"//[\w.]*(cdn|jsdelivr|cloudflare|jquery|bootstrap)", page, re.I)
 
 
 def test_alerts_by_severity_acknowledge_only_when_served(demo, store):
     region = Region.load(demo / "region")
-    exported = _geojson_layers(web_map.build_map(region, store, BUSY_DAY))
-    served = _geojson_layers(web_map.build_map(region, store, BUSY_DAY, api_url="/api/v1"))
+    data = map_data(store, BUSY_DAY)
+    exported = _geojson_layers(web_map.build_map(region, data))
+    served = _geojson_layers(web_map.build_map(region, data, api_url="/api/v1"))
     name = f"Alerts {BUSY_DAY} (by severity)"
     alerts = [f["properties"] for f in exported[name]]
     assert alerts and {a["severity"] for a in alerts} <= set(web_map.SEVERITY_COLOURS)
@@ -200,12 +203,12 @@ def test_a_vehicle_track_is_its_pings_of_the_day(demo, store):
     pings = store.scan_pings(day, day).collect()
     vehicle = pings["vehicle_id"][0]
     count = int((pings["vehicle_id"] == vehicle).sum())
-    m = web_map.build_map(Region.load(demo / "region"), store, day, vehicle=vehicle)
+    m = web_map.build_map(Region.load(demo / "region"), map_data(store, day, vehicle))
     track = _geojson_layers(m)[f"Vehicle track {day}"]
     [line] = [f for f in track if f["geometry"]["type"] == "LineString"]
     assert len(line["geometry"]["coordinates"]) == count
     assert sum(f["geometry"]["type"] == "Point" for f in track) == count
-    hostile = web_map.build_map(Region.load(demo / "region"), store, day, vehicle=HOSTILE)
+    hostile = web_map.build_map(Region.load(demo / "region"), map_data(store, day, HOSTILE))
     assert _geojson_layers(hostile)[f"Vehicle track {day}"] == []
     assert "window.__xss = 1</script>" not in hostile.get_root().render()
 

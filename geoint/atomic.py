@@ -1,0 +1,59 @@
+"""Atomic file writes: a temporary file beside the target, then one rename.
+
+Readers never see half a file, and a write that fails (a full disk, a killed process) leaves
+the target as it was. The temporary name keeps the target's suffix (GDAL drivers go by it) and
+starts with a dot, so no reader's pattern (``part-*.parquet``) ever lists it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+
+def temporary_path(target: Path) -> Path:
+    """Return the temporary path a write of `target` uses (beside it, same suffix)."""
+    target = Path(target)
+    return target.with_name(f".tmp-{target.name}")
+
+
+@contextmanager
+def replacing(target: Path) -> Iterator[Path]:
+    """Yield a temporary path to write; rename it over `target` if the block succeeds.
+
+    The folder is created if missing; the temporary file is removed if the block fails.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(target)
+    tmp.unlink(missing_ok=True)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(frame: pl.DataFrame, target: Path, **options: Any) -> Path:
+    """Write `frame` as Parquet at `target` atomically (`options` go to polars); return it."""
+    with replacing(target) as tmp:
+        frame.write_parquet(tmp, **options)
+    return Path(target)
+
+
+def write_bytes(data: bytes, target: Path) -> Path:
+    """Write `data` at `target` atomically; return it."""
+    with replacing(target) as tmp:
+        tmp.write_bytes(data)
+    return Path(target)
+
+
+def write_text(text: str, target: Path) -> Path:
+    """Write UTF-8 `text` at `target` atomically; return it."""
+    return write_bytes(text.encode("utf-8"), target)

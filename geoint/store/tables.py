@@ -1,0 +1,230 @@
+"""Every SQL table of the workspace database, in one place (SQLAlchemy Core: SQLite, PostgreSQL).
+
+Ingest: the ledger of batches, the quarantine, the catalogue of ping parts, counters; records:
+seizures, watch list, transit declarations; the service: API keys, sessions, the audit log;
+alerts: alerts, their sources, their changes (the SSE sequence) and labels.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+ingest_ledger = sa.Table(
+    "ingest_ledger",
+    metadata,
+    sa.Column("batch", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),  # started | committed | aborted
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("committed_at", sa.DateTime(timezone=True)),
+    sa.Column("rows", sa.Integer, nullable=False, default=0),
+    sa.Column("accepted", sa.Integer, nullable=False, default=0),
+    sa.Column("duplicates", sa.Integer, nullable=False, default=0),
+    sa.Column("quarantined", sa.Integer, nullable=False, default=0),
+    sa.Column("flagged_spikes", sa.Integer, nullable=False, default=0),
+    sa.Column("first_ping_id", sa.BigInteger),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False, index=True
+    ),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("row", sa.Integer),
+    sa.Column("column", sa.String(64)),
+    sa.Column("reason", sa.String(48), nullable=False, index=True),
+    sa.Column("detail", sa.Text),
+    sa.Column("raw", sa.Text),
+)
+
+# The catalogue of ping parts: one row per batch and UTC date, written in the transaction that
+# commits the batch, so a reader's one query sees every committed part and no other. A part
+# merged by `Workspace.compact` points at the part now holding its rows (`merged_into`); its
+# file is deleted after a grace period, as a reader that listed it before may still read it.
+ping_parts = sa.Table(
+    "ping_parts",
+    metadata,
+    sa.Column("batch", sa.Integer, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("merged_into", sa.Integer),
+    sa.Column("merged_at", sa.DateTime(timezone=True)),
+    sa.Column("file_deleted", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_ping_parts_live", "merged_into", "day"),
+)
+# ledger rows by status: recovery looks only at started batches (an index for old workspaces too)
+LEDGER_STATUS_INDEX = sa.Index("ix_ingest_ledger_status", ingest_ledger.c.status)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+seizures = sa.Table(
+    "seizures",
+    metadata,
+    sa.Column("seizure_id", sa.String(128), primary_key=True),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("cell", sa.BigInteger, nullable=False, index=True),
+    sa.Column("position_precision", sa.String(16), nullable=False),
+    sa.Column("place", sa.Text),
+    sa.Column("commodity", sa.String(32)),
+    sa.Column("quantity", sa.Float),
+    sa.Column("unit", sa.String(32)),
+    sa.Column("transport_mode", sa.String(32)),
+    sa.Column("concealment", sa.Text),
+    sa.Column("detection_method", sa.Text),
+    sa.Column("direction", sa.String(16)),
+    sa.Column("origin_country", sa.Text),
+    sa.Column("destination_country", sa.Text),
+    sa.Column("vehicle_id", sa.String(128), index=True),
+    sa.Column("description", sa.Text),
+    sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
+)
+
+watchlist = sa.Table(
+    "watchlist",
+    metadata,
+    sa.Column("vehicle_id", sa.String(128), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("expires", sa.DateTime(timezone=True)),
+    sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
+)
+
+declarations = sa.Table(
+    "declarations",
+    metadata,
+    sa.Column("vehicle_id", sa.String(128), primary_key=True),
+    sa.Column("corridor_id", sa.String(128), primary_key=True),
+    sa.Column("start", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("dest_lat", sa.Float, nullable=False),
+    sa.Column("dest_lon", sa.Float, nullable=False),
+    sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
+)
+
+RECORD_TABLES: dict[str, sa.Table] = {
+    "seizures": seizures,
+    "watchlist": watchlist,
+    "declarations": declarations,
+}
+
+
+# ------------------------------------------------------------------------- service
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("sectors", sa.Text, nullable=False),  # JSON list of sector ids
+    sa.Column("salt", sa.String(32), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(16), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("key_id", sa.String(16), nullable=False, index=True),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+)
+
+KEY_TABLES = [api_keys, sessions, audit_log]
+
+
+# -------------------------------------------------------------------------- alerts
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("alert_type", sa.String(48), nullable=False, index=True),
+    sa.Column("subject", sa.String(128), nullable=False),  # vehicle id or cell hex
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("severity", sa.String(16), nullable=False, index=True),
+    sa.Column("urgency", sa.String(16), nullable=False),
+    sa.Column("certainty", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("cell", sa.String(16), nullable=False),
+    sa.Column("sector", sa.String(128), index=True),
+    sa.Column("vehicles", sa.Text, nullable=False),  # JSON list
+    sa.Column("evidence", sa.Text, nullable=False),  # JSON {"events": [...], "pings": [...]}
+    sa.Column("label", sa.String(16)),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index("ix_alerts_rule_subject", "rule", "subject"),
+)
+
+# pages by time (`AlertStore.frame_page`): the index holds (event_time, id), the order served
+ALERT_EVENT_TIME_INDEX = sa.Index("ix_alerts_event_time", alerts.c.event_time)
+
+alert_sources = sa.Table(
+    "alert_sources",
+    metadata,
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(256), primary_key=True),  # event id, or cell:day
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),
+)
+
+alert_changes = sa.Table(
+    "alert_changes",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.UniqueConstraint("alert_id", "version"),
+    sqlite_autoincrement=True,  # never reuse a sequence number
+)
+
+alert_labels = sa.Table(
+    "alert_labels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False, index=True),
+    sa.Column("label", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+)
+
+ALERT_TABLES = [alerts, alert_sources, alert_changes, alert_labels]
