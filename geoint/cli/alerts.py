@@ -41,7 +41,10 @@ def _actor(actor: str | None) -> str:
     return actor or f"cli:{getpass.getuser()}"
 
 
-@alerts_app.command("list")
+@alerts_app.command(
+    "list",
+    epilog="Example: geoint alerts list -w ws --status new --severity Extreme --limit 20 --json",
+)
 def alerts_list(
     workspace: WorkspaceOption = None,
     status: Annotated[list[str] | None, typer.Option(help="new, acknowledged, ...")] = None,
@@ -77,7 +80,10 @@ def alerts_list(
     emit(as_json, payload, lambda: out.print(table))
 
 
-@alerts_app.command("show")
+@alerts_app.command(
+    "show",
+    epilog="Example: geoint alerts show 1 --workspace ws --json",
+)
 def alerts_show(
     alert_id: AlertIdArgument, workspace: WorkspaceOption = None, as_json: JsonOption = False
 ) -> None:
@@ -106,7 +112,10 @@ def _transition(
     emit(as_json, alert, lambda: out.print(f"alert {alert_id} is {alert['status']}"))
 
 
-@alerts_app.command("ack")
+@alerts_app.command(
+    "ack",
+    epilog="Example: geoint alerts ack 1 --workspace ws --note 'patrol sent'",
+)
 def alerts_ack(
     alert_id: AlertIdArgument,
     workspace: WorkspaceOption = None,
@@ -118,7 +127,10 @@ def alerts_ack(
     _transition("ack", alert_id, workspace, note, actor, as_json)
 
 
-@alerts_app.command("resolve")
+@alerts_app.command(
+    "resolve",
+    epilog="Example: geoint alerts resolve 1 --workspace ws --note 'vehicle stopped'",
+)
 def alerts_resolve(
     alert_id: AlertIdArgument,
     workspace: WorkspaceOption = None,
@@ -130,7 +142,10 @@ def alerts_resolve(
     _transition("resolve", alert_id, workspace, note, actor, as_json)
 
 
-@alerts_app.command("dismiss")
+@alerts_app.command(
+    "dismiss",
+    epilog="Example: geoint alerts dismiss 2 --workspace ws --note 'known herder'",
+)
 def alerts_dismiss(
     alert_id: AlertIdArgument,
     workspace: WorkspaceOption = None,
@@ -142,7 +157,10 @@ def alerts_dismiss(
     _transition("dismiss", alert_id, workspace, note, actor, as_json)
 
 
-@alerts_app.command("label")
+@alerts_app.command(
+    "label",
+    epilog="Example: geoint alerts label 1 true_positive --workspace ws",
+)
 def alerts_label(
     alert_id: AlertIdArgument,
     label: Annotated[str, typer.Argument(help="true_positive or false_positive")],

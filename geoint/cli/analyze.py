@@ -33,7 +33,10 @@ app.add_typer(cells_app, name="cells")
 _CELL_SERIES = ("date", "risk", "vehicles", "events", "severity", "anomaly_z", "gi_z", "gi_bin")
 
 
-@app.command("analyze")
+@app.command(
+    "analyze",
+    epilog="Example: geoint analyze --region ws/region --workspace ws --json",
+)
 def analyze_command(
     region: RequiredRegionOption,
     workspace: WorkspaceOption = None,
@@ -50,7 +53,10 @@ def analyze_command(
     emit(as_json, report, lambda: print_analysis(report))
 
 
-@cells_app.command("show")
+@cells_app.command(
+    "show",
+    epilog="Example: geoint cells show 8858a309a5fffff --region ws/region -w ws --json",
+)
 def cells_show(
     cell: Annotated[str, typer.Argument(help="H3 cell as hex (resolution 8, or 5-7 parents)")],
     region: RequiredRegionOption,
@@ -94,7 +100,10 @@ def _print_cell(report: dict[str, Any]) -> None:
     out.print(series)
 
 
-@events_app.command("export")
+@events_app.command(
+    "export",
+    epilog="Example: geoint events export --out events.geojson --format geojson -w ws",
+)
 def events_export(
     out_file: Annotated[Path, typer.Option("--out", help="file to write")],
     fmt: Annotated[str, typer.Option("--format", help="csv or geojson")] = "csv",
@@ -112,7 +121,10 @@ def events_export(
     emit(as_json, payload, lambda: out.print(f"{rows:,} events written to {out_file}"))
 
 
-@app.command("evaluate")
+@app.command(
+    "evaluate",
+    epilog="Example: geoint evaluate --truth sample_tracks/scenario/truth.csv -w ws --json",
+)
 def evaluate_command(
     truth: Annotated[Path, typer.Option("--truth", help="ground-truth events CSV (truth.csv)")],
     workspace: WorkspaceOption = None,

@@ -26,7 +26,10 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 
-@bench_app.command("ingest")
+@bench_app.command(
+    "ingest",
+    epilog="Example: geoint bench ingest --pings 1000000 --loop-pings 100000 --repeats 1 --json",
+)
 def bench_ingest(
     pings: Annotated[int, typer.Option(help="synthetic pings to generate")] = 10_000_000,
     loop_pings: Annotated[
@@ -42,7 +45,10 @@ def bench_ingest(
     emit(as_json, result, lambda: print_summary(result))
 
 
-@bench_app.command("events")
+@bench_app.command(
+    "events",
+    epilog="Example: geoint bench events --pings 1000000 --slice-pings 100000 --json",
+)
 def bench_events(
     pings: Annotated[
         list[int] | None, typer.Option("--pings", help="sizes (repeatable); default 1 M and 10 M")
@@ -73,7 +79,10 @@ def bench_events(
     emit(as_json, result, lambda: print_summary(result))
 
 
-@bench_app.command("simulate")
+@bench_app.command(
+    "simulate",
+    epilog="Example: geoint bench simulate --pings 1000000 --days 7 --json",
+)
 def bench_simulate(
     pings: Annotated[
         list[int] | None, typer.Option("--pings", help="sizes (repeatable); default 1 M and 10 M")
@@ -105,7 +114,10 @@ def bench_simulate(
     emit(as_json, result, lambda: print_summary(result))
 
 
-@bench_app.command("cells")
+@bench_app.command(
+    "cells",
+    epilog="Example: geoint bench cells --pings 1000000 --json",
+)
 def bench_cells(
     pings: Annotated[int, typer.Option(help="synthetic pings (84 days)")] = 10_000_000,
     as_json: JsonOption = False,
@@ -122,7 +134,10 @@ def bench_cells(
     emit(as_json, result, lambda: print_summary(result))
 
 
-@bench_app.command("api")
+@bench_app.command(
+    "api",
+    epilog="Example: geoint bench api --pings 1000000 --clients 20 --rounds 3 --json",
+)
 def bench_api(
     pings: Annotated[int, typer.Option(help="synthetic pings (7 days; 10000000 for SPEC §14)")] = (
         1_000_000
@@ -147,7 +162,10 @@ def bench_api(
     emit(as_json, result, lambda: out.print_json(data=result))
 
 
-@bench_app.command("alerts")
+@bench_app.command(
+    "alerts",
+    epilog="Example: geoint bench alerts --alerts 10000 --trials 20 --json",
+)
 def bench_alerts(
     alerts: Annotated[int, typer.Option(min=1, help="alerts stored for the list timing")] = (
         100_000
@@ -175,7 +193,10 @@ def bench_alerts(
     emit(as_json, result, lambda: out.print_json(data=result))
 
 
-@bench_app.command("posts")
+@bench_app.command(
+    "posts",
+    epilog="Example: geoint bench posts --posts 1000 --devices 20 --json",
+)
 def bench_posts(
     posts: Annotated[int, typer.Option(min=10, help="positions posted, one per request")] = 1_000,
     devices: Annotated[int, typer.Option(min=1, help="tracking devices")] = 20,
@@ -198,7 +219,10 @@ def bench_posts(
     emit(as_json, result, lambda: out.print_json(data=result))
 
 
-@bench_app.command("patrol")
+@bench_app.command(
+    "patrol",
+    epilog="Example: geoint bench patrol --workspace ws --shifts 5 --json",
+)
 def bench_patrol(
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="a 'geoint demo' workspace")],
     region: RegionOption = None,

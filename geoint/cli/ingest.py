@@ -51,7 +51,10 @@ def _column_map(items: list[str] | None) -> dict[str, str]:
         raise GeointError(f"--map: {exc}") from exc
 
 
-@ingest_app.command("pings")
+@ingest_app.command(
+    "pings",
+    epilog="Example: geoint ingest pings pings.csv -w ws --region ws/region --analyze --json",
+)
 def ingest_pings_command(
     file: Path,
     workspace: WorkspaceOption = None,
@@ -156,7 +159,10 @@ def _ingest_records(
     emit(as_json, report.to_dict(), lambda: print_report(report))
 
 
-@ingest_app.command("seizures")
+@ingest_app.command(
+    "seizures",
+    epilog="Example: geoint ingest seizures seizures.csv -w ws --region ws/region --json",
+)
 def ingest_seizures_command(
     file: Path,
     workspace: WorkspaceOption = None,
@@ -169,7 +175,10 @@ def ingest_seizures_command(
     _ingest_records("seizures", file, workspace, region, fmt, mapping, as_json)
 
 
-@ingest_app.command("watchlist")
+@ingest_app.command(
+    "watchlist",
+    epilog="Example: geoint ingest watchlist watchlist.csv --workspace ws --json",
+)
 def ingest_watchlist_command(
     file: Path,
     workspace: WorkspaceOption = None,
@@ -181,7 +190,10 @@ def ingest_watchlist_command(
     _ingest_records("watchlist", file, workspace, None, fmt, mapping, as_json)
 
 
-@ingest_app.command("declarations")
+@ingest_app.command(
+    "declarations",
+    epilog="Example: geoint ingest declarations declarations.csv --workspace ws --json",
+)
 def ingest_declarations_command(
     file: Path,
     workspace: WorkspaceOption = None,
@@ -193,7 +205,10 @@ def ingest_declarations_command(
     _ingest_records("declarations", file, workspace, None, fmt, mapping, as_json)
 
 
-@quarantine_app.command("list")
+@quarantine_app.command(
+    "list",
+    epilog="Example: geoint quarantine list --workspace ws --kind pings --limit 20 --json",
+)
 def quarantine_list(
     workspace: WorkspaceOption = None,
     kind: Annotated[
@@ -208,7 +223,10 @@ def quarantine_list(
     emit(as_json, {"quarantined": rows.to_dicts()}, lambda: out.print(rows))
 
 
-@app.command("compact")
+@app.command(
+    "compact",
+    epilog="Example: geoint compact --workspace ws --min-parts 4 --json",
+)
 def compact_command(
     workspace: WorkspaceOption = None,
     min_parts: Annotated[

@@ -14,7 +14,10 @@ keys_app = typer.Typer(help="API keys for the service: create, list, revoke.", n
 app.add_typer(keys_app, name="keys")
 
 
-@keys_app.command("create")
+@keys_app.command(
+    "create",
+    epilog="Example: geoint keys create --role unit --sector BEN-01 --workspace ws --json",
+)
 def keys_create(
     role: Annotated[str, typer.Option(help="admin, analyst, unit or feeder")],
     sector: Annotated[
@@ -37,7 +40,10 @@ def keys_create(
     )
 
 
-@keys_app.command("list")
+@keys_app.command(
+    "list",
+    epilog="Example: geoint keys list --workspace ws --json",
+)
 def keys_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """List API keys (never their text), revoked ones included."""
     from geoint.store.keys import KeyStore
@@ -49,7 +55,10 @@ def keys_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) ->
     emit(as_json, {"keys": keys}, lambda: out.print(table))
 
 
-@keys_app.command("revoke")
+@keys_app.command(
+    "revoke",
+    epilog="Example: geoint keys revoke 4357bcfb5e19 --workspace ws",
+)
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="the key's id")],
     workspace: WorkspaceOption = None,

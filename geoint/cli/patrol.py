@@ -24,7 +24,11 @@ patrol_app = typer.Typer(help="Patrol plans: routes over cell risk, GPX.", no_ar
 app.add_typer(patrol_app, name="patrol")
 
 
-@patrol_app.command("plan")
+@patrol_app.command(
+    "plan",
+    epilog="Example: geoint patrol plan --region ws/region -w ws --base 6.45,2.70 "
+    "--teams 3 --hours 8 --start 2026-03-04T18:00 --gpx plan.gpx",
+)
 def patrol_plan(
     region: RequiredRegionOption,
     base: Annotated[str, typer.Option(help="the teams' base, LAT,LON")],

@@ -27,7 +27,10 @@ OverwriteOption = Annotated[
 ]
 
 
-@region_app.command("init")
+@region_app.command(
+    "init",
+    epilog="Example: geoint region init bn --countries Benin,Nigeria --json",
+)
 def region_init(
     directory: Path,
     countries: Annotated[str, typer.Option(help='two countries, e.g. "Benin,Nigeria"')],
@@ -50,7 +53,10 @@ def region_init(
     emit(as_json, region.summary(), lambda: print_summary(region.summary()))
 
 
-@region_app.command("sample")
+@region_app.command(
+    "sample",
+    epilog="Example: geoint region sample sample-region --overwrite --json",
+)
 def region_sample(
     directory: Path, overwrite: OverwriteOption = False, as_json: JsonOption = False
 ) -> None:
@@ -61,7 +67,10 @@ def region_sample(
     emit(as_json, region.summary(), lambda: print_summary(region.summary()))
 
 
-@region_app.command("add-layer")
+@region_app.command(
+    "add-layer",
+    epilog="Example: geoint region add-layer bn roads roads.geojson --json",
+)
 def region_add_layer(
     directory: Path,
     kind: Annotated[
@@ -79,14 +88,20 @@ def region_add_layer(
     emit(as_json, region.summary(), lambda: print_summary(region.summary()))
 
 
-@region_app.command("show")
+@region_app.command(
+    "show",
+    epilog="Example: geoint region show ws/region --json",
+)
 def region_show(directory: Path, as_json: JsonOption = False) -> None:
     """Print a region's manifest and layer sizes."""
     summary = load_region(directory).summary()
     emit(as_json, summary, lambda: print_summary(summary))
 
 
-@app.command("layers")
+@app.command(
+    "layers",
+    epilog="Example: geoint layers --region ws/region 6.37,2.43 6.45,3.40 --json",
+)
 def layers_query(
     region: RequiredRegionOption,
     points: Annotated[list[str], typer.Argument(help="LAT,LON points to look up")],

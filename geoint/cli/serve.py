@@ -31,7 +31,10 @@ if TYPE_CHECKING:
 app = typer.Typer()
 
 
-@app.command("serve")
+@app.command(
+    "serve",
+    epilog="Example: geoint serve --region ws/region --workspace ws --port 8000",
+)
 def serve_command(
     region: RequiredRegionOption,
     workspace: WorkspaceOption = None,
@@ -48,7 +51,10 @@ def serve_command(
     serve(ApiSettings(**overrides), host, port)
 
 
-@app.command("map")
+@app.command(
+    "map",
+    epilog="Example: geoint map --region ws/region --workspace ws --out map.html --date 2026-03-03",
+)
 def map_command(
     region: RequiredRegionOption,
     out_file: Annotated[Path, typer.Option("--out", help="HTML file to write")],
@@ -87,7 +93,10 @@ def map_command(
     emit(as_json, payload, lambda: out.print(f"map written to {out_file}"))
 
 
-@app.command("demo")
+@app.command(
+    "demo",
+    epilog="Example: geoint demo --workspace ws --serve --port 8000",
+)
 def demo_command(
     workspace: WorkspaceOption = None,
     samples: Annotated[Path | None, typer.Option(help="sample data folder")] = None,

@@ -14,7 +14,10 @@ from geoint.settings import GeointSettings
 app = typer.Typer()
 
 
-@app.command("simulate")
+@app.command(
+    "simulate",
+    epilog="Example: geoint simulate --region bn --out scenario --seed 7 --days 3 --json",
+)
 def simulate_command(
     region: Annotated[
         Path, typer.Option("--region", help="region folder; generated layers are written into it")
