@@ -1,0 +1,262 @@
+"""`geoint bench ...`: benchmarks that print a figure and its baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from geoint.cli.common import (
+    JsonOption,
+    RegionOption,
+    emit,
+    err,
+    load_ground,
+    load_region,
+    open_workspace,
+    out,
+    print_summary,
+)
+
+app = typer.Typer()
+bench_app = typer.Typer(
+    help="Benchmarks that print a figure and its baseline.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command(
+    "ingest",
+    epilog="Example: geoint bench ingest --pings 1000000 --loop-pings 100000 --repeats 1 --json",
+)
+def bench_ingest(
+    pings: Annotated[int, typer.Option(help="synthetic pings to generate")] = 10_000_000,
+    loop_pings: Annotated[
+        int, typer.Option(help="pings for the per-row h3 loop baseline")
+    ] = 500_000,
+    repeats: Annotated[int, typer.Option(min=1, help="runs; medians are reported")] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """H3 indexing and Parquet ingest throughput, with the per-row h3 loop as the baseline."""
+    from geoint.bench.ingest import run_ingest_benchmark
+
+    result = run_ingest_benchmark(pings, loop_pings, repeats, log=None if as_json else err.print)
+    emit(as_json, result, lambda: print_summary(result))
+
+
+@bench_app.command(
+    "events",
+    epilog="Example: geoint bench events --pings 1000000 --slice-pings 100000 --json",
+)
+def bench_events(
+    pings: Annotated[
+        list[int] | None, typer.Option("--pings", help="sizes (repeatable); default 1 M and 10 M")
+    ] = None,
+    slice_pings: Annotated[
+        int, typer.Option(help="pings for the MovingPandas stop-detection comparison")
+    ] = 100_000,
+    as_json: JsonOption = False,
+) -> None:
+    """Event detection time and peak memory; stop detection against MovingPandas."""
+    import tempfile
+
+    from geoint.bench.events import run_events_benchmark
+    from geoint.layers import RegionIndex, build_sample_region
+    from geoint.sim.synthetic_layers import add_synthetic_layers
+
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-") as tmp:
+        region = build_sample_region(Path(tmp) / "region")
+        add_synthetic_layers(region, seed=0)
+        corridors = sorted(set(region.read("corridors")["corridor_id"]))
+        result = run_events_benchmark(
+            RegionIndex(region),
+            corridors,
+            tuple(pings or (1_000_000, 10_000_000)),
+            slice_pings,
+            log=None if as_json else err.print,
+        )
+    emit(as_json, result, lambda: print_summary(result))
+
+
+@bench_app.command(
+    "simulate",
+    epilog="Example: geoint bench simulate --pings 1000000 --days 7 --json",
+)
+def bench_simulate(
+    pings: Annotated[
+        list[int] | None, typer.Option("--pings", help="sizes (repeatable); default 1 M and 10 M")
+    ] = None,
+    days: Annotated[int, typer.Option(help="days of every scenario")] = 7,
+    interval: Annotated[int, typer.Option(help="seconds between pings (30-120)")] = 60,
+    as_json: JsonOption = False,
+) -> None:
+    """Scenario generation time and pings per second on the sample region."""
+    import tempfile
+
+    from geoint.bench.simulate import run_simulate_benchmark
+    from geoint.layers import RegionIndex, build_sample_region
+    from geoint.sim.scenery import Geography
+    from geoint.sim.synthetic_layers import add_synthetic_layers
+
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-") as tmp:
+        region = build_sample_region(Path(tmp) / "region")
+        add_synthetic_layers(region, seed=0)
+        geography = Geography.of(region)
+        result = run_simulate_benchmark(
+            RegionIndex(region),
+            geography,
+            tuple(pings or (1_000_000, 10_000_000)),
+            days,
+            interval,
+            log=None if as_json else err.print,
+        )
+    emit(as_json, result, lambda: print_summary(result))
+
+
+@bench_app.command(
+    "cells",
+    epilog="Example: geoint bench cells --pings 1000000 --json",
+)
+def bench_cells(
+    pings: Annotated[int, typer.Option(help="synthetic pings (84 days)")] = 10_000_000,
+    as_json: JsonOption = False,
+) -> None:
+    """All cell analytics at resolution 8; Gi* on every window against esda on one."""
+    import tempfile
+
+    from geoint.bench.cells import run_cells_benchmark
+    from geoint.layers import RegionIndex, build_sample_region
+
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-") as tmp:
+        ground = RegionIndex(build_sample_region(Path(tmp) / "region"))
+        result = run_cells_benchmark(ground, pings, log=None if as_json else err.print)
+    emit(as_json, result, lambda: print_summary(result))
+
+
+@bench_app.command(
+    "api",
+    epilog="Example: geoint bench api --pings 1000000 --clients 20 --rounds 3 --json",
+)
+def bench_api(
+    pings: Annotated[int, typer.Option(help="synthetic pings (7 days; 10000000 for SPEC §14)")] = (
+        1_000_000
+    ),
+    clients: Annotated[int, typer.Option(min=1, help="concurrent clients")] = 20,
+    viewports: Annotated[int, typer.Option(min=1, help="map windows per resolution")] = 50,
+    rounds: Annotated[int, typer.Option(min=1, help="repeats of the warm (cached) phase")] = 5,
+    folder: Annotated[
+        Path | None, typer.Option("--dir", help="keep the workspace here (reused when present)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Heatmap and vector-tile latency of a real server (loopback) under concurrent clients."""
+    import os
+
+    from geoint.bench.api import run_api_benchmark
+
+    log = None if as_json else err.print
+    result = run_api_benchmark(
+        pings, os.environ, clients, viewports, rounds, folder=folder, log=log
+    )
+    emit(as_json, result, lambda: out.print_json(data=result))
+
+
+@bench_app.command(
+    "alerts",
+    epilog="Example: geoint bench alerts --alerts 10000 --trials 20 --json",
+)
+def bench_alerts(
+    alerts: Annotated[int, typer.Option(min=1, help="alerts stored for the list timing")] = (
+        100_000
+    ),
+    trials: Annotated[int, typer.Option(min=1, help="planted crossings POSTed in turn")] = 100,
+    requests: Annotated[int, typer.Option(min=1, help="alert list requests per phase")] = 200,
+    clients: Annotated[int, typer.Option(min=1, help="concurrent clients of the list")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Alert list p95 with many alerts stored; POSTed pings → alert on SSE latency (real server)."""
+    import os
+    import shutil
+    import tempfile
+
+    from geoint.bench.alerts import run_alerts_benchmark
+    from geoint.layers import shipped_region_path
+
+    log = None if as_json else err.print
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-alerts-") as tmp:
+        region = Path(shutil.copytree(shipped_region_path(), Path(tmp) / "region"))
+        ground = load_ground(region)
+        result = run_alerts_benchmark(
+            Path(tmp), region, ground, os.environ, alerts, trials, requests, clients, log=log
+        )
+    emit(as_json, result, lambda: out.print_json(data=result))
+
+
+@bench_app.command(
+    "posts",
+    epilog="Example: geoint bench posts --posts 1000 --devices 20 --json",
+)
+def bench_posts(
+    posts: Annotated[int, typer.Option(min=10, help="positions posted, one per request")] = 1_000,
+    devices: Annotated[int, typer.Option(min=1, help="tracking devices")] = 20,
+    clients: Annotated[int, typer.Option(min=1, help="concurrent posting clients")] = 4,
+    as_json: JsonOption = False,
+) -> None:
+    """OsmAnd posts to a real server: latency first vs last, parts read; baseline: no merging."""
+    import os
+    import shutil
+    import tempfile
+
+    from geoint.bench.posts import run_posts_benchmark
+    from geoint.layers import shipped_region_path
+
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-posts-") as tmp:
+        region = Path(shutil.copytree(shipped_region_path(), Path(tmp) / "region"))
+        result = run_posts_benchmark(
+            Path(tmp), region, os.environ, posts, devices, clients, None if as_json else err.print
+        )
+    emit(as_json, result, lambda: out.print_json(data=result))
+
+
+@bench_app.command(
+    "patrol",
+    epilog="Example: geoint bench patrol --workspace ws --shifts 5 --json",
+)
+def bench_patrol(
+    workspace: Annotated[Path, typer.Option("--workspace", "-w", help="a 'geoint demo' workspace")],
+    region: RegionOption = None,
+    base: Annotated[
+        str | None, typer.Option(help="LAT,LON; default the crossing nearest the riskiest cell")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="ISO start; default 18:00 UTC before the last risk day")
+    ] = None,
+    shifts: Annotated[int, typer.Option(min=1, help="seeded shifts for the repeat rate")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """A 3-team, 8-hour plan (graph and solve, target ≤ 10 s), its greedy ratio and repeats."""
+    from geoint.bench.patrol import default_start, nearest_to_risk, run_patrol_benchmark
+    from geoint.patrol.plan import PatrolRequest, parse_base, parse_start, read_risk_tables
+    from geoint.patrol.travel import build_travel_graph
+
+    loaded = load_region(region or workspace / "region")
+    settings, store = open_workspace(workspace)
+    risk, emerging = read_risk_tables(store)
+    moment = default_start(risk) if start is None else parse_start(start)
+    if base is None:
+        crossings = loaded.read("crossings").geometry
+        lat_lon = nearest_to_risk(risk, moment, crossings.y.to_numpy(), crossings.x.to_numpy())
+    else:
+        lat_lon = parse_base(base)
+    request = PatrolRequest(*lat_lon, teams=3, hours=8, start=moment)
+    result = run_patrol_benchmark(
+        lambda: build_travel_graph(loaded, settings.patrol, settings.h3_resolution),
+        risk,
+        emerging,
+        request,
+        settings.patrol,
+        shifts,
+        log=None if as_json else err.print,
+    )
+    emit(as_json, result, lambda: out.print_json(data=result))

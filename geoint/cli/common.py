@@ -1,0 +1,152 @@
+"""What the command groups share: options, output, and opening a workspace or a region."""
+
+# The library modules behind the commands (numba, ortools, fastapi, geopandas, ...) are imported
+# inside the command functions, never at the top of a CLI module: `geoint --help` and a usage
+# error then answer in a fraction of a second instead of loading them all.
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from geoint.schema import IngestReport
+from geoint.settings import GeointSettings
+
+if TYPE_CHECKING:
+    from geoint.layers.queries import RegionIndex
+    from geoint.layers.region import Region
+    from geoint.store.workspace import Workspace
+
+err = Console(stderr=True)
+out = Console()
+
+WorkspaceOption = Annotated[Path | None, typer.Option("--workspace", "-w", help="workspace folder")]
+RegionOption = Annotated[Path | None, typer.Option("--region", help="region folder (manifest)")]
+RequiredRegionOption = Annotated[Path, typer.Option("--region", help="region folder (manifest)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")]
+
+
+def open_workspace(workspace: Path | None) -> tuple[GeointSettings, Workspace]:
+    """Return the settings (with `workspace` as their folder when given) and that workspace."""
+    from geoint.store.workspace import Workspace
+
+    settings = GeointSettings()
+    if workspace is not None:
+        settings = settings.model_copy(update={"workspace": workspace})
+    return settings, Workspace(settings.workspace, settings.database_url)
+
+
+def load_region(directory: Path) -> Region:
+    """Return the region whose manifest is in `directory`."""
+    from geoint.layers.region import Region
+
+    return Region.load(directory)
+
+
+def load_ground(directory: Path) -> RegionIndex:
+    """Return the layer queries (the ground) of the region in `directory`."""
+    from geoint.layers.queries import RegionIndex
+
+    return RegionIndex(load_region(directory))
+
+
+def emit(as_json: bool, payload: dict[str, Any], render: Callable[[], None]) -> None:
+    """Print `payload` as one JSON object on stdout with --json, else call `render`."""
+    if as_json:
+        # orjson writes NaN and infinity (no road, no crossing) as null: valid JSON for clients
+        sys.stdout.write(orjson.dumps(payload, default=str).decode() + "\n")
+    else:
+        render()
+
+
+@contextmanager
+def progress(quiet: bool, total: int | None = None) -> Iterator[Callable[[str], None]]:
+    """Yield a callback advancing a Rich progress display on stderr (or doing nothing)."""
+    if quiet:
+        yield lambda _step: None
+        return
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as display:
+        task = display.add_task("starting", total=total)
+        yield lambda step: display.update(task, description=step, advance=1)
+
+
+def print_report(report: IngestReport) -> None:
+    """Print an ingest report as a table."""
+    table = Table(title=f"ingest {report.kind}: {Path(report.file).name}", show_header=False)
+    table.add_row("rows", f"{report.rows:,}")
+    table.add_row("accepted", f"{report.accepted:,}")
+    table.add_row("duplicates", f"{report.duplicates:,}")
+    table.add_row("quarantined", f"{report.quarantined:,}")
+    for reason, count in report.quarantined_by_reason.items():
+        table.add_row(f"  {reason}", f"{count:,}")
+    if report.kind == "pings":
+        table.add_row("flagged GPS spikes", f"{report.flagged_spikes:,}")
+    if report.already_ingested:
+        table.add_row("note", "this exact file was already ingested; nothing stored again")
+    table.add_row("seconds", f"{report.seconds:.2f}")
+    out.print(table)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """Print a flat summary (a region's, a benchmark's) as a two-column table."""
+    table = Table(title=f"region {summary.get('name', '')}", show_header=False)
+    for key, value in summary.items():
+        table.add_row(
+            str(key),
+            json.dumps(value, default=str) if isinstance(value, dict | list) else str(value),
+        )
+    out.print(table)
+
+
+def print_analysis(report: dict[str, Any]) -> None:
+    """Print an analysis report: events by type, cells, alerts and timings."""
+    table = Table(title=f"events of {report['pings']:,} pings, {report['vehicles']:,} vehicles")
+    table.add_column("type")
+    table.add_column("events", justify="right")
+    for kind, count in report["events"].items():
+        table.add_row(kind, f"{count:,}")
+    table.add_row("total", f"{report['events_total']:,}")
+    out.print(table)
+    cells = report["cells"]
+    out.print(
+        f"cells: {cells['cells']:,} cells, {cells['cell_days']:,} cell-days, "
+        f"{cells['hotspot_cell_days']:,} hot cell-days, {cells['anomalous_cell_days']:,} "
+        f"anomalous; emerging {json.dumps(cells['emerging'])} (geoint cells show CELL)"
+    )
+    alerts = report["alerts"]
+    out.print(
+        f"alerts: {alerts['created']:,} new, {alerts['updated']:,} updated with "
+        f"{alerts['repeats']:,} repeats, {alerts['open']:,} open (geoint alerts list)"
+    )
+    out.print(f"{report['seconds']:.2f} s ({json.dumps(report['stage_seconds'])})")
+
+
+def print_evaluation(report: dict[str, Any]) -> None:
+    """Print an evaluation: recall and precision per event type, top-k precision of cells."""
+    table = Table(title="events: detections against ground truth")
+    for column in ("type", "truth", "detected", "recall", "precision"):
+        table.add_column(column, justify="left" if column == "type" else "right")
+    for kind, score in report["events"].items():
+        shown = [
+            f"{v:.3f}" if isinstance(v, float) else "-" if v is None else str(v)
+            for v in score.values()
+        ]
+        table.add_row(kind, *shown)
+    out.print(table)
+    top_k = report["cells"]["top_k_precision"]
+    shown = ", ".join(f"k={k}: {'-' if v is None else f'{v:.3f}'}" for k, v in top_k.items())
+    out.print(f"cells top-k precision: {shown}")
+    for note in report["notes"]:
+        out.print(f"note: {note}")

@@ -1,0 +1,184 @@
+"""`geoint serve`, `geoint map` and `geoint demo`: the API, the map page and the sample run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from geoint.cli.common import (
+    JsonOption,
+    RequiredRegionOption,
+    WorkspaceOption,
+    emit,
+    err,
+    load_region,
+    open_workspace,
+    out,
+    print_analysis,
+    print_evaluation,
+    print_report,
+    progress,
+)
+from geoint.errors import GeointError
+from geoint.settings import GeointSettings
+
+if TYPE_CHECKING:
+    from geoint.store.workspace import Workspace
+
+app = typer.Typer()
+
+
+@app.command(
+    "serve",
+    epilog="Example: geoint serve --region ws/region --workspace ws --port 8000",
+)
+def serve_command(
+    region: RequiredRegionOption,
+    workspace: WorkspaceOption = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
+) -> None:
+    """Serve the API (ingest, OGC API – Features, docs) for a workspace and region."""
+    from geoint.api.app import serve
+    from geoint.api.settings import ApiSettings
+
+    overrides: dict[str, Any] = {"region": region}
+    if workspace is not None:
+        overrides["workspace"] = workspace
+    serve(ApiSettings(**overrides), host, port)
+
+
+@app.command(
+    "map",
+    epilog="Example: geoint map --region ws/region --workspace ws --out map.html --date 2026-03-03",
+)
+def map_command(
+    region: RequiredRegionOption,
+    out_file: Annotated[Path, typer.Option("--out", help="HTML file to write")],
+    workspace: WorkspaceOption = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="UTC day YYYY-MM-DD (default: latest analysed)")
+    ] = None,
+    patrol: Annotated[
+        Path | None,
+        typer.Option("--patrol", help="patrol plan GeoJSON (geoint patrol plan --geojson)"),
+    ] = None,
+    vehicle: Annotated[
+        str | None, typer.Option("--vehicle", help="draw this vehicle's track of the day")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the map as one self-contained HTML file (every asset inlined; works offline)."""
+    from datetime import date
+
+    from geoint.serve.map_data import map_data
+    from geoint.web.map import build_map, to_html
+
+    try:
+        when = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise GeointError(f"--date: expected YYYY-MM-DD, got {day!r}") from None
+    _, store = open_workspace(workspace)
+    plan = None
+    if patrol is not None:
+        try:
+            plan = json.loads(patrol.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise GeointError(f"{patrol}: expected a patrol plan GeoJSON file ({exc})") from None
+    data = map_data(store, when, vehicle)
+    page = to_html(build_map(load_region(region), data, patrol=plan))
+    out_file.write_text(page, encoding="utf-8")
+    payload = {"file": str(out_file), "bytes": len(page.encode())}
+    emit(as_json, payload, lambda: out.print(f"map written to {out_file}"))
+
+
+@app.command(
+    "demo",
+    epilog="Example: geoint demo --workspace ws --serve --port 8000",
+)
+def demo_command(
+    workspace: WorkspaceOption = None,
+    samples: Annotated[Path | None, typer.Option(help="sample data folder")] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="then serve the API and the map on 127.0.0.1")
+    ] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port for --serve")] = 8000,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest the sample scenario into a workspace, analyse it and score it against its truth.
+
+    With ``--serve`` it then creates an analyst key (unless a live one exists), prints the map's
+    URL and how to sign in, and serves the API and the map on 127.0.0.1 until interrupted.
+    """
+    import shutil
+
+    from geoint.cli.demo import SAMPLES, SCENARIO, ingest_scenario
+    from geoint.layers import RegionIndex
+    from geoint.layers.gazetteer import build_gazetteer
+    from geoint.pipeline.analyze import analyze
+    from geoint.sim.evaluate import evaluate_workspace
+
+    settings, store = open_workspace(workspace)
+    log = None if as_json else err.print
+    scenario = (samples or SAMPLES) / SCENARIO
+    region_dir = settings.workspace / "region"
+    if log:
+        log(f"copying the sample region (Benin–Nigeria with generated layers) to {region_dir}")
+    shutil.copytree(scenario / "region", region_dir, dirs_exist_ok=True)
+    region = load_region(region_dir)
+    reports = ingest_scenario(store, settings, build_gazetteer(region), scenario, log)
+    with progress(as_json) as step:
+        analysis = analyze(store, RegionIndex(region), settings, progress=step)
+    evaluation = evaluate_workspace(store, scenario / "truth.csv", settings=settings.evaluation)
+    payload = {
+        "region": str(region_dir),
+        "workspace": str(settings.workspace),
+        "reports": [r.to_dict() for r in reports],
+        "analysis": analysis,
+        "evaluation": evaluation,
+    }
+    if as_json:
+        emit(True, payload, lambda: None)
+    else:
+        for report in reports:
+            print_report(report)
+        print_analysis(analysis)
+        print_evaluation(evaluation)
+        out.print(f"region: {region_dir}\nworkspace: {settings.workspace}")
+    if serve:
+        _serve_demo(settings, store, region_dir, port)
+
+
+def _serve_demo(settings: GeointSettings, store: Workspace, region: Path, port: int) -> None:
+    """Make sure an analyst key exists, say how to sign in, and serve on 127.0.0.1."""
+    from geoint.api.app import serve
+    from geoint.api.settings import ApiSettings
+    from geoint.store.keys import KeyStore
+
+    keys = KeyStore(store)
+    live = [k for k in keys.all_keys() if k.role == "analyst" and k.revoked_at is None]
+    if live:
+        key = (
+            f"the analyst key {live[0].id} printed when it was created, or a new one from\n"
+            f"  geoint keys create --role analyst --workspace {settings.workspace}"
+        )
+    else:
+        key = f"the analyst key (shown only this once):\n  {keys.create('analyst', [])[1]}"
+    # the server opens the workspace itself
+    store.engine.dispose()
+    url = f"http://127.0.0.1:{port}"
+    err.print(
+        f"serving the API and the map (Ctrl-C stops)\n  map: {url}/map\n"
+        f"sign in at {url}/login with {key}",
+        soft_wrap=True,
+    )
+    serve(
+        ApiSettings(
+            workspace=settings.workspace, region=region, database_url=settings.database_url
+        ),
+        "127.0.0.1",
+        port,
+    )
