@@ -33,9 +33,11 @@ from geoint.api.ingest import ingest_router
 from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
 from geoint.api.patrols import patrol_router
+from geoint.api.seizures import seizures_router
 from geoint.api.session import session_router
 from geoint.api.settings import ApiSettings
 from geoint.api.state import Services
+from geoint.intel.crossings import SeizureLocator
 from geoint.layers import Region, RegionIndex
 from geoint.layers.gazetteer import build_gazetteer
 from geoint.serve.cell_views import CellStore
@@ -60,7 +62,13 @@ def open_services(settings: ApiSettings) -> Services:
         region=region,
         index=index,
         gazetteer=build_gazetteer(region),
-        collections=build_collections(region, workspace, index, alerts),
+        collections=build_collections(
+            region,
+            workspace,
+            index,
+            alerts,
+            SeizureLocator(index, settings.intel.crossing_radius_m),
+        ),
         heatmaps=Heatmaps(
             CellStore(workspace.root),
             cache_bytes=settings.api.heatmap_cache_mib * 2**20,
@@ -107,6 +115,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(cells_router(settings.api))
     app.include_router(map_router(settings.api))
     app.include_router(patrol_router())
+    app.include_router(seizures_router(settings.api))
     _add_service_routes(app)
     return app
 

@@ -34,10 +34,18 @@ import shapely
 
 from geoint.alerts.store import AlertStore
 from geoint.h3index import cells_to_hex
+from geoint.intel.crossings import SeizureLocator
+from geoint.intel.query import (
+    SeizureFilter,
+    conditions,
+    field_values,
+    read_seizures,
+    seizure_queryables,
+)
 from geoint.layers import Region, RegionIndex, get_kind, kind_names
 from geoint.serve.caches import FileCache
 from geoint.store.tables import seizures
-from geoint.store.workspace import EVENTS_FILE, Box, Workspace, span_conditions
+from geoint.store.workspace import EVENTS_FILE, Box, Workspace
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -83,6 +91,8 @@ class ItemQuery:
     limit: int
     offset: int
     sectors: Sectors
+    properties: tuple[tuple[str, str], ...] = ()  # (queryable, value) pairs
+    text: str | None = None
 
 
 @dataclass
@@ -100,6 +110,7 @@ class Collection(Protocol):
     title: str
     description: str
     temporal: bool
+    queryables: dict[str, dict[str, Any]]  # JSON Schema of each property filter, by name
 
     def extent(self, sectors: Sectors) -> dict[str, Any]: ...
 
@@ -112,6 +123,7 @@ class LayerCollection:
     """A region vector layer, held in memory as pre-serialised features."""
 
     temporal = False
+    queryables: dict[str, dict[str, Any]] = {}  # noqa: RUF012 (read only)
 
     def __init__(self, kind: str, frame: gpd.GeoDataFrame, sectors: gpd.GeoDataFrame) -> None:
         self.id = kind
@@ -165,6 +177,7 @@ class AlertCollection:
         "(vehicle ids and notes are untrusted text)"
     )
     temporal = True
+    queryables: dict[str, dict[str, Any]] = {}  # noqa: RUF012 (read only)
 
     def __init__(self, store: AlertStore) -> None:
         self._store = store
@@ -198,14 +211,18 @@ class SeizureCollection:
     id = "seizures"
     title = "Seizures"
     description = (
-        "CEN-style seizures ingested into the workspace; `description` is untrusted free text"
+        "CEN-style seizures ingested into the workspace; `description` is untrusted free text. "
+        "Filter by any queryable (repeat it or separate values by commas: any of them) and "
+        "by `q` (text in id, description, place, concealment, vehicle)"
     )
     temporal = True
+    queryables = seizure_queryables()
     _ORDER = (seizures.c.ts, seizures.c.seizure_id)
 
-    def __init__(self, workspace: Workspace, index: RegionIndex) -> None:
+    def __init__(self, workspace: Workspace, index: RegionIndex, locator: SeizureLocator) -> None:
         self._workspace = workspace
         self._index = index
+        self.locator = locator
         self._located: tuple[tuple[int, int | None], pl.DataFrame] | None = None
 
     def extent(self, sectors: Sectors) -> dict[str, Any]:
@@ -213,16 +230,28 @@ class SeizureCollection:
         return _frame_extent(_in_sectors(self._positions(), sectors), "ts", "ts")
 
     def items(self, query: ItemQuery) -> Page:
-        """Seizures in the bbox, meeting the interval and in the caller's sectors, by time."""
-        if query.sectors is None:
-            start, end = _interval(query)
-            where = span_conditions(seizures, ("ts", "ts"), _boxes(query), start, end)
-            limit, offset = query.limit, query.offset
+        """Seizures meeting the query's filters and in the caller's sectors, by time."""
+        start, end = _interval(query)
+        chosen = SeizureFilter(
+            field_values(query.properties), start, end, tuple(_boxes(query)), query.text
+        )
+        return self.page(chosen, query.limit, query.offset, query.sectors)
+
+    def page(self, chosen: SeizureFilter, limit: int, offset: int, sectors: Sectors) -> Page:
+        """Seizures meeting `chosen` and in `sectors`, by time: `offset` skipped, `limit` kept."""
+        if "crossing" in chosen.values:
+            self.locator.update(self._workspace)
+        if sectors is None:
+            where = conditions(chosen)
             matched = self._workspace.count_rows("seizures", where)
         else:
-            visible = _select(self._positions(), query, "ts", "ts")
-            page = visible["seizure_id"].slice(query.offset, query.limit).to_list()
-            where, limit, offset = [seizures.c.seizure_id.in_(page)], None, 0
+            box = ItemQuery(None, Interval(chosen.start, chosen.end), limit, offset, sectors)
+            visible = _select(self._positions(), box, "ts", "ts", chosen.boxes)
+            if chosen.values or chosen.text:
+                kept = read_seizures(self._workspace, chosen, ["seizure_id"])["seizure_id"]
+                visible = visible.filter(pl.col("seizure_id").is_in(kept.implode()))
+            ids = visible["seizure_id"].slice(offset, limit).to_list()
+            where, limit, offset = [seizures.c.seizure_id.in_(ids)], None, 0
             matched = visible.height
         frame = self._workspace.read_table("seizures", where, self._ORDER, limit, offset)
         return Page(_seizure_features(frame), matched)
@@ -232,6 +261,10 @@ class SeizureCollection:
         frame = self._workspace.read_table("seizures", [seizures.c.seizure_id == feature_id])
         visible = _in_sectors(_with_sectors(frame, self._index), sectors)
         return _seizure_features(visible.drop("sector"))[0] if visible.height else None
+
+    def sectors_of(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """The sector holding each position (None: none)."""
+        return self._index.sector(lat, lon)
 
     def _positions(self) -> pl.DataFrame:
         """Id, time, position and sector of every seizure, by time then id."""
@@ -252,6 +285,7 @@ class EventCollection:
     title = "Track events"
     description = "Track events found by the last analysis (empty until one has run)"
     temporal = True
+    queryables: dict[str, dict[str, Any]] = {}  # noqa: RUF012 (read only)
 
     def __init__(self, workspace: Workspace, index: RegionIndex) -> None:
         self._events = FileCache(
@@ -277,7 +311,11 @@ class EventCollection:
 
 
 def build_collections(
-    region: Region, workspace: Workspace, index: RegionIndex, alert_store: AlertStore
+    region: Region,
+    workspace: Workspace,
+    index: RegionIndex,
+    alert_store: AlertStore,
+    locator: SeizureLocator,
 ) -> dict[str, Collection]:
     """Every vector layer the region has, then seizures, events and alerts."""
     sectors = region.read("sectors")
@@ -286,7 +324,7 @@ def build_collections(
     for kind in ordered:
         if kind in region.layers and not get_kind(kind).raster:
             collections[kind] = LayerCollection(kind, region.read(kind), sectors)
-    collections["seizures"] = SeizureCollection(workspace, index)
+    collections["seizures"] = SeizureCollection(workspace, index, locator)
     collections["events"] = EventCollection(workspace, index)
     collections["alerts"] = AlertCollection(alert_store)
     return collections
@@ -312,16 +350,19 @@ def _in_sectors(frame: pl.DataFrame, sectors: Sectors) -> pl.DataFrame:
     return frame if sectors is None else frame.filter(pl.col("sector").is_in(list(sectors)))
 
 
-def _select(frame: pl.DataFrame, query: ItemQuery, start: str, end: str) -> pl.DataFrame:
-    """Rows of a frame with a ``sector`` column meeting the query's bbox, interval and sectors;
-    time span ``[start, end]``; the frame's order kept."""
+def _select(
+    frame: pl.DataFrame, query: ItemQuery, start: str, end: str, boxes: tuple[Box, ...] = ()
+) -> pl.DataFrame:
+    """Rows of a frame with a ``sector`` column meeting the query's bbox (or `boxes`), interval
+    and sectors; time span ``[start, end]``; the frame's order kept."""
     first, last = _interval(query)
     conditions = [pl.lit(True)]
-    if query.bbox is not None:
+    boxes = tuple(_boxes(query)) or boxes
+    if boxes:
         conditions.append(
             pl.any_horizontal(
                 pl.col("lon").is_between(x0, x1) & pl.col("lat").is_between(y0, y1)
-                for x0, y0, x1, y1 in query.bbox.boxes()
+                for x0, y0, x1, y1 in boxes
             )
         )
     if last is not None:

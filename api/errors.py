@@ -19,7 +19,14 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
 from geoint.alerts.store import AlertNotFoundError, AlertStateError
-from geoint.errors import GeointError, InputError, PatrolError, RegionError, WorkspaceError
+from geoint.errors import (
+    GeointError,
+    InputError,
+    PatrolError,
+    QueryError,
+    RegionError,
+    WorkspaceError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("geoint.api")
@@ -29,6 +36,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     AlertStateError: 409,
     InputError: 422,
     PatrolError: 422,
+    QueryError: 400,
     WorkspaceError: 503,
     RegionError: 500,
     GeointError: 400,
@@ -109,6 +117,9 @@ async def _on_problem(request: Request, exc: Problem) -> Response:
 async def _on_domain_error(_request: Request, exc: GeointError) -> Response:
     status = next(STATUS_BY_ERROR[c] for c in type(exc).__mro__ if c in STATUS_BY_ERROR)
     detail = " ".join(str(exc).split())
+    if isinstance(exc, QueryError):
+        problem = parameter_error(exc.field, exc.detail)
+        return problem_response(problem.status, problem.detail, problem.slug, **problem.extensions)
     if isinstance(exc, InputError):
         return problem_response(
             status,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from geoint.api.auth import reader, sector_scope
@@ -26,16 +26,24 @@ from geoint.api.dependencies import Paging, bbox_param, datetime_param, paging
 from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
+from geoint.serve.kml import KML_MEDIA_TYPE, SEIZURES, kml_document
 from geoint.store.keys import ApiKey
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
+SCHEMA_JSON = "application/schema+json"
+# items parameters every collection takes; collections add their queryables (and `q`)
+ITEM_PARAMETERS = frozenset({"limit", "offset", "bbox", "datetime", "f"})
+FORMATS = ("json", "geojson", "kml")
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
 ]
 _GEOJSON_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {GEOJSON: {}}, "description": "GeoJSON"}
+}
+_ITEMS_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {GEOJSON: {}, KML_MEDIA_TYPE: {}}, "description": "GeoJSON, or KML (f=kml)"}
 }
 
 
@@ -91,7 +99,11 @@ def ogc_router(service: ServiceSettings) -> APIRouter:
         name="ogc_items",
         summary="Items of a collection",
         response_class=Response,
-        responses=_GEOJSON_RESPONSE,
+        responses=_ITEMS_RESPONSE,
+        description="Besides these parameters, a collection takes its queryables "
+        "(`/ogc/collections/{collectionId}/queryables`) as `name=value` (repeated or "
+        "comma-separated: any of them) and, when it has queryables, `q` (text); any other "
+        "parameter is a 400.",
     )
     def items(
         request: Request,
@@ -100,12 +112,22 @@ def ogc_router(service: ServiceSettings) -> APIRouter:
         page: Annotated[Paging, Depends(paging(service))],
         bbox: Annotated[Bbox | None, Depends(bbox_param)],
         interval: Annotated[Interval | None, Depends(datetime_param)],
+        f: Annotated[str, Query(description="geojson (json) or kml")] = "geojson",
     ) -> Response:
         found = _find(request, collection_id)
         if interval is not None and not found.temporal:
             raise parameter_error("datetime", f"collection '{found.id}' has no time")
-        query = ItemQuery(bbox, interval, page.limit, page.offset, sectors)
+        if f not in FORMATS:
+            raise parameter_error("f", f"expected one of {', '.join(FORMATS)}, got {f!r}")
+        if f == "kml" and found.id != "seizures":
+            raise parameter_error("f", f"kml is offered for the seizures, not '{found.id}'")
+        properties, text = _property_filters(request, found)
+        query = ItemQuery(bbox, interval, page.limit, page.offset, sectors, properties, text)
         result = found.items(query)
+        if f == "kml":
+            return Response(
+                kml_document(_kml_rows(result.features), SEIZURES), media_type=KML_MEDIA_TYPE
+            )
         links = [
             _link(request.url, "self", GEOJSON, "this page"),
             _link(
@@ -134,6 +156,25 @@ def ogc_router(service: ServiceSettings) -> APIRouter:
             "links": links,
         }
         return _geojson(body)
+
+    @router.get(
+        "/collections/{collection_id}/queryables",
+        name="ogc_queryables",
+        summary="Queryables of a collection (JSON Schema)",
+        response_class=Response,
+        responses={200: {"content": {SCHEMA_JSON: {}}, "description": "JSON Schema"}},
+    )
+    def queryables(request: Request, collection_id: str, _key: Reader) -> Response:
+        found = _find(request, collection_id)
+        body = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": str(request.url),
+            "type": "object",
+            "title": found.title,
+            "properties": found.queryables,
+            "additionalProperties": False,
+        }
+        return Response(orjson.dumps(body), media_type=SCHEMA_JSON)
 
     @router.get(
         "/collections/{collection_id}/items/{feature_id:path}",
@@ -170,6 +211,41 @@ def _find(request: Request, collection_id: str) -> Collection:
     return found
 
 
+def _property_filters(
+    request: Request, collection: Collection
+) -> tuple[tuple[tuple[str, str], ...], str | None]:
+    """The (queryable, value) pairs and the text of an items request; any other parameter is
+    a 400 naming it (OGC API – Features /req/core/query-param-unknown)."""
+    allowed = ITEM_PARAMETERS | set(collection.queryables)
+    if collection.queryables:
+        allowed |= {"q"}
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise parameter_error(
+            unknown[0],
+            f"unknown parameter for '{collection.id}'; expected {', '.join(sorted(allowed))}",
+        )
+    pairs = tuple(
+        (name, value)
+        for name, value in request.query_params.multi_items()
+        if name in collection.queryables
+    )
+    text = request.query_params.get("q")
+    return pairs, text or None
+
+
+def _kml_rows(features: list[Any]) -> list[dict[str, Any]]:
+    """The rows of point features: their properties with ``lat`` and ``lon``."""
+    return [
+        {
+            **feature["properties"],
+            "lon": feature["geometry"]["coordinates"][0],
+            "lat": feature["geometry"]["coordinates"][1],
+        }
+        for feature in features
+    ]
+
+
 def _describe(request: Request, collection: Collection, sectors: Sectors) -> dict[str, Any]:
     items = request.url_for("ogc_items", collection_id=collection.id)
     description: dict[str, Any] = {
@@ -188,6 +264,19 @@ def _describe(request: Request, collection: Collection, sectors: Sectors) -> dic
             _link(items, "items", GEOJSON, f"{collection.title} items"),
         ],
     }
+    if collection.queryables:
+        queryables = request.url_for("ogc_queryables", collection_id=collection.id)
+        description["links"].append(
+            _link(
+                queryables,
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                SCHEMA_JSON,
+                f"{collection.title} queryables",
+            )
+        )
+        description["links"].append(
+            _link(f"{items}?f=kml", "alternate", KML_MEDIA_TYPE, f"{collection.title} as KML")
+        )
     extent = collection.extent(sectors)
     if extent:
         description["extent"] = extent

@@ -32,3 +32,12 @@ class WorkspaceError(GeointError):
 
 class PatrolError(GeointError, ValueError):
     """A patrol request cannot be planned: base outside the graph, no teams, a too-short shift."""
+
+
+class QueryError(GeointError, ValueError):
+    """A filter or query parameter is unknown or holds a value outside what it accepts."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        self.field = field
+        self.detail = detail
+        super().__init__(f"{field}: {detail}")

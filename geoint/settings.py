@@ -248,6 +248,19 @@ class PatrolSettings(BaseModel):
     )
 
 
+class IntelSettings(BaseModel):
+    """Seizure intelligence (docs/seizures.md): crossings, trends, reports."""
+
+    crossing_radius_m: float = Field(
+        10_000, gt=0, description="a seizure belongs to the nearest official crossing this close"
+    )
+    top_routes: int = Field(10, ge=1, description="origin → destination routes listed")
+    max_points: int = Field(
+        5_000, ge=1, description="seizure positions drawn on a trends or report map (latest)"
+    )
+    report_alerts: int = Field(20, ge=0, description="notable alerts listed in a report")
+
+
 class GeointSettings(BaseSettings):
     """Top-level settings; built once at the edge and passed down."""
 
@@ -269,6 +282,7 @@ class GeointSettings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     cells: CellSettings = CellSettings()
     patrol: PatrolSettings = PatrolSettings()
+    intel: IntelSettings = IntelSettings()
 
     @model_validator(mode="after")
     def _coarse_are_parents(self) -> GeointSettings:

@@ -33,7 +33,7 @@ from jinja2 import Template
 from geoint.analytics.scoring import FACTORS
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region
-from geoint.schema import COMMODITIES
+from geoint.palette import COMMODITY_COLOURS, SEVERITY_COLOURS
 from geoint.serve.map_data import MAX_FEATURES, MapData
 from geoint.web.legend import Legend
 
@@ -74,11 +74,6 @@ _BIND = """function (feature, layer) {
     if (p.tooltip) { layer.bindTooltip(p.tooltip, {sticky: true}); }
 }"""
 
-_PALETTE = (
-    "#e41a1c #8c564b #ff7f00 #984ea3 #4daf4a #a6761d #000000 #f781bf #377eb8 #666666 #17becf"
-    " #bcbd22 #999999"
-)  # one per commodity, in COMMODITIES order
-COMMODITY_COLOURS: dict[str, str] = dict(zip(COMMODITIES, _PALETTE.split(), strict=True))
 HOTSPOT_CLASSES: dict[int, tuple[str, str]] = {
     3: ("hot spot, 99 % confidence", "#b2182b"),
     2: ("hot spot, 95 % confidence", "#ef8a62"),
@@ -96,8 +91,6 @@ SEIZURE_FIELDS = (
 
 
 PATROL_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
-SEVERITY_COLOURS = {"Extreme": "#67000d", "Severe": "#e31a1c", "Moderate": "#fd8d3c",
-                    "Minor": "#fed976"}  # fmt: skip
 ALERT_FIELDS = ("status", "severity", "urgency", "certainty", "rule", "type", "event_time",
                 "last_seen", "count", "sector", "cell")  # fmt: skip
 TRACK_COLOUR = "#0057e7"

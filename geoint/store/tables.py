@@ -228,3 +228,31 @@ alert_labels = sa.Table(
 )
 
 ALERT_TABLES = [alerts, alert_sources, alert_changes, alert_labels]
+
+
+# ----------------------------------------------------------------- seizure intelligence
+# The official crossing each seizure was made at or near (`geoint.intel.crossings`): derived
+# from the region, so kept beside the seizures rather than in them (no migration of old
+# workspaces; recomputed when the served region's crossings change).
+seizure_crossings = sa.Table(
+    "seizure_crossings",
+    metadata,
+    sa.Column("seizure_id", sa.String(128), primary_key=True),
+    sa.Column("crossing", sa.Text, index=True),  # null: no crossing within the radius
+    sa.Column("distance_m", sa.Float),
+    sa.Column("region", sa.String(64), nullable=False),  # fingerprint of the crossings layer
+)
+
+# WCO-style enforcement operations: a named window with an optional scope (JSON lists; empty:
+# every commodity, every sector); what falls inside is tagged on read (`geoint.intel.operations`).
+operations = sa.Table(
+    "operations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("start", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("commodities", sa.Text, nullable=False),
+    sa.Column("sectors", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)

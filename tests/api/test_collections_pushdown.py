@@ -24,6 +24,7 @@ from geoint.api.collections import (
     _seizure_features,
 )
 from geoint.h3index import latlng_to_cells
+from geoint.intel.crossings import SeizureLocator
 from geoint.layers import Region, RegionIndex
 from geoint.schema import EVENT_SCHEMA
 from geoint.store.workspace import Workspace
@@ -212,7 +213,7 @@ def _cases(stored):
             lambda frame: _point_features(frame, "id"),
         ),
         "seizures": (
-            SeizureCollection(ws, index),
+            SeizureCollection(ws, index, SeizureLocator(index, 10_000)),
             ws.read_table("seizures"),
             ("ts", "ts"),
             ["ts", "seizure_id"],
@@ -288,7 +289,8 @@ def test_alert_ids_must_be_canonical(stored):
 def test_new_seizures_and_a_rewritten_events_file_are_served(tmp_path):
     index = RegionIndex(Region.load(build_region(tmp_path / "region")))
     ws = Workspace(tmp_path / "ws")
-    seizures, events = SeizureCollection(ws, index), EventCollection(ws, index)
+    seizures = SeizureCollection(ws, index, SeizureLocator(index, 10_000))
+    events = EventCollection(ws, index)
     north = ItemQuery(None, None, 50, 0, frozenset({"north"}))
     assert seizures.items(north).matched == events.items(north).matched == 0
     assert seizures.extent(None) == events.extent(None) == {}

@@ -1,0 +1,1 @@
+"""Seizure intelligence: filters pushed into SQL, trends, crossings, operations and reports."""
