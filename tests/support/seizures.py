@@ -8,7 +8,6 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geoint.layers import Region
-
 from support.paths import REPO
 
 SAMPLE_SEIZURES = REPO / "sample_tracks" / "scenario" / "seizures.csv"
