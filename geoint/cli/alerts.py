@@ -172,3 +172,25 @@ def alerts_label(
     """Label an alert a true or false positive (per-rule precision in 'geoint evaluate')."""
     alert = _alert_store(workspace).label(alert_id, label, _actor(actor), note)
     emit(as_json, alert, lambda: out.print(f"alert {alert_id} labelled {alert['label']}"))
+
+
+@alerts_app.command(
+    "export",
+    epilog="Example: geoint alerts export --out alerts.kml --format kml -w ws",
+)
+def alerts_export(
+    out_file: Annotated[Path, typer.Option("--out", help="file to write")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, geojson or kml")] = "csv",
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write every alert as CSV, GeoJSON or KML (styled by CAP severity), by event time."""
+    from geoint.errors import GeointError
+    from geoint.serve.export import EXPORT_FORMATS, export_records
+
+    if fmt not in EXPORT_FORMATS:
+        raise GeointError(f"--format: expected one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    frame, _ = _alert_store(workspace).frame_page()
+    rows = export_records(frame, out_file, fmt, "alerts")
+    payload = {"file": str(out_file), "format": fmt, "alerts": rows}
+    emit(as_json, payload, lambda: out.print(f"{rows:,} alerts written to {out_file}"))

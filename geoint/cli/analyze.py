@@ -106,11 +106,11 @@ def _print_cell(report: dict[str, Any]) -> None:
 )
 def events_export(
     out_file: Annotated[Path, typer.Option("--out", help="file to write")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or geojson")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, geojson or kml")] = "csv",
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write the stored events as CSV or GeoJSON (cells as hex, times ISO 8601 UTC)."""
+    """Write the stored events as CSV, GeoJSON or KML (cells as hex, times ISO 8601 UTC)."""
     from geoint.serve.export import EXPORT_FORMATS, export_events
 
     if fmt not in EXPORT_FORMATS:

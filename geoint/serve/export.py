@@ -1,7 +1,9 @@
-"""Exports of stored events: CSV and GeoJSON with the columns of SPEC §12.
+"""Exports of stored events, alerts and seizures: CSV, GeoJSON and KML (SPEC §12).
 
 Cells go out as canonical hex strings, times as ISO 8601 UTC text, non-finite distances (a
-region without crossings) as empty values / JSON null; GeoJSON points are [lon, lat].
+region without crossings) as empty values / JSON null, lists (an alert's vehicles) as
+comma-separated text in CSV; GeoJSON points are [lon, lat]; KML is styled by event type, CAP
+severity or commodity (`geoint.serve.kml`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import polars as pl
 from geoint.atomic import replacing, write_bytes
 from geoint.h3index import cells_to_hex
 from geoint.schema import EVENT_EXPORT_COLUMNS
+from geoint.serve.kml import ALERTS, EVENTS, SEIZURES, KmlLayout, write_kml
 
-EXPORT_FORMATS = ("csv", "geojson")
+EXPORT_FORMATS = ("csv", "geojson", "kml")
 ISO_UTC = "%Y-%m-%dT%H:%M:%S%.fZ"
+LAYOUTS = {"events": EVENTS, "alerts": ALERTS, "seizures": SEIZURES}
 
 
 def export_frame(events: pl.DataFrame) -> pl.DataFrame:
@@ -34,19 +38,42 @@ def export_frame(events: pl.DataFrame) -> pl.DataFrame:
 
 
 def export_events(events: pl.DataFrame, path: Path, fmt: str) -> int:
-    """Write `events` to `path` as ``csv`` or ``geojson`` atomically; return the row count."""
+    """Write `events` to `path` as ``csv``, ``geojson`` or ``kml`` atomically; return the row
+    count."""
+    return export_points(export_frame(events), path, fmt, EVENTS)
+
+
+def export_records(frame: pl.DataFrame, path: Path, fmt: str, kind: str) -> int:
+    """Write stored alerts or seizures (``kind``) to `path` in `fmt`; return the row count."""
+    if "cell" in frame.columns and frame.schema["cell"].is_integer():
+        cells = frame["cell"].cast(pl.UInt64).to_numpy()
+        frame = frame.with_columns(pl.Series("cell", cells_to_hex(cells), dtype=pl.String))
+    text = [
+        pl.col(name).dt.to_string(ISO_UTC)
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime)
+    ]
+    return export_points(
+        frame.drop("batch", strict=False).with_columns(text), path, fmt, LAYOUTS[kind]
+    )
+
+
+def export_points(rows: pl.DataFrame, path: Path, fmt: str, layout: KmlLayout) -> int:
+    """Write text-ready point rows (``lat``, ``lon``) to `path` in `fmt`; return the count."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
     path = Path(path)
-    rows = export_frame(events)
+    if fmt == "kml":
+        return write_kml(rows, path, layout)
     if fmt == "csv":
+        lists = [name for name, dtype in rows.schema.items() if isinstance(dtype, pl.List)]
         with replacing(path) as tmp:
-            rows.write_csv(tmp)
+            rows.with_columns(pl.col(lists).list.join(", ")).write_csv(tmp)
     else:
         features = [
             {
                 "type": "Feature",
-                "id": row["event_id"],
+                "id": row[layout.id_column],
                 "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
                 "properties": row,
             }

@@ -9,7 +9,13 @@ import pyogrio
 import pytest
 from fastapi.testclient import TestClient
 from support.api import api_settings, bearer, build_region, create_key
-from support.seizures import EXTRA_SEIZURES_CSV, SAMPLE_SEIZURES, crossing_oracle, stored_frame
+from support.seizures import (
+    EXTRA_SEIZURES_CSV,
+    SAMPLE_SEIZURES,
+    crossing_oracle,
+    pandas_trends,
+    stored_frame,
+)
 
 from geoint.api.app import create_app
 from geoint.layers import Region
@@ -174,23 +180,6 @@ def test_queryables_are_advertised(served):
     assert (
         client.get("/ogc/collections/roads/queryables", headers=headers).json()["properties"] == {}
     )
-
-
-def _period(ts: pd.Series, period: str) -> pd.Series:
-    """The first day of each time's ISO week (Monday) or month, as an ISO date."""
-    code = "W-SUN" if period == "week" else "M"
-    return ts.dt.to_period(code).dt.start_time.dt.strftime("%Y-%m-%d")
-
-
-def pandas_trends(frame: pd.DataFrame, by: str, period: str) -> pd.DataFrame:
-    """Count and single-unit quantity per value and period: the plain pandas group-by."""
-    frame = frame.assign(period=_period(frame.ts, period), key=frame[by])
-    groups = frame.groupby(["key", "period"], dropna=False)
-    counted = groups.size().rename("count")
-    measured = frame[frame.quantity.notna()].groupby(["key", "period"], dropna=False)
-    one_unit = measured.unit.nunique(dropna=False) == 1
-    quantity = measured.quantity.sum().where(one_unit)
-    return pd.concat([counted, quantity.rename("quantity")], axis=1).reset_index()
 
 
 @pytest.mark.parametrize("period", ["week", "month"])

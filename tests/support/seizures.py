@@ -40,3 +40,20 @@ def crossing_oracle(frame: pd.DataFrame, region: Region, radius_m: float) -> pd.
     nearest = gpd.sjoin_nearest(points, crossings, how="left", max_distance=radius_m)
     nearest = nearest[~nearest.index.duplicated()]
     return nearest["name"].where(nearest["name"].notna(), None).reindex(frame.index)
+
+
+def _period(ts: pd.Series, period: str) -> pd.Series:
+    """The first day of each time's ISO week (Monday) or month, as an ISO date."""
+    code = "W-SUN" if period == "week" else "M"
+    return ts.dt.to_period(code).dt.start_time.dt.strftime("%Y-%m-%d")
+
+
+def pandas_trends(frame: pd.DataFrame, by: str, period: str) -> pd.DataFrame:
+    """Count and single-unit quantity per value and period: the plain pandas group-by."""
+    frame = frame.assign(period=_period(frame.ts, period), key=frame[by])
+    groups = frame.groupby(["key", "period"], dropna=False)
+    counted = groups.size().rename("count")
+    measured = frame[frame.quantity.notna()].groupby(["key", "period"], dropna=False)
+    one_unit = measured.unit.nunique(dropna=False) == 1
+    quantity = measured.quantity.sum().where(one_unit)
+    return pd.concat([counted, quantity.rename("quantity")], axis=1).reset_index()
