@@ -33,10 +33,11 @@ from geoint.api.ingest import ingest_router
 from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
 from geoint.api.patrols import patrol_router
-from geoint.api.seizures import seizures_router
+from geoint.api.seizures import quality_router, seizures_router
 from geoint.api.session import session_router
 from geoint.api.settings import ApiSettings
 from geoint.api.state import Services
+from geoint.api.trends import trends_router
 from geoint.intel.crossings import SeizureLocator
 from geoint.layers import Region, RegionIndex
 from geoint.layers.gazetteer import build_gazetteer
@@ -116,6 +117,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(map_router(settings.api))
     app.include_router(patrol_router())
     app.include_router(seizures_router(settings.api))
+    app.include_router(trends_router())
+    app.include_router(quality_router())
     _add_service_routes(app)
     return app
 

@@ -12,15 +12,17 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from geoint.api.auth import sector_scope
+from geoint.api.auth import reader, sector_scope
 from geoint.api.collections import Bbox, Sectors, SeizureCollection
 from geoint.api.dependencies import Paging, bbox_param, paging
-from geoint.api.errors import parameter_error
+from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
+from geoint.intel.quality import quality_report
 from geoint.intel.query import FILTER_FIELDS, Scope, SeizureFilter, field_values, parse_day
 from geoint.intel.trends import PERIODS, TREND_FIELDS, check_trend, seizure_summary, seizure_trends
 from geoint.serve.kml import KML_MEDIA_TYPE, SEIZURES, kml_document
+from geoint.store.keys import ApiKey
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -197,3 +199,18 @@ def _json(body: dict[str, Any], media_type: str) -> Response:
     for raw, escaped in _HTML_SAFE:
         data = data.replace(raw, escaped)
     return Response(data, media_type=media_type)
+
+
+def quality_router() -> APIRouter:
+    """``GET /api/v1/quality``: the data-quality report of the seizure records."""
+    router = APIRouter(prefix="/api/v1", tags=["seizures"])
+
+    @router.get("/quality", summary="Data quality of the seizure records per source and week")
+    def quality(request: Request, key: Annotated[ApiKey, Depends(reader)]) -> Response:
+        if key.role == "unit":
+            raise Problem(403, "a unit key may not read every source's quality report",
+                          slug="forbidden", role=key.role)  # fmt: skip
+        _reject_unknown(request, set())
+        return _json(quality_report(get_services(request).workspace), JSON)
+
+    return router

@@ -55,6 +55,11 @@ TRANSPORT_MODES = (
     "other",
 )
 DIRECTIONS = ("import", "export", "transit")
+# CEN fields seizure trends group by (``crossing``: the official crossing near the seizure)
+SEIZURE_TREND_FIELDS = (
+    "commodity", "transport_mode", "concealment", "detection_method", "direction",
+    "origin_country", "crossing",
+)  # fmt: skip
 
 
 class PositionPrecision(StrEnum):

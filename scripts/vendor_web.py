@@ -1,6 +1,6 @@
 """Copy the map's JS/CSS assets from their npm packages into ``web/static/vendor/``.
 
-The files are committed (about 430 kB with their licences), so installing the project needs no
+The files are committed (about 1.3 MB with their licences), so installing the project needs no
 network; run this with ``npm`` on the path only to change a version: ``python
 scripts/vendor_web.py``. Each package keeps its own folder so the CSS ``url(images/...)`` still
 resolves.
@@ -46,6 +46,10 @@ PACKAGES: dict[str, tuple[str, ...]] = {
             for scale in ("", "_@2X")
         ),
     ),
+    # the /trends page's charts (Vega-Lite specs rendered by Vega, embedded with PNG/SVG export)
+    "vega@6.4.0": ("LICENSE", "build/vega.min.js"),
+    "vega-lite@6.5.0": ("LICENSE", "build/vega-lite.min.js"),
+    "vega-embed@7.3.0": ("LICENSE", "build/vega-embed.min.js"),
 }
 
 
@@ -59,7 +63,7 @@ def vendor(spec: str, members: tuple[str, ...], scratch: Path) -> None:
         for member in members:
             data = archive.extractfile(f"package/{member}")
             assert data is not None, f"{spec}: {member} is not a file"
-            out = TARGET / name / member.removeprefix("dist/")
+            out = TARGET / name / member.removeprefix("dist/").removeprefix("build/")
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(data.read())
 

@@ -142,3 +142,19 @@ def seizures_export(
     rows = export_records(read_seizures(store, chosen), out_file, fmt, "seizures")
     payload = {"file": str(out_file), "format": fmt, "seizures": rows}
     emit(as_json, payload, lambda: out.print(f"{rows:,} seizures written to {out_file}"))
+
+
+@app.command("quality", epilog="Example: geoint quality -w ws --json")
+def quality(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """Data quality of the seizure records per source and week (WCO Data Quality Charter):
+    submitted, quarantined by reason, completeness of each CEN field, entry delay."""
+    from geoint.intel.quality import quality_report
+
+    report = quality_report(open_workspace(workspace)[1])
+    table = Table("source", "week", "submitted", "quarantined", "completeness", "median delay")
+    for w in report["weeks"]:
+        share = "" if w["completeness"] is None else f"{w['completeness']:.0%}"
+        delay = "" if w["median_delay_days"] is None else f"{w['median_delay_days']:.1f} d"
+        shown = (w["source"], w["week"], w["submitted"], w["quarantined"], share, delay)
+        table.add_row(*(escape(str(v)) for v in shown))
+    emit(as_json, report, lambda: out.print(table))

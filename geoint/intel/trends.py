@@ -15,12 +15,10 @@ import polars as pl
 
 from geoint.errors import QueryError
 from geoint.intel.query import Scope, SeizureFilter, read_seizures
+from geoint.schema import SEIZURE_TREND_FIELDS
 from geoint.store.workspace import Workspace
 
-TREND_FIELDS = (
-    "commodity", "transport_mode", "concealment", "detection_method", "direction",
-    "origin_country", "crossing",
-)  # fmt: skip
+TREND_FIELDS = SEIZURE_TREND_FIELDS
 PERIODS = {"week": "1w", "month": "1mo"}
 BREAKDOWNS = ("commodity", "transport_mode", "concealment", "detection_method")
 SUMMARY_COLUMNS = (
