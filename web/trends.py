@@ -39,7 +39,8 @@ _PAGE = """<!doctype html>
 <form id="filters" autocomplete="off">
   <label>group by <select name="by">{% for f in fields %}
     <option value="{{ f }}">{{ f.replace("_", " ") }}</option>{% endfor %}</select></label>
-  <label>period <select name="period"><option value="week">week</option>
+  <label>period <select name="period"><option value="day">day</option>
+    <option value="week">week</option>
     <option value="month" selected>month</option></select></label>
   <label>from <input type="date" name="from"></label>
   <label>to <input type="date" name="to"></label>

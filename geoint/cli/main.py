@@ -17,6 +17,7 @@ from geoint.cli import (
     bench,
     ingest,
     keys,
+    operations,
     patrol,
     region,
     seizures,
@@ -31,7 +32,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (region, ingest, simulate, analyze, alerts, seizures, patrol, serve, keys, bench):
+for module in (
+    region, ingest, simulate, analyze, alerts, seizures, operations, patrol, serve, keys, bench,
+):  # fmt: skip
     app.add_typer(module.app)
 
 

@@ -85,7 +85,7 @@ def _locate(settings: GeointSettings, store: Workspace, region: Path | None, nee
 )
 def seizures_trends(
     by: Annotated[str, typer.Option("--by", help="commodity, transport_mode, ..., crossing")],
-    period: Annotated[str, typer.Option("--period", help="week or month")] = "month",
+    period: Annotated[str, typer.Option("--period", help="day, week or month")] = "month",
     start: FromOption = None,
     end: ToOption = None,
     where: WhereOption = None,

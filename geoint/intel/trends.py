@@ -2,7 +2,7 @@
 top routes and positions, over the rows a `SeizureFilter` kept (`geoint.intel.query`).
 
 The filter runs in SQL; the grouping runs in polars over the few columns it needs. A period is
-named by its first day (ISO date): weeks start on Monday (ISO weeks, UTC), months on the 1st.
+named by its first day (ISO date): UTC days, ISO weeks (from Monday), months (from the 1st).
 Quantities are summed only within one unit: a group mixing units (kg and items) has a null
 ``quantity`` and ``unit`` rather than a meaningless sum.
 """
@@ -19,7 +19,7 @@ from geoint.schema import SEIZURE_TREND_FIELDS
 from geoint.store.workspace import Workspace
 
 TREND_FIELDS = SEIZURE_TREND_FIELDS
-PERIODS = {"week": "1w", "month": "1mo"}
+PERIODS = {"day": "1d", "week": "1w", "month": "1mo"}
 BREAKDOWNS = ("commodity", "transport_mode", "concealment", "detection_method")
 SUMMARY_COLUMNS = (
     "seizure_id", "ts", "lat", "lon", "commodity", "quantity", "unit", "transport_mode",
