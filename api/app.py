@@ -33,7 +33,7 @@ from geoint.api.ingest import ingest_router
 from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
 from geoint.api.patrols import patrol_router
-from geoint.api.seizures import quality_router, seizures_router
+from geoint.api.seizures import declarations_router, quality_router, seizures_router
 from geoint.api.session import session_router
 from geoint.api.settings import ApiSettings
 from geoint.api.state import Services
@@ -119,6 +119,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(seizures_router(settings.api))
     app.include_router(trends_router())
     app.include_router(quality_router())
+    app.include_router(declarations_router(settings.api))
     _add_service_routes(app)
     return app
 

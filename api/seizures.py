@@ -9,6 +9,7 @@ silently returns everything.
 from typing import Annotated, Any
 
 import orjson
+import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
@@ -18,6 +19,7 @@ from geoint.api.dependencies import Paging, bbox_param, paging
 from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
+from geoint.intel.profiles import declarations_json, load_profiles, score_declarations
 from geoint.intel.quality import quality_report
 from geoint.intel.query import FILTER_FIELDS, Scope, SeizureFilter, field_values, parse_day
 from geoint.intel.trends import PERIODS, TREND_FIELDS, check_trend, seizure_summary, seizure_trends
@@ -212,5 +214,39 @@ def quality_router() -> APIRouter:
                           slug="forbidden", role=key.role)  # fmt: skip
         _reject_unknown(request, set())
         return _json(quality_report(get_services(request).workspace), JSON)
+
+    return router
+
+
+def declarations_router(service: ServiceSettings) -> APIRouter:
+    """``GET /api/v1/declarations``: declarations scored by the risk profiles."""
+    router = APIRouter(prefix="/api/v1", tags=["declarations"])
+
+    @router.get("/declarations", summary="Transit declarations with their risk score and hits")
+    def declarations(
+        request: Request,
+        sectors: Annotated[Sectors, Depends(sector_scope)],
+        page: Annotated[Paging, Depends(paging(service))],
+        level: Annotated[list[str] | None, Query(description="high, medium, low")] = None,
+    ) -> Response:
+        _reject_unknown(request, {"level", "limit", "offset"})
+        unknown = sorted(set(level or ()) - {"high", "medium", "low"})
+        if unknown:
+            raise parameter_error("level", f"expected high, medium or low, got {unknown}")
+        services = get_services(request)
+        settings = services.settings
+        profiles = load_profiles(settings.intel.profiles_file)
+        scored = score_declarations(services.workspace, profiles, services.index, settings)
+        if level:
+            scored = scored.filter(pl.col("level").is_in(level))
+        if sectors is not None:  # a unit sees the declarations bound for its sectors
+            scored = (
+                Scope(services.index, sectors)
+                .keep(scored.with_columns(lat="dest_lat", lon="dest_lon"))
+                .drop("lat", "lon")
+            )
+        rows = declarations_json(scored.slice(page.offset, page.limit))
+        body = {"declarations": rows, "numberMatched": scored.height, "numberReturned": len(rows)}
+        return _json(body, JSON)
 
     return router

@@ -259,6 +259,15 @@ class IntelSettings(BaseModel):
         5_000, ge=1, description="seizure positions drawn on a trends or report map (latest)"
     )
     report_alerts: int = Field(20, ge=0, description="notable alerts listed in a report")
+    profiles_file: Path | None = Field(
+        None, description="CTS-style risk profiles (TOML); default geoint/intel/profiles.toml"
+    )
+    high_risk_score: float = Field(
+        70, ge=0, le=100, description="a declaration scoring this much is high risk"
+    )
+    medium_risk_score: float = Field(
+        40, ge=0, le=100, description="a declaration scoring this much is medium risk"
+    )
 
 
 class GeointSettings(BaseSettings):

@@ -40,7 +40,7 @@ class AlertRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
-    kind: Literal["event", "emerging", "risk"]
+    kind: Literal["event", "emerging", "risk", "declaration"]
     title: str = Field(min_length=1)
     severity: Literal["Extreme", "Severe", "Moderate", "Minor"]
     urgency: Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
@@ -48,13 +48,16 @@ class AlertRule(BaseModel):
     event_types: tuple[EventType, ...] = ()
     classes: tuple[str, ...] = ()
     min_risk: float | None = Field(None, ge=0, le=100)
+    min_score: float | None = Field(None, ge=0, le=100)  # declarations (risk profiles)
 
     @model_validator(mode="after")
     def _condition_given(self) -> AlertRule:
         needs = {"event": bool(self.event_types), "emerging": bool(self.classes)}
         needs["risk"] = self.min_risk is not None
+        needs["declaration"] = self.min_score is not None
         if not needs[self.kind]:
-            field_name = {"event": "event_types", "emerging": "classes", "risk": "min_risk"}
+            field_name = {"event": "event_types", "emerging": "classes", "risk": "min_risk",
+                          "declaration": "min_score"}  # fmt: skip
             raise ValueError(f"a {self.kind} rule needs {field_name[self.kind]}")
         return self
 

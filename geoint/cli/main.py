@@ -15,6 +15,7 @@ from geoint.cli import (
     alerts,
     analyze,
     bench,
+    declarations,
     ingest,
     keys,
     operations,
@@ -33,7 +34,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 for module in (
-    region, ingest, simulate, analyze, alerts, seizures, operations, patrol, serve, keys, bench,
+    region, ingest, simulate, analyze, alerts, seizures, declarations, operations, patrol, serve,
+    keys, bench,
 ):  # fmt: skip
     app.add_typer(module.app)
 

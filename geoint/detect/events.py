@@ -742,6 +742,8 @@ def _off_road_events(view: _View, settings: GeointSettings) -> pl.DataFrame:
 def _watchlist_events(
     view: _View, watchlist: pl.DataFrame | None, ground: Ground, settings: GeointSettings
 ) -> pl.DataFrame:
+    if watchlist is not None and "kind" in watchlist.columns:  # persons, companies: no track
+        watchlist = watchlist.filter(pl.col("kind").is_null() | (pl.col("kind") == "vehicle"))
     if watchlist is None or watchlist.height == 0:
         return _empty()
     s = settings.events

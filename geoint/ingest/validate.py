@@ -570,18 +570,27 @@ def _vocabulary_check(column: str, allowed: Sequence[str]) -> Check:
 
 
 # --------------------------------------------------------------- watch list, declarations
+WATCHLIST_KINDS = ("vehicle", "person", "company")
+DECLARATION_TEXT = ("operator", "consignee", "origin_country", "destination_country")
+
+
 def validate_watchlist(frame: pl.DataFrame, file: str, now: datetime) -> Validated:
-    """Check CTS-style watch-list entries: vehicle id, reason, optional expiry."""
+    """Check CTS-style watch-list entries: a vehicle id (or, for persons and companies, their
+    name in ``subject``), a reason, an optional expiry and ``kind`` (vehicle by default)."""
+    if "vehicle_id" not in frame.columns and "subject" in frame.columns:
+        frame = frame.rename({"subject": "vehicle_id"})
     require_columns(frame, file, ("vehicle_id", "reason"))
     expires = parse_timestamps(frame["expires"]) if "expires" in frame.columns else None
     typed = frame.with_columns(
         pl.col("vehicle_id").cast(pl.String).str.strip_chars().alias("_vehicle_id"),
         pl.col("reason").cast(pl.String).str.strip_chars().alias("_reason"),
         (expires if expires is not None else pl.lit(None, UTC_DATETIME)).alias("_expires"),
+        _vocabulary(frame, "kind").fill_null("vehicle").alias("_kind"),
     )
     checks = [
-        _missing("vehicle_id", "_vehicle_id", "a vehicle id"),
+        _missing("vehicle_id", "_vehicle_id", "a vehicle id (or a subject)"),
         _missing("reason", "_reason", "a reason"),
+        *([_vocabulary_check("kind", WATCHLIST_KINDS)] if "kind" in frame.columns else []),
     ]
     if "expires" in frame.columns:
         checks.append(
@@ -598,6 +607,7 @@ def validate_watchlist(frame: pl.DataFrame, file: str, now: datetime) -> Validat
         pl.col("_vehicle_id").alias("vehicle_id"),
         pl.col("_reason").alias("reason"),
         pl.col("_expires").alias("expires"),
+        pl.col("_kind").alias("kind"),
     )
     return Validated(good, bad)
 
@@ -613,10 +623,26 @@ def validate_declarations(frame: pl.DataFrame, file: str, now: datetime) -> Vali
         parse_timestamps(frame["deadline"]).alias("_deadline"),
         _coordinate(frame["dest_lat"], "lat").alias("_lat"),
         _coordinate(frame["dest_lon"], "lon").alias("_lon"),
+        _vocabulary(frame, "commodity").alias("_commodity"),
+        _hs_code(frame).alias("_hs_code"),
     )
     checks = [
         _missing("vehicle_id", "_vehicle_id", "a vehicle id"),
         _missing("corridor_id", "_corridor_id", "a corridor id"),
+        *([_vocabulary_check("commodity", COMMODITIES)] if "commodity" in frame.columns else []),
+        *(
+            [
+                Check(
+                    "hs_code",
+                    Reason.INVALID_VALUE,
+                    pl.col("_hs_code").is_not_null()
+                    & ~pl.col("_hs_code").str.contains(r"^\d{4,10}$"),
+                    _detail("expected an HS code of 4 to 10 digits", "hs_code"),
+                )
+            ]
+            if "hs_code" in frame.columns
+            else []
+        ),
         Check(
             "start",
             Reason.UNPARSABLE_TIME,
@@ -646,5 +672,23 @@ def validate_declarations(frame: pl.DataFrame, file: str, now: datetime) -> Vali
         pl.col("_deadline").alias("deadline"),
         pl.col("_lat").alias("dest_lat"),
         pl.col("_lon").alias("dest_lon"),
+        pl.col("_commodity").alias("commodity"),
+        pl.col("_hs_code").alias("hs_code"),
+        *[_optional_text(frame, c).alias(c) for c in DECLARATION_TEXT],
     )
     return Validated(good, bad)
+
+
+def _optional_text(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """A text column stripped, empty as null (null when the input lacks the column)."""
+    if column not in frame.columns:
+        return pl.lit(None, pl.String)
+    text = pl.col(column).cast(pl.String).str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def _hs_code(frame: pl.DataFrame) -> pl.Expr:
+    """The HS code without its dots and spaces (``2710.19`` → ``271019``)."""
+    if "hs_code" not in frame.columns:
+        return pl.lit(None, pl.String)
+    return _optional_text(frame, "hs_code").str.replace_all(r"[.\s]", "")

@@ -11,6 +11,7 @@ from geoint.analytics.cells import keyed_vehicle_days
 from geoint.detect.events import events_from_tracks
 from geoint.detect.tracks import prepare_tracks
 from geoint.ground import Ground
+from geoint.intel.profiles import raise_declaration_alerts
 from geoint.pipeline.cells import ANALYZED_PING_COLUMNS, analyze_cells
 from geoint.pipeline.incremental import analyze_batches
 from geoint.pipeline.progress import Progress, step
@@ -67,6 +68,7 @@ def analyze(
     lap("cells")
     step(progress, "raising alerts")
     alerts = raise_alerts(workspace, ground, settings, events)
+    alerts["declarations"] = raise_declaration_alerts(workspace, ground, settings)
     lap("alerts")
     caught_up = None
     if newer := workspace.ping_batches_after(seen):

@@ -29,6 +29,7 @@ from geoint.detect.tracks import stationary_runs
 from geoint.errors import WorkspaceError
 from geoint.ground import Ground
 from geoint.h3index import child_cells, grid_disks, latlng_to_cells
+from geoint.intel.profiles import raise_declaration_alerts
 from geoint.pipeline.cells import ANALYZED_PING_COLUMNS, analyze_cells
 from geoint.schema import EVENT_SCHEMA
 from geoint.settings import GeointSettings
@@ -175,6 +176,8 @@ def analyze_vehicles(
         alerts = raise_alerts(
             workspace, ground, settings, fresh, now, cell_rules=False, actor=INCREMENTAL_ACTOR
         )
+        # declarations whose transit started since the last run
+        alerts["declarations"] = raise_declaration_alerts(workspace, ground, settings, now)
     return {
         "vehicles": len(vehicles),
         "partners": len(partners),

@@ -98,10 +98,11 @@ seizures = sa.Table(
 watchlist = sa.Table(
     "watchlist",
     metadata,
-    sa.Column("vehicle_id", sa.String(128), primary_key=True),
+    sa.Column("vehicle_id", sa.String(128), primary_key=True),  # or a person's, a company's
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("expires", sa.DateTime(timezone=True)),
     sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
+    sa.Column("kind", sa.String(16)),  # vehicle (also when null), person, company
 )
 
 declarations = sa.Table(
@@ -114,6 +115,13 @@ declarations = sa.Table(
     sa.Column("dest_lat", sa.Float, nullable=False),
     sa.Column("dest_lon", sa.Float, nullable=False),
     sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
+    # CTS-style consignment fields, optional (risk profiles read them)
+    sa.Column("operator", sa.Text),
+    sa.Column("consignee", sa.Text),
+    sa.Column("commodity", sa.String(32)),
+    sa.Column("hs_code", sa.String(16)),
+    sa.Column("origin_country", sa.Text),
+    sa.Column("destination_country", sa.Text),
 )
 
 RECORD_TABLES: dict[str, sa.Table] = {

@@ -136,7 +136,21 @@ class Workspace:
             if tables is None:  # create_all adds no index to an existing table
                 with self.engine.begin() as conn:
                     conn.execute(sa.schema.CreateIndex(LEDGER_STATUS_INDEX, if_not_exists=True))
+                self._add_missing_columns()
                 self._catalogue_existing_parts()
+
+    def _add_missing_columns(self) -> None:
+        """Add the optional (nullable) columns newer versions gave to existing record tables."""
+        existing = sa.inspect(self.engine)
+        for table in RECORD_TABLES.values():
+            have = {column["name"] for column in existing.get_columns(table.name)}
+            missing = [c for c in table.columns if c.name not in have and c.nullable]
+            with self.engine.begin() as conn:
+                for column in missing:
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    conn.execute(
+                        sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                    )
 
     def _catalogue_existing_parts(self) -> None:
         """Enter the parts of a workspace written before the catalogue existed (once)."""
