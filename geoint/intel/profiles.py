@@ -146,19 +146,9 @@ def score_declarations(
 ) -> pl.DataFrame:
     """Every stored declaration with ``id``, ``score``, ``level`` and ``hits`` (by start)."""
     declarations = workspace.read_table("declarations").drop("batch")
-    declarations = (
-        declarations.with_columns(
-            [
-                pl.col(c).cast(pl.String)
-                for c in declarations.columns
-                if declarations[c].dtype == pl.Null
-            ]
-        )
-        .sort("start", "vehicle_id", "corridor_id")
-        .with_row_index("_row")
-    )
-    seizures = workspace.read_table("seizures", columns=("seizure_id", "ts", "commodity",
-                                                         "vehicle_id"))  # fmt: skip
+    declarations = declarations.sort("start", "vehicle_id", "corridor_id").with_row_index("_row")
+    columns = ("seizure_id", "ts", "commodity", "vehicle_id")
+    seizures = workspace.read_table("seizures", columns=columns)
     watchlist = workspace.read_table("watchlist")
     crossing = _corridor_crossings(index, settings.intel.crossing_radius_m)
     hits: list[pl.DataFrame] = []

@@ -508,6 +508,12 @@ class Workspace:
             if rows
             else pl.DataFrame(schema={c.name: _polars_type(c) for c in selected})
         )
+        # a column holding only nulls is inferred as Null: give it the table's type
+        frame = frame.with_columns(
+            pl.col(c.name).cast(_polars_type(c))
+            for c in selected
+            if frame.schema[c.name] == pl.Null
+        )
         return frame.with_columns(
             [
                 pl.col(c.name).dt.replace_time_zone("UTC")

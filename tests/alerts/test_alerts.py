@@ -35,7 +35,7 @@ def _all(store: AlertStore, **filters) -> list[dict]:
 
 def test_shipped_rules_load_and_a_bad_rule_is_named(tmp_path):
     rules = load_rules()
-    assert {r.kind for r in rules} == {"event", "emerging", "risk"}
+    assert {r.kind for r in rules} == {"event", "emerging", "risk", "declaration"}
     bad = tmp_path / "rules.toml"
     bad.write_text('[[rule]]\nid = "x"\nkind = "event"\ntitle = "t"\nseverity = "Awful"\n')
     with pytest.raises(AlertRuleError, match="rule 1, severity"):

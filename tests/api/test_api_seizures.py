@@ -149,7 +149,7 @@ def test_a_unit_sees_only_the_seizures_of_its_sectors(served):
         ("/api/v1/seizures", {"commodity": "gold"}, "commodity"),
         ("/api/v1/seizures", {"from": "yesterday"}, "from"),
         ("/api/v1/seizures/trends", {"by": "colour"}, "by"),
-        ("/api/v1/seizures/trends", {"period": "day"}, "period"),
+        ("/api/v1/seizures/trends", {"period": "hour"}, "period"),
         ("/api/v1/seizures/trends", {"limit": "3"}, "limit"),
         ("/ogc/collections/seizures/items", {"comodity": "fuel"}, "comodity"),
         ("/ogc/collections/seizures/items", {"direction": "sideways"}, "direction"),

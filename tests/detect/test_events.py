@@ -223,8 +223,8 @@ def test_events_export_has_the_spec_columns(analyzed, tmp_path, fmt):
 
 
 def test_events_export_rejects_an_unknown_format(analyzed, tmp_path):
-    result = geoint_cli("events", "export", "-w", str(analyzed[0]), "--format", "kml", "--out",
-                        str(tmp_path / "e.kml"))  # fmt: skip
+    result = geoint_cli("events", "export", "-w", str(analyzed[0]), "--format", "shp", "--out",
+                        str(tmp_path / "e.shp"))  # fmt: skip
     assert result.returncode != 0
     assert result.stderr.strip().startswith("error: --format")
 

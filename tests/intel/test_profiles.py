@@ -182,3 +182,21 @@ def test_a_bad_profiles_file_is_one_line_naming_file_profile_field(stored, tmp_p
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"error: {bad}: ") and message in done.stderr, done.stderr
+
+
+def test_scoring_copes_with_columns_that_hold_only_nulls(tmp_path):
+    """Seizures without vehicle ids and a watch list without kinds (the schema test's 500)."""
+    ws = Workspace(tmp_path / "ws")
+    settings = GeointSettings(workspace=tmp_path / "ws")
+    files = {
+        "seizures": "seizure_id,date,lat,lon,commodity\nN-1,2026-03-01,6.4,2.7,fuel\n",
+        "declarations": DECLARATIONS.split("\n", 2)[0] + "\n" + DECLARATIONS.split("\n")[2],
+        "watchlist": "vehicle_id,reason\nTRK-2,tip-off\n",
+    }
+    for kind, text in files.items():
+        (tmp_path / f"{kind}.csv").write_text(text + "\n", encoding="utf-8")
+        ingest_records(ws, kind, tmp_path / f"{kind}.csv", settings)
+    scored = score_declarations(ws, load_profiles(), None, settings)
+    # fuel from Nigeria (shipped profile, 30); no vehicle id links TRK-2 to the seizure
+    assert scored["vehicle_id"].to_list() == ["TRK-2"] and scored["score"].to_list() == [30.0]
+    ws.engine.dispose()
