@@ -163,7 +163,7 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
             "next_cursor": None if following is None else str(following),
             "links": links,
         }
-        return _safe_json(body)
+        return safe_json(body)
 
     @router.get(
         "/alerts.geojson",
@@ -340,7 +340,7 @@ async def _changes(
                 covered = latest
         for change in changes:
             seq = change["seq"]
-            yield b"id: %d\nevent: alert\ndata: %s\n\n" % (seq, _safe_json(change))
+            yield b"id: %d\nevent: alert\ndata: %s\n\n" % (seq, safe_json(change))
         if changes:
             idle = 0.0
             continue
@@ -393,7 +393,7 @@ def _alert_links(request: Request) -> Callable[[dict[str, Any]], list[dict[str, 
     return links
 
 
-def _safe_json(body: Any) -> bytes:
+def safe_json(body: Any) -> bytes:
     """JSON on one line with ``<``, ``>`` and ``&`` escaped (only strings can hold them)."""
     data = orjson.dumps(body)
     for raw, escaped in _HTML_SAFE:
@@ -402,7 +402,7 @@ def _safe_json(body: Any) -> bytes:
 
 
 def _json(body: Any, media_type: str = JSON) -> Response:
-    return _encoded(_safe_json(body), media_type)
+    return _encoded(safe_json(body), media_type)
 
 
 def _encoded(data: bytes, media_type: str = JSON) -> Response:

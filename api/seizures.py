@@ -8,11 +8,11 @@ silently returns everything.
 
 from typing import Annotated, Any
 
-import orjson
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from geoint.api.alerts import safe_json
 from geoint.api.auth import reader, sector_scope
 from geoint.api.collections import Bbox, Sectors, SeizureCollection
 from geoint.api.dependencies import Paging, bbox_param, paging
@@ -29,7 +29,6 @@ from geoint.store.keys import ApiKey
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 FORMATS = ("json", "geojson", "kml")
-_HTML_SAFE = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"))
 
 
 FILTER_PARAMETERS = frozenset({*FILTER_FIELDS, "from", "to", "bbox", "q"})
@@ -196,11 +195,10 @@ def _scope(services: Services, sectors: Sectors) -> Scope | None:
 
 
 def _json(body: dict[str, Any], media_type: str) -> Response:
-    """orjson with ``<``, ``>`` and ``&`` escaped: untrusted text stays inert if pasted in HTML."""
-    data = orjson.dumps(body)
-    for raw, escaped in _HTML_SAFE:
-        data = data.replace(raw, escaped)
-    return Response(data, media_type=media_type)
+    """JSON with ``<``, ``>`` and ``&`` escaped: untrusted text stays inert if pasted in HTML."""
+    return Response(
+        safe_json(body), media_type=media_type, headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 def quality_router() -> APIRouter:

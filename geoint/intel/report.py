@@ -25,7 +25,7 @@ from jinja2 import Environment, select_autoescape
 from geoint.alerts.rules import SEVERITIES
 from geoint.atomic import write_bytes
 from geoint.intel.operations import Operation, OperationItems
-from geoint.intel.trends import breakdown, trend_series
+from geoint.intel.trends import breakdown, quantities, top_routes, trend_series
 from geoint.layers import Region
 from geoint.palette import COMMODITY_COLOURS, SEVERITY_COLOURS
 
@@ -62,24 +62,12 @@ class Briefing:
 
 
 def gather(
-    operation: Operation, items: OperationItems, top_routes: int, notable_alerts: int
+    operation: Operation, items: OperationItems, top_routes_count: int, notable_alerts: int
 ) -> Briefing:
     """The briefing of `operation` over what it tags."""
     seizures = items.seizures
     days = (operation.end - operation.start).days
     period = "day" if days <= 31 else "week" if days <= 184 else "month"
-    quantities = (
-        seizures.filter(pl.col("quantity").is_not_null())
-        .group_by("commodity", "unit")
-        .agg(seizures=pl.len(), quantity=pl.col("quantity").sum())
-        .sort("seizures", "commodity", descending=[True, False], nulls_last=True)
-    )
-    routes = (
-        seizures.group_by(origin="origin_country", destination="destination_country")
-        .agg(count=pl.len())
-        .sort(["count", "origin", "destination"], descending=[True, False, False], nulls_last=True)
-        .head(top_routes)
-    )
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     alerts = (
         items.alerts.with_columns(rank=pl.col("severity").replace_strict(rank, default=len(rank)))
@@ -87,36 +75,26 @@ def gather(
         .head(notable_alerts)
         .drop("rank")
     )
-    by_severity = items.alerts.group_by("severity").len()
-    severity_counts = dict(zip(by_severity["severity"], by_severity["len"], strict=True))
+    by_severity = dict(items.alerts.group_by("severity").len().iter_rows())
+    severities = ", ".join(f"{by_severity[s]} {s}" for s in SEVERITIES if s in by_severity)
     headline = [
         ("Window", f"{_when(operation.start)} – {_when(operation.end)}"),
         ("Scope", _scope(operation)),
         ("Seizures", f"{seizures.height:,}"),
         ("Track events", f"{items.events.height:,}"),
-        (
-            "Alerts",
-            f"{items.alerts.height:,}"
-            + (
-                " ("
-                + ", ".join(f"{severity_counts[s]} {s}" for s in SEVERITIES if s in severity_counts)
-                + ")"
-                if severity_counts
-                else ""
-            ),
-        ),
+        ("Alerts", f"{items.alerts.height:,}" + (f" ({severities})" if severities else "")),
         ("Vehicles involved", f"{seizures['vehicle_id'].drop_nulls().n_unique():,}"),
     ]
     return Briefing(
         operation=operation,
         extracted_at=datetime.now(UTC),
         headline=headline,
-        quantities=quantities.to_dicts(),
+        quantities=quantities(seizures),
         period=period,
         trend=trend_series(seizures, "commodity", period),
         transport=breakdown(seizures, "transport_mode"),
         concealment=breakdown(seizures, "concealment"),
-        routes=routes.to_dicts(),
+        routes=top_routes(seizures, top_routes_count),
         alerts=alerts.to_dicts(),
         items=items,
     )
@@ -261,7 +239,7 @@ figure svg { max-width: 100%; height: auto; }
 <table>{% for k, v in headline %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
 {% if quantities %}<table><tr><th>commodity</th><th>seizures</th><th>quantity</th></tr>
 {% for q in quantities %}<tr><td>{{ q.commodity or "(not given)" }}</td>
-<td class="n">{{ q.seizures }}</td><td class="n">{{ "{:,.1f}".format(q.quantity) }}
+<td class="n">{{ q.count }}</td><td class="n">{{ "{:,.1f}".format(q.quantity) }}
 {{ q.unit or "" }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>Trends and breakdowns</h2>
 <div class="charts">{% for name, title in charts %}
@@ -332,7 +310,7 @@ def _pdf(briefing: Briefing, pngs: dict[str, bytes]) -> bytes:
         rows = [[text("commodity"), text("seizures"), text("quantity")]] + [
             [
                 text(q["commodity"]),
-                text(q["seizures"]),
+                text(q["count"]),
                 text(f"{q['quantity']:,.1f} {q['unit'] or ''}"),
             ]
             for q in briefing.quantities

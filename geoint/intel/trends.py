@@ -88,30 +88,40 @@ def seizure_summary(
 def summarise(frame: pl.DataFrame, top: int, max_points: int) -> dict[str, Any]:
     """Headline figures, breakdowns, the `top` routes and the positions of the latest
     `max_points` of `frame`'s seizures (columns `SUMMARY_COLUMNS`, by time)."""
-    quantities = (
-        frame.filter(pl.col("quantity").is_not_null())
-        .group_by("commodity", "unit")
-        .agg(quantity=pl.col("quantity").sum(), count=pl.len())
-        .sort("count", "commodity", "unit", descending=[True, False, False], nulls_last=True)
-    )
-    routes = (
-        frame.group_by(origin="origin_country", destination="destination_country")
-        .agg(count=pl.len())
-        .sort(["count", "origin", "destination"], descending=[True, False, False], nulls_last=True)
-        .head(top)
-    )
     span = (frame["ts"].min(), frame["ts"].max()) if frame.height else (None, None)
     return {
         "seizures": frame.height,
         "first": span[0],
         "last": span[1],
-        "quantities": quantities.to_dicts(),
+        "quantities": quantities(frame),
         "breakdowns": {name: breakdown(frame, name) for name in BREAKDOWNS},
-        "routes": routes.to_dicts(),
+        "routes": top_routes(frame, top),
         "points": frame.tail(max_points)
         .select("seizure_id", "ts", "lat", "lon", "commodity", "transport_mode", "crossing")
         .to_dicts(),
     }
+
+
+def quantities(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """``commodity, unit, quantity, count`` of the seizures with a quantity, most first."""
+    return (
+        frame.filter(pl.col("quantity").is_not_null())
+        .group_by("commodity", "unit")
+        .agg(quantity=pl.col("quantity").sum(), count=pl.len())
+        .sort("count", "commodity", "unit", descending=[True, False, False], nulls_last=True)
+        .to_dicts()
+    )
+
+
+def top_routes(frame: pl.DataFrame, top: int) -> list[dict[str, Any]]:
+    """``origin, destination, count`` of the `top` most frequent routes."""
+    return (
+        frame.group_by(origin="origin_country", destination="destination_country")
+        .agg(count=pl.len())
+        .sort(["count", "origin", "destination"], descending=[True, False, False], nulls_last=True)
+        .head(top)
+        .to_dicts()
+    )
 
 
 def breakdown(frame: pl.DataFrame, name: str) -> list[dict[str, Any]]:
