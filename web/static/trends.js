@@ -128,6 +128,7 @@
     var trendParams = new URLSearchParams(params);
     trendParams.set("by", by); trendParams.set("period", period);
     status.textContent = "loading…";
+    status.className = "";
     Promise.all([getJson("/seizures/trends", trendParams), getJson("/seizures/summary", params)])
       .then(function (answers) {
         if (mine !== drawing) { return null; }
@@ -145,7 +146,10 @@
       .then(function () {
         if (mine === drawing) { document.body.dataset.drawn = String(mine); }
       })
-      .catch(function (error) { status.textContent = error.message; });
+      .catch(function (error) {
+        status.textContent = error.message;
+        status.className = "error";
+      });
     getJson("/quality", new URLSearchParams()).then(qualityTable).catch(function () {
       document.getElementById("quality").textContent = "no quality report";
     });
