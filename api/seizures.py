@@ -19,6 +19,7 @@ from geoint.api.dependencies import Paging, bbox_param, paging
 from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
+from geoint.intel.operations import list_operations, seizure_operations
 from geoint.intel.profiles import declarations_json, load_profiles, score_declarations
 from geoint.intel.quality import quality_report
 from geoint.intel.query import FILTER_FIELDS, Scope, SeizureFilter, field_values, parse_day
@@ -129,6 +130,7 @@ def seizures_router(service: ServiceSettings) -> APIRouter:
         ]
         if f == "kml":
             return Response(kml_document(rows, SEIZURES), media_type=KML_MEDIA_TYPE)
+        _tag_operations(request, rows)
         links = [{"rel": "self", "href": str(request.url)}]
         if page.offset + len(rows) < result.matched:
             following = request.url.include_query_params(offset=page.offset + page.limit)
@@ -176,6 +178,28 @@ def seizures_router(service: ServiceSettings) -> APIRouter:
         return _json(body, JSON)
 
     return router
+
+
+def _tag_operations(request: Request, rows: list[dict[str, Any]]) -> None:
+    """Add ``operations``: the ids of the enforcement operations tagging each seizure."""
+    services = get_services(request)
+    found = list_operations(services.workspace)
+    frame = pl.DataFrame(
+        {
+            "ts": [row["ts"] for row in rows],
+            "commodity": [row["commodity"] for row in rows],
+            "lat": [row["lat"] for row in rows],
+            "lon": [row["lon"] for row in rows],
+        },
+        schema={
+            "ts": pl.Datetime("us", "UTC"),
+            "commodity": pl.String,
+            "lat": pl.Float64,
+            "lon": pl.Float64,
+        },
+    )
+    for row, tags in zip(rows, seizure_operations(frame, found, services.index), strict=True):
+        row["operations"] = tags
 
 
 def _collection(request: Request) -> SeizureCollection:

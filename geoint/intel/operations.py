@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import orjson
 import polars as pl
 import sqlalchemy as sa
@@ -158,3 +159,26 @@ def _operation(row: Any) -> Operation:
         sectors=tuple(orjson.loads(row["sectors"])),
         created_at=as_utc(row["created_at"]),
     )
+
+
+def seizure_operations(
+    seizures: pl.DataFrame, found: list[Operation], index: RegionIndex | None
+) -> list[list[int]]:
+    """The ids of the operations in `found` tagging each seizure (``ts``, ``commodity``,
+    ``lat``, ``lon``); an operation scoped to sectors tags nothing without `index`."""
+    tags: list[list[int]] = [[] for _ in range(seizures.height)]
+    for operation in found:  # operations are few; each is one vectorised mask
+        inside = (pl.col("ts") >= operation.start) & (pl.col("ts") <= operation.end)
+        if operation.commodities:
+            inside &= pl.col("commodity").is_in(list(operation.commodities))
+        mask = seizures.select(inside.fill_null(False)).to_series().to_numpy()
+        if operation.sectors:
+            owner = (
+                index.sector(seizures["lat"].to_numpy(), seizures["lon"].to_numpy())
+                if index is not None
+                else np.full(seizures.height, None, dtype=object)
+            )
+            mask &= np.isin(owner.astype(str), list(operation.sectors))
+        for row in np.flatnonzero(mask):
+            tags[row].append(operation.id)
+    return tags

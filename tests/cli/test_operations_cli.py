@@ -11,10 +11,13 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from pypdf import PdfReader
+from support.api import api_settings, bearer, create_key
 from support.cli import geoint
 from support.seizures import stored_frame
 
+from geoint.api.app import create_app
 from geoint.layers import Region
 from geoint.store.workspace import Workspace
 
@@ -81,6 +84,15 @@ def test_create_list_show_tag_the_window_and_scope(sample):
     inside = gpd.sjoin(points, polygons, predicate="within")
     assert sorted(scoped["seizures"]) == sorted(set(inside.seizure_id))
     assert 0 < len(scoped["seizures"]) < len(window)
+
+    # the API tags each seizure with the operations it falls in
+    key = create_key(sample, "analyst")
+    app = create_app(api_settings(sample, sample / "region", max_limit=1000))
+    with TestClient(app) as client:
+        listed = client.get("/api/v1/seizures", params={"limit": 1000}, headers=bearer(key))
+        tags = {s["seizure_id"]: s["operations"] for s in listed.json()["seizures"]}
+    assert {s for s, t in tags.items() if thunder["id"] in t} == set(shown["seizures"])
+    assert {s for s, t in tags.items() if demeter["id"] in t} == set(scoped["seizures"])
     alerts = pd.read_sql_table("alerts", engine)
     alerts = alerts[
         alerts.sector.isin(sectors)
