@@ -3,7 +3,8 @@
 The body carries the flags of ``geoint patrol plan``; the response is the same JSON report
 (SPEC §12), or the plan as GPX 1.1 (``?format=gpx``) or GeoJSON (``?format=geojson``). The travel
 graph of the served region is built on the first request and kept. A plan that cannot be made
-(base outside the region, no teams, a shift shorter than any trip) is a 422 problem.
+(a base joined to no road or passable ground, no teams, a shift shorter than any trip) is a 422
+problem. A base far from the border reaches it over the coarser transit graph, also kept.
 """
 
 import threading
@@ -16,15 +17,9 @@ from starlette.responses import Response
 
 from geoint.api.auth import planner
 from geoint.api.state import Services, get_services
-from geoint.patrol.plan import (
-    PatrolRequest,
-    TravelGraph,
-    parse_base,
-    parse_start,
-    plan_patrol,
-    read_risk_tables,
-)
-from geoint.patrol.travel import build_travel_graph
+from geoint.patrol.plan import PatrolRequest, TravelGraph, parse_base, parse_start
+from geoint.patrol.shift import plan_shift
+from geoint.patrol.travel import build_transit_graph, build_travel_graph
 from geoint.store.keys import ApiKey
 
 GPX_MEDIA = "application/gpx+xml"
@@ -44,19 +39,21 @@ class PatrolPlanBody(BaseModel):
 
 
 def patrol_router() -> APIRouter:
-    """The patrol planning routes, with the region's travel graph cached per app."""
+    """The patrol planning routes, with the region's travel graphs cached per app."""
     router = APIRouter(prefix="/api/v1/patrols", tags=["patrols"])
-    graphs: list[TravelGraph] = []
+    graphs: dict[str, TravelGraph] = {}
     lock = threading.Lock()
 
-    def travel_graph(services: Services) -> TravelGraph:
+    def travel_graph(services: Services, kind: str = "border") -> TravelGraph:
         with lock:
-            if not graphs:
+            if kind not in graphs:
                 settings = services.settings
-                graphs.append(
+                graphs[kind] = (
                     build_travel_graph(services.region, settings.patrol, settings.h3_resolution)
+                    if kind == "border"
+                    else build_transit_graph(services.region, settings.patrol)
                 )
-            return graphs[0]
+            return graphs[kind]
 
     @router.post(
         "/plan",
@@ -73,12 +70,23 @@ def patrol_router() -> APIRouter:
         ] = "json",
     ) -> Response:
         services = get_services(request)
+        region = services.region
         shift = PatrolRequest(
-            *parse_base(body.base), body.teams, body.hours, parse_start(body.start), body.seed
+            *parse_base(body.base),
+            body.teams,
+            body.hours,
+            parse_start(body.start),
+            body.seed,
+            region.timezone,
         )
-        risk, emerging = read_risk_tables(services.workspace)
-        settings = services.settings.patrol
-        result = plan_patrol(travel_graph(services), risk, emerging, shift, settings)
+        result = plan_shift(
+            services.workspace,
+            region,
+            travel_graph(services),
+            lambda: travel_graph(services, "transit"),
+            shift,
+            services.settings.patrol,
+        )
         if output == "gpx":
             disposition = {"Content-Disposition": 'attachment; filename="patrol.gpx"'}
             return Response(result.to_gpx(), media_type=GPX_MEDIA, headers=disposition)
