@@ -8,15 +8,19 @@ problem. A base far from the border reaches it over the coarser transit graph, a
 """
 
 import threading
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
-from geoint.api.auth import planner
+from geoint.api.audit import AuditNote
+from geoint.api.auth import debriefer, planner
+from geoint.api.errors import Problem
+from geoint.api.ingest import bounded_body
 from geoint.api.state import Services, get_services
+from geoint.patrol.debrief import debrief_sha256, parse_debrief, store_debrief
 from geoint.patrol.plan import PatrolRequest, TravelGraph, parse_base, parse_start
 from geoint.patrol.shift import plan_shift
 from geoint.patrol.travel import build_transit_graph, build_travel_graph
@@ -36,6 +40,20 @@ class PatrolPlanBody(BaseModel):
         description="shift start, ISO 8601 (UTC without offset)", examples=["2026-03-04T18:00:00Z"]
     )
     seed: int | None = Field(None, description="unpredictable mode: a seeded near-optimal plan")
+
+
+class DebriefBody(BaseModel):
+    """A patrol's debrief: its GPS track, the plan it followed and its outcomes."""
+
+    outcomes: str = Field(
+        description="outcomes CSV: stop or cell or lat,lon; outcome (nothing|seizure); "
+        "seizure_id; minutes; time",
+        examples=["stop,outcome,minutes,seizure_id\nT1-01,nothing,25,\n"],
+    )
+    track: str | None = Field(None, description="the team's GPS track as GPX text")
+    plan: dict[str, Any] | None = Field(
+        None, description="the plan followed (the JSON report of /api/v1/patrols/plan)"
+    )
 
 
 def patrol_router() -> APIRouter:
@@ -93,5 +111,36 @@ def patrol_router() -> APIRouter:
         if output == "geojson":
             return Response(orjson.dumps(result.to_geojson()), media_type=GEOJSON_MEDIA)
         return Response(orjson.dumps(result.to_dict()), media_type="application/json")
+
+    @router.post(
+        "/debrief",
+        summary="Record a patrol debrief as effort per cell and day (docs/patrol.md)",
+    )
+    def debrief(
+        request: Request,
+        key: Annotated[ApiKey, Depends(debriefer)],
+        body: Annotated[bytes, Depends(bounded_body)],
+    ) -> Response:
+        request.state.audit = note = AuditNote(key.id)
+        try:
+            given = DebriefBody.model_validate_json(body)
+        except ValidationError as exc:
+            errors = [
+                {"in": "body", "field": ".".join(map(str, e["loc"])), "reason": e["type"],
+                 "detail": e["msg"]}
+                for e in exc.errors()
+            ]  # fmt: skip
+            raise Problem(422, "expected a debrief body", errors=errors) from None
+        services = get_services(request)
+        track = given.track.encode() if given.track is not None else None
+        outcomes = given.outcomes.encode()
+        parsed = parse_debrief(
+            track, "track.gpx", outcomes, "outcomes.csv", given.plan, services.settings.patrol
+        )
+        plan = orjson.dumps(given.plan) if given.plan is not None else None
+        sha = debrief_sha256(track, plan, outcomes)
+        report = store_debrief(services.workspace, parsed, f"api:{key.id}", sha)
+        note.summary = f"debrief {report['debrief']}: {report['accepted']} outcomes"
+        return Response(orjson.dumps(report), media_type="application/json")
 
     return router

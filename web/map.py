@@ -30,7 +30,7 @@ from branca.element import MacroElement
 from h3ronpy import vector
 from jinja2 import Template
 
-from geoint.analytics.scoring import FACTORS
+from geoint.analytics.scoring import ADJUSTMENTS, FACTORS
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region
 from geoint.schema import COMMODITIES
@@ -369,7 +369,9 @@ def _risk_card(
     Served (`api_url`), it links to the cell's detail; in a file it stands alone.
     """
     parts = "".join(
-        f"<tr><th>{f}</th><td>{row[f'c_{f}']:.2f}</td></tr>" for f in FACTORS if f"c_{f}" in row
+        f"<tr><th>{f}</th><td>{row[f'c_{f}']:.2f}</td></tr>"
+        for f in (*FACTORS, *ADJUSTMENTS)
+        if f"c_{f}" in row and (f in FACTORS or row[f"c_{f}"])
     )
     note = f"<p>riskiest of {row['children']} active res-8 cells</p>" if "children" in row else ""
     if api_url is not None:

@@ -71,6 +71,60 @@ def patrol_plan(
     emit(as_json, payload, lambda: _print_plan(payload))
 
 
+@patrol_app.command(
+    "debrief",
+    epilog="Example: geoint patrol debrief -w ws --track team1.gpx --plan plan.json "
+    "--outcomes outcomes.csv",
+)
+def patrol_debrief(
+    outcomes: Annotated[
+        Path, typer.Option(help="CSV: stop|cell|lat,lon; outcome (nothing|seizure); seizure_id")
+    ],
+    track: Annotated[Path | None, typer.Option(help="the team's GPS track (GPX)")] = None,
+    plan: Annotated[
+        Path | None, typer.Option(help="the plan followed (geoint patrol plan --json)")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record where a patrol went and what it found, as effort per cell and day."""
+    from geoint.errors import GeointError
+    from geoint.patrol.debrief import debrief_sha256, parse_debrief, store_debrief
+
+    def read(path: Path | None) -> bytes | None:
+        if path is None:
+            return None
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise GeointError(f"{path}: cannot read ({exc.strerror})") from None
+
+    plan_bytes = read(plan)
+    try:
+        plan_data = orjson.loads(plan_bytes) if plan_bytes is not None else None
+    except orjson.JSONDecodeError as exc:
+        raise GeointError(
+            f"{plan}: expected the JSON of geoint patrol plan --json ({exc})"
+        ) from None
+    settings, store = open_workspace(workspace)
+    track_bytes, outcome_bytes = read(track), read(outcomes)
+    parsed = parse_debrief(
+        track_bytes, str(track), outcome_bytes or b"", str(outcomes), plan_data, settings.patrol
+    )
+    sha = debrief_sha256(track_bytes, plan_bytes, outcome_bytes)
+    report = store_debrief(store, parsed, str(outcomes), sha)
+    emit(
+        as_json,
+        report,
+        lambda: out.print(
+            f"debrief {report['debrief']}: {report['accepted']} outcomes kept, "
+            f"{report['quarantined']} quarantined; {report['minutes']} minutes over "
+            f"{report['cells']} cells, {report['seizures']} seizures"
+            + (" (recorded before)" if report["already_recorded"] else "")
+        ),
+    )
+
+
 WIDTH = 80  # every line of the table fits an 80-column terminal
 
 
