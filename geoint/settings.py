@@ -200,7 +200,7 @@ class CellSettings(BaseModel):
     remoteness_scale_m: float = Field(3_000, gt=0, description="distance reaching 63 %")
     border_scale_m: float = Field(5_000, gt=0, description="border factor falls to 37 % here")
     effort_ref_hours: float = Field(
-        2, gt=0, description="patrol effort density (hours) that halves the seizure prior"
+        24, gt=0, description="patrol effort density (hours) that halves the seizure prior"
     )
     searched_share: float = Field(
         0.6,

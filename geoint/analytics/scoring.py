@@ -157,6 +157,25 @@ def risk_score(days: pl.DataFrame, settings: CellSettings) -> pl.DataFrame:
     )
 
 
+def rescore(
+    days: pl.DataFrame, seizures: pl.DataFrame, effort: pl.DataFrame | None, settings: CellSettings
+) -> pl.DataFrame:
+    """Return `days` with the seizure density, the effort factors (none when `effort` is None)
+    and the risk computed afresh: what changes when seizures are made or patrols debriefed."""
+    derived = [f"f_{f}" for f in (*FACTORS, *ADJUSTMENTS)] + [*CONTRIBUTIONS, "risk"]
+    days = days.drop("seizure_density", "effort_hours", "searched", *derived, strict=False)
+    density = np.zeros(days.height)
+    if days.height:
+        first = days["date"].min()
+        day = (days["date"] - first).dt.total_days().to_numpy()
+        at = np.datetime64(first, "D")
+        density = seizure_density(seizures, days["cell"].to_numpy(), day, at, settings)
+    days = days.with_columns(pl.Series("seizure_density", density))
+    if effort is not None:
+        days = days.join(effort_factors(effort, days, settings), on=["cell", "date"], how="left")
+    return risk_score(days, settings)
+
+
 def effort_factors(
     effort: pl.DataFrame, days: pl.DataFrame, settings: CellSettings
 ) -> pl.DataFrame:
@@ -382,16 +401,7 @@ def cell_tables(
         .join(gi_rows(days, cells, gi_windows(days, cells, weights)), on=["cell", "date"])
         .join(context.drop("lat", "lon", strict=False), on="cell", how="left")
     )
-    density = np.zeros(days.height)
-    if days.height:
-        first = days["date"].min()
-        day = (days["date"] - first).dt.total_days().to_numpy()
-        at = np.datetime64(first, "D")
-        density = seizure_density(seizures, days["cell"].to_numpy(), day, at, cfg)
-    days = days.with_columns(pl.Series("seizure_density", density))
-    if effort is not None:
-        days = days.join(effort_factors(effort, days, cfg), on=["cell", "date"], how="left")
-    days = risk_score(days, cfg).sort("date", "cell")
+    days = rescore(days, seizures, effort, cfg).sort("date", "cell")
     risk = days.select("date", "cell", "risk", *CONTRIBUTIONS)
     coarse = parent_days(days, activity_.parents)
     return CellTables(days, weeks, trends, risk, coarse)

@@ -581,11 +581,13 @@ def plan_patrol(
     request: PatrolRequest,
     settings: PatrolSettings,
     access: BaseAccess | None = None,
+    greedy_only: bool = False,
 ) -> PatrolPlan:
     """Plan one shift: stops, shortest travel times, OR-Tools routes, greedy baseline.
 
     A base outside `graph` needs its `access` (`geoint.patrol.travel.base_access`): the teams
-    drive it to the graph and back, and that time counts in the shift.
+    drive it to the graph and back, and that time counts in the shift. `greedy_only` returns
+    the greedy baseline's routes as the plan (`geoint bench patrol-season` compares them).
     """
     _check_request(request, settings)
     shift_min = request.hours * 60
@@ -626,17 +628,19 @@ def plan_patrol(
     risks = np.concatenate([[0.0], targets["risk"].to_numpy()])
     greedy = greedy_orienteering(travel, dwell, risk_prizes, shift_min, request.teams)
     greedy_risk = float(sum(risks[r].sum() for r in greedy))
-    routes = solve_orienteering(
-        travel,
-        dwell,
-        risk_prizes,
-        shift_min,
-        request.teams,
-        settings.solver_time_s,
-        settings.solver_strategies,
-        greedy,
-    )
-    if request.seed is not None:
+    routes = greedy
+    if not greedy_only:
+        routes = solve_orienteering(
+            travel,
+            dwell,
+            risk_prizes,
+            shift_min,
+            request.teams,
+            settings.solver_time_s,
+            settings.solver_strategies,
+            greedy,
+        )
+    if request.seed is not None and not greedy_only:
         # unpredictable mode: the best plan for randomly perturbed prizes among the plans that
         # collect at least near_optimal_share of the deterministic plan's risk, and no less
         # than the greedy baseline
