@@ -399,3 +399,42 @@ def test_rivers_are_barriers_except_where_a_road_bridges_them(tmp_path):
         "roads", gpd.GeoDataFrame({"class": ["track"]}, geometry=[bridge], crs=4326), source="test"
     )
     assert crossing(build_travel_graph(region, FAST)) == pytest.approx(2.9, abs=0.01)
+
+
+def test_api_records_debriefs_for_units_and_analysts(demo):
+    ws, *_ = demo
+    keys = {"unit": create_key(ws, "unit", ("S1",)), "feeder": create_key(ws, "feeder")}
+    cell = h3.latlng_to_cell(*BASE, 8)
+    body = {"outcomes": f"cell,outcome,minutes,time\n{cell},nothing,30,2026-03-04T19:00Z\n"}
+    settings = api_settings(ws, ws / "region").model_copy(update={"patrol": FAST})
+    with TestClient(create_app(settings)) as client:
+        url = "/api/v1/patrols/debrief"
+        done = client.post(url, json=body, headers=bearer(keys["unit"]))
+        assert done.status_code == 200, done.text
+        assert done.json()["accepted"] == 1 and done.json()["minutes"] == 30
+        again = client.post(url, json=body, headers=bearer(keys["unit"]))
+        assert again.json()["already_recorded"] is True
+        assert client.post(url, json=body, headers=bearer(keys["feeder"])).status_code == 403
+        done = client.post(url, json={"track": 3}, headers=bearer(keys["unit"]))
+        assert done.status_code == 422 and done.headers["content-type"] == PROBLEM
+        assert {e["field"] for e in done.json()["errors"]} == {"outcomes", "track"}
+
+
+def test_map_draws_numbered_stops_from_geojson_and_gpx(demo, plan, tmp_path):
+    from geoint.patrol.plan import read_plan_file
+    from geoint.serve.map_data import map_data
+    from geoint.web.map import build_map, to_html
+
+    ws, region, *_ = demo
+    (tmp_path / "p.gpx").write_text(plan.to_gpx())
+    (tmp_path / "p.geojson").write_bytes(orjson.dumps(plan.to_geojson()))
+    stops = sum(len(t.stops) for t in plan.teams)
+    for name in ("p.gpx", "p.geojson"):
+        drawn = read_plan_file(tmp_path / name)
+        html = to_html(build_map(region, map_data(Workspace(ws), None, None), patrol=drawn))
+        assert html.count('class=\\"geoint-stop\\"') + html.count('class="geoint-stop"') == stops
+        assert "Patrol plan (numbered stops; B: base)" in html
+        assert all(f"Team {t.team}: {len(t.stops)} stops" in html for t in plan.teams)
+    (tmp_path / "bad.gpx").write_text("<gpx><nothing/></gpx>")
+    with pytest.raises(PatrolError, match=r"bad\.gpx: the GPX file holds no base"):
+        read_plan_file(tmp_path / "bad.gpx")
