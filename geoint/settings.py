@@ -199,6 +199,21 @@ class CellSettings(BaseModel):
     seizure_scale: float = Field(1, gt=0, description="decayed seizure density reaching 63 %")
     remoteness_scale_m: float = Field(3_000, gt=0, description="distance reaching 63 %")
     border_scale_m: float = Field(5_000, gt=0, description="border factor falls to 37 % here")
+    effort_ref_hours: float = Field(
+        24, gt=0, description="patrol effort density (hours) that halves the seizure prior"
+    )
+    searched_share: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="share of its risk a cell loses the day after a search that found nothing",
+    )
+    searched_full_min: float = Field(
+        30, gt=0, description="search minutes in a cell for the full 'searched' effect"
+    )
+    searched_days: int = Field(
+        14, ge=1, description="days over which a search that found nothing fades out"
+    )
 
     @model_validator(mode="after")
     def _weights_sum_to_100(self) -> CellSettings:
@@ -225,7 +240,28 @@ class PatrolSettings(BaseModel):
     graph_buffer_m: float = Field(
         30_000, gt=0, description="the travel graph: the region bbox within this of the border"
     )
-    dwell_min: float = Field(20, ge=0, description="minutes spent at each target")
+    transit_resolution: int = Field(
+        7, ge=0, le=15, description="H3 resolution of the transit graph joining far bases"
+    )
+    dwell_min: float = Field(20, ge=0, description="minutes spent at each stop")
+    dwell_extra_cell_min: float = Field(
+        5, ge=0, description="more minutes at a stop for each target cell beyond its first"
+    )
+    look_back_days: int = Field(
+        7, ge=1, description="a stop's words count the events of this many days before the shift"
+    )
+    seizure_look_back_days: int = Field(
+        90, ge=1, description="a stop's words name the seizures of this many days before the shift"
+    )
+    seizure_radius_m: float = Field(
+        5_000, gt=0, description="a stop's words name the seizures within this distance"
+    )
+    track_gap_min: float = Field(
+        30, gt=0, description="debrief tracks: a gap longer than this counts no time in a cell"
+    )
+    stop_rings: int = Field(
+        1, ge=0, le=3, description="targets within this many H3 rings of a stop join it"
+    )
     max_teams: int = Field(20, ge=1, description="most teams one request may plan for")
     max_shift_h: float = Field(24, gt=0, description="longest shift one request may plan")
     candidates: int = Field(100, ge=1, le=500, description="top-risk cells offered to the solver")

@@ -34,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "geoint.detect": set(),
     "geoint.analytics": {"geoint.detect", "geoint.store"},
     "geoint.alerts": {"geoint.store"},
-    "geoint.patrol": {"geoint.analytics", "geoint.store", "geoint.layers"},
+    "geoint.patrol": {"geoint.analytics", "geoint.store", "geoint.layers", "geoint.ingest"},
     "geoint.pipeline": LOWER | STAGES,
     "geoint.serve": LOWER | STAGES,
     "geoint.web": {"geoint.layers", "geoint.serve", "geoint.alerts", "geoint.analytics"},

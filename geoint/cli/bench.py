@@ -10,6 +10,7 @@ import typer
 from geoint.cli.common import (
     JsonOption,
     RegionOption,
+    RequiredRegionOption,
     emit,
     err,
     load_ground,
@@ -18,6 +19,8 @@ from geoint.cli.common import (
     out,
     print_summary,
 )
+from geoint.errors import GeointError
+from geoint.settings import GeointSettings
 
 app = typer.Typer()
 bench_app = typer.Typer(
@@ -257,6 +260,49 @@ def bench_patrol(
         request,
         settings.patrol,
         shifts,
+        log=None if as_json else err.print,
+    )
+    emit(as_json, result, lambda: out.print_json(data=result))
+
+
+@bench_app.command(
+    "patrol-season",
+    epilog="Example: geoint bench patrol-season --region ws/region --seeds 1,2,3 --shifts 30 "
+    "--json",
+)
+def bench_patrol_season(
+    region: RequiredRegionOption,
+    base: Annotated[str, typer.Option(help="the teams' base, LAT,LON")] = "7.12814,2.74964",
+    seeds: Annotated[str, typer.Option(help="scenario seeds, comma-separated")] = "1,2,3",
+    shifts: Annotated[int, typer.Option(min=1, help="evening shifts per season")] = 30,
+    vehicles: Annotated[int, typer.Option(min=20, help="vehicles per scenario")] = 60,
+    detect_minutes: Annotated[
+        float, typer.Option(min=1, help="a search of this long finds present activity at 63 %")
+    ] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """A simulated season: effort-aware vs effort-blind planner vs greedy, cumulative finds."""
+    from geoint.bench.season import run_season_benchmark
+    from geoint.patrol.plan import parse_base
+    from geoint.patrol.travel import build_travel_graph
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        expected = "integers separated by commas"
+        raise GeointError(f"--seeds: expected {expected}, got {seeds!r}") from None
+    loaded = load_region(region)
+    settings = GeointSettings()  # GEOINT_PATROL__SOLVER_TIME_S shortens every plan
+    graph = build_travel_graph(loaded, settings.patrol, settings.h3_resolution)
+    result = run_season_benchmark(
+        loaded,
+        graph,
+        parse_base(base),
+        seed_list,
+        shifts,
+        vehicles,
+        detect_minutes=detect_minutes,
+        settings=settings,
         log=None if as_json else err.print,
     )
     emit(as_json, result, lambda: out.print_json(data=result))

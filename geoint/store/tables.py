@@ -228,3 +228,20 @@ alert_labels = sa.Table(
 )
 
 ALERT_TABLES = [alerts, alert_sources, alert_changes, alert_labels]
+
+
+# ---------------------------------------------------------------------- patrol effort
+# Effort of patrol debriefs per cell and UTC day (geoint.patrol.debrief): minutes present, of
+# them minutes of searches that found nothing, and seizures; `debrief` is the ledger batch
+# (kind "debrief") that recorded it.
+patrol_effort = sa.Table(
+    "patrol_effort",
+    metadata,
+    sa.Column("debrief", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), primary_key=True),
+    sa.Column("cell", sa.BigInteger, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("minutes", sa.Float, nullable=False),
+    sa.Column("nothing_minutes", sa.Float, nullable=False),
+    sa.Column("seizures", sa.Integer, nullable=False),
+    sa.Index("ix_patrol_effort_cell_day", "cell", "day"),
+)
