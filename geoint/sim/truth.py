@@ -163,7 +163,7 @@ def _clean_events(
     del metres
     trip = np.cumsum(np.r_[True, ~same | (dt >= tracks.trip_gap_s)])
     joined = trip[1:] == trip[:-1]  # segment k links pings k and k + 1 inside one trip
-    crossings = _crossings(clean, same, dt, ground, settings, events)
+    crossings = _crossings(clean, dt, ground, settings, events)
     _shuttles(crossings, settings, events)
     gaps = np.flatnonzero(same & (dt >= s.signal_gap_s))
     del same, dt
@@ -302,7 +302,6 @@ class _Crossed:
 
 def _crossings(
     clean: _Pings,
-    same: np.ndarray,
     dt: np.ndarray,
     ground: Ground,
     settings: GeointSettings,
@@ -311,7 +310,8 @@ def _crossings(
     """Add the four crossing types; return every crossing (vehicle, t_x, point)."""
     s = settings.events
     side = _sides(ground, clean.lat, clean.lon)
-    k = np.flatnonzero(same & (side[:-1] >= 0) & (side[1:] >= 0) & (side[:-1] != side[1:]))
+    settled = (side >= 0) & ~_within_border(ground, clean.lat, clean.lon, s.crossing_settle_m)
+    k = _crossing_starts(clean.vehicle, side, settled)
     lat, lon, fraction = ground.border_intersection(
         clean.lat[k], clean.lon[k], clean.lat[k + 1], clean.lon[k + 1]
     )
@@ -341,6 +341,27 @@ def _crossings(
         m = k[mask]
         events.add(kind, clean.vehicle[m], clean.t[m], clean.t[m + 1], lat[mask], lon[mask])
     return _Crossed(clean.vehicle[k], t_x, lat, lon)
+
+
+@numba.njit(cache=True)
+def _crossing_starts(vehicle, side, settled):  # pragma: no cover - compiled
+    """Return the first ping of each crossing segment: per vehicle, at a settled ping on the
+    side opposite the last settled one, the last change of side into its side since then."""
+    out = np.empty(len(side), np.int64)
+    count = 0
+    state = -1
+    into = np.array([-1, -1])
+    for k in range(len(side)):
+        if k == 0 or vehicle[k] != vehicle[k - 1]:
+            state, into[0], into[1] = -1, -1, -1
+        elif side[k] >= 0 and side[k - 1] >= 0 and side[k] != side[k - 1]:
+            into[side[k]] = k - 1
+        if settled[k]:
+            if state >= 0 and state != side[k] and into[side[k]] >= 0:
+                out[count] = into[side[k]]
+                count += 1
+            state, into[0], into[1] = side[k], -1, -1
+    return out[:count]
 
 
 def _sides(ground: Ground, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

@@ -122,7 +122,8 @@ def reference_events(
     start, deadline, dest_lat, dest_lon; `watchlist` has vehicle_id and expires (null: never).
     """
     tracks = _tracks(pings, ground, settings)
-    crossings = {v: _crossings(t.clean, ground) for v, t in tracks.items()}
+    settle = settings.events.crossing_settle_m
+    crossings = {v: _crossings(t.clean, ground, settle) for v, t in tracks.items()}
     decls = _declarations(declarations, tracks, settings)
     events: list[_Event] = []
     for vehicle, track in tracks.items():
@@ -238,12 +239,26 @@ def _merged_windows(times: Sequence[datetime], count: int, within_s: float) -> l
 
 
 # -------------------------------------------------------------------------- crossings
-def _crossings(clean: Sequence[_Ping], ground: Ground) -> list[_Crossing]:
-    """Return every segment between sides 0 and 1, with its crossing point and time."""
+def _crossing_segments(clean: Sequence[_Ping], settle_m: float) -> list[tuple[_Ping, _Ping]]:
+    """Return the crossing segments: at each settled ping (farther than `settle_m` from the
+    border) on the side opposite the last settled one, the last change into its side."""
     found = []
-    for a, b in pairwise(clean):
-        if {a.side, b.side} != {0, 1}:
-            continue
+    state = None  # side of the last settled ping
+    into: dict[int, tuple[_Ping, _Ping]] = {}  # last change into each side since then
+    for k, ping in enumerate(clean):
+        if k and {clean[k - 1].side, ping.side} == {0, 1}:
+            into[ping.side] = (clean[k - 1], ping)
+        if ping.side >= 0 and ping.border_m > settle_m:
+            if state is not None and state != ping.side and ping.side in into:
+                found.append(into[ping.side])
+            state, into = ping.side, {}
+    return found
+
+
+def _crossings(clean: Sequence[_Ping], ground: Ground, settle_m: float) -> list[_Crossing]:
+    """Return every crossing segment, with its crossing point and time."""
+    found = []
+    for a, b in _crossing_segments(clean, settle_m):
         lat, lon, fraction = ground.border_intersection(
             np.array([a.lat]), np.array([a.lon]), np.array([b.lat]), np.array([b.lon])
         )
