@@ -52,8 +52,8 @@ def test_cases_equal_the_reference_implementation(toy_index):
 
 def random_scenario(seed: int, vehicles: int = 24, pings: int = 160) -> dict:
     """Vehicles alternating parked, crawling, driving and silent blocks around the toy border,
-    some at meeting points or driving through official crossings, some by night, with GPS spikes, a cloned
-    identity, declarations and a watch list."""
+    some at meeting points or driving through official crossings, some by night, with GPS
+    spikes, a cloned identity, declarations and a watch list."""
     rng = np.random.default_rng(seed)
     meeting = [(7.8, 2.97), (7.3, 3.05), (7.6, 3.02)]
     gates = [(7.0, 3.0), (8.0, 3.0)]
