@@ -57,6 +57,15 @@ class EventSettings(BaseModel):
     signal_gap_s: float = Field(30 * 60, gt=0)
     stop_diameter_m: float = Field(200, gt=0)
     stop_min_duration_s: float = Field(20 * 60, gt=0)
+    stop_outlier_run: int = Field(
+        2,
+        ge=0,
+        description="a stop skips up to this many consecutive fixes off its diameter "
+        "when the next fix is back inside (docs/events.md)",
+    )
+    stop_outlier_share: float = Field(
+        0.2, ge=0, lt=1, description="at most this share of a stop's fixes may be outliers"
+    )
     loiter_clear_of_official_m: float = Field(2_000, ge=0)
     rendezvous_distance_m: float = Field(300, gt=0)
     rendezvous_min_duration_s: float = Field(10 * 60, gt=0)

@@ -74,9 +74,9 @@ def events_from_tracks(
 ) -> pl.DataFrame:
     """Return every event of prepared tracks (see `detect_events`)."""
     view = _View.of(tracks)
-    crossings = _find_crossings(view, ground, settings)
-    decls = _declarations(declarations, view, settings)
     conflicts = _identity_conflicts(view, settings)
+    crossings = _outside_conflicts(view, _find_crossings(view, ground, settings), conflicts)
+    decls = _declarations(declarations, view, settings)
     parts = [
         _crossing_events(view, crossings, settings),
         _shuttle_events(view, crossings, settings),
@@ -372,6 +372,32 @@ def settled_crossings(vehicle: np.ndarray, side: np.ndarray, settled: np.ndarray
     )
     change, b = change[real], b[real]
     return change[np.r_[b[1:] != b[:-1], True][: len(b)]]  # the last change into each
+
+
+def _outside_conflicts(
+    view: _View, crossings: pl.DataFrame, conflicts: pl.DataFrame
+) -> pl.DataFrame:
+    """Return the crossings whose segment overlaps no identity conflict of their vehicle
+    (its two pings may come from two devices)."""
+    if conflicts.height == 0 or crossings.height == 0:
+        return crossings
+    windows = conflicts.select(
+        _codes(view, conflicts["vehicle_id"]).alias("vehicle"),
+        pl.col("start").to_physical().alias("from"),
+        pl.col("end").to_physical().alias("to"),
+    )
+    spans = crossings.with_row_index("crossing").with_columns(
+        pl.Series("t0", view.ts[crossings["before"].to_numpy()]),
+        pl.Series("t1", view.ts[crossings["after"].to_numpy()]),
+    )
+    inside = (
+        spans.join(windows, on="vehicle")
+        .filter((pl.col("t0") <= pl.col("to")) & (pl.col("t1") >= pl.col("from")))
+        .select("crossing")
+    )
+    return spans.filter(~pl.col("crossing").is_in(inside["crossing"].implode())).drop(
+        "crossing", "t0", "t1"
+    )
 
 
 def _crossing_events(

@@ -123,7 +123,15 @@ def reference_events(
     """
     tracks = _tracks(pings, ground, settings)
     settle = settings.events.crossing_settle_m
-    crossings = {v: _crossings(t.clean, ground, settle) for v, t in tracks.items()}
+    conflicted = {v: _identity_conflict_events(t, settings) for v, t in tracks.items()}
+    crossings = {
+        v: [
+            c
+            for c in _crossings(t.clean, ground, settle)
+            if not any(c.before.ts <= k.end and c.after.ts >= k.start for k in conflicted[v])
+        ]
+        for v, t in tracks.items()
+    }
     decls = _declarations(declarations, tracks, settings)
     events: list[_Event] = []
     for vehicle, track in tracks.items():
@@ -136,7 +144,7 @@ def reference_events(
         events += _route_deviation_events(track, decls.get(vehicle, []), ground, settings)
         events += _watchlist_events(track, _expiries(watchlist, vehicle), settings)
         events += _shuttle_events(crossings[vehicle], settings)
-        conflicts = _identity_conflict_events(track, settings)
+        conflicts = conflicted[vehicle]
         events += conflicts
         events += _gnss_events(track, conflicts, settings)
     events += _rendezvous_events(tracks, ground, settings)
@@ -336,20 +344,43 @@ def _gap_events(track: _Track, settings: GeointSettings) -> list[_Event]:
 
 
 # ------------------------------------------------------------------------------ stops
-def _stops(trip: Sequence[_Ping], settings: GeointSettings) -> list[list[_Ping]]:
-    """Return the greedy stops of one trip (docs/events.md, Stops)."""
-    diameter, min_s = settings.events.stop_diameter_m, settings.events.stop_min_duration_s
+class _Stop(list):
+    """A stop's pings, with `inliers`: those its diameter and centre are measured on."""
+
+    inliers: list[_Ping]
+
+
+def _stops(trip: Sequence[_Ping], settings: GeointSettings) -> list[_Stop]:
+    """Return the greedy stops of one trip (docs/events.md, Stops), outliers tolerated."""
+    s = settings.events
+    diameter, min_s = s.stop_diameter_m, s.stop_min_duration_s
     stops = []
     i = 0
     while i < len(trip):
-        j = i
-        while j + 1 < len(trip) and all(
-            distance_m(p.lat, p.lon, trip[j + 1].lat, trip[j + 1].lon) <= diameter
-            for p in trip[i : j + 1]
-        ):
-            j += 1
+        inliers, j, skipped = [trip[i]], i, 0
+
+        def fits(r: int, inliers: list[_Ping] = inliers) -> bool:
+            return all(
+                distance_m(p.lat, p.lon, trip[r].lat, trip[r].lon) <= diameter for p in inliers
+            )
+
+        while j + 1 < len(trip):
+            q = j + 1 if fits(j + 1) else None
+            for r in range(j + 2, min(j + 2 + s.stop_outlier_run, len(trip))) if q is None else ():
+                if skipped + r - (j + 1) > s.stop_outlier_share * (r - i + 1):
+                    break
+                if fits(r):
+                    q = r
+                    break
+            if q is None:
+                break
+            skipped += q - (j + 1)
+            inliers.append(trip[q])
+            j = q
         if _seconds(trip[i], trip[j]) >= min_s:
-            stops.append(list(trip[i : j + 1]))
+            stop = _Stop(trip[i : j + 1])
+            stop.inliers = inliers
+            stops.append(stop)
             i = j + 1
         else:
             i += 1
@@ -360,8 +391,8 @@ def _centre(pings: Sequence[_Ping]) -> tuple[float, float]:
     return sum(p.lat for p in pings) / len(pings), sum(p.lon for p in pings) / len(pings)
 
 
-def _stop_event(kind: EventType, stop: Sequence[_Ping], detail: dict) -> _Event:
-    lat, lon = _centre(stop)
+def _stop_event(kind: EventType, stop: _Stop, detail: dict) -> _Event:
+    lat, lon = _centre(stop.inliers)
     detail = {"duration_s": _seconds(stop[0], stop[-1]), **detail}
     return _Event(
         kind, stop[0].vehicle_id, stop[0].ts, stop[-1].ts, lat, lon,
@@ -370,11 +401,11 @@ def _stop_event(kind: EventType, stop: Sequence[_Ping], detail: dict) -> _Event:
 
 
 def _loiter_events(
-    stops: Sequence[list[_Ping]], ground: Ground, settings: GeointSettings
+    stops: Sequence[_Stop], ground: Ground, settings: GeointSettings
 ) -> list[_Event]:
     events = []
     for stop in stops:
-        lat, lon = _centre(stop)
+        lat, lon = _centre(stop.inliers)
         border, crossing, place = _at(ground, lat, lon)
         if (
             border <= settings.tracks.near_border_m
@@ -386,7 +417,7 @@ def _loiter_events(
 
 
 def _unauthorized_stop_events(
-    stops: Sequence[list[_Ping]],
+    stops: Sequence[_Stop],
     decls: Sequence[_Declaration],
     ground: Ground,
     settings: GeointSettings,
@@ -396,7 +427,7 @@ def _unauthorized_stop_events(
     for stop in stops:
         if _seconds(stop[0], stop[-1]) < s.unauthorized_stop_min_s:
             continue
-        lat, lon = _centre(stop)
+        lat, lon = _centre(stop.inliers)
         for d in decls:
             if not (d.start <= stop[0].ts and stop[-1].ts <= d.active_until):
                 continue

@@ -404,7 +404,22 @@ def _stop_cases() -> list[EventCase]:
             for k, m in enumerate(range(0, 35, 5))
         ],
     )
+    outliers = {10: (0, 125), 20: (0, -125), 30: (130, 0)}  # minute: (north, east) metres
+    spread = _timed(
+        "car",
+        [
+            (t0 + timedelta(minutes=m), offset(LOITER, *outliers.get(m, (5 * (-1) ** m, 0))))
+            for m in range(41)
+        ],
+    )
     return [
+        EventCase(
+            "loiter_with_outliers_spread_250_m_is_one_loiter",
+            "40 min parked, one fix a minute, three 125-130 m off (250 m apart): one loiter "
+            "from the first fix (the fix breaking the diameter is an outlier)",
+            _numbered(spread),
+            (Expected(E.BORDER_LOITER, "car", t0, *LOITER, end=t0 + timedelta(minutes=40)),),
+        ),
         EventCase(
             "loiter_exactly_20_min",
             "parked 20 min 3.3 km from the border, far from crossings and towns",
