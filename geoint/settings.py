@@ -48,9 +48,24 @@ class EventSettings(BaseModel):
 
     crossing_max_gap_s: float = Field(10 * 60, gt=0)
     crossing_official_radius_m: float = Field(2_000, gt=0)
+    crossing_settle_m: float = Field(
+        150,
+        ge=0,
+        description="a crossing counts once the vehicle reports farther than this from the "
+        "border on the new side (jitter at a post is no crossing; docs/events.md)",
+    )
     signal_gap_s: float = Field(30 * 60, gt=0)
     stop_diameter_m: float = Field(200, gt=0)
     stop_min_duration_s: float = Field(20 * 60, gt=0)
+    stop_outlier_run: int = Field(
+        2,
+        ge=0,
+        description="a stop skips up to this many consecutive fixes off its diameter "
+        "when the next fix is back inside (docs/events.md)",
+    )
+    stop_outlier_share: float = Field(
+        0.2, ge=0, lt=1, description="at most this share of a stop's fixes may be outliers"
+    )
     loiter_clear_of_official_m: float = Field(2_000, ge=0)
     rendezvous_distance_m: float = Field(300, gt=0)
     rendezvous_min_duration_s: float = Field(10 * 60, gt=0)

@@ -17,6 +17,7 @@ from geoint.cli.common import (
     load_region,
     open_workspace,
     out,
+    print_detection,
     print_summary,
 )
 from geoint.errors import GeointError
@@ -306,3 +307,53 @@ def bench_patrol_season(
         log=None if as_json else err.print,
     )
     emit(as_json, result, lambda: out.print_json(data=result))
+
+
+@bench_app.command(
+    "detection",
+    epilog=(
+        'Example: geoint bench detection --countries "Ghana,Togo" --signal typical '
+        "--vehicles 60 --days 2 --json"
+    ),
+)
+def bench_detection(
+    countries: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--countries",
+            help='two countries of the bundled world data (repeatable); default "France,Spain" '
+            'and "Kenya,Tanzania"',
+        ),
+    ] = None,
+    signal: Annotated[
+        list[str] | None,
+        typer.Option("--signal", help="signal profiles (repeatable); default clean, typical, poor"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="scenario seed")] = 5,
+    vehicles: Annotated[int, typer.Option(help="fleet size of every scenario")] = 150,
+    days: Annotated[int, typer.Option(help="days of every scenario")] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """Recall and precision per event type for each signal profile on two borders."""
+    import tempfile
+
+    from geoint.bench.detection import run_detection_benchmark
+    from geoint.layers import init_region
+    from geoint.sim.signal import PROFILES
+
+    pairs = countries or ["France,Spain", "Kenya,Tanzania"]
+    profiles = signal or list(PROFILES)
+    unknown = [name for name in profiles if name not in PROFILES]
+    if unknown:
+        raise GeointError(f"--signal must be one of {', '.join(PROFILES)}, got {unknown[0]!r}")
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-") as tmp:
+        regions = []
+        for k, pair in enumerate(pairs):
+            names = tuple(name.strip() for name in pair.split(","))
+            if len(names) != 2:
+                raise GeointError(f'--countries takes two names, e.g. "France,Spain"; got {pair!r}')
+            regions.append(init_region(Path(tmp) / f"region-{k}", names))
+        result = run_detection_benchmark(
+            regions, profiles, seed, vehicles, days, log=None if as_json else err.print
+        )
+    emit(as_json, result, lambda: print_detection(result))
