@@ -48,9 +48,8 @@ def synthetic_seizures(count: int, seed: int = 7) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "seizure_id": [f"BJ-{i:07d}" for i in range(count)],
-            "date": pl.Series([start] * count) + pl.Series(seconds * 1_000_000).cast(
-                pl.Duration("us")
-            ),
+            "date": pl.Series([start] * count)
+            + pl.Series(seconds * 1_000_000).cast(pl.Duration("us")),
             "lat": np.round(rng.uniform(6.4, 12.0, count), 6),
             "lon": np.round(rng.uniform(2.3, 3.8, count), 6),
             "commodity": rng.choice(COMMODITIES, count),
@@ -103,4 +102,3 @@ def run_exchange_benchmark(
         "reimport_duplicates": again.duplicates,
         "policy": BENCH_POLICY,
     }
-

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time as day_time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,9 @@ def own_records(
             frame = frame.filter(pl.col("start") < high)
         return frame.sort("start", "event_id")
     table, columns, when = (
-        (seizures, SEIZURE_COLUMNS, "ts") if kind == "seizures" else (alerts, ALERT_COLUMNS, "event_time")
+        (seizures, SEIZURE_COLUMNS, "ts")
+        if kind == "seizures"
+        else (alerts, ALERT_COLUMNS, "event_time")
     )
     query = sa.select(*(table.c[c] for c in columns))
     if low:

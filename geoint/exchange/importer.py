@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from geoint.exchange.package import ExchangeError, read_package, records_validator
-from geoint.exchange.policy import FIELDS, PolicyError, parse_rules
+from geoint.exchange.policy import FIELDS, REQUIRED, PolicyError, parse_rules
 from geoint.h3index import latlng_to_cells
 from geoint.store.tables import (
     exchange_packages,
@@ -36,7 +36,6 @@ from geoint.store.workspace import Workspace, insert_frame
 
 LEDGER_KIND = "exchange"
 CONFLICTS_LISTED = 20  # conflicting ids named in a report (all are counted)
-_TIME_FIELD = {kind: list(fields)[1] for kind, fields in FIELDS.items()}
 
 
 @dataclass
@@ -122,13 +121,15 @@ def _parse(path: Path, lines: list[bytes]) -> list[dict[str, Any]]:
             try:
                 orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                raise ExchangeError(f"{path}: refused: record {number} is not JSON ({exc})") from exc
+                raise ExchangeError(
+                    f"{path}: refused: record {number} is not JSON ({exc})"
+                ) from exc
         raise ExchangeError(f"{path}: refused: the records are not JSON lines") from None
 
 
 def _frame(path: Path, kind: str, table: pl.DataFrame, lines: list[bytes]) -> pl.DataFrame:
     """Id, time, position, digest and text of each record; refuses repeated ids."""
-    id_field, time_field = list(FIELDS[kind])[0], _TIME_FIELD[kind]
+    id_field, time_field, _ = REQUIRED[kind]
     frame = table.select(
         "_record",
         pl.col(id_field).cast(pl.String).alias("record_id"),

@@ -244,7 +244,10 @@ def _rule_form(field_type: str, rule: str, parameter: float | int | None) -> dic
     if rule == "keep" and field_type == "time":
         return {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/time"}]}
     if rule == "h3":
-        return {"required": ["h3", "resolution"], "properties": {"resolution": {"const": parameter}}}
+        return {
+            "required": ["h3", "resolution"],
+            "properties": {"resolution": {"const": parameter}},
+        }
     if rule == "keep" and field_type == "position":
         return {"not": {"required": ["h3"]}}
     if rule == "band":

@@ -165,7 +165,9 @@ def parse_rules(fields: dict[str, Any], kind: str, source: str) -> Policy:
         rule = _parse_rule(text, where)
         allowed = RULES_BY_TYPE[known[field]]
         if rule.name not in allowed:
-            shown = ", ".join("h3:N" if a == "h3" else "band:N" if a == "band" else a for a in allowed)
+            shown = ", ".join(
+                "h3:N" if a == "h3" else "band:N" if a == "band" else a for a in allowed
+            )
             raise PolicyError(f"{where}: rule {text!r} does not apply here (expected {shown})")
         rules[field] = rule
     for field in REQUIRED[kind]:
