@@ -414,3 +414,46 @@ def test_zip_headers_are_covered_by_the_signature(sides, tmp_path):
             store, package, load_public_key(Path(paths["benin"]["keys"]["public_key"])), 8
         )
     store.close()
+
+
+def test_alerts_and_events_travel_with_their_origin(tmp_path):
+    from support.alerts import SectorGround, events
+
+    from geoint.alerts.raising import raise_alerts
+    from geoint.settings import GeointSettings
+
+    sender, receiver = Workspace(tmp_path / "a"), Workspace(tmp_path / "b")
+    found = events(
+        {"event_id": "E1", "vehicle_id": "BJ 1 RB"},
+        {"event_id": "E2", "vehicle_id": "BJ 2 RB", "lat": 10.0, "lon": 3.0},
+    )
+    sender.write_events(found)
+    raise_alerts(sender, SectorGround(), GeointSettings(workspace=tmp_path / "a"), found)
+    private, public = generate_keys(tmp_path / "keys")
+    key, trusted = load_private_key(private), load_public_key(public)
+    policies = {
+        "alerts": {"alert_id": "keep", "event_time": "day", "position": "h3:7",
+                   "severity": "keep", "vehicles": "pseudonym", "explanation": "drop"},
+        "events": {"event_id": "keep", "start": "keep", "position": "keep",
+                   "event_type": "keep", "vehicle_id": "pseudonym", "night": "keep"},
+    }  # fmt: skip
+    for kind, fields in policies.items():
+        package = tmp_path / f"{kind}.zip"
+        sent = export_package(sender, parse_rules(fields, kind, "p"), "BJ", "NG", key, package)
+        assert sent.records == 2
+        got = import_package(receiver, package, trusted, 8)
+        assert (got.kind, got.stored, got.origin) == (kind, 2, "BJ")
+    with receiver.engine.connect() as conn:
+        rows = conn.execute(sa.select(exchange_records)).mappings().all()
+    assert {(r["kind"], r["origin"]) for r in rows} == {("alerts", "BJ"), ("events", "BJ")}
+    for row in rows:
+        record = orjson.loads(row["content"])
+        if row["kind"] == "alerts":
+            assert set(record) == {"alert_id", "event_time", "position", "severity", "vehicles"}
+            assert record["vehicles"][0].startswith("p:") and len(record["event_time"]) == 10
+            assert record["position"]["resolution"] == 7
+        else:
+            assert record["vehicle_id"].startswith("p:") and "distance_to_border_m" not in record
+    assert receiver.read_table("seizures").height == 0
+    for store in (sender, receiver):
+        store.close()
