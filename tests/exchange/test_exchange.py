@@ -457,3 +457,36 @@ def test_alerts_and_events_travel_with_their_origin(tmp_path):
     assert receiver.read_table("seizures").height == 0
     for store in (sender, receiver):
         store.close()
+
+
+def test_partner_seizures_are_served_and_mapped_with_their_origin(sides, tmp_path):
+    from geoint.api.collections import ItemQuery, SeizureCollection
+    from geoint.serve.map_data import map_data
+
+    root, paths, policy = sides
+    assert _export(root, paths, policy, "served.zip").returncode == 0
+    receiver = _fresh_receiver(tmp_path, paths)
+    store = Workspace(receiver)
+    trusted = load_public_key(Path(paths["benin"]["keys"]["public_key"]))
+    stored = import_package(store, root / "served.zip", trusted, 8).stored
+    own = store.read_table("seizures").height - stored
+    index = RegionIndex(Region.load(SAMPLE / "region"))
+    seizures = SeizureCollection(store, index)
+
+    def served(origin: str | None, sectors=None) -> list[dict]:
+        return seizures.items(ItemQuery(None, None, 1000, 0, sectors, origin)).features
+
+    assert len(served(None)) == own + stored
+    partner = served("Benin Customs")
+    assert len(partner) == stored and {f["properties"]["origin"] for f in partner} == {
+        "Benin Customs"
+    }
+    assert len(served("local")) == own and not served("Togo")
+    # a unit filters by origin within its sectors
+    benin_sectors = frozenset(f"BEN-{i:02d}" for i in range(1, 10))
+    scoped = served("Benin Customs", benin_sectors)
+    assert 0 < len(scoped) <= stored
+    assert seizures.item(partner[0]["id"], None)["properties"]["origin"] == "Benin Customs"
+    mapped = map_data(store).seizures
+    assert set(mapped["origin"]) == {"Benin Customs", "local"}
+    store.close()
