@@ -33,6 +33,7 @@ import polars as pl
 import shapely
 
 from geoint.alerts.store import AlertStore
+from geoint.exchange.provenance import seizure_origin_is, with_origins
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region, RegionIndex, get_kind, kind_names
 from geoint.serve.caches import FileCache
@@ -83,6 +84,7 @@ class ItemQuery:
     limit: int
     offset: int
     sectors: Sectors
+    origin: str | None = None  # seizures only: "local" or a partner administration
 
 
 @dataclass
@@ -198,7 +200,8 @@ class SeizureCollection:
     id = "seizures"
     title = "Seizures"
     description = (
-        "CEN-style seizures ingested into the workspace; `description` is untrusted free text"
+        "CEN-style seizures ingested into the workspace or received from partner administrations "
+        "(`origin`: the sender, or `local`); `description` is untrusted free text"
     )
     temporal = True
     _ORDER = (seizures.c.ts, seizures.c.seizure_id)
@@ -214,24 +217,30 @@ class SeizureCollection:
 
     def items(self, query: ItemQuery) -> Page:
         """Seizures in the bbox, meeting the interval and in the caller's sectors, by time."""
+        origin = [seizure_origin_is(query.origin)] if query.origin is not None else []
         if query.sectors is None:
             start, end = _interval(query)
-            where = span_conditions(seizures, ("ts", "ts"), _boxes(query), start, end)
+            where = span_conditions(seizures, ("ts", "ts"), _boxes(query), start, end) + origin
             limit, offset = query.limit, query.offset
             matched = self._workspace.count_rows("seizures", where)
         else:
             visible = _select(self._positions(), query, "ts", "ts")
+            if origin:
+                ids = self._workspace.read_table("seizures", origin, columns=["seizure_id"])
+                visible = visible.filter(pl.col("seizure_id").is_in(ids["seizure_id"].implode()))
             page = visible["seizure_id"].slice(query.offset, query.limit).to_list()
             where, limit, offset = [seizures.c.seizure_id.in_(page)], None, 0
             matched = visible.height
         frame = self._workspace.read_table("seizures", where, self._ORDER, limit, offset)
-        return Page(_seizure_features(frame), matched)
+        return Page(_seizure_features(with_origins(self._workspace, frame)), matched)
 
     def item(self, feature_id: str, sectors: Sectors) -> dict[str, Any] | None:
         """One seizure by id, if the caller may see it."""
         frame = self._workspace.read_table("seizures", [seizures.c.seizure_id == feature_id])
-        visible = _in_sectors(_with_sectors(frame, self._index), sectors)
-        return _seizure_features(visible.drop("sector"))[0] if visible.height else None
+        visible = _in_sectors(_with_sectors(frame, self._index), sectors).drop("sector")
+        if not visible.height:
+            return None
+        return _seizure_features(with_origins(self._workspace, visible))[0]
 
     def _positions(self) -> pl.DataFrame:
         """Id, time, position and sector of every seizure, by time then id."""

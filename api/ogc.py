@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from geoint.api.auth import reader, sector_scope
@@ -100,11 +100,21 @@ def ogc_router(service: ServiceSettings) -> APIRouter:
         page: Annotated[Paging, Depends(paging(service))],
         bbox: Annotated[Bbox | None, Depends(bbox_param)],
         interval: Annotated[Interval | None, Depends(datetime_param)],
+        origin: Annotated[
+            str | None,
+            Query(
+                max_length=128,
+                description="seizures only: `local` (this workspace's own) or the name of the "
+                "partner administration that sent them",
+            ),
+        ] = None,
     ) -> Response:
         found = _find(request, collection_id)
         if interval is not None and not found.temporal:
             raise parameter_error("datetime", f"collection '{found.id}' has no time")
-        query = ItemQuery(bbox, interval, page.limit, page.offset, sectors)
+        if origin is not None and found.id != "seizures":
+            raise parameter_error("origin", f"collection '{found.id}' has no origin")
+        query = ItemQuery(bbox, interval, page.limit, page.offset, sectors, origin)
         result = found.items(query)
         links = [
             _link(request.url, "self", GEOJSON, "this page"),

@@ -299,6 +299,14 @@ class PatrolSettings(BaseModel):
     )
 
 
+class ExchangeSettings(BaseModel):
+    """Exchange of records with partner administrations (docs/exchange.md)."""
+
+    administration: str = Field(
+        "", max_length=128, description="the name packages are signed as (default of --sender)"
+    )
+
+
 class GeointSettings(BaseSettings):
     """Top-level settings; built once at the edge and passed down."""
 
@@ -320,6 +328,7 @@ class GeointSettings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     cells: CellSettings = CellSettings()
     patrol: PatrolSettings = PatrolSettings()
+    exchange: ExchangeSettings = ExchangeSettings()
 
     @model_validator(mode="after")
     def _coarse_are_parents(self) -> GeointSettings:

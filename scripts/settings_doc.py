@@ -24,6 +24,7 @@ READERS = {
     "`geoint.pipeline.incremental`, `geoint.api.background`",
     "cells": "`geoint.analytics` (anomaly, hotspots, scoring)",
     "patrol": "`geoint.patrol`",
+    "exchange": "`geoint.cli.exchange` (`geoint exchange export`)",
     "api": "`geoint.api`",
 }
 HEADER = """# Settings: every threshold, where it lives and who reads it

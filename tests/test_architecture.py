@@ -4,7 +4,7 @@ Stages import only stages below them (README, "Architecture"):
 
     base modules (geoint/*.py)
       ← ingest, store, layers
-      ← detect, analytics, alerts, patrol
+      ← detect, analytics, alerts, patrol, exchange
       ← pipeline, serve
       ← api, web, cli, sim, bench, testing
 
@@ -25,7 +25,7 @@ FOLDERS = {"geoint": ROOT / "geoint", "geoint.layers": ROOT / "layers"}
 FOLDERS |= {"geoint.api": ROOT / "api", "geoint.web": ROOT / "web"}
 
 LOWER = {"geoint.ingest", "geoint.store", "geoint.layers"}
-STAGES = {"geoint.detect", "geoint.analytics", "geoint.alerts", "geoint.patrol"}
+STAGES = {"geoint.detect", "geoint.analytics", "geoint.alerts", "geoint.patrol", "geoint.exchange"}
 ENGINE = {"geoint.pipeline", "geoint.serve"}
 ALLOWED: dict[str, set[str]] = {
     "geoint.ingest": set(),
@@ -35,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "geoint.analytics": {"geoint.detect", "geoint.store"},
     "geoint.alerts": {"geoint.store"},
     "geoint.patrol": {"geoint.analytics", "geoint.store", "geoint.layers", "geoint.ingest"},
+    "geoint.exchange": {"geoint.store"},
     "geoint.pipeline": LOWER | STAGES,
     "geoint.serve": LOWER | STAGES,
     "geoint.web": {"geoint.layers", "geoint.serve", "geoint.alerts", "geoint.analytics"},

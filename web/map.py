@@ -89,7 +89,7 @@ HOTSPOT_CLASSES: dict[int, tuple[str, str]] = {
 }
 RISK_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")  # risk 0-20, ..., 80-100
 SEIZURE_FIELDS = (
-    "seizure_id", "ts", "position_precision", "place", "commodity", "quantity", "unit",
+    "seizure_id", "origin", "ts", "position_precision", "place", "commodity", "quantity", "unit",
     "transport_mode", "concealment", "detection_method", "direction", "origin_country",
     "destination_country", "vehicle_id", "description",
 )  # fmt: skip
@@ -103,7 +103,8 @@ ALERT_FIELDS = ("status", "severity", "urgency", "certainty", "rule", "type", "e
 TRACK_COLOUR = "#0057e7"
 # The feature properties the filter panel offers (property, label), in the panel's order.
 FILTERS = (("commodity", "commodity"), ("transport_mode", "transport mode"),
-           ("concealment", "concealment"), ("severity", "alert severity"))  # fmt: skip
+           ("concealment", "concealment"), ("origin", "seizure origin"),
+           ("severity", "alert severity"))  # fmt: skip
 
 
 class Controls(MacroElement):
@@ -507,7 +508,9 @@ def _seizure_layer(m: folium.Map, seizures: pl.DataFrame, static_url: str) -> di
 
     rows = list(seizures.iter_rows(named=True))
     popups = [
-        _card(f"Seizure {r['seizure_id']}", [(f.replace("_", " "), r[f]) for f in SEIZURE_FIELDS])
+        _card(
+            f"Seizure {r['seizure_id']}", [(f.replace("_", " "), r.get(f)) for f in SEIZURE_FIELDS]
+        )
         for r in rows
     ]
     tooltips = [_escape(f"{r['commodity'] or 'unknown'} {r['ts']:%Y-%m-%d}") for r in rows]
@@ -518,7 +521,8 @@ def _seizure_layer(m: folium.Map, seizures: pl.DataFrame, static_url: str) -> di
     cluster.add_to(m)
     style = {"weight": 1, "fillOpacity": 0.9}
     # Filter values are plain properties: map.js puts them in the DOM as text only.
-    values = {k: seizures[k].to_list() for k in ("commodity", "transport_mode", "concealment")}
+    filtered = ("commodity", "transport_mode", "concealment", "origin")
+    values = {k: seizures[k].to_list() for k in filtered if k in seizures.columns}
     data = _geojson(points, popups, tooltips, colour=colours, **values)
     layer = _add(cluster, data, None, style, radius=7)
     return {"layer": layer.get_name(), "parent": cluster.get_name()}

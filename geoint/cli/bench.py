@@ -357,3 +357,21 @@ def bench_detection(
             regions, profiles, seed, vehicles, days, log=None if as_json else err.print
         )
     emit(as_json, result, lambda: print_detection(result))
+
+
+@bench_app.command(
+    "exchange",
+    epilog="Example: geoint bench exchange --seizures 10000 --json",
+)
+def bench_exchange(
+    seizures: Annotated[int, typer.Option(min=1, help="seizures exported and imported")] = 100_000,
+    as_json: JsonOption = False,
+) -> None:
+    """Export and import of 100 k seizures (each ≤ 10 s); baseline: ingesting them from CSV."""
+    import tempfile
+
+    from geoint.bench.exchange import run_exchange_benchmark
+
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-exchange-") as tmp:
+        result = run_exchange_benchmark(Path(tmp), seizures, None if as_json else err.print)
+    emit(as_json, result, lambda: out.print_json(data=result))
