@@ -10,8 +10,12 @@ State changes (ack, resolve, dismiss, label) are audited with the caller's key i
 The SSE stream sends every alert change (``id`` = its sequence number, ``data`` = the change
 and the alert's current state) after ``Last-Event-ID``: a client that reconnects with the last
 id it saw misses nothing and gets nothing twice. Every change is retained, so ``0`` replays all.
+It also sends, as ``event: share``, what is shared with the caller's closed user groups
+(api/groups.py), each delivery audited; once shares exist the ids are ``A.S`` (the last alert
+change and the last share seen), and ``A`` alone means ``A.0``.
 """
 
+import re
 import zlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -36,7 +40,8 @@ from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
 from geoint.serve.caches import BytesLRU
 from geoint.settings import AlertSettings
-from geoint.store.keys import ApiKey
+from geoint.store.groups import GroupStore
+from geoint.store.keys import ApiKey, KeyStore
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
@@ -44,6 +49,7 @@ EVENT_STREAM = "text/event-stream"
 EVIDENCE_LINKS = 20  # events linked from one alert (all ids are in `evidence`)
 _HTML_SAFE = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"))
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="alert id")]
+_STREAM_ID = re.compile(r"(\d{1,18})(?:\.(\d{1,18}))?")
 
 
 class ChangeBody(BaseModel):
@@ -213,21 +219,25 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
     async def alert_stream(
         request: Request,
         sectors: Scope,
+        key: Annotated[ApiKey, Depends(reader)],
         last_event_id: Annotated[
             str | None,
             Header(
                 alias="Last-Event-ID",
-                description="resume after this change; 0 replays every retained change; "
-                "without it the stream starts with the next change",
+                description="resume after this id (an alert change, or A.S: also the last "
+                "share); 0 replays every retained change and share; without it the stream "
+                "starts with the next change",
             ),
         ] = None,
     ) -> StreamingResponse:
         services = get_services(request)
         store = services.alerts
+        match = _STREAM_ID.fullmatch(last_event_id.strip()) if last_event_id is not None else None
         if last_event_id is None:
             start = await anyio.to_thread.run_sync(store.last_seq)
-        elif last_event_id.strip().isdigit() and len(last_event_id.strip()) < 19:
-            start = int(last_event_id)
+            shared = await anyio.to_thread.run_sync(services.groups.last_seq)
+        elif match is not None:
+            start, shared = int(match.group(1)), int(match.group(2) or 0)
         else:
             raise Problem(
                 400,
@@ -235,8 +245,9 @@ def alerts_router(service: ServiceSettings) -> APIRouter:
                 slug="invalid-parameter",
                 errors=[{"in": "header", "field": "Last-Event-ID", "reason": "invalid"}],
             )
+        shares = _Shares(services.groups, services.keys, key.id, shared, request.url.path)
         return StreamingResponse(
-            _changes(request, store, start, sectors, services.settings.alerts),
+            _changes(request, store, start, sectors, services.settings.alerts, shares),
             media_type=EVENT_STREAM,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -312,14 +323,47 @@ def _transition_route(verb: str):
     return change
 
 
+class _Shares:
+    """The shares a stream's key receives: after `seq`, into its groups, each one audited."""
+
+    def __init__(self, groups: GroupStore, keys: KeyStore, key_id: str, seq: int, path: str):
+        self.groups, self.keys, self.key_id, self.seq, self.path = groups, keys, key_id, seq, path
+        self.covered = -1  # every share up to here was looked at
+
+    def stream_id(self, alert_seq: int) -> bytes:
+        """The SSE id of the stream's position: ``A``, or ``A.S`` once a share is known."""
+        return b"%d" % alert_seq if self.seq == 0 else b"%d.%d" % (alert_seq, self.seq)
+
+    async def new(self, limit: int) -> list[dict[str, Any]]:
+        """The shares committed since the last call (none queried while nothing commits)."""
+        latest = self.groups.known_last_seq()
+        if latest is None:
+            latest = await anyio.to_thread.run_sync(self.groups.last_seq)
+        if latest <= max(self.covered, self.seq):
+            return []
+        found = await anyio.to_thread.run_sync(
+            self.groups.shares_since, self.seq, self.key_id, limit
+        )
+        if len(found) < limit:
+            self.covered = latest
+        for share in found:
+            summary = f"read share {share['seq']} of group {share['group_id']} (stream)"
+            await anyio.to_thread.run_sync(
+                self.keys.record, self.key_id, "GET", self.path, 200, summary
+            )
+        return found
+
+
 async def _changes(
     request: Request,
     store: AlertStore,
     seq: int,
     sectors: Sectors,
     config: AlertSettings,
+    shares: _Shares,
 ) -> AsyncIterator[bytes]:
-    """SSE frames of the changes after `seq` as they are committed, until the client leaves.
+    """SSE frames of the changes after `seq` (and of the key's group shares) as they are
+    committed, until the client leaves.
 
     A poll queries the changes only when the last change number moved past what the previous
     query covered (it is recalled without a query while nothing commits), so an idle stream
@@ -340,8 +384,13 @@ async def _changes(
                 covered = latest
         for change in changes:
             seq = change["seq"]
-            yield b"id: %d\nevent: alert\ndata: %s\n\n" % (seq, safe_json(change))
-        if changes:
+            frame = (shares.stream_id(seq), safe_json(change))
+            yield b"id: %s\nevent: alert\ndata: %s\n\n" % frame
+        shared = await shares.new(config.stream_batch)
+        for share in shared:
+            shares.seq = share["seq"]
+            yield b"id: %s\nevent: share\ndata: %s\n\n" % (shares.stream_id(seq), safe_json(share))
+        if changes or shared:
             idle = 0.0
             continue
         await anyio.sleep(config.stream_poll_s)
@@ -403,6 +452,12 @@ def safe_json(body: Any) -> bytes:
 
 def _json(body: Any, media_type: str = JSON) -> Response:
     return _encoded(safe_json(body), media_type)
+
+
+def safe_json_response(body: Any, status_code: int = 200) -> Response:
+    """A JSON response with ``<``, ``>`` and ``&`` escaped, as every alert feed sends."""
+    headers = {"X-Content-Type-Options": "nosniff"}
+    return Response(safe_json(body), status_code, headers=headers, media_type=JSON)
 
 
 def _encoded(data: bytes, media_type: str = JSON) -> Response:

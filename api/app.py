@@ -28,6 +28,7 @@ from geoint.api.cells import cells_router
 from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
 from geoint.api.errors import Problem, install_error_handlers
+from geoint.api.groups import groups_router
 from geoint.api.heatmap import heatmap_router
 from geoint.api.ingest import ingest_router
 from geoint.api.map import map_router
@@ -43,6 +44,7 @@ from geoint.layers import Region, RegionIndex
 from geoint.layers.gazetteer import build_gazetteer
 from geoint.serve.cell_views import CellStore
 from geoint.serve.heatmap import Heatmaps
+from geoint.store.groups import GroupStore
 from geoint.store.keys import ApiKey, KeyStore
 from geoint.store.workspace import Workspace
 
@@ -79,6 +81,7 @@ def open_services(settings: ApiSettings) -> Services:
         compute=anyio.CapacityLimiter(settings.api.compute_threads),
         cell_refresh=CellRefresh(settings.alerts.incremental_cells_interval_s),
         batch_analysis=BatchAnalysis(settings.alerts.incremental_events_interval_s),
+        groups=GroupStore(workspace),
         gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
     )
 
@@ -116,6 +119,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(cells_router(settings.api))
     app.include_router(map_router(settings.api))
     app.include_router(patrol_router())
+    app.include_router(groups_router(settings.api))
     app.include_router(seizures_router(settings.api))
     app.include_router(trends_router())
     app.include_router(quality_router())

@@ -113,6 +113,7 @@ writer = _role_guard(WRITE_ROLES, "ingest data")
 device_writer = _role_guard(WRITE_ROLES, "ingest data", device_authenticated)
 admin = _role_guard(("admin",), "read the audit log")
 planner = _role_guard(("admin", "analyst"), "plan patrols")
+debriefer = _role_guard(("admin", "analyst", "unit"), "record patrol debriefs")
 
 
 async def sector_scope(key: Annotated[ApiKey, Depends(reader)]) -> frozenset[str] | None:

@@ -33,13 +33,13 @@ import polars as pl
 import shapely
 
 from geoint.alerts.store import AlertStore
+from geoint.exchange.provenance import seizure_origin_is, with_origins
 from geoint.h3index import cells_to_hex
 from geoint.intel.crossings import SeizureLocator
 from geoint.intel.query import (
     SeizureFilter,
     conditions,
     field_values,
-    read_seizures,
     seizure_queryables,
 )
 from geoint.layers import Region, RegionIndex, get_kind, kind_names
@@ -91,6 +91,7 @@ class ItemQuery:
     limit: int
     offset: int
     sectors: Sectors
+    origin: str | None = None  # seizures only: "local" or a partner administration
     properties: tuple[tuple[str, str], ...] = ()  # (queryable, value) pairs
     text: str | None = None
 
@@ -211,9 +212,10 @@ class SeizureCollection:
     id = "seizures"
     title = "Seizures"
     description = (
-        "CEN-style seizures ingested into the workspace; `description` is untrusted free text. "
-        "Filter by any queryable (repeat it or separate values by commas: any of them) and "
-        "by `q` (text in id, description, place, concealment, vehicle)"
+        "CEN-style seizures ingested into the workspace or received from partner administrations "
+        "(`origin`: the sender, or `local`); `description` is untrusted free text. Filter by any "
+        "queryable (repeat it or separate values by commas: any of them) and by `q` (text in id, "
+        "description, place, concealment, vehicle)"
     )
     temporal = True
     queryables = seizure_queryables()
@@ -235,32 +237,45 @@ class SeizureCollection:
         chosen = SeizureFilter(
             field_values(query.properties), start, end, tuple(_boxes(query)), query.text
         )
-        return self.page(chosen, query.limit, query.offset, query.sectors)
+        return self.page(chosen, query.limit, query.offset, query.sectors, query.origin)
 
-    def page(self, chosen: SeizureFilter, limit: int, offset: int, sectors: Sectors) -> Page:
-        """Seizures meeting `chosen` and in `sectors`, by time: `offset` skipped, `limit` kept."""
+    def page(
+        self,
+        chosen: SeizureFilter,
+        limit: int,
+        offset: int,
+        sectors: Sectors,
+        origin: str | None = None,
+    ) -> Page:
+        """Seizures meeting `chosen`, from `origin` (None: any) and in `sectors`, by time:
+        `offset` skipped, `limit` kept."""
         if "crossing" in chosen.values:
             self.locator.update(self._workspace)
+        from_origin = [seizure_origin_is(origin)] if origin is not None else []
         if sectors is None:
-            where = conditions(chosen)
+            where = conditions(chosen) + from_origin
             matched = self._workspace.count_rows("seizures", where)
         else:
             box = ItemQuery(None, Interval(chosen.start, chosen.end), limit, offset, sectors)
             visible = _select(self._positions(), box, "ts", "ts", chosen.boxes)
-            if chosen.values or chosen.text:
-                kept = read_seizures(self._workspace, chosen, ["seizure_id"])["seizure_id"]
-                visible = visible.filter(pl.col("seizure_id").is_in(kept.implode()))
+            if chosen.values or chosen.text or from_origin:
+                kept = self._workspace.read_table(
+                    "seizures", conditions(chosen) + from_origin, columns=["seizure_id"]
+                )
+                visible = visible.filter(pl.col("seizure_id").is_in(kept["seizure_id"].implode()))
             ids = visible["seizure_id"].slice(offset, limit).to_list()
             where, limit, offset = [seizures.c.seizure_id.in_(ids)], None, 0
             matched = visible.height
         frame = self._workspace.read_table("seizures", where, self._ORDER, limit, offset)
-        return Page(_seizure_features(frame), matched)
+        return Page(_seizure_features(with_origins(self._workspace, frame)), matched)
 
     def item(self, feature_id: str, sectors: Sectors) -> dict[str, Any] | None:
         """One seizure by id, if the caller may see it."""
         frame = self._workspace.read_table("seizures", [seizures.c.seizure_id == feature_id])
-        visible = _in_sectors(_with_sectors(frame, self._index), sectors)
-        return _seizure_features(visible.drop("sector"))[0] if visible.height else None
+        visible = _in_sectors(_with_sectors(frame, self._index), sectors).drop("sector")
+        if not visible.height:
+            return None
+        return _seizure_features(with_origins(self._workspace, visible))[0]
 
     def sectors_of(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """The sector holding each position (None: none)."""

@@ -27,12 +27,14 @@ from geoint.errors import (
     RegionError,
     WorkspaceError,
 )
+from geoint.store.groups import GroupNotFoundError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("geoint.api")
 
 STATUS_BY_ERROR: dict[type[Exception], int] = {
     AlertNotFoundError: 404,
+    GroupNotFoundError: 404,
     AlertStateError: 409,
     InputError: 422,
     PatrolError: 422,

@@ -33,7 +33,7 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 SCHEMA_JSON = "application/schema+json"
 # items parameters every collection takes; collections add their queryables (and `q`)
-ITEM_PARAMETERS = frozenset({"limit", "offset", "bbox", "datetime", "f"})
+ITEM_PARAMETERS = frozenset({"limit", "offset", "bbox", "datetime", "f", "origin"})
 FORMATS = ("json", "geojson", "kml")
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -113,6 +113,14 @@ def ogc_router(service: ServiceSettings) -> APIRouter:
         bbox: Annotated[Bbox | None, Depends(bbox_param)],
         interval: Annotated[Interval | None, Depends(datetime_param)],
         f: Annotated[str, Query(description="geojson (json) or kml")] = "geojson",
+        origin: Annotated[
+            str | None,
+            Query(
+                max_length=128,
+                description="seizures only: `local` (this workspace's own) or the name of the "
+                "partner administration that sent them",
+            ),
+        ] = None,
     ) -> Response:
         found = _find(request, collection_id)
         if interval is not None and not found.temporal:
@@ -121,8 +129,12 @@ def ogc_router(service: ServiceSettings) -> APIRouter:
             raise parameter_error("f", f"expected one of {', '.join(FORMATS)}, got {f!r}")
         if f == "kml" and found.id != "seizures":
             raise parameter_error("f", f"kml is offered for the seizures, not '{found.id}'")
+        if origin is not None and found.id != "seizures":
+            raise parameter_error("origin", f"collection '{found.id}' has no origin")
         properties, text = _property_filters(request, found)
-        query = ItemQuery(bbox, interval, page.limit, page.offset, sectors, properties, text)
+        query = ItemQuery(
+            bbox, interval, page.limit, page.offset, sectors, origin, properties, text
+        )
         result = found.items(query)
         if f == "kml":
             return Response(

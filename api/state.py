@@ -16,6 +16,7 @@ from geoint.api.compression import GzipVariants
 from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex
 from geoint.serve.heatmap import Heatmaps
+from geoint.store.groups import GroupStore
 from geoint.store.keys import KeyStore
 from geoint.store.workspace import Workspace
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Services:
-    """The workspace, key and alert stores, region, spatial index, gazetteer, collections."""
+    """The workspace, key, alert and group stores, region, spatial index, gazetteer, collections."""
 
     settings: ApiSettings
     workspace: Workspace
@@ -44,6 +45,7 @@ class Services:
     # bursts coalesced, spaced by the alert settings (api/ingest.py).
     batch_analysis: BatchAnalysis
     cell_refresh: CellRefresh
+    groups: GroupStore  # closed user groups and their shares (api/groups.py)
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -89,6 +89,7 @@ class Reason(StrEnum):
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     NOT_A_POINT = "not_a_point"
     MALFORMED_RECORD = "malformed_record"
+    UNKNOWN_STOP = "unknown_stop"
 
 
 DUPLICATE_REASONS = frozenset({Reason.DUPLICATE, Reason.CONFLICTING_DUPLICATE})

@@ -48,9 +48,24 @@ class EventSettings(BaseModel):
 
     crossing_max_gap_s: float = Field(10 * 60, gt=0)
     crossing_official_radius_m: float = Field(2_000, gt=0)
+    crossing_settle_m: float = Field(
+        150,
+        ge=0,
+        description="a crossing counts once the vehicle reports farther than this from the "
+        "border on the new side (jitter at a post is no crossing; docs/events.md)",
+    )
     signal_gap_s: float = Field(30 * 60, gt=0)
     stop_diameter_m: float = Field(200, gt=0)
     stop_min_duration_s: float = Field(20 * 60, gt=0)
+    stop_outlier_run: int = Field(
+        2,
+        ge=0,
+        description="a stop skips up to this many consecutive fixes off its diameter "
+        "when the next fix is back inside (docs/events.md)",
+    )
+    stop_outlier_share: float = Field(
+        0.2, ge=0, lt=1, description="at most this share of a stop's fixes may be outliers"
+    )
     loiter_clear_of_official_m: float = Field(2_000, ge=0)
     rendezvous_distance_m: float = Field(300, gt=0)
     rendezvous_min_duration_s: float = Field(10 * 60, gt=0)
@@ -199,6 +214,21 @@ class CellSettings(BaseModel):
     seizure_scale: float = Field(1, gt=0, description="decayed seizure density reaching 63 %")
     remoteness_scale_m: float = Field(3_000, gt=0, description="distance reaching 63 %")
     border_scale_m: float = Field(5_000, gt=0, description="border factor falls to 37 % here")
+    effort_ref_hours: float = Field(
+        24, gt=0, description="patrol effort density (hours) that halves the seizure prior"
+    )
+    searched_share: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="share of its risk a cell loses the day after a search that found nothing",
+    )
+    searched_full_min: float = Field(
+        30, gt=0, description="search minutes in a cell for the full 'searched' effect"
+    )
+    searched_days: int = Field(
+        14, ge=1, description="days over which a search that found nothing fades out"
+    )
 
     @model_validator(mode="after")
     def _weights_sum_to_100(self) -> CellSettings:
@@ -225,7 +255,28 @@ class PatrolSettings(BaseModel):
     graph_buffer_m: float = Field(
         30_000, gt=0, description="the travel graph: the region bbox within this of the border"
     )
-    dwell_min: float = Field(20, ge=0, description="minutes spent at each target")
+    transit_resolution: int = Field(
+        7, ge=0, le=15, description="H3 resolution of the transit graph joining far bases"
+    )
+    dwell_min: float = Field(20, ge=0, description="minutes spent at each stop")
+    dwell_extra_cell_min: float = Field(
+        5, ge=0, description="more minutes at a stop for each target cell beyond its first"
+    )
+    look_back_days: int = Field(
+        7, ge=1, description="a stop's words count the events of this many days before the shift"
+    )
+    seizure_look_back_days: int = Field(
+        90, ge=1, description="a stop's words name the seizures of this many days before the shift"
+    )
+    seizure_radius_m: float = Field(
+        5_000, gt=0, description="a stop's words name the seizures within this distance"
+    )
+    track_gap_min: float = Field(
+        30, gt=0, description="debrief tracks: a gap longer than this counts no time in a cell"
+    )
+    stop_rings: int = Field(
+        1, ge=0, le=3, description="targets within this many H3 rings of a stop join it"
+    )
     max_teams: int = Field(20, ge=1, description="most teams one request may plan for")
     max_shift_h: float = Field(24, gt=0, description="longest shift one request may plan")
     candidates: int = Field(100, ge=1, le=500, description="top-risk cells offered to the solver")
@@ -245,6 +296,14 @@ class PatrolSettings(BaseModel):
     )
     near_optimal_share: float = Field(
         0.9, gt=0, le=1, description="seeded plans collect at least this share of the best plan"
+    )
+
+
+class ExchangeSettings(BaseModel):
+    """Exchange of records with partner administrations (docs/exchange.md)."""
+
+    administration: str = Field(
+        "", max_length=128, description="the name packages are signed as (default of --sender)"
     )
 
 
@@ -291,6 +350,7 @@ class GeointSettings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     cells: CellSettings = CellSettings()
     patrol: PatrolSettings = PatrolSettings()
+    exchange: ExchangeSettings = ExchangeSettings()
     intel: IntelSettings = IntelSettings()
 
     @model_validator(mode="after")

@@ -25,6 +25,7 @@ READERS = {
     "cells": "`geoint.analytics` (anomaly, hotspots, scoring)",
     "patrol": "`geoint.patrol`",
     "intel": "`geoint.intel`, `geoint.api.seizures`",
+    "exchange": "`geoint.cli.exchange` (`geoint exchange export`)",
     "api": "`geoint.api`",
 }
 HEADER = """# Settings: every threshold, where it lives and who reads it

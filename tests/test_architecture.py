@@ -4,7 +4,7 @@ Stages import only stages below them (README, "Architecture"):
 
     base modules (geoint/*.py)
       ← ingest, store, layers
-      ← detect, analytics, alerts, patrol
+      ← detect, analytics, alerts, patrol, exchange
       ← pipeline, serve
       ← api, web, cli, sim, bench, testing
 
@@ -25,7 +25,10 @@ FOLDERS = {"geoint": ROOT / "geoint", "geoint.layers": ROOT / "layers"}
 FOLDERS |= {"geoint.api": ROOT / "api", "geoint.web": ROOT / "web"}
 
 LOWER = {"geoint.ingest", "geoint.store", "geoint.layers"}
-STAGES = {"geoint.detect", "geoint.analytics", "geoint.alerts", "geoint.patrol", "geoint.intel"}
+STAGES = {
+    "geoint.detect", "geoint.analytics", "geoint.alerts", "geoint.patrol", "geoint.exchange",
+    "geoint.intel",
+}  # fmt: skip
 ENGINE = {"geoint.pipeline", "geoint.serve"}
 ALLOWED: dict[str, set[str]] = {
     "geoint.ingest": set(),
@@ -34,7 +37,8 @@ ALLOWED: dict[str, set[str]] = {
     "geoint.detect": set(),
     "geoint.analytics": {"geoint.detect", "geoint.store"},
     "geoint.alerts": {"geoint.store"},
-    "geoint.patrol": {"geoint.analytics", "geoint.store", "geoint.layers"},
+    "geoint.patrol": {"geoint.analytics", "geoint.store", "geoint.layers", "geoint.ingest"},
+    "geoint.exchange": {"geoint.store"},
     "geoint.intel": {"geoint.store", "geoint.layers", "geoint.alerts"},
     "geoint.pipeline": LOWER | STAGES,
     "geoint.serve": LOWER | STAGES,

@@ -30,7 +30,7 @@ from branca.element import MacroElement
 from h3ronpy import vector
 from jinja2 import Template
 
-from geoint.analytics.scoring import FACTORS
+from geoint.analytics.scoring import ADJUSTMENTS, FACTORS
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region
 from geoint.palette import COMMODITY_COLOURS, SEVERITY_COLOURS
@@ -84,7 +84,7 @@ HOTSPOT_CLASSES: dict[int, tuple[str, str]] = {
 }
 RISK_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")  # risk 0-20, ..., 80-100
 SEIZURE_FIELDS = (
-    "seizure_id", "ts", "position_precision", "place", "commodity", "quantity", "unit",
+    "seizure_id", "origin", "ts", "position_precision", "place", "commodity", "quantity", "unit",
     "transport_mode", "concealment", "detection_method", "direction", "origin_country",
     "destination_country", "vehicle_id", "description",
 )  # fmt: skip
@@ -96,7 +96,8 @@ ALERT_FIELDS = ("status", "severity", "urgency", "certainty", "rule", "type", "e
 TRACK_COLOUR = "#0057e7"
 # The feature properties the filter panel offers (property, label), in the panel's order.
 FILTERS = (("commodity", "commodity"), ("transport_mode", "transport mode"),
-           ("concealment", "concealment"), ("severity", "alert severity"))  # fmt: skip
+           ("concealment", "concealment"), ("origin", "seizure origin"),
+           ("severity", "alert severity"))  # fmt: skip
 
 
 class Controls(MacroElement):
@@ -362,7 +363,9 @@ def _risk_card(
     Served (`api_url`), it links to the cell's detail; in a file it stands alone.
     """
     parts = "".join(
-        f"<tr><th>{f}</th><td>{row[f'c_{f}']:.2f}</td></tr>" for f in FACTORS if f"c_{f}" in row
+        f"<tr><th>{f}</th><td>{row[f'c_{f}']:.2f}</td></tr>"
+        for f in (*FACTORS, *ADJUSTMENTS)
+        if f"c_{f}" in row and (f in FACTORS or row[f"c_{f}"])
     )
     note = f"<p>riskiest of {row['children']} active res-8 cells</p>" if "children" in row else ""
     if api_url is not None:
@@ -413,40 +416,80 @@ def _event_layer(m: folium.Map, data: MapData) -> None:
 
 
 def _patrol_layer(m: folium.Map, plan: Mapping[str, Any]) -> None:
-    """A patrol plan: routes and waypoints coloured by team, and the base."""
+    """A patrol plan: each team's route, its stops numbered in order, the base, a legend."""
     import folium
 
     group = folium.FeatureGroup(name="Patrol plan").add_to(m)
     features = plan.get("features", [])
     routes = [f for f in features if f["properties"].get("kind") == "route"]
-    stops = [f for f in features if f["properties"].get("kind") in ("waypoint", "base")]
-    teams = [r["properties"]["team"] for r in routes]
+    stops = [f for f in features if f["properties"].get("kind") == "waypoint"]
+    teams = sorted({f["properties"].get("team") for f in routes + stops} - {None})
     colour = {team: PATROL_COLOURS[i % len(PATROL_COLOURS)] for i, team in enumerate(teams)}
     route_cards = [
-        _card(f"team {p['team']}", [("hours", p["duration_h"]), ("risk", p["collected_risk"])])
+        _card(
+            f"Team {p['team']}",
+            [
+                ("hours", p.get("duration_h")),
+                ("km", p.get("distance_km")),
+                ("stops", p.get("stops")),
+                ("risk", p.get("collected_risk")),
+            ],
+        )
         for p in (r["properties"] for r in routes)
     ]
     routes_data = _geojson(
         [shapely.geometry.shape(r["geometry"]) for r in routes],
         route_cards,
-        [_escape(f"team {team}") for team in teams],
-        colour=[colour[team] for team in teams],
+        [_escape(f"Team {r['properties']['team']} route") for r in routes],
+        colour=[colour.get(r["properties"]["team"], "#000000") for r in routes],
     )
     _add(group, routes_data, None, {"weight": 4, "opacity": 0.9})
-    stop_cards = [
-        _card(
-            "patrol base" if p["kind"] == "base" else f"team {p['team']} stop {p['order']}",
-            [("ETA", p.get("eta")), ("risk", p.get("risk")), ("why", p.get("reason"))],
+    for feature in stops:
+        p = feature["properties"]
+        lon, lat = feature["geometry"]["coordinates"][:2]
+        title = f"Team {p.get('team')}, stop {p.get('order')}"
+        card = _card(
+            title,
+            [
+                ("arrive", p.get("arrive") or p.get("eta")),
+                ("depart", p.get("depart")),
+                ("look for", p.get("look_for")),
+                ("risk", p.get("risk")),
+                ("why", p.get("reason")),
+            ],
         )
-        for p in (s["properties"] for s in stops)
-    ]
-    stops_data = _geojson(
-        [shapely.geometry.shape(s["geometry"]) for s in stops],
-        stop_cards,
-        [_escape(s["properties"]["kind"]) for s in stops],
-        colour=[colour.get(s["properties"].get("team"), "#000000") for s in stops],
-    )
-    _add(group, stops_data, None, {"weight": 2, "fillOpacity": 1.0}, radius=6)
+        number = html.escape(str(p.get("order", "")))
+        fill = colour.get(p.get("team"), "#000000")
+        folium.Marker(
+            [lat, lon],
+            icon=folium.DivIcon(
+                html=f'<div class="geoint-stop" style="background:{fill}">{number}</div>',
+                icon_size=(22, 22),
+                icon_anchor=(11, 11),
+                class_name="geoint-stop-icon",
+            ),
+            popup=folium.Popup(card, max_width=360),
+            tooltip=folium.Tooltip(_escape(f"{title}: {p.get('arrive') or p.get('eta') or ''}")),
+        ).add_to(group)
+    for feature in (f for f in features if f["properties"].get("kind") == "base"):
+        lon, lat = feature["geometry"]["coordinates"][:2]
+        folium.Marker(
+            [lat, lon],
+            icon=folium.DivIcon(
+                html='<div class="geoint-stop geoint-base">B</div>',
+                icon_size=(22, 22),
+                icon_anchor=(11, 11),
+                class_name="geoint-stop-icon",
+            ),
+            tooltip=folium.Tooltip("patrol base"),
+        ).add_to(group)
+    summary = {r["properties"]["team"]: r["properties"] for r in routes}
+    entries = []
+    for team in teams:
+        count = sum(1 for f in stops if f["properties"].get("team") == team)
+        km = summary.get(team, {}).get("distance_km")
+        entries.append((colour[team], f"Team {team}: {count} stops" + (f", {km} km" if km else "")))
+    Legend("Patrol plan (numbered stops; B: base)", entries).add_to(m)
 
 
 def _seizure_layer(m: folium.Map, seizures: pl.DataFrame, static_url: str) -> dict[str, str | None]:
@@ -458,7 +501,9 @@ def _seizure_layer(m: folium.Map, seizures: pl.DataFrame, static_url: str) -> di
 
     rows = list(seizures.iter_rows(named=True))
     popups = [
-        _card(f"Seizure {r['seizure_id']}", [(f.replace("_", " "), r[f]) for f in SEIZURE_FIELDS])
+        _card(
+            f"Seizure {r['seizure_id']}", [(f.replace("_", " "), r.get(f)) for f in SEIZURE_FIELDS]
+        )
         for r in rows
     ]
     tooltips = [_escape(f"{r['commodity'] or 'unknown'} {r['ts']:%Y-%m-%d}") for r in rows]
@@ -469,7 +514,8 @@ def _seizure_layer(m: folium.Map, seizures: pl.DataFrame, static_url: str) -> di
     cluster.add_to(m)
     style = {"weight": 1, "fillOpacity": 0.9}
     # Filter values are plain properties: map.js puts them in the DOM as text only.
-    values = {k: seizures[k].to_list() for k in ("commodity", "transport_mode", "concealment")}
+    filtered = ("commodity", "transport_mode", "concealment", "origin")
+    values = {k: seizures[k].to_list() for k in filtered if k in seizures.columns}
     data = _geojson(points, popups, tooltips, colour=colours, **values)
     layer = _add(cluster, data, None, style, radius=7)
     return {"layer": layer.get_name(), "parent": cluster.get_name()}

@@ -3,6 +3,9 @@
 Every factor is a number in [0, 1] (docs/cells.md gives each formula); a cell-day's
 contribution of a factor is its weight (``CellSettings.risk_weights``, points summing to 100)
 times the factor, and the risk is the sum of the contributions, so the explanation adds up.
+Patrol effort (debriefs) adds two negative contributions: ``effort`` takes from the seizure
+prior the share explained by the effort spent around the cell, ``searched`` lowers a cell
+searched with nothing found for ``searched_days``.
 """
 
 from __future__ import annotations
@@ -40,7 +43,11 @@ from geoint.store.cell_tables import EMERGING, read_table
 from geoint.store.workspace import Workspace
 
 FACTORS = ("events", "hotspot", "anomaly", "seizure_prior", "remoteness", "border", "night")
-CONTRIBUTIONS = tuple(f"c_{f}" for f in FACTORS)
+# effort adjustments: factors in [0, 1] without a weight of their own, negative points
+ADJUSTMENTS = ("effort", "searched")
+CONTRIBUTIONS = tuple(f"c_{f}" for f in (*FACTORS, *ADJUSTMENTS))
+EFFORT_COLUMNS = {"cell": pl.UInt64, "date": pl.Date, "minutes": pl.Float64,
+                  "nothing_minutes": pl.Float64}  # fmt: skip
 _DAY_US = 86_400 * 1_000_000
 
 
@@ -50,12 +57,14 @@ def seizure_density(
     day: np.ndarray,
     first: np.datetime64,
     settings: CellSettings,
+    weight_: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return the decayed seizure kernel density at each (cell, day index from `first`) row.
 
     density = Σ over seizures s before that day of 0.5^(age / half-life) · exp(−r² / 2σ²), age
     at the start of the day, r the great-circle distance from the cell centre to s (kernel 0
-    beyond ``seizure_cutoff_sigmas`` σ). Seizures count from the day after theirs.
+    beyond ``seizure_cutoff_sigmas`` σ). Seizures count from the day after theirs. With
+    `weight_` (one per row of `seizures`), each term is multiplied by it (patrol effort hours).
     """
     out = np.zeros(len(cell))
     cells, index = np.unique(np.asarray(cell, dtype=np.uint64), return_inverse=True)
@@ -81,6 +90,8 @@ def seizure_density(
     # sum of the seizure terms per cell (ordered by first day counted) answers every day
     half_life = settings.seizure_half_life_days
     weight = np.exp(-(metres**2) / (2 * sigma**2)) * 0.5 ** (-age_days[seizure] / half_life)
+    if weight_ is not None:
+        weight = weight * np.asarray(weight_, dtype=float)[seizure]
     span = int(np.max(day)) + 2
     start = np.clip(np.floor(age_days[seizure]).astype(np.int64) + 1, 0, span - 1)
     keys = near * span + start
@@ -102,7 +113,7 @@ def risk_score(days: pl.DataFrame, settings: CellSettings) -> pl.DataFrame:
 
     `days` needs severity, gi_z, gi_bin, anomaly_z, seizure_density, night_share and the
     context distances distance_to_road_m, distance_to_crossing_m, distance_to_place_m,
-    distance_to_border_m.
+    distance_to_border_m; effort_hours and searched (0-1) when patrol effort is known (else 0).
     """
     nearest = pl.min_horizontal(
         "distance_to_road_m", "distance_to_crossing_m", "distance_to_place_m"
@@ -125,11 +136,95 @@ def risk_score(days: pl.DataFrame, settings: CellSettings) -> pl.DataFrame:
     if unknown:
         raise ValueError(f"risk_weights: unknown factors {sorted(unknown)}; known: {FACTORS}")
     weights = {f: settings.risk_weights.get(f, 0.0) for f in FACTORS}
+    for column in ("effort_hours", "searched"):
+        if column not in days.columns:
+            days = days.with_columns(pl.lit(0.0).alias(column))
+    weighted = [f"c_{f}" for f in FACTORS]
+    effort = 1 - 1 / (1 + pl.col("effort_hours").fill_null(0.0) / settings.effort_ref_hours)
     return (
         days.with_columns(factors[f].cast(pl.Float64).alias(f"f_{f}") for f in FACTORS)
         .with_columns((pl.col(f"f_{f}") * weights[f]).alias(f"c_{f}") for f in FACTORS)
+        .with_columns(f_effort=effort, f_searched=pl.col("searched").fill_null(0.0).clip(0, 1))
+        # the seizure prior's points divided by 1 + effort / reference: the share removed
+        .with_columns(c_effort=-pl.col("f_effort") * pl.col("c_seizure_prior"))
+        .with_columns(
+            c_searched=-settings.searched_share
+            * pl.col("f_searched")
+            * reduce(operator.add, map(pl.col, [*weighted, "c_effort"]))
+        )
         # added left to right, so that summing the contributions in order gives the risk exactly
         .with_columns(reduce(operator.add, map(pl.col, CONTRIBUTIONS)).alias("risk"))
+    )
+
+
+def rescore(
+    days: pl.DataFrame, seizures: pl.DataFrame, effort: pl.DataFrame | None, settings: CellSettings
+) -> pl.DataFrame:
+    """Return `days` with the seizure density, the effort factors (none when `effort` is None)
+    and the risk computed afresh: what changes when seizures are made or patrols debriefed."""
+    derived = [f"f_{f}" for f in (*FACTORS, *ADJUSTMENTS)] + [*CONTRIBUTIONS, "risk"]
+    days = days.drop("seizure_density", "effort_hours", "searched", *derived, strict=False)
+    density = np.zeros(days.height)
+    if days.height:
+        first = days["date"].min()
+        day = (days["date"] - first).dt.total_days().to_numpy()
+        at = np.datetime64(first, "D")
+        density = seizure_density(seizures, days["cell"].to_numpy(), day, at, settings)
+    days = days.with_columns(pl.Series("seizure_density", density))
+    if effort is not None:
+        days = days.join(effort_factors(effort, days, settings), on=["cell", "date"], how="left")
+    return risk_score(days, settings)
+
+
+def effort_factors(
+    effort: pl.DataFrame, days: pl.DataFrame, settings: CellSettings
+) -> pl.DataFrame:
+    """Return `days` (cell, date) with effort_hours and searched from the patrol effort.
+
+    `effort` (`EFFORT_COLUMNS`): minutes spent per cell and day, and of them the minutes of
+    searches that found nothing. effort_hours is the effort's kernel density (the seizure
+    prior's kernel and half-life, hours as weights, counted from the next day); searched is,
+    over the cell's searches that found nothing d days before (1 ≤ d ≤ searched_days),
+    the largest min(1, minutes / searched_full_min) · (1 − (d − 1) / searched_days).
+    """
+    keys = days.select("cell", "date")
+    if effort.is_empty() or keys.is_empty():
+        return keys.with_columns(effort_hours=pl.lit(0.0), searched=pl.lit(0.0))
+    first = days["date"].min()
+    lat, lon = cell_centres(effort["cell"].to_numpy())
+    points = pl.DataFrame(
+        {"lat": lat, "lon": lon, "ts": effort["date"].cast(pl.Datetime("us", "UTC"))}
+    )
+    day = (keys["date"] - first).dt.total_days().to_numpy()
+    hours = seizure_density(
+        points,
+        keys["cell"].to_numpy(),
+        day,
+        np.datetime64(first, "D"),
+        settings,
+        effort["minutes"].to_numpy() / 60,
+    )
+    searches = effort.filter(pl.col("nothing_minutes") > 0).select(
+        "cell",
+        pl.col("date").alias("searched_on"),
+        (pl.col("nothing_minutes") / settings.searched_full_min).clip(0, 1).alias("cover"),
+    )
+    fade = 1 - ((pl.col("date") - pl.col("searched_on")).dt.total_days() - 1) / (
+        settings.searched_days
+    )
+    searched = (
+        keys.join(searches, on="cell")
+        .filter(
+            pl.col("searched_on") < pl.col("date"),
+            pl.col("date") <= pl.col("searched_on") + timedelta(days=settings.searched_days),
+        )
+        .group_by("cell", "date")
+        .agg((pl.col("cover") * fade).max().alias("searched"))
+    )
+    return (
+        keys.with_columns(effort_hours=pl.Series(hours))
+        .join(searched, on=["cell", "date"], how="left")
+        .with_columns(pl.col("searched").fill_null(0.0))
     )
 
 
@@ -272,8 +367,10 @@ def cell_tables(
     seizures: pl.DataFrame,
     context: pl.DataFrame,
     settings: GeointSettings,
+    effort: pl.DataFrame | None = None,
 ) -> CellTables:
-    """Return every cell table from the activity sums, events, seizures and the context.
+    """Return every cell table from the activity sums, events, seizures, the context and the
+    patrol effort (`EFFORT_COLUMNS`; none when None).
 
     Windows are kept over the activity's date span only (seizures may go back years).
     """
@@ -304,14 +401,7 @@ def cell_tables(
         .join(gi_rows(days, cells, gi_windows(days, cells, weights)), on=["cell", "date"])
         .join(context.drop("lat", "lon", strict=False), on="cell", how="left")
     )
-    density = np.zeros(days.height)
-    if days.height:
-        first = days["date"].min()
-        day = (days["date"] - first).dt.total_days().to_numpy()
-        at = np.datetime64(first, "D")
-        density = seizure_density(seizures, days["cell"].to_numpy(), day, at, cfg)
-    days = risk_score(days.with_columns(pl.Series("seizure_density", density)), cfg)
-    days = days.sort("date", "cell")
+    days = rescore(days, seizures, effort, cfg).sort("date", "cell")
     risk = days.select("date", "cell", "risk", *CONTRIBUTIONS)
     coarse = parent_days(days, activity_.parents)
     return CellTables(days, weeks, trends, risk, coarse)
@@ -392,6 +482,10 @@ def explain_cell(
                 "points": last[f"c_{f}"],
             }
             for f in FACTORS
+        }
+        factors |= {
+            f: {"value": last.get(f"f_{f}", 0.0), "weight": None, "points": last.get(f"c_{f}", 0.0)}
+            for f in ADJUSTMENTS
         }
         latest = {"date": last["date"], "risk": last["risk"], "factors": factors}
     trend = None

@@ -1,0 +1,1 @@
+"""`geoint bench ...`: each benchmark prints its figure and its baseline from the same run."""

@@ -1,0 +1,1 @@
+"""The `geoint` command: the composition root, one module per command group. Nothing imports it."""

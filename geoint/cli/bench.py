@@ -10,14 +10,18 @@ import typer
 from geoint.cli.common import (
     JsonOption,
     RegionOption,
+    RequiredRegionOption,
     emit,
     err,
     load_ground,
     load_region,
     open_workspace,
     out,
+    print_detection,
     print_summary,
 )
+from geoint.errors import GeointError
+from geoint.settings import GeointSettings
 
 app = typer.Typer()
 bench_app = typer.Typer(
@@ -259,4 +263,115 @@ def bench_patrol(
         shifts,
         log=None if as_json else err.print,
     )
+    emit(as_json, result, lambda: out.print_json(data=result))
+
+
+@bench_app.command(
+    "patrol-season",
+    epilog="Example: geoint bench patrol-season --region ws/region --seeds 1,2,3 --shifts 30 "
+    "--json",
+)
+def bench_patrol_season(
+    region: RequiredRegionOption,
+    base: Annotated[str, typer.Option(help="the teams' base, LAT,LON")] = "7.12814,2.74964",
+    seeds: Annotated[str, typer.Option(help="scenario seeds, comma-separated")] = "1,2,3",
+    shifts: Annotated[int, typer.Option(min=1, help="evening shifts per season")] = 30,
+    vehicles: Annotated[int, typer.Option(min=20, help="vehicles per scenario")] = 60,
+    detect_minutes: Annotated[
+        float, typer.Option(min=1, help="a search of this long finds present activity at 63 %")
+    ] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """A simulated season: effort-aware vs effort-blind planner vs greedy, cumulative finds."""
+    from geoint.bench.season import run_season_benchmark
+    from geoint.patrol.plan import parse_base
+    from geoint.patrol.travel import build_travel_graph
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        expected = "integers separated by commas"
+        raise GeointError(f"--seeds: expected {expected}, got {seeds!r}") from None
+    loaded = load_region(region)
+    settings = GeointSettings()  # GEOINT_PATROL__SOLVER_TIME_S shortens every plan
+    graph = build_travel_graph(loaded, settings.patrol, settings.h3_resolution)
+    result = run_season_benchmark(
+        loaded,
+        graph,
+        parse_base(base),
+        seed_list,
+        shifts,
+        vehicles,
+        detect_minutes=detect_minutes,
+        settings=settings,
+        log=None if as_json else err.print,
+    )
+    emit(as_json, result, lambda: out.print_json(data=result))
+
+
+@bench_app.command(
+    "detection",
+    epilog=(
+        'Example: geoint bench detection --countries "Ghana,Togo" --signal typical '
+        "--vehicles 60 --days 2 --json"
+    ),
+)
+def bench_detection(
+    countries: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--countries",
+            help='two countries of the bundled world data (repeatable); default "France,Spain" '
+            'and "Kenya,Tanzania"',
+        ),
+    ] = None,
+    signal: Annotated[
+        list[str] | None,
+        typer.Option("--signal", help="signal profiles (repeatable); default clean, typical, poor"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="scenario seed")] = 5,
+    vehicles: Annotated[int, typer.Option(help="fleet size of every scenario")] = 150,
+    days: Annotated[int, typer.Option(help="days of every scenario")] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """Recall and precision per event type for each signal profile on two borders."""
+    import tempfile
+
+    from geoint.bench.detection import run_detection_benchmark
+    from geoint.layers import init_region
+    from geoint.sim.signal import PROFILES
+
+    pairs = countries or ["France,Spain", "Kenya,Tanzania"]
+    profiles = signal or list(PROFILES)
+    unknown = [name for name in profiles if name not in PROFILES]
+    if unknown:
+        raise GeointError(f"--signal must be one of {', '.join(PROFILES)}, got {unknown[0]!r}")
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-") as tmp:
+        regions = []
+        for k, pair in enumerate(pairs):
+            names = tuple(name.strip() for name in pair.split(","))
+            if len(names) != 2:
+                raise GeointError(f'--countries takes two names, e.g. "France,Spain"; got {pair!r}')
+            regions.append(init_region(Path(tmp) / f"region-{k}", names))
+        result = run_detection_benchmark(
+            regions, profiles, seed, vehicles, days, log=None if as_json else err.print
+        )
+    emit(as_json, result, lambda: print_detection(result))
+
+
+@bench_app.command(
+    "exchange",
+    epilog="Example: geoint bench exchange --seizures 10000 --json",
+)
+def bench_exchange(
+    seizures: Annotated[int, typer.Option(min=1, help="seizures exported and imported")] = 100_000,
+    as_json: JsonOption = False,
+) -> None:
+    """Export and import of 100 k seizures (each ≤ 10 s); baseline: ingesting them from CSV."""
+    import tempfile
+
+    from geoint.bench.exchange import run_exchange_benchmark
+
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-exchange-") as tmp:
+        result = run_exchange_benchmark(Path(tmp), seizures, None if as_json else err.print)
     emit(as_json, result, lambda: out.print_json(data=result))

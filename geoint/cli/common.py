@@ -110,6 +110,31 @@ def print_summary(summary: dict[str, Any]) -> None:
     out.print(table)
 
 
+def print_detection(result: dict[str, Any]) -> None:
+    """Print `geoint bench detection`: recall / precision per type, one column per run."""
+    runs = result["runs"]
+    table = Table(title=f"detection, seed {result['seed']}: recall / precision (truth events)")
+    table.add_column("type")
+    for run in runs:
+        table.add_column(f"{run['region']}\n{run['signal']}", justify="right")
+    for kind in runs[0]["events"] if runs else []:
+        cells = []
+        for run in runs:
+            score = run["events"][kind]
+            recall, precision = score["recall"], score["precision"]
+            cells.append(
+                "-"
+                if not score["truth"]
+                else f"{recall or 0:.2f} / "
+                + ("-" if precision is None else f"{precision:.2f}")
+                + f" ({score['truth']})"
+            )
+        table.add_row(kind, *cells)
+    out.print(table)
+    failing = result["bar"]["failing"]
+    out.print("every type meets the bar" if not failing else f"below the bar: {failing}")
+
+
 def print_analysis(report: dict[str, Any]) -> None:
     """Print an analysis report: events by type, cells, alerts and timings."""
     table = Table(title=f"events of {report['pings']:,} pings, {report['vehicles']:,} vehicles")

@@ -16,6 +16,8 @@ from geoint.cli import (
     analyze,
     bench,
     declarations,
+    exchange,
+    groups,
     ingest,
     keys,
     operations,
@@ -34,9 +36,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 for module in (
-    region, ingest, simulate, analyze, alerts, seizures, declarations, operations, patrol, serve,
-    keys, bench,
-):  # fmt: skip
+    region,
+    ingest,
+    simulate,
+    analyze,
+    alerts,
+    seizures,
+    declarations,
+    operations,
+    patrol,
+    serve,
+    keys,
+    groups,
+    exchange,
+    bench,
+):
     app.add_typer(module.app)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import textwrap
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.table import Table
 
 from geoint.cli.common import (
     JsonOption,
@@ -43,21 +44,25 @@ def patrol_plan(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Plan a shift: risk targets, team routes within the shift, ETAs and reasons."""
-    from geoint.patrol.plan import (
-        PatrolRequest,
-        parse_base,
-        parse_start,
-        plan_patrol,
-        read_risk_tables,
-    )
-    from geoint.patrol.travel import build_travel_graph
+    """Plan a shift: stops, team routes within the shift, local times, what to look for."""
+    from geoint.patrol.plan import PatrolRequest, parse_base, parse_start
+    from geoint.patrol.shift import plan_shift
+    from geoint.patrol.travel import build_transit_graph, build_travel_graph
 
-    request = PatrolRequest(*parse_base(base), teams, hours, parse_start(start), seed)
     settings, store = open_workspace(workspace)
-    risk, emerging = read_risk_tables(store)
-    graph = build_travel_graph(load_region(region), settings.patrol, settings.h3_resolution)
-    plan = plan_patrol(graph, risk, emerging, request, settings.patrol)
+    loaded = load_region(region)
+    request = PatrolRequest(
+        *parse_base(base), teams, hours, parse_start(start), seed, loaded.timezone
+    )
+    graph = build_travel_graph(loaded, settings.patrol, settings.h3_resolution)
+    plan = plan_shift(
+        store,
+        loaded,
+        graph,
+        lambda: build_transit_graph(loaded, settings.patrol),
+        request,
+        settings.patrol,
+    )
     if gpx is not None:
         gpx.write_text(plan.to_gpx(), encoding="utf-8")
     if geojson is not None:
@@ -66,18 +71,104 @@ def patrol_plan(
     emit(as_json, payload, lambda: _print_plan(payload))
 
 
-def _print_plan(plan: dict[str, Any]) -> None:
-    for team in plan["teams"]:
-        table = Table(
-            title=f"team {team['team']}: {team['duration_h']:.2f} h, "
-            f"risk {team['collected_risk']:.1f}"
-        )
-        for column in ("eta", "cell", "lat", "lon", "reason"):
-            table.add_column(column)
-        for w in team["waypoints"]:
-            table.add_row(w["eta"], w["cell"], f"{w['lat']:.5f}", f"{w['lon']:.5f}", w["reason"])
-        out.print(table)
-    out.print(
-        f"collected risk {plan['collected_risk']:.1f} "
-        f"(greedy nearest-high-risk baseline {plan['greedy_collected_risk']:.1f})"
+@patrol_app.command(
+    "debrief",
+    epilog="Example: geoint patrol debrief -w ws --track team1.gpx --plan plan.json "
+    "--outcomes outcomes.csv",
+)
+def patrol_debrief(
+    outcomes: Annotated[
+        Path, typer.Option(help="CSV: stop|cell|lat,lon; outcome (nothing|seizure); seizure_id")
+    ],
+    track: Annotated[Path | None, typer.Option(help="the team's GPS track (GPX)")] = None,
+    plan: Annotated[
+        Path | None, typer.Option(help="the plan followed (geoint patrol plan --json)")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record where a patrol went and what it found, as effort per cell and day."""
+    from geoint.errors import GeointError
+    from geoint.patrol.debrief import debrief_sha256, parse_debrief, store_debrief
+
+    def read(path: Path | None) -> bytes | None:
+        if path is None:
+            return None
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise GeointError(f"{path}: cannot read ({exc.strerror})") from None
+
+    plan_bytes = read(plan)
+    try:
+        plan_data = orjson.loads(plan_bytes) if plan_bytes is not None else None
+    except orjson.JSONDecodeError as exc:
+        raise GeointError(
+            f"{plan}: expected the JSON of geoint patrol plan --json ({exc})"
+        ) from None
+    settings, store = open_workspace(workspace)
+    track_bytes, outcome_bytes = read(track), read(outcomes)
+    parsed = parse_debrief(
+        track_bytes, str(track), outcome_bytes or b"", str(outcomes), plan_data, settings.patrol
     )
+    sha = debrief_sha256(track_bytes, plan_bytes, outcome_bytes)
+    report = store_debrief(store, parsed, str(outcomes), sha)
+    emit(
+        as_json,
+        report,
+        lambda: out.print(
+            f"debrief {report['debrief']}: {report['accepted']} outcomes kept, "
+            f"{report['quarantined']} quarantined; {report['minutes']} minutes over "
+            f"{report['cells']} cells, {report['seizures']} seizures"
+            + (" (recorded before)" if report["already_recorded"] else "")
+        ),
+    )
+
+
+WIDTH = 80  # every line of the table fits an 80-column terminal
+
+
+def _print_plan(plan: dict[str, Any]) -> None:
+    for line in plan_lines(plan):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def plan_lines(plan: dict[str, Any]) -> list[str]:
+    """The plan as text lines of at most 80 characters, times in the region's time zone."""
+    first = datetime.fromisoformat(plan["start"])
+    zone = first.strftime("%Z") or plan["timezone"]
+    lines = [f"Shift from {first:%Y-%m-%d %H:%M} {zone} ({plan['timezone']}), base "
+             f"{plan['base']['lat']:.5f}, {plan['base']['lon']:.5f}"]  # fmt: skip
+    for team in plan["teams"]:
+        lines += [
+            "",
+            f"Team {team['team']}: leaves {_clock(team['depart'], first)}, back "
+            f"{_clock(team['return'], first)}, {team['distance_km']:.1f} km, "
+            f"{len(team['waypoints'])} stops, risk {team['collected_risk']:.1f}",
+            "  #  arrive  depart  leg km  min  position            cells   risk",
+        ]
+        for w in team["waypoints"]:
+            lines.append(
+                f"{int(w['stop'].split('-')[1]):>3}  {_clock(w['arrive'], first):<6}  "
+                f"{_clock(w['depart'], first):<6}  {w['leg_km']:6.1f}  {w['leg_min']:3.0f}  "
+                f"{w['lat']:8.5f}, {w['lon']:8.5f}  {len(w['cells']):5d}  {w['risk']:5.1f}"
+            )
+            text = w["look_for"] or w["reason"]
+            lines += textwrap.wrap(text, WIDTH, initial_indent=" " * 5, subsequent_indent=" " * 5)
+        lines.append(
+            f"     back at base {_clock(team['return'], first)} "
+            f"(last leg {team['return_leg_km']:.1f} km, {team['return_leg_min']:.0f} min)"
+        )
+    lines += [
+        "",
+        f"collected risk {plan['collected_risk']:.1f} "
+        f"(greedy nearest-high-risk baseline {plan['greedy_collected_risk']:.1f})",
+    ]
+    return lines
+
+
+def _clock(text: str, first: datetime) -> str:
+    """'HH:MM' local, with '+N' on a later day than the shift's start."""
+    moment = datetime.fromisoformat(text)
+    days = (moment.date() - first.date()).days
+    return f"{moment:%H:%M}" + (f"+{days}" if days else "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -64,7 +63,9 @@ def map_command(
     ] = None,
     patrol: Annotated[
         Path | None,
-        typer.Option("--patrol", help="patrol plan GeoJSON (geoint patrol plan --geojson)"),
+        typer.Option(
+            "--patrol", help="patrol plan as GeoJSON or GPX (geoint patrol plan --geojson/--gpx)"
+        ),
     ] = None,
     vehicle: Annotated[
         str | None, typer.Option("--vehicle", help="draw this vehicle's track of the day")
@@ -84,10 +85,9 @@ def map_command(
     _, store = open_workspace(workspace)
     plan = None
     if patrol is not None:
-        try:
-            plan = json.loads(patrol.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise GeointError(f"{patrol}: expected a patrol plan GeoJSON file ({exc})") from None
+        from geoint.patrol.plan import read_plan_file
+
+        plan = read_plan_file(patrol)
     data = map_data(store, when, vehicle)
     page = to_html(build_map(load_region(region), data, patrol=plan))
     out_file.write_text(page, encoding="utf-8")

@@ -16,7 +16,10 @@ app = typer.Typer()
 
 @app.command(
     "simulate",
-    epilog="Example: geoint simulate --region bn --out scenario --seed 7 --days 3 --json",
+    epilog=(
+        "Example: geoint simulate --region bn --out scenario --seed 7 --days 3 "
+        "--signal typical --json"
+    ),
 )
 def simulate_command(
     region: Annotated[
@@ -28,6 +31,10 @@ def simulate_command(
     days: Annotated[int, typer.Option(help="days to simulate")] = 3,
     interval: Annotated[int, typer.Option(help="seconds between pings (30-120)")] = 60,
     start: Annotated[str, typer.Option(help="first day, a UTC date")] = "2026-03-02",
+    signal: Annotated[
+        str,
+        typer.Option(help="how trackers report: clean, typical or poor (docs/signals.md)"),
+    ] = "clean",
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -40,7 +47,9 @@ def simulate_command(
     from geoint.sim.synthetic_layers import add_synthetic_layers
 
     try:
-        options = SimulationOptions(seed, vehicles, days, interval, date.fromisoformat(start))
+        options = SimulationOptions(
+            seed, vehicles, days, interval, date.fromisoformat(start), signal
+        )
     except ValueError as exc:
         raise GeointError(f"simulate: {exc}") from exc
     loaded = load_region(region)
@@ -54,6 +63,7 @@ def simulate_command(
         "region": str(region),
         "out": str(out_dir),
         "layers": layers,
+        "signal": signal,
         "pings": scenario.pings.height,
         "vehicles": scenario.vehicles.height,
         "seizures": scenario.seizures.height,

@@ -74,9 +74,9 @@ def events_from_tracks(
 ) -> pl.DataFrame:
     """Return every event of prepared tracks (see `detect_events`)."""
     view = _View.of(tracks)
-    crossings = _find_crossings(view, ground, settings)
-    decls = _declarations(declarations, view, settings)
     conflicts = _identity_conflicts(view, settings)
+    crossings = _outside_conflicts(view, _find_crossings(view, ground, settings), conflicts)
+    decls = _declarations(declarations, view, settings)
     parts = [
         _crossing_events(view, crossings, settings),
         _shuttle_events(view, crossings, settings),
@@ -281,13 +281,16 @@ def _find_crossings(view: _View, ground: Ground, settings: GeointSettings) -> pl
     t_x), nearest_official_m (null when none within the radius).
     """
     s = settings.events
-    side = view.side
-    after = np.flatnonzero(
-        view.same_vehicle
-        & (side >= 0)
-        & (np.r_[-1, side[:-1]] >= 0)
-        & (side + np.r_[-1, side[:-1]] == 1)
+    pings, settle = view.tracks.pings, s.crossing_settle_m
+    close = within_distance(
+        pings["border_cell_m"].to_numpy(),
+        pings["cell_error_m"].to_numpy(),
+        settle,
+        lambda rows: ground.distance_to_border_m(
+            view.lat[rows], view.lon[rows], max_distance_m=settle
+        ),
     )
+    after = settled_crossings(view.vehicle, view.side, (view.side >= 0) & ~close)
     before = after - 1
     lat, lon, fraction = ground.border_intersection(
         view.lat[before], view.lon[before], view.lat[after], view.lon[after]
@@ -335,6 +338,65 @@ def _find_crossings(view: _View, ground: Ground, settings: GeointSettings) -> pl
             "open": opened,
             "nearest_official_m": pl.Series(nearest, nan_to_null=True),
         }
+    )
+
+
+def settled_crossings(vehicle: np.ndarray, side: np.ndarray, settled: np.ndarray) -> np.ndarray:
+    """Return the later row of each crossing segment (docs/events.md, "Crossings").
+
+    Rows are one vehicle's pings after another, in time order. A vehicle is on the side of
+    its last *settled* ping; a settled ping on the other side makes a crossing, whose segment
+    is the last change of side into the new one since the previous settled ping.
+    """
+    n = len(side)
+    if n < 2:
+        return np.zeros(0, np.int64)
+    row = np.arange(n)
+    last = np.maximum.accumulate(np.where(settled, row, -1))
+    before = np.r_[-1, last[:-1]]  # last settled row < k
+    after = np.minimum.accumulate(np.where(settled, row, n)[::-1])[::-1]  # first settled >= k
+    change = np.flatnonzero(
+        np.r_[False, vehicle[1:] == vehicle[:-1]]
+        & (side >= 0)
+        & (np.r_[-1, side[:-1]] >= 0)
+        & (side + np.r_[-1, side[:-1]] == 1)
+    )
+    a, b = before[change], after[change]
+    known = (a >= 0) & (b < n)
+    change, a, b = change[known], a[known], b[known]
+    real = (
+        (vehicle[a] == vehicle[change])
+        & (vehicle[b] == vehicle[change])
+        & (side[a] != side[b])
+        & (side[change] == side[b])
+    )
+    change, b = change[real], b[real]
+    return change[np.r_[b[1:] != b[:-1], True][: len(b)]]  # the last change into each
+
+
+def _outside_conflicts(
+    view: _View, crossings: pl.DataFrame, conflicts: pl.DataFrame
+) -> pl.DataFrame:
+    """Return the crossings whose segment overlaps no identity conflict of their vehicle
+    (its two pings may come from two devices)."""
+    if conflicts.height == 0 or crossings.height == 0:
+        return crossings
+    windows = conflicts.select(
+        _codes(view, conflicts["vehicle_id"]).alias("vehicle"),
+        pl.col("start").to_physical().alias("from"),
+        pl.col("end").to_physical().alias("to"),
+    )
+    spans = crossings.with_row_index("crossing").with_columns(
+        pl.Series("t0", view.ts[crossings["before"].to_numpy()]),
+        pl.Series("t1", view.ts[crossings["after"].to_numpy()]),
+    )
+    inside = (
+        spans.join(windows, on="vehicle")
+        .filter((pl.col("t0") <= pl.col("to")) & (pl.col("t1") >= pl.col("from")))
+        .select("crossing")
+    )
+    return spans.filter(~pl.col("crossing").is_in(inside["crossing"].implode())).drop(
+        "crossing", "t0", "t1"
     )
 
 

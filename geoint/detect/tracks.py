@@ -82,7 +82,13 @@ def prepare_tracks(pings: pl.DataFrame, ground: Ground, settings: GeointSettings
     del ordered
     kept = add_context(kept, ground, settings)
     events = settings.events
-    stops = find_stops(kept, events.stop_diameter_m, events.stop_min_duration_s)
+    stops = find_stops(
+        kept,
+        events.stop_diameter_m,
+        events.stop_min_duration_s,
+        events.stop_outlier_run,
+        events.stop_outlier_share,
+    )
     stationary = stationary_runs(kept, settings.tracks.moving_speed_kmh)
     return Tracks(vehicle_ids, raw, kept, stops, stationary)
 
@@ -188,64 +194,97 @@ def _corner_bound(lat, lon, south, west, north, east):
     )
 
 
-@numba.njit(parallel=True, cache=True)
-def _stop_kernel(bounds, ts, lat, lon, diameter, min_us):
-    """Return, per row, the last row of the stop that starts there (-1 where none starts).
+@numba.njit(cache=True)
+def _fits(p, i, j, lat, lon, outlier, bbox, diameter, accept):
+    """Whether row p is within `diameter` of every inlier of rows i..j (bbox: their bounds,
+    or a superset; refreshed in place when the exact check runs)."""
+    if distance_m(lat[p], lon[p], lat[j], lon[j]) > diameter:
+        return False  # a moving vehicle's next ping is usually too far from the last one
+    if _corner_bound(lat[p], lon[p], bbox[0], bbox[1], bbox[2], bbox[3]) <= accept:
+        return True
+    bbox[0], bbox[2], bbox[1], bbox[3] = lat[i], lat[i], lon[i], lon[i]
+    fits = True
+    for q in range(i, j + 1):
+        if outlier[q]:
+            continue
+        bbox[0], bbox[2] = min(bbox[0], lat[q]), max(bbox[2], lat[q])
+        bbox[1], bbox[3] = min(bbox[1], lon[q]), max(bbox[3], lon[q])
+        if fits and distance_m(lat[p], lon[p], lat[q], lon[q]) > diameter:
+            fits = False
+    return fits
 
-    Greedy per trip (rows bounds[t] .. bounds[t + 1] - 1): from the first unused row i, extend j
-    while the largest pairwise distance of rows i..j stays <= diameter; a run lasting >= min_us
-    is a stop and the scan goes on after it, else at i + 1. Rows i + 1..j then still fit (a
-    subset of a fitting window), so the extension resumes at j: the result equals the plain
-    restart. A bbox of the window (possibly of a superset) bounds the distance of a new row to
-    every row of the window; only when that bound is not clearly inside the diameter are the
+
+@numba.njit(parallel=True, cache=True)
+def _stop_kernel(bounds, ts, lat, lon, diameter, min_us, outlier_run, outlier_share):
+    """Return, per row, the last row of the stop that starts there (-1 where none starts),
+    and which rows are outliers of their stop.
+
+    Greedy per trip (rows bounds[t] .. bounds[t + 1] - 1): from the first unused row i, extend
+    j while the next row is within `diameter` of every inlier of rows i..j; when it is not,
+    up to `outlier_run` rows are skipped as outliers if the row after them fits and the
+    window's outliers stay within `outlier_share` of its rows. A run lasting >= min_us is a
+    stop and the scan goes on after it, else at i + 1. Without outliers rows i + 1..j still
+    fit (a subset of a fitting window), so the extension resumes at j: the result equals the
+    plain restart. A bbox of the inliers (possibly of a superset) bounds the distance of a
+    new row to each of them; only when that bound is not clearly inside the diameter are the
     distances computed one by one.
     """
-    last = np.full(ts.shape[0], -1, dtype=np.int64)
+    n = ts.shape[0]
+    last = np.full(n, -1, dtype=np.int64)
+    outlier = np.zeros(n, dtype=np.bool_)
     accept = diameter * (1.0 - _BBOX_SAFETY)
     for t in numba.prange(bounds.shape[0] - 1):
         lo, hi = bounds[t], bounds[t + 1]
         i, j = lo, lo - 1
-        south = west = north = east = 0.0
+        skipped = 0
+        bbox = np.zeros(4)  # south, west, north, east
         while i < hi:
             if j < i:
                 j = i
-                south, north, west, east = lat[i], lat[i], lon[i], lon[i]
+                bbox[0], bbox[2], bbox[1], bbox[3] = lat[i], lat[i], lon[i], lon[i]
             while j + 1 < hi:
                 p = j + 1
-                # a moving vehicle's next ping is usually too far from the last one already
-                if distance_m(lat[p], lon[p], lat[j], lon[j]) > diameter:
-                    break
-                fits = _corner_bound(lat[p], lon[p], south, west, north, east) <= accept
-                if not fits:
-                    fits = True
-                    south, north, west, east = lat[i], lat[i], lon[i], lon[i]
-                    for q in range(i, j + 1):
-                        south, north = min(south, lat[q]), max(north, lat[q])
-                        west, east = min(west, lon[q]), max(east, lon[q])
-                        if distance_m(lat[p], lon[p], lat[q], lon[q]) > diameter:
-                            fits = False
+                q = p
+                if not _fits(p, i, j, lat, lon, outlier, bbox, diameter, accept):
+                    q = -1
+                    for r in range(p + 1, min(p + outlier_run + 1, hi)):
+                        if skipped + r - p > outlier_share * (r - i + 1):
                             break
-                if not fits:
-                    break
-                south, north = min(south, lat[p]), max(north, lat[p])
-                west, east = min(west, lon[p]), max(east, lon[p])
-                j = p
+                        if _fits(r, i, j, lat, lon, outlier, bbox, diameter, accept):
+                            q = r
+                            break
+                    if q < 0:
+                        break
+                    for r in range(p, q):
+                        outlier[r] = True
+                    skipped += q - p
+                bbox[0], bbox[2] = min(bbox[0], lat[q]), max(bbox[2], lat[q])
+                bbox[1], bbox[3] = min(bbox[1], lon[q]), max(bbox[3], lon[q])
+                j = q
             if ts[j] - ts[i] >= min_us:
                 last[i] = j
                 i = j + 1
             else:
+                if skipped:  # the window without row i may judge its outliers otherwise
+                    for r in range(i, j + 1):
+                        outlier[r] = False
+                    j = i
                 i += 1
-    return last
+            skipped = 0
+    return last, outlier
 
 
 @numba.njit(cache=True)
-def _range_means(values, first, last):
+def _range_means(values, first, last, skip):
+    """Return the mean of values[first..last] of each range, leaving out `skip` rows."""
     out = np.empty(first.shape[0])
     for r in range(first.shape[0]):
-        total = 0.0
+        total, count = 0.0, 0
         for k in range(first[r], last[r] + 1):
-            total += values[k]
-        out[r] = total / (last[r] - first[r] + 1)
+            if not skip[k]:
+                total += values[k]
+                count += 1
+        out[r] = total / count
     return out
 
 
@@ -366,18 +405,32 @@ def _sides(ground: Ground, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- stops and stationary runs
-def find_stops(pings: pl.DataFrame, diameter_m: float, min_duration_s: float) -> pl.DataFrame:
-    """Return the stops of prepared pings (greedy per trip; see `_stop_kernel`)."""
+def find_stops(
+    pings: pl.DataFrame,
+    diameter_m: float,
+    min_duration_s: float,
+    outlier_run: int = 0,
+    outlier_share: float = 0.0,
+) -> pl.DataFrame:
+    """Return the stops of prepared pings (greedy per trip; see `_stop_kernel`), their
+    centres the mean of their inliers."""
     trip = pings["trip"].to_numpy()
     n = len(trip)
     bounds = np.flatnonzero(np.r_[True, trip[1:] != trip[:-1]]) if n else np.empty(0, np.int64)
     bounds = np.r_[bounds, n].astype(np.int64)
     lat, lon = pings["lat"].to_numpy(), pings["lon"].to_numpy()
-    last = _stop_kernel(
-        bounds, _micros(pings["ts"]), lat, lon, float(diameter_m), round(min_duration_s * US)
+    last, outlier = _stop_kernel(
+        bounds,
+        _micros(pings["ts"]),
+        lat,
+        lon,
+        float(diameter_m),
+        round(min_duration_s * US),
+        int(outlier_run),
+        float(outlier_share),
     )
     first = np.flatnonzero(last >= 0)
-    return _ranges(pings, first, last[first])
+    return _ranges(pings, first, last[first], outlier)
 
 
 def stationary_runs(pings: pl.DataFrame, moving_speed_kmh: float) -> pl.DataFrame:
@@ -392,10 +445,14 @@ def stationary_runs(pings: pl.DataFrame, moving_speed_kmh: float) -> pl.DataFram
     return _ranges(pings, first, last)
 
 
-def _ranges(pings: pl.DataFrame, first: np.ndarray, last: np.ndarray) -> pl.DataFrame:
-    """Return vehicle, trip, first, last, start, end, lat, lon (means) of row ranges."""
+def _ranges(
+    pings: pl.DataFrame, first: np.ndarray, last: np.ndarray, skip: np.ndarray | None = None
+) -> pl.DataFrame:
+    """Return vehicle, trip, first, last, start, end, lat, lon (means without the `skip`
+    rows) of row ranges."""
     lat, lon = pings["lat"].to_numpy(), pings["lon"].to_numpy()
     first, last = first.astype(np.int64), last.astype(np.int64)
+    skip = np.zeros(len(lat), dtype=bool) if skip is None else skip
     return pl.DataFrame(
         {
             "vehicle": pings["vehicle"].gather(first),
@@ -404,7 +461,7 @@ def _ranges(pings: pl.DataFrame, first: np.ndarray, last: np.ndarray) -> pl.Data
             "last": last,
             "start": pings["ts"].gather(first),
             "end": pings["ts"].gather(last),
-            "lat": _range_means(lat, first, last),
-            "lon": _range_means(lon, first, last),
+            "lat": _range_means(lat, first, last, skip),
+            "lon": _range_means(lon, first, last, skip),
         }
     )

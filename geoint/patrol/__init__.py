@@ -1,0 +1,2 @@
+"""Patrol planning (docs/patrol.md): the terrain-aware travel graph built from layer queries and
+the team orienteering solver."""

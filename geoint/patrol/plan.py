@@ -9,20 +9,26 @@ a time dimension) and writes the plan as JSON (SPEC §12), GeoJSON and GPX 1.1.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from itertools import pairwise
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import gpxpy
 import gpxpy.gpx
 import numpy as np
+import orjson
 import polars as pl
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from geoint.errors import PatrolError, WorkspaceError
-from geoint.h3index import cell_centres, cells_to_hex, latlng_to_cells
+from geoint.geodesy import haversine_m
+from geoint.h3index import cell_centres, cells_to_hex, grid_disks, latlng_to_cells
 from geoint.settings import PatrolSettings
 from geoint.store.cell_tables import EMERGING, RISK, read_table
 from geoint.store.workspace import Workspace
@@ -42,6 +48,8 @@ _EXTRA_OPERATORS = (
     "use_path_lns",
     "use_tsp_opt",
 )
+_STOP_NAME = re.compile(r"T(\d+)-(\d+)")
+_TEAM_NAME = re.compile(r"Team (\d+)")
 _GLS_LAMBDA = 1.0  # stronger than the default 0.1: escapes the local optima of dropped visits
 
 
@@ -78,8 +86,22 @@ class TravelGraph:
 
 
 @dataclass(frozen=True)
+class BaseAccess:
+    """How a base outside the travel graph reaches it: transit over a coarser graph.
+
+    ``rows`` are the graph rows where the transit enters the graph, ``minutes`` the transit
+    time to each, ``paths`` the cells (of the coarser resolution) of each transit, base first.
+    """
+
+    rows: np.ndarray
+    minutes: np.ndarray
+    paths: list[np.ndarray]
+
+
+@dataclass(frozen=True)
 class PatrolRequest:
-    """One shift: base, teams, length, start (UTC) and the optional seed of unpredictable mode."""
+    """One shift: base, teams, length, start (UTC), the optional seed of unpredictable mode
+    and the time zone its times are shown in (the region's)."""
 
     base_lat: float
     base_lon: float
@@ -87,11 +109,16 @@ class PatrolRequest:
     hours: float
     start: datetime
     seed: int | None = None
+    timezone: str = "UTC"
 
 
 @dataclass
 class Stop:
-    """A target visited by a team: arrival time and why it was chosen."""
+    """A stop of a team: its target cells (the first is where it stops), times and legs.
+
+    ``leg_km`` and ``leg_min`` are the drive from the previous stop (or the base); ``look_for``
+    says in words what the cells' events, alerts and seizures show (`geoint.patrol.words`).
+    """
 
     cell: int
     lat: float
@@ -99,21 +126,34 @@ class Stop:
     eta: datetime
     risk: float
     reason: str
+    cells: list[int] = field(default_factory=list)
+    depart: datetime | None = None
+    leg_km: float = 0.0
+    leg_min: float = 0.0
+    look_for: str = ""
 
 
 @dataclass
 class TeamRoute:
-    """One team's ordered stops, its duration and its path of cell centres along the graph."""
+    """One team's ordered stops, its duration and its path of cell centres along the graph;
+    ``return_km`` and ``return_min`` are the drive from the last stop back to the base."""
 
     team: int
     stops: list[Stop]
     minutes: float
     path: np.ndarray = field(repr=False)
+    return_km: float = 0.0
+    return_min: float = 0.0
 
     @property
     def collected_risk(self) -> float:
         """Sum of the risk of the visited targets."""
         return float(sum(s.risk for s in self.stops))
+
+    @property
+    def distance_km(self) -> float:
+        """Kilometres driven from leaving the base to coming back."""
+        return float(sum(s.leg_km for s in self.stops) + self.return_km)
 
 
 @dataclass
@@ -131,29 +171,50 @@ class PatrolPlan:
         """Risk collected by all teams."""
         return float(sum(t.collected_risk for t in self.teams))
 
+    def local(self, moment: datetime) -> str:
+        """ISO 8601 in the request's time zone, with its offset."""
+        return moment.astimezone(ZoneInfo(self.request.timezone)).isoformat()
+
     def to_dict(self) -> dict[str, object]:
-        """The SPEC §12 JSON report."""
+        """The SPEC §12 JSON report, with local times, legs and words (docs/patrol.md)."""
+        start = as_utc(self.request.start)
         return {
             "teams": [
                 {
                     "team": t.team,
                     "duration_h": round(float(t.minutes) / 60, 3),
                     "collected_risk": round(t.collected_risk, 3),
+                    "depart": self.local(start),
+                    "return": self.local(start + timedelta(seconds=round(t.minutes * 60))),
+                    "distance_km": round(t.distance_km, 1),
+                    "return_leg_km": round(t.return_km, 1),
+                    "return_leg_min": round(t.return_min, 1),
                     "waypoints": [
                         {
                             "lat": s.lat,
                             "lon": s.lon,
-                            "cell": cells_to_hex(np.array([s.cell], dtype=np.uint64))[0],
+                            "cell": _hex(s.cell),
                             "eta": s.eta.isoformat().replace("+00:00", "Z"),
                             "reason": s.reason,
+                            "stop": f"T{t.team}-{order:02d}",
+                            "cells": [_hex(c) for c in s.cells],
+                            "risk": round(s.risk, 3),
+                            "arrive": self.local(s.eta),
+                            "depart": self.local(s.depart or s.eta),
+                            "leg_km": round(s.leg_km, 1),
+                            "leg_min": round(s.leg_min, 1),
+                            "look_for": s.look_for,
                         }
-                        for s in t.stops
+                        for order, s in enumerate(t.stops, 1)
                     ],
                 }
                 for t in self.teams
             ],
             "collected_risk": round(self.collected_risk, 3),
             "greedy_collected_risk": round(self.greedy_collected_risk, 3),
+            "timezone": self.request.timezone,
+            "base": {"lat": self.request.base_lat, "lon": self.request.base_lon},
+            "start": self.local(start),
         }
 
     def to_geojson(self) -> dict[str, object]:
@@ -175,12 +236,16 @@ class PatrolPlan:
                         "team": t.team,
                         "duration_h": round(float(t.minutes) / 60, 3),
                         "collected_risk": round(t.collected_risk, 3),
+                        "distance_km": round(t.distance_km, 1),
+                        "stops": len(t.stops),
                     },
                 }
             )
             for order, s in enumerate(t.stops, 1):
                 props = {"kind": "waypoint", "team": t.team, "order": order, "risk": s.risk}
                 props |= {"eta": s.eta.isoformat(), "reason": s.reason}
+                props |= {"arrive": self.local(s.eta), "depart": self.local(s.depart or s.eta)}
+                props |= {"look_for": s.look_for, "cells": len(s.cells)}
                 features.append(_point(s.lon, s.lat, props))
         return {"type": "FeatureCollection", "features": features}
 
@@ -201,7 +266,8 @@ class PatrolPlan:
                         s.lon,
                         time=s.eta,
                         name=f"T{t.team}-{order:02d}",
-                        description=s.reason,
+                        description=s.look_for or s.reason,
+                        comment=s.reason,
                     )
                 )
             route = gpxpy.gpx.GPXRoute(name=f"Team {t.team}")
@@ -212,6 +278,10 @@ class PatrolPlan:
             )
             gpx.routes.append(route)
         return gpx.to_xml(version="1.1")
+
+
+def _hex(cell: int) -> str:
+    return cells_to_hex(np.array([cell], dtype=np.uint64))[0]
 
 
 def _point(lon: float, lat: float, properties: dict[str, object]) -> dict[str, object]:
@@ -291,7 +361,9 @@ def _reason(row: dict[str, object]) -> str:
         ((k[2:], float(v)) for k, v in row.items() if k.startswith("c_") and v),
         key=lambda kv: -kv[1],
     )[:_REASON_FACTORS]
-    text = f"risk {row['risk']:.1f} on {row['date']}: " + ", ".join(
+    cells = len(row.get("cells") or [None])
+    where = f" in {cells} cells" if cells > 1 else ""
+    text = f"risk {row['risk']:.1f}{where} on {row['date']}: " + ", ".join(
         f"{name} {value:.1f}" for name, value in factors
     )
     emerging = row.get("emerging")
@@ -508,8 +580,102 @@ def plan_patrol(
     emerging: pl.DataFrame | None,
     request: PatrolRequest,
     settings: PatrolSettings,
+    access: BaseAccess | None = None,
+    greedy_only: bool = False,
 ) -> PatrolPlan:
-    """Plan one shift: targets, shortest travel times, OR-Tools routes, greedy baseline."""
+    """Plan one shift: stops, shortest travel times, OR-Tools routes, greedy baseline.
+
+    A base outside `graph` needs its `access` (`geoint.patrol.travel.base_access`): the teams
+    drive it to the graph and back, and that time counts in the shift. `greedy_only` returns
+    the greedy baseline's routes as the plan (`geoint bench patrol-season` compares them).
+    """
+    _check_request(request, settings)
+    shift_min = request.hours * 60
+    start = as_utc(request.start)
+    lat, lon = np.array([request.base_lat]), np.array([request.base_lon])
+    base_cell = int(latlng_to_cells(lat, lon, graph.resolution)[0])
+    base = int(graph.index(np.array([base_cell], dtype=np.uint64))[0])
+    matrix = graph.matrix
+    if base < 0 and access is not None and len(access.rows):
+        base, matrix = len(graph.cells), _with_base(graph, access)
+    elif base < 0:
+        raise PatrolError(
+            f"base {request.base_lat},{request.base_lon} is outside the region's travel graph "
+            "and no road or passable ground joins it to the border zone"
+        )
+    elif graph.speed_kmh[base] <= 0:
+        raise PatrolError(
+            f"base {request.base_lat},{request.base_lon} lies in an impassable cell (too steep)"
+        )
+    ranked = rank_targets(risk, emerging, graph, start, settings).filter(pl.col("node") != base)
+    out = dijkstra(matrix, indices=base, limit=shift_min)
+    round_trip = 2 * out[ranked["node"].to_numpy()] + settings.dwell_min
+    fits = round_trip <= shift_min
+    if not fits.any():
+        shortest = np.min(round_trip) if len(round_trip) else np.inf
+        raise PatrolError(
+            f"the {request.hours:g} h shift is shorter than any trip from the base to a target "
+            f"and back (the shortest takes {shortest / 60:.2f} h)"
+            if np.isfinite(shortest)
+            else f"no target with risk can be reached and left within the {request.hours:g} h shift"
+        )
+    targets = group_stops(ranked.filter(pl.Series(fits)), settings)
+    nodes = np.concatenate([[base], targets["node"].to_numpy()])
+    times, predecessors = dijkstra(matrix, indices=nodes, return_predecessors=True, limit=shift_min)
+    travel = times[:, nodes]
+    dwell = np.concatenate([[0.0], targets["dwell"].to_numpy()])
+    risk_prizes = np.concatenate([[0.0], targets["prize"].to_numpy()])
+    risks = np.concatenate([[0.0], targets["risk"].to_numpy()])
+    greedy = greedy_orienteering(travel, dwell, risk_prizes, shift_min, request.teams)
+    greedy_risk = float(sum(risks[r].sum() for r in greedy))
+    routes = greedy
+    if not greedy_only:
+        routes = solve_orienteering(
+            travel,
+            dwell,
+            risk_prizes,
+            shift_min,
+            request.teams,
+            settings.solver_time_s,
+            settings.solver_strategies,
+            greedy,
+        )
+    if request.seed is not None and not greedy_only:
+        # unpredictable mode: the best plan for randomly perturbed prizes among the plans that
+        # collect at least near_optimal_share of the deterministic plan's risk, and no less
+        # than the greedy baseline
+        rng = np.random.default_rng(request.seed)
+        spread = settings.unpredictability
+        perturbed = risk_prizes * rng.uniform(1 - spread, 1 + spread, len(risk_prizes))
+        fixed = sum(float(risks[r].sum()) for r in routes)
+        minimum = min(max(settings.near_optimal_share * fixed, greedy_risk), fixed)
+        routes = improve_routes(
+            routes,
+            travel,
+            dwell,
+            perturbed,
+            shift_min,
+            settings.solver_time_s / 2,
+            rng,
+            floor=(risks, minimum),
+        )
+    legs = _Legs(graph, access, predecessors, nodes)
+    rows = targets.to_dicts()
+    teams = [
+        _team_route(i + 1, route, travel, dwell, legs, rows, start)
+        for i, route in enumerate(routes)
+    ]
+    return PatrolPlan(
+        request=request,
+        base_cell=base_cell,
+        teams=teams,
+        greedy_collected_risk=greedy_risk,
+        targets=targets,
+    )
+
+
+def _check_request(request: PatrolRequest, settings: PatrolSettings) -> None:
+    """Refuse a request outside the settings' limits, naming the field."""
     if not 1 <= request.teams <= settings.max_teams:
         raise PatrolError(
             f"teams must be at least 1 and at most {settings.max_teams}, got {request.teams}"
@@ -521,82 +687,100 @@ def plan_patrol(
         )
     if request.seed is not None and request.seed < 0:
         raise PatrolError(f"seed must be a non-negative integer, got {request.seed}")
-    shift_min = request.hours * 60
-    start = as_utc(request.start)
-    lat, lon = np.array([request.base_lat]), np.array([request.base_lon])
-    base_cell = int(latlng_to_cells(lat, lon, graph.resolution)[0])
-    base = int(graph.index(np.array([base_cell], dtype=np.uint64))[0])
-    if base < 0:
+    try:
+        ZoneInfo(request.timezone)
+    except (ValueError, KeyError):
         raise PatrolError(
-            f"base {request.base_lat},{request.base_lon} is outside the region's travel graph "
-            "(the region bbox within graph_buffer_m of the border)"
-        )
-    if graph.speed_kmh[base] <= 0:
-        raise PatrolError(
-            f"base {request.base_lat},{request.base_lon} lies in an impassable cell (too steep)"
-        )
-    ranked = rank_targets(risk, emerging, graph, start, settings).filter(pl.col("node") != base)
-    out = dijkstra(graph.matrix, indices=base, limit=shift_min)
-    round_trip = 2 * out[ranked["node"].to_numpy()] + settings.dwell_min
-    fits = round_trip <= shift_min
-    if not fits.any():
-        shortest = np.min(round_trip) if len(round_trip) else np.inf
-        raise PatrolError(
-            f"the {request.hours:g} h shift is shorter than any trip from the base to a target "
-            f"and back (the shortest takes {shortest / 60:.2f} h)"
-            if np.isfinite(shortest)
-            else f"no target with risk can be reached and left within the {request.hours:g} h shift"
-        )
-    targets = ranked.filter(pl.Series(fits)).head(settings.candidates)
-    nodes = np.concatenate([[base], targets["node"].to_numpy()])
-    times, predecessors = dijkstra(
-        graph.matrix, indices=nodes, return_predecessors=True, limit=shift_min
+            f"timezone: expected an IANA time zone, got {request.timezone!r}"
+        ) from None
+
+
+def _with_base(graph: TravelGraph, access: BaseAccess) -> csr_matrix:
+    """The graph's matrix with one more node, the base, joined to its transit entries."""
+    n = len(graph.cells)
+    hub = np.full(len(access.rows), n)
+    src = np.concatenate([graph.src, hub, access.rows])
+    dst = np.concatenate([graph.dst, access.rows, hub])
+    minutes = np.concatenate([graph.minutes, access.minutes, access.minutes])
+    return csr_matrix((minutes, (src, dst)), shape=(n + 1, n + 1))
+
+
+def group_stops(ranked: pl.DataFrame, settings: PatrolSettings) -> pl.DataFrame:
+    """The top `candidates` stops: each target with the lower-prize targets around it.
+
+    Targets are taken by prize; one that is not yet in a stop starts one and takes every free
+    target within `stop_rings` H3 rings of it, so that neighbouring cells are one stop, not
+    several. A stop's prize and risk are its cells' sums; its dwell is `dwell_min` plus
+    `dwell_extra_cell_min` per extra cell. The loop runs over at most a few hundred cells.
+    """
+    pool = ranked.head(settings.candidates * 7)
+    cells = pool["cell"].to_numpy().astype(np.uint64)
+    rows, around = grid_disks(cells, settings.stop_rings)
+    position = {int(c): i for i, c in enumerate(cells)}
+    members: dict[int, list[int]] = {}
+    owner = np.full(len(cells), -1)
+    for i in range(len(cells)):
+        if owner[i] >= 0:
+            continue
+        owner[i] = i
+        members[i] = [i]
+        for cell in around[rows == i]:
+            j = position.get(int(cell), -1)
+            if j >= 0 and owner[j] < 0:
+                owner[j] = i
+                members[i].append(j)
+        if len(members) == settings.candidates:
+            break
+    seeds = np.fromiter(members, dtype=np.int64)
+    sizes = np.array([len(members[i]) for i in seeds])
+    grouped = [cells[members[i]] for i in seeds]
+    return pool[seeds].with_columns(
+        risk=pl.Series([float(pool["risk"].to_numpy()[members[i]].sum()) for i in seeds]),
+        prize=pl.Series([float(pool["prize"].to_numpy()[members[i]].sum()) for i in seeds]),
+        seed_risk=pool["risk"][seeds],
+        cells=pl.Series(grouped, dtype=pl.List(pl.UInt64)),
+        dwell=pl.Series(settings.dwell_min + settings.dwell_extra_cell_min * (sizes - 1.0)),
     )
-    travel = times[:, nodes]
-    dwell = np.full(len(nodes), settings.dwell_min)
-    dwell[0] = 0.0
-    risk_prizes = np.concatenate([[0.0], targets["prize"].to_numpy()])
-    greedy = greedy_orienteering(travel, dwell, risk_prizes, shift_min, request.teams)
-    routes = solve_orienteering(
-        travel,
-        dwell,
-        risk_prizes,
-        shift_min,
-        request.teams,
-        settings.solver_time_s,
-        settings.solver_strategies,
-        greedy,
-    )
-    if request.seed is not None:
-        # unpredictable mode: the best plan for randomly perturbed prizes among the plans that
-        # collect at least near_optimal_share of the deterministic plan's prizes
-        rng = np.random.default_rng(request.seed)
-        spread = settings.unpredictability
-        perturbed = risk_prizes * rng.uniform(1 - spread, 1 + spread, len(risk_prizes))
-        minimum = settings.near_optimal_share * sum(float(risk_prizes[r].sum()) for r in routes)
-        routes = improve_routes(
-            routes,
-            travel,
-            dwell,
-            perturbed,
-            shift_min,
-            settings.solver_time_s / 2,
-            rng,
-            floor=(risk_prizes, minimum),
-        )
-    risks = np.concatenate([[0.0], targets["risk"].to_numpy()])
-    rows = targets.to_dicts()
-    teams = [
-        _team_route(i + 1, route, travel, dwell, predecessors, nodes, graph, rows, start)
-        for i, route in enumerate(routes)
-    ]
-    return PatrolPlan(
-        request=request,
-        base_cell=base_cell,
-        teams=teams,
-        greedy_collected_risk=float(sum(risks[r].sum() for r in greedy)),
-        targets=targets,
-    )
+
+
+@dataclass(frozen=True)
+class _Legs:
+    """Cell paths between the plan's nodes: graph paths, and transits to an outside base."""
+
+    graph: TravelGraph
+    access: BaseAccess | None
+    predecessors: np.ndarray
+    nodes: np.ndarray
+
+    def base(self) -> np.ndarray:
+        """The base's cell (of the transit's resolution when the base is outside the graph)."""
+        n = len(self.graph.cells)
+        if self.nodes[0] < n or self.access is None:
+            return self.graph.cells[self.nodes[:1]]
+        return self.access.paths[0][:1]
+
+    def cells(self, a: int, b: int) -> np.ndarray:
+        """The cells from node `a` to node `b`, both included."""
+        if a == b:
+            return self.base() if a == 0 else self.graph.cells[self.nodes[a : a + 1]]
+        rows = _path(self.predecessors[a], self.nodes[a], self.nodes[b])
+        n = len(self.graph.cells)
+        inner = self.graph.cells[[r for r in rows if r < n]]
+        if self.access is None or (rows[0] < n and rows[-1] < n):
+            return inner
+        entries = {int(r): k for k, r in enumerate(self.access.rows)}
+        parts = [inner]
+        if rows[0] == n:
+            parts.insert(0, self.access.paths[entries[rows[1]]])
+        if rows[-1] == n:
+            parts.append(self.access.paths[entries[rows[-2]]][::-1])
+        return np.concatenate(parts).astype(np.uint64)
+
+
+def _km(cells: np.ndarray) -> float:
+    """Kilometres along the centres of a cell path."""
+    lat, lon = cell_centres(cells)
+    return float(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]).sum() / 1000)
 
 
 def _team_route(
@@ -604,34 +788,42 @@ def _team_route(
     route: list[int],
     travel: np.ndarray,
     dwell: np.ndarray,
-    predecessors: np.ndarray,
-    nodes: np.ndarray,
-    graph: TravelGraph,
+    legs: _Legs,
     rows: list[dict[str, object]],
     start: datetime,
 ) -> TeamRoute:
-    """The stops with ETAs and the cell path of one team's route."""
-    stops, path, clock = [], [nodes[0]], 0.0
-    legs = [0, *route, 0]
-    for a, b in pairwise(legs):
-        path.extend(_path(predecessors[a], nodes[a], nodes[b])[1:])
+    """The stops with arrival and departure times, legs, and the cell path of one route."""
+    stops, path, clock = [], [legs.base()], 0.0
+    return_km = return_min = 0.0
+    sequence = [0, *route, 0]
+    for a, b in pairwise(sequence):
+        cells = legs.cells(a, b)
+        path.append(cells[1:])
         clock += travel[a, b]
-        if b:
-            row = rows[b - 1]
-            lat, lon = cell_centres(np.array([row["cell"]], dtype=np.uint64))
-            eta = start + timedelta(seconds=round(clock * 60))
-            stops.append(
-                Stop(
-                    int(row["cell"]),
-                    round(float(lat[0]), 6),
-                    round(float(lon[0]), 6),
-                    eta,
-                    float(row["risk"]),
-                    _reason(row),
-                )
+        if not b:
+            return_km, return_min = _km(cells), float(travel[a, b])
+            continue
+        row = rows[b - 1]
+        lat, lon = cell_centres(np.array([row["cell"]], dtype=np.uint64))
+        eta = start + timedelta(seconds=round(clock * 60))
+        clock += dwell[b]
+        stops.append(
+            Stop(
+                int(row["cell"]),
+                round(float(lat[0]), 6),
+                round(float(lon[0]), 6),
+                eta,
+                float(row["risk"]),
+                _reason(row),
+                cells=[int(c) for c in row["cells"]],
+                depart=start + timedelta(seconds=round(clock * 60)),
+                leg_km=_km(cells),
+                leg_min=float(travel[a, b]),
             )
-            clock += dwell[b]
-    return TeamRoute(team, stops, float(clock), graph.cells[np.asarray(path, dtype=np.int64)])
+        )
+    return TeamRoute(
+        team, stops, float(clock), np.concatenate(path).astype(np.uint64), return_km, return_min
+    )
 
 
 def _path(predecessors: np.ndarray, source: int, target: int) -> list[int]:
@@ -640,3 +832,60 @@ def _path(predecessors: np.ndarray, source: int, target: int) -> list[int]:
     while path[-1] != source:
         path.append(int(predecessors[path[-1]]))
     return path[::-1]
+
+
+def read_plan_file(path: Path) -> dict[str, object]:
+    """A plan as GeoJSON (the shape of `PatrolPlan.to_geojson`) from its GeoJSON or GPX file.
+
+    GPX: the waypoint ``BASE`` is the base, ``T<team>-<order>`` a stop (time, description as
+    what to look for, comment as the reason), each route or track a team's line (``Team N``).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PatrolError(f"{path}: cannot read the plan ({exc})") from None
+    if text.lstrip().startswith("<"):
+        return _gpx_plan(path, text)
+    try:
+        plan = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise PatrolError(f"{path}: expected a plan as GeoJSON or GPX ({exc})") from None
+    if not isinstance(plan, dict) or plan.get("type") != "FeatureCollection":
+        raise PatrolError(f"{path}: expected a GeoJSON FeatureCollection of a patrol plan")
+    return plan
+
+
+def _gpx_plan(path: Path, text: str) -> dict[str, object]:
+    """The GeoJSON plan of a GPX file."""
+    try:
+        gpx = gpxpy.parse(text)
+    except gpxpy.gpx.GPXException as exc:
+        raise PatrolError(f"{path}: expected a plan as GeoJSON or GPX ({exc})") from None
+    features: list[dict[str, object]] = []
+    for w in gpx.waypoints:
+        found = _STOP_NAME.fullmatch(w.name or "")
+        if (w.name or "").upper() == "BASE":
+            features.append(_point(w.longitude, w.latitude, {"kind": "base"}))
+        elif found:
+            props: dict[str, object] = {"kind": "waypoint", "team": int(found[1])}
+            props |= {"order": int(found[2]), "reason": w.comment, "look_for": w.description}
+            props |= {"eta": w.time.isoformat() if w.time else None}
+            features.append(_point(w.longitude, w.latitude, props))
+    lines = [(r.name, [(p.longitude, p.latitude) for p in r.points]) for r in gpx.routes]
+    lines += [
+        (t.name, [(p.longitude, p.latitude) for s in t.segments for p in s.points])
+        for t in gpx.tracks
+    ]
+    for index, (name, coordinates) in enumerate(lines, 1):
+        team = _TEAM_NAME.fullmatch(name or "")
+        if len(coordinates) > 1:
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "LineString", "coordinates": coordinates},
+                    "properties": {"kind": "route", "team": int(team[1]) if team else index},
+                }
+            )
+    if not features:
+        raise PatrolError(f"{path}: the GPX file holds no base, stop or route")
+    return {"type": "FeatureCollection", "features": features}

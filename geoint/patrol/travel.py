@@ -7,6 +7,11 @@ elevation raster at the cell centre, flat without a raster), and are impassable 
 ``slope_limit_deg``. Neighbouring passable cells are joined unless the segment between their
 centres crosses a river and one of them carries no road (roads cross rivers on bridges).
 An edge takes the centre-to-centre distance at the two cells' speeds, half at each.
+
+A base farther from the border reaches this graph over the transit graph: the same model at
+the coarser ``transit_resolution`` over the two countries (the region's sides within its bbox);
+`base_access` gives the transit time from the base to every passable cell on the edge of the
+border zone.
 """
 
 from __future__ import annotations
@@ -15,20 +20,73 @@ import numpy as np
 import pyarrow as pa
 import shapely
 from h3ronpy import ContainmentMode, vector
+from scipy.sparse.csgraph import dijkstra
 
 from geoint.geodesy import haversine_m
-from geoint.h3index import cell_centres, grid_disks
+from geoint.h3index import cell_centres, grid_disks, latlng_to_cells, parent_cells
 from geoint.layers.region import Region
 from geoint.layers.terrain import Terrain
-from geoint.patrol.plan import TravelGraph
+from geoint.patrol.plan import BaseAccess, TravelGraph
 from geoint.settings import PatrolSettings
 
 
 def build_travel_graph(
     region: Region, settings: PatrolSettings, resolution: int = 8
 ) -> TravelGraph:
-    """Return the travel graph of `region` at H3 `resolution`."""
-    area = _area(region, settings.graph_buffer_m)
+    """Return the travel graph of `region`'s border zone at H3 `resolution`."""
+    return _graph(region, _area(region, settings.graph_buffer_m), settings, resolution)
+
+
+def build_transit_graph(region: Region, settings: PatrolSettings) -> TravelGraph:
+    """Return the coarse travel graph over the region's two countries (`transit_resolution`)."""
+    box = shapely.box(*region.bbox) if region.bbox is not None else None
+    sides = region.read("sides") if region.files("sides") else None
+    if sides is None or sides.empty:
+        area = box if box is not None else _area(region, settings.graph_buffer_m)
+    else:
+        land = shapely.union_all(sides.to_crs(4326).geometry.to_numpy())
+        area = land if box is None else shapely.intersection(land, box)
+    return _graph(region, area, settings, settings.transit_resolution)
+
+
+def base_access(
+    graph: TravelGraph, transit: TravelGraph, lat: float, lon: float
+) -> BaseAccess | None:
+    """How a base at (`lat`, `lon`) reaches the edge of `graph` over `transit`; None when the
+    base lies on no passable transit cell or reaches no edge cell."""
+    start = transit.index(latlng_to_cells(np.array([lat]), np.array([lon]), transit.resolution))
+    if start[0] < 0 or transit.speed_kmh[start[0]] <= 0:
+        return None
+    minutes, previous = dijkstra(transit.matrix, indices=int(start[0]), return_predecessors=True)
+    edge = _edge_rows(graph)
+    coarse = transit.index(parent_cells(graph.cells[edge], transit.resolution))
+    reached = coarse >= 0
+    reached[reached] = np.isfinite(minutes[coarse[reached]])
+    if not reached.any():
+        return None
+    rows, coarse = edge[reached], coarse[reached]
+    paths = []
+    for target in coarse:  # one path per edge cell reached (a few thousand at most)
+        path = [int(target)]
+        while path[-1] != start[0]:
+            path.append(int(previous[path[-1]]))
+        paths.append(transit.cells[path[::-1]])
+    return BaseAccess(rows=rows, minutes=minutes[coarse], paths=paths)
+
+
+def _edge_rows(graph: TravelGraph) -> np.ndarray:
+    """Rows of the passable cells on the edge of the graph's area (a neighbour outside it)."""
+    rows, around = grid_disks(graph.cells, 1)
+    outside = graph.index(around) < 0
+    edge = np.zeros(len(graph.cells), dtype=bool)
+    edge[rows[outside]] = True
+    return np.flatnonzero(edge & (graph.speed_kmh > 0))
+
+
+def _graph(
+    region: Region, area: shapely.Geometry, settings: PatrolSettings, resolution: int
+) -> TravelGraph:
+    """The travel graph of the cells whose centres lie in `area`."""
     cells = np.unique(_cells(np.array([area]), resolution, ContainmentMode.ContainsCentroid))
     lat, lon = cell_centres(cells)
     road_speed = _road_speed(region, cells, resolution, settings)

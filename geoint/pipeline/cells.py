@@ -14,6 +14,7 @@ from geoint.analytics.cells import (
 )
 from geoint.analytics.scoring import Activity, cell_tables
 from geoint.ground import Ground
+from geoint.patrol.debrief import read_effort
 from geoint.pipeline.progress import Progress, step
 from geoint.settings import GeointSettings
 from geoint.store.cell_tables import write_table, write_vehicle_days
@@ -52,7 +53,7 @@ def analyze_cells(
     step(progress, "cell analytics")
     if activity is None:
         activity = Activity.of(per_vehicle, settings.coarse_resolutions)
-    tables = cell_tables(activity, events, seizures, context, settings)
+    tables = cell_tables(activity, events, seizures, context, settings, read_effort(workspace))
     step(progress, "storing cell tables")
     write_vehicle_days(workspace.root, per_vehicle)
     for name, frame in tables.named().items():

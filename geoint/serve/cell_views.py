@@ -27,7 +27,7 @@ import pyarrow as pa
 import shapely
 from h3ronpy import vector
 
-from geoint.analytics.scoring import CONTRIBUTIONS
+from geoint.analytics.scoring import ADJUSTMENTS, CONTRIBUTIONS
 from geoint.errors import WorkspaceError
 from geoint.geodesy import haversine_m
 from geoint.h3index import cell_centres, cells_to_hex, hex_to_cells, parent_cells
@@ -342,6 +342,11 @@ def explain(
             "points": last[f"c_{name}"],
         }
         for name, weight in weights.items()
+    }
+    factors |= {  # patrol effort: negative points, no weight of their own (docs/cells.md)
+        name: {"value": last.get(f"f_{name}", 0.0), "weight": None, "points": last[f"c_{name}"]}
+        for name in ADJUSTMENTS
+        if f"c_{name}" in last
     }
     series = frame.tail(days).select([c for c in SERIES_COLUMNS if c in frame.columns])
     return {

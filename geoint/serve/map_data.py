@@ -15,6 +15,7 @@ from datetime import date
 import polars as pl
 
 from geoint.alerts.store import AlertStore
+from geoint.exchange.provenance import with_origins
 from geoint.serve.caches import file_version
 from geoint.store.cell_tables import EMERGING, cell_table_path, read_optional_table
 from geoint.store.workspace import EVENTS_FILE, Workspace
@@ -65,6 +66,7 @@ def map_data(
     if day is not None:
         seizures = seizures.filter(pl.col("ts").dt.date() <= day)
     seizures = seizures.sort("ts", descending=True).head(max_features)
+    seizures = with_origins(workspace, seizures)  # partner seizures show who sent them
     track = None
     if vehicle is not None and day is not None:
         track = (

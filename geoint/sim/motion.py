@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geoint.sim.scenery import Leg
+from geoint.sim.signal import SignalProfile, heavy_tail, irregular_times
 
 STATIC_NOISE_SHARE = 0.25  # noise while standing still, relative to the device's noise
+DEVICE_NOISE_M = (5.0, 15.0)  # range of the clean devices' RMS error while moving
 _CHUNK = 1_000_000  # pings positioned at a time
 
 
@@ -102,16 +104,28 @@ def sample_pings(
     max_missing: int,
     drop_rate: float = 0.01,
     burst_rate: float = 0.002,
+    signal: SignalProfile | None = None,
 ) -> Pings:
     """Return the pings of every track: on its grid, noisy, with drops and spikes.
 
     Legitimate tracks lose single pings (`drop_rate`) and short bursts (`burst_rate` per ping)
     of at most `max_missing` consecutive pings; planted tracks lose only what their plan says.
-    Positions are computed a chunk of pings at a time, to bound memory.
+    A degraded `signal` profile samples at irregular steps instead of the grid, maps each
+    device's error into its range with a heavy tail, and drops its share of every track's
+    fixes. Positions are computed a chunk of pings at a time, to bound memory.
     """
-    track, t = _ping_times(tracks, interval_s)
+    degraded = signal is not None and not signal.clean
+    noise = np.array([tr.noise_m for tr in tracks])
+    if degraded:
+        windows = [(i, a, b) for i, tr in enumerate(tracks) for a, b in tr.windows]
+        track, t = irregular_times(windows, interval_s, signal.step_share, rng)
+        low, high = signal.noise_m
+        noise = low + (noise - DEVICE_NOISE_M[0]) / np.ptp(DEVICE_NOISE_M) * (high - low)
+        drop_rate = signal.drop_rate
+    else:
+        track, t = _ping_times(tracks, interval_s)
+        noise = noise / np.sqrt(2)
     knots = _Knots(tracks)
-    noise = np.array([tr.noise_m for tr in tracks]) / np.sqrt(2)
     x, y = np.empty(len(t)), np.empty(len(t))
     speed, heading = np.empty(len(t), np.float32), np.empty(len(t), np.float32)
     for a in range(0, len(t), _CHUNK):
@@ -120,12 +134,15 @@ def sample_pings(
         moving = np.hypot(vx, vy)
         still = moving < 0.1
         sigma = noise[track[part]] * np.where(still, STATIC_NOISE_SHARE, 1.0)
-        x[part] = px + rng.normal(0.0, 1.0, len(px)) * sigma
-        y[part] = py + rng.normal(0.0, 1.0, len(px)) * sigma
+        if degraded:
+            dx, dy = heavy_tail(sigma, signal, rng)
+        else:
+            dx, dy = rng.normal(0.0, 1.0, len(px)) * sigma, rng.normal(0.0, 1.0, len(px)) * sigma
+        x[part], y[part] = px + dx, py + dy
         speed[part] = moving
         heading[part] = np.where(still, np.nan, np.degrees(np.arctan2(vx, vy)) % 360.0)
     spiked = _spike_rows(tracks, track, t)
-    legit = np.array([tr.legit for tr in tracks])[track]
+    legit = np.array([tr.legit or degraded for tr in tracks])[track]
     keep = ~_drops(track, legit, spiked, rng, max_missing, drop_rate, burst_rate)
     rows, metres = spiked
     angle = rng.uniform(0.0, 2 * np.pi, len(rows))

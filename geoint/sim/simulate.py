@@ -10,11 +10,12 @@ byte once written.
 
 from __future__ import annotations
 
+import json
 import string
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -26,10 +27,11 @@ from geoint.ground import Ground
 from geoint.h3index import cells_to_hex, latlng_to_cells
 from geoint.schema import UTC_DATETIME, EventType
 from geoint.settings import GeointSettings
-from geoint.sim.motion import Pings, Track, sample_pings
+from geoint.sim.motion import DEVICE_NOISE_M, Pings, Track, sample_pings
 from geoint.sim.planting import PLANTED_ROLES, TRANSIT_ROLES, Planter, spike_metres
 from geoint.sim.scenery import Geography, Place, Scenery
 from geoint.sim.seizures import seizure_frame
+from geoint.sim.signal import deliver, profile
 from geoint.sim.traffic import CLASSES, Clock, Corridor, LegitTraffic, Vehicle, corridors_of
 from geoint.sim.truth import truth_events
 
@@ -47,20 +49,24 @@ OUTPUT_FILES = (
     "truth.csv",
     "illicit_cells.csv",
     "vehicles.csv",
+    "scenario.json",
 )
 
 
 @dataclass(frozen=True)
 class SimulationOptions:
-    """What to generate: seed, fleet size, days from `start` (UTC), reporting interval."""
+    """What to generate: seed, fleet size, days from `start` (UTC), reporting interval and
+    signal profile (`geoint.sim.signal.PROFILES`)."""
 
     seed: int = 7
     vehicles: int = 150
     days: int = 3
     interval_s: int = 60
     start: date = date(2026, 3, 2)
+    signal: str = "clean"
 
     def __post_init__(self) -> None:
+        profile(self.signal)
         if self.vehicles < 20:
             raise ValueError(
                 f"vehicles must be at least 20 (one per planted role), got {self.vehicles}"
@@ -87,6 +93,7 @@ class Scenario:
     illicit_cells: pl.DataFrame
     vehicles: pl.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # the options and the signal profile used
 
     def write(self, out: Path) -> dict[str, Path]:
         """Write every file of the scenario into folder `out`; return their paths."""
@@ -100,6 +107,8 @@ class Scenario:
         _write_csv(self.truth, paths["truth.csv"])
         _write_csv(self.illicit_cells, paths["illicit_cells.csv"])
         _write_csv(self.vehicles, paths["vehicles.csv"])
+        text = json.dumps(self.options, indent=2, sort_keys=True, default=str) + "\n"
+        paths["scenario.json"].write_text(text, encoding="utf-8")
         return paths
 
     def counts(self) -> dict[str, int]:
@@ -127,7 +136,10 @@ def simulate(
         fleet = _fleet(scenery, corridors, options)
         say(f"planning {len(fleet)} vehicles over {options.days} days")
         declarations: list[dict] = []
-        legit = LegitTraffic(scenery, clock, np.random.default_rng([options.seed, 1]), corridors)
+        signal = profile(options.signal)
+        legit = LegitTraffic(
+            scenery, clock, np.random.default_rng([options.seed, 1]), corridors, signal.customs_m
+        )
         for vehicle in fleet:
             if vehicle.role in ("legit", "transit"):
                 legit.plan(vehicle, declarations.append)
@@ -148,19 +160,28 @@ def simulate(
         sampled = sample_pings(
             tracks, options.interval_s, np.random.default_rng([options.seed, 4]), max_missing
         )
-        for track in tracks:  # plans are no longer needed: free their memory for the truth
-            track.knots.clear()
         pings = _ping_frame(sampled, tracks, scenery, clock)
         del sampled
+        delivered = pings
+        if not signal.clean:  # the same plans, as the profile's devices report them
+            rng = np.random.default_rng([options.seed, 6])
+            degraded = sample_pings(tracks, options.interval_s, rng, max_missing, signal=signal)
+            delivered = deliver(
+                _ping_frame(degraded, tracks, scenery, clock), signal, clock.days, rng
+            )
+            del degraded
+        for track in tracks:  # plans are no longer needed: free their memory for the truth
+            track.knots.clear()
     decl_frame = _declaration_frame(declarations, scenery, clock)
     watch = planter.watchlist_frame()
     with _timer(seconds, "truth"):
-        say(f"computing the ground truth of {pings.height:,} pings")
+        # the truth is what the vehicles did: the definitions applied to the clean pings
+        say(f"computing the ground truth of {pings.height:,} clean pings")
         truth = truth_events(pings, ground, settings, decl_frame, watch)
     seizure_rng = np.random.default_rng([options.seed, 5])
     seizures = seizure_frame(planter.sites, scenery, clock, geography.countries, seizure_rng)
     return Scenario(
-        pings=pings,
+        pings=delivered,
         seizures=seizures,
         watchlist=_watchlist_csv(watch),
         declarations=_declarations_csv(decl_frame),
@@ -174,6 +195,7 @@ def simulate(
             }
         ).sort("vehicle_id"),
         seconds=seconds,
+        options={**asdict(options), "signal": asdict(signal)},
     )
 
 
@@ -246,7 +268,7 @@ def _vehicle(
         t=0.0,
         xy=home.xy.copy(),
         phase=float(rng.integers(options.interval_s)),
-        noise_m=float(rng.uniform(5, 15)),
+        noise_m=float(rng.uniform(*DEVICE_NOISE_M)),
         legit=legit,
     )
     factor = float(rng.uniform(*CLASSES[kind].factor))

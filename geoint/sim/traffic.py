@@ -143,11 +143,13 @@ class LegitTraffic:
         clock: Clock,
         rng: np.random.Generator,
         corridors: list[Corridor],
+        customs_m: float = CUSTOMS_BEFORE_BORDER_M,
     ) -> None:
         self.scenery = scenery
         self.clock = clock
         self.rng = rng
         self.corridors = corridors
+        self.customs_m = customs_m  # where vehicles wait for customs, before the border line
         self._reach: dict[tuple[int, str], list[Place]] = {}
 
     def plan(self, vehicle: Vehicle, declare: Callable[[dict], None]) -> None:
@@ -227,7 +229,7 @@ class LegitTraffic:
 
     def _cross(self, vehicle: Vehicle) -> bool:
         """Drive to a place across the border through an open official crossing, if any fits."""
-        trip = cross_border_trip(self.scenery, vehicle.place, self.rng)
+        trip = cross_border_trip(self.scenery, vehicle.place, self.rng, self.customs_m)
         if trip is None:
             return False
         leg, to_customs, target, crossing = trip
@@ -237,7 +239,7 @@ class LegitTraffic:
         to_border = (
             before.seconds(vehicle.factor)
             + wait
-            + rest.cut(0.0, CUSTOMS_BEFORE_BORDER_M).seconds(vehicle.factor)
+            + rest.cut(0.0, self.customs_m).seconds(vehicle.factor)
         )
         track = vehicle.track
         depart = open_departure(
@@ -258,7 +260,10 @@ class LegitTraffic:
 
 
 def cross_border_trip(
-    scenery: Scenery, start: Place, rng: np.random.Generator
+    scenery: Scenery,
+    start: Place,
+    rng: np.random.Generator,
+    customs_m: float = CUSTOMS_BEFORE_BORDER_M,
 ) -> tuple[Leg, float, Place, int] | None:
     """Return a random route from a place to a parking place across the border through an
     official crossing: (leg, metres to the customs stop, destination, crossing row)."""
@@ -285,7 +290,7 @@ def cross_border_trip(
     beyond = scenery.leg_to_node(target, far, f"side{other}").reversed()
     border_at = approach.length + (road.at if forward else edge.length - road.at)
     leg = approach + edge + beyond
-    return leg, border_at - CUSTOMS_BEFORE_BORDER_M, target, road.crossing
+    return leg, border_at - customs_m, target, road.crossing
 
 
 # --------------------------------------------------------------------------- transit
@@ -431,11 +436,11 @@ def drive_corridor(
     for `rest_s` and waiting at customs when crossing the border."""
     vehicle, leg = trip.vehicle, trip.leg
     stop_m = leg.length if stop_m is None else stop_m
+    customs = trip.to_border_m - traffic.customs_m
     marks = sorted(
         [(m, "rest") for m in trip.stops[(trip.stops > start_m) & (trip.stops < stop_m)][:1]]
-        + ([(trip.to_border_m - CUSTOMS_BEFORE_BORDER_M, "customs")]
-           if start_m < trip.to_border_m - CUSTOMS_BEFORE_BORDER_M < stop_m else [])
-    )  # fmt: skip
+        + ([(customs, "customs")] if start_m < customs < stop_m else [])
+    )
     at = start_m
     for mark, what in marks:
         vehicle.track.drive(leg.cut(at, mark), vehicle.factor)

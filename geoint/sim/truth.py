@@ -120,10 +120,12 @@ def truth_events(
     del ordered
     events = _Events()
     if len(raw):
-        spike = _raw_events(raw, settings, events)
+        spike, conflicts = _raw_events(raw, settings, events)
         clean, data_end = raw.take(np.flatnonzero(~spike)), float(raw.t.max())
         del raw, spike  # the clean pings are all the rest needs
-        _clean_events(clean, data_end, names, ground, settings, declarations, watchlist, events)
+        _clean_events(
+            clean, data_end, names, ground, settings, declarations, watchlist, conflicts, events
+        )
     return _frame(events, names)
 
 
@@ -137,13 +139,16 @@ def _is_sorted(frame: pl.DataFrame) -> bool:
     return bool(((after > before) | ((after == before) & later)).all())
 
 
-def _raw_events(raw: _Pings, settings: GeointSettings, events: _Events) -> np.ndarray:
-    """Add the events read on raw pings (identity conflicts, GNSS anomalies); return spikes."""
+def _raw_events(
+    raw: _Pings, settings: GeointSettings, events: _Events
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Add the events read on raw pings (identity conflicts, GNSS anomalies); return spikes
+    and the conflicts."""
     spike = _spikes(raw, settings.ingest.spike_speed_kmh)
     conflicts = _identity_conflicts(raw, settings)
     events.add(EventType.IDENTITY_CONFLICT, *conflicts)
     _gnss(raw, spike, conflicts, settings, events)
-    return spike
+    return spike, conflicts
 
 
 def _clean_events(
@@ -154,16 +159,18 @@ def _clean_events(
     settings: GeointSettings,
     declarations: pl.DataFrame | None,
     watchlist: pl.DataFrame | None,
+    conflicts: tuple[np.ndarray, ...],
     events: _Events,
 ) -> None:
-    """Add every event read on the pings without spikes; `data_end` is the last ping time."""
+    """Add every event read on the pings without spikes; `data_end` is the last ping time,
+    `conflicts` the identity conflicts (vehicle, start, end, ...)."""
     s, tracks = settings.events, settings.tracks
     same, dt, metres = clean.step()
     speed = _kmh(metres, dt)
     del metres
     trip = np.cumsum(np.r_[True, ~same | (dt >= tracks.trip_gap_s)])
     joined = trip[1:] == trip[:-1]  # segment k links pings k and k + 1 inside one trip
-    crossings = _crossings(clean, same, dt, ground, settings, events)
+    crossings = _crossings(clean, dt, ground, settings, conflicts, events)
     _shuttles(crossings, settings, events)
     gaps = np.flatnonzero(same & (dt >= s.signal_gap_s))
     del same, dt
@@ -174,8 +181,8 @@ def _clean_events(
         (clean.lat[g] + clean.lat[g + 1]) / 2, (clean.lon[g] + clean.lon[g + 1]) / 2,
     )  # fmt: skip
     del near
-    first, last = _stops(trip, clean, s.stop_diameter_m, s.stop_min_duration_s)
-    lat, lon = _means(clean.lat, first, last), _means(clean.lon, first, last)
+    first, last, inlier = _stops(trip, clean, settings)
+    lat, lon = _means(clean.lat, first, last, inlier), _means(clean.lon, first, last, inlier)
     _loiters(clean, first, last, lat, lon, ground, settings, events)
     active = _Declarations(declarations, names, clean, settings)
     _unauthorized_stops(clean, first, last, lat, lon, active, ground, settings, events)
@@ -302,16 +309,20 @@ class _Crossed:
 
 def _crossings(
     clean: _Pings,
-    same: np.ndarray,
     dt: np.ndarray,
     ground: Ground,
     settings: GeointSettings,
+    conflicts: tuple[np.ndarray, ...],
     events: _Events,
 ) -> _Crossed:
-    """Add the four crossing types; return every crossing (vehicle, t_x, point)."""
+    """Add the four crossing types; return every crossing (vehicle, t_x, point). Segments
+    overlapping an identity conflict of their vehicle are none (two devices may share it)."""
     s = settings.events
     side = _sides(ground, clean.lat, clean.lon)
-    k = np.flatnonzero(same & (side[:-1] >= 0) & (side[1:] >= 0) & (side[:-1] != side[1:]))
+    settled = (side >= 0) & ~_within_border(ground, clean.lat, clean.lon, s.crossing_settle_m)
+    k = _crossing_starts(clean.vehicle, side, settled)
+    for v, a, b in zip(*conflicts[:3], strict=True):  # loops over conflicts, not pings
+        k = k[~((clean.vehicle[k] == v) & (clean.t[k] <= b) & (clean.t[k + 1] >= a))]
     lat, lon, fraction = ground.border_intersection(
         clean.lat[k], clean.lon[k], clean.lat[k + 1], clean.lon[k + 1]
     )
@@ -343,6 +354,27 @@ def _crossings(
     return _Crossed(clean.vehicle[k], t_x, lat, lon)
 
 
+@numba.njit(cache=True)
+def _crossing_starts(vehicle, side, settled):  # pragma: no cover - compiled
+    """Return the first ping of each crossing segment: per vehicle, at a settled ping on the
+    side opposite the last settled one, the last change of side into its side since then."""
+    out = np.empty(len(side), np.int64)
+    count = 0
+    state = -1
+    into = np.array([-1, -1])
+    for k in range(len(side)):
+        if k == 0 or vehicle[k] != vehicle[k - 1]:
+            state, into[0], into[1] = -1, -1, -1
+        elif side[k] >= 0 and side[k - 1] >= 0 and side[k] != side[k - 1]:
+            into[side[k]] = k - 1
+        if settled[k]:
+            if state >= 0 and state != side[k] and into[side[k]] >= 0:
+                out[count] = into[side[k]]
+                count += 1
+            state, into[0], into[1] = side[k], -1, -1
+    return out[:count]
+
+
 def _sides(ground: Ground, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return np.asarray(ground.side(lat, lon), dtype=np.int8)
 
@@ -358,47 +390,75 @@ def _shuttles(crossed: _Crossed, settings: GeointSettings, events: _Events) -> N
 
 # --------------------------------------------------------------------------------- stops
 @numba.njit(cache=True)
-def _greedy_stops(trip, t, lat, lon, diameter, min_s):  # pragma: no cover - compiled
-    """Return (first, last) of the greedy stops of docs/events.md (lat/lon in degrees)."""
+def _inside(r, inlier, i, j, lat, lon, diameter):  # pragma: no cover - compiled
+    """Whether ping r is within the diameter of every inlier among pings i..j."""
+    for k in range(i, j + 1):
+        if inlier[k] and distance_m(lat[k], lon[k], lat[r], lon[r]) > diameter:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _greedy_stops(
+    trip, t, lat, lon, diameter, min_s, outlier_run, outlier_share
+):  # pragma: no cover - compiled
+    """Return (first, last, inlier) of the greedy stops of docs/events.md (lat/lon in
+    degrees): up to `outlier_run` pings off the diameter are skipped when the next one fits
+    and the stop's outliers stay within `outlier_share` of its pings."""
     n = len(t)
     first = np.empty(n, dtype=np.int64)
     last = np.empty(n, dtype=np.int64)
+    inlier = np.zeros(n, dtype=np.bool_)
     found = 0
     i = 0
     while i < n:
-        j = i
+        j, skipped = i, 0
+        inlier[i] = True
         while j + 1 < n and trip[j + 1] == trip[i]:
-            fits = True
-            for k in range(i, j + 1):
-                if distance_m(lat[k], lon[k], lat[j + 1], lon[j + 1]) > diameter:
-                    fits = False
-                    break
-            if not fits:
+            q = j + 1 if _inside(j + 1, inlier, i, j, lat, lon, diameter) else -1
+            if q < 0:
+                r = j + 2
+                while r < min(j + 2 + outlier_run, n) and trip[r] == trip[i]:
+                    if skipped + r - (j + 1) > outlier_share * (r - i + 1):
+                        break
+                    if _inside(r, inlier, i, j, lat, lon, diameter):
+                        q = r
+                        break
+                    r += 1
+            if q < 0:
                 break
-            j += 1
+            skipped += q - (j + 1)
+            inlier[q] = True
+            j = q
         if t[j] - t[i] >= min_s:
             first[found] = i
             last[found] = j
             found += 1
             i = j + 1
         else:
+            inlier[i : j + 1] = False
             i += 1
-    return first[:found], last[:found]
+    return first[:found], last[:found], inlier
 
 
 def _stops(
-    trip: np.ndarray, clean: _Pings, diameter: float, min_s: float
-) -> tuple[np.ndarray, np.ndarray]:
+    trip: np.ndarray, clean: _Pings, settings: GeointSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = settings.events
     return _greedy_stops(
-        trip.astype(np.int64), clean.t, clean.lat, clean.lon,
-        float(diameter), float(min_s),
+        trip.astype(np.int64), clean.t, clean.lat, clean.lon, float(s.stop_diameter_m),
+        float(s.stop_min_duration_s), int(s.stop_outlier_run), float(s.stop_outlier_share),
     )  # fmt: skip
 
 
-def _means(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """Return the mean of values[first..last] for each (inclusive) range."""
-    total = np.r_[0.0, np.cumsum(values)]
-    return (total[last + 1] - total[first]) / (last - first + 1)
+def _means(
+    values: np.ndarray, first: np.ndarray, last: np.ndarray, inlier: np.ndarray | None = None
+) -> np.ndarray:
+    """Return the mean of the inliers (default all) of values[first..last] for each range."""
+    inlier = np.ones(len(values), dtype=bool) if inlier is None else inlier
+    total = np.r_[0.0, np.cumsum(np.where(inlier, values, 0.0))]
+    count = np.r_[0, np.cumsum(inlier)]
+    return (total[last + 1] - total[first]) / (count[last + 1] - count[first])
 
 
 def _loiters(

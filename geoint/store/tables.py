@@ -238,6 +238,98 @@ alert_labels = sa.Table(
 ALERT_TABLES = [alerts, alert_sources, alert_changes, alert_labels]
 
 
+# ---------------------------------------------------------------------- patrol effort
+# Effort of patrol debriefs per cell and UTC day (geoint.patrol.debrief): minutes present, of
+# them minutes of searches that found nothing, and seizures; `debrief` is the ledger batch
+# (kind "debrief") that recorded it.
+patrol_effort = sa.Table(
+    "patrol_effort",
+    metadata,
+    sa.Column("debrief", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), primary_key=True),
+    sa.Column("cell", sa.BigInteger, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("minutes", sa.Float, nullable=False),
+    sa.Column("nothing_minutes", sa.Float, nullable=False),
+    sa.Column("seizures", sa.Integer, nullable=False),
+    sa.Index("ix_patrol_effort_cell_day", "cell", "day"),
+)
+
+
+# ------------------------------------------------------------------------ exchange
+# Packages imported from partner administrations (docs/exchange.md). Provenance lives here, in
+# tables of their own keyed by record id, so existing workspaces need no column added: a record
+# with no `exchange_records` row is the workspace's own. Only the key is indexed: lookups go by
+# record id, and two more indexes made a 100 k import about 15 % slower.
+exchange_packages = sa.Table(
+    "exchange_packages",
+    metadata,
+    sa.Column("package_id", sa.String(64), primary_key=True),
+    sa.Column("origin", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("stored", sa.Integer, nullable=False),
+    sa.Column("duplicates", sa.Integer, nullable=False),
+    sa.Column("conflicts", sa.Integer, nullable=False),
+)
+
+exchange_records = sa.Table(
+    "exchange_records",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),  # seizures | alerts | events
+    sa.Column("record_id", sa.String(128), primary_key=True),
+    sa.Column("origin", sa.String(128), nullable=False),
+    sa.Column(
+        "package_id", sa.String(64), sa.ForeignKey("exchange_packages.package_id"), nullable=False
+    ),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),  # SHA-256 of the record as received
+    sa.Column("content", sa.Text, nullable=False),  # the record as received (JSON)
+)
+
+EXCHANGE_TABLES = [exchange_packages, exchange_records]
+
+
+# -------------------------------------------------------------- closed user groups
+user_groups = sa.Table(
+    "user_groups",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("user_groups.id"), primary_key=True),
+    sa.Column("key_id", sa.String(16), sa.ForeignKey("api_keys.id"), primary_key=True, index=True),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# One row per share; `seq` orders them for the members' SSE streams (never reused).
+group_shares = sa.Table(
+    "group_shares",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("user_groups.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # alert | seizure
+    sa.Column("item_id", sa.String(128), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("shared_by", sa.String(16), nullable=False),
+    sa.Column("shared_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("item", sa.Text, nullable=False),  # the item as shared (JSON)
+    sqlite_autoincrement=True,
+)
+
+GROUP_TABLES = [user_groups, group_members, group_shares]
+
+
 # ----------------------------------------------------------------- seizure intelligence
 # The official crossing each seizure was made at or near (`geoint.intel.crossings`): derived
 # from the region, so kept beside the seizures rather than in them (no migration of old

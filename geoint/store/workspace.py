@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import polars as pl
 import sqlalchemy as sa
@@ -646,3 +646,25 @@ def _polars_type(column: sa.Column) -> pl.DataType:
     if isinstance(column.type, sa.Integer):
         return pl.Int64()
     return pl.String()
+
+
+def insert_frame(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Insert a frame's rows (columns named as the table's) in one driver call of plain tuples.
+
+    SQLAlchemy's per-row parameter processing costs about 25 µs a row (2.5 s per 100 k); the
+    driver alone a tenth of it. SQLite gets times as SQLAlchemy writes them (UTC wall time).
+    """
+    if not frame.height:
+        return
+    if conn.dialect.name == "sqlite":
+        frame = frame.with_columns(
+            pl.col(pl.Datetime("us", "UTC"))
+            .dt.replace_time_zone(None)
+            .dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+        )
+    compiled = table.insert().compile(dialect=conn.dialect, column_keys=frame.columns)
+    if compiled.positional:
+        params: list[Any] = frame.select(list(compiled.positiontup or [])).rows()
+    else:
+        params = frame.to_dicts()
+    conn.exec_driver_sql(str(compiled), params)

@@ -122,7 +122,16 @@ def reference_events(
     start, deadline, dest_lat, dest_lon; `watchlist` has vehicle_id and expires (null: never).
     """
     tracks = _tracks(pings, ground, settings)
-    crossings = {v: _crossings(t.clean, ground) for v, t in tracks.items()}
+    settle = settings.events.crossing_settle_m
+    conflicted = {v: _identity_conflict_events(t, settings) for v, t in tracks.items()}
+    crossings = {
+        v: [
+            c
+            for c in _crossings(t.clean, ground, settle)
+            if not any(c.before.ts <= k.end and c.after.ts >= k.start for k in conflicted[v])
+        ]
+        for v, t in tracks.items()
+    }
     decls = _declarations(declarations, tracks, settings)
     events: list[_Event] = []
     for vehicle, track in tracks.items():
@@ -135,7 +144,7 @@ def reference_events(
         events += _route_deviation_events(track, decls.get(vehicle, []), ground, settings)
         events += _watchlist_events(track, _expiries(watchlist, vehicle), settings)
         events += _shuttle_events(crossings[vehicle], settings)
-        conflicts = _identity_conflict_events(track, settings)
+        conflicts = conflicted[vehicle]
         events += conflicts
         events += _gnss_events(track, conflicts, settings)
     events += _rendezvous_events(tracks, ground, settings)
@@ -238,12 +247,26 @@ def _merged_windows(times: Sequence[datetime], count: int, within_s: float) -> l
 
 
 # -------------------------------------------------------------------------- crossings
-def _crossings(clean: Sequence[_Ping], ground: Ground) -> list[_Crossing]:
-    """Return every segment between sides 0 and 1, with its crossing point and time."""
+def _crossing_segments(clean: Sequence[_Ping], settle_m: float) -> list[tuple[_Ping, _Ping]]:
+    """Return the crossing segments: at each settled ping (farther than `settle_m` from the
+    border) on the side opposite the last settled one, the last change into its side."""
     found = []
-    for a, b in pairwise(clean):
-        if {a.side, b.side} != {0, 1}:
-            continue
+    state = None  # side of the last settled ping
+    into: dict[int, tuple[_Ping, _Ping]] = {}  # last change into each side since then
+    for k, ping in enumerate(clean):
+        if k and {clean[k - 1].side, ping.side} == {0, 1}:
+            into[ping.side] = (clean[k - 1], ping)
+        if ping.side >= 0 and ping.border_m > settle_m:
+            if state is not None and state != ping.side and ping.side in into:
+                found.append(into[ping.side])
+            state, into = ping.side, {}
+    return found
+
+
+def _crossings(clean: Sequence[_Ping], ground: Ground, settle_m: float) -> list[_Crossing]:
+    """Return every crossing segment, with its crossing point and time."""
+    found = []
+    for a, b in _crossing_segments(clean, settle_m):
         lat, lon, fraction = ground.border_intersection(
             np.array([a.lat]), np.array([a.lon]), np.array([b.lat]), np.array([b.lon])
         )
@@ -321,20 +344,43 @@ def _gap_events(track: _Track, settings: GeointSettings) -> list[_Event]:
 
 
 # ------------------------------------------------------------------------------ stops
-def _stops(trip: Sequence[_Ping], settings: GeointSettings) -> list[list[_Ping]]:
-    """Return the greedy stops of one trip (docs/events.md, Stops)."""
-    diameter, min_s = settings.events.stop_diameter_m, settings.events.stop_min_duration_s
+class _Stop(list):
+    """A stop's pings, with `inliers`: those its diameter and centre are measured on."""
+
+    inliers: list[_Ping]
+
+
+def _stops(trip: Sequence[_Ping], settings: GeointSettings) -> list[_Stop]:
+    """Return the greedy stops of one trip (docs/events.md, Stops), outliers tolerated."""
+    s = settings.events
+    diameter, min_s = s.stop_diameter_m, s.stop_min_duration_s
     stops = []
     i = 0
     while i < len(trip):
-        j = i
-        while j + 1 < len(trip) and all(
-            distance_m(p.lat, p.lon, trip[j + 1].lat, trip[j + 1].lon) <= diameter
-            for p in trip[i : j + 1]
-        ):
-            j += 1
+        inliers, j, skipped = [trip[i]], i, 0
+
+        def fits(r: int, inliers: list[_Ping] = inliers) -> bool:
+            return all(
+                distance_m(p.lat, p.lon, trip[r].lat, trip[r].lon) <= diameter for p in inliers
+            )
+
+        while j + 1 < len(trip):
+            q = j + 1 if fits(j + 1) else None
+            for r in range(j + 2, min(j + 2 + s.stop_outlier_run, len(trip))) if q is None else ():
+                if skipped + r - (j + 1) > s.stop_outlier_share * (r - i + 1):
+                    break
+                if fits(r):
+                    q = r
+                    break
+            if q is None:
+                break
+            skipped += q - (j + 1)
+            inliers.append(trip[q])
+            j = q
         if _seconds(trip[i], trip[j]) >= min_s:
-            stops.append(list(trip[i : j + 1]))
+            stop = _Stop(trip[i : j + 1])
+            stop.inliers = inliers
+            stops.append(stop)
             i = j + 1
         else:
             i += 1
@@ -345,8 +391,8 @@ def _centre(pings: Sequence[_Ping]) -> tuple[float, float]:
     return sum(p.lat for p in pings) / len(pings), sum(p.lon for p in pings) / len(pings)
 
 
-def _stop_event(kind: EventType, stop: Sequence[_Ping], detail: dict) -> _Event:
-    lat, lon = _centre(stop)
+def _stop_event(kind: EventType, stop: _Stop, detail: dict) -> _Event:
+    lat, lon = _centre(stop.inliers)
     detail = {"duration_s": _seconds(stop[0], stop[-1]), **detail}
     return _Event(
         kind, stop[0].vehicle_id, stop[0].ts, stop[-1].ts, lat, lon,
@@ -355,11 +401,11 @@ def _stop_event(kind: EventType, stop: Sequence[_Ping], detail: dict) -> _Event:
 
 
 def _loiter_events(
-    stops: Sequence[list[_Ping]], ground: Ground, settings: GeointSettings
+    stops: Sequence[_Stop], ground: Ground, settings: GeointSettings
 ) -> list[_Event]:
     events = []
     for stop in stops:
-        lat, lon = _centre(stop)
+        lat, lon = _centre(stop.inliers)
         border, crossing, place = _at(ground, lat, lon)
         if (
             border <= settings.tracks.near_border_m
@@ -371,7 +417,7 @@ def _loiter_events(
 
 
 def _unauthorized_stop_events(
-    stops: Sequence[list[_Ping]],
+    stops: Sequence[_Stop],
     decls: Sequence[_Declaration],
     ground: Ground,
     settings: GeointSettings,
@@ -381,7 +427,7 @@ def _unauthorized_stop_events(
     for stop in stops:
         if _seconds(stop[0], stop[-1]) < s.unauthorized_stop_min_s:
             continue
-        lat, lon = _centre(stop)
+        lat, lon = _centre(stop.inliers)
         for d in decls:
             if not (d.start <= stop[0].ts and stop[-1].ts <= d.active_until):
                 continue

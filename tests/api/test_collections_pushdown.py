@@ -218,7 +218,8 @@ def _cases(stored):
             ("ts", "ts"),
             ["ts", "seizure_id"],
             "seizure_id",
-            _seizure_features,
+            # all the workspace's own: no package was imported
+            lambda frame: _seizure_features(frame.with_columns(origin=pl.lit("local"))),
         ),
         "events": (
             EventCollection(ws, index),

@@ -52,8 +52,8 @@ def test_cases_equal_the_reference_implementation(toy_index):
 
 def random_scenario(seed: int, vehicles: int = 24, pings: int = 160) -> dict:
     """Vehicles alternating parked, crawling, driving and silent blocks around the toy border,
-    some at meeting points or official crossings, some by night, with GPS spikes, a cloned
-    identity, declarations and a watch list."""
+    some at meeting points or driving through official crossings, some by night, with GPS
+    spikes, a cloned identity, declarations and a watch list."""
     rng = np.random.default_rng(seed)
     meeting = [(7.8, 2.97), (7.3, 3.05), (7.6, 3.02)]
     gates = [(7.0, 3.0), (8.0, 3.0)]
@@ -61,8 +61,8 @@ def random_scenario(seed: int, vehicles: int = 24, pings: int = 160) -> dict:
     for v in range(vehicles):
         if v < 12:
             lat, lon = meeting[v % 3]
-        elif v >= 18:
-            lat, lon = gates[v % 2]
+        elif v >= 18:  # drives through a gate from 2.4 km west of it first
+            lat, lon = gates[v % 2][0], gates[v % 2][1] - 2_400 / M_PER_DEG
         else:
             lat, lon = rng.uniform(6.9, 8.1), rng.uniform(2.9, 3.1)
         t = T0 + timedelta(hours=14 * (v % 2), seconds=int(rng.integers(0, 600)))
@@ -70,13 +70,17 @@ def random_scenario(seed: int, vehicles: int = 24, pings: int = 160) -> dict:
         for block in range(pings // 16):
             if (block == 0 and v < 12) or (block < 3 and 12 <= v < 15):
                 regime = "parked"
+            elif block == 0 and v >= 18:
+                regime = "through"
             elif block == 3 and v in (20, 21):
                 regime = "clone"
             else:
                 regime = rng.choice(["parked", "crawl", "drive", "drive", "gap"])
-            heading = rng.uniform(0, 2 * np.pi)
+            heading = np.pi / 2 if regime == "through" else rng.uniform(0, 2 * np.pi)
             for k in range(16):
-                step = {"parked": 4.0, "crawl": 40.0, "clone": 40.0}.get(regime, 700.0)
+                step = {"parked": 4.0, "crawl": 40.0, "clone": 40.0, "through": 300.0}.get(
+                    regime, 700.0
+                )
                 dt = 2400 if regime == "gap" and rng.random() < 0.2 else 60
                 dt = 700 if regime == "drive" and rng.random() < 0.05 else dt
                 lat += step * np.cos(heading + rng.normal(0, 0.3)) / M_PER_DEG

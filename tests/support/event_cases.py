@@ -271,6 +271,7 @@ def _crossing_cases() -> list[EventCase]:
             (Expected(E.DARK_CROSSING, "car", ten, 7.5, 3.0),),
         )
     )
+    out += _settling_cases(ten)
     watched = _crossing("wanted", 7.6, local("11:00"))
     out.append(
         EventCase(
@@ -285,6 +286,63 @@ def _crossing_cases() -> list[EventCase]:
         )
     )
     return out
+
+
+def _queue(vehicle: str, t0: datetime, minutes: int, outliers: Sequence[int]) -> list:
+    """Return (time, point) rows: approach Southgate from 2 km west, then wait `minutes` 5 m
+    west of the line, one fix a minute, the fixes numbered in `outliers` 60 m east of it."""
+    approach = [(t0 + timedelta(minutes=k), offset(SOUTHGATE, east_m=m))
+                for k, m in enumerate((-2_000, -1_000, -400))]  # fmt: skip
+    wait = [
+        (t0 + timedelta(minutes=3 + k), offset(SOUTHGATE, east_m=60 if k in outliers else -5))
+        for k in range(minutes)
+    ]
+    return approach + wait
+
+
+def _settling_cases(t0: datetime) -> list[EventCase]:
+    """Crossing hysteresis: the vehicle must report settled (> 150 m) on the new side."""
+    idle = _queue("queue", t0, 40, (5, 15, 16, 30))
+    back = [(idle[-1][0] + timedelta(minutes=k), offset(SOUTHGATE, east_m=-600 * k))
+            for k in (1, 2, 3)]  # fmt: skip
+    through = _queue("queue", t0, 12, (4, 9))
+    last_west = through[-1][0]
+    onward = [(last_west + timedelta(minutes=k), offset(SOUTHGATE, east_m=m))
+              for k, m in ((1, 120), (2, 600), (3, 1_500))]  # fmt: skip
+    short, long = (
+        _timed("car", [(t0, offset(SOUTHGATE, east_m=-1_000)),
+                       (t0 + timedelta(minutes=1), offset(SOUTHGATE, east_m=-300)),
+                       (t0 + timedelta(minutes=2), offset(SOUTHGATE, east_m=metres))])
+        for metres in (140, 160)
+    )  # fmt: skip
+    return [
+        EventCase(
+            "idling_at_a_post_with_outliers_across_is_no_crossing",
+            "40 min 5 m west of Southgate, four fixes 60 m east of the line: no crossing, "
+            "no shuttle (nor a loiter: 2 km from an official crossing)",
+            _numbered(_timed("queue", idle + back)),
+            (),
+        ),
+        EventCase(
+            "jitter_then_through_is_one_crossing",
+            "waits 12 min at Southgate with two fixes across, then drives on: one crossing, "
+            "on the last change of side",
+            _numbered(_timed("queue", through + onward)),
+            (Expected(E.BORDER_CROSSING, "queue", last_west, *SOUTHGATE),),
+        ),
+        EventCase(
+            "crossing_not_settled_at_140_m",
+            "the last fix 140 m past the line (settled means > 150 m): no crossing yet",
+            _numbered(short),
+            (),
+        ),
+        EventCase(
+            "crossing_settled_at_160_m",
+            "the last fix 160 m past the line: a crossing",
+            _numbered(long),
+            (Expected(E.BORDER_CROSSING, "car", t0 + timedelta(minutes=1), *SOUTHGATE),),
+        ),
+    ]
 
 
 # ----------------------------------------------------------------------------- gaps
@@ -346,7 +404,22 @@ def _stop_cases() -> list[EventCase]:
             for k, m in enumerate(range(0, 35, 5))
         ],
     )
+    outliers = {10: (0, 125), 20: (0, -125), 30: (130, 0)}  # minute: (north, east) metres
+    spread = _timed(
+        "car",
+        [
+            (t0 + timedelta(minutes=m), offset(LOITER, *outliers.get(m, (5 * (-1) ** m, 0))))
+            for m in range(41)
+        ],
+    )
     return [
+        EventCase(
+            "loiter_with_outliers_spread_250_m_is_one_loiter",
+            "40 min parked, one fix a minute, three 125-130 m off (250 m apart): one loiter "
+            "from the first fix (the fix breaking the diameter is an outlier)",
+            _numbered(spread),
+            (Expected(E.BORDER_LOITER, "car", t0, *LOITER, end=t0 + timedelta(minutes=40)),),
+        ),
         EventCase(
             "loiter_exactly_20_min",
             "parked 20 min 3.3 km from the border, far from crossings and towns",

@@ -1,0 +1,213 @@
+"""`geoint bench patrol-season`: does a planner that learns from its debriefs find more?
+
+Per seed, a scenario with planted illicit activity is generated on the region (`geoint
+simulate`: ``illicit_cells.csv`` says which cells held illicit activity each day), ingested
+and analysed. Then a season of evening shifts is played three times, once per planner, from
+the same cell tables:
+
+- **effort-aware**: OR-Tools plans on the risk rescored each day from its own finds
+  (seizures) and debriefs (effort per cell-day: the seizure prior divided by effort, cells
+  searched with nothing found lowered);
+- **effort-blind**: the same planner on risk rescored from its finds only (no effort);
+- **greedy**: the greedy baseline on effort-blind risk.
+
+Shift d is planned on the risk of day d − 1 (nothing of day d leaks in). Each stop's minutes
+are split among its cells; a cell that holds illicit activity that day is found with
+probability 1 − exp(−minutes / ``detect_minutes``), drawn from one uniform number per (seed,
+day, cell) shared by the planners (common random numbers: the same visit has the same luck).
+A find becomes a seizure at the cell the same evening; every visited cell becomes a debrief
+row (minutes, found or not).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from geoint.analytics.scoring import EFFORT_COLUMNS, rescore
+from geoint.h3index import cell_centres, hex_to_cells
+from geoint.layers.gazetteer import build_gazetteer
+from geoint.layers.queries import RegionIndex
+from geoint.layers.region import Region
+from geoint.patrol.plan import PatrolRequest, TravelGraph, plan_patrol
+from geoint.pipeline.analyze import analyze
+from geoint.pipeline.ingest import ingest_pings, ingest_records
+from geoint.settings import GeointSettings
+from geoint.sim.evaluate import ILLICIT_CELLS_FILE
+from geoint.sim.scenery import Geography
+from geoint.sim.simulate import SimulationOptions, simulate
+from geoint.store.cell_tables import read_table
+from geoint.store.workspace import Workspace
+
+PLANNERS = ("effort_aware", "effort_blind", "greedy")
+Log = Callable[[str], None] | None
+
+
+def run_season_benchmark(
+    region: Region,
+    graph: TravelGraph,
+    base: tuple[float, float],
+    seeds: list[int],
+    shifts: int = 30,
+    vehicles: int = 60,
+    warmup_days: int = 7,
+    teams: int = 3,
+    hours: float = 8,
+    detect_minutes: float = 20,
+    settings: GeointSettings | None = None,
+    log: Log = None,
+) -> dict[str, object]:
+    """Play a season per seed and planner; return the cumulative finds and the setup."""
+    settings = settings or GeointSettings()
+    say = log or (lambda _text: None)
+    finds = {planner: [] for planner in PLANNERS}
+    began = time.perf_counter()
+    for seed in seeds:
+        with tempfile.TemporaryDirectory(prefix="geoint-season-") as tmp:
+            days, seizures, illicit = _scenario(
+                region, Path(tmp), seed, vehicles, shifts + warmup_days, settings, say
+            )
+        first = days["date"].min() + timedelta(days=warmup_days)
+        for planner in PLANNERS:
+            found = _season(
+                planner, days, seizures, illicit, graph, base, first, shifts,
+                teams, hours, detect_minutes, seed, settings,
+            )  # fmt: skip
+            finds[planner].append(found)
+            say(f"seed {seed}: {planner} found {found} over {shifts} shifts")
+    totals = {p: int(sum(v)) for p, v in finds.items()}
+    return {
+        "shifts": shifts,
+        "seeds": seeds,
+        "effort_aware_finds": totals["effort_aware"],
+        "effort_blind_finds": totals["effort_blind"],
+        "greedy_finds": totals["greedy"],
+        "per_seed": {p: v for p, v in finds.items()},
+        "aware_vs_blind": round(totals["effort_aware"] / max(totals["effort_blind"], 1), 3),
+        "aware_vs_greedy": round(totals["effort_aware"] / max(totals["greedy"], 1), 3),
+        "setup": {
+            "vehicles": vehicles,
+            "warmup_days": warmup_days,
+            "teams": teams,
+            "hours": hours,
+            "detect_minutes": detect_minutes,
+            "base": list(base),
+        },
+        "seconds": round(time.perf_counter() - began, 1),
+    }
+
+
+def _scenario(
+    region: Region,
+    folder: Path,
+    seed: int,
+    vehicles: int,
+    days: int,
+    settings: GeointSettings,
+    say: Callable[[str], None],
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Simulate, ingest and analyse a scenario; return its day table, seizures, illicit cells."""
+    say(f"seed {seed}: simulating {vehicles} vehicles over {days} days")
+    ground = RegionIndex(region)
+    options = SimulationOptions(seed, vehicles, days, 60)
+    scenario = simulate(ground, Geography.of(region), options, settings)
+    files = scenario.write(folder / "scenario")
+    workspace = Workspace(folder / "W")
+    try:
+        ingest_pings(workspace, files["pings.parquet"], settings)
+        gazetteer = build_gazetteer(region)
+        ingest_records(workspace, "seizures", files["seizures.csv"], settings, gazetteer=gazetteer)
+        say(f"seed {seed}: analysing {scenario.pings.height:,} pings")
+        analyze(workspace, ground, settings)
+        days = read_table(workspace.root, "days")
+        seizures = workspace.read_table("seizures", columns=["ts", "lat", "lon", "cell"])
+    finally:
+        workspace.close()
+    illicit = pl.read_csv(files[ILLICIT_CELLS_FILE], try_parse_dates=True)
+    illicit = pl.DataFrame(
+        {"date": illicit["date"], "cell": pl.Series(hex_to_cells(illicit["cell"]), dtype=pl.UInt64)}
+    )
+    return days, seizures.with_columns(pl.col("cell").cast(pl.UInt64)), illicit
+
+
+def _season(
+    planner: str,
+    days: pl.DataFrame,
+    seizures: pl.DataFrame,
+    illicit: pl.DataFrame,
+    graph: TravelGraph,
+    base: tuple[float, float],
+    first: date,
+    shifts: int,
+    teams: int,
+    hours: float,
+    detect_minutes: float,
+    seed: int,
+    settings: GeointSettings,
+) -> int:
+    """Play `shifts` evening shifts from `first` with one planner; return its finds."""
+    effort = pl.DataFrame(schema=EFFORT_COLUMNS)
+    finds = seizures.head(0)
+    found = 0
+    for shift in range(shifts):
+        day = first + timedelta(days=shift)
+        # yesterday's cell-days, scored as of this morning: seizures and debriefs up to last
+        # night count (each counts from the day after its own)
+        yesterday = days.filter(pl.col("date") == day - timedelta(days=1)).with_columns(
+            date=pl.lit(day)
+        )
+        if yesterday.is_empty():
+            continue
+        known = pl.concat([seizures, finds]).filter(pl.col("ts") < _moment(day))
+        aware = planner == "effort_aware"
+        risk = rescore(yesterday, known, effort if aware else None, settings.cells)
+        request = PatrolRequest(*base, teams, hours, _moment(day, clock(18)))
+        plan = plan_patrol(
+            graph, risk, None, request, settings.patrol, greedy_only=planner == "greedy"
+        )
+        present = set(illicit.filter(pl.col("date") == day)["cell"].to_list())
+        rows = []
+        for team in plan.teams:
+            for stop in team.stops:
+                minutes = (stop.depart - stop.eta).total_seconds() / 60 / len(stop.cells)
+                for cell in stop.cells:
+                    hit = cell in present and _luck(seed, day, cell) < 1 - np.exp(
+                        -minutes / detect_minutes
+                    )
+                    rows.append((cell, day, minutes, 0.0 if hit else minutes, hit, stop.eta))
+        if not rows:
+            continue
+        schema = EFFORT_COLUMNS | {"hit": pl.Boolean, "ts": pl.Datetime("us", "UTC")}
+        visits = pl.DataFrame(rows, schema=schema, orient="row")
+        effort = pl.concat([effort, visits.select(list(EFFORT_COLUMNS))])
+        hits = visits.filter("hit")
+        found += hits.height
+        lat, lon = cell_centres(hits["cell"].to_numpy())
+        finds = pl.concat(
+            [
+                finds,
+                pl.DataFrame(
+                    {"ts": hits["ts"], "lat": lat, "lon": lon, "cell": hits["cell"]},
+                    schema=finds.schema,
+                ),
+            ]
+        )
+    return found
+
+
+def _moment(day: date, at: clock = clock(0)) -> datetime:
+    return datetime.combine(day, at, UTC)
+
+
+def _luck(seed: int, day: date, cell: int) -> float:
+    """A uniform number fixed by (seed, day, cell): the same visit draws the same luck."""
+    digest = hashlib.sha256(f"{seed}:{day}:{cell}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64

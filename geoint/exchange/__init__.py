@@ -1,0 +1,1 @@
+"""Exchange between administrations (nCEN): signed, redacted packages of records."""
