@@ -44,6 +44,7 @@ from geoint.intel.query import (
 )
 from geoint.layers import Region, RegionIndex, get_kind, kind_names
 from geoint.serve.caches import FileCache
+from geoint.settings import IntelSettings
 from geoint.store.tables import seizures
 from geoint.store.workspace import EVENTS_FILE, Box, Workspace
 
@@ -221,10 +222,13 @@ class SeizureCollection:
     queryables = seizure_queryables()
     _ORDER = (seizures.c.ts, seizures.c.seizure_id)
 
-    def __init__(self, workspace: Workspace, index: RegionIndex, locator: SeizureLocator) -> None:
+    def __init__(
+        self, workspace: Workspace, index: RegionIndex, locator: SeizureLocator | None = None
+    ) -> None:
         self._workspace = workspace
         self._index = index
-        self.locator = locator
+        # default: crossings within the setting's default radius
+        self.locator = locator or SeizureLocator(index, IntelSettings().crossing_radius_m)
         self._located: tuple[tuple[int, int | None], pl.DataFrame] | None = None
 
     def extent(self, sectors: Sectors) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def test_trends_equal_a_pandas_group_by(workspace, by, period, extra):
     ("args", "message"),
     [
         (["--by", "colour"], "by: expected one of commodity"),
-        (["--by", "commodity", "--period", "day"], "period: expected one of day, week, month"),
+        (["--by", "commodity", "--period", "hour"], "period: expected one of day, week, month"),
         (["--by", "commodity", "--where", "comodity=fuel"], "comodity: unknown filter"),
         (["--by", "commodity", "--where", "commodity"], "--where: expected FIELD=VALUE"),
         (["--by", "commodity", "--from", "March"], "--from: expected an ISO date"),
