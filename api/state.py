@@ -17,6 +17,7 @@ from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex
 from geoint.serve.heatmap import Heatmaps
 from geoint.store.keys import KeyStore
+from geoint.serve.basemap import TileSource
 from geoint.store.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Services:
     cell_refresh: CellRefresh
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+    basemap: TileSource | None = None  # ``geoint serve --basemap FILE``
 
 
 def get_services(request: Request) -> Services:
