@@ -15,9 +15,9 @@ from geoint.api.background import BatchAnalysis, CellRefresh
 from geoint.api.compression import GzipVariants
 from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex
+from geoint.serve.basemap import TileSource
 from geoint.serve.heatmap import Heatmaps
 from geoint.store.keys import KeyStore
-from geoint.serve.basemap import TileSource
 from geoint.store.workspace import Workspace
 
 if TYPE_CHECKING:

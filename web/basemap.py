@@ -155,7 +155,7 @@ def hillshade(
     z: np.ndarray, dx_deg: float, dy_deg: float, south: float, north: float
 ) -> np.ndarray:
     """Illumination 0..1 of a north-up lat/lon elevation grid (metres) under the sun at
-    `SUN_AZIMUTH_DEG`, `SUN_ALTITUDE_DEG`, relief × `Z_FACTOR` (Horn's method via ``numpy.gradient``)."""
+    `SUN_AZIMUTH_DEG`, `SUN_ALTITUDE_DEG`, relief × `Z_FACTOR` (slopes by ``numpy.gradient``)."""
     lat = np.linspace(north - dy_deg / 2, south + dy_deg / 2, z.shape[0])[:, None]
     dx_m = dx_deg * 111_320.0 * np.cos(np.radians(lat))
     dy_m = dy_deg * 110_574.0

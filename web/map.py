@@ -31,7 +31,7 @@ import geopandas as gpd
 import numpy as np
 import polars as pl
 import shapely
-from branca.element import MacroElement
+from branca.element import Figure, MacroElement
 from h3ronpy import vector
 from jinja2 import Template
 
@@ -139,6 +139,23 @@ def layer_names(_: Callable[[str], str]) -> dict[str, str]:
     }
 
 
+class Page(Figure):
+    """Folium's page with the document's language and a title."""
+
+    _template = Template(
+        '<!DOCTYPE html>\n<html lang="{{ this.lang }}">\n<head>\n'
+        "<title>{{ this.title }}</title>\n"
+        "    {{ this.header.render(**kwargs) }}\n</head>\n<body>\n"
+        "    {{ this.html.render(**kwargs) }}\n</body>\n<script>\n"
+        "    {{ this.script.render(**kwargs) }}\n</script>\n</html>\n"
+    )
+
+    def __init__(self, lang: str, title: str) -> None:
+        super().__init__()
+        self.lang = lang
+        self.title = title  # the template's autoescape is off: escaped by the caller
+
+
 class Controls(MacroElement):
     """Everything ``map.js`` draws: basemap, day layers, header, legends, filters, panel.
 
@@ -213,8 +230,8 @@ def build_map(
     _localise(m, static_url)
     if api_url is not None:  # after Leaflet, which it extends
         m.default_js.append(("vectorgrid", f"{static_url.rstrip('/')}/{VECTOR_GRID_JS}"))
+    Page(lang, html.escape(f"geoint · {region.name}")).add_child(m)
     root = m.get_root()
-    root.html_lang = lang
     # An empty icon: otherwise the browser asks the server for /favicon.ico (a 404).
     root.header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
     # Only defines functions, so it may load before Leaflet.
@@ -285,7 +302,6 @@ VOCABULARY = (
     N_("unit"), N_("detection method"), N_("direction"), N_("origin country"),
     N_("destination country"), N_("vehicle id"), N_("description"),
 )  # fmt: skip
-
 
 
 def day_layers(
@@ -501,9 +517,9 @@ def _day_legends(names: Mapping[str, str], _: Callable[[str], str]) -> dict[str,
     """The legends of the day's layers by layer name."""
     bins = [f"{20 * i}–{20 * (i + 1)}" for i in range(5)]
     hotspot_labels = {
-        3: _("hot spot, 99 % confidence"), 2: _("hot spot, 95 % confidence"),
-        1: _("hot spot, 90 % confidence"), -1: _("cold spot, 90 % confidence"),
-        -2: _("cold spot, 95 % confidence"), -3: _("cold spot, 99 % confidence"),
+        3: _("hot spot, confidence 99 %"), 2: _("hot spot, confidence 95 %"),
+        1: _("hot spot, confidence 90 %"), -1: _("cold spot, confidence 90 %"),
+        -2: _("cold spot, confidence 95 %"), -3: _("cold spot, confidence 99 %"),
     }  # fmt: skip
     anomaly_bins = ["< 1", "1–2", "2–3", "3–4", "≥ 4"]
     return {
@@ -525,10 +541,10 @@ def _day_legends(names: Mapping[str, str], _: Callable[[str], str]) -> dict[str,
             [(c, _(k.replace("_", " "))) for k, c in COMMODITY_COLOURS.items()],
             shape="dot",
         ),
-        names["track"]: legend_html(names["track"], [(TRACK_COLOUR, _("pings in time order"),
-                                                      "line")]),  # fmt: skip
+        names["track"]: legend_html(
+            names["track"], [(TRACK_COLOUR, _("pings in time order"), "line")]
+        ),
     }
-
 
 
 def _tiles(api_url: str, names: Mapping[str, str]) -> dict[str, Any]:
@@ -624,8 +640,9 @@ def _risk_card(
 ) -> str:
     """What happened in a cell on the day and its risk explained: each factor's points of its
     maximum, adding up to the score."""
+    factor_names = {f: _(f.replace("_", " ")) for f in FACTORS}
     parts = "".join(
-        f"<tr><th>{_escape(_(f.replace('_', ' ')))}</th>"
+        f"<tr><th>{_escape(factor_names[f])}</th>"
         f"<td>{row[f'c_{f}']:.1f} / {weights.get(f, 0):.0f}</td></tr>"
         for f in FACTORS
         if f"c_{f}" in row
@@ -634,21 +651,20 @@ def _risk_card(
     if "children" in row:
         note = "<p>" + _escape(_("riskiest of {n} active res-8 cells").format(n=row["children"]))
         note += "</p>"
+    kinds = [_(e["event_type"].replace("_", " ")) for e in events[:20]]
     happened = "".join(
-        f"<li>{_escape(_(e['event_type'].replace('_', ' ')))}: {_escape(e['vehicle_id'])}, "
+        f"<li>{_escape(kind)}: {_escape(e['vehicle_id'])}, "
         f"{_escape(e['start'], tz)}, {_escape(_distance(e['distance_to_border_m'], _))}</li>"
-        for e in events[:20]
+        for kind, e in zip(kinds, events[:20], strict=False)
     )
-    listed = (
-        f"<p>{_escape(_('events on the day'))}</p><ul class='geoint-list'>{happened}</ul>"
-        if happened
-        else ""
-    )
+    on_day, cell, risk = _("events on the day"), _("Cell"), _("risk")
+    explained = _("factor points of their maximum")
+    listed = f"<p>{_escape(on_day)}</p><ul class='geoint-list'>{happened}</ul>" if happened else ""
     return (
-        f'<div class="geoint-card"><b>{_escape(_("Cell"))} {hexid}</b> '
+        f'<div class="geoint-card"><b>{_escape(cell)} {hexid}</b> '
         f"(res {resolution}, {row['date']})"
-        f"<table><tr><th>{_escape(_('risk'))}</th><td><b>{row['risk']:.1f}</b> / 100</td></tr>"
-        f'<tr><td colspan="2">{_escape(_("factor points of their maximum"))}</td></tr>{parts}'
+        f"<table><tr><th>{_escape(risk)}</th><td><b>{row['risk']:.1f}</b> / 100</td></tr>"
+        f'<tr><td colspan="2">{_escape(explained)}</td></tr>{parts}'
         f"</table>{note}{listed}</div>"
     )
 
@@ -666,14 +682,14 @@ def _hotspot_layer(data: MapData, _: Callable[[str], str]) -> dict:
     """The day's significant Gi* cells by confidence class, with their emerging class."""
     rows = data.hotspots
     cells = rows["cell"].to_numpy().astype(np.uint64) if rows.height else np.empty(0, np.uint64)
-    popups, colours = [], []
+    popups, colours, cell = [], [], _("Cell")
     for hexid, row in zip(cells_to_hex(cells), rows.iter_rows(named=True), strict=True):
         confidence = {1: 90, 2: 95, 3: 99}[abs(row["gi_bin"])]
         kind = _("hot spot") if row["gi_bin"] > 0 else _("cold spot")
         fields = [(_("class"), f"{kind}, {confidence} %"), ("Gi* z", row["gi_z"]),
                   (_("p (FDR)"), row["gi_p_fdr"]), (_("severity"), row["severity"]),
                   (_("emerging"), row.get("emerging"))]  # fmt: skip
-        popups.append(_card(f"{_('Cell')} {hexid}", fields))
+        popups.append(_card(f"{cell} {hexid}", fields))
         colours.append(HOTSPOT_COLOURS[row["gi_bin"]])
     return _geojson(_cell_polygons(cells), popups, None, colour=colours)
 
@@ -712,10 +728,12 @@ def measures(event: Mapping[str, Any], _: Callable[[str], str]) -> str:
     detail = json.loads(event["detail"]) if event.get("detail") else {}
     words: list[str] = []
     if "duration_s" in detail:
-        verb = {"border_loiter": _("waited {min} min"), "unauthorized_stop": _("stopped {min} min"),
-                "off_road_near_border": _("off road for {min} min")}.get(  # fmt: skip
-            event["event_type"], _("for {min} min")
-        )
+        verbs = {
+            "border_loiter": _("waited {min} min"),
+            "unauthorized_stop": _("stopped {min} min"),
+            "off_road_near_border": _("off road for {min} min"),
+        }
+        verb = verbs.get(event["event_type"], _("for {min} min"))
         words.append(verb.format(min=round(detail["duration_s"] / 60)))
     if "dt_s" in detail and event["event_type"] in ("dark_crossing", "signal_gap_near_border"):
         words.append(_("silent for {min} min").format(min=round(detail["dt_s"] / 60)))
@@ -756,21 +774,22 @@ def _patrol_layer(
     stops = [f for f in features if f["properties"].get("kind") in ("waypoint", "base")]
     teams = [r["properties"]["team"] for r in routes]
     colour = {team: PATROL_COLOURS[i % len(PATROL_COLOURS)] for i, team in enumerate(teams)}
+    team_word = _("team")
     route_cards = [
-        _card(f"{_('team')} {p['team']}",
+        _card(f"{team_word} {p['team']}",
               [(_("hours"), p["duration_h"]), (_("risk"), p["collected_risk"])])
         for p in (r["properties"] for r in routes)
     ]  # fmt: skip
     routes_data = _geojson(
         [shapely.geometry.shape(r["geometry"]) for r in routes],
         route_cards,
-        [_escape(f"{_('team')} {team}") for team in teams],
+        [_escape(f"{team_word} {team}") for team in teams],
         colour=[colour[team] for team in teams],
     )
     _add(group, routes_data, None, {"weight": 4, "opacity": 0.9})
     stop_cards = [
         _card(
-            _("patrol base") if p["kind"] == "base" else f"{_('team')} {p['team']} {p['order']}",
+            _("patrol base") if p["kind"] == "base" else f"{team_word} {p['team']} {p['order']}",
             [(_("ETA"), p.get("eta")), (_("risk"), p.get("risk")), (_("why"), p.get("reason"))],
         )
         for p in (s["properties"] for s in stops)
@@ -782,36 +801,34 @@ def _patrol_layer(
         colour=[colour.get(s["properties"].get("team"), "#000000") for s in stops],
     )
     _add(group, stops_data, None, {"weight": 2, "fillOpacity": 1.0}, radius=6)
-    return legend_html(name, [(colour[t], f"{_('team')} {t}", "line") for t in teams])
+    return legend_html(name, [(colour[t], f"{team_word} {t}", "line") for t in teams])
 
 
 def _seizure_layer(seizures: pl.DataFrame, tz: ZoneInfo, _: Callable[[str], str]) -> dict:
     """Seizures up to the day, coloured by commodity, with their CEN fields."""
     rows = list(seizures.iter_rows(named=True))
+    title = _("Seizure")
     popups = [
-        _card(f"{_('Seizure')} {r['seizure_id']}",
+        _card(f"{title} {r['seizure_id']}",
               [(_(f.replace("_", " ")), r[f]) for f in SEIZURE_FIELDS], tz=tz)
         for r in rows
     ]  # fmt: skip
-    tooltips = [
-        _escape(f"{_((r['commodity'] or 'other').replace('_', ' '))} {r['ts']:%Y-%m-%d}")
-        for r in rows
-    ]
+    kinds = [_((r["commodity"] or "other").replace("_", " ")) for r in rows]
+    tooltips = [_escape(f"{kind} {r['ts']:%Y-%m-%d}") for kind, r in zip(kinds, rows, strict=True)]
     colours = [COMMODITY_COLOURS.get(r["commodity"], COMMODITY_COLOURS["other"]) for r in rows]
     points = shapely.points(seizures["lon"].to_numpy(), seizures["lat"].to_numpy())
     # Filter values are plain properties: map.js puts them in the DOM as text only.
-    values = {k: seizures[k].to_list() for k in ("commodity", "transport_mode", "concealment")}
+    values = {k: seizures[k].to_list()
+              for k in ("seizure_id", "commodity", "transport_mode", "concealment")}  # fmt: skip
     return _geojson(points, popups, tooltips, colour=colours, **values)
 
 
-
-def _alert_layer(
-    data: MapData, api_url: str | None, tz: ZoneInfo, _: Callable[[str], str]
-) -> dict:
+def _alert_layer(data: MapData, api_url: str | None, tz: ZoneInfo, _: Callable[[str], str]) -> dict:
     """The alerts open on the day (event time to last seen), coloured by severity."""
     found = data.alerts
     popups = [_alert_card(alert, api_url, tz, _) for alert in found]
-    tooltips = [_escape(f"{_(a['severity'])}: {a['title']}") for a in found]
+    severities = [_(a["severity"]) for a in found]
+    tooltips = [_escape(f"{s}: {a['title']}") for s, a in zip(severities, found, strict=True)]
     points = shapely.points([a["lon"] for a in found], [a["lat"] for a in found])
     return _geojson(
         points,
@@ -845,24 +862,25 @@ def _alert_card(
         (_("sector"), alert["sector"]),
     ]
     lat, lon = float(alert["lat"]), float(alert["lon"])
+    zoom, track, ack = _("zoom to the cell"), _("track of {vehicle}"), _("Acknowledge")
     foot = (
         f'<p><button type="button" class="geoint-zoom" data-lat="{lat}" data-lon="{lon}">'
-        f"{_escape(_('zoom to the cell'))}</button>"
+        f"{_escape(zoom)}</button>"
     )
     if api_url is not None:
         for vehicle in alert["vehicles"][:4]:
             foot += (
                 f' <button type="button" class="geoint-track" data-vehicle="'
                 f'{html.escape(vehicle, quote=True)}">'
-                f"{_escape(_('track of {vehicle}').format(vehicle=vehicle))}</button>"
+                f"{_escape(track.format(vehicle=vehicle))}</button>"
             )
     foot += "</p>"
     if api_url is not None and alert["status"] == "new":
         foot += f'<button type="button" class="geoint-ack" data-alert="{int(alert["id"])}">'
-        foot += f"{_escape(_('Acknowledge'))}</button>"
-    title = f"{_('Alert')} {alert['id']}: {alert['title']}"
+        foot += f"{_escape(ack)}</button>"
+    word = _("Alert")
+    title = f"{word} {alert['id']}: {alert['title']}"
     return _card(title, fields, foot, tz)
-
 
 
 def _track_layer(
@@ -944,5 +962,3 @@ def _js_strings(_: Callable[[str], str]) -> dict[str, str]:
         "factor_border": _("border"),
         "factor_night": _("night"),
     }
-
-

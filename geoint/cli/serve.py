@@ -106,9 +106,7 @@ def map_command(
             plan = json.loads(patrol.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise GeointError(f"{patrol}: expected a patrol plan GeoJSON file ({exc})") from None
-    data = map_data(
-        store, when, vehicle, complete_margin_s=settings.map.complete_day_margin_s
-    )
+    data = map_data(store, when, vehicle, complete_margin_s=settings.map.complete_day_margin_s)
     m = build_map(load_region(region), data, patrol=plan, lang=lang,
                   weights=settings.cells.risk_weights)  # fmt: skip
     page = to_html(m)

@@ -338,6 +338,8 @@ function geointMap(map, control, config) {
 
   showData(config.data);
   updateLegend();
+  // for scripts driving the page (tests, screenshots): the day's features and the tile layers
+  map.geoint = {items: items, holders: holders, tiles: tileLayers, control: control};
 
   // ------------------------------------------------------------------ cell panel
   var side = L.DomUtil.create("div", "geoint-panel", map.getContainer());
