@@ -58,11 +58,14 @@ def main() -> int:
         extract()
         for lang in TRANSLATED:
             po = LOCALE / lang / "LC_MESSAGES" / "geoint.po"
-            command = "update" if po.exists() else "init"
-            subprocess.run([PYBABEL, "-q", command, "-i", str(TEMPLATE), "-d", str(LOCALE),
-                            "-D", "geoint", "-l", lang, *(["--no-fuzzy-matching"]
-                                                         if command == "update" else [])],
-                           check=True)  # fmt: skip
+            command = ["init"]
+            if po.exists():  # no guessed (fuzzy) entries, no kept-but-unused ones
+                command = ["update", "--no-fuzzy-matching", "--ignore-obsolete"]
+            subprocess.run(
+                [PYBABEL, "-q", *command, "-i", str(TEMPLATE), "-d", str(LOCALE), "-D", "geoint",
+                 "-l", lang],
+                check=True,
+            )  # fmt: skip
     status = 0
     for lang in TRANSLATED:
         lacking = missing(lang)

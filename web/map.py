@@ -80,7 +80,7 @@ VECTOR_GRID_JS = "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
 # Binds the pre-escaped ``popup``/``tooltip`` properties of each feature (region layers).
 _BIND = """function (feature, layer) {
     var p = feature.properties;
-    if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 380}); }
+    if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 380, autoPanPaddingTopLeft: [10, 70]}); }
     if (p.tooltip) { layer.bindTooltip(p.tooltip, {sticky: true}); }
 }"""
 
@@ -108,9 +108,33 @@ SEIZURE_FIELDS = (
     "transport_mode", "concealment", "detection_method", "direction", "origin_country",
     "destination_country", "vehicle_id", "description",
 )  # fmt: skip
-# The feature properties the filter panel offers (property, label), in the panel's order.
-FILTER_PROPERTIES = ("event_type", "rule", "status", "severity", "commodity", "transport_mode",
-                     "concealment")  # fmt: skip
+# The feature properties the filter panel offers and their labels, in the panel's order.
+FILTER_LABELS = {
+    "event_type": N_("event type"),
+    "rule": N_("alert rule"),
+    "status": N_("alert status"),
+    "severity": N_("alert severity"),
+    "commodity": N_("commodity"),
+    "transport_mode": N_("transport mode"),
+    "concealment": N_("concealment"),
+}
+# Data values shown translated (`_(value)`): marked here for extraction.
+VOCABULARY = (
+    N_("Extreme"), N_("Severe"), N_("Moderate"), N_("Minor"),
+    N_("new"), N_("acknowledged"), N_("resolved"), N_("dismissed"),
+    N_("drugs"), N_("tobacco"), N_("alcohol"), N_("ipr counterfeit"), N_("wildlife"),
+    N_("timber"), N_("weapons"), N_("explosives precursors"), N_("currency"), N_("waste ods"),
+    N_("medicines"), N_("fuel"), N_("other"),
+    N_("border crossing"), N_("unofficial crossing"), N_("closed hours crossing"),
+    N_("dark crossing"), N_("signal gap near border"), N_("border loiter"), N_("rendezvous"),
+    N_("off road near border"), N_("shuttle"), N_("route deviation"), N_("unauthorized stop"),
+    N_("transit overdue"), N_("watchlist hit"), N_("identity conflict"), N_("gnss anomaly"),
+    N_("events"), N_("hotspot"), N_("anomaly"), N_("seizure prior"), N_("remoteness"),
+    N_("border"), N_("night"),
+    N_("seizure id"), N_("ts"), N_("position precision"), N_("place"), N_("quantity"),
+    N_("unit"), N_("detection method"), N_("direction"), N_("origin country"),
+    N_("destination country"), N_("vehicle id"), N_("description"),
+)  # fmt: skip
 # The day's layers `day_layers` fills, in drawing order.
 DAY_LAYERS = ("risk", "hotspots", "events", "alerts", "seizures", "track")
 TILE_METRICS = ("risk", "anomaly")
@@ -264,7 +288,7 @@ def build_map(
         "data": day_layers(region, data, api_url, lang, weights),
         "tiles": _tiles(api_url, names) if api_url is not None else None,
         "legends": legends,
-        "filters": {p: _(FILTER_LABELS[p]) for p in FILTER_PROPERTIES},
+        "filters": {name: _(label) for name, label in FILTER_LABELS.items()},
         "basemap": basemap(region).to_json(),
         "localBasemap": dict(local_basemap) if local_basemap else None,
         "strings": _js_strings(_),
@@ -274,34 +298,6 @@ def build_map(
     if bounds:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
-
-
-FILTER_LABELS = {
-    "event_type": N_("event type"),
-    "rule": N_("alert rule"),
-    "status": N_("alert status"),
-    "severity": N_("alert severity"),
-    "commodity": N_("commodity"),
-    "transport_mode": N_("transport mode"),
-    "concealment": N_("concealment"),
-}
-# Data values shown translated (`_(value)`): marked here for extraction.
-VOCABULARY = (
-    N_("Extreme"), N_("Severe"), N_("Moderate"), N_("Minor"),
-    N_("new"), N_("acknowledged"), N_("resolved"), N_("dismissed"),
-    N_("drugs"), N_("tobacco"), N_("alcohol"), N_("ipr counterfeit"), N_("wildlife"),
-    N_("timber"), N_("weapons"), N_("explosives precursors"), N_("currency"), N_("waste ods"),
-    N_("medicines"), N_("fuel"), N_("other"),
-    N_("border crossing"), N_("unofficial crossing"), N_("closed hours crossing"),
-    N_("dark crossing"), N_("signal gap near border"), N_("border loiter"), N_("rendezvous"),
-    N_("off road near border"), N_("shuttle"), N_("route deviation"), N_("unauthorized stop"),
-    N_("transit overdue"), N_("watchlist hit"), N_("identity conflict"), N_("gnss anomaly"),
-    N_("events"), N_("hotspot"), N_("anomaly"), N_("seizure prior"), N_("remoteness"),
-    N_("border"), N_("night"),
-    N_("seizure id"), N_("ts"), N_("position precision"), N_("place"), N_("quantity"),
-    N_("unit"), N_("detection method"), N_("direction"), N_("origin country"),
-    N_("destination country"), N_("vehicle id"), N_("description"),
-)  # fmt: skip
 
 
 def day_layers(
@@ -951,9 +947,6 @@ def _js_strings(_: Callable[[str], str]) -> dict[str, str]:
         "away": _("{km} km away"),
         "acknowledged": _("acknowledged (version {version})"),
         "notAcknowledged": _("not acknowledged: "),
-        "track": _("track of {vehicle}"),
-        "filters": _("filters"),
-        "more": _("and {n} more"),
         "factor_events": _("events"),
         "factor_hotspot": _("hotspot"),
         "factor_anomaly": _("anomaly"),

@@ -31,7 +31,8 @@ function geointMap(map, control, config) {
 
   function bind(feature, layer) {
     var p = feature.properties;
-    if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 380}); }
+    // padded so that an opened popup is never hidden under the header
+    if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 380, autoPanPaddingTopLeft: [10, 70]}); }
     if (p.tooltip) { layer.bindTooltip(p.tooltip, {sticky: true}); }
   }
 
