@@ -728,6 +728,7 @@ def measures(event: Mapping[str, Any], _: Callable[[str], str]) -> str:
             "border_loiter": _("waited {min} min"),
             "unauthorized_stop": _("stopped {min} min"),
             "off_road_near_border": _("off road for {min} min"),
+            "watchlist_hit": _("near the border for {min} min"),
         }
         verb = verbs.get(event["event_type"], _("for {min} min"))
         words.append(verb.format(min=round(detail["duration_s"] / 60)))
