@@ -244,7 +244,8 @@ def build_map(
     _ = gettext_for(lang)
     names = layer_names(_)
     scope = _scope(region, data.sectors)
-    bounds = scope.bounds if scope is not None else (region.bbox or _border_bounds(region))
+    whole = region.bbox or _border_bounds(region)
+    bounds = scope.bounds if scope is not None and not scope.is_empty else whole
     if m is None:
         # starts on the region (not the world), so no tile is asked for at zoom 1; SVG, not
         # canvas: an SVG pane lets clicks on its empty parts through to the cell tiles below
@@ -270,7 +271,6 @@ def build_map(
         _localise(control, static_url)
         control.add_to(m)
     layer_control = folium.LayerControl(collapsed=False).add_to(m)
-    tz = region.timezone
     legends |= _day_legends(names, _)
     legends[names["basemap"]] = legend_html(names["basemap"], [
         ("#f4efe1", _("land (country names)"), "box"), ("#cfe2f3", _("sea"), "box"),
@@ -282,7 +282,7 @@ def build_map(
         "names": names,
         "api": api_url,
         "region": region.name,  # shown as text
-        "timezone": tz,
+        "timezone": region.timezone,
         "days": [str(d) for d in data.analysed_days] if api_url is not None else [],
         "completeDays": [str(d) for d in data.complete_days],
         "data": day_layers(region, data, api_url, lang, weights),
