@@ -39,6 +39,7 @@ from geoint.api.settings import ApiSettings
 from geoint.api.state import Services
 from geoint.layers import Region, RegionIndex
 from geoint.layers.gazetteer import build_gazetteer
+from geoint.serve.basemap import TileSource
 from geoint.serve.cell_views import CellStore
 from geoint.serve.heatmap import Heatmaps
 from geoint.store.groups import GroupStore
@@ -74,6 +75,7 @@ def open_services(settings: ApiSettings) -> Services:
         batch_analysis=BatchAnalysis(settings.alerts.incremental_events_interval_s),
         groups=GroupStore(workspace),
         gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
+        basemap=TileSource(settings.basemap) if settings.basemap else None,
     )
 
 
@@ -87,6 +89,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             yield {"services": services}
         finally:
             services.workspace.close()
+            if services.basemap is not None:
+                services.basemap.close()
 
     app = FastAPI(
         title=settings.api.title,

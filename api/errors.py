@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 from geoint.alerts.store import AlertNotFoundError, AlertStateError
 from geoint.errors import GeointError, InputError, PatrolError, RegionError, WorkspaceError
 from geoint.store.groups import GroupNotFoundError
+from geoint.web.i18n import gettext_for, negotiate
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("geoint.api")
@@ -160,9 +161,11 @@ def _wants_html(request: Request) -> bool:
 def _sign_in_page(request: Request, exc: Problem) -> Response:
     """A browser asking for a page without a session is told where to sign in (still 401)."""
     target = html.escape(f"/login?next={quote(request.url.path)}", quote=True)
+    lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+    sign_in = html.escape(gettext_for(lang)("Sign in"))
     page = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<meta http-equiv='refresh' content='0; url={target}'><title>Sign in</title></head>"
-        f"<body><p>{html.escape(exc.detail)} <a href='{target}'>Sign in</a></p></body></html>"
+        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
+        f"<meta http-equiv='refresh' content='0; url={target}'><title>{sign_in}</title></head>"
+        f"<body><p>{html.escape(exc.detail)} <a href='{target}'>{sign_in}</a></p></body></html>"
     )
     return HTMLResponse(page, status_code=401, headers=exc.headers)

@@ -81,4 +81,7 @@ class ApiSettings(GeointSettings):
     """Everything `create_app` needs: workspace, thresholds, region and service limits."""
 
     region: Path = Field(description="region folder (with region.toml) served by the API")
+    basemap: Path | None = Field(
+        None, description="a post's MBTiles or PMTiles file served at /basemap/{z}/{x}/{y}.{ext}"
+    )
     api: ServiceSettings = ServiceSettings()

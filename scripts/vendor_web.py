@@ -46,6 +46,8 @@ PACKAGES: dict[str, tuple[str, ...]] = {
             for scale in ("", "_@2X")
         ),
     ),
+    # the bundled build carries pbf and vector-tile; its licence (Beerware) is in the README
+    "leaflet.vectorgrid@1.3.0": ("README.md", "dist/Leaflet.VectorGrid.bundled.min.js"),
 }
 
 
