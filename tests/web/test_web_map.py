@@ -190,10 +190,15 @@ def test_a_patrol_plan_is_drawn_as_its_own_layer(demo, region, store, tmp_path):
             "--start", "2026-03-04T18:00:00Z", "--geojson", str(plan_file), "--json")  # fmt: skip
     plan = json.loads(plan_file.read_text(encoding="utf-8"))
     m = web_map.build_map(region, map_data(store, SPILL_DAY), patrol=plan)
-    drawn = _region_layers(m)["Patrol plan"]
-    assert len(drawn) == len(plan["features"]) >= 4  # base, 2 routes, waypoints
-    waypoints = [f["properties"] for f in drawn if f["geometry"]["type"] == "Point"]
-    assert any("ETA" in w["popup"] and "why" in w["popup"] for w in waypoints)
+    drawn = _region_layers(m)["Patrol plan"]  # the routes; stops are numbered markers
+    [group] = [e for e in _layers(m) if getattr(e, "layer_name", None) == "Patrol plan"]
+    markers = [e for e in _layers(group) if isinstance(e, folium.Marker)]
+    points = [f for f in plan["features"] if f["geometry"]["type"] == "Point"]
+    assert len(drawn) + len(markers) == len(plan["features"]) >= 4  # base, 2 routes, stops
+    popups = [e for marker in markers for e in _layers(marker) if isinstance(e, folium.Popup)]
+    assert len(markers) == len(points) and len(popups) == len(points)
+    cards = [html.data for p in popups for html in p.html._children.values()]
+    assert any("arrive" in card and "why" in card for card in cards)
     routes = [f["properties"]["colour"] for f in drawn if f["geometry"]["type"] == "LineString"]
     assert routes == list(web_map.PATROL_COLOURS[:2])  # team 1 is no longer green
     page = tmp_path / "map.html"
