@@ -833,7 +833,9 @@ def _patrol_layer(
     for team in teams:
         count = sum(1 for f in stops if f["properties"].get("team") == team)
         km = summary.get(team, {}).get("distance_km")
-        label = _("{team}: {count} stops").format(team=f"{team_word} {team}", count=count)
+        label = _("{team}: {count} stops").format(
+            team=f"{team_word.capitalize()} {team}", count=count
+        )
         entries.append((colour[team], label + (f", {km} km" if km else ""), "line"))
     title = _("{name} (numbered stops; B: base)").format(name=name)
     return legend_html(title, entries)

@@ -398,7 +398,9 @@ function geointMap(map, control, config) {
       var f = d.latest.factors[name];
       var row = element("tr", table);
       element("th", row, S["factor_" + name] || name);
-      element("td", row, f.points.toFixed(1) + " / " + f.weight.toFixed(0));
+      // patrol-effort adjustments only lower the score: they have no maximum (weight null)
+      var of = f.weight === null || f.weight === undefined ? "" : " / " + f.weight.toFixed(0);
+      element("td", row, f.points.toFixed(1) + of);
     });
     var events = d.events.items;
     section(S.cellEvents + " (" + d.events.numberMatched + ")", events, S.noEvents,
