@@ -28,6 +28,7 @@ from geoint.api.cells import cells_router
 from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
 from geoint.api.errors import Problem, install_error_handlers
+from geoint.api.guard import RequestGuard
 from geoint.api.heatmap import heatmap_router
 from geoint.api.ingest import ingest_router
 from geoint.api.map import map_router
@@ -98,6 +99,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(RequestGuard)  # outermost: before any route reads a body
     app.include_router(session_router(settings.api))
     app.include_router(ingest_router(settings.api))
     app.include_router(ogc_router(settings.api))

@@ -4,7 +4,7 @@ transit declarations.
 Bodies go through the CLI's readers, validation and quarantine (`geoint.pipeline.ingest`);
 the format
 comes from Content-Type. The elements of a JSON array are read as NDJSON records numbered by
-their position. The body is read up to the size limit and refused with 413 beyond it; a body
+their position. The body is refused with 413 beyond the size limit (`geoint.api.guard`); a body
 whose exact content was ingested before stores nothing (``already_ingested``). Row-level
 problems never change the status: the response is the ingest report, with an RFC 9457
 ``problem`` member listing refused rows (row, column, reason, detail) when there are any.
@@ -70,18 +70,9 @@ def body_format(request: Request) -> str:
 
 
 async def bounded_body(request: Request) -> bytes:
-    """The request body, refused with 413 before it is read past the size limit."""
-    limit = get_services(request).settings.api.max_body_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The request body; `geoint.api.guard.RequestGuard` refused it with 413 past the limit
+    (from Content-Length before reading, else as it streamed)."""
+    return await request.body()
 
 
 async def column_map_param(
@@ -293,12 +284,6 @@ def _refused_rows(services: Services, report: IngestReport) -> dict[str, Any]:
         "rows-refused",
         errors=errors,
         errors_total=refused,
-    )
-
-
-def _too_large(limit: int) -> Problem:
-    return Problem(
-        413, f"the body exceeds {limit} bytes; split it", slug="body-too-large", max_bytes=limit
     )
 
 

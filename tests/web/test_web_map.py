@@ -22,22 +22,13 @@ import httpx2
 import pytest
 import shapely
 from support.api import bearer, create_key, free_port, start_server, stop_server
+from support.browser import chromium
 
 from geoint.layers import Region
 from geoint.serve.map_data import MAX_FEATURES, map_data
 from geoint.store.workspace import Workspace
 from geoint.web import map as web_map
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Sets a flag if it ever runs as HTML; the map must show it as text.
 HOSTILE = (
     '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">`${window.__xss = 3}`'
@@ -216,12 +207,8 @@ def test_a_vehicle_track_is_its_pings_of_the_day(demo, store):
 # ------------------------------------------------------------------- in Chromium
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as running:
+        yield running
 
 
 def _open(browser, url: str, allowed: tuple[str, ...], headers: dict | None = None) -> dict:
