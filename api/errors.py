@@ -22,6 +22,7 @@ from geoint.alerts.store import AlertNotFoundError, AlertStateError
 from geoint.errors import GeointError, InputError, PatrolError, RegionError, WorkspaceError
 
 PROBLEM_JSON = "application/problem+json"
+MAX_DETAIL_CHARS = 500  # of a problem's detail (which may quote the request)
 log = logging.getLogger("geoint.api")
 
 STATUS_BY_ERROR: dict[type[Exception], int] = {
@@ -69,14 +70,31 @@ def parameter_error(name: str, detail: str) -> Problem:
 def problem_body(
     status: int, detail: str, slug: str | None = None, **extensions: Any
 ) -> dict[str, Any]:
-    """The problem document: ``type`` is a URN naming the kind, or about:blank."""
+    """The problem document: ``type`` is a URN naming the kind, or about:blank.
+
+    Details may quote the request (a parameter, a value): each is cut at `MAX_DETAIL_CHARS`,
+    so an oversized input never comes back whole in its own error.
+    """
+    if isinstance(extensions.get("errors"), list):
+        extensions["errors"] = [
+            {**e, "detail": cut(e["detail"])} if isinstance(e.get("detail"), str) else e
+            for e in extensions["errors"]
+        ]
     return {
         "type": f"urn:geoint:problem:{slug}" if slug else "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        "detail": cut(detail),
         **extensions,
     }
+
+
+def cut(text: str, limit: int | None = None) -> str:
+    """`text`, or its first `limit` (`MAX_DETAIL_CHARS`) characters and how many were left."""
+    limit = MAX_DETAIL_CHARS if limit is None else limit
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 def problem_response(
@@ -116,7 +134,7 @@ async def _on_domain_error(_request: Request, exc: GeointError) -> Response:
             "unreadable-input",
             file=exc.file,
             column=exc.column,
-            expected=exc.expected,
+            expected=cut(exc.expected),
         )
     if status >= 500:
         log.error("server-side domain error: %s", detail)

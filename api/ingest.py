@@ -31,7 +31,7 @@ from geoint.ingest.readers import ReadResult, parse_column_map, read_records_byt
 from geoint.ingest.validate import empty_quarantine
 from geoint.pipeline.incremental import analyze_batches, update_cells
 from geoint.pipeline.ingest import ingest_ping_records, ingest_record_rows, prior_ingest
-from geoint.schema import ROW_NUMBER, IngestReport
+from geoint.schema import MAX_ID_CHARS, ROW_NUMBER, IngestReport
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")
 MEDIA_FORMATS = {
@@ -199,7 +199,7 @@ def osmand(
     tasks: BackgroundTasks,
     note: Annotated[AuditNote, Depends(audited_device)],
     device: Annotated[
-        str, Query(alias="id", min_length=1, max_length=128, description="device id")
+        str, Query(alias="id", min_length=1, max_length=MAX_ID_CHARS, description="device id")
     ],
     lat: Annotated[float, Query(description="latitude, WGS84 degrees")],
     lon: Annotated[float, Query(description="longitude, WGS84 degrees")],
