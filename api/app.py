@@ -30,7 +30,7 @@ from geoint.api.compression import GzipVariants
 from geoint.api.errors import Problem, install_error_handlers
 from geoint.api.guard import RequestGuard
 from geoint.api.heatmap import heatmap_router
-from geoint.api.ingest import ingest_router
+from geoint.api.ingest import catch_up, ingest_router
 from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
 from geoint.api.patrols import patrol_router
@@ -45,6 +45,7 @@ from geoint.store.keys import ApiKey, KeyStore
 from geoint.store.workspace import Workspace
 
 SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
+log = logging.getLogger("geoint.api")
 
 
 def open_services(settings: ApiSettings) -> Services:
@@ -82,7 +83,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Services]]:
         services = open_services(settings)
         try:
-            yield {"services": services}
+            # batches a stopped server stored but never analysed, while requests are served
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_catch_up, services)
+                yield {"services": services}
         finally:
             services.workspace.close()
 
@@ -111,6 +115,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(patrol_router())
     _add_service_routes(app)
     return app
+
+
+async def _catch_up(services: Services) -> None:
+    try:
+        await anyio.to_thread.run_sync(catch_up, services)
+    except Exception:  # the service stays up; `geoint analyze` or the next start retries
+        log.exception("catching up with unanalysed ping batches failed")
 
 
 def _add_service_routes(app: FastAPI) -> None:

@@ -12,6 +12,7 @@ Stored pings are then analysed for their vehicles in the background (`schedule_a
 """
 
 import hashlib
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -34,6 +35,7 @@ from geoint.pipeline.ingest import ingest_ping_records, ingest_record_rows, prio
 from geoint.schema import MAX_ID_CHARS, ROW_NUMBER, IngestReport
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")
+log = logging.getLogger("geoint.api")
 MEDIA_FORMATS = {
     "text/csv": "csv",
     "application/csv": "csv",
@@ -114,7 +116,9 @@ def ingest_read(
     """Validate and store records already read, one ingest at a time."""
     with services.ingest_lock:
         if kind == "pings":
-            return ingest_ping_records(services.workspace, read, name, sha, services.settings)
+            return ingest_ping_records(
+                services.workspace, read, name, sha, services.settings, queue_analysis=True
+            )
         return ingest_record_rows(
             services.workspace, kind, read, name, sha, services.settings, services.gazetteer
         )
@@ -132,17 +136,33 @@ def schedule_analysis(services: Services, report: IngestReport, tasks: Backgroun
     analysis back).
     """
     if report.kind == "pings" and report.accepted and not report.already_ingested:
-        workspace, ground, settings = services.workspace, services.index, services.settings
-        analyse = partial(
-            analyze_batches,
-            workspace,
-            ground,
-            settings,
-            refresh_cells=services.cell_refresh.add,
-        )
+        analyse, update = _analysis_runs(services)
         tasks.add_task(services.batch_analysis.request, [int(report.batch_id)], run=analyse)
-        update = partial(update_cells, workspace, ground, settings)
         tasks.add_task(services.cell_refresh.drain, run=update)
+
+
+def _analysis_runs(services: Services) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The service's incremental runs: events and alerts of batches, then cell updates."""
+    workspace, ground, settings = services.workspace, services.index, services.settings
+    analyse = partial(
+        analyze_batches, workspace, ground, settings, refresh_cells=services.cell_refresh.add
+    )
+    return analyse, partial(update_cells, workspace, ground, settings)
+
+
+def catch_up(services: Services) -> list[int]:
+    """Analyse the batches stored but never analysed (the server stopped first); return them.
+
+    Each posted batch is queued as pending in the transaction that stores it and leaves the
+    queue once its events and alerts are stored (`geoint.pipeline.incremental`).
+    """
+    pending = services.workspace.pending_batches()
+    if pending:
+        log.info("analysing %d ping batches stored before a restart", len(pending))
+        analyse, update = _analysis_runs(services)
+        services.batch_analysis.request(pending, run=analyse)
+        services.cell_refresh.drain(run=update)
+    return pending
 
 
 def ingest_router(service: ServiceSettings) -> APIRouter:

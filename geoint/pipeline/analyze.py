@@ -67,6 +67,7 @@ def analyze(
     lap("cells")
     step(progress, "raising alerts")
     alerts = raise_alerts(workspace, ground, settings, events)
+    workspace.analysed(through=seen)  # every batch in the read is analysed now
     lap("alerts")
     caught_up = None
     if newer := workspace.ping_batches_after(seen):

@@ -76,15 +76,21 @@ def ingest_ping_records(
     settings: GeointSettings,
     now: datetime | None = None,
     progress: Progress | None = None,
+    queue_analysis: bool = False,
 ) -> IngestReport:
-    """Ingest pings already read from a file or a request body named `name`."""
+    """Ingest pings already read from a file or a request body named `name`.
+
+    `queue_analysis`: enter the stored batch as pending incremental analysis in the commit
+    (the service analyses it after the response, or at its next start if killed first).
+    """
     with workspace.writer():
         prior = workspace.committed_batch(sha, "pings")
         if prior:
             return _already_ingested(workspace, prior, name)
         return _store_pings(
-            workspace, read, name, sha, settings, now or datetime.now(UTC), progress
-        )
+            workspace, read, name, sha, settings, now or datetime.now(UTC), progress,
+            queue_analysis,
+        )  # fmt: skip
 
 
 def _store_pings(
@@ -95,6 +101,7 @@ def _store_pings(
     settings: GeointSettings,
     now: datetime,
     progress: Progress | None,
+    queue_analysis: bool = False,
 ) -> IngestReport:
     started = time.perf_counter()
     step(progress, "validating")
@@ -111,7 +118,7 @@ def _store_pings(
     parts = workspace.write_ping_parts(batch, pings)
     report = _report(read, name, "pings", validated, repeated, batch, pings.height)
     report.flagged_spikes = int(pings["spike"].sum())
-    _commit(workspace, batch, report, read, validated, repeated, parts=parts)
+    _commit(workspace, batch, report, read, validated, repeated, parts, queue_analysis)
     ingest = settings.ingest
     workspace.compact(ingest.compact_min_parts, ingest.compact_small_bytes, ingest.compact_grace_s)
     report.seconds = time.perf_counter() - started
@@ -259,8 +266,9 @@ def _commit(
     read: ReadResult,
     validated: Validated,
     repeated: pl.DataFrame,
-    records: pl.DataFrame | None = None,
     parts: Sequence[PingPart] = (),
+    queue_analysis: bool = False,
+    records: pl.DataFrame | None = None,
 ) -> None:
     counts = {
         "rows": report.rows,
@@ -270,7 +278,7 @@ def _commit(
         "flagged_spikes": report.flagged_spikes,
     }
     rows = pl.concat([read.rejected, validated.quarantined, repeated])
-    workspace.commit_batch(batch, counts, rows, records, parts)
+    workspace.commit_batch(batch, counts, rows, records, parts, queue_analysis)
 
 
 def prior_ingest(workspace: Workspace, sha: str, kind: str, name: str) -> IngestReport | None:

@@ -35,6 +35,7 @@ from geoint.store.tables import (
     counters,
     ingest_ledger,
     metadata,
+    pending_analysis,
     ping_parts,
     quarantine,
 )
@@ -201,6 +202,22 @@ class Workspace:
         with self.engine.connect() as conn:
             return list(conn.execute(query.order_by(ingest_ledger.c.batch)).scalars())
 
+    def pending_batches(self) -> list[int]:
+        """The ping batches queued for incremental analysis and not analysed yet, in order."""
+        query = sa.select(pending_analysis.c.batch).order_by(pending_analysis.c.batch)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def analysed(self, batches: Sequence[int] | None = None, through: int | None = None) -> None:
+        """Take `batches` (and every batch up to `through`) off the pending analysis queue."""
+        condition = sa.false()
+        if batches:
+            condition = sa.or_(condition, pending_analysis.c.batch.in_(list(batches)))
+        if through is not None:
+            condition = sa.or_(condition, pending_analysis.c.batch <= through)
+        with self.engine.begin() as conn:
+            conn.execute(pending_analysis.delete().where(condition))
+
     def batch(self, batch: int) -> Batch | None:
         """One ledger entry, if it exists."""
         query = sa.select(ingest_ledger).where(ingest_ledger.c.batch == batch)
@@ -248,12 +265,16 @@ class Workspace:
         quarantined_rows: pl.DataFrame,
         records: pl.DataFrame | None = None,
         parts: Sequence[PingPart] = (),
+        queue_analysis: bool = False,
     ) -> None:
         """Commit a batch: ledger counts, its quarantine rows, its table records and its ping
-        parts (`write_ping_parts`), atomically."""
+        parts (`write_ping_parts`), atomically; with `queue_analysis`, also enter it as
+        pending incremental analysis (`pending_batches`)."""
         with self.engine.begin() as conn:
             if parts:
                 conn.execute(ping_parts.insert(), [_part_row(part) for part in parts])
+                if queue_analysis:
+                    conn.execute(pending_analysis.insert().values(batch=batch.batch))
             if records is not None and records.height:
                 conn.execute(RECORD_TABLES[batch.kind].insert(), _sql_rows(records, batch.batch))
             if quarantined_rows.height:
