@@ -13,13 +13,22 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
 from geoint.alerts.store import AlertNotFoundError, AlertStateError
-from geoint.errors import GeointError, InputError, PatrolError, RegionError, WorkspaceError
+from geoint.errors import (
+    GeointError,
+    InputError,
+    PatrolError,
+    RegionError,
+    StorageFullError,
+    WorkspaceError,
+    is_storage_full,
+)
 
 PROBLEM_JSON = "application/problem+json"
 MAX_DETAIL_CHARS = 500  # of a problem's detail (which may quote the request)
@@ -30,6 +39,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     AlertStateError: 409,
     InputError: 422,
     PatrolError: 422,
+    StorageFullError: 507,
     WorkspaceError: 503,
     RegionError: 500,
     GeointError: 400,
@@ -115,6 +125,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GeointError, _on_domain_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(OSError, _on_storage_error)
+    app.add_exception_handler(sa.exc.OperationalError, _on_storage_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
@@ -136,6 +148,9 @@ async def _on_domain_error(_request: Request, exc: GeointError) -> Response:
             column=exc.column,
             expected=cut(exc.expected),
         )
+    if status == 507:
+        log.error("storage full: %s", detail)
+        return _storage_full()
     if status >= 500:
         log.error("server-side domain error: %s", detail)
         detail = "the server's region or workspace is not usable; see the server log"
@@ -163,9 +178,29 @@ async def _on_validation_error(_request: Request, exc: RequestValidationError) -
     return problem_response(status, f"invalid request: {fields}", "invalid-request", errors=errors)
 
 
+async def _on_storage_error(request: Request, exc: Exception) -> Response:
+    """A full disk or database (any write: an alert action, a session) is 507; a database
+    another process keeps locked past the busy timeout is 503; anything else unexpected."""
+    if is_storage_full(exc):
+        log.error("storage full on %s %s: %s", request.method, request.url.path, exc)
+        return _storage_full()
+    if "database is locked" in str(exc):
+        log.error("database locked on %s %s", request.method, request.url.path)
+        return problem_response(
+            503, "the database is busy; retry shortly", "busy", {"Retry-After": "5"}
+        )
+    return await _on_unexpected(request, exc)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "unexpected server error; it was logged")
+
+
+def _storage_full() -> Response:
+    return problem_response(
+        507, "no space left on the server's storage; nothing was changed", "storage-full"
+    )
 
 
 def _wants_html(request: Request) -> bool:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import sqlalchemy as sa
 
-from geoint.errors import InputError
+from geoint.errors import InputError, StorageFullError, is_storage_full
 from geoint.h3index import latlng_to_cells
 from geoint.ingest.readers import ReadResult, read_records
 from geoint.ingest.validate import (
@@ -30,6 +33,7 @@ from geoint.settings import GeointSettings
 from geoint.store.workspace import Batch, PingPart, Workspace
 
 RECORD_KINDS = ("seizures", "watchlist", "declarations")
+log = logging.getLogger("geoint.ingest")
 _RECORD_KEYS = {
     "seizures": ("seizure_id",),
     "watchlist": ("vehicle_id",),
@@ -111,18 +115,49 @@ def _store_pings(
     step(progress, "indexing")
     pings = _prepare_pings(unique, settings)
     step(progress, "storing")
-    batch = workspace.begin_batch("pings", name, sha, ping_ids=pings.height)
-    pings = pings.with_columns(
-        (pl.int_range(pl.len(), dtype=pl.UInt64) + (batch.first_ping_id or 0)).alias("ping_id")
-    ).select(list(PING_SCHEMA))
-    parts = workspace.write_ping_parts(batch, pings)
-    report = _report(read, name, "pings", validated, repeated, batch, pings.height)
-    report.flagged_spikes = int(pings["spike"].sum())
-    _commit(workspace, batch, report, read, validated, repeated, parts, queue_analysis)
+    with _undone_on_failure(workspace, name) as undoable:
+        batch = undoable(workspace.begin_batch("pings", name, sha, ping_ids=pings.height))
+        pings = pings.with_columns(
+            (pl.int_range(pl.len(), dtype=pl.UInt64) + (batch.first_ping_id or 0)).alias("ping_id")
+        ).select(list(PING_SCHEMA))
+        parts = workspace.write_ping_parts(batch, pings)
+        report = _report(read, name, "pings", validated, repeated, batch, pings.height)
+        report.flagged_spikes = int(pings["spike"].sum())
+        _commit(workspace, batch, report, read, validated, repeated, parts, queue_analysis)
     ingest = settings.ingest
-    workspace.compact(ingest.compact_min_parts, ingest.compact_small_bytes, ingest.compact_grace_s)
+    try:
+        workspace.compact(
+            ingest.compact_min_parts, ingest.compact_small_bytes, ingest.compact_grace_s
+        )
+    except (OSError, sa.exc.OperationalError) as exc:  # the batch is stored: merge later
+        if not is_storage_full(exc):
+            raise
+        log.warning("part merging skipped, no space left: %s", exc)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextmanager
+def _undone_on_failure(workspace: Workspace, name: str) -> Iterator[Callable[[Batch], Batch]]:
+    """Store a batch (the block hands it to the yielded function) or, if the block fails,
+    undo it (`Workspace.abort_batch`); a full disk or database becomes `StorageFullError`."""
+    begun: list[Batch] = []
+
+    def started(batch: Batch) -> Batch:
+        begun.append(batch)
+        return batch
+
+    try:
+        yield started
+    except BaseException as exc:
+        for batch in begun:
+            workspace.abort_batch(batch)
+        if isinstance(exc, Exception) and is_storage_full(exc):
+            raise StorageFullError(
+                f"{name}: no space left on the device holding {workspace.root}; nothing was "
+                "stored (free space, then ingest again)"
+            ) from None
+        raise
 
 
 def _deduplicate_pings(
@@ -229,9 +264,10 @@ def _store_records(
             unique["lat"].to_numpy(), unique["lon"].to_numpy(), settings.h3_resolution
         )
         unique = unique.with_columns(pl.Series("cell", cells.astype(np.int64)))
-    batch = workspace.begin_batch(kind, name, sha)
-    report = _report(read, name, kind, validated, repeated, batch, unique.height)
-    _commit(workspace, batch, report, read, validated, repeated, records=unique.drop("_row"))
+    with _undone_on_failure(workspace, name) as undoable:
+        batch = undoable(workspace.begin_batch(kind, name, sha))
+        report = _report(read, name, kind, validated, repeated, batch, unique.height)
+        _commit(workspace, batch, report, read, validated, repeated, records=unique.drop("_row"))
     report.seconds = time.perf_counter() - started
     return report
 

@@ -332,6 +332,28 @@ class Workspace:
                 folder.rmdir()
         return len(started)
 
+    def abort_batch(self, batch: Batch) -> None:
+        """Undo a started batch that failed: delete its files, then mark it aborted.
+
+        Deleting comes first, so a full disk gets its space back; if the database cannot
+        be written either, the batch stays started and the next writer's `recover` ends it.
+        """
+        for folder, _ in self._date_folders():
+            part = folder / f"part-{batch.batch:08d}.parquet"
+            for path in (part, temporary_path(part)):
+                path.unlink(missing_ok=True)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    ingest_ledger.update()
+                    .where(
+                        ingest_ledger.c.batch == batch.batch, ingest_ledger.c.status == "started"
+                    )
+                    .values(status="aborted")
+                )
+        except sa.exc.SQLAlchemyError:
+            pass  # `recover` ends it under the next writer
+
     # ------------------------------------------------------------------ pings
     def write_ping_parts(self, batch: Batch, pings: pl.DataFrame) -> list[PingPart]:
         """Write a batch's pings, one Parquet part per UTC date, each atomically (tmp + rename);
@@ -429,8 +451,14 @@ class Workspace:
             frame = frame.sort("vehicle_id", "ts", "ping_id")
             entry = self.begin_batch(COMPACTION, f"date={day.isoformat()}", "")
             target = _part_path(self.root, entry.batch, day)
-            # small row groups: a read of a few vehicles skips the others' groups
-            write_parquet(frame, target, compression="lz4", statistics=True, row_group_size=65_536)
+            try:
+                # small row groups: a read of a few vehicles skips the others' groups
+                write_parquet(
+                    frame, target, compression="lz4", statistics=True, row_group_size=65_536
+                )
+            except BaseException:
+                self.abort_batch(entry)
+                raise
             merged = PingPart(entry.batch, day, frame.height, target.stat().st_size)
             now = datetime.now(UTC)
             with self.engine.begin() as conn:
