@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 
 from geoint.alerts.store import AlertNotFoundError, AlertStateError
 from geoint.errors import (
+    CorruptPartError,
     GeointError,
     InputError,
     PatrolError,
@@ -151,6 +152,14 @@ async def _on_domain_error(_request: Request, exc: GeointError) -> Response:
     if status == 507:
         log.error("storage full: %s", detail)
         return _storage_full()
+    if isinstance(exc, CorruptPartError):
+        log.error("unreadable workspace file: %s", detail)
+        return problem_response(
+            503,
+            "a stored ping file is unreadable; the server log names it (an administrator "
+            "repairs it with 'geoint check --repair')",
+            "unreadable-storage",
+        )
     if status >= 500:
         log.error("server-side domain error: %s", detail)
         detail = "the server's region or workspace is not usable; see the server log"

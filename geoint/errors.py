@@ -36,6 +36,10 @@ class PatrolError(GeointError, ValueError):
     """A patrol request cannot be planned: base outside the graph, no teams, a too-short shift."""
 
 
+class CorruptPartError(WorkspaceError):
+    """Stored files cannot be read (a damaged disk, a copy cut short): names them and the fix."""
+
+
 class StorageFullError(WorkspaceError):
     """The disk (or the database) is full: the write was undone and nothing was stored."""
 

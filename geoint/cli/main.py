@@ -11,7 +11,18 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from geoint import __version__
-from geoint.cli import alerts, analyze, bench, ingest, keys, patrol, region, serve, simulate
+from geoint.cli import (
+    alerts,
+    analyze,
+    bench,
+    check,
+    ingest,
+    keys,
+    patrol,
+    region,
+    serve,
+    simulate,
+)
 from geoint.cli.common import err
 from geoint.errors import GeointError, StorageFullError, is_storage_full
 
@@ -20,7 +31,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (region, ingest, simulate, analyze, alerts, patrol, serve, keys, bench):
+for module in (region, ingest, simulate, analyze, alerts, patrol, serve, keys, check, bench):
     app.add_typer(module.app)
 
 

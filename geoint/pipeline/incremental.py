@@ -146,7 +146,7 @@ def analyze_vehicles(
     with workspace.writer():
         recent = workspace.scan_pings(begin.date()).filter(pl.col("ts") >= begin)
         own = recent.filter(pl.col("vehicle_id").is_in(vehicles)).select(ANALYZED_PING_COLUMNS)
-        pings = own.collect()
+        pings = workspace.read_pings(own)
         partners = rendezvous_partners(recent, pings, since, settings)
         if partners:
             others = recent.filter(pl.col("vehicle_id").is_in(partners))

@@ -171,11 +171,10 @@ def _deduplicate_pings(
     first, last = unique["ts"].min(), unique["ts"].max()
     # the vehicles' pings only: merged parts are sorted by vehicle, so row groups are skipped
     vehicles = unique["vehicle_id"].unique().implode()
-    stored = (
+    stored = workspace.read_pings(
         workspace.scan_pings(first.date(), last.date())
         .select("vehicle_id", "ts", "lat", "lon")
         .filter(pl.col("ts").is_between(first, last), pl.col("vehicle_id").is_in(vehicles))
-        .collect()
     )
     unique, against_store = duplicates_of_stored(unique, stored, keys, same, raw)
     return unique, pl.concat([within, against_store])

@@ -67,12 +67,11 @@ def map_data(
     seizures = seizures.sort("ts", descending=True).head(max_features)
     track = None
     if vehicle is not None and day is not None:
-        track = (
+        track = workspace.read_pings(
             workspace.scan_pings(day, day)
             .filter(pl.col("vehicle_id") == vehicle)
             .select("ts", "lat", "lon")
             .sort("ts")
-            .collect()
         )
     return MapData(
         day, analysed, risk, resolution, hotspots, events, open_alerts, seizures, vehicle, track

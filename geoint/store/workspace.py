@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geoint.atomic import temporary_path, write_parquet
-from geoint.errors import WorkspaceError
+from geoint.errors import CorruptPartError, WorkspaceError
 from geoint.schema import EVENT_SCHEMA, PING_SCHEMA
 from geoint.store.cell_tables import cells_folder
 from geoint.store.tables import (
@@ -46,6 +48,8 @@ LOCK_FILE = ".writer.lock"
 INIT_LOCK_FILE = ".init.lock"
 COMPACTION = "compaction"  # the ledger kind of a merged ping part
 DATABASE_FILE = "geoint.sqlite"
+CORRUPT_DIR = "corrupt"  # unreadable parts moved aside by `geoint check --repair`
+CORRUPT = "corrupt"  # the ledger status of a batch whose part was moved aside
 _PART_NAME = re.compile(r"part-(\d+)\.parquet$")
 Box = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
 T = TypeVar("T")
@@ -393,6 +397,77 @@ class Workspace:
         if not files:
             return pl.LazyFrame(schema=PING_SCHEMA)
         return pl.scan_parquet(files)
+
+    def read_pings(self, frame: pl.LazyFrame) -> pl.DataFrame:
+        """Collect a query over `scan_pings`; an unreadable part raises `CorruptPartError`
+        naming it (instead of the reader's own error, which does not)."""
+        try:
+            return frame.collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            bad = self.unreadable_parts(full=False)
+            if not bad:
+                raise
+            raise self.corrupt_error(bad) from exc
+
+    def corrupt_error(self, bad: Sequence[tuple[Path, str]]) -> CorruptPartError:
+        """The error naming unreadable parts and how to repair the workspace."""
+        names = ", ".join(str(path.relative_to(self.root)) for path, _ in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        return CorruptPartError(
+            f"{self.root}: unreadable ping part {names}{more} ({bad[0][1]}); run "
+            f"'geoint check --workspace {self.root} --repair' to set it aside, then ingest "
+            "its source file again"
+        )
+
+    def unreadable_parts(self, full: bool = True) -> list[tuple[Path, str]]:
+        """The catalogued live parts that are missing or unreadable, with why.
+
+        `full` reads every row (a damaged page anywhere); else only each footer and its row
+        count against the catalogue (milliseconds per part).
+        """
+        query = sa.select(ping_parts.c.batch, ping_parts.c.day, ping_parts.c.rows).where(
+            ping_parts.c.merged_into.is_(None)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(ping_parts.c.day, ping_parts.c.batch)).all()
+        bad = []
+        for batch, day, count in rows:
+            path = _part_path(self.root, batch, day)
+            try:
+                found = pq.read_table(path).num_rows if full else pq.read_metadata(path).num_rows
+                problem = None if found == count else f"{found} rows, the catalogue says {count}"
+            except (OSError, pa.ArrowException) as exc:
+                problem = " ".join(str(exc).split())[:200]
+            if problem is not None:
+                bad.append((path, problem))
+        return bad
+
+    def set_aside(self, path: Path) -> Path:
+        """Move an unreadable part into ``corrupt/`` and take it off the catalogue; its batch
+        becomes ``corrupt``, so ingesting its source file again stores its pings again."""
+        match = _PART_NAME.search(path.name)
+        batch, day = int(match.group(1)), date.fromisoformat(path.parent.name.split("=")[1])
+        target = self.root / CORRUPT_DIR / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.replace(target)
+        with self.engine.begin() as conn:
+            conn.execute(
+                ping_parts.delete().where(ping_parts.c.batch == batch, ping_parts.c.day == day)
+            )
+            conn.execute(  # a merged part: the parts it merged read again while they exist
+                ping_parts.update()
+                .where(
+                    ping_parts.c.merged_into == batch,
+                    ping_parts.c.day == day,
+                    ping_parts.c.file_deleted.is_(False),
+                )
+                .values(merged_into=None, merged_at=None)
+            )
+            conn.execute(
+                ingest_ledger.update().where(ingest_ledger.c.batch == batch).values(status=CORRUPT)
+            )
+        return target
 
     def scan_batch_pings(self, batch: int) -> pl.LazyFrame:
         """Return a lazy frame over the pings one committed batch stored (empty otherwise),
