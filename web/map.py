@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import mimetypes
 import re
 from collections.abc import Iterable, Mapping
@@ -398,6 +399,12 @@ def _hotspot_layer(m: folium.Map, data: MapData) -> None:
     _add(m, layer, f"Hot spots {data.day} (Gi*)", style, show=False)
 
 
+def _metres(distance: float | None) -> int | str:
+    """A distance rounded to the metre; "none" when there is nothing to measure to (a region
+    without crossings gives infinity)."""
+    return round(distance) if distance is not None and math.isfinite(distance) else "none"
+
+
 def _event_layer(m: folium.Map, data: MapData) -> None:
     """The track events that started on the day."""
     events = data.events
@@ -407,8 +414,8 @@ def _event_layer(m: folium.Map, data: MapData) -> None:
             row["event_type"].replace("_", " "),
             [(f.replace("_", " "), row[f]) for f in fields]
             + [
-                ("to border (m)", round(row["distance_to_border_m"] or 0)),
-                ("to crossing (m)", round(row["distance_to_crossing_m"] or 0)),
+                ("to border (m)", _metres(row["distance_to_border_m"])),
+                ("to crossing (m)", _metres(row["distance_to_crossing_m"])),
             ],
         )
         for row in events.iter_rows(named=True)
