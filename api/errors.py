@@ -131,6 +131,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _on_unexpected)
 
 
+async def problem_for(request: Request, exc: Problem) -> Response:
+    """The response to a problem: the sign-in page for a browser's 401, else problem+json."""
+    return await _on_problem(request, exc)
+
+
 async def _on_problem(request: Request, exc: Problem) -> Response:
     if exc.status == 401 and _wants_html(request):
         return _sign_in_page(request, exc)

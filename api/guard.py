@@ -12,8 +12,11 @@ One ASGI middleware (`RequestGuard`), so every current and future route is cover
   browser attaches the cookie to its form posts. A request with the session cookie must show
   one of the two headers (every browser sends them on a POST). GET never changes state with a
   session: the device route (``/osmand``) accepts only keys (`geoint.api.auth`).
-- **Auth before the body.** A request with a body to anything but ``/login`` is authenticated
-  from its headers first; without a live credential it gets 401 and its body is never read.
+- **Auth before anything else.** Every request but ``/health`` and ``/login`` is
+  authenticated from its headers (a Bearer key, the session cookie or a ``key=`` parameter)
+  before any route runs: without a live credential it gets 401 (a browser the sign-in page),
+  its body is never read and its parameters are never looked at. The routes then check the
+  role, the sector scope and which credentials they accept (`geoint.api.auth`).
 - **Size limits.** ``Content-Length`` above the route's limit is refused with 413 before
   reading; a body without one (chunked) is counted as it streams and refused the moment it
   passes the limit. Ingest routes allow ``max_body_bytes``, every other route
@@ -35,10 +38,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geoint.api.auth import SESSION_COOKIE, identify
-from geoint.api.errors import Problem, problem_response
+from geoint.api.errors import Problem, problem_for, problem_response
 from geoint.api.ingest import KINDS
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PUBLIC_PATHS = frozenset({"/health", "/login"})
 PUBLIC_WITH_BODY = frozenset({"/login"})
 INGEST_PATHS = frozenset(f"/api/v1/{kind}" for kind in KINDS)
 SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})
@@ -100,15 +104,13 @@ class RequestGuard:
             reason = _cross_site(headers, session)
             if reason is not None:
                 return problem_response(403, reason, "cross-site-request")
+        if scope["path"] not in PUBLIC_PATHS:
+            try:
+                await identify(request, bearer, request.cookies.get(SESSION_COOKIE), key_text)
+            except Problem as problem:
+                return await problem_for(request, problem)
         has_body = "content-length" in headers or "transfer-encoding" in headers
         if has_body and headers.get("content-length") != "0":
-            if scope["path"] not in PUBLIC_WITH_BODY:
-                try:
-                    await identify(request, bearer, request.cookies.get(SESSION_COOKIE), key_text)
-                except Problem as problem:
-                    return problem_response(
-                        problem.status, problem.detail, problem.slug, problem.headers
-                    )
             declared = headers.get("content-length", "")
             limit = self._limit(scope)
             if not declared.isdigit():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import re
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geoint.atomic import temporary_path, write_parquet
-from geoint.errors import CorruptPartError, WorkspaceError
+from geoint.errors import CorruptPartError, StorageFullError, WorkspaceError, is_storage_full
 from geoint.schema import EVENT_SCHEMA, PING_SCHEMA
 from geoint.store.cell_tables import cells_folder
 from geoint.store.tables import (
@@ -48,6 +49,7 @@ LOCK_FILE = ".writer.lock"
 INIT_LOCK_FILE = ".init.lock"
 COMPACTION = "compaction"  # the ledger kind of a merged ping part
 DATABASE_FILE = "geoint.sqlite"
+FULL_BYTES = 1 << 20  # free space below which a failing database open means a full disk
 CORRUPT_DIR = "corrupt"  # unreadable parts moved aside by `geoint check --repair`
 CORRUPT = "corrupt"  # the ledger status of a batch whose part was moved aside
 _PART_NAME = re.compile(r"part-(\d+)\.parquet$")
@@ -109,7 +111,15 @@ class Workspace:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._watch: sqlite3.Connection | None = None
         self._watch_lock = threading.Lock()
-        self.ensure_tables()
+        try:
+            self.ensure_tables()
+        except (OSError, sa.exc.OperationalError) as exc:
+            # SQLite cannot even open its write-ahead log on a full disk: "disk I/O error"
+            if is_storage_full(exc) or shutil.disk_usage(self.root).free < FULL_BYTES:
+                raise StorageFullError(
+                    f"{self.root}: no space left on the device; free space and retry"
+                ) from None
+            raise
 
     def data_version(self) -> int | None:
         """A number that changes whenever any connection (this process's included) commits to
