@@ -132,6 +132,8 @@ def session_router(service: ServiceSettings) -> APIRouter:
                 log.warning("sign-in refused from %s for %.0f s: failed too often", address,
                             service.sign_in_window_s)  # fmt: skip
             request.state.audit = AuditNote(ANONYMOUS, f"sign-in failed from {address}")
+            if not _wants_html(request):
+                return problem_response(401, "the key is unknown or revoked", "unauthorized")
             _ = gettext_for(_lang(request))
             page = _login_page(service.title, _local(next_path),
                                _("That key is unknown or revoked."), _lang(request))  # fmt: skip
@@ -182,12 +184,17 @@ def _throttled(request: Request, title: str, next_path: str, wait: float) -> Res
     headers = {"Retry-After": str(seconds)}
     later = f"{math.ceil(seconds / 60)} min" if seconds > 60 else f"{seconds} s"
     detail = f"too many failed sign-ins from this address; try again in {later}"
-    if "text/html" in request.headers.get("accept", ""):
+    if _wants_html(request):
         _ = gettext_for(_lang(request))
         error = _("Too many failed sign-ins: try again in {later}.").format(later=later)
         page = _login_page(title, next_path, error, _lang(request))
         return HTMLResponse(page, status_code=429, headers=headers)
     return problem_response(429, detail, "too-many-requests", headers, retry_after=seconds)
+
+
+def _wants_html(request: Request) -> bool:
+    """Whether the client is a browser (its form posts accept HTML); API clients get problems."""
+    return "text/html" in request.headers.get("accept", "")
 
 
 def _lang(request: Request) -> str:

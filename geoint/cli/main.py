@@ -15,6 +15,7 @@ from geoint.cli import (
     alerts,
     analyze,
     bench,
+    check,
     exchange,
     groups,
     ingest,
@@ -25,7 +26,7 @@ from geoint.cli import (
     simulate,
 )
 from geoint.cli.common import err
-from geoint.errors import GeointError
+from geoint.errors import GeointError, StorageFullError, is_storage_full
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -41,6 +42,7 @@ for module in (
     patrol,
     serve,
     keys,
+    check,
     groups,
     exchange,
     bench,
@@ -70,6 +72,8 @@ def main() -> None:
     """Run the CLI; usage and domain errors end with one line on stderr and exit code 2."""
     try:
         status = app(prog_name="geoint", standalone_mode=False)
+    except StorageFullError as exc:
+        _fail(str(exc), 1)
     except GeointError as exc:
         _fail(str(exc), 2)
     except NoArgsIsHelpError as exc:  # a group without its command: typer printed its help
@@ -82,6 +86,10 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)
+    except Exception as exc:  # a write on a full disk anywhere (keys, alerts): one line
+        if not is_storage_full(exc):
+            raise
+        _fail("no space left on the device holding the workspace; nothing was changed", 1)
     sys.exit(status)
 
 

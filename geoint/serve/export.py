@@ -1,6 +1,7 @@
 """Exports of stored events: CSV and GeoJSON with the columns of SPEC §12.
 
-Cells go out as canonical hex strings, times as ISO 8601 UTC text, non-finite distances (a
+Cells go out as canonical hex strings, text that a spreadsheet would run as a formula is
+prefixed with ``'`` in CSV, times as ISO 8601 UTC text, non-finite distances (a
 region without crossings) as empty values / JSON null; GeoJSON points are [lon, lat].
 """
 
@@ -33,6 +34,21 @@ def export_frame(events: pl.DataFrame) -> pl.DataFrame:
     ).select(EVENT_EXPORT_COLUMNS)
 
 
+def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with text cells that a spreadsheet would run as a formula (starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return: a vehicle id ``=HYPERLINK(...)``) prefixed
+    with ``'``, which spreadsheets show as text (OWASP's CSV injection advice)."""
+    formula = r"^[=+\-@\t\r]"
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(formula))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
+    )
+
+
 def export_events(events: pl.DataFrame, path: Path, fmt: str) -> int:
     """Write `events` to `path` as ``csv`` or ``geojson`` atomically; return the row count."""
     if fmt not in EXPORT_FORMATS:
@@ -41,7 +57,7 @@ def export_events(events: pl.DataFrame, path: Path, fmt: str) -> int:
     rows = export_frame(events)
     if fmt == "csv":
         with replacing(path) as tmp:
-            rows.write_csv(tmp)
+            spreadsheet_safe(rows).write_csv(tmp)
     else:
         features = [
             {

@@ -117,12 +117,11 @@ def map_data(
     seizures = with_origins(workspace, seizures)  # partner seizures show who sent them
     track = None
     if vehicle is not None and day is not None:
-        track = (
+        track = workspace.read_pings(
             workspace.scan_pings(day, day)
             .filter(pl.col("vehicle_id") == vehicle)
             .select("ts", "lat", "lon")
             .sort("ts")
-            .collect()
         )
         track = _in_scope(track, sectors, ground)
     return MapData(

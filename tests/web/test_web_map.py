@@ -29,6 +29,7 @@ import pytest
 import shapely
 from PIL import Image
 from support.api import bearer, create_key, free_port, start_server, stop_server
+from support.browser import chromium
 
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region, RegionIndex
@@ -38,16 +39,6 @@ from geoint.store.workspace import Workspace
 from geoint.web import map as web_map
 from geoint.web.i18n import gettext_for
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Sets a flag if it ever runs as HTML; the map must show it as text.
 HOSTILE = (
     '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">`${window.__xss = 3}`'
@@ -320,12 +311,8 @@ def test_french_labels(region, store):
 # ------------------------------------------------------------------- in Chromium
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
