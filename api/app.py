@@ -29,8 +29,9 @@ from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
 from geoint.api.errors import Problem, install_error_handlers
 from geoint.api.groups import groups_router
+from geoint.api.guard import RequestGuard
 from geoint.api.heatmap import heatmap_router
-from geoint.api.ingest import ingest_router
+from geoint.api.ingest import catch_up, ingest_router
 from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
 from geoint.api.patrols import patrol_router
@@ -42,6 +43,7 @@ from geoint.api.trends import trends_router
 from geoint.intel.crossings import SeizureLocator
 from geoint.layers import Region, RegionIndex
 from geoint.layers.gazetteer import build_gazetteer
+from geoint.serve.basemap import TileSource
 from geoint.serve.cell_views import CellStore
 from geoint.serve.heatmap import Heatmaps
 from geoint.store.groups import GroupStore
@@ -49,6 +51,7 @@ from geoint.store.keys import ApiKey, KeyStore
 from geoint.store.workspace import Workspace
 
 SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
+log = logging.getLogger("geoint.api")
 
 
 def open_services(settings: ApiSettings) -> Services:
@@ -83,6 +86,7 @@ def open_services(settings: ApiSettings) -> Services:
         batch_analysis=BatchAnalysis(settings.alerts.incremental_events_interval_s),
         groups=GroupStore(workspace),
         gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
+        basemap=TileSource(settings.basemap) if settings.basemap else None,
     )
 
 
@@ -93,9 +97,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Services]]:
         services = open_services(settings)
         try:
-            yield {"services": services}
+            # batches a stopped server stored but never analysed, while requests are served
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_catch_up, services)
+                yield {"services": services}
         finally:
             services.workspace.close()
+            if services.basemap is not None:
+                services.basemap.close()
 
     app = FastAPI(
         title=settings.api.title,
@@ -110,6 +119,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(RequestGuard)  # outermost: before any route reads a body
     app.include_router(session_router(settings.api))
     app.include_router(ingest_router(settings.api))
     app.include_router(ogc_router(settings.api))
@@ -126,6 +136,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(declarations_router(settings.api))
     _add_service_routes(app)
     return app
+
+
+async def _catch_up(services: Services) -> None:
+    try:
+        await anyio.to_thread.run_sync(catch_up, services)
+    except Exception:  # the service stays up; `geoint analyze` or the next start retries
+        log.exception("catching up with unanalysed ping batches failed")
 
 
 def _add_service_routes(app: FastAPI) -> None:

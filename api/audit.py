@@ -6,12 +6,14 @@ response status, so refused writes (413, 415, 422) are audited too.
 Only the path is recorded, never the query string (it may hold a device's key).
 """
 
+import logging
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated
 
 import anyio
 import orjson
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +23,8 @@ from geoint.api.dependencies import Paging, paging
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
 from geoint.store.keys import ApiKey
+
+log = logging.getLogger("geoint.api")
 
 
 @dataclass
@@ -65,14 +69,19 @@ class AuditMiddleware:
             note = state.get("audit")
             recorded = True
             if note is not None:
-                await anyio.to_thread.run_sync(
-                    state["services"].keys.record,
-                    note.key_id,
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    note.summary or HTTPStatus(status).phrase,
-                )
+                try:
+                    await anyio.to_thread.run_sync(
+                        state["services"].keys.record,
+                        note.key_id,
+                        scope["method"],
+                        scope["path"],
+                        status,
+                        note.summary or HTTPStatus(status).phrase,
+                    )
+                except sa.exc.OperationalError as exc:  # a full or locked database: the
+                    # response (507, 503) says so; the log keeps what could not be audited
+                    log.error("audit not recorded (%s %s %d by %s): %s", scope["method"],
+                              scope["path"], status, note.key_id, exc.orig)  # fmt: skip
 
         async def send_recorded(message: Message) -> None:
             if message["type"] == "http.response.start" and not recorded:

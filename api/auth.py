@@ -40,12 +40,14 @@ def unauthorized(detail: str, error: str | None = None) -> Problem:
     return Problem(401, detail, slug="unauthorized", headers={"WWW-Authenticate": challenge})
 
 
-async def _identify(
-    request: Request, credentials: Credentials, token: str | None, key_text: str | None
+async def identify(
+    request: Request, bearer: str | None, token: str | None, key_text: str | None
 ) -> ApiKey:
+    """The live key of a Bearer key, a session token or a ``key`` parameter, in that order
+    (else a 401 problem)."""
     keys = get_services(request).keys
-    if credentials is not None:
-        key = await _prove(keys, credentials.credentials, session=False)
+    if bearer is not None:
+        key = await _prove(keys, bearer, session=False)
         if key is None:
             raise unauthorized("the API key is unknown or revoked", "invalid_token")
         return key
@@ -75,13 +77,12 @@ async def _prove(keys: KeyStore, credential: str, session: bool) -> ApiKey | Non
 
 async def authenticated(request: Request, credentials: Credentials, token: SessionToken) -> ApiKey:
     """The caller's live key, from the Bearer header or the session cookie (else 401)."""
-    return await _identify(request, credentials, token, None)
+    return await identify(request, _bearer(credentials), token, None)
 
 
 async def device_authenticated(
     request: Request,
     credentials: Credentials,
-    token: SessionToken,
     key: Annotated[
         str | None,
         Query(
@@ -90,8 +91,14 @@ async def device_authenticated(
         ),
     ] = None,
 ) -> ApiKey:
-    """Like `authenticated`, also accepting the key as the ``key`` query parameter."""
-    return await _identify(request, credentials, token, key)
+    """A device's key: the Bearer header or the ``key`` query parameter, never the session
+    cookie (devices have none, and a browser would attach it to a forged ``<img src=/osmand?...>``:
+    no state change on GET with a session)."""
+    return await identify(request, _bearer(credentials), None, key)
+
+
+def _bearer(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return None if credentials is None else credentials.credentials
 
 
 def _role_guard(

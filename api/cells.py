@@ -47,8 +47,13 @@ def cells_router(service: ServiceSettings) -> APIRouter:
     ) -> Response:
         try:
             value, resolution = parse_cell(cell)
-        except ValueError as exc:
-            raise _not_found(f"{exc}") from None
+        except ValueError as exc:  # not an H3 id at all: the request is wrong (400)
+            raise Problem(
+                400,
+                f"path parameter 'cell': {exc}",
+                slug="invalid-parameter",
+                errors=[{"in": "path", "field": "cell", "reason": "invalid", "detail": str(exc)}],
+            ) from None
         services = get_services(request)
         weights = services.settings.cells.risk_weights
         detail = explain(services.heatmaps.store, value, resolution, weights, days)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -20,16 +21,21 @@ from starlette.responses import HTMLResponse, Response
 
 from geoint.alerts.store import AlertNotFoundError, AlertStateError
 from geoint.errors import (
+    CorruptPartError,
     GeointError,
     InputError,
     PatrolError,
     QueryError,
     RegionError,
+    StorageFullError,
     WorkspaceError,
+    is_storage_full,
 )
 from geoint.store.groups import GroupNotFoundError
+from geoint.web.i18n import gettext_for, negotiate
 
 PROBLEM_JSON = "application/problem+json"
+MAX_DETAIL_CHARS = 500  # of a problem's detail (which may quote the request)
 log = logging.getLogger("geoint.api")
 
 STATUS_BY_ERROR: dict[type[Exception], int] = {
@@ -39,6 +45,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     InputError: 422,
     PatrolError: 422,
     QueryError: 400,
+    StorageFullError: 507,
     WorkspaceError: 503,
     RegionError: 500,
     GeointError: 400,
@@ -79,14 +86,31 @@ def parameter_error(name: str, detail: str) -> Problem:
 def problem_body(
     status: int, detail: str, slug: str | None = None, **extensions: Any
 ) -> dict[str, Any]:
-    """The problem document: ``type`` is a URN naming the kind, or about:blank."""
+    """The problem document: ``type`` is a URN naming the kind, or about:blank.
+
+    Details may quote the request (a parameter, a value): each is cut at `MAX_DETAIL_CHARS`,
+    so an oversized input never comes back whole in its own error.
+    """
+    if isinstance(extensions.get("errors"), list):
+        extensions["errors"] = [
+            {**e, "detail": cut(e["detail"])} if isinstance(e.get("detail"), str) else e
+            for e in extensions["errors"]
+        ]
     return {
         "type": f"urn:geoint:problem:{slug}" if slug else "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        "detail": cut(detail),
         **extensions,
     }
+
+
+def cut(text: str, limit: int | None = None) -> str:
+    """`text`, or its first `limit` (`MAX_DETAIL_CHARS`) characters and how many were left."""
+    limit = MAX_DETAIL_CHARS if limit is None else limit
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 def problem_response(
@@ -107,7 +131,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GeointError, _on_domain_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(OSError, _on_storage_error)
+    app.add_exception_handler(sa.exc.OperationalError, _on_storage_error)
     app.add_exception_handler(Exception, _on_unexpected)
+
+
+async def problem_for(request: Request, exc: Problem) -> Response:
+    """The response to a problem: the sign-in page for a browser's 401, else problem+json."""
+    return await _on_problem(request, exc)
 
 
 async def _on_problem(request: Request, exc: Problem) -> Response:
@@ -129,7 +160,18 @@ async def _on_domain_error(_request: Request, exc: GeointError) -> Response:
             "unreadable-input",
             file=exc.file,
             column=exc.column,
-            expected=exc.expected,
+            expected=cut(exc.expected),
+        )
+    if status == 507:
+        log.error("storage full: %s", detail)
+        return _storage_full()
+    if isinstance(exc, CorruptPartError):
+        log.error("unreadable workspace file: %s", detail)
+        return problem_response(
+            503,
+            "a stored ping file is unreadable; the server log names it (an administrator "
+            "repairs it with 'geoint check --repair')",
+            "unreadable-storage",
         )
     if status >= 500:
         log.error("server-side domain error: %s", detail)
@@ -158,9 +200,29 @@ async def _on_validation_error(_request: Request, exc: RequestValidationError) -
     return problem_response(status, f"invalid request: {fields}", "invalid-request", errors=errors)
 
 
+async def _on_storage_error(request: Request, exc: Exception) -> Response:
+    """A full disk or database (any write: an alert action, a session) is 507; a database
+    another process keeps locked past the busy timeout is 503; anything else unexpected."""
+    if is_storage_full(exc):
+        log.error("storage full on %s %s: %s", request.method, request.url.path, exc)
+        return _storage_full()
+    if "database is locked" in str(exc):
+        log.error("database locked on %s %s", request.method, request.url.path)
+        return problem_response(
+            503, "the database is busy; retry shortly", "busy", {"Retry-After": "5"}
+        )
+    return await _on_unexpected(request, exc)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "unexpected server error; it was logged")
+
+
+def _storage_full() -> Response:
+    return problem_response(
+        507, "no space left on the server's storage; nothing was changed", "storage-full"
+    )
 
 
 def _wants_html(request: Request) -> bool:
@@ -171,9 +233,11 @@ def _wants_html(request: Request) -> bool:
 def _sign_in_page(request: Request, exc: Problem) -> Response:
     """A browser asking for a page without a session is told where to sign in (still 401)."""
     target = html.escape(f"/login?next={quote(request.url.path)}", quote=True)
+    lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+    sign_in = html.escape(gettext_for(lang)("Sign in"))
     page = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<meta http-equiv='refresh' content='0; url={target}'><title>Sign in</title></head>"
-        f"<body><p>{html.escape(exc.detail)} <a href='{target}'>Sign in</a></p></body></html>"
+        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
+        f"<meta http-equiv='refresh' content='0; url={target}'><title>{sign_in}</title></head>"
+        f"<body><p>{html.escape(exc.detail)} <a href='{target}'>{sign_in}</a></p></body></html>"
     )
     return HTMLResponse(page, status_code=401, headers=exc.headers)

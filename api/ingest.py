@@ -4,7 +4,7 @@ transit declarations.
 Bodies go through the CLI's readers, validation and quarantine (`geoint.pipeline.ingest`);
 the format
 comes from Content-Type. The elements of a JSON array are read as NDJSON records numbered by
-their position. The body is read up to the size limit and refused with 413 beyond it; a body
+their position. The body is refused with 413 beyond the size limit (`geoint.api.guard`); a body
 whose exact content was ingested before stores nothing (``already_ingested``). Row-level
 problems never change the status: the response is the ingest report, with an RFC 9457
 ``problem`` member listing refused rows (row, column, reason, detail) when there are any.
@@ -12,6 +12,7 @@ Stored pings are then analysed for their vehicles in the background (`schedule_a
 """
 
 import hashlib
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -31,9 +32,10 @@ from geoint.ingest.readers import ReadResult, parse_column_map, read_records_byt
 from geoint.ingest.validate import empty_quarantine
 from geoint.pipeline.incremental import analyze_batches, update_cells
 from geoint.pipeline.ingest import ingest_ping_records, ingest_record_rows, prior_ingest
-from geoint.schema import ROW_NUMBER, IngestReport
+from geoint.schema import MAX_ID_CHARS, ROW_NUMBER, IngestReport
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")
+log = logging.getLogger("geoint.api")
 MEDIA_FORMATS = {
     "text/csv": "csv",
     "application/csv": "csv",
@@ -70,18 +72,9 @@ def body_format(request: Request) -> str:
 
 
 async def bounded_body(request: Request) -> bytes:
-    """The request body, refused with 413 before it is read past the size limit."""
-    limit = get_services(request).settings.api.max_body_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The request body; `geoint.api.guard.RequestGuard` refused it with 413 past the limit
+    (from Content-Length before reading, else as it streamed)."""
+    return await request.body()
 
 
 async def column_map_param(
@@ -123,7 +116,9 @@ def ingest_read(
     """Validate and store records already read, one ingest at a time."""
     with services.ingest_lock:
         if kind == "pings":
-            return ingest_ping_records(services.workspace, read, name, sha, services.settings)
+            return ingest_ping_records(
+                services.workspace, read, name, sha, services.settings, queue_analysis=True
+            )
         return ingest_record_rows(
             services.workspace, kind, read, name, sha, services.settings, services.gazetteer
         )
@@ -141,17 +136,33 @@ def schedule_analysis(services: Services, report: IngestReport, tasks: Backgroun
     analysis back).
     """
     if report.kind == "pings" and report.accepted and not report.already_ingested:
-        workspace, ground, settings = services.workspace, services.index, services.settings
-        analyse = partial(
-            analyze_batches,
-            workspace,
-            ground,
-            settings,
-            refresh_cells=services.cell_refresh.add,
-        )
+        analyse, update = _analysis_runs(services)
         tasks.add_task(services.batch_analysis.request, [int(report.batch_id)], run=analyse)
-        update = partial(update_cells, workspace, ground, settings)
         tasks.add_task(services.cell_refresh.drain, run=update)
+
+
+def _analysis_runs(services: Services) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The service's incremental runs: events and alerts of batches, then cell updates."""
+    workspace, ground, settings = services.workspace, services.index, services.settings
+    analyse = partial(
+        analyze_batches, workspace, ground, settings, refresh_cells=services.cell_refresh.add
+    )
+    return analyse, partial(update_cells, workspace, ground, settings)
+
+
+def catch_up(services: Services) -> list[int]:
+    """Analyse the batches stored but never analysed (the server stopped first); return them.
+
+    Each posted batch is queued as pending in the transaction that stores it and leaves the
+    queue once its events and alerts are stored (`geoint.pipeline.incremental`).
+    """
+    pending = services.workspace.pending_batches()
+    if pending:
+        log.info("analysing %d ping batches stored before a restart", len(pending))
+        analyse, update = _analysis_runs(services)
+        services.batch_analysis.request(pending, run=analyse)
+        services.cell_refresh.drain(run=update)
+    return pending
 
 
 def ingest_router(service: ServiceSettings) -> APIRouter:
@@ -208,7 +219,7 @@ def osmand(
     tasks: BackgroundTasks,
     note: Annotated[AuditNote, Depends(audited_device)],
     device: Annotated[
-        str, Query(alias="id", min_length=1, max_length=128, description="device id")
+        str, Query(alias="id", min_length=1, max_length=MAX_ID_CHARS, description="device id")
     ],
     lat: Annotated[float, Query(description="latitude, WGS84 degrees")],
     lon: Annotated[float, Query(description="longitude, WGS84 degrees")],
@@ -293,12 +304,6 @@ def _refused_rows(services: Services, report: IngestReport) -> dict[str, Any]:
         "rows-refused",
         errors=errors,
         errors_total=refused,
-    )
-
-
-def _too_large(limit: int) -> Problem:
-    return Problem(
-        413, f"the body exceeds {limit} bytes; split it", slug="body-too-large", max_bytes=limit
     )
 
 

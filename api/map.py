@@ -1,89 +1,156 @@
-"""The web map (``/map``) and its JS/CSS (``/static/web/...``), both behind the usual auth.
+"""The web map (``/map``), its day's layers (``/api/v1/map/day``), its JS/CSS (``/static/web/``)
+and a post's own basemap tiles (``/basemap/{z}/{x}/{y}.{ext}``), all behind the usual auth.
 
 The page is built by `geoint.web.map.build_map` from the service's region and the rows
 `geoint.serve.map_data.map_data` reads from its workspace (never by calling this server over
-HTTP); its assets are served from ``web/static/`` rather than inlined,
-so the page stays light. A unit key is refused: the map shows every sector. The served page
-links cells to ``/api/v1/cells/{hex}``, lets a reader acknowledge new alerts (a same-origin
-``fetch`` carrying the SameSite=Strict session cookie, so another site cannot forge it), offers
-a date selector (``?date=``) and draws a vehicle's track (``?vehicle=``).
+HTTP); its assets are served from ``web/static/`` rather than inlined, so the page stays light.
+Every reader may open it: a unit key's map holds only what lies in its sectors (the query layer
+filters every layer by the key's scope, the tiles and the cell detail are scoped by the API).
+The language is ``?lang=`` or the browser's ``Accept-Language`` (`geoint.web.i18n`). The served
+page draws the risk from ``/tiles``, links cells to ``/api/v1/cells/{hex}``, lets a reader
+acknowledge new alerts (a same-origin ``fetch`` carrying the SameSite=Strict session cookie, so
+another site cannot forge it) and fetches another day's layers from ``/api/v1/map/day`` without
+reloading (``?vehicle=`` adds a vehicle's track).
 
-Building the page takes about a second on a 10 M-ping workspace, so its bytes are kept in a
+Building the page takes up to a second on a 10 M-ping workspace, so its bytes are kept in a
 `BytesLRU` (``map_cache_mib``) keyed by everything the page depends on: the day asked (None:
-the latest analysed, which only moves with the data), the caller's sector scope (a unit key is
-refused before the cache is consulted; its scope would still keep its page apart), the vehicle,
-the asset URL and `map_data_version` of the workspace (cell tables, events, alerts' latest change,
-seizures, committed ingests), read *before* building so a change during a build is never cached
-under the new version. Nothing in the page depends on the session otherwise: every role that may
-open the map may also acknowledge (the button shows for each new alert, the API checks the
-key), and the page holds no token or user name, so callers of the same scope share one copy.
-Concurrent first requests for one page each build it (no lock: a build blocks no other page).
+the default day, which only moves with the data), the caller's sector scope, the vehicle, the
+language, the asset URL and `map_data_version` of the workspace (cell tables, events, alerts'
+latest change, seizures, committed ingests), read *before* building so a change during a build
+is never cached under the new version. Nothing in the page depends on the session otherwise:
+the page holds no token or user name, so callers of the same scope share one copy. The day's
+layers are cached the same way.
 """
 
+import html
+from collections.abc import Callable
 from datetime import date as Date
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from geoint.api.auth import authenticated, reader, sector_scope
+from geoint.api.auth import authenticated, sector_scope
 from geoint.api.compression import respond
 from geoint.api.errors import Problem
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
+from geoint.serve.basemap import FORMATS
 from geoint.serve.caches import BytesLRU
-from geoint.serve.map_data import map_data, map_data_version
+from geoint.serve.map_data import MapData, map_data, map_data_version
 from geoint.store.keys import ApiKey
-from geoint.web.map import STATIC, build_map
+from geoint.web.i18n import LANGUAGES, negotiate
+from geoint.web.map import STATIC, build_map, day_layers
 
 HTML = "text/html; charset=utf-8"
+JSON = "application/json"
 API_PREFIX = "/api/v1"  # where the alert and cell routes live (same origin as the map)
 
 
 def map_router(service: ServiceSettings) -> APIRouter:
-    """``GET /map`` and ``GET /static/web/{path}``."""
+    """``GET /map``, ``GET /api/v1/map/day``, ``GET /static/web/{path}``, ``GET /basemap/...``."""
     router = APIRouter(tags=["map"])
     pages = BytesLRU(service.map_cache_mib * 2**20)
-    Reader = Annotated[ApiKey, Depends(reader)]
     Scope = Annotated[frozenset[str] | None, Depends(sector_scope)]
     Key = Annotated[ApiKey, Depends(authenticated)]
     State = Annotated[Services, Depends(get_services)]
+    DateQuery = Annotated[
+        Date | None, Query(description="UTC day shown (default: the latest complete day)")
+    ]
+    VehicleQuery = Annotated[
+        str | None, Query(max_length=128, description="a vehicle whose pings of the day are drawn")
+    ]
+    LangQuery = Annotated[
+        str | None,
+        Query(pattern="^[a-z]{2}$", description=f"language: {', '.join(LANGUAGES)} "
+              "(default: the browser's Accept-Language)"),
+    ]  # fmt: skip
+
+    async def cached(
+        request: Request,
+        services: Services,
+        key: tuple,
+        vehicle: str | None,
+        build: Callable[[], bytes],
+        media_type: str,
+    ) -> Response:
+        version = await anyio.to_thread.run_sync(
+            map_data_version, services.workspace, services.alerts, vehicle
+        )
+        cache_key = (*key, version)
+
+        def compute() -> bytes:
+            body = build()
+            pages.put(cache_key, body)
+            return body
+
+        # a build takes up to a second: the general thread pool, not the heatmaps' compute thread
+        builders = anyio.to_thread.current_default_thread_limiter()
+        return await respond(
+            request, pages.get(cache_key)[1], compute, media_type, services.gzip, builders
+        )
+
+    def read(
+        services: Services, day: Date | None, vehicle: str | None, sectors: frozenset[str] | None
+    ) -> MapData:
+        return map_data(
+            services.workspace, day, vehicle, services.alerts, sectors=sectors,
+            ground=services.index,
+            complete_margin_s=services.settings.map.complete_day_margin_s,
+        )  # fmt: skip
 
     @router.get("/map", response_class=HTMLResponse, summary="The web map (Folium, offline)")
     async def web_map(
         request: Request,
-        key: Reader,
         sectors: Scope,
         services: State,
-        date: Annotated[
-            Date | None, Query(description="UTC day shown (default: the latest analysed)")
-        ] = None,
-        vehicle: Annotated[
-            str | None,
-            Query(max_length=128, description="a vehicle whose pings of the day are drawn"),
-        ] = None,
+        date: DateQuery = None,
+        vehicle: VehicleQuery = None,
+        lang: LangQuery = None,
     ) -> Response:
-        if key.role == "unit":
-            raise Problem(403, "a unit key may not open the map: it shows every sector",
-                          slug="forbidden", role=key.role)  # fmt: skip
+        language = negotiate(lang, request.headers.get("accept-language"))
         static_url = request.url_for("web_static", path="").path
-        version = await anyio.to_thread.run_sync(
-            map_data_version, services.workspace, services.alerts, vehicle
-        )
-        cache_key = (date, sectors, vehicle, static_url, version)
+        basemap = _local_basemap(services)
 
         def build() -> bytes:
-            data = map_data(services.workspace, date, vehicle, services.alerts)
-            m = build_map(services.region, data, static_url=static_url, api_url=API_PREFIX)
-            page = m.get_root().render().encode()
-            pages.put(cache_key, page)
-            return page
+            data = read(services, date, vehicle, sectors)
+            m = build_map(
+                services.region, data, static_url=static_url, api_url=API_PREFIX,
+                lang=language, local_basemap=basemap,
+                weights=services.settings.cells.risk_weights,
+            )  # fmt: skip
+            return m.get_root().render().encode()
 
-        # a build takes up to a second: the general thread pool, not the heatmaps' compute thread
-        builders = anyio.to_thread.current_default_thread_limiter()
-        cached = pages.get(cache_key)[1]
-        return await respond(request, cached, build, HTML, services.gzip, builders)
+        key = ("page", date, sectors, vehicle, language, static_url)
+        response = await cached(request, services, key, vehicle, build, HTML)
+        response.headers["Content-Language"] = language
+        response.headers["Vary"] = "Accept-Language, Accept-Encoding"
+        return response
+
+    @router.get(f"{API_PREFIX}/map/day", summary="A day's map layers (what /map replaces)")
+    async def map_day(
+        request: Request,
+        sectors: Scope,
+        services: State,
+        date: DateQuery = None,
+        vehicle: VehicleQuery = None,
+        lang: LangQuery = None,
+    ) -> Response:
+        """The header and layers of a day as GeoJSON with escaped popups, scoped like ``/map``
+        (risk excluded: the map reads it from ``/tiles``)."""
+        language = negotiate(lang, request.headers.get("accept-language"))
+
+        def build() -> bytes:
+            import orjson
+
+            data = read(services, date, vehicle, sectors)
+            layers = day_layers(services.region, data, API_PREFIX, language,
+                                services.settings.cells.risk_weights)  # fmt: skip
+            return orjson.dumps(layers)
+
+        key = ("day", date, sectors, vehicle, language)
+        return await cached(request, services, key, vehicle, build, JSON)
 
     @router.get("/static/web/{path:path}", name="web_static", include_in_schema=False)
     def web_static(path: str, _key: Key) -> FileResponse:
@@ -92,4 +159,44 @@ def map_router(service: ServiceSettings) -> APIRouter:
             raise Problem(404, f"no map asset {path!r}", slug="not-found")
         return FileResponse(target)
 
+    @router.get("/basemap/{z}/{x}/{y}.{ext}", summary="A tile of the post's own basemap")
+    def basemap_tile(
+        _key: Key,
+        services: State,
+        z: Annotated[int, Path(ge=0, le=24)],
+        x: Annotated[int, Path(ge=0)],
+        y: Annotated[int, Path(ge=0)],
+        ext: str,
+    ) -> Response:
+        """A tile of ``geoint serve --basemap FILE`` (204 where the file has none)."""
+        source = services.basemap
+        if source is None:
+            raise Problem(404, "this server has no basemap (geoint serve --basemap FILE)",
+                          slug="not-found")  # fmt: skip
+        if ext != source.info.format:
+            raise Problem(404, f"the basemap holds {source.info.format} tiles, not {ext!r}",
+                          slug="not-found")  # fmt: skip
+        data = source.tile(z, x, y)
+        if data is None:
+            return Response(status_code=204)
+        encoding = source.encoding(data)
+        headers = {"Cache-Control": "private, max-age=3600"}
+        if encoding:
+            headers["Content-Encoding"] = encoding
+        return Response(data, media_type=FORMATS[ext], headers=headers)
+
     return router
+
+
+def _local_basemap(services: Services) -> dict[str, object] | None:
+    """The base-layer spec of the post's basemap for the page (None without one)."""
+    if services.basemap is None:
+        return None
+    info = services.basemap.info
+    return {
+        "url": f"/basemap/{{z}}/{{x}}/{{y}}.{info.format}",
+        "format": info.format,
+        "name": html.escape(info.name),  # the layer switcher shows names as HTML
+        "maxzoom": info.max_zoom,
+        "attribution": info.attribution,
+    }

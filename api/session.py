@@ -36,6 +36,7 @@ from geoint.api.errors import problem_response
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
 from geoint.store.keys import ApiKey
+from geoint.web.i18n import gettext_for, negotiate
 
 NextQuery = Annotated[str, Query(alias="next", description="path to open after signing in")]
 NextForm = Annotated[str, Form(alias="next")]
@@ -105,8 +106,8 @@ def session_router(service: ServiceSettings) -> APIRouter:
     )
 
     @router.get("/login", response_class=HTMLResponse, summary="Sign-in form (public)")
-    def login_form(next_path: NextQuery = "/docs") -> HTMLResponse:
-        return HTMLResponse(_login_page(service.title, _local(next_path), None))
+    def login_form(request: Request, next_path: NextQuery = "/docs") -> HTMLResponse:
+        return HTMLResponse(_login_page(service.title, _local(next_path), None, _lang(request)))
 
     @router.post(
         "/login",
@@ -131,7 +132,11 @@ def session_router(service: ServiceSettings) -> APIRouter:
                 log.warning("sign-in refused from %s for %.0f s: failed too often", address,
                             service.sign_in_window_s)  # fmt: skip
             request.state.audit = AuditNote(ANONYMOUS, f"sign-in failed from {address}")
-            page = _login_page(service.title, _local(next_path), "That key is unknown or revoked.")
+            if not _wants_html(request):
+                return problem_response(401, "the key is unknown or revoked", "unauthorized")
+            _ = gettext_for(_lang(request))
+            page = _login_page(service.title, _local(next_path),
+                               _("That key is unknown or revoked."), _lang(request))  # fmt: skip
             return HTMLResponse(page, status_code=401)
         throttle.succeeded(address)
         token = services.keys.open_session(found, ttl)
@@ -179,19 +184,33 @@ def _throttled(request: Request, title: str, next_path: str, wait: float) -> Res
     headers = {"Retry-After": str(seconds)}
     later = f"{math.ceil(seconds / 60)} min" if seconds > 60 else f"{seconds} s"
     detail = f"too many failed sign-ins from this address; try again in {later}"
-    if "text/html" in request.headers.get("accept", ""):
-        page = _login_page(title, next_path, f"Too many failed sign-ins: try again in {later}.")
+    if _wants_html(request):
+        _ = gettext_for(_lang(request))
+        error = _("Too many failed sign-ins: try again in {later}.").format(later=later)
+        page = _login_page(title, next_path, error, _lang(request))
         return HTMLResponse(page, status_code=429, headers=headers)
     return problem_response(429, detail, "too-many-requests", headers, retry_after=seconds)
 
 
-def _login_page(title: str, next_path: str, error: str | None) -> str:
+def _wants_html(request: Request) -> bool:
+    """Whether the client is a browser (its form posts accept HTML); API clients get problems."""
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _lang(request: Request) -> str:
+    """The sign-in page's language: ``?lang=``, else the browser's ``Accept-Language``."""
+    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+
+
+def _login_page(title: str, next_path: str, error: str | None, lang: str) -> str:
+    _ = gettext_for(lang)
+    sign_in, key_label = html.escape(_("Sign in")), html.escape(_("API key"))
     message = f"<p role='alert' class='error'>{html.escape(error)}</p>" if error else ""
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<title>Sign in · {html.escape(title)}</title>
+<title>{sign_in} · {html.escape(title)}</title>
 <style>
 body{{font-family:system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem}}
 label,input,button{{display:block;width:100%;box-sizing:border-box;margin:.4rem 0}}
@@ -199,9 +218,9 @@ input,button{{padding:.5rem;font-size:1rem}} .error{{color:#a00}}
 </style></head>
 <body><h1>{html.escape(title)}</h1>{message}
 <form method="post" action="/login">
-<label for="key">API key</label>
+<label for="key">{key_label}</label>
 <input id="key" name="key" type="password" autocomplete="off" required autofocus>
 <input type="hidden" name="next" value="{html.escape(next_path, quote=True)}">
-<button type="submit">Sign in</button>
+<button type="submit">{sign_in}</button>
 </form></body></html>
 """

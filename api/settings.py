@@ -20,6 +20,12 @@ class ServiceSettings(BaseModel):
     max_body_bytes: int = Field(
         32 * 1024 * 1024, gt=0, description="uploads above this size are refused with 413"
     )
+    max_request_bytes: int = Field(
+        1024 * 1024,
+        gt=0,
+        description="bodies of every route but ingest (alert actions, patrol plans, sign-in) "
+        "above this size are refused with 413",
+    )
     default_limit: int = Field(100, ge=1, description="list size when a request names none")
     max_limit: int = Field(10_000, ge=1, description="largest list size a request may ask for")
     max_row_errors: int = Field(
@@ -81,4 +87,7 @@ class ApiSettings(GeointSettings):
     """Everything `create_app` needs: workspace, thresholds, region and service limits."""
 
     region: Path = Field(description="region folder (with region.toml) served by the API")
+    basemap: Path | None = Field(
+        None, description="a post's MBTiles or PMTiles file served at /basemap/{z}/{x}/{y}.{ext}"
+    )
     api: ServiceSettings = ServiceSettings()

@@ -15,6 +15,7 @@ from geoint.api.background import BatchAnalysis, CellRefresh
 from geoint.api.compression import GzipVariants
 from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex
+from geoint.serve.basemap import TileSource
 from geoint.serve.heatmap import Heatmaps
 from geoint.store.groups import GroupStore
 from geoint.store.keys import KeyStore
@@ -48,6 +49,7 @@ class Services:
     groups: GroupStore  # closed user groups and their shares (api/groups.py)
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+    basemap: TileSource | None = None  # ``geoint serve --basemap FILE``
 
 
 def get_services(request: Request) -> Services:

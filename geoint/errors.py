@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class GeointError(Exception):
     """Base class of every error the platform raises on purpose."""
@@ -41,3 +43,22 @@ class QueryError(GeointError, ValueError):
         self.field = field
         self.detail = detail
         super().__init__(f"{field}: {detail}")
+
+
+class CorruptPartError(WorkspaceError):
+    """Stored files cannot be read (a damaged disk, a copy cut short): names them and the fix."""
+
+
+class StorageFullError(WorkspaceError):
+    """The disk (or the database) is full: the write was undone and nothing was stored."""
+
+
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Whether `exc` (an OSError, or a database error of SQLite or PostgreSQL) means no space."""
+    if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
+        return True
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "database or disk is full" in text or "no space left on device" in text

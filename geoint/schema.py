@@ -27,6 +27,9 @@ PING_REQUIRED = ("vehicle_id", "ts", "lat", "lon")
 
 # A reader's output: one row per input record, `_row` is its 1-based record number in the file.
 ROW_NUMBER = "_row"
+# identifiers (vehicle, seizure, corridor ids) are at most this long, without control
+# characters: the width of the SQL id columns, and what a tracking app may send
+MAX_ID_CHARS = 128
 
 COMMODITIES = (
     "drugs",

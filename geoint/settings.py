@@ -329,6 +329,17 @@ class IntelSettings(BaseModel):
     )
 
 
+class MapSettings(BaseModel):
+    """The web map (SPEC §11)."""
+
+    complete_day_margin_s: float = Field(
+        3600,
+        ge=0,
+        description="a UTC day counts as complete (the map opens on the latest such day) when "
+        "the latest ping is at most this long before the day's end",
+    )
+
+
 class GeointSettings(BaseSettings):
     """Top-level settings; built once at the edge and passed down."""
 
@@ -352,6 +363,7 @@ class GeointSettings(BaseSettings):
     patrol: PatrolSettings = PatrolSettings()
     exchange: ExchangeSettings = ExchangeSettings()
     intel: IntelSettings = IntelSettings()
+    map: MapSettings = MapSettings()
 
     @model_validator(mode="after")
     def _coarse_are_parents(self) -> GeointSettings:

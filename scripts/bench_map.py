@@ -3,9 +3,11 @@
     .venv/bin/python scripts/bench_map.py --workspace W --region DIR [--date D] [--runs 5]
 
 It creates an analyst key in the workspace for the run and revokes it at the end. Per run: the
-page's load time in Chromium (navigation to the ``load`` event, every asset included), the
-server's time to build the page (``GET /map`` alone), the page's size, and the most features
-any one layer draws (SPEC §14: none above ~5 k polygons). Prints one JSON document.
+page's load time in Chromium (navigation to the ``load`` event, every asset included) and the
+time until the map is ready (the risk's vector tiles of the first view drawn too), the server's
+time to build the page (``GET /map`` alone), the page's size, a date change (the day's layers
+fetched and replaced, no reload) and the most features any one layer draws (SPEC §14: none
+above ~5 k polygons). Prints one JSON document.
 """
 
 import argparse
@@ -23,16 +25,44 @@ from geoint.testing.server import start_server, stop_server
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-LAYER_SIZES = """() => {
-    const sizes = {};
-    for (const name of Object.keys(window)) {
+MAP = "window[Object.keys(window).find(k => k.startsWith('map_'))]"
+LAYER_SIZES = f"""() => {{
+    const sizes = {{}};
+    for (const name of Object.keys(window)) {{
         const layer = window[name];
-        if (name.startsWith("geo_json_") && layer && layer.getLayers) {
+        if (name.startsWith("geo_json_") && layer && layer.getLayers) {{
             sizes[name] = layer.getLayers().length;
-        }
-    }
+        }}
+    }}
+    const g = {MAP}.geoint;
+    Object.keys(g.items).forEach(id => {{ sizes[id] = g.items[id].length; }});
+    Object.keys(g.tiles).forEach(id => {{
+        Object.values(g.tiles[id]._vectorTiles || {{}}).forEach((tile, i) => {{
+            sizes[id + " tile " + i] = Object.keys(tile._features || {{}}).length;
+        }});
+    }});
     return sizes;
-}"""
+}}"""
+# the risk tiles of the first view are in (GridLayer marks each tile `loaded`)
+TILES_DRAWN = f"""() => {{
+    const risk = {MAP}.geoint.tiles.risk;
+    const tiles = Object.values(risk._tiles || {{}});
+    return tiles.length > 0 && tiles.every(t => t.loaded);
+}}"""
+CHANGE_DAY = """(day) => new Promise(resolve => {
+    const started = performance.now();
+    const header = document.querySelector(".geoint-header");
+    const select = document.querySelector("select.geoint-date");
+    const observer = new MutationObserver(() => {
+        if (!document.querySelector(".geoint-loading")) {
+            observer.disconnect();
+            resolve((performance.now() - started) / 1000);
+        }
+    });
+    observer.observe(header, {childList: true, subtree: true});
+    select.value = day;
+    select.dispatchEvent(new Event("change"));
+})"""
 
 
 def bench(workspace: Path, region: Path, day: str | None, runs: int) -> dict:
@@ -47,7 +77,7 @@ def bench(workspace: Path, region: Path, day: str | None, runs: int) -> dict:
     url = server.url
     page_url = f"{url}/map" + (f"?date={day}" if day else "")
     headers = {"Authorization": f"Bearer {text}"}
-    loads, builds, outside, errors = [], [], [], []
+    loads, ready, changes, builds, outside, errors = [], [], [], [], [], []
     try:
         for _ in range(runs):
             started = time.monotonic()
@@ -68,7 +98,16 @@ def bench(workspace: Path, region: Path, day: str | None, runs: int) -> dict:
                 started = time.monotonic()
                 page.goto(page_url, wait_until="load")
                 loads.append(time.monotonic() - started)
+                page.wait_for_function(TILES_DRAWN, timeout=60_000)
+                ready.append(time.monotonic() - started)
                 sizes = page.evaluate(LAYER_SIZES)
+                days = page.eval_on_selector_all(
+                    "select.geoint-date option", "os => os.map(o => o.value)"
+                )
+                shown = page.input_value("select.geoint-date")
+                other = next((d for d in reversed(days) if d != shown), None)
+                if other is not None:
+                    changes.append(page.evaluate(CHANGE_DAY, other))
                 context.close()
             browser.close()
     finally:
@@ -80,8 +119,12 @@ def bench(workspace: Path, region: Path, day: str | None, runs: int) -> dict:
         "page_bytes": len(body),
         "build_s": {"median": statistics.median(builds), "max": max(builds)},
         "load_s": {"median": statistics.median(loads), "max": max(loads), "runs": loads},
+        "ready_s": {"median": statistics.median(ready), "max": max(ready), "runs": ready},
+        "date_change_s": {"median": statistics.median(changes), "max": max(changes)}
+        if changes
+        else None,
         "largest_layer_features": max(sizes.values(), default=0),
-        "layer_features": sorted(sizes.values(), reverse=True),
+        "layer_features": {name: size for name, size in sizes.items() if " tile " not in name},
         "requests_outside_loopback": outside,
         "page_errors": errors,
     }

@@ -1,71 +1,112 @@
-"""Write a PNG of the web map on the sample data with headless Chromium (``docs/map.png``).
+"""Write the README's screenshots of the served map with headless Chromium.
 
-    .venv/bin/python scripts/screenshot.py [--workspace W] [--date YYYY-MM-DD] [--out docs/map.png]
+    .venv/bin/python scripts/screenshot.py [--workspace W] [--out-dir docs] [--lang en]
 
 Without ``--workspace`` it first builds the sample workspace with ``geoint demo`` in a temporary
-folder. The page is the offline export (`geoint.web.map.to_html`), centred on the day's
-riskiest cell with its explanation open.
+folder. It serves the workspace on loopback (an analyst key created for the run and revoked at
+the end) and saves three views of ``/map``: the default view (``map.png``), the panel of the
+busiest cell of the day zoomed in to its res-8 neighbours (``map-cell.png``) and the most severe
+new alert's popup (``map-alert.png``).
 """
 
 import argparse
 import subprocess
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 
-from geoint.layers import Region
+import h3
+import numpy as np
+import polars as pl
+
+from geoint.h3index import cells_to_hex
 from geoint.serve.map_data import map_data
+from geoint.store.cell_tables import read_optional_table
+from geoint.store.keys import KeyStore
 from geoint.store.workspace import Workspace
-from geoint.web.map import build_map, to_html
+from geoint.testing.server import start_server, stop_server
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-OPEN_RISKIEST = """(zoom) => {
-    const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
-    let best = null;
-    map.eachLayer(l => {
-        const p = l.feature && l.feature.properties;
-        if (p && p.tooltip && p.tooltip.startsWith("risk ")
-            && (!best || +p.tooltip.slice(5) > +best.feature.properties.tooltip.slice(5))) {
-            best = l;
-        }
-    });
-    if (best) {
-        map.setView(best.getBounds().getCenter(), zoom, {animate: false});
-        best.openPopup();
-    }
-}"""
+MAP = "window[Object.keys(window).find(k => k.startsWith('map_'))]"
+SEVERITY_ORDER = ("Extreme", "Severe", "Moderate", "Minor")
 
 
-def screenshot(workspace: Path, out: Path, day: date | None, size: tuple[int, int]) -> None:
-    """Render the map of `workspace` for `day` and save it as a PNG."""
+def busiest_cell(workspace: Path, day: object) -> tuple[float, float]:
+    """The centre of the res-8 cell with the most events on `day`."""
+    days = read_optional_table(workspace, "days").filter(pl.col("date") == day)
+    cell = days.sort(["events", "pings"], descending=True)["cell"][0]
+    [hexid] = cells_to_hex(np.array([cell], dtype=np.uint64))
+    return h3.cell_to_latlng(hexid)
+
+
+def screenshots(workspace: Path, out_dir: Path, lang: str) -> list[Path]:
+    """Serve `workspace`, take the three views, return the files written."""
     from playwright.sync_api import sync_playwright
 
     store = Workspace(workspace)
-    m = build_map(Region.load(workspace / "region"), map_data(store, day))
-    with tempfile.TemporaryDirectory() as scratch, sync_playwright() as playwright:
-        page_file = Path(scratch) / "map.html"
-        page_file.write_text(to_html(m), encoding="utf-8")
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-        page.goto(page_file.as_uri(), wait_until="load")
-        page.evaluate(OPEN_RISKIEST, 11)
-        page.wait_for_timeout(300)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out))
-        browser.close()
-    store.engine.dispose()
+    keys = KeyStore(store)
+    key, text = keys.create("analyst", [])
+    day = map_data(store).day
+    lat, lon = busiest_cell(workspace, day)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / name for name in ("map.png", "map-cell.png", "map-alert.png")]
+    log = Path(tempfile.gettempdir()) / "geoint_screenshot_server.log"
+    server = start_server(workspace, workspace / "region", log, timeout_s=120)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 800},
+                extra_http_headers={"Authorization": f"Bearer {text}"},
+            )
+            page = context.new_page()
+            page.goto(f"{server.url}/map?lang={lang}", wait_until="load")
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(written[0]))
+
+            page.evaluate(f"() => {MAP}.setView([{lat}, {lon}], 13, {{animate: false}})")
+            page.wait_for_timeout(2500)
+            box = page.locator(".folium-map").bounding_box()
+            # the alert and event markers sit on the cell: click the cell beside them
+            page.evaluate(f"() => {MAP}.geoint.holders.alerts.remove()")
+            page.evaluate(f"() => {MAP}.geoint.holders.events.remove()")
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.wait_for_selector(".geoint-panel h4", timeout=15000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(written[1]))
+
+            page.click(".geoint-close")
+            page.evaluate(f"() => {MAP}.geoint.holders.alerts.addTo({MAP})")
+            order = list(SEVERITY_ORDER)
+            page.evaluate(
+                f"""(order) => {{ const alerts = {MAP}.geoint.items.alerts.slice()
+                    .filter(a => a.props.status === "new")
+                    .sort((a, b) => order.indexOf(a.props.severity)
+                                    - order.indexOf(b.props.severity));
+                    const item = alerts[0].item;
+                    {MAP}.setView(item.getLatLng(), 12, {{animate: false}});
+                    item.openPopup(); }}""",
+                order,
+            )
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(written[2]))
+            browser.close()
+    finally:
+        stop_server(server)
+        keys.revoke(key.id)
+        store.engine.dispose()
+    return written
 
 
 def main() -> int:
-    """Parse the arguments, build the sample workspace if none is given, take the screenshot."""
+    """Parse the arguments, build the sample workspace if none is given, take the screenshots."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, help="an analysed workspace with W/region")
-    parser.add_argument("--date", type=date.fromisoformat, help="UTC day (default: latest)")
-    parser.add_argument("--out", type=Path, default=Path("docs/map.png"))
+    parser.add_argument("--out-dir", type=Path, default=Path("docs"))
+    parser.add_argument("--lang", default="en", choices=("en", "fr"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         workspace = args.workspace
@@ -73,8 +114,8 @@ def main() -> int:
             workspace = Path(scratch) / "ws"
             demo = [sys.executable, "-m", "geoint", "demo", "--workspace", str(workspace), "--json"]
             subprocess.run(demo, check=True, stdout=subprocess.DEVNULL)
-        screenshot(workspace, args.out, args.date, (1280, 800))
-    print(f"wrote {args.out}")
+        for path in screenshots(workspace, args.out_dir, args.lang):
+            print(f"wrote {path}")
     return 0
 
 

@@ -50,6 +50,8 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "vega@6.4.0": ("LICENSE", "build/vega.min.js"),
     "vega-lite@6.5.0": ("LICENSE", "build/vega-lite.min.js"),
     "vega-embed@7.3.0": ("LICENSE", "build/vega-embed.min.js"),
+    # the bundled build carries pbf and vector-tile; its licence (Beerware) is in the README
+    "leaflet.vectorgrid@1.3.0": ("README.md", "dist/Leaflet.VectorGrid.bundled.min.js"),
 }
 
 

@@ -1,31 +1,22 @@
-"""A fixed legend control for Folium maps, without branca's d3 colormap (no CDN)."""
+"""Legend entries as escaped HTML: ``map.js`` shows those of the layers on the map."""
 
 import html
 
-from branca.element import MacroElement
-from jinja2 import Template
+SHAPES = ("box", "dot", "ring", "line", "dash")
 
 
-class Legend(MacroElement):
-    """Colour swatches with labels in a Leaflet control; the text is escaped."""
-
-    _template = Template(
-        """{% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.control({position: "bottomright"});
-        {{ this.get_name() }}.onAdd = function () {
-            var div = L.DomUtil.create("div", "geoint-legend");
-            div.innerHTML = {{ this.html|tojson }};
-            return div;
-        };
-        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
-        {% endmacro %}"""
-    )
-
-    def __init__(self, title: str, entries: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self._name = "Legend"
-        swatches = "".join(
-            f'<div><i style="background:{html.escape(colour)}"></i>{html.escape(label)}</div>'
-            for colour, label in entries
+def legend_html(
+    title: str, entries: list[tuple[str, str] | tuple[str, str, str]], shape: str = "box"
+) -> str:
+    """A legend block: the title and one swatch per (colour, label[, shape]); text escaped."""
+    rows = []
+    for entry in entries:
+        colour, label = entry[0], entry[1]
+        kind = entry[2] if len(entry) > 2 else shape
+        if kind not in SHAPES:
+            raise ValueError(f"legend shape {kind!r}: expected one of {', '.join(SHAPES)}")
+        rows.append(
+            f'<div><i class="geoint-swatch-{kind}" style="--swatch:{html.escape(colour)}"></i>'
+            f"{html.escape(label)}</div>"
         )
-        self.html = f"<b>{html.escape(title)}</b>{swatches}"
+    return f'<div class="geoint-legend-block"><b>{html.escape(title)}</b>{"".join(rows)}</div>'

@@ -1,41 +1,49 @@
 """The Folium map of a region and a workspace (SPEC §11), with assets from ``web/static/``.
 
-`build_map` draws the region layers and the rows it is handed (`geoint.serve.map_data.MapData`:
-a day's risk heatmap, explained by its factor contributions, its Gi* hot spots, the seizures
-(clustered, by commodity), the day's events and alerts (by severity), optionally a vehicle's
-track) and a patrol plan, with a filter panel (``map.js``). It reads no storage: the query
-layer caps every layer and picks the heatmap's resolution. Every string from the
-data is HTML-escaped in Python and bound to the layers as popup/tooltip HTML by one small JS
-function, so no value is ever pasted into a JS template. The map loads its JS/CSS from
-``static_url`` (the API serves ``web/static/`` there); `to_html` inlines them into one
-self-contained file.
+`build_map` draws the static region layers with Folium (sectors, corridors, roads, the border,
+crossings, a patrol plan) and hands ``map.js`` the rest as data: the offline basemap
+(`geoint.web.basemap`), the header, the legends, and the day's layers from `day_layers` (risk,
+hot spots, events, alerts, seizures, a vehicle's track), which the served map fetches again
+from ``/api/v1/map/day`` when the date changes, without reloading. Served, the risk and the
+activity anomaly come from the API's vector tiles (res 8 when zoomed in), so nothing is capped;
+an exported file draws the capped risk GeoJSON of the query layer and says so.
+
+It reads no storage. Every string from the data is HTML-escaped in Python and bound to the
+features as popup/tooltip HTML by ``map.js``, so no value is ever pasted into a JS template;
+the config reaches the page through Jinja's ``tojson`` (``<``, ``>``, ``&`` escaped). Labels
+are translated (`geoint.web.i18n`); times shown are local to the region.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 import mimetypes
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
 import polars as pl
 import shapely
-from branca.element import MacroElement
+from branca.element import Figure, MacroElement
 from h3ronpy import vector
 from jinja2 import Template
 
 from geoint.analytics.scoring import ADJUSTMENTS, FACTORS
-from geoint.h3index import cells_to_hex
+from geoint.h3index import cells_to_hex, parent_cells
 from geoint.layers import Region
 from geoint.palette import COMMODITY_COLOURS, SEVERITY_COLOURS
 from geoint.serve.map_data import MAX_FEATURES, MapData
-from geoint.web.legend import Legend
+from geoint.settings import CellSettings
+from geoint.web.basemap import basemap
+from geoint.web.i18n import DEFAULT, N_, gettext_for
+from geoint.web.legend import legend_html
 
 if TYPE_CHECKING:
     import folium
@@ -43,18 +51,19 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_URL = "/static/web"
 
-# Only Leaflet and the three plugins used: the map needs none of folium's jQuery, Bootstrap,
+# Only Leaflet and the plugins used: the map needs none of folium's jQuery, Bootstrap,
 # Font Awesome or awesome-markers (no folium.Popup, no icons), so they are not loaded at all.
 _ASSETS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
     "Map": (
-        [("leaflet", "vendor/leaflet/leaflet.js")],
-        [("leaflet_css", "vendor/leaflet/leaflet.css"), ("geoint_css", "map.css")],
-    ),
-    "MarkerCluster": (
-        [("markerclusterjs", "vendor/leaflet.markercluster/leaflet.markercluster.js")],
         [
+            ("leaflet", "vendor/leaflet/leaflet.js"),
+            ("markerclusterjs", "vendor/leaflet.markercluster/leaflet.markercluster.js"),
+        ],
+        [
+            ("leaflet_css", "vendor/leaflet/leaflet.css"),
             ("markerclustercss", "vendor/leaflet.markercluster/MarkerCluster.css"),
             ("markerclusterdefaultcss", "vendor/leaflet.markercluster/MarkerCluster.Default.css"),
+            ("geoint_css", "map.css"),
         ],
     ),
     "Fullscreen": (
@@ -66,56 +75,125 @@ _ASSETS: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
         [("leaflet_measure_css", "vendor/leaflet-measure/leaflet-measure.css")],
     ),
 }
+VECTOR_GRID_JS = "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
 
-# Binds the pre-escaped ``popup``/``tooltip`` properties of each feature.
+# Binds the pre-escaped ``popup``/``tooltip`` properties of each feature (region layers).
 _BIND = """function (feature, layer) {
     var p = feature.properties;
-    if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 380}); }
+    if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 380, autoPanPaddingTopLeft: [10, 70]}); }
     if (p.tooltip) { layer.bindTooltip(p.tooltip, {sticky: true}); }
 }"""
 
-HOTSPOT_CLASSES: dict[int, tuple[str, str]] = {
-    3: ("hot spot, 99 % confidence", "#b2182b"),
-    2: ("hot spot, 95 % confidence", "#ef8a62"),
-    1: ("hot spot, 90 % confidence", "#fddbc7"),
-    -1: ("cold spot, 90 % confidence", "#d1e5f0"),
-    -2: ("cold spot, 95 % confidence", "#67a9cf"),
-    -3: ("cold spot, 99 % confidence", "#2166ac"),
-}
-RISK_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")  # risk 0-20, ..., 80-100
+# Colour-blind safe palettes, distinct between layers: viridis reversed (risk: the riskiest
+# darkest on the light basemap), cividis reversed (anomaly),
+# RdBu (Gi*), sequential reds (alert severity) and Paul Tol's muted set (commodities) from
+# geoint.palette, Okabe-Ito (patrol teams). Crossings are white rings, events magenta, the
+# track blue.
+RISK_COLOURS = ("#fde725", "#5ec962", "#21918c", "#3b528b", "#440154")  # risk 0-20 ... 80-100
+ANOMALY_COLOURS = ("#fee838", "#bcae6c", "#7d7c78", "#434e6c", "#00224e")  # z <1, 1-2 ... ≥4
+HOTSPOT_COLOURS: dict[int, str] = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0",
+                                   -2: "#67a9cf", -3: "#2166ac"}  # fmt: skip
+PATROL_COLOURS = ("#e69f00", "#56b4e9", "#cc79a7", "#0072b2", "#d55e00", "#f0e442")
+EVENT_COLOUR = "#e7298a"
+TRACK_COLOUR = "#0057e7"
+CROSSING_COLOUR = "#ffffff"
 SEIZURE_FIELDS = (
     "seizure_id", "origin", "ts", "position_precision", "place", "commodity", "quantity", "unit",
     "transport_mode", "concealment", "detection_method", "direction", "origin_country",
     "destination_country", "vehicle_id", "description",
 )  # fmt: skip
+# The feature properties the filter panel offers and their labels, in the panel's order.
+FILTER_LABELS = {
+    "event_type": N_("event type"),
+    "rule": N_("alert rule"),
+    "status": N_("alert status"),
+    "severity": N_("alert severity"),
+    "commodity": N_("commodity"),
+    "transport_mode": N_("transport mode"),
+    "concealment": N_("concealment"),
+    "origin": N_("seizure origin"),
+}
+# Data values shown translated (`_(value)`): marked here for extraction.
+VOCABULARY = (
+    N_("Extreme"), N_("Severe"), N_("Moderate"), N_("Minor"),
+    N_("new"), N_("acknowledged"), N_("resolved"), N_("dismissed"),
+    N_("drugs"), N_("tobacco"), N_("alcohol"), N_("ipr counterfeit"), N_("wildlife"),
+    N_("timber"), N_("weapons"), N_("explosives precursors"), N_("currency"), N_("waste ods"),
+    N_("medicines"), N_("fuel"), N_("other"),
+    N_("border crossing"), N_("unofficial crossing"), N_("closed hours crossing"),
+    N_("dark crossing"), N_("signal gap near border"), N_("border loiter"), N_("rendezvous"),
+    N_("off road near border"), N_("shuttle"), N_("route deviation"), N_("unauthorized stop"),
+    N_("transit overdue"), N_("watchlist hit"), N_("identity conflict"), N_("gnss anomaly"),
+    N_("events"), N_("hotspot"), N_("anomaly"), N_("seizure prior"), N_("remoteness"),
+    N_("border"), N_("night"),
+    N_("seizure id"), N_("ts"), N_("position precision"), N_("place"), N_("quantity"),
+    N_("unit"), N_("detection method"), N_("direction"), N_("origin country"), N_("origin"),
+    N_("effort"), N_("searched"),
+    N_("destination country"), N_("vehicle id"), N_("description"),
+)  # fmt: skip
+# The day's layers `day_layers` fills, in drawing order.
+DAY_LAYERS = ("risk", "hotspots", "events", "alerts", "seizures", "track")
+TILE_METRICS = ("risk", "anomaly")
 
 
-PATROL_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
-ALERT_FIELDS = ("status", "severity", "urgency", "certainty", "rule", "type", "event_time",
-                "last_seen", "count", "sector", "cell")  # fmt: skip
-TRACK_COLOUR = "#0057e7"
-# The feature properties the filter panel offers (property, label), in the panel's order.
-FILTERS = (("commodity", "commodity"), ("transport_mode", "transport mode"),
-           ("concealment", "concealment"), ("origin", "seizure origin"),
-           ("severity", "alert severity"))  # fmt: skip
+def layer_names(_: Callable[[str], str]) -> dict[str, str]:
+    """Each layer's name in the switcher (the key ``map.js`` and the legends use)."""
+    return {
+        "risk": _("Risk (H3 cells)"),
+        "anomaly": _("Activity anomaly (z)"),
+        "hotspots": _("Hot spots (Gi*)"),
+        "events": _("Track events"),
+        "alerts": _("Alerts (by severity)"),
+        "seizures": _("Seizures (by commodity)"),
+        "track": _("Vehicle track"),
+        "sectors": _("Sectors"),
+        "corridors": _("Transit corridors"),
+        "roads": _("Roads"),
+        "border": _("Border"),
+        "crossings": _("Crossings (hours)"),
+        "patrol": _("Patrol plan"),
+        "basemap": _("Offline basemap (Natural Earth)"),
+        "none": _("No basemap"),
+        "osm": _("OpenStreetMap (online)"),
+        "local": _("Local basemap"),
+    }
+
+
+class Page(Figure):
+    """Folium's page with the document's language and a title."""
+
+    _template = Template(
+        '<!DOCTYPE html>\n<html lang="{{ this.lang }}">\n<head>\n'
+        "<title>{{ this.title }}</title>\n"
+        "    {{ this.header.render(**kwargs) }}\n</head>\n<body>\n"
+        "    {{ this.html.render(**kwargs) }}\n</body>\n<script>\n"
+        "    {{ this.script.render(**kwargs) }}\n</script>\n</html>\n"
+    )
+
+    def __init__(self, lang: str, title: str) -> None:
+        super().__init__()
+        self.lang = lang
+        self.title = title  # the template's autoescape is off: escaped by the caller
 
 
 class Controls(MacroElement):
-    """The filter control, the served map's date selector and alert acknowledgement.
+    """Everything ``map.js`` draws: basemap, day layers, header, legends, filters, panel.
 
-    ``web/static/map.js`` does the work; this element passes it plain data (layer variable
-    names, analysed days, the API's URL) as JSON, never user text.
+    Rendered after the layer control, whose JS name it passes so base layers and overlays can
+    join it. The config holds escaped HTML and plain values only, as JSON.
     """
 
     _template = Template(
         """{% macro script(this, kwargs) %}
-        geointControls({{ this._parent.get_name() }}, {{ this.config|tojson }});
+        geointMap({{ this._parent.get_name() }}, {{ this.control.get_name() }},
+                  {{ this.config|tojson }});
         {% endmacro %}"""
     )
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, control: Any, config: dict[str, Any]) -> None:
         super().__init__()
         self._name = "Controls"
+        self.control = control
         self.config = config
 
 
@@ -127,74 +205,123 @@ def build_map(
     static_url: str = STATIC_URL,
     api_url: str | None = None,
     patrol: Mapping[str, Any] | None = None,
+    lang: str = DEFAULT,
+    local_basemap: Mapping[str, str] | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> folium.Map:
     """Return the map of `region` with the rows of one day (`geoint.serve.map_data.map_data`).
 
     Parameters
     ----------
     m
-        A map to draw on; a new one without a basemap (offline) when None.
+        A map to draw on; a new one (the offline basemap below everything) when None.
     static_url
         Where the page loads ``web/static/`` from (``to_html`` inlines it for a file).
     api_url
-        The API's ``/api/v1`` path when the page is served by it: cell popups then link to
-        ``{api_url}/cells/{hex}``, new alerts get an "Acknowledge" button and a date selector
-        reloads the page. None (an exported file) leaves all three out: offline, read-only.
+        The API's ``/api/v1`` path when the page is served by it: the risk then comes from its
+        vector tiles, cells open a panel of what happened there, new alerts get an
+        "Acknowledge" button, links show a vehicle's track and the date selector fetches the
+        day's layers. None (an exported file) leaves all of it out: offline, read-only.
     patrol
         A patrol plan as GeoJSON (``PatrolPlan.to_geojson``, ``geoint patrol plan --geojson``)
         drawn as one more layer: each team's route, its waypoints with ETA and reason, the base.
+    lang
+        The language of every label (`geoint.web.i18n.LANGUAGES`).
+    local_basemap
+        ``{"url": ".../{z}/{x}/{y}.png", "format": "png"}`` of a post's own tiles
+        (``geoint serve --basemap``), offered as a base layer.
+    weights
+        The risk weights (each factor's most points); default `CellSettings`'.
     """
     import folium
     from branca.element import Element, JavascriptLink
     from folium import plugins
 
+    _ = gettext_for(lang)
+    names = layer_names(_)
+    scope = _scope(region, data.sectors)
+    whole = region.bbox or _border_bounds(region)
+    bounds = scope.bounds if scope is not None and not scope.is_empty else whole
     if m is None:
-        m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+        # starts on the region (not the world), so no tile is asked for at zoom 1; SVG, not
+        # canvas: an SVG pane lets clicks on its empty parts through to the cell tiles below
+        centre = [(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2] if bounds else None
+        m = folium.Map(location=centre, zoom_start=7, tiles=None, control_scale=True)
     m.options.setdefault("max_zoom", 18)  # the marker clusters need it when no tiles set it
     _localise(m, static_url)
+    if api_url is not None:  # after Leaflet, which it extends
+        m.default_js.append(("vectorgrid", f"{static_url.rstrip('/')}/{VECTOR_GRID_JS}"))
+    Page(lang, html.escape(f"geoint · {region.name}")).add_child(m)
+    root = m.get_root()
     # An empty icon: otherwise the browser asks the server for /favicon.ico (a 404).
-    m.get_root().header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
-    # Only defines `geointControls`, so it may load before Leaflet.
-    m.get_root().header.add_child(JavascriptLink(f"{static_url.rstrip('/')}/map.js"), name="geoint")
-    folium.FeatureGroup(name="No basemap", overlay=False).add_to(m)
-    folium.TileLayer(
-        "OpenStreetMap", name="OpenStreetMap (online)", overlay=False, show=False
-    ).add_to(m)
-
-    border = region.read("border") if region.files("border") else None
-    _region_layers(m, region)
-    day = data.day
-    filtered: list[dict[str, str | None]] = []
-    if data.analysed_days:
-        _risk_layer(m, data, api_url)
-        _hotspot_layer(m, data)
-        _event_layer(m, data)
-        filtered.append(_alert_layer(m, data, api_url))
-    filtered.append(_seizure_layer(m, data.seizures, static_url))
-    if data.track is not None and data.vehicle is not None:
-        _track_layer(m, data.track, day, data.vehicle)
+    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
+    # Only defines functions, so it may load before Leaflet.
+    root.header.add_child(JavascriptLink(f"{static_url.rstrip('/')}/map.js"), name="geoint")
+    legends = _region_layers(m, region, names, scope, _)
     if patrol is not None:
-        _patrol_layer(m, patrol)
-
-    config = {
-        "layers": filtered,
-        "filters": FILTERS,
-        "api": api_url,
-        "days": [str(d) for d in data.analysed_days] if api_url is not None else [],
-        "day": str(day) if day is not None else None,
-    }
+        legends[names["patrol"]] = _patrol_layer(m, patrol, names["patrol"], _)
     for control in (
         plugins.Fullscreen(),
         plugins.MeasureControl(primary_length_unit="kilometers", primary_area_unit="hectares"),
     ):
         _localise(control, static_url)
         control.add_to(m)
-    Controls(config).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    bounds = region.bbox or (tuple(border.total_bounds) if border is not None else None)
+    layer_control = folium.LayerControl(collapsed=False).add_to(m)
+    legends |= _day_legends(names, _)
+    legends[names["basemap"]] = legend_html(names["basemap"], [
+        ("#f4efe1", _("land (country names)"), "box"), ("#cfe2f3", _("sea"), "box"),
+        ("#5b8db8", _("coast"), "line"), ("#6fa3cf", _("rivers"), "line"),
+        ("#333333", _("towns (more as you zoom in)"), "dot"),
+    ])  # fmt: skip
+    config = {
+        "lang": lang,
+        "names": names,
+        "api": api_url,
+        "region": region.name,  # shown as text
+        "timezone": region.timezone,
+        "days": [str(d) for d in data.analysed_days] if api_url is not None else [],
+        "completeDays": [str(d) for d in data.complete_days],
+        "data": day_layers(region, data, api_url, lang, weights),
+        "tiles": _tiles(api_url, names) if api_url is not None else None,
+        "legends": legends,
+        "filters": {name: _(label) for name, label in FILTER_LABELS.items()},
+        "basemap": basemap(region).to_json(),
+        "localBasemap": dict(local_basemap) if local_basemap else None,
+        "strings": _js_strings(_),
+        "vocabulary": {k: _(v) for v in VOCABULARY for k in (v, v.replace(" ", "_"))},
+    }
+    Controls(layer_control, config).add_to(m)
     if bounds:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
+
+
+def day_layers(
+    region: Region,
+    data: MapData,
+    api_url: str | None = None,
+    lang: str = DEFAULT,
+    weights: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """The day's header and layers as GeoJSON with escaped popups (``map.js`` draws them).
+
+    Served (`api_url`), the risk is left to the vector tiles.
+    """
+    _ = gettext_for(lang)
+    tz = ZoneInfo(region.timezone)
+    weights = weights or CellSettings().risk_weights
+    layers: dict[str, Any] = {name: None for name in DAY_LAYERS}
+    if data.analysed_days:
+        if api_url is None:
+            layers["risk"] = _risk_layer(data, weights, tz, _)
+        layers["hotspots"] = _hotspot_layer(data, _)
+        layers["events"] = _event_layer(data.events, tz, _)
+        layers["alerts"] = _alert_layer(data, api_url, tz, _)
+    layers["seizures"] = _seizure_layer(data.seizures, tz, _)
+    if data.track is not None and data.vehicle is not None:
+        vehicle_events = data.events.filter(pl.col("vehicle_id") == data.vehicle)
+        layers["track"] = _track_layer(data.track, vehicle_events, data.vehicle, tz, _)
+    return {"header": _header(region, data, api_url, tz, _), "layers": layers}
 
 
 def to_html(m: folium.Map, static_url: str = STATIC_URL) -> str:
@@ -236,21 +363,51 @@ def _localise(element: Any, static_url: str) -> None:
     element.default_css = [(name, f"{base}/{path}") for name, path in css]
 
 
-def _escape(value: object) -> str:
-    """HTML text of a value (empty for missing ones)."""
+def _border_bounds(region: Region) -> tuple[float, ...] | None:
+    return tuple(region.read("border").total_bounds) if region.files("border") else None
+
+
+def _scope(region: Region, sectors: frozenset[str] | None) -> shapely.Geometry | None:
+    """The union of the scope's sector polygons (None: no scope)."""
+    if sectors is None:
+        return None
+    frame = region.read("sectors") if region.files("sectors") else None
+    if frame is None:
+        return shapely.Polygon()
+    return shapely.union_all(frame[frame["sector_id"].astype(str).isin(sectors)].geometry)
+
+
+def _in_scope(frame: gpd.GeoDataFrame, scope: shapely.Geometry | None) -> gpd.GeoDataFrame:
+    """The features meeting the scope's interior (the OGC collections' rule for units)."""
+    if scope is None:
+        return frame
+    geometry = frame.geometry.to_numpy()
+    keep = shapely.intersects(geometry, scope) & ~shapely.touches(geometry, scope)
+    return frame[keep]
+
+
+def _escape(value: object, tz: ZoneInfo | None = None) -> str:
+    """HTML text of a value (empty for missing ones); datetimes in `tz` (else UTC)."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, datetime):
-        value = value.strftime("%Y-%m-%d %H:%M UTC")
+        value = _local(value, tz) if tz is not None else value.strftime("%Y-%m-%d %H:%M UTC")
     elif isinstance(value, float):
         value = f"{value:.6g}"
     return html.escape(str(value))
 
 
-def _card(title: object, rows: Iterable[tuple[str, object]], foot: str = "") -> str:
+def _local(value: datetime, tz: ZoneInfo) -> str:
+    """A time in the region's zone, with its abbreviation (``2026-03-04 22:12 WAT``)."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _card(
+    title: object, rows: Iterable[tuple[str, object]], foot: str = "", tz: ZoneInfo | None = None
+) -> str:
     """A popup: an escaped title and a two-column table of escaped values."""
     body = "".join(
-        f"<tr><th>{_escape(k)}</th><td>{_escape(v)}</td></tr>"
+        f"<tr><th>{_escape(k)}</th><td>{_escape(v, tz)}</td></tr>"
         for k, v in rows
         if v is not None and v != ""
     )
@@ -281,7 +438,7 @@ def _add(
     style: Mapping[str, Any] | None = None,
     colour: str | None = None,
     radius: int | None = None,
-    show: bool = True,
+    interactive: bool = True,
 ) -> folium.GeoJson:
     """Add a GeoJSON layer whose features carry ``popup``/``tooltip`` HTML (and ``colour``)."""
     import folium
@@ -295,38 +452,131 @@ def _add(
         data,
         name=name,
         control=name is not None,
-        show=show,
         style_function=style_function,
         on_each_feature=JsCode(_BIND),
         marker=folium.CircleMarker(radius=radius, fill=True) if radius else None,
+        interactive=interactive,
     ).add_to(parent)
 
 
-def _region_layers(m: folium.Map, region: Region) -> None:
-    """Sectors, corridors, roads, the border and the crossings (drawn in that order)."""
-    layers: list[tuple[str, str, Any, dict[str, Any]]] = [
-        ("sectors", "Sectors", lambda r: _card("Sector " + str(r.sector_id), [("unit", r.unit)]),
-         {"weight": 1, "fillOpacity": 0.03, "color": "#555555", "dashArray": "4 4"}),
-        ("corridors", "Transit corridors",
-         lambda r: _card("Corridor " + str(r.corridor_id), [("width (m)", r.width_m)]),
-         {"weight": 4, "opacity": 0.6, "color": "#6a3d9a"}),
-        ("roads", "Roads", lambda r: _card(r.get("name") or "road", [("class", r["class"])]),
-         {"weight": 1.5, "color": "#7f7f7f"}),
-        ("border", "Border", lambda r: _card("Border", [("left", r.left), ("right", r.right)]),
-         {"weight": 3, "color": "#000000"}),
+def _region_layers(
+    m: folium.Map,
+    region: Region,
+    names: Mapping[str, str],
+    scope: shapely.Geometry | None,
+    _: Callable[[str], str],
+) -> dict[str, str]:
+    """Sectors, corridors, roads, the border and the crossings (drawn in that order), limited
+    to what meets the scope; returns their legends by layer name."""
+    layers: list[tuple[str, Any, dict[str, Any], str]] = [
+        ("sectors", lambda r: _card(_("Sector") + " " + str(r.sector_id), [(_("unit"), r.unit)]),
+         {"weight": 1, "fillOpacity": 0.03, "color": "#555555", "dashArray": "4 4"}, "dash"),
+        ("corridors",
+         lambda r: _card(_("Corridor") + " " + str(r.corridor_id), [(_("width (m)"), r.width_m)]),
+         {"weight": 4, "opacity": 0.6, "color": "#6a3d9a"}, "line"),
+        ("roads", lambda r: _card(r.get("name") or _("road"), [(_("class"), r["class"])]),
+         {"weight": 1.5, "color": "#7f7f7f"}, "line"),
+        ("border", lambda r: _card(_("Border"), [(_("left"), r.left), (_("right"), r.right)]),
+         {"weight": 3, "color": "#000000"}, "line"),
     ]  # fmt: skip
-    for kind, name, popup, style in layers:
+    legends: dict[str, str] = {}
+    for kind, popup, style, shape in layers:
         if not region.files(kind):
             continue
-        frame = region.read(kind).to_crs(4326)
-        rows = [popup(row) for _, row in frame.iterrows()]
-        _add(m, _geojson(frame.geometry, rows), name, style, style.get("color"))
+        frame = _in_scope(region.read(kind).to_crs(4326), scope)
+        rows = [popup(row) for _row, row in frame.iterrows()]
+        # a sector's fill would catch every click meant for the cells below it
+        _add(m, _geojson(frame.geometry, rows), names[kind], style, style.get("color"),
+             interactive=kind != "sectors")  # fmt: skip
+        legends[names[kind]] = legend_html(names[kind], [(style["color"], "", shape)])
     if region.files("crossings"):
-        frame = region.read("crossings").to_crs(4326)
-        popups = [_card(row["name"], [("hours", row["hours"])]) for _, row in frame.iterrows()]
-        tooltips = [_escape(f"{row['name']} ({row['hours']})") for _, row in frame.iterrows()]
-        _add(m, _geojson(frame.geometry, popups, tooltips), "Crossings (hours)",
-             {"fillOpacity": 0.9, "weight": 2}, "#1a9850", radius=6)  # fmt: skip
+        frame = _in_scope(region.read("crossings").to_crs(4326), scope)
+        popups = [
+            _card(row["name"], [(_("hours"), row["hours"])]) for _row, row in frame.iterrows()
+        ]
+        tooltips = [_escape(f"{row['name']} ({row['hours']})") for _row, row in frame.iterrows()]
+        style = {"fillOpacity": 1.0, "weight": 2.5, "color": "#000000"}
+        layer = _add(m, _geojson(frame.geometry, popups, tooltips), names["crossings"], style,
+                     radius=6)  # fmt: skip
+        layer.style_function = lambda _f: {**style, "fillColor": CROSSING_COLOUR}
+        legends[names["crossings"]] = legend_html(
+            names["crossings"], [(CROSSING_COLOUR, _("official crossing"), "ring")]
+        )
+    return legends
+
+
+def _day_legends(names: Mapping[str, str], _: Callable[[str], str]) -> dict[str, str]:
+    """The legends of the day's layers by layer name."""
+    bins = [f"{20 * i}–{20 * (i + 1)}" for i in range(5)]
+    hotspot_labels = {
+        3: _("hot spot, confidence 99 %"), 2: _("hot spot, confidence 95 %"),
+        1: _("hot spot, confidence 90 %"), -1: _("cold spot, confidence 90 %"),
+        -2: _("cold spot, confidence 95 %"), -3: _("cold spot, confidence 99 %"),
+    }  # fmt: skip
+    anomaly_bins = ["< 1", "1–2", "2–3", "3–4", "≥ 4"]
+    return {
+        names["risk"]: legend_html(_("Risk score"), list(zip(RISK_COLOURS, bins, strict=True))),
+        names["anomaly"]: legend_html(
+            _("Activity anomaly (z)"), list(zip(ANOMALY_COLOURS, anomaly_bins, strict=True))
+        ),
+        names["hotspots"]: legend_html(
+            names["hotspots"], [(HOTSPOT_COLOURS[b], label) for b, label in hotspot_labels.items()]
+        ),
+        names["events"]: legend_html(names["events"], [(EVENT_COLOUR, _("track event"), "dot")]),
+        names["alerts"]: legend_html(
+            _("Alert severity"),
+            [(c, _(s)) for s, c in SEVERITY_COLOURS.items()],
+            shape="dot",
+        ),
+        names["seizures"]: legend_html(
+            names["seizures"],
+            [(c, _(k.replace("_", " "))) for k, c in COMMODITY_COLOURS.items()],
+            shape="dot",
+        ),
+        names["track"]: legend_html(
+            names["track"], [(TRACK_COLOUR, _("pings in time order"), "line")]
+        ),
+    }
+
+
+def _tiles(api_url: str, names: Mapping[str, str]) -> dict[str, Any]:
+    """The vector-tile overlays of the served map (``map.js`` appends ``?date=``)."""
+    root = api_url.removesuffix("/api/v1")
+    return {
+        metric: {
+            "url": f"{root}/tiles/{metric}/{{z}}/{{x}}/{{y}}.mvt",
+            "name": names[metric],
+            "colours": RISK_COLOURS if metric == "risk" else ANOMALY_COLOURS,
+            "breaks": [20, 40, 60, 80] if metric == "risk" else [1, 2, 3, 4],
+            "show": metric == "risk",
+        }
+        for metric in TILE_METRICS
+    }
+
+
+def _header(
+    region: Region, data: MapData, api_url: str | None, tz: ZoneInfo, _: Callable[[str], str]
+) -> dict[str, Any]:
+    """The header's facts: region, day, counts, latest ping, and what an export leaves out."""
+    counts = data.counts
+    note = None
+    if api_url is None and data.risk.height and data.risk_cells > data.risk.height:
+        note = _("exported file: risk drawn for the {shown} riskiest of {total} cells (H3 res "
+                 "{res}); the served map draws every cell from vector tiles")  # fmt: skip
+        note = note.format(shown=data.risk.height, total=data.risk_cells, res=data.risk_resolution)
+    elif api_url is None and data.risk.height and data.risk_resolution < 8:
+        note = _("exported file: risk drawn at H3 res {res} (the day has too many res-8 cells);"
+                 " the served map draws every cell from vector tiles").format(
+            res=data.risk_resolution)  # fmt: skip
+    partial = data.day is not None and data.day not in data.complete_days
+    return {
+        "day": str(data.day) if data.day else None,
+        "partial": partial,
+        "counts": counts,
+        "latestPing": _local(data.latest_ping, tz) if data.latest_ping else None,
+        "note": html.escape(note) if note else None,
+        "vehicle": html.escape(data.vehicle) if data.vehicle else None,
+    }
 
 
 def _cell_polygons(cells: np.ndarray) -> np.ndarray:
@@ -334,105 +584,200 @@ def _cell_polygons(cells: np.ndarray) -> np.ndarray:
     return shapely.from_wkb(np.asarray(vector.cells_to_wkb_polygons(cells)))
 
 
-def _risk_layer(m: folium.Map, data: MapData, api_url: str | None) -> None:
-    """The day's risk per cell (at the resolution the query layer chose), with a legend."""
-    rows, resolution, day = data.risk, data.risk_resolution, data.day
+def risk_colour(risk: float) -> str:
+    """The viridis class of a 0-100 risk score."""
+    return RISK_COLOURS[min(int(risk // 20), 4)]
+
+
+def _risk_layer(
+    data: MapData, weights: Mapping[str, float], tz: ZoneInfo, _: Callable[[str], str]
+) -> dict | None:
+    """The day's risk per cell (the query layer's resolution and cap), explained."""
+    rows = data.risk
     if not rows.height:
-        return
+        return None
     cells = rows["cell"].to_numpy().astype(np.uint64)
+    hexes = cells_to_hex(cells)
+    events = _events_by_cell(data.events, cells, data.risk_resolution)
     popups = [
-        _risk_card(hexid, resolution, row, api_url)
-        for hexid, row in zip(cells_to_hex(cells), rows.iter_rows(named=True), strict=True)
+        _risk_card(hexid, data.risk_resolution, row, weights, events.get(int(cell), []), tz, _)
+        for hexid, cell, row in zip(hexes, cells, rows.iter_rows(named=True), strict=True)
     ]
-    tooltips = [f"risk {risk:.1f}" for risk in rows["risk"]]
-    colours = [RISK_COLOURS[min(int(risk // 20), 4)] for risk in rows["risk"]]
-    name = f"Risk {day} (H3 res {resolution})"
-    style = {"weight": 0.5, "fillOpacity": 0.55, "opacity": 0.7}
-    _add(m, _geojson(_cell_polygons(cells), popups, tooltips, colour=colours), name, style)
-    Legend(
-        f"Risk score {day}",
-        [(colour, f"{20 * i}–{20 * (i + 1)}") for i, colour in enumerate(RISK_COLOURS)],
-    ).add_to(m)
+    tooltips = [_("risk {risk:.1f}").format(risk=risk) for risk in rows["risk"]]
+    colours = [risk_colour(risk) for risk in rows["risk"]]
+    risk = rows["risk"].round(1).to_list()
+    return _geojson(_cell_polygons(cells), popups, tooltips, colour=colours, cell=hexes, risk=risk)
+
+
+def _events_by_cell(events: pl.DataFrame, cells: np.ndarray, resolution: int) -> dict[int, list]:
+    """The day's events located in each of `cells` (at `resolution`), earliest first."""
+    if events.height == 0:
+        return {}
+    located = parent_cells(events["cell"].to_numpy().astype(np.uint64), resolution)
+    found = events.with_columns(pl.Series("at", located)).filter(pl.col("at").is_in(cells))
+    grouped: dict[int, list] = {}
+    for row in found.sort("start").iter_rows(named=True):
+        grouped.setdefault(int(row["at"]), []).append(row)
+    return grouped
 
 
 def _risk_card(
-    hexid: str, resolution: int, row: Mapping[str, Any], api_url: str | None = None
+    hexid: str,
+    resolution: int,
+    row: Mapping[str, Any],
+    weights: Mapping[str, float],
+    events: list[Mapping[str, Any]],
+    tz: ZoneInfo,
+    _: Callable[[str], str],
 ) -> str:
-    """A cell's risk explained: each factor's contribution, adding up to the score.
-
-    Served (`api_url`), it links to the cell's detail; in a file it stands alone.
-    """
+    """What happened in a cell on the day and its risk explained: each factor's points of its
+    maximum, adding up to the score."""
+    factor_names = {f: _(f.replace("_", " ")) for f in (*FACTORS, *ADJUSTMENTS)}
+    # adjustments (patrol effort, searched with nothing found) only lower the score: no maximum
     parts = "".join(
-        f"<tr><th>{f}</th><td>{row[f'c_{f}']:.2f}</td></tr>"
+        f"<tr><th>{_escape(factor_names[f])}</th><td>{row[f'c_{f}']:.1f}"
+        + (f" / {weights.get(f, 0):.0f}" if f in FACTORS else "")
+        + "</td></tr>"
         for f in (*FACTORS, *ADJUSTMENTS)
         if f"c_{f}" in row and (f in FACTORS or row[f"c_{f}"])
     )
-    note = f"<p>riskiest of {row['children']} active res-8 cells</p>" if "children" in row else ""
-    if api_url is not None:
-        href = _escape(f"{api_url}/cells/{hexid}")
-        note += f'<p><a href="{href}" target="_blank" rel="noopener">cell detail (JSON)</a></p>'
+    note = ""
+    if "children" in row:
+        note = "<p>" + _escape(_("riskiest of {n} active res-8 cells").format(n=row["children"]))
+        note += "</p>"
+    kinds = [_(e["event_type"].replace("_", " ")) for e in events[:20]]
+    happened = "".join(
+        f"<li>{_escape(kind)}: {_escape(e['vehicle_id'])}, "
+        f"{_escape(e['start'], tz)}, {_escape(_distance(e['distance_to_border_m'], _))}</li>"
+        for kind, e in zip(kinds, events[:20], strict=False)
+    )
+    on_day, cell, risk = _("events on the day"), _("Cell"), _("risk")
+    explained = _("factor points of their maximum")
+    listed = f"<p>{_escape(on_day)}</p><ul class='geoint-list'>{happened}</ul>" if happened else ""
     return (
-        f'<div class="geoint-card"><b>Cell {hexid}</b> (res {resolution}, {row["date"]})'
-        f"<table><tr><th>risk</th><td><b>{row['risk']:.2f}</b></td></tr>"
-        f'<tr><td colspan="2">factor contributions (points)</td></tr>{parts}</table>{note}</div>'
+        f'<div class="geoint-card"><b>{_escape(cell)} {hexid}</b> '
+        f"(res {resolution}, {row['date']})"
+        f"<table><tr><th>{_escape(risk)}</th><td><b>{row['risk']:.1f}</b> / 100</td></tr>"
+        f'<tr><td colspan="2">{_escape(explained)}</td></tr>{parts}'
+        f"</table>{note}{listed}</div>"
     )
 
 
-def _hotspot_layer(m: folium.Map, data: MapData) -> None:
+def _distance(metres: float | None, _: Callable[[str], str]) -> str:
+    """A distance to the border in words."""
+    if metres is None or np.isnan(metres):
+        return ""
+    if metres < 1000:
+        return _("{m:.0f} m from the border").format(m=metres)
+    return _("{km:.1f} km from the border").format(km=metres / 1000)
+
+
+def _hotspot_layer(data: MapData, _: Callable[[str], str]) -> dict:
     """The day's significant Gi* cells by confidence class, with their emerging class."""
     rows = data.hotspots
-    cells = rows["cell"].to_numpy().astype(np.uint64)
-    popups, colours = [], []
+    cells = rows["cell"].to_numpy().astype(np.uint64) if rows.height else np.empty(0, np.uint64)
+    popups, colours, cell = [], [], _("Cell")
     for hexid, row in zip(cells_to_hex(cells), rows.iter_rows(named=True), strict=True):
-        label, colour = HOTSPOT_CLASSES[row["gi_bin"]]
-        fields = [("class", label), ("Gi* z", row["gi_z"]), ("p (FDR)", row["gi_p_fdr"])]
-        fields += [("severity", row["severity"]), ("emerging", row.get("emerging"))]
-        popups.append(_card(f"Cell {hexid}", fields))
-        colours.append(colour)
-    style = {"weight": 1, "fillOpacity": 0.7}
-    layer = _geojson(_cell_polygons(cells), popups, None, colour=colours)
-    _add(m, layer, f"Hot spots {data.day} (Gi*)", style, show=False)
+        confidence = {1: 90, 2: 95, 3: 99}[abs(row["gi_bin"])]
+        kind = _("hot spot") if row["gi_bin"] > 0 else _("cold spot")
+        fields = [(_("class"), f"{kind}, {confidence} %"), ("Gi* z", row["gi_z"]),
+                  (_("p (FDR)"), row["gi_p_fdr"]), (_("severity"), row["severity"]),
+                  (_("emerging"), row.get("emerging"))]  # fmt: skip
+        popups.append(_card(f"{cell} {hexid}", fields))
+        colours.append(HOTSPOT_COLOURS[row["gi_bin"]])
+    return _geojson(_cell_polygons(cells), popups, None, colour=colours)
 
 
-def _event_layer(m: folium.Map, data: MapData) -> None:
-    """The track events that started on the day."""
-    events = data.events
-    fields = ("vehicle_id", "other_vehicle_id", "start", "end", "night")
+def _event_layer(events: pl.DataFrame, tz: ZoneInfo, _: Callable[[str], str]) -> dict:
+    """The track events that started on the day (local times, measures in words)."""
     popups = [
         _card(
-            row["event_type"].replace("_", " "),
-            [(f.replace("_", " "), row[f]) for f in fields]
-            + [
-                ("to border (m)", round(row["distance_to_border_m"] or 0)),
-                ("to crossing (m)", round(row["distance_to_crossing_m"] or 0)),
+            _(row["event_type"].replace("_", " ")),
+            [
+                (_("vehicle"), row["vehicle_id"]),
+                (_("with vehicle"), row["other_vehicle_id"]),
+                (_("start"), row["start"]),
+                (_("end"), row["end"]),
+                (_("at night"), _("yes") if row["night"] else None),
+                (_("measures"), measures(row, _)),
             ],
+            tz=tz,
         )
         for row in events.iter_rows(named=True)
     ]
-    tooltips = [_escape(t.replace("_", " ")) for t in events["event_type"]]
+    tooltips = [_escape(_(t.replace("_", " "))) for t in events["event_type"]]
     points = shapely.points(events["lon"].to_numpy(), events["lat"].to_numpy())
-    style = {"weight": 1, "fillOpacity": 0.9}
-    _add(m, _geojson(points, popups, tooltips), f"Events {data.day}", style, "#ff00ff", radius=4)
+    return _geojson(
+        points,
+        popups,
+        tooltips,
+        event_type=events["event_type"].to_list(),
+        vehicle=events["vehicle_id"].to_list(),
+        event_id=events["event_id"].to_list(),
+    )
 
 
-def _patrol_layer(m: folium.Map, plan: Mapping[str, Any]) -> None:
-    """A patrol plan: each team's route, its stops numbered in order, the base, a legend."""
+def measures(event: Mapping[str, Any], _: Callable[[str], str]) -> str:
+    """An event's measured values in words (``waited 42 min, 180 m from the border``)."""
+    detail = json.loads(event["detail"]) if event.get("detail") else {}
+    words: list[str] = []
+    if "duration_s" in detail:
+        verbs = {
+            "border_loiter": _("waited {min} min"),
+            "unauthorized_stop": _("stopped {min} min"),
+            "off_road_near_border": _("off road for {min} min"),
+            "watchlist_hit": _("near the border for {min} min"),
+        }
+        verb = verbs.get(event["event_type"], _("for {min} min"))
+        words.append(verb.format(min=round(detail["duration_s"] / 60)))
+    if "dt_s" in detail and event["event_type"] in ("dark_crossing", "signal_gap_near_border"):
+        words.append(_("silent for {min} min").format(min=round(detail["dt_s"] / 60)))
+    if "overlap_s" in detail:
+        words.append(
+            _("together {min} min, {m:.0f} m apart").format(
+                min=round(detail["overlap_s"] / 60), m=detail.get("apart_m", 0)
+            )
+        )
+    if "crossings" in detail:
+        words.append(
+            _("{n} crossings in {h:.1f} h").format(
+                n=detail["crossings"], h=detail.get("span_s", 0) / 3600
+            )
+        )
+    if "spikes" in detail:
+        words.append(_("{n} position jumps").format(n=detail["spikes"]))
+    if "jumps" in detail:
+        words.append(_("{n} jumps between two places").format(n=detail["jumps"]))
+    if "corridor_id" in detail:
+        words.append(_("corridor {id}").format(id=detail["corridor_id"]))
+    words.append(_distance(event.get("distance_to_border_m"), _))
+    crossing = event.get("distance_to_crossing_m")
+    if crossing is not None and not np.isnan(crossing) and crossing < 1e7:
+        words.append(_("{km:.1f} km from an official crossing").format(km=crossing / 1000))
+    return ", ".join(w for w in words if w)
+
+
+def _patrol_layer(
+    m: folium.Map, plan: Mapping[str, Any], name: str, _: Callable[[str], str]
+) -> str:
+    """A patrol plan: routes and waypoints coloured by team, and the base; returns its legend."""
     import folium
 
-    group = folium.FeatureGroup(name="Patrol plan").add_to(m)
+    group = folium.FeatureGroup(name=name).add_to(m)
     features = plan.get("features", [])
     routes = [f for f in features if f["properties"].get("kind") == "route"]
-    stops = [f for f in features if f["properties"].get("kind") == "waypoint"]
-    teams = sorted({f["properties"].get("team") for f in routes + stops} - {None})
+    stops = [f for f in features if f["properties"].get("kind") in ("waypoint", "base")]
+    teams = [r["properties"]["team"] for r in routes]
     colour = {team: PATROL_COLOURS[i % len(PATROL_COLOURS)] for i, team in enumerate(teams)}
+    team_word = _("team")
     route_cards = [
         _card(
-            f"Team {p['team']}",
+            f"{team_word} {p['team']}",
             [
-                ("hours", p.get("duration_h")),
-                ("km", p.get("distance_km")),
-                ("stops", p.get("stops")),
-                ("risk", p.get("collected_risk")),
+                (_("hours"), p.get("duration_h")),
+                (_("km"), p.get("distance_km")),
+                (_("stops"), p.get("stops")),
+                (_("risk"), p.get("collected_risk")),
             ],
         )
         for p in (r["properties"] for r in routes)
@@ -440,140 +785,208 @@ def _patrol_layer(m: folium.Map, plan: Mapping[str, Any]) -> None:
     routes_data = _geojson(
         [shapely.geometry.shape(r["geometry"]) for r in routes],
         route_cards,
-        [_escape(f"Team {r['properties']['team']} route") for r in routes],
-        colour=[colour.get(r["properties"]["team"], "#000000") for r in routes],
+        [_escape(f"{team_word} {team}") for team in teams],
+        colour=[colour[team] for team in teams],
     )
     _add(group, routes_data, None, {"weight": 4, "opacity": 0.9})
     for feature in stops:
         p = feature["properties"]
         lon, lat = feature["geometry"]["coordinates"][:2]
-        title = f"Team {p.get('team')}, stop {p.get('order')}"
+        base = p["kind"] == "base"
+        title = (
+            _("patrol base")
+            if base
+            else f"{team_word} {p.get('team')}, {_('stop')} {p.get('order')}"
+        )
         card = _card(
             title,
             [
-                ("arrive", p.get("arrive") or p.get("eta")),
-                ("depart", p.get("depart")),
-                ("look for", p.get("look_for")),
-                ("risk", p.get("risk")),
-                ("why", p.get("reason")),
+                (_("arrive"), p.get("arrive") or p.get("eta")),
+                (_("depart"), p.get("depart")),
+                (_("look for"), p.get("look_for")),
+                (_("risk"), p.get("risk")),
+                (_("why"), p.get("reason")),
             ],
         )
-        number = html.escape(str(p.get("order", "")))
-        fill = colour.get(p.get("team"), "#000000")
+        number = "B" if base else html.escape(str(p.get("order", "")))
+        fill = "#000000" if base else colour.get(p.get("team"), "#000000")
+        css = "geoint-stop geoint-base" if base else "geoint-stop"
         folium.Marker(
             [lat, lon],
             icon=folium.DivIcon(
-                html=f'<div class="geoint-stop" style="background:{fill}">{number}</div>',
+                html=f'<div class="{css}" style="background:{fill}">{number}</div>',
                 icon_size=(22, 22),
                 icon_anchor=(11, 11),
                 class_name="geoint-stop-icon",
             ),
             popup=folium.Popup(card, max_width=360),
-            tooltip=folium.Tooltip(_escape(f"{title}: {p.get('arrive') or p.get('eta') or ''}")),
-        ).add_to(group)
-    for feature in (f for f in features if f["properties"].get("kind") == "base"):
-        lon, lat = feature["geometry"]["coordinates"][:2]
-        folium.Marker(
-            [lat, lon],
-            icon=folium.DivIcon(
-                html='<div class="geoint-stop geoint-base">B</div>',
-                icon_size=(22, 22),
-                icon_anchor=(11, 11),
-                class_name="geoint-stop-icon",
-            ),
-            tooltip=folium.Tooltip("patrol base"),
+            tooltip=folium.Tooltip(_escape(title)),
         ).add_to(group)
     summary = {r["properties"]["team"]: r["properties"] for r in routes}
     entries = []
     for team in teams:
         count = sum(1 for f in stops if f["properties"].get("team") == team)
         km = summary.get(team, {}).get("distance_km")
-        entries.append((colour[team], f"Team {team}: {count} stops" + (f", {km} km" if km else "")))
-    Legend("Patrol plan (numbered stops; B: base)", entries).add_to(m)
-
-
-def _seizure_layer(m: folium.Map, seizures: pl.DataFrame, static_url: str) -> dict[str, str | None]:
-    """Seizures up to the day, clustered and coloured by commodity, with their CEN fields.
-
-    Returns the layer's and its cluster's JS names for the filter control.
-    """
-    from folium import plugins
-
-    rows = list(seizures.iter_rows(named=True))
-    popups = [
-        _card(
-            f"Seizure {r['seizure_id']}", [(f.replace("_", " "), r.get(f)) for f in SEIZURE_FIELDS]
+        label = _("{team}: {count} stops").format(
+            team=f"{team_word.capitalize()} {team}", count=count
         )
+        entries.append((colour[team], label + (f", {km} km" if km else ""), "line"))
+    title = _("{name} (numbered stops; B: base)").format(name=name)
+    return legend_html(title, entries)
+
+
+def _seizure_layer(seizures: pl.DataFrame, tz: ZoneInfo, _: Callable[[str], str]) -> dict:
+    """Seizures up to the day, coloured by commodity, with their CEN fields."""
+    rows = list(seizures.iter_rows(named=True))
+    title = _("Seizure")
+    popups = [
+        _card(f"{title} {r['seizure_id']}",
+              [(_(f.replace("_", " ")), r.get(f)) for f in SEIZURE_FIELDS], tz=tz)
         for r in rows
-    ]
-    tooltips = [_escape(f"{r['commodity'] or 'unknown'} {r['ts']:%Y-%m-%d}") for r in rows]
-    colours = [COMMODITY_COLOURS.get(r["commodity"], "#999999") for r in rows]
+    ]  # fmt: skip
+    kinds = [_((r["commodity"] or "other").replace("_", " ")) for r in rows]
+    tooltips = [_escape(f"{kind} {r['ts']:%Y-%m-%d}") for kind, r in zip(kinds, rows, strict=True)]
+    colours = [COMMODITY_COLOURS.get(r["commodity"], COMMODITY_COLOURS["other"]) for r in rows]
     points = shapely.points(seizures["lon"].to_numpy(), seizures["lat"].to_numpy())
-    cluster = plugins.MarkerCluster(name="Seizures (by commodity)")
-    _localise(cluster, static_url)
-    cluster.add_to(m)
-    style = {"weight": 1, "fillOpacity": 0.9}
     # Filter values are plain properties: map.js puts them in the DOM as text only.
-    filtered = ("commodity", "transport_mode", "concealment", "origin")
+    filtered = ("seizure_id", "commodity", "transport_mode", "concealment", "origin")
     values = {k: seizures[k].to_list() for k in filtered if k in seizures.columns}
-    data = _geojson(points, popups, tooltips, colour=colours, **values)
-    layer = _add(cluster, data, None, style, radius=7)
-    return {"layer": layer.get_name(), "parent": cluster.get_name()}
+    return _geojson(points, popups, tooltips, colour=colours, **values)
 
 
-def _alert_layer(m: folium.Map, data: MapData, api_url: str | None) -> dict[str, str | None]:
-    """The alerts open on the day (event time to last seen), coloured by severity.
-
-    Served (`api_url`), a new alert's popup has an "Acknowledge" button (``map.js`` posts it
-    with the session cookie). Returns the layer's JS name for the filter control.
-    """
+def _alert_layer(data: MapData, api_url: str | None, tz: ZoneInfo, _: Callable[[str], str]) -> dict:
+    """The alerts open on the day (event time to last seen), coloured by severity."""
     found = data.alerts
-    popups = [_alert_card(alert, api_url) for alert in found]
-    tooltips = [_escape(f"{a['severity']}: {a['title']}") for a in found]
+    popups = [_alert_card(alert, api_url, tz, _) for alert in found]
+    severities = [_(a["severity"]) for a in found]
+    tooltips = [_escape(f"{s}: {a['title']}") for s, a in zip(severities, found, strict=True)]
     points = shapely.points([a["lon"] for a in found], [a["lat"] for a in found])
-    features = _geojson(
+    return _geojson(
         points,
         popups,
         tooltips,
         colour=[SEVERITY_COLOURS.get(a["severity"], "#999999") for a in found],
         severity=[a["severity"] for a in found],
+        rule=[a["rule"] for a in found],
+        status=[a["status"] for a in found],
         alert_id=[a["id"] for a in found],
+        cell=[a["cell"] for a in found],
+        event_id=[(a["event"] or {}).get("event_id") for a in found],
     )
-    style = {"weight": 2, "fillOpacity": 0.95, "color": "#000000"}
-    layer = _add(m, features, f"Alerts {data.day} (by severity)", style, radius=8)
-    Legend("Alert severity", [(c, s) for s, c in SEVERITY_COLOURS.items()]).add_to(m)
-    return {"layer": layer.get_name(), "parent": None}
 
 
-def _alert_card(alert: Mapping[str, Any], api_url: str | None) -> str:
-    """An alert's fields and escaped explanation, with an acknowledge button when served."""
-    fields = [(f.replace("_", " "), alert[f]) for f in ALERT_FIELDS]
-    fields.append(("vehicles", ", ".join(alert["vehicles"])))
-    foot = f'<p class="geoint-explanation">{_escape(alert["explanation"])}</p>'
+def _alert_card(
+    alert: Mapping[str, Any], api_url: str | None, tz: ZoneInfo, _: Callable[[str], str]
+) -> str:
+    """An alert in words: local times, what was measured, links to its vehicles' tracks and its
+    cell, and an acknowledge button when served."""
+    event = alert.get("event")
+    fields = [
+        (_("status"), _(alert["status"])),
+        (_("severity"), _(alert["severity"])),
+        (_("rule"), alert["rule"]),
+        (_("from"), datetime.fromisoformat(alert["event_time"])),
+        (_("last seen"), datetime.fromisoformat(alert["last_seen"])),
+        (_("times"), alert["count"] if alert["count"] > 1 else None),
+        (_("vehicles"), ", ".join(alert["vehicles"])),
+        (_("measures"), measures(event, _) if event else None),
+        (_("sector"), alert["sector"]),
+    ]
+    lat, lon = float(alert["lat"]), float(alert["lon"])
+    zoom, track, ack = _("zoom to the cell"), _("track of {vehicle}"), _("Acknowledge")
+    foot = (
+        f'<p><button type="button" class="geoint-zoom" data-lat="{lat}" data-lon="{lon}">'
+        f"{_escape(zoom)}</button>"
+    )
+    if api_url is not None:
+        for vehicle in alert["vehicles"][:4]:
+            foot += (
+                f' <button type="button" class="geoint-track" data-vehicle="'
+                f'{html.escape(vehicle, quote=True)}">'
+                f"{_escape(track.format(vehicle=vehicle))}</button>"
+            )
+    foot += "</p>"
     if api_url is not None and alert["status"] == "new":
         foot += f'<button type="button" class="geoint-ack" data-alert="{int(alert["id"])}">'
-        foot += "Acknowledge</button>"
-    return _card(f"Alert {alert['id']}: {alert['title']}", fields, foot)
+        foot += f"{_escape(ack)}</button>"
+    word = _("Alert")
+    title = f"{word} {alert['id']}: {alert['title']}"
+    return _card(title, fields, foot, tz)
 
 
-def _track_layer(m: folium.Map, pings: pl.DataFrame, day: object, vehicle: str) -> None:
-    """A vehicle's pings of the day: one line and its points (thinned to `MAX_FEATURES`)."""
+def _track_layer(
+    pings: pl.DataFrame,
+    events: pl.DataFrame,
+    vehicle: str,
+    tz: ZoneInfo,
+    _: Callable[[str], str],
+) -> dict:
+    """A vehicle's pings of the day in time order (one line and numbered points, thinned to
+    `MAX_FEATURES`) and its events of the day."""
     step = max(1, -(-pings.height // MAX_FEATURES))
-    points = pings.gather_every(step)
-    name = f"Vehicle track {day}"  # the id goes in escaped popups, not in the layer's JS name
-    label = _escape(f"vehicle {vehicle}")
+    points = pings.with_row_index("order", 1).gather_every(step)
+    label = _escape(_("vehicle {vehicle}").format(vehicle=vehicle))
     lons, lats = pings["lon"].to_numpy(), pings["lat"].to_numpy()
     lines = [shapely.linestrings(lons, lats)] if pings.height > 1 else []
-    popups = [_card(f"vehicle {vehicle}", [("date", day), ("pings", pings.height)])] * len(lines)
-    import folium
-
-    group = folium.FeatureGroup(name=name).add_to(m)
-    data = _geojson(lines, popups, [label] * len(lines))
-    _add(group, data, None, {"weight": 3, "opacity": 0.9}, TRACK_COLOUR)
+    popups = [_card(label, [(_("pings"), pings.height)])] * len(lines)
     cards = [
-        _card(f"vehicle {vehicle}", [("time", ts), ("lat", lat), ("lon", lon)])
-        for ts, lat, lon in points.iter_rows()
+        _card(label, [(_("ping"), f"{order} / {pings.height}"), (_("time"), ts)], tz=tz)
+        for order, ts in points.select("order", "ts").iter_rows()
     ]
-    pts = shapely.points(points["lon"].to_numpy(), points["lat"].to_numpy())
-    style = {"weight": 1, "fillOpacity": 0.9}
-    _add(group, _geojson(pts, cards, [label] * points.height), None, style, TRACK_COLOUR, 3)
+    event_cards = [
+        _card(_(row["event_type"].replace("_", " ")),
+              [(_("start"), row["start"]), (_("measures"), measures(row, _))], tz=tz)
+        for row in events.iter_rows(named=True)
+    ]  # fmt: skip
+    geometry = [
+        *lines,
+        *shapely.points(points["lon"].to_numpy(), points["lat"].to_numpy()),
+        *shapely.points(events["lon"].to_numpy(), events["lat"].to_numpy()),
+    ]
+    kinds = ["line"] * len(lines) + ["ping"] * points.height + ["event"] * events.height
+    colours = [TRACK_COLOUR] * (len(lines) + points.height) + [EVENT_COLOUR] * events.height
+    return _geojson(
+        geometry,
+        [*popups, *cards, *event_cards],
+        [label] * len(geometry),
+        kind=kinds,
+        colour=colours,
+    )
+
+
+def _js_strings(_: Callable[[str], str]) -> dict[str, str]:
+    """The texts ``map.js`` writes itself (as text, never as HTML)."""
+    return {
+        "date": _("date"),
+        "all": _("all"),
+        "none": _("(none)"),
+        "events": _("events"),
+        "alerts": _("alerts"),
+        "seizures": _("seizures on the day"),
+        "latestPing": _("latest ping"),
+        "partial": _("partial day: the data does not cover it whole"),
+        "loading": _("loading…"),
+        "failed": _("could not load: "),
+        "close": _("close"),
+        "cell": _("Cell"),
+        "risk": _("risk"),
+        "factors": _("factor points of their maximum"),
+        "cellEvents": _("events in the cell"),
+        "noEvents": _("no events"),
+        "openAlerts": _("open alerts"),
+        "noAlerts": _("no open alerts"),
+        "nearbySeizures": _("seizures within {km} km"),
+        "noSeizures": _("no seizures nearby"),
+        "fromBorder": _("{km} km from the border"),
+        "fromBorderM": _("{m} m from the border"),
+        "away": _("{km} km away"),
+        "acknowledged": _("acknowledged (version {version})"),
+        "notAcknowledged": _("not acknowledged: "),
+        "factor_events": _("events"),
+        "factor_hotspot": _("hotspot"),
+        "factor_anomaly": _("anomaly"),
+        "factor_seizure_prior": _("seizure prior"),
+        "factor_remoteness": _("remoteness"),
+        "factor_border": _("border"),
+        "factor_night": _("night"),
+    }

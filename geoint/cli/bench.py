@@ -224,6 +224,35 @@ def bench_posts(
 
 
 @bench_app.command(
+    "soak",
+    epilog="Example: geoint bench soak --minutes 1 --json",
+)
+def bench_soak(
+    minutes: Annotated[float, typer.Option(min=0.1, help="how long the mixed load runs")] = 10,
+    devices: Annotated[int, typer.Option(min=1, help="tracking devices posting")] = 8,
+    readers: Annotated[int, typer.Option(min=0, help="clients reading lists and feeds")] = 2,
+    as_json: JsonOption = False,
+) -> None:
+    """Mixed load on a real server (posts, reads, alert actions, an analysis); lost / doubled."""
+    import os
+    import shutil
+    import tempfile
+
+    from geoint.bench.soak import run_soak
+    from geoint.layers import shipped_region_path
+
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-soak-") as tmp:
+        region = Path(shutil.copytree(shipped_region_path(), Path(tmp) / "region"))
+        result = run_soak(
+            Path(tmp), region, os.environ, minutes, devices, readers,
+            None if as_json else err.print,
+        )  # fmt: skip
+    emit(as_json, result, lambda: out.print_json(data=result))
+    if result["errors_5xx"] or result["lost"] or result["doubled"] or result["analysis_exit"]:
+        raise typer.Exit(1)
+
+
+@bench_app.command(
     "patrol",
     epilog="Example: geoint bench patrol --workspace ws --shifts 5 --json",
 )

@@ -7,7 +7,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from geoint.cli.common import JsonOption, WorkspaceOption, emit, open_workspace, out
+from geoint.cli.common import (
+    JsonOption,
+    RegionOption,
+    WorkspaceOption,
+    emit,
+    load_region,
+    open_workspace,
+    out,
+)
+from geoint.errors import GeointError
 
 app = typer.Typer()
 keys_app = typer.Typer(help="API keys for the service: create, list, revoke.", no_args_is_help=True)
@@ -16,7 +25,8 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command(
     "create",
-    epilog="Example: geoint keys create --role unit --sector BEN-01 --workspace ws --json",
+    epilog="Example: geoint keys create --role unit --sector BEN-01 --region region "
+    "--workspace ws --json",
 )
 def keys_create(
     role: Annotated[str, typer.Option(help="admin, analyst, unit or feeder")],
@@ -25,13 +35,31 @@ def keys_create(
         typer.Option("--sector", help="sector id a unit key may see (repeatable; units only)"),
     ] = None,
     workspace: WorkspaceOption = None,
+    region: RegionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create an API key; its text is printed once and only its hash is stored."""
+    """Create an API key; its text is printed once and only its hash is stored.
+
+    A unit key's sectors must be sectors of the region (``--region``, or the workspace's own
+    ``region/`` folder as `geoint demo` makes it).
+    """
     from geoint.store.keys import KeyStore
 
-    keys = KeyStore(open_workspace(workspace)[1])
-    key, text = keys.create(role, sector or [])
+    store = open_workspace(workspace)[1]
+    known = None
+    if role == "unit":
+        folder = region if region is not None else store.root / "region"
+        if region is None and not (folder / "region.toml").is_file():
+            raise GeointError(
+                "--region: a unit key's sectors are checked against the region; pass --region DIR"
+            )
+        loaded = load_region(folder)
+        known = (
+            loaded.read("sectors")["sector_id"].astype(str).tolist()
+            if loaded.files("sectors")
+            else []
+        )
+    key, text = KeyStore(store).create(role, sector or [], known_sectors=known)
     payload = {"id": key.id, "key": text, "role": key.role, "sectors": list(key.sectors)}
     emit(
         as_json,

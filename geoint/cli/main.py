@@ -15,6 +15,7 @@ from geoint.cli import (
     alerts,
     analyze,
     bench,
+    check,
     declarations,
     exchange,
     groups,
@@ -28,7 +29,7 @@ from geoint.cli import (
     simulate,
 )
 from geoint.cli.common import err
-from geoint.errors import GeointError
+from geoint.errors import GeointError, StorageFullError, is_storage_full
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -47,6 +48,7 @@ for module in (
     patrol,
     serve,
     keys,
+    check,
     groups,
     exchange,
     bench,
@@ -76,6 +78,8 @@ def main() -> None:
     """Run the CLI; usage and domain errors end with one line on stderr and exit code 2."""
     try:
         status = app(prog_name="geoint", standalone_mode=False)
+    except StorageFullError as exc:
+        _fail(str(exc), 1)
     except GeointError as exc:
         _fail(str(exc), 2)
     except NoArgsIsHelpError as exc:  # a group without its command: typer printed its help
@@ -88,6 +92,10 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)
+    except Exception as exc:  # a write on a full disk anywhere (keys, alerts): one line
+        if not is_storage_full(exc):
+            raise
+        _fail("no space left on the device holding the workspace; nothing was changed", 1)
     sys.exit(status)
 
 

@@ -32,19 +32,28 @@ app = typer.Typer()
 
 @app.command(
     "serve",
-    epilog="Example: geoint serve --region ws/region --workspace ws --port 8000",
+    epilog="Example: geoint serve --region ws/region --workspace ws --port 8000 "
+    "--basemap post.mbtiles",
 )
 def serve_command(
     region: RequiredRegionOption,
     workspace: WorkspaceOption = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
+    basemap: Annotated[
+        Path | None,
+        typer.Option("--basemap", help="a post's MBTiles or PMTiles file, offered on the map"),
+    ] = None,
 ) -> None:
-    """Serve the API (ingest, OGC API – Features, docs) for a workspace and region."""
+    """Serve the API (ingest, OGC API – Features, docs) and the map for a workspace and region."""
     from geoint.api.app import serve
     from geoint.api.settings import ApiSettings
+    from geoint.serve.basemap import TileSource
 
     overrides: dict[str, Any] = {"region": region}
+    if basemap is not None:
+        TileSource(basemap).close()  # a bad file is one line here, not a failed startup
+        overrides["basemap"] = basemap
     if workspace is not None:
         overrides["workspace"] = workspace
     serve(ApiSettings(**overrides), host, port)
@@ -52,14 +61,16 @@ def serve_command(
 
 @app.command(
     "map",
-    epilog="Example: geoint map --region ws/region --workspace ws --out map.html --date 2026-03-03",
+    epilog="Example: geoint map --region ws/region --workspace ws --out map.html --date 2026-03-03 "
+    "--lang fr",
 )
 def map_command(
     region: RequiredRegionOption,
     out_file: Annotated[Path, typer.Option("--out", help="HTML file to write")],
     workspace: WorkspaceOption = None,
     day: Annotated[
-        str | None, typer.Option("--date", help="UTC day YYYY-MM-DD (default: latest analysed)")
+        str | None,
+        typer.Option("--date", help="UTC day YYYY-MM-DD (default: the latest complete day)"),
     ] = None,
     patrol: Annotated[
         Path | None,
@@ -70,26 +81,35 @@ def map_command(
     vehicle: Annotated[
         str | None, typer.Option("--vehicle", help="draw this vehicle's track of the day")
     ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="language of the map's labels: en or fr")
+    ] = "en",
     as_json: JsonOption = False,
 ) -> None:
     """Write the map as one self-contained HTML file (every asset inlined; works offline)."""
     from datetime import date
 
     from geoint.serve.map_data import map_data
+    from geoint.web.i18n import LANGUAGES
     from geoint.web.map import build_map, to_html
+
+    if lang not in LANGUAGES:
+        raise GeointError(f"--lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}")
 
     try:
         when = date.fromisoformat(day) if day else None
     except ValueError:
         raise GeointError(f"--date: expected YYYY-MM-DD, got {day!r}") from None
-    _, store = open_workspace(workspace)
+    settings, store = open_workspace(workspace)
     plan = None
     if patrol is not None:
         from geoint.patrol.plan import read_plan_file
 
         plan = read_plan_file(patrol)
-    data = map_data(store, when, vehicle)
-    page = to_html(build_map(load_region(region), data, patrol=plan))
+    data = map_data(store, when, vehicle, complete_margin_s=settings.map.complete_day_margin_s)
+    m = build_map(load_region(region), data, patrol=plan, lang=lang,
+                  weights=settings.cells.risk_weights)  # fmt: skip
+    page = to_html(m)
     out_file.write_text(page, encoding="utf-8")
     payload = {"file": str(out_file), "bytes": len(page.encode())}
     emit(as_json, payload, lambda: out.print(f"map written to {out_file}"))

@@ -30,6 +30,8 @@ from geoint.errors import InputError
 from geoint.schema import QUARANTINE_SCHEMA, ROW_NUMBER, Reason
 
 FORMATS = ("csv", "geojson", "gpx", "parquet", "ndjson")
+# the columns naming a thing: a list or a struct there is refused, not read as its JSON text
+IDENTIFIERS = ("vehicle_id", "seizure_id", "other_vehicle_id", "corridor_id")
 EXTENSIONS = {
     ".csv": "csv",
     ".txt": "csv",
@@ -119,7 +121,83 @@ def read_records_bytes(
 def _read(source: _Source, name: str, fmt: str, column_map: Mapping[str, str] | None) -> ReadResult:
     reader = _READERS[fmt]
     frame, rejected = reader(source, name, dict(column_map or {}))
+    frame, odd = _plain_values(frame)
+    if odd.height:
+        rejected = pl.concat([rejected, odd]).sort(ROW_NUMBER)
     return ReadResult(frame=frame, rejected=rejected, format=fmt)
+
+
+def _binary_text(values: pl.Series) -> pl.Expr:
+    """Bytes as UTF-8 text; a value that is not UTF-8 as ``0x`` and its hex digits."""
+    try:
+        values.cast(pl.String)
+    except pl.exceptions.PolarsError:
+        distinct = values.drop_nulls().unique()  # the error path: decoded value by value
+        text = [_decoded(raw) for raw in distinct.to_list()]
+        return pl.col(values.name).replace_strict(distinct, text, return_dtype=pl.String)
+    return pl.col(values.name).cast(pl.String)
+
+
+def _decoded(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "0x" + raw.hex()
+
+
+def _plain_values(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`frame` with every column a scalar type validation can read, and the rows whose
+    identifier is not a single value (quarantined as ``invalid_value``).
+
+    Parquet and JSON may hold lists, structs, bytes, durations or decimals anywhere: lists and
+    structs become their JSON text (so a list of coordinates or times fails its parse check
+    with a reason, and extra columns keep their content in ``raw``), except in an identifier
+    column, where such a row is refused; bytes become UTF-8 text (``0x`` hex when they are
+    not UTF-8); durations and times become text no time parser accepts; decimals floats.
+    """
+    columns, refused = [], []
+    for column, dtype in frame.schema.items():
+        value = pl.col(column)
+        if dtype.is_nested():
+            as_json = pl.struct(value.alias("v")).struct.json_encode().str.slice(5)
+            value = pl.when(value.is_not_null()).then(as_json.str.strip_suffix("}"))
+            if column in IDENTIFIERS:
+                refused.append((column, dtype))
+        elif dtype == pl.Binary:
+            value = _binary_text(frame[column])
+        elif isinstance(dtype, pl.Duration):
+            value = pl.format("a duration of {} µs", value.dt.total_microseconds())
+        elif dtype == pl.Time:
+            value = pl.format("a time of day {}", value.cast(pl.String))
+        elif isinstance(dtype, pl.Decimal):
+            value = value.cast(pl.Float64)
+        else:
+            continue
+        columns.append(value.alias(column))
+    if not columns:
+        return frame, _no_rejects()
+    rejects = [
+        _quarantine(
+            frame.filter(pl.col(column).is_not_null())[ROW_NUMBER].to_list(),
+            Reason.INVALID_VALUE,
+            f"expected a single value, got a {str(dtype).split('(')[0].lower()}",
+            [None] * frame[column].is_not_null().sum(),
+            column,
+        )
+        for column, dtype in refused
+    ]
+    plain = frame.with_columns(columns)
+    if refused:
+        rejected = (
+            pl.concat(rejects)
+            .unique(ROW_NUMBER, keep="first", maintain_order=True)
+            .sort(ROW_NUMBER)  # the order of `rows` below
+        )
+        rows = plain.filter(pl.col(ROW_NUMBER).is_in(rejected[ROW_NUMBER].implode()))
+        raw = rows.select(pl.struct(pl.exclude(ROW_NUMBER)).struct.json_encode())
+        rejected = rejected.with_columns(raw=raw.to_series())
+        return plain.filter(~pl.col(ROW_NUMBER).is_in(rejected[ROW_NUMBER].implode())), rejected
+    return plain, _no_rejects()
 
 
 # --- shared helpers -------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from geoint.ingest.gazetteer import resolve_places
 from geoint.schema import (
     COMMODITIES,
     DIRECTIONS,
+    MAX_ID_CHARS,
     PING_REQUIRED,
     QUARANTINE_SCHEMA,
     ROW_NUMBER,
@@ -32,6 +33,8 @@ from geoint.schema import (
 )
 from geoint.settings import IngestSettings
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # optional ping numbers are stored as float32
+ECHO_CHARS = 100  # characters of a refused value repeated in its quarantine detail
 SEIZURE_MIN_YEAR = 1970  # seizure archives (CEN, ASAM) reach back decades, unlike pings
 
 
@@ -115,7 +118,7 @@ def validate_pings(
     earliest = datetime(settings.min_year, 1, 1, tzinfo=now.tzinfo)
     latest = now + timedelta(seconds=settings.max_future_s)
     checks = [
-        _missing("vehicle_id", "_vehicle_id", "a vehicle id"),
+        *_identifier("vehicle_id", "_vehicle_id", "a vehicle id"),
         *_coordinate_checks(frame),
         *_time_checks("ts", "ISO 8601 or epoch seconds", earliest, latest),
         *_optional_number_checks(frame),
@@ -150,13 +153,23 @@ def _time_checks(column: str, form: str, earliest: datetime, latest: datetime) -
 
 def _optional_number_checks(frame: pl.DataFrame) -> list[Check]:
     """Checks for the optional numeric ping columns the file has."""
+
+    def beyond(column: str) -> pl.Expr:  # NaN, ±inf, or infinite once stored as float32
+        return ~pl.col(column).is_finite() | (pl.col(column).abs() > FLOAT32_MAX)
+
     ranges = {
-        "speed_kmh": ((pl.col("_speed_kmh") < 0), "expected a speed >= 0"),
+        "speed_kmh": (
+            (pl.col("_speed_kmh") < 0) | beyond("_speed_kmh"),
+            "expected a finite speed >= 0",
+        ),
         "heading": (
-            (pl.col("_heading") < 0) | (pl.col("_heading") > 360),
+            (pl.col("_heading") < 0) | (pl.col("_heading") > 360) | beyond("_heading"),
             "expected a heading in [0, 360]",
         ),
-        "accuracy_m": ((pl.col("_accuracy_m") < 0), "expected an accuracy >= 0"),
+        "accuracy_m": (
+            (pl.col("_accuracy_m") < 0) | beyond("_accuracy_m"),
+            "expected a finite accuracy >= 0",
+        ),
     }
     checks = []
     for column, (out_of_range, expected) in ranges.items():
@@ -251,8 +264,31 @@ def _missing(column: str, typed: str, what: str) -> Check:
     )
 
 
+def _identifier(column: str, typed: str, what: str) -> list[Check]:
+    """An identifier is given, at most MAX_ID_CHARS long, and free of control characters."""
+    return [
+        _missing(column, typed, what),
+        Check(
+            column,
+            Reason.INVALID_VALUE,
+            (pl.col(typed).str.len_chars() > MAX_ID_CHARS)
+            | pl.col(typed).str.contains(r"[\x00-\x1F\x7F]"),
+            pl.format(
+                f"expected {what} of at most {MAX_ID_CHARS} characters without control "
+                "characters, got {} characters",
+                pl.col(typed).str.len_chars(),
+            ),
+        ),
+    ]
+
+
 def _detail(expected: str, column: str) -> pl.Expr:
-    return pl.format(f"{expected}, got {{}}", pl.col(column).cast(pl.String).fill_null("empty"))
+    """`expected` and the value given, cut at ECHO_CHARS (the whole value is in ``raw``)."""
+    given = pl.col(column).cast(pl.String)
+    cut = pl.when(given.str.len_chars() > ECHO_CHARS).then(
+        given.str.slice(0, ECHO_CHARS) + pl.lit("…")
+    )
+    return pl.format(f"{expected}, got {{}}", cut.otherwise(given).fill_null("empty"))
 
 
 def _split(typed: pl.DataFrame, checks: Sequence[Check]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -454,7 +490,7 @@ def validate_seizures(
         pl.col("place").cast(pl.String) if "place" in frame.columns else pl.lit(None, pl.String)
     )
     checks = [
-        _missing("seizure_id", "_seizure_id", "a seizure id"),
+        *_identifier("seizure_id", "_seizure_id", "a seizure id"),
         *_time_checks("date", "an ISO 8601 date or datetime", earliest, now),
         Check(
             "position" if not has_latlon else "lat",
@@ -588,7 +624,7 @@ def validate_watchlist(frame: pl.DataFrame, file: str, now: datetime) -> Validat
         _vocabulary(frame, "kind").fill_null("vehicle").alias("_kind"),
     )
     checks = [
-        _missing("vehicle_id", "_vehicle_id", "a vehicle id (or a subject)"),
+        *_identifier("vehicle_id", "_vehicle_id", "a vehicle id (or a subject)"),
         _missing("reason", "_reason", "a reason"),
         *([_vocabulary_check("kind", WATCHLIST_KINDS)] if "kind" in frame.columns else []),
     ]
@@ -627,8 +663,8 @@ def validate_declarations(frame: pl.DataFrame, file: str, now: datetime) -> Vali
         _hs_code(frame).alias("_hs_code"),
     )
     checks = [
-        _missing("vehicle_id", "_vehicle_id", "a vehicle id"),
-        _missing("corridor_id", "_corridor_id", "a corridor id"),
+        *_identifier("vehicle_id", "_vehicle_id", "a vehicle id"),
+        *_identifier("corridor_id", "_corridor_id", "a corridor id"),
         *([_vocabulary_check("commodity", COMMODITIES)] if "commodity" in frame.columns else []),
         *(
             [

@@ -44,7 +44,7 @@ def analyze(
 
     step(progress, "reading pings")
     seen = workspace.latest_ping_batch()  # later batches may or may not be in the read
-    pings = workspace.scan_pings().select(ANALYZED_PING_COLUMNS).collect()
+    pings = workspace.read_pings(workspace.scan_pings().select(ANALYZED_PING_COLUMNS))
     declarations = workspace.read_table("declarations")
     watchlist = workspace.read_table("watchlist")
     lap("read")
@@ -69,6 +69,7 @@ def analyze(
     step(progress, "raising alerts")
     alerts = raise_alerts(workspace, ground, settings, events)
     alerts["declarations"] = raise_declaration_alerts(workspace, ground, settings)
+    workspace.analysed(through=seen)  # every batch in the read is analysed now
     lap("alerts")
     caught_up = None
     if newer := workspace.ping_batches_after(seen):

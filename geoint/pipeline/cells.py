@@ -42,7 +42,7 @@ def analyze_cells(
     started = time.perf_counter()
     if per_vehicle is None:
         step(progress, "preparing pings for cells")
-        pings = workspace.scan_pings().select(ANALYZED_PING_COLUMNS).collect()
+        pings = workspace.read_pings(workspace.scan_pings().select(ANALYZED_PING_COLUMNS))
         per_vehicle = pings_vehicle_days(pings, ground.timezone, settings)
     events = workspace.read_events() if events is None else events
     seizures = workspace.read_table("seizures").with_columns(pl.col("cell").cast(pl.UInt64))

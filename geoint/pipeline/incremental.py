@@ -91,9 +91,11 @@ def analyze_batches(
     frames = [workspace.scan_batch_pings(b).select("vehicle_id", "ts") for b in batches]
     new = pl.concat(frames).collect() if frames else pl.DataFrame()
     if new.height == 0:
+        workspace.analysed(batches)
         return {"batches": list(batches), "vehicles": 0, "pings": 0, "events": 0, "replaced": 0}
     vehicles = new["vehicle_id"].unique().sort().to_list()
     report = analyze_vehicles(workspace, ground, settings, vehicles, new["ts"].min(), now)
+    workspace.analysed(batches)  # events and alerts stored: off the service's pending queue
     days = changed_days(new)
     if refresh_cells is None:
         report["cells"] = update_cells(workspace, ground, settings, days, now)
@@ -145,7 +147,7 @@ def analyze_vehicles(
     with workspace.writer():
         recent = workspace.scan_pings(begin.date()).filter(pl.col("ts") >= begin)
         own = recent.filter(pl.col("vehicle_id").is_in(vehicles)).select(ANALYZED_PING_COLUMNS)
-        pings = own.collect()
+        pings = workspace.read_pings(own)
         partners = rendezvous_partners(recent, pings, since, settings)
         if partners:
             others = recent.filter(pl.col("vehicle_id").is_in(partners))

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import sqlalchemy as sa
 
-from geoint.errors import InputError
+from geoint.errors import InputError, StorageFullError, is_storage_full
 from geoint.h3index import latlng_to_cells
 from geoint.ingest.readers import ReadResult, read_records
 from geoint.ingest.validate import (
@@ -30,6 +33,7 @@ from geoint.settings import GeointSettings
 from geoint.store.workspace import Batch, PingPart, Workspace
 
 RECORD_KINDS = ("seizures", "watchlist", "declarations")
+log = logging.getLogger("geoint.ingest")
 _RECORD_KEYS = {
     "seizures": ("seizure_id",),
     "watchlist": ("vehicle_id",),
@@ -76,15 +80,21 @@ def ingest_ping_records(
     settings: GeointSettings,
     now: datetime | None = None,
     progress: Progress | None = None,
+    queue_analysis: bool = False,
 ) -> IngestReport:
-    """Ingest pings already read from a file or a request body named `name`."""
+    """Ingest pings already read from a file or a request body named `name`.
+
+    `queue_analysis`: enter the stored batch as pending incremental analysis in the commit
+    (the service analyses it after the response, or at its next start if killed first).
+    """
     with workspace.writer():
         prior = workspace.committed_batch(sha, "pings")
         if prior:
             return _already_ingested(workspace, prior, name)
         return _store_pings(
-            workspace, read, name, sha, settings, now or datetime.now(UTC), progress
-        )
+            workspace, read, name, sha, settings, now or datetime.now(UTC), progress,
+            queue_analysis,
+        )  # fmt: skip
 
 
 def _store_pings(
@@ -95,6 +105,7 @@ def _store_pings(
     settings: GeointSettings,
     now: datetime,
     progress: Progress | None,
+    queue_analysis: bool = False,
 ) -> IngestReport:
     started = time.perf_counter()
     step(progress, "validating")
@@ -104,18 +115,49 @@ def _store_pings(
     step(progress, "indexing")
     pings = _prepare_pings(unique, settings)
     step(progress, "storing")
-    batch = workspace.begin_batch("pings", name, sha, ping_ids=pings.height)
-    pings = pings.with_columns(
-        (pl.int_range(pl.len(), dtype=pl.UInt64) + (batch.first_ping_id or 0)).alias("ping_id")
-    ).select(list(PING_SCHEMA))
-    parts = workspace.write_ping_parts(batch, pings)
-    report = _report(read, name, "pings", validated, repeated, batch, pings.height)
-    report.flagged_spikes = int(pings["spike"].sum())
-    _commit(workspace, batch, report, read, validated, repeated, parts=parts)
+    with _undone_on_failure(workspace, name) as undoable:
+        batch = undoable(workspace.begin_batch("pings", name, sha, ping_ids=pings.height))
+        pings = pings.with_columns(
+            (pl.int_range(pl.len(), dtype=pl.UInt64) + (batch.first_ping_id or 0)).alias("ping_id")
+        ).select(list(PING_SCHEMA))
+        parts = workspace.write_ping_parts(batch, pings)
+        report = _report(read, name, "pings", validated, repeated, batch, pings.height)
+        report.flagged_spikes = int(pings["spike"].sum())
+        _commit(workspace, batch, report, read, validated, repeated, parts, queue_analysis)
     ingest = settings.ingest
-    workspace.compact(ingest.compact_min_parts, ingest.compact_small_bytes, ingest.compact_grace_s)
+    try:
+        workspace.compact(
+            ingest.compact_min_parts, ingest.compact_small_bytes, ingest.compact_grace_s
+        )
+    except (OSError, sa.exc.OperationalError) as exc:  # the batch is stored: merge later
+        if not is_storage_full(exc):
+            raise
+        log.warning("part merging skipped, no space left: %s", exc)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextmanager
+def _undone_on_failure(workspace: Workspace, name: str) -> Iterator[Callable[[Batch], Batch]]:
+    """Store a batch (the block hands it to the yielded function) or, if the block fails,
+    undo it (`Workspace.abort_batch`); a full disk or database becomes `StorageFullError`."""
+    begun: list[Batch] = []
+
+    def started(batch: Batch) -> Batch:
+        begun.append(batch)
+        return batch
+
+    try:
+        yield started
+    except BaseException as exc:
+        for batch in begun:
+            workspace.abort_batch(batch)
+        if isinstance(exc, Exception) and is_storage_full(exc):
+            raise StorageFullError(
+                f"{name}: no space left on the device holding {workspace.root}; nothing was "
+                "stored (free space, then ingest again)"
+            ) from None
+        raise
 
 
 def _deduplicate_pings(
@@ -129,11 +171,10 @@ def _deduplicate_pings(
     first, last = unique["ts"].min(), unique["ts"].max()
     # the vehicles' pings only: merged parts are sorted by vehicle, so row groups are skipped
     vehicles = unique["vehicle_id"].unique().implode()
-    stored = (
+    stored = workspace.read_pings(
         workspace.scan_pings(first.date(), last.date())
         .select("vehicle_id", "ts", "lat", "lon")
         .filter(pl.col("ts").is_between(first, last), pl.col("vehicle_id").is_in(vehicles))
-        .collect()
     )
     unique, against_store = duplicates_of_stored(unique, stored, keys, same, raw)
     return unique, pl.concat([within, against_store])
@@ -222,9 +263,10 @@ def _store_records(
             unique["lat"].to_numpy(), unique["lon"].to_numpy(), settings.h3_resolution
         )
         unique = unique.with_columns(pl.Series("cell", cells.astype(np.int64)))
-    batch = workspace.begin_batch(kind, name, sha)
-    report = _report(read, name, kind, validated, repeated, batch, unique.height)
-    _commit(workspace, batch, report, read, validated, repeated, records=unique.drop("_row"))
+    with _undone_on_failure(workspace, name) as undoable:
+        batch = undoable(workspace.begin_batch(kind, name, sha))
+        report = _report(read, name, kind, validated, repeated, batch, unique.height)
+        _commit(workspace, batch, report, read, validated, repeated, records=unique.drop("_row"))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -259,8 +301,9 @@ def _commit(
     read: ReadResult,
     validated: Validated,
     repeated: pl.DataFrame,
-    records: pl.DataFrame | None = None,
     parts: Sequence[PingPart] = (),
+    queue_analysis: bool = False,
+    records: pl.DataFrame | None = None,
 ) -> None:
     counts = {
         "rows": report.rows,
@@ -270,7 +313,7 @@ def _commit(
         "flagged_spikes": report.flagged_spikes,
     }
     rows = pl.concat([read.rejected, validated.quarantined, repeated])
-    workspace.commit_batch(batch, counts, rows, records, parts)
+    workspace.commit_batch(batch, counts, rows, records, parts, queue_analysis)
 
 
 def prior_ingest(workspace: Workspace, sha: str, kind: str, name: str) -> IngestReport | None:

@@ -1,9 +1,10 @@
 """Exports of stored events, alerts and seizures: CSV, GeoJSON and KML (SPEC §12).
 
-Cells go out as canonical hex strings, times as ISO 8601 UTC text, non-finite distances (a
-region without crossings) as empty values / JSON null, lists (an alert's vehicles) as
-comma-separated text in CSV; GeoJSON points are [lon, lat]; KML is styled by event type, CAP
-severity or commodity (`geoint.serve.kml`).
+Cells go out as canonical hex strings, text that a spreadsheet would run as a formula is
+prefixed with ``'`` in CSV, times as ISO 8601 UTC text, non-finite distances (a region without
+crossings) as empty values / JSON null, lists (an alert's vehicles) as comma-separated text in
+CSV; GeoJSON points are [lon, lat]; KML is styled by event type, CAP severity or commodity
+(`geoint.serve.kml`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,21 @@ def export_frame(events: pl.DataFrame) -> pl.DataFrame:
     ).select(EVENT_EXPORT_COLUMNS)
 
 
+def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with text cells that a spreadsheet would run as a formula (starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return: a vehicle id ``=HYPERLINK(...)``) prefixed
+    with ``'``, which spreadsheets show as text (OWASP's CSV injection advice)."""
+    formula = r"^[=+\-@\t\r]"
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(formula))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
+    )
+
+
 def export_events(events: pl.DataFrame, path: Path, fmt: str) -> int:
     """Write `events` to `path` as ``csv``, ``geojson`` or ``kml`` atomically; return the row
     count."""
@@ -68,7 +84,7 @@ def export_points(rows: pl.DataFrame, path: Path, fmt: str, layout: KmlLayout) -
     if fmt == "csv":
         lists = [name for name, dtype in rows.schema.items() if isinstance(dtype, pl.List)]
         with replacing(path) as tmp:
-            rows.with_columns(pl.col(lists).list.join(", ")).write_csv(tmp)
+            spreadsheet_safe(rows.with_columns(pl.col(lists).list.join(", "))).write_csv(tmp)
     else:
         features = [
             {

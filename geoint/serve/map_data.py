@@ -1,30 +1,43 @@
 """What the web map draws, read from the workspace: the query layer of `geoint.web.map`.
 
 `map_data` gathers a day's rows (risk per cell, Gi* hot spots with their emerging class, events,
-open alerts, seizures up to the day, a vehicle's track) with every layer capped at
-`MAX_FEATURES`: the risk moves to parent cells (res 7, 6, 5) when the day has more active res-8
-cells, then keeps the riskiest. `map_data_version` changes whenever any of it changes, for a
-server that caches built pages.
+open alerts with the event each stands for, seizures up to the day, a vehicle's track and its
+events) with every layer capped at `MAX_FEATURES`: the risk moves to parent cells (res 7, 6, 5)
+when the day has more active res-8 cells, then keeps the riskiest. A sector scope (a unit key)
+keeps only what lies in its sectors, in every layer. The day defaults to the latest *complete*
+analysed day (`complete_days`): a trailing day the pings cover only in part is offered, not
+chosen. `map_data_version` changes whenever any of it changes, for a server that caches pages.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
+import numpy as np
 import polars as pl
 
 from geoint.alerts.store import AlertStore
 from geoint.exchange.provenance import with_origins
+from geoint.h3index import parent_cells
 from geoint.serve.caches import file_version
 from geoint.store.cell_tables import EMERGING, cell_table_path, read_optional_table
 from geoint.store.workspace import EVENTS_FILE, Workspace
+from geoint.times import as_utc
 
 MAX_FEATURES = 5000
 ANALYSIS_RESOLUTION = 8
 PARENT_RESOLUTIONS = (7, 6, 5)
 # The cell tables `map_data` reads (`map_data_version` watches them).
 MAP_TABLES = ("days", *(f"days_r{r}" for r in PARENT_RESOLUTIONS), EMERGING)
+DEFAULT_COMPLETE_MARGIN_S = 3600.0  # `MapSettings.complete_day_margin_s`
+
+
+class SectorLookup(Protocol):
+    """Answers which sector holds each point (`geoint.layers.RegionIndex` does)."""
+
+    def sector(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -37,10 +50,24 @@ class MapData:
     risk_resolution: int
     hotspots: pl.DataFrame  # the day's significant Gi* cells, strongest first, with `emerging`
     events: pl.DataFrame  # events that started on the day
-    alerts: list[dict]  # alerts open on the day (`geoint.alerts.store.alert_dict`), newest first
+    alerts: list[dict]  # alerts open on the day (`alert_dict` plus its first `event`), newest first
     seizures: pl.DataFrame  # seizures up to the day, newest first
     vehicle: str | None = None
     track: pl.DataFrame | None = None  # the vehicle's pings of the day (ts, lat, lon) in order
+    complete_days: list[date] = field(default_factory=list)  # analysed days covered whole
+    latest_ping: datetime | None = None  # the latest stored ping (UTC)
+    risk_cells: int = 0  # the day's active cells at `risk_resolution` before the cap
+    sectors: frozenset[str] | None = None  # the scope drawn (None: every sector)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """What happened on the day: events, open alerts, seizures (within the scope)."""
+        on_day = self.seizures.filter(pl.col("ts").dt.date() == self.day) if self.day else None
+        return {
+            "events": self.events.height,
+            "alerts": len(self.alerts),
+            "seizures": on_day.height if on_day is not None else 0,
+        }
 
 
 def map_data(
@@ -49,56 +76,119 @@ def map_data(
     vehicle: str | None = None,
     alerts: AlertStore | None = None,
     max_features: int = MAX_FEATURES,
+    *,
+    sectors: frozenset[str] | None = None,
+    ground: SectorLookup | None = None,
+    complete_margin_s: float = DEFAULT_COMPLETE_MARGIN_S,
 ) -> MapData:
-    """Return the map's rows for a UTC `day` (default: the latest analysed)."""
+    """Return the map's rows for a UTC `day` (default: the latest complete analysed day).
+
+    With `sectors` (a unit's scope) every layer keeps only what lies in them: cells by their
+    sector, points by `ground.sector`, alerts by theirs.
+    """
+    if sectors is not None and ground is None:
+        raise ValueError("map_data: a sector scope needs `ground` to place points in sectors")
     days = read_optional_table(workspace.root, "days")
     analysed: list[date] = []
-    risk, resolution = pl.DataFrame(), ANALYSIS_RESOLUTION
+    complete: list[date] = []
+    latest = None
+    risk, resolution, risk_cells = pl.DataFrame(), ANALYSIS_RESOLUTION, 0
     hotspots, events, open_alerts = pl.DataFrame(), workspace.read_events().clear(), []
     if days is not None and days.height:
-        day = day or days["date"].max()
         analysed = days["date"].unique().sort().to_list()
-        risk, resolution = _risk(workspace, days, day, max_features)
+        latest = latest_ping(workspace, analysed[-1])
+        complete = complete_days(analysed, latest, complete_margin_s)
+        day = day or (complete or analysed)[-1]
+        if sectors is not None:
+            days = days.filter(pl.col("sector_id").is_in(list(sectors)))
+        risk, resolution, risk_cells = _risk(workspace, days, day, max_features, sectors)
         hotspots = _hotspots(workspace, days, day, max_features)
-        events = workspace.read_events().filter(pl.col("start").dt.date() == day).head(max_features)
-        open_alerts = (alerts or AlertStore(workspace)).open_on(day, max_features)
+        all_events = workspace.read_events()
+        events = _in_scope(all_events.filter(pl.col("start").dt.date() == day), sectors, ground)
+        events = events.head(max_features)
+        found = (alerts or AlertStore(workspace)).open_on(day, max_features)
+        open_alerts = _with_events(
+            [a for a in found if sectors is None or a["sector"] in sectors], all_events
+        )
     seizures = workspace.read_table("seizures")
     if day is not None:
         seizures = seizures.filter(pl.col("ts").dt.date() <= day)
-    seizures = seizures.sort("ts", descending=True).head(max_features)
+    seizures = _in_scope(seizures, sectors, ground).sort("ts", descending=True).head(max_features)
     seizures = with_origins(workspace, seizures)  # partner seizures show who sent them
     track = None
     if vehicle is not None and day is not None:
-        track = (
+        track = workspace.read_pings(
             workspace.scan_pings(day, day)
             .filter(pl.col("vehicle_id") == vehicle)
             .select("ts", "lat", "lon")
             .sort("ts")
-            .collect()
         )
+        track = _in_scope(track, sectors, ground)
     return MapData(
-        day, analysed, risk, resolution, hotspots, events, open_alerts, seizures, vehicle, track
-    )
+        day, analysed, risk, resolution, hotspots, events, open_alerts, seizures, vehicle, track,
+        complete, latest, risk_cells, sectors,
+    )  # fmt: skip
+
+
+def latest_ping(workspace: Workspace, since: date) -> datetime | None:
+    """The time of the latest stored ping on or after `since` (only those parts are read)."""
+    found = workspace.scan_pings(since).select(pl.col("ts").max()).collect().item()
+    return as_utc(found) if found is not None else None
+
+
+def complete_days(days: list[date], latest: datetime | None, margin_s: float) -> list[date]:
+    """The `days` whose end the pings reach, to within `margin_s` (a live feed's today is not)."""
+    if latest is None:
+        return []
+    reach = latest + timedelta(seconds=margin_s)
+    return [d for d in days if datetime(d.year, d.month, d.day, tzinfo=latest.tzinfo)
+            + timedelta(days=1) <= reach]  # fmt: skip
 
 
 def map_data_version(workspace: Workspace, alerts: AlertStore, vehicle: str | None = None) -> tuple:
     """A value that changes whenever something `map_data` reads from `workspace` changes.
 
     The cell tables and the events file by modification time and size (None when missing), the
-    alerts by their latest change, the seizures by count and latest batch and, with a `vehicle`,
-    the latest committed ingest (its track reads the pings).
+    alerts by their latest change, the seizures by count and latest batch and the latest
+    committed ingest (the latest ping chooses the day; a track reads the pings).
     """
     files = [cell_table_path(workspace.root, name) for name in MAP_TABLES]
     files.append(workspace.root / EVENTS_FILE)
     stats = tuple(file_version(path) for path in files)
-    pings = workspace.latest_ping_batch() if vehicle is not None else None
-    return stats, alerts.last_seq(), workspace.table_version("seizures"), pings
+    pings = workspace.latest_ping_batch()
+    return stats, alerts.last_seq(), workspace.table_version("seizures"), pings, vehicle
+
+
+def _in_scope(
+    frame: pl.DataFrame, sectors: frozenset[str] | None, ground: SectorLookup | None
+) -> pl.DataFrame:
+    """The rows whose lat/lon lie in one of `sectors` (all rows without a scope)."""
+    if sectors is None or ground is None or frame.height == 0:
+        return frame
+    owner = ground.sector(frame["lat"].to_numpy(), frame["lon"].to_numpy())
+    return frame.filter(pl.Series(owner, dtype=pl.String).is_in(list(sectors)))
+
+
+def _with_events(found: list[dict[str, Any]], events: pl.DataFrame) -> list[dict[str, Any]]:
+    """Each alert with its first evidence event's row (``event``; None for cell alerts)."""
+    first = [a["evidence"]["events"][0] if a["evidence"]["events"] else None for a in found]
+    rows = events.filter(pl.col("event_id").is_in([i for i in first if i is not None]))
+    by_id = {row["event_id"]: row for row in rows.drop("evidence").iter_rows(named=True)}
+    return [{**a, "event": by_id.get(i)} for a, i in zip(found, first, strict=True)]
 
 
 def _risk(
-    workspace: Workspace, days: pl.DataFrame, day: date, max_features: int
-) -> tuple[pl.DataFrame, int]:
-    """The day's risk rows at the finest resolution that fits `max_features`, riskiest first."""
+    workspace: Workspace,
+    days: pl.DataFrame,
+    day: date,
+    max_features: int,
+    sectors: frozenset[str] | None,
+) -> tuple[pl.DataFrame, int, int]:
+    """The day's risk rows at the finest resolution that fits `max_features`, riskiest first,
+    with the resolution and how many active cells it has before the cap.
+
+    In a scope, a parent is kept only when every active res-8 child of the day is in it.
+    """
     resolution, rows = ANALYSIS_RESOLUTION, days.filter(pl.col("date") == day)
     for parent in PARENT_RESOLUTIONS:
         if rows.height <= max_features:
@@ -106,8 +196,29 @@ def _risk(
         table = read_optional_table(workspace.root, f"days_r{parent}")
         if table is None:
             break
-        resolution, rows = parent, table.filter(pl.col("date") == day)
-    return rows.sort("risk", descending=True).head(max_features), resolution
+        parents = table.filter(pl.col("date") == day)
+        if sectors is not None:
+            parents = parents.filter(pl.col("cell").is_in(_whole_parents(workspace, day, parent,
+                                                                         sectors)))  # fmt: skip
+        resolution, rows = parent, parents
+    return rows.sort("risk", descending=True).head(max_features), resolution, rows.height
+
+
+def _whole_parents(
+    workspace: Workspace, day: date, resolution: int, sectors: frozenset[str]
+) -> pl.Series:
+    """Parents at `resolution` whose active res-8 cells of `day` all lie in `sectors`."""
+    days = read_optional_table(workspace.root, "days")
+    assert days is not None  # `map_data` read it before
+    children = days.filter(pl.col("date") == day).select("cell", "sector_id")
+    parents = parent_cells(children["cell"].to_numpy().astype(np.uint64), resolution)
+    owned = (
+        children.with_columns(pl.Series("parent", parents))
+        .group_by("parent")
+        .agg(pl.col("sector_id").is_in(list(sectors)).all().alias("inside"))
+        .filter(pl.col("inside"))
+    )
+    return owned["parent"]
 
 
 def _hotspots(

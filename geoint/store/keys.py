@@ -104,14 +104,28 @@ class KeyStore:
 
     # ------------------------------------------------------------------- keys
     def create(
-        self, role: str, sectors: Sequence[str] = (), now: datetime | None = None
+        self,
+        role: str,
+        sectors: Sequence[str] = (),
+        now: datetime | None = None,
+        known_sectors: Sequence[str] | None = None,
     ) -> tuple[ApiKey, str]:
-        """Store a new key; return it and its secret text (which is never stored)."""
+        """Store a new key; return it and its secret text (which is never stored).
+
+        `known_sectors`: the region's sector ids, which a unit key's sectors must be among
+        (None: not checked, for callers that checked them).
+        """
         sectors = tuple(dict.fromkeys(s.strip() for s in sectors if s.strip()))
         if role not in ROLES:
             raise KeyRequestError(f"--role: expected one of {', '.join(ROLES)}, got {role!r}")
         if role == "unit" and not sectors:
             raise KeyRequestError("--sector: a unit key needs at least one sector id")
+        unknown = [s for s in sectors if known_sectors is not None and s not in known_sectors]
+        if unknown:
+            raise KeyRequestError(
+                f"--sector: the region has no sector {unknown[0][:128]!r} (its sectors: "
+                f"{', '.join(sorted(known_sectors)[:20]) or 'none'})"
+            )
         if role != "unit" and sectors:
             raise KeyRequestError(f"--sector: only unit keys are scoped to sectors, not {role}")
         key = ApiKey(secrets.token_hex(6), role, sectors, utc_now_or(now))

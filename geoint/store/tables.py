@@ -64,6 +64,15 @@ ping_parts = sa.Table(
 # ledger rows by status: recovery looks only at started batches (an index for old workspaces too)
 LEDGER_STATUS_INDEX = sa.Index("ix_ingest_ledger_status", ingest_ledger.c.status)
 
+# Ping batches stored by the service and not yet analysed incrementally: entered in the
+# transaction that commits the batch, removed once its events and alerts are stored, so a
+# server killed in between catches them up at its next start (`geoint.api.app`).
+pending_analysis = sa.Table(
+    "pending_analysis",
+    metadata,
+    sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), primary_key=True),
+)
+
 counters = sa.Table(
     "counters",
     metadata,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import re
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,11 +23,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geoint.atomic import temporary_path, write_parquet
-from geoint.errors import WorkspaceError
+from geoint.errors import CorruptPartError, StorageFullError, WorkspaceError, is_storage_full
 from geoint.schema import EVENT_SCHEMA, PING_SCHEMA
 from geoint.store.cell_tables import cells_folder
 from geoint.store.tables import (
@@ -35,6 +38,7 @@ from geoint.store.tables import (
     counters,
     ingest_ledger,
     metadata,
+    pending_analysis,
     ping_parts,
     quarantine,
 )
@@ -45,6 +49,9 @@ LOCK_FILE = ".writer.lock"
 INIT_LOCK_FILE = ".init.lock"
 COMPACTION = "compaction"  # the ledger kind of a merged ping part
 DATABASE_FILE = "geoint.sqlite"
+FULL_BYTES = 1 << 20  # free space below which a failing database open means a full disk
+CORRUPT_DIR = "corrupt"  # unreadable parts moved aside by `geoint check --repair`
+CORRUPT = "corrupt"  # the ledger status of a batch whose part was moved aside
 _PART_NAME = re.compile(r"part-(\d+)\.parquet$")
 Box = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
 T = TypeVar("T")
@@ -104,7 +111,15 @@ class Workspace:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._watch: sqlite3.Connection | None = None
         self._watch_lock = threading.Lock()
-        self.ensure_tables()
+        try:
+            self.ensure_tables()
+        except (OSError, sa.exc.OperationalError) as exc:
+            # SQLite cannot even open its write-ahead log on a full disk: "disk I/O error"
+            if is_storage_full(exc) or shutil.disk_usage(self.root).free < FULL_BYTES:
+                raise StorageFullError(
+                    f"{self.root}: no space left on the device; free space and retry"
+                ) from None
+            raise
 
     def data_version(self) -> int | None:
         """A number that changes whenever any connection (this process's included) commits to
@@ -215,6 +230,22 @@ class Workspace:
         with self.engine.connect() as conn:
             return list(conn.execute(query.order_by(ingest_ledger.c.batch)).scalars())
 
+    def pending_batches(self) -> list[int]:
+        """The ping batches queued for incremental analysis and not analysed yet, in order."""
+        query = sa.select(pending_analysis.c.batch).order_by(pending_analysis.c.batch)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def analysed(self, batches: Sequence[int] | None = None, through: int | None = None) -> None:
+        """Take `batches` (and every batch up to `through`) off the pending analysis queue."""
+        condition = sa.false()
+        if batches:
+            condition = sa.or_(condition, pending_analysis.c.batch.in_(list(batches)))
+        if through is not None:
+            condition = sa.or_(condition, pending_analysis.c.batch <= through)
+        with self.engine.begin() as conn:
+            conn.execute(pending_analysis.delete().where(condition))
+
     def batch(self, batch: int) -> Batch | None:
         """One ledger entry, if it exists."""
         query = sa.select(ingest_ledger).where(ingest_ledger.c.batch == batch)
@@ -262,12 +293,16 @@ class Workspace:
         quarantined_rows: pl.DataFrame,
         records: pl.DataFrame | None = None,
         parts: Sequence[PingPart] = (),
+        queue_analysis: bool = False,
     ) -> None:
         """Commit a batch: ledger counts, its quarantine rows, its table records and its ping
-        parts (`write_ping_parts`), atomically."""
+        parts (`write_ping_parts`), atomically; with `queue_analysis`, also enter it as
+        pending incremental analysis (`pending_batches`)."""
         with self.engine.begin() as conn:
             if parts:
                 conn.execute(ping_parts.insert(), [_part_row(part) for part in parts])
+                if queue_analysis:
+                    conn.execute(pending_analysis.insert().values(batch=batch.batch))
             if records is not None and records.height:
                 conn.execute(RECORD_TABLES[batch.kind].insert(), _sql_rows(records, batch.batch))
             if quarantined_rows.height:
@@ -325,6 +360,28 @@ class Workspace:
                 folder.rmdir()
         return len(started)
 
+    def abort_batch(self, batch: Batch) -> None:
+        """Undo a started batch that failed: delete its files, then mark it aborted.
+
+        Deleting comes first, so a full disk gets its space back; if the database cannot
+        be written either, the batch stays started and the next writer's `recover` ends it.
+        """
+        for folder, _ in self._date_folders():
+            part = folder / f"part-{batch.batch:08d}.parquet"
+            for path in (part, temporary_path(part)):
+                path.unlink(missing_ok=True)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    ingest_ledger.update()
+                    .where(
+                        ingest_ledger.c.batch == batch.batch, ingest_ledger.c.status == "started"
+                    )
+                    .values(status="aborted")
+                )
+        except sa.exc.SQLAlchemyError:
+            pass  # `recover` ends it under the next writer
+
     # ------------------------------------------------------------------ pings
     def write_ping_parts(self, batch: Batch, pings: pl.DataFrame) -> list[PingPart]:
         """Write a batch's pings, one Parquet part per UTC date, each atomically (tmp + rename);
@@ -364,6 +421,77 @@ class Workspace:
         if not files:
             return pl.LazyFrame(schema=PING_SCHEMA)
         return pl.scan_parquet(files)
+
+    def read_pings(self, frame: pl.LazyFrame) -> pl.DataFrame:
+        """Collect a query over `scan_pings`; an unreadable part raises `CorruptPartError`
+        naming it (instead of the reader's own error, which does not)."""
+        try:
+            return frame.collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            bad = self.unreadable_parts(full=False)
+            if not bad:
+                raise
+            raise self.corrupt_error(bad) from exc
+
+    def corrupt_error(self, bad: Sequence[tuple[Path, str]]) -> CorruptPartError:
+        """The error naming unreadable parts and how to repair the workspace."""
+        names = ", ".join(str(path.relative_to(self.root)) for path, _ in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        return CorruptPartError(
+            f"{self.root}: unreadable ping part {names}{more} ({bad[0][1]}); run "
+            f"'geoint check --workspace {self.root} --repair' to set it aside, then ingest "
+            "its source file again"
+        )
+
+    def unreadable_parts(self, full: bool = True) -> list[tuple[Path, str]]:
+        """The catalogued live parts that are missing or unreadable, with why.
+
+        `full` reads every row (a damaged page anywhere); else only each footer and its row
+        count against the catalogue (milliseconds per part).
+        """
+        query = sa.select(ping_parts.c.batch, ping_parts.c.day, ping_parts.c.rows).where(
+            ping_parts.c.merged_into.is_(None)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(ping_parts.c.day, ping_parts.c.batch)).all()
+        bad = []
+        for batch, day, count in rows:
+            path = _part_path(self.root, batch, day)
+            try:
+                found = pq.read_table(path).num_rows if full else pq.read_metadata(path).num_rows
+                problem = None if found == count else f"{found} rows, the catalogue says {count}"
+            except (OSError, pa.ArrowException) as exc:
+                problem = " ".join(str(exc).split())[:200]
+            if problem is not None:
+                bad.append((path, problem))
+        return bad
+
+    def set_aside(self, path: Path) -> Path:
+        """Move an unreadable part into ``corrupt/`` and take it off the catalogue; its batch
+        becomes ``corrupt``, so ingesting its source file again stores its pings again."""
+        match = _PART_NAME.search(path.name)
+        batch, day = int(match.group(1)), date.fromisoformat(path.parent.name.split("=")[1])
+        target = self.root / CORRUPT_DIR / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.replace(target)
+        with self.engine.begin() as conn:
+            conn.execute(
+                ping_parts.delete().where(ping_parts.c.batch == batch, ping_parts.c.day == day)
+            )
+            conn.execute(  # a merged part: the parts it merged read again while they exist
+                ping_parts.update()
+                .where(
+                    ping_parts.c.merged_into == batch,
+                    ping_parts.c.day == day,
+                    ping_parts.c.file_deleted.is_(False),
+                )
+                .values(merged_into=None, merged_at=None)
+            )
+            conn.execute(
+                ingest_ledger.update().where(ingest_ledger.c.batch == batch).values(status=CORRUPT)
+            )
+        return target
 
     def scan_batch_pings(self, batch: int) -> pl.LazyFrame:
         """Return a lazy frame over the pings one committed batch stored (empty otherwise),
@@ -422,8 +550,14 @@ class Workspace:
             frame = frame.sort("vehicle_id", "ts", "ping_id")
             entry = self.begin_batch(COMPACTION, f"date={day.isoformat()}", "")
             target = _part_path(self.root, entry.batch, day)
-            # small row groups: a read of a few vehicles skips the others' groups
-            write_parquet(frame, target, compression="lz4", statistics=True, row_group_size=65_536)
+            try:
+                # small row groups: a read of a few vehicles skips the others' groups
+                write_parquet(
+                    frame, target, compression="lz4", statistics=True, row_group_size=65_536
+                )
+            except BaseException:
+                self.abort_batch(entry)
+                raise
             merged = PingPart(entry.batch, day, frame.height, target.stat().st_size)
             now = datetime.now(UTC)
             with self.engine.begin() as conn:

@@ -35,13 +35,14 @@ def start_server(
     log: Path,
     timeout_s: float = 60,
     env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> LocalServer:
-    """Start `geoint serve` on a free loopback port; return once /health answers."""
+    """Start `geoint serve` (with `args`) on a free loopback port; return once /health answers."""
     import httpx2
 
     port = free_port()
     command = [sys.executable, "-m", "geoint", "serve", "--workspace", str(workspace)]
-    command += ["--region", str(region), "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--region", str(region), "--host", "127.0.0.1", "--port", str(port), *args]
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
     server = LocalServer(f"http://127.0.0.1:{port}", process, log)

@@ -14,6 +14,7 @@ from support.api import (
     bearer,
     build_region,
     create_key,
+    same_origin,
 )
 
 from geoint.api.app import create_app
@@ -181,7 +182,7 @@ def test_browser_session_is_httponly_strict_and_ends_with_logout(client, keys):
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=" in cookie
     assert client.get("/ogc/conformance").status_code == 200
     assert client.get("/docs").status_code == 200
-    assert client.post("/logout", follow_redirects=False).status_code == 303
+    assert client.post("/logout", headers=same_origin(), follow_redirects=False).status_code == 303
     assert client.get("/ogc/conformance").status_code == 401
 
 

@@ -279,9 +279,15 @@ def test_cell_detail_of_a_parent_and_bad_cells(served, demo, sector):
     body = _get(served, f"/api/v1/cells/{parent}").json()
     assert body["resolution"] == 5 and body["events"]["numberMatched"] >= 1
     assert body["emerging"] is None
-    for bad in (SEME_CELL, "nonsense", "8058918cd7fffff", h3.cell_to_parent(SEME_CELL, 3)):
+    # no such cell in the tables: 404; not an H3 id, or not at a served resolution: 400
+    for bad, status in (
+        (SEME_CELL, 404),
+        ("nonsense", 400),
+        ("8058918cd7fffff", 400),
+        (h3.cell_to_parent(SEME_CELL, 3), 400),
+    ):
         response = _get(served, f"/api/v1/cells/{bad}")
-        assert response.status_code == 404 and response.headers["content-type"] == PROBLEM
+        assert response.status_code == status and response.headers["content-type"] == PROBLEM
     assert _get(served, f"/api/v1/cells/{parent}", days=0).status_code == 400
 
 

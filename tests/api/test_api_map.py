@@ -1,4 +1,5 @@
-"""The served map's page cache: hits, invalidation by alerts, seizures and analyses, and scope."""
+"""The served map's page cache (hits, invalidation by alerts, seizures and analyses, scope,
+language) and its day's layers (``/api/v1/map/day``)."""
 
 import re
 import shutil
@@ -119,10 +120,41 @@ def test_new_pings_redraw_a_vehicle_track(served):
     assert len(builds) == 2
 
 
-def test_a_unit_key_never_gets_a_cached_page(served):
+def test_a_unit_key_gets_its_own_scoped_page(served):
     client, keys, builds, _ws = served
-    _map(client, keys["analyst"], date=DAY)
-    refused = client.get("/map", headers=bearer(keys["unit"]), params={"date": DAY})
-    assert refused.status_code == 403
-    assert refused.headers["content-type"] == "application/problem+json"
-    assert "leaflet" not in refused.text and len(builds) == 1
+    analyst = _map(client, keys["analyst"], date=DAY)
+    unit = _map(client, keys["unit"], date=DAY)
+    assert len(builds) == 2 and unit != analyst  # never the analyst's cached page
+    assert "leaflet" in unit and len(ACK_BUTTON.findall(unit)) < len(ACK_BUTTON.findall(analyst))
+    assert _map(client, keys["unit"], date=DAY) == unit and len(builds) == 2
+
+
+def test_the_language_comes_from_the_query_or_the_browser(served):
+    client, keys, builds, _ws = served
+    english = client.get("/map", headers=bearer(keys["analyst"]), params={"date": DAY})
+    assert english.headers["content-language"] == "en" and "Risk (H3 cells)" in english.text
+    french = client.get("/map", headers={**bearer(keys["analyst"]), "Accept-Language": "fr-FR"},
+                        params={"date": DAY})  # fmt: skip
+    assert french.headers["content-language"] == "fr"
+    assert "Risque (cellules H3)" in french.text and '<html lang="fr">' in french.text
+    assert _map(client, keys["analyst"], date=DAY, lang="fr") == french.text
+    assert len(builds) == 2
+    bad = client.get("/map", headers=bearer(keys["analyst"]), params={"lang": "<b>"})
+    assert bad.status_code == 400
+
+
+def test_the_day_layers_are_scoped_cached_and_replace_the_page_s(served):
+    client, keys, builds, _ws = served
+    url = "/api/v1/map/day"
+    day = client.get(url, headers=bearer(keys["analyst"]), params={"date": DAY}).json()
+    assert day["header"]["day"] == DAY and day["header"]["counts"]["events"] == 110
+    assert day["layers"]["risk"] is None  # the served map reads the risk from /tiles
+    assert len(day["layers"]["alerts"]["features"]) == day["header"]["counts"]["alerts"] == 74
+    unit = client.get(url, headers=bearer(keys["unit"]), params={"date": DAY}).json()
+    assert 0 < unit["header"]["counts"]["alerts"] < 74
+    sectors = {f["properties"]["popup"].count("BEN-01") > 0
+               for f in unit["layers"]["alerts"]["features"]}  # fmt: skip
+    assert sectors == {True}
+    again = client.get(url, headers=bearer(keys["analyst"]), params={"date": DAY})
+    assert again.json() == day and len(builds) == 0  # the day is not a page build
+    assert client.get(url, params={"date": DAY}).status_code == 401

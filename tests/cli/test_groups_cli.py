@@ -2,16 +2,31 @@
 
 import orjson
 from support.cli import geoint
+from support.paths import REPO
 
 from geoint.store.groups import GroupStore
 from geoint.store.keys import KeyStore
 from geoint.store.workspace import Workspace
 
+REGION = REPO / "sample_tracks" / "scenario" / "region"  # its sectors include BEN-01
+
 
 def test_groups_commands(tmp_path):
     ws = str(tmp_path / "ws")
     unit = orjson.loads(
-        geoint("keys", "create", "--role", "unit", "--sector", "BEN-01", "-w", ws, "--json").stdout
+        geoint(
+            "keys",
+            "create",
+            "--role",
+            "unit",
+            "--sector",
+            "BEN-01",
+            "-w",
+            ws,
+            "--region",
+            str(REGION),
+            "--json",
+        ).stdout
     )
     made = geoint("groups", "create", "Harmattan", "--description", "BJ-NG", "-w", ws, "--json")
     group = orjson.loads(made.stdout)

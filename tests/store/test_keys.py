@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from support.api import build_region
 
 from geoint.store.keys import KeyRequestError, KeyStore, UnknownKeyError
 from geoint.store.tables import api_keys, sessions
@@ -107,12 +108,19 @@ def _geoint(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_keys_commands(tmp_path):
-    ws = str(tmp_path / "ws")
-    created = _geoint("keys", "create", "-w", ws, "--role", "unit", "--sector", "S1", "--json")
+    ws, region = str(tmp_path / "ws"), str(build_region(tmp_path / "region"))
+    unit = ("keys", "create", "-w", ws, "--role", "unit", "--json")
+    created = _geoint(*unit, "--sector", "south", "--region", region)
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout)
     assert set(key) == {"id", "key", "role", "sectors"}
-    assert (key["role"], key["sectors"]) == ("unit", ["S1"])
+    assert (key["role"], key["sectors"]) == ("unit", ["south"])
+    # a sector the region lacks, or no region to check against: one line, no key
+    for args in (("--sector", "NOPE", "--region", region), ("--sector", "south")):
+        refused = _geoint(*unit, *args)
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert refused.stderr.startswith("error: ") and refused.stderr.count("\n") == 1
+    assert "no sector 'NOPE'" in _geoint(*unit, "--sector", "NOPE", "--region", region).stderr
 
     listed = json.loads(_geoint("keys", "list", "-w", ws, "--json").stdout)["keys"]
     assert [k["id"] for k in listed] == [key["id"]] and "key" not in listed[0]

@@ -66,6 +66,11 @@ def create_key(workspace: Path, role: str, sectors: tuple[str, ...] = ()) -> str
         store.engine.dispose()
 
 
+def same_origin(url: str = "http://testserver") -> dict[str, str]:
+    """The headers a browser sends with a POST from a page of `url`'s origin."""
+    return {"Origin": url, "Sec-Fetch-Site": "same-origin"}
+
+
 def bearer(key: str) -> dict[str, str]:
     """The Authorization header for a key."""
     return {"Authorization": f"Bearer {key}"}

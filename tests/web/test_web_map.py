@@ -1,4 +1,6 @@
-"""The web map: layers, escaping and the polygon cap, then the real page in headless Chromium.
+"""The web map: the day chosen, layers, escaping, scope and the cap, then the real page in
+headless Chromium (the export offline, the served map on loopback: dates without reloads,
+vector tiles at res 8, the cell panel, a unit's scope, French).
 
 One demo workspace per session (``geoint demo``) plus a seizure whose description is hostile
 HTML; the browser tests record every request and fail on any that leaves the page's own origin.
@@ -6,38 +8,37 @@ HTML; the browser tests record every request and fail on any that leaves the pag
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import folium
 import geopandas as gpd
+import h3
 import httpx2
+import numpy as np
+import polars as pl
 import pytest
 import shapely
+from PIL import Image
 from support.api import bearer, create_key, free_port, start_server, stop_server
+from support.browser import chromium
 
-from geoint.layers import Region
-from geoint.serve.map_data import MAX_FEATURES, map_data
+from geoint.h3index import cells_to_hex
+from geoint.layers import Region, RegionIndex
+from geoint.serve.map_data import MAX_FEATURES, complete_days, map_data
+from geoint.store.cell_tables import read_optional_table
 from geoint.store.workspace import Workspace
 from geoint.web import map as web_map
+from geoint.web.i18n import gettext_for
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Sets a flag if it ever runs as HTML; the map must show it as text.
 HOSTILE = (
     '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">`${window.__xss = 3}`'
@@ -46,9 +47,11 @@ HOSTILE_CSV = (
     "seizure_id,date,lat,lon,commodity,transport_mode,description\n"
     f'XSS-1,2026-03-03T10:00:00Z,6.80,2.66,fuel,truck,"{HOSTILE.replace(chr(34), chr(34) * 2)}"\n'
 )
-BUSY_DAY = date(2026, 3, 4)  # about 7 500 active res-8 cells in the sample scenario
-LAYERS = ("No basemap", "OpenStreetMap (online)", "Sectors", "Roads", "Border",
-          "Crossings (hours)", "Transit corridors", "Seizures (by commodity)")  # fmt: skip
+BUSY_DAY = date(2026, 3, 4)  # 110 events, 74 alerts, about 7 500 active res-8 cells
+SPILL_DAY = date(2026, 3, 5)  # the pings of trips that ran past midnight: a partial day
+REGION_LAYERS = ("Sectors", "Roads", "Border", "Crossings (hours)", "Transit corridors")
+BASE_LAYERS = ("Offline basemap (Natural Earth)", "No basemap", "OpenStreetMap (online)")
+UNIT_SECTOR = "BEN-01"
 
 
 def _geoint(*args: str) -> None:
@@ -80,6 +83,11 @@ def store(demo: Path) -> Iterator[Workspace]:
     workspace.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def region(demo: Path) -> Region:
+    return Region.load(demo / "region")
+
+
 def _layers(m: folium.Map) -> Iterator[Any]:
     """Every element under the map."""
     for child in m._children.values():
@@ -87,8 +95,8 @@ def _layers(m: folium.Map) -> Iterator[Any]:
         yield from _layers(child)
 
 
-def _geojson_layers(m: folium.Map) -> dict[str, list[dict]]:
-    """The features of each GeoJSON layer by layer name (unnamed: the parent's name)."""
+def _region_layers(m: folium.Map) -> dict[str, list[dict]]:
+    """The features of each Folium GeoJSON layer (the static ones) by layer name."""
     found: dict[str, list[dict]] = {}
     for element in _layers(m):
         if isinstance(element, folium.GeoJson):
@@ -97,33 +105,66 @@ def _geojson_layers(m: folium.Map) -> dict[str, list[dict]]:
     return found
 
 
-def test_the_map_has_every_layer_and_the_day_explained(demo, store):
-    m = web_map.build_map(Region.load(demo / "region"), map_data(store, date(2026, 3, 5)))
-    layers = _geojson_layers(m)
-    day = "2026-03-05"
-    for name in (*LAYERS[2:], f"Risk {day} (H3 res 8)", f"Hot spots {day} (Gi*)", f"Events {day}"):
-        assert name in layers, sorted(layers)
-    crossing = layers["Crossings (hours)"][0]["properties"]
-    assert "hours" in crossing["popup"] and crossing["tooltip"]
-    cell = layers[f"Risk {day} (H3 res 8)"][0]["properties"]["popup"]
+def _features(day: dict, layer: str) -> list[dict]:
+    collection = day["layers"][layer]
+    return collection["features"] if collection else []
+
+
+# ------------------------------------------------------------------ the day and its layers
+def test_the_map_opens_on_the_latest_complete_day(store):
+    data = map_data(store)
+    assert data.day == BUSY_DAY and SPILL_DAY in data.analysed_days
+    assert SPILL_DAY not in data.complete_days and BUSY_DAY in data.complete_days
+    assert data.counts == {"events": 110, "alerts": 74, "seizures": data.counts["seizures"]}
+    assert data.latest_ping.date() == SPILL_DAY
+    assert map_data(store, SPILL_DAY).day == SPILL_DAY  # offered, when asked for
+
+
+def test_a_day_is_complete_once_the_pings_reach_its_end():
+    days = [date(2026, 3, 1), date(2026, 3, 2)]
+    live = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # a live feed in the afternoon
+    assert complete_days(days, live, 3600) == [date(2026, 3, 1)]
+    evening = datetime(2026, 3, 2, 23, 20, tzinfo=UTC)  # a file that ends 40 min early
+    assert complete_days(days, evening, 3600) == days
+    assert complete_days(days, evening, 0) == [date(2026, 3, 1)]
+    assert complete_days(days, None, 3600) == []
+
+
+def test_the_header_and_every_layer_explain_the_day(region, store):
+    day = web_map.day_layers(region, map_data(store, BUSY_DAY))
+    header = day["header"]
+    assert header["day"] == str(BUSY_DAY) and not header["partial"]
+    assert header["counts"]["events"] == 110 and header["counts"]["alerts"] == 74
+    assert header["latestPing"].endswith("WAT")  # local to the region (Africa/Lagos)
+    assert "exported file" in header["note"]  # the export's capped risk says so
+    cell = _features(day, "risk")[0]["properties"]["popup"]
     risk = float(re.search(r"<th>risk</th><td><b>([\d.]+)", cell)[1])
-    parts = [float(v) for v in re.findall(r"<tr><th>\w+</th><td>([\d.]+)</td></tr>", cell)]
-    assert len(parts) == 7 and sum(parts) == pytest.approx(risk, abs=0.04)
-    assert any(isinstance(e, folium.plugins.MarkerCluster) for e in _layers(m))
+    parts = re.findall(r"<tr><th>[\w ]+</th><td>([\d.]+) / (\d+)</td></tr>", cell)
+    assert len(parts) == 7 and sum(float(p) for p, _m in parts) == pytest.approx(risk, abs=0.1)
+    assert all(float(p) <= float(m) for p, m in parts)  # points of each factor's maximum
+    for alert in _features(day, "alerts"):
+        popup = alert["properties"]["popup"]
+        assert " WAT</td>" in popup and "UTC" not in popup and "{" not in popup
+        assert "geoint-zoom" in popup and "Evidence pings" not in popup
+    loiter = next(a for a in _features(day, "alerts") if "Loitering" in a["properties"]["popup"])
+    assert re.search(r"waited \d+ min, [\d.]+ k?m from the border", loiter["properties"]["popup"])
+    assert {f["properties"]["event_type"] for f in _features(day, "events")} >= {"rendezvous"}
 
 
-def test_user_text_is_escaped(demo, store):
-    m = web_map.build_map(Region.load(demo / "region"), map_data(store, date(2026, 3, 5)))
+def test_user_text_is_escaped(region, store):
+    data = map_data(store, SPILL_DAY)
+    day = web_map.day_layers(region, data)
     [hostile] = [
         f["properties"]["popup"]
-        for f in _geojson_layers(m)["Seizures (by commodity)"]
+        for f in _features(day, "seizures")
         if "XSS-1" in f["properties"]["popup"]
     ]
     assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;&lt;img src=x onerror=" in hostile
     assert "<script" not in hostile and "<img" not in hostile
+    m = web_map.build_map(region, data)
     [crossing] = [
         f["properties"]
-        for f in _geojson_layers(m)["Crossings (hours)"]
+        for f in _region_layers(m)["Crossings (hours)"]
         if "XSS-2" in f["properties"]["popup"]
     ]
     for text in (crossing["popup"], crossing["tooltip"]):
@@ -132,250 +173,434 @@ def test_user_text_is_escaped(demo, store):
     assert "window.__xss = 1</script>" not in page and "<img src=x" not in page
 
 
-def test_a_patrol_plan_is_drawn_as_its_own_layer(demo, store, tmp_path):
-    crossing = Region.load(demo / "region").read("crossings").geometry.iloc[0]
+def test_a_patrol_plan_is_drawn_as_its_own_layer(demo, region, store, tmp_path):
+    crossing = region.read("crossings").geometry.iloc[0]
     plan_file = tmp_path / "plan.geojson"
     _geoint("patrol", "plan", "--workspace", str(demo), "--region", str(demo / "region"),
             "--base", f"{crossing.y},{crossing.x}", "--teams", "2", "--hours", "6",
             "--start", "2026-03-04T18:00:00Z", "--geojson", str(plan_file), "--json")  # fmt: skip
     plan = json.loads(plan_file.read_text(encoding="utf-8"))
-    m = web_map.build_map(
-        Region.load(demo / "region"), map_data(store, date(2026, 3, 5)), patrol=plan
-    )
-    drawn = _geojson_layers(m)["Patrol plan"]
-    assert len(drawn) == len(plan["features"]) >= 4  # base, 2 routes, waypoints
-    waypoints = [f["properties"] for f in drawn if f["geometry"]["type"] == "Point"]
-    assert any("ETA" in w["popup"] and "why" in w["popup"] for w in waypoints)
+    m = web_map.build_map(region, map_data(store, SPILL_DAY), patrol=plan)
+    drawn = _region_layers(m)["Patrol plan"]  # the routes; stops are numbered markers
+    [group] = [e for e in _layers(m) if getattr(e, "layer_name", None) == "Patrol plan"]
+    markers = [e for e in _layers(group) if isinstance(e, folium.Marker)]
+    points = [f for f in plan["features"] if f["geometry"]["type"] == "Point"]
+    assert len(drawn) + len(markers) == len(plan["features"]) >= 4  # base, 2 routes, stops
+    popups = [e for marker in markers for e in _layers(marker) if isinstance(e, folium.Popup)]
+    assert len(markers) == len(points) and len(popups) == len(points)
+    cards = [html.data for p in popups for html in p.html._children.values()]
+    assert any("arrive" in card and "why" in card for card in cards)
+    routes = [f["properties"]["colour"] for f in drawn if f["geometry"]["type"] == "LineString"]
+    assert routes == list(web_map.PATROL_COLOURS[:2])  # team 1 is no longer green
     page = tmp_path / "map.html"
     _geoint("map", "--workspace", str(demo), "--region", str(demo / "region"),
             "--out", str(page), "--patrol", str(plan_file))  # fmt: skip
-    assert "Patrol plan" in page.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
+    assert "Patrol plan" in text and f'"day": "{BUSY_DAY}"' in text  # the right day, too
 
 
-def test_a_busy_day_is_drawn_with_parent_cells_under_the_cap(demo, store):
-    region = Region.load(demo / "region")
-    layers = _geojson_layers(web_map.build_map(region, map_data(store, BUSY_DAY)))
-    [risk] = [name for name in layers if name.startswith("Risk")]
-    assert "res 8" not in risk
-    assert all(len(features) <= MAX_FEATURES for features in layers.values())
-    layers = _geojson_layers(web_map.build_map(region, map_data(store, BUSY_DAY, max_features=40)))
-    [risk] = [name for name in layers if name.startswith("Risk")]
-    assert 0 < len(layers[risk]) <= 40
+def test_a_busy_day_is_exported_with_parent_cells_under_the_cap(region, store):
+    data = map_data(store, BUSY_DAY)
+    assert data.risk_resolution < 8 and data.risk.height <= MAX_FEATURES
+    day = web_map.day_layers(region, data)
+    assert all(len(_features(day, layer)) <= MAX_FEATURES for layer in web_map.DAY_LAYERS)
+    small = web_map.day_layers(region, map_data(store, BUSY_DAY, max_features=40))
+    assert 0 < len(_features(small, "risk")) <= 40
+    assert "40 riskiest of" in small["header"]["note"]
+    served = web_map.day_layers(region, data, api_url="/api/v1")
+    assert served["layers"]["risk"] is None and served["header"]["note"] is None
 
 
-def test_a_workspace_before_analysis_still_maps_the_region(demo, tmp_path):
+def test_a_workspace_before_analysis_still_maps_the_region(region, tmp_path):
     empty = Workspace(tmp_path / "ws")
-    layers = _geojson_layers(web_map.build_map(Region.load(demo / "region"), map_data(empty)))
+    data = map_data(empty)
     empty.engine.dispose()
-    assert layers["Seizures (by commodity)"] == [] and "Border" in layers
-    assert not any(name.startswith(("Risk", "Hot spots", "Events")) for name in layers)
+    day = web_map.day_layers(region, data)
+    assert day["layers"]["seizures"]["features"] == [] and day["header"]["day"] is None
+    assert "Border" in _region_layers(web_map.build_map(region, data))
 
 
-def test_the_exported_page_inlines_every_asset(demo, store):
-    page = web_map.to_html(web_map.build_map(Region.load(demo / "region"), map_data(store)))
+def test_the_exported_page_inlines_every_asset(region, store):
+    page = web_map.to_html(web_map.build_map(region, map_data(store)))
     assert not re.search(r"<script[^>]+src=|<link[^>]+href=\"(?!data:)", page)
     assert not re.search(r"//[\w.]*(cdn|jsdelivr|cloudflare|jquery|bootstrap)", page, re.I)
+    assert "tile.openstreetmap.org" in page  # only as a base layer the reader may choose
 
 
-def test_alerts_by_severity_acknowledge_only_when_served(demo, store):
-    region = Region.load(demo / "region")
+def test_alerts_acknowledge_and_link_tracks_only_when_served(region, store):
     data = map_data(store, BUSY_DAY)
-    exported = _geojson_layers(web_map.build_map(region, data))
-    served = _geojson_layers(web_map.build_map(region, data, api_url="/api/v1"))
-    name = f"Alerts {BUSY_DAY} (by severity)"
-    alerts = [f["properties"] for f in exported[name]]
-    assert alerts and {a["severity"] for a in alerts} <= set(web_map.SEVERITY_COLOURS)
-    assert all(a["colour"] == web_map.SEVERITY_COLOURS[a["severity"]] for a in alerts)
-    assert all("geoint-explanation" in a["popup"] for a in alerts)
-    assert not any("geoint-ack" in a["popup"] for a in alerts)
-    buttons = [
-        f["properties"]["popup"] for f in served[name] if "geoint-ack" in f["properties"]["popup"]
-    ]
-    new = [a for a in alerts if "<th>status</th><td>new</td>" in a["popup"]]
-    assert new and len(buttons) == len(new)  # only a new alert can be acknowledged
-    [risk] = [n for n in served if n.startswith("Risk")]
-    assert "/api/v1/cells/" in served[risk][0]["properties"]["popup"]
-    assert not any("/api/v1/cells/" in f["properties"]["popup"] for f in exported[risk])
+    exported = _features(web_map.day_layers(region, data), "alerts")
+    served = _features(web_map.day_layers(region, data, api_url="/api/v1"), "alerts")
+    assert exported and {a["properties"]["severity"] for a in exported} <= set(
+        web_map.SEVERITY_COLOURS
+    )
+    for alert in exported:
+        p = alert["properties"]
+        assert p["colour"] == web_map.SEVERITY_COLOURS[p["severity"]]
+        assert "geoint-ack" not in p["popup"] and "geoint-track" not in p["popup"]
+    new = [a for a in served if a["properties"]["status"] == "new"]
+    assert new and all("geoint-ack" in a["properties"]["popup"] for a in new)
+    assert all("geoint-track" in a["properties"]["popup"] for a in served)
 
 
-def test_a_vehicle_track_is_its_pings_of_the_day(demo, store):
-    day = date(2026, 3, 5)
-    pings = store.scan_pings(day, day).collect()
-    vehicle = pings["vehicle_id"][0]
-    count = int((pings["vehicle_id"] == vehicle).sum())
-    m = web_map.build_map(Region.load(demo / "region"), map_data(store, day, vehicle))
-    track = _geojson_layers(m)[f"Vehicle track {day}"]
-    [line] = [f for f in track if f["geometry"]["type"] == "LineString"]
-    assert len(line["geometry"]["coordinates"]) == count
-    assert sum(f["geometry"]["type"] == "Point" for f in track) == count
-    hostile = web_map.build_map(Region.load(demo / "region"), map_data(store, day, HOSTILE))
-    assert _geojson_layers(hostile)[f"Vehicle track {day}"] == []
-    assert "window.__xss = 1</script>" not in hostile.get_root().render()
+def test_a_vehicle_track_is_its_pings_in_order_with_its_events(region, store):
+    day = BUSY_DAY
+    events = store.read_events().filter(pl.col("start").dt.date() == day)
+    vehicle = events["vehicle_id"][0]
+    pings = store.scan_pings(day, day).filter(pl.col("vehicle_id") == vehicle).collect()
+    track = _features(web_map.day_layers(region, map_data(store, day, vehicle)), "track")
+    [line] = [f for f in track if f["properties"]["kind"] == "line"]
+    assert len(line["geometry"]["coordinates"]) == pings.height
+    numbered = [f["properties"]["popup"] for f in track if f["properties"]["kind"] == "ping"]
+    assert len(numbered) == pings.height and f"1 / {pings.height}" in numbered[0]
+    kinds = [f["properties"]["kind"] for f in track]
+    assert kinds.count("event") == int((events["vehicle_id"] == vehicle).sum()) > 0
+    hostile = web_map.day_layers(region, map_data(store, day, HOSTILE))
+    assert _features(hostile, "track") == [] and "<script>" not in json.dumps(hostile)
+
+
+def test_a_unit_map_holds_only_its_sectors(demo, region, store):
+    index = RegionIndex(region)
+    scope = frozenset({UNIT_SECTOR})
+    data = map_data(store, BUSY_DAY, sectors=scope, ground=index)
+    everything = map_data(store, BUSY_DAY)
+    assert 0 < len(data.alerts) < len(everything.alerts)
+    assert {a["sector"] for a in data.alerts} == {UNIT_SECTOR}
+    for frame in (data.events, data.seizures):
+        assert set(index.sector(frame["lat"].to_numpy(), frame["lon"].to_numpy())) <= scope
+    assert set(data.risk["sector_id"]) <= scope and set(data.hotspots["sector_id"]) <= scope
+    m = web_map.build_map(region, data)
+    sectors = _region_layers(m)["Sectors"]
+    assert [s["properties"]["popup"].count(UNIT_SECTOR) for s in sectors] == [1]
+    with pytest.raises(ValueError, match="needs `ground`"):
+        map_data(store, BUSY_DAY, sectors=scope)
+
+
+def test_the_offline_basemap_comes_from_shipped_data(region, store):
+    config = web_map.build_map(region, map_data(store))
+    [controls] = [e for e in _layers(config) if isinstance(e, web_map.Controls)]
+    basemap = controls.config["basemap"]
+    towns = {f["properties"]["name"]: f["properties"]["zoom"] for f in basemap["towns"]["features"]}
+    assert towns["Lagos"] < towns["Parakou"] <= 9  # the big cities show first
+    countries = {f["properties"]["name"] for f in basemap["labels"]["features"]}
+    assert {"Benin", "Nigeria", "Niger", "Togo"} <= countries
+    assert basemap["coast"]["features"] and basemap["rivers"]["features"]
+    assert basemap["hillshade"].startswith("data:image/png;base64,")
+    legends = controls.config["legends"]
+    names = controls.config["names"]
+    for layer in ("basemap", "risk", "anomaly", "hotspots", "events", "alerts", "seizures",
+                  "track", "sectors", "roads", "border", "crossings", "corridors"):  # fmt: skip
+        assert names[layer] in legends, layer
+    palettes = [set(web_map.RISK_COLOURS), set(web_map.ANOMALY_COLOURS),
+                set(web_map.COMMODITY_COLOURS.values()), set(web_map.SEVERITY_COLOURS.values()),
+                set(web_map.HOTSPOT_COLOURS.values()), set(web_map.PATROL_COLOURS),
+                {web_map.EVENT_COLOUR, web_map.TRACK_COLOUR, web_map.CROSSING_COLOUR}]  # fmt: skip
+    for i, first in enumerate(palettes):
+        for second in palettes[i + 1 :]:
+            assert not first & second  # no colour means two things
+
+
+def test_french_labels(region, store):
+    _ = gettext_for("fr")
+    day = web_map.day_layers(region, map_data(store, BUSY_DAY), lang="fr")
+    popup = _features(day, "alerts")[0]["properties"]["popup"]
+    assert "<th>gravité</th>" in popup and "zoomer sur la cellule" in popup
+    assert web_map.layer_names(_)["risk"] == "Risque (cellules H3)"
 
 
 # ------------------------------------------------------------------- in Chromium
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as running:
+        yield running
 
 
-def _open(browser, url: str, allowed: tuple[str, ...], headers: dict | None = None) -> dict:
-    """Load the page, open the hostile seizure's popup; report requests, errors and layers."""
-    context = browser.new_context(extra_http_headers=headers or {})
-    page = context.new_page()
-    requests: list[str] = []
-    errors: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    started = time.monotonic()
-    page.goto(url, wait_until="load")
-    seconds = time.monotonic() - started
+@pytest.fixture(scope="module")
+def served(demo, tmp_path_factory) -> Iterator[Any]:
+    """A real ``geoint serve`` on the demo workspace."""
+    server = start_server(demo, demo / "region", tmp_path_factory.mktemp("srv") / "server.log")
+    yield server
+    stop_server(server)
+
+
+MAP = "window[Object.keys(window).find(k => k.startsWith('map_'))]"
+_OPEN_HOSTILE = f"""() => {{
+    const map = {MAP};
+    map.closePopup();
+    const entry = map.geoint.items.seizures.find(e => e.props.popup.includes("XSS-1"));
+    map.setView(entry.item.getLatLng(), map.getMaxZoom(), {{animate: false}});
+    entry.item.openPopup();
+}}"""
+_OVERLAYS_OFF = f"""() => {{
+    const map = {MAP};
+    map.geoint.control._layers.filter(l => l.overlay).forEach(l => map.removeLayer(l.layer));
+}}"""
+_OVERLAYS_ON = f"""() => {{
+    const map = {MAP};
+    map.geoint.control._layers.filter(l => l.overlay).forEach(l => map.addLayer(l.layer));
+}}"""
+_VIEW = f"""() => {{ const m = {MAP}; const c = m.getCenter();
+    return [m.getZoom(), +c.lat.toFixed(5), +c.lng.toFixed(5)]; }}"""
+
+
+def _recorder(page: Any) -> dict[str, list[str]]:
+    """Lists of the page's requests, errors (console, page, HTTP ≥ 400) and navigations."""
+    seen: dict[str, list[str]] = {"requests": [], "errors": [], "navigations": []}
+    page.on("request", lambda request: seen["requests"].append(request.url))
+    page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: seen["errors"].append(str(exc)))
+    page.on(
+        "response",
+        lambda r: seen["errors"].append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+    page.on("framenavigated", lambda frame: seen["navigations"].append(frame.url))
+    return seen
+
+
+def _not_blank(page: Any) -> int:
+    """How many distinct colours the map shows (a blank map shows one or two)."""
+    image = Image.open(io.BytesIO(page.locator(".folium-map").screenshot())).convert("RGB")
+    pixels = np.asarray(image.resize((160, 100))).reshape(-1, 3)
+    return len(np.unique(pixels, axis=0))
+
+
+def _check_offline(page: Any, seen: dict, allowed: tuple[str, ...]) -> None:
+    """Every overlay on, then every overlay off: the basemap still shows its names."""
     labels = page.eval_on_selector_all(
         ".leaflet-control-layers label", "els => els.map(e => e.textContent.trim())"
     )
-    page.evaluate(
-        """() => {
-            const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
-            const cluster = window[Object.keys(window).find(k => k.startsWith("marker_cluster_"))];
-            const marker = cluster.getLayers().find(
-                l => l.feature && l.feature.properties.popup.includes("XSS-1"));
-            map.setView(marker.getLatLng(), map.getMaxZoom(), {animate: false});
-            marker.openPopup();
-        }"""
-    )
-    page.wait_for_selector(".leaflet-popup-content", timeout=5000)
-    popup = page.inner_text(".leaflet-popup-content")
-    flag = page.evaluate("() => window.__xss")
-    context.close()
-    outside = [r for r in requests if not r.startswith(allowed)]
-    return {"seconds": seconds, "labels": labels, "popup": popup, "flag": flag,
-            "outside": outside, "errors": errors}  # fmt: skip
-
-
-def _check(report: dict, day: str) -> None:
-    assert report["outside"] == []
-    assert report["errors"] == []
-    for name in (*LAYERS, f"Risk {day} (H3 res 8)", f"Events {day}", f"Alerts {day} (by severity)"):
-        assert name in report["labels"]
-    assert "<script>window.__xss = 1</script>" in report["popup"]
-    assert report["flag"] is None
+    for name in (*BASE_LAYERS, *REGION_LAYERS, "Track events", "Alerts (by severity)",
+                 "Seizures (by commodity)"):  # fmt: skip
+        assert name in labels, labels
+    page.evaluate(_OVERLAYS_ON)
+    page.wait_for_timeout(500)
+    page.evaluate(_OVERLAYS_OFF)
+    page.evaluate(f"() => {MAP}.setView([9.34, 2.63], 8, {{animate: false}})")
+    page.wait_for_timeout(300)
+    assert page.locator(".geoint-country", has_text="Nigeria").is_visible()
+    assert page.locator(".geoint-town", has_text="Parakou").is_visible()
+    assert _not_blank(page) > 12
+    assert [r for r in seen["requests"] if not r.startswith(allowed)] == []
 
 
 def test_the_exported_file_works_offline_in_chromium(demo, browser, tmp_path):
     out = tmp_path / "map.html"
-    _geoint("map", "--workspace", str(demo), "--region", str(demo / "region"),
-            "--out", str(out), "--date", "2026-03-05")  # fmt: skip
-    report = _open(browser, out.as_uri(), ("file://", "data:"))
-    _check(report, "2026-03-05")
-    print(f"exported map: {out.stat().st_size / 1e6:.1f} MB, loaded in {report['seconds']:.2f} s")
+    _geoint("map", "--workspace", str(demo), "--region", str(demo / "region"), "--out", str(out))
+    page = browser.new_page()
+    seen = _recorder(page)
+    started = time.monotonic()
+    page.goto(out.as_uri(), wait_until="load")
+    seconds = time.monotonic() - started
+    assert str(BUSY_DAY) in page.inner_text(".geoint-header")
+    assert "exported file" in page.inner_text(".geoint-note")
+    page.evaluate(_OPEN_HOSTILE)
+    page.wait_for_selector(".leaflet-popup-content >> text=XSS-1", timeout=5000)
+    assert "<script>window.__xss = 1</script>" in page.inner_text(
+        ".leaflet-popup-content:has-text('XSS-1')"
+    )
+    _check_offline(page, seen, ("file://", "data:"))
+    assert page.evaluate("() => window.__xss") is None and seen["errors"] == []
+    page.close()
+    print(f"exported map: {out.stat().st_size / 1e6:.1f} MB, loaded in {seconds:.2f} s")
 
 
-def test_the_served_map_loads_from_loopback_only(demo, browser, tmp_path):
-    admin = create_key(demo, "admin")
-    unit = create_key(demo, "unit", ("S01",))
-    server = start_server(demo, demo / "region", tmp_path / "server.log")
-    try:
-        assert httpx2.get(f"{server.url}/map", timeout=30).status_code == 401
-        assert httpx2.get(f"{server.url}/map", headers=bearer(unit), timeout=30).status_code == 403
-        asset = f"{server.url}/static/web/vendor/leaflet/leaflet.js"
-        assert httpx2.get(asset, headers=bearer(admin), timeout=30).status_code == 200
-        escape = f"{server.url}/static/web/../map.py"
-        assert httpx2.get(escape, headers=bearer(admin), timeout=30).status_code == 404
-        url = f"{server.url}/map?date=2026-03-05"
-        report = _open(browser, url, (server.url + "/", "data:"), bearer(admin))
-    finally:
-        stop_server(server)
-    _check(report, "2026-03-05")
-    print(f"served map loaded in {report['seconds']:.2f} s")
-
-
-_COUNT = """names => {
-    const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
-    const cluster = window[Object.keys(window).find(k => k.startsWith("marker_cluster_"))];
-    let alerts = 0;
-    map.eachLayer(l => { if (l.feature && "alert_id" in l.feature.properties) alerts++; });
-    return {alerts: alerts, seizures: cluster.getLayers().length};
-}"""
-_ONLY_RISK = """() => {
-    const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
-    const overlays = window[Object.keys(window).find(
-        k => k.startsWith("layer_control_") && k.endsWith("_layers"))].overlays;
-    const risk = overlays[Object.keys(overlays).find(name => name.startsWith("Risk"))];
-    Object.values(overlays).forEach(layer => { if (layer !== risk) map.removeLayer(layer); });
-    const cell = risk.getLayers()[0];
-    map.fitBounds(cell.getBounds(), {animate: false});
-    const point = map.latLngToContainerPoint(cell.getCenter());
-    const box = map.getContainer().getBoundingClientRect();
-    return [box.left + point.x, box.top + point.y];
-}"""
-_FIRST_ALERT = """() => {
-    const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
-    let target;
-    map.eachLayer(l => {
-        if (!target && l.feature && "alert_id" in l.feature.properties) { target = l; }
-    });
-    map.setView(target.getLatLng(), 14, {animate: false});
-    target.openPopup();
-    return target.feature.properties.alert_id;
-}"""
-
-
-def test_the_served_map_filters_explains_and_acknowledges(demo, browser, tmp_path):
-    analyst = create_key(demo, "analyst")
-    server = start_server(demo, demo / "region", tmp_path / "server.log")
-    context = browser.new_context()
+def _sign_in(browser: Any, server: Any, key: str, target: str) -> tuple[Any, Any, dict]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    requests: list[str] = []
-    errors: list[str] = []
+    page.goto(f"{server.url}/login?next={target.replace('?', '%3F').replace('&', '%26')}")
+    page.fill("input[name=key]", key)
+    with page.expect_navigation(wait_until="load"):
+        page.click("[type=submit]")
+    seen = _recorder(page)
+    return context, page, seen
+
+
+def _busiest_cell(demo: Path) -> tuple[str, float, float]:
+    """The res-8 cell with the most events on the busy day: hex, lat, lon of its centre."""
+    days = read_optional_table(demo, "days").filter(pl.col("date") == BUSY_DAY)
+    cell = days.sort(["events", "pings"], descending=True)["cell"][0]
+    [hexid] = cells_to_hex(np.array([cell], dtype=np.uint64))
+    lat, lon = h3.cell_to_latlng(hexid)
+    return hexid, lat, lon
+
+
+def test_the_served_map_changes_day_in_place_and_draws_res8_tiles(demo, browser, served):
+    analyst = create_key(demo, "analyst")
+    context, page, seen = _sign_in(browser, served, analyst, "/map")
     try:
-        page.goto(f"{server.url}/login?next=/map%3Fdate%3D{BUSY_DAY}")
-        page.on("request", lambda request: requests.append(request.url))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.fill("input[name=key]", analyst)
-        with page.expect_navigation(wait_until="load"):
-            page.click("[type=submit]")
-        assert page.url.endswith(f"/map?date={BUSY_DAY}")
+        assert page.input_value("select.geoint-date") == str(BUSY_DAY)
+        header = page.inner_text(".geoint-header")
+        assert "110 events" in header and "74 alerts" in header
+        assert "2026-03-05 *" in page.inner_text("select.geoint-date")  # offered, marked partial
 
-        before = page.evaluate(_COUNT)
-        page.select_option("select[data-filter=severity]", "Extreme")
-        page.select_option("select[data-filter=commodity]", "fuel")
-        after = page.evaluate(_COUNT)
-        assert 0 < after["alerts"] < before["alerts"] and 0 < after["seizures"] < before["seizures"]
-        page.select_option("select[data-filter=severity]", "")
-        page.select_option("select[data-filter=commodity]", "")
-        assert page.evaluate(_COUNT) == before
+        # filters: event type, alert rule, alert status, severity, commodity
+        count = f"""() => {{ const g = {MAP}.geoint; return {{
+            events: g.holders.events.getLayers().length,
+            alerts: g.holders.alerts.getLayers().length,
+            seizures: g.holders.seizures.getLayers().length}}; }}"""
+        before = page.evaluate(count)
+        for name, value in (("event_type", "rendezvous"), ("rule", "watchlist"),
+                            ("status", "new"), ("commodity", "fuel")):  # fmt: skip
+            page.select_option(f"select[data-filter={name}]", value)
+        after = page.evaluate(count)
+        assert all(0 < after[k] < before[k] for k in before), (before, after)
 
-        alert_id = page.evaluate(_FIRST_ALERT)
-        page.click("button.geoint-ack")
-        page.wait_for_selector(".geoint-acked", timeout=5000)
-        assert "acknowledged" in page.inner_text(".leaflet-popup-content")
-        url = f"{server.url}/api/v1/alerts/{alert_id}"
-        alert = httpx2.get(url, headers=bearer(analyst), timeout=30).json()
-        assert alert["status"] == "acknowledged" and alert["history"][-1]["actor"]
+        # another day: no navigation, same view, filters kept, layers replaced
+        view = page.evaluate(_VIEW)
+        page.select_option("select.geoint-date", "2026-03-03")
+        page.wait_for_function("() => !document.querySelector('.geoint-loading')")
+        page.wait_for_function(
+            "() => document.querySelector('.geoint-header').textContent.includes('86 events')"
+        )
+        assert seen["navigations"] == [] and page.evaluate(_VIEW) == view
+        assert page.input_value("select[data-filter=event_type]") == "rendezvous"
+        for name in ("event_type", "rule", "status", "commodity"):
+            page.select_option(f"select[data-filter={name}]", "")
+        page.select_option("select.geoint-date", str(BUSY_DAY))
+        page.wait_for_function(
+            "() => document.querySelector('.geoint-header').textContent.includes('110 events')"
+        )
+        assert page.evaluate(count) == before
 
-        x, y = page.evaluate(_ONLY_RISK)
-        page.mouse.click(x, y)
-        page.wait_for_selector(".leaflet-popup-content >> text=factor contributions", timeout=5000)
-        link = page.get_attribute(".leaflet-popup-content a", "href")
-        assert link.startswith("/api/v1/cells/8")
-        assert page.evaluate("href => fetch(href).then(r => r.status)", link) == 200
+        # zoomed in over the busiest cell: res-8 cells from /tiles, then its panel
+        hexid, lat, lon = _busiest_cell(demo)
+        page.evaluate(_OVERLAYS_OFF)
+        page.evaluate(f"() => {MAP}.geoint.tiles.risk.addTo({MAP})")
+        page.evaluate(f"() => {MAP}.setView([{lat}, {lon}], 14, {{animate: false}})")
+        page.wait_for_function(
+            f"""() => Object.values({MAP}.geoint.tiles.risk._vectorTiles)
+                .some(t => t._features && {json.dumps(hexid)} in t._features)""",
+            timeout=15000,
+        )
+        drawn = page.evaluate(
+            f"""() => Object.values({MAP}.geoint.tiles.risk._vectorTiles)
+                .flatMap(t => Object.keys(t._features || {{}}))"""
+        )
+        assert all(h3.get_resolution(cell) == 8 for cell in drawn)
+        tiles = [r for r in seen["requests"] if "/tiles/risk/14/" in r]
+        assert tiles and all(r.endswith(f"date={BUSY_DAY}") for r in tiles)
+        box = page.locator(".folium-map").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_selector(".geoint-panel >> text=factor points", timeout=10000)
+        panel = page.inner_text(".geoint-panel")
+        assert hexid in panel and "events in the cell" in panel and "GMT+1" in panel
+        assert "open alerts" in panel and "seizures within" in panel
+        assert re.search(r"\d+ (k)?m from the border", panel)
 
-        with page.expect_navigation(wait_until="load"):
-            page.select_option("select.geoint-date", "2026-03-03")
-        assert page.url.endswith("/map?date=2026-03-03")
+        # an alert's links: the vehicle's track and the cell
+        page.evaluate(_OVERLAYS_ON)
+        page.evaluate(f"""() => {{ const e = {MAP}.geoint.items.alerts[0];
+            {MAP}.setView(e.item.getLatLng(), 12, {{animate: false}}); e.item.openPopup(); }}""")
+        page.click(".leaflet-popup-content button.geoint-track")
+        page.wait_for_function(f"() => {MAP}.geoint.items.track.length > 1", timeout=10000)
+        assert seen["navigations"] == []
+
+        # every overlay on, anywhere: nothing leaves 127.0.0.1
+        page.evaluate(f"() => {MAP}.setView([9.3, 2.9], 9, {{animate: false}})")
+        page.wait_for_timeout(1500)
+        assert [r for r in seen["requests"] if not r.startswith(served.url + "/")] == []
+        assert seen["errors"] == []
     finally:
         context.close()
-        stop_server(server)
-    assert [r for r in requests if not r.startswith(server.url + "/")] == []
-    assert errors == []
+
+
+def test_the_served_map_acknowledges_and_stays_offline(demo, browser, served):
+    analyst = create_key(demo, "analyst")
+    context, page, seen = _sign_in(browser, served, analyst, f"/map?date={BUSY_DAY}")
+    try:
+        page.evaluate(f"""() => {{ const e = {MAP}.geoint.items.alerts.find(
+                a => a.props.status === "new");
+            {MAP}.setView(e.item.getLatLng(), 13, {{animate: false}}); e.item.openPopup(); }}""")
+        alert_id = page.get_attribute(".leaflet-popup-content button.geoint-ack", "data-alert")
+        page.click(".leaflet-popup-content button.geoint-ack")
+        page.wait_for_selector(".geoint-acked", timeout=5000)
+        url = f"{served.url}/api/v1/alerts/{alert_id}"
+        alert = httpx2.get(url, headers=bearer(analyst), timeout=30).json()
+        assert alert["status"] == "acknowledged" and alert["history"][-1]["actor"]
+        page.evaluate(_OPEN_HOSTILE)
+        page.wait_for_selector(".leaflet-popup-content >> text=XSS-1", timeout=5000)
+        assert "<script>window.__xss = 1</script>" in page.inner_text(
+            ".leaflet-popup-content:has-text('XSS-1')"
+        )
+        _check_offline(page, seen, (served.url + "/", "data:"))
+        assert page.evaluate("() => window.__xss") is None and seen["errors"] == []
+    finally:
+        context.close()
+
+
+def test_a_unit_key_map_holds_nothing_outside_its_sectors(demo, browser, served):
+    unit = create_key(demo, "unit", (UNIT_SECTOR,))
+    context, page, seen = _sign_in(browser, served, unit, "/map")
+    headers = bearer(unit)
+    try:
+        points = page.evaluate(f"""() => {{ const g = {MAP}.geoint; const out = {{}};
+            Object.keys(g.items).forEach(id => {{ out[id] = g.items[id].map(e => {{
+                const ll = e.item.getLatLng ? e.item.getLatLng() : e.item.getBounds().getCenter();
+                return {{lat: ll.lat, lon: ll.lng, alert: e.props.alert_id,
+                         seizure: e.props.seizure_id, event: e.props.event_id}}; }}); }});
+            return out; }}""")
+        assert points["alerts"] and points["events"]
+        alerts = httpx2.get(f"{served.url}/api/v1/alerts", headers=headers,
+                            params={"limit": 10000}, timeout=30).json()  # fmt: skip
+        assert {p["alert"] for p in points["alerts"]} <= {a["id"] for a in alerts["alerts"]}
+        ogc = f"{served.url}/ogc/collections/seizures/items"
+        seizures = httpx2.get(ogc, headers=headers, params={"limit": 10000}, timeout=30).json()
+        assert {p["seizure"] for p in points["seizures"]} <= {f["id"] for f in seizures["features"]}
+        index = RegionIndex(Region.load(demo / "region"))
+        every = [p for layer in points.values() for p in layer]
+        owners = index.sector(
+            np.array([p["lat"] for p in every]), np.array([p["lon"] for p in every])
+        )
+        assert set(owners) == {UNIT_SECTOR}
+
+        # the tiles it draws are the unit's heatmap cells
+        centre = page.evaluate(f"() => {MAP}.getCenter()")
+        page.evaluate(
+            f"() => {MAP}.setView([{centre['lat']}, {centre['lng']}], 12, {{animate: false}})"
+        )
+        page.wait_for_timeout(2500)
+        drawn = set(
+            page.evaluate(f"""() => Object.values({MAP}.geoint.tiles.risk._vectorTiles)
+                .flatMap(t => Object.keys(t._features || {{}}))""")
+        )
+        heatmap = httpx2.get(f"{served.url}/api/v1/heatmap", headers=headers, timeout=30,
+                             params={"metric": "risk", "res": 8, "date": str(BUSY_DAY),
+                                     "limit": 20000}).json()  # fmt: skip
+        assert drawn and drawn <= {f["properties"]["cell"] for f in heatmap["features"]}
+        sectors = page.evaluate(f"""() => {MAP}.geoint.control._layers
+            .filter(l => l.name === "Sectors").map(l => l.layer.getLayers().length)""")
+        assert sectors == [1]
+        assert seen["errors"] == []
+    finally:
+        context.close()
+
+
+def test_the_french_map_and_sign_in(demo, browser, served):
+    analyst = create_key(demo, "analyst")
+    context = browser.new_context(locale="fr-FR", extra_http_headers=bearer(analyst))
+    page = context.new_page()
+    seen = _recorder(page)
+    try:
+        page.goto(f"{served.url}/map?lang=fr", wait_until="load")
+        labels = page.eval_on_selector_all(
+            ".leaflet-control-layers label", "els => els.map(e => e.textContent.trim())"
+        )
+        for name in ("Fond de carte hors ligne (Natural Earth)", "Secteurs", "Frontière",
+                     "Alertes (par gravité)", "Saisies (par marchandise)",
+                     "Risque (cellules H3)"):  # fmt: skip
+            assert name in labels, labels
+        assert "événements" in page.inner_text(".geoint-header")
+        page.evaluate(_OPEN_HOSTILE)
+        page.wait_for_selector(".leaflet-popup-content >> text=XSS-1", timeout=5000)
+        assert "<script>window.__xss = 1</script>" in page.inner_text(
+            ".leaflet-popup-content:has-text('XSS-1')"
+        )
+        assert page.evaluate("() => window.__xss") is None and seen["errors"] == []
+        page.goto(f"{served.url}/login", wait_until="load")  # the browser asks for French
+        assert page.inner_text("button") == "Se connecter"
+        assert page.get_attribute("html", "lang") == "fr"
+    finally:
+        context.close()
 
 
 def test_demo_serve_prints_the_map_url_and_an_analyst_key(tmp_path):
@@ -405,7 +630,7 @@ def test_demo_serve_prints_the_map_url_and_an_analyst_key(tmp_path):
             except httpx2.TransportError:
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
-        assert response.status_code == 200 and "geointControls" in response.text
+        assert response.status_code == 200 and "geointMap" in response.text
     finally:
         process.terminate()
         process.wait(timeout=20)
