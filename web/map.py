@@ -665,7 +665,7 @@ def _risk_card(
 
 def _distance(metres: float | None, _: Callable[[str], str]) -> str:
     """A distance to the border in words."""
-    if metres is None or np.isnan(metres):
+    if metres is None or not np.isfinite(metres):  # no border to measure to
         return ""
     if metres < 1000:
         return _("{m:.0f} m from the border").format(m=metres)

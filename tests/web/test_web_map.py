@@ -394,7 +394,7 @@ def test_the_exported_file_works_offline_in_chromium(demo, browser, tmp_path):
     assert str(BUSY_DAY) in page.inner_text(".geoint-header")
     assert "exported file" in page.inner_text(".geoint-note")
     page.evaluate(_OPEN_HOSTILE)
-    page.wait_for_selector(".leaflet-popup-content >> text=XSS-1", timeout=5000)
+    page.wait_for_selector(".leaflet-popup-content >> text=XSS-1", timeout=15000)
     assert "<script>window.__xss = 1</script>" in page.inner_text(
         ".leaflet-popup-content:has-text('XSS-1')"
     )
@@ -518,7 +518,7 @@ def test_the_served_map_acknowledges_and_stays_offline(demo, browser, served):
         alert = httpx2.get(url, headers=bearer(analyst), timeout=30).json()
         assert alert["status"] == "acknowledged" and alert["history"][-1]["actor"]
         page.evaluate(_OPEN_HOSTILE)
-        page.wait_for_selector(".leaflet-popup-content >> text=XSS-1", timeout=5000)
+        page.wait_for_selector(".leaflet-popup-content >> text=XSS-1", timeout=15000)
         assert "<script>window.__xss = 1</script>" in page.inner_text(
             ".leaflet-popup-content:has-text('XSS-1')"
         )
@@ -591,7 +591,7 @@ def test_the_french_map_and_sign_in(demo, browser, served):
             assert name in labels, labels
         assert "événements" in page.inner_text(".geoint-header")
         page.evaluate(_OPEN_HOSTILE)
-        page.wait_for_selector(".leaflet-popup-content >> text=XSS-1", timeout=5000)
+        page.wait_for_selector(".leaflet-popup-content >> text=XSS-1", timeout=15000)
         assert "<script>window.__xss = 1</script>" in page.inner_text(
             ".leaflet-popup-content:has-text('XSS-1')"
         )
