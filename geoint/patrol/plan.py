@@ -189,6 +189,7 @@ class PatrolPlan:
                     "distance_km": round(t.distance_km, 1),
                     "return_leg_km": round(t.return_km, 1),
                     "return_leg_min": round(t.return_min, 1),
+                    "route": _lon_lat(t.path),
                     "waypoints": [
                         {
                             "lat": s.lat,
@@ -223,14 +224,10 @@ class PatrolPlan:
             _point(self.request.base_lon, self.request.base_lat, {"kind": "base"})
         ]
         for t in self.teams:
-            lat, lon = cell_centres(t.path)
             features.append(
                 {
                     "type": "Feature",
-                    "geometry": {
-                        "type": "LineString",
-                        "coordinates": np.column_stack([lon, lat]).round(6).tolist(),
-                    },
+                    "geometry": {"type": "LineString", "coordinates": _lon_lat(t.path)},
                     "properties": {
                         "kind": "route",
                         "team": t.team,
@@ -278,6 +275,12 @@ class PatrolPlan:
             )
             gpx.routes.append(route)
         return gpx.to_xml(version="1.1")
+
+
+def _lon_lat(cells: np.ndarray) -> list[list[float]]:
+    """[lon, lat] of each cell's centre (6 decimals): a team's route as drawn."""
+    lat, lon = cell_centres(cells)
+    return np.column_stack([lon, lat]).round(6).tolist()
 
 
 def _hex(cell: int) -> str:
