@@ -276,6 +276,9 @@ def bench_patrol_season(
     seeds: Annotated[str, typer.Option(help="scenario seeds, comma-separated")] = "1,2,3",
     shifts: Annotated[int, typer.Option(min=1, help="evening shifts per season")] = 30,
     vehicles: Annotated[int, typer.Option(min=20, help="vehicles per scenario")] = 60,
+    days: Annotated[
+        int, typer.Option(min=8, help="days of each seed's world: 7 of warm-up, then the shifts")
+    ] = 37,
     detect_minutes: Annotated[
         float, typer.Option(min=1, help="a search of this long finds present activity at 63 %")
     ] = 20,
@@ -301,6 +304,7 @@ def bench_patrol_season(
         seed_list,
         shifts,
         vehicles,
+        days,
         detect_minutes=detect_minutes,
         settings=settings,
         log=None if as_json else err.print,
