@@ -139,6 +139,7 @@ class _Waypoint(BaseModel):
     risk: float
     cells: list[str] = Field(default_factory=list)
     look_for: str = ""
+    look_for_fr: str = ""
     reason: str = ""
 
 
@@ -236,7 +237,7 @@ def team_pages(plan: BriefPlan, layers: MapLayers, lang: Language) -> list[TeamP
                 clock_label(w.depart, first),
                 f"{w.leg_km:.1f} / {w.leg_min:.0f}",
                 f"{w.lat:.5f}, {w.lon:.5f}",
-                w.look_for or w.reason,
+                (w.look_for_fr if lang == "fr" else "") or w.look_for or w.reason,
             ]
             for w in team.waypoints
         ]

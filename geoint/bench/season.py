@@ -1,9 +1,13 @@
 """`geoint bench patrol-season`: does a planner that learns from its debriefs find more?
 
-Per seed, a scenario with planted illicit activity is generated on the region (`geoint
-simulate`: ``illicit_cells.csv`` says which cells held illicit activity each day), ingested
-and analysed. Then a season of evening shifts is played three times, once per planner, from
-the same cell tables:
+Per seed, a world of ``days`` days with planted illicit activity is generated on the region
+(`geoint simulate`: ``illicit_cells.csv`` says which cells held illicit activity each day; the
+planted vehicles repeat their role every day, so activity persists around the same places),
+ingested and analysed. Its length does not depend on the shifts played: the generator draws
+every day from the same random streams, so another length is another world. After
+``warmup_days``, a season of evening shifts is played three times, once per planner, from the
+same cell tables; the scenario's seizures before the season are the history, and in the season
+only the planner's own finds become seizures:
 
 - **effort-aware**: OR-Tools plans on the risk rescored each day from its own finds
   (seizures) and debriefs (effort per cell-day: the seizure prior divided by effort, cells
@@ -175,6 +179,9 @@ def _season(
 ) -> list[int]:
     """Play `shifts` evening shifts from `first` with one planner; return its finds per shift."""
     effort = pl.DataFrame(schema=EFFORT_COLUMNS)
+    # the scenario's seizures of the warm-up are the history; in the season only the
+    # planner's own finds become seizures (later records would leak the planted sites)
+    seizures = seizures.filter(pl.col("ts") < _moment(first))
     finds = seizures.head(0)
     found: list[int] = []
     for shift in range(shifts):

@@ -117,7 +117,8 @@ class Stop:
     """A stop of a team: its target cells (the first is where it stops), times and legs.
 
     ``leg_km`` and ``leg_min`` are the drive from the previous stop (or the base); ``look_for``
-    says in words what the cells' events, alerts and seizures show (`geoint.patrol.words`).
+    says in words what the cells' events, alerts and seizures show (`geoint.patrol.words`),
+    ``look_for_fr`` the same in French.
     """
 
     cell: int
@@ -131,6 +132,7 @@ class Stop:
     leg_km: float = 0.0
     leg_min: float = 0.0
     look_for: str = ""
+    look_for_fr: str = ""
 
 
 @dataclass
@@ -205,6 +207,7 @@ class PatrolPlan:
                             "leg_km": round(s.leg_km, 1),
                             "leg_min": round(s.leg_min, 1),
                             "look_for": s.look_for,
+                            "look_for_fr": s.look_for_fr,
                         }
                         for order, s in enumerate(t.stops, 1)
                     ],
