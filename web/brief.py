@@ -122,12 +122,16 @@ _MAP_DPI = 160
 _AXES = (0.06, 0.06, 0.92, 0.92)  # left, bottom, width, height of the map in its figure
 
 
-class _Base(BaseModel):
+class BriefBase(BaseModel):
+    """The teams' base."""
+
     lat: float
     lon: float
 
 
-class _Waypoint(BaseModel):
+class BriefStop(BaseModel):
+    """A stop as the plan JSON gives it (times are local, with their offset)."""
+
     model_config = ConfigDict(extra="ignore")
     stop: str
     lat: float
@@ -143,7 +147,9 @@ class _Waypoint(BaseModel):
     reason: str = ""
 
 
-class _Team(BaseModel):
+class BriefTeam(BaseModel):
+    """A team's times, distance, route ([lon, lat]) and stops."""
+
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     team: int
     depart: datetime
@@ -153,7 +159,7 @@ class _Team(BaseModel):
     return_leg_km: float = 0.0
     return_leg_min: float = 0.0
     route: list[tuple[float, float]] = Field(default_factory=list)
-    waypoints: list[_Waypoint]
+    waypoints: list[BriefStop]
 
 
 class BriefPlan(BaseModel):
@@ -162,8 +168,8 @@ class BriefPlan(BaseModel):
     model_config = ConfigDict(extra="ignore")
     start: datetime
     timezone: str
-    base: _Base
-    teams: list[_Team] = Field(min_length=1)
+    base: BriefBase
+    teams: list[BriefTeam] = Field(min_length=1)
 
 
 def read_brief_plan(data: bytes, source: str) -> BriefPlan:
@@ -255,7 +261,7 @@ def team_pages(plan: BriefPlan, layers: MapLayers, lang: Language) -> list[TeamP
 
 
 def route_map(
-    plan: BriefPlan, team: _Team, layers: MapLayers, colour: str, words: dict[str, str]
+    plan: BriefPlan, team: BriefTeam, layers: MapLayers, colour: str, words: dict[str, str]
 ) -> bytes:
     """A PNG map of one team's route: layers, route, numbered stops, base, scale bar."""
     stops = np.array([[w.lon, w.lat] for w in team.waypoints]).reshape(-1, 2)

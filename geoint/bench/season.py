@@ -47,6 +47,7 @@ from geoint.pipeline.analyze import analyze
 from geoint.pipeline.ingest import ingest_pings, ingest_records
 from geoint.settings import GeointSettings
 from geoint.sim.evaluate import ILLICIT_CELLS_FILE
+from geoint.sim.planting import PLANTED_ROLES, TRANSIT_ROLES
 from geoint.sim.scenery import Geography
 from geoint.sim.simulate import SimulationOptions, simulate
 from geoint.store.cell_tables import read_table
@@ -64,6 +65,7 @@ def run_season_benchmark(
     shifts: int = 30,
     vehicles: int = 60,
     days: int = 37,
+    tracked_share: float = 0.5,
     warmup_days: int = 7,
     teams: int = 3,
     hours: float = 8,
@@ -91,7 +93,7 @@ def run_season_benchmark(
     for seed in seeds:
         with tempfile.TemporaryDirectory(prefix="geoint-season-") as tmp:
             table, seizures, illicit = _scenario(
-                region, Path(tmp), seed, vehicles, days, settings, say
+                region, Path(tmp), seed, vehicles, days, tracked_share, settings, say
             )
         first = table["date"].min() + timedelta(days=warmup_days)
         for planner in planners:
@@ -119,6 +121,7 @@ def run_season_benchmark(
         "setup": {
             "vehicles": vehicles,
             "days": days,
+            "tracked_share": tracked_share,
             "warmup_days": warmup_days,
             "teams": teams,
             "hours": hours,
@@ -135,14 +138,19 @@ def _scenario(
     seed: int,
     vehicles: int,
     days: int,
+    tracked_share: float,
     settings: GeointSettings,
     say: Callable[[str], None],
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Simulate, ingest and analyse a scenario; return its day table, seizures, illicit cells."""
+    """Simulate, ingest and analyse a scenario whose smugglers report pings only in part;
+    return its day table, seizures and illicit cells."""
     say(f"seed {seed}: simulating {vehicles} vehicles over {days} days")
     ground = RegionIndex(region)
     options = SimulationOptions(seed, vehicles, days, 60)
     scenario = simulate(ground, Geography.of(region), options, settings)
+    scenario.pings = scenario.pings.filter(
+        ~pl.col("vehicle_id").is_in(_untracked(scenario.vehicles, seed, tracked_share).implode())
+    )
     files = scenario.write(folder / "scenario")
     workspace = Workspace(folder / "W")
     try:
@@ -160,6 +168,19 @@ def _scenario(
         {"date": illicit["date"], "cell": pl.Series(hex_to_cells(illicit["cell"]), dtype=pl.UInt64)}
     )
     return days, seizures.with_columns(pl.col("cell").cast(pl.UInt64)), illicit
+
+
+def _untracked(vehicles: pl.DataFrame, seed: int, tracked_share: float) -> pl.Series:
+    """The planted vehicles that report no pings: all but a seeded `tracked_share` of them.
+
+    Transit trucks are always tracked (the transit regime requires it); other smugglers carry
+    no tracker the platform reads, so their activity shows only when a patrol finds it.
+    """
+    smugglers = vehicles.filter(
+        pl.col("role").is_in(list(PLANTED_ROLES)), ~pl.col("role").is_in(list(TRANSIT_ROLES))
+    )["vehicle_id"].sort()
+    rng = np.random.default_rng([seed, 20])
+    return smugglers.filter(pl.Series(rng.random(len(smugglers)) >= tracked_share))
 
 
 def _season(

@@ -1,9 +1,10 @@
 """The simulated season (`geoint bench patrol-season`): one world per seed, whatever is played."""
 
+import polars as pl
 import pytest
 from support.paths import REPO
 
-from geoint.bench.season import run_season_benchmark
+from geoint.bench.season import _untracked, run_season_benchmark
 from geoint.errors import GeointError
 from geoint.layers import Region
 from geoint.patrol.travel import build_travel_graph
@@ -40,3 +41,16 @@ def test_more_shifts_than_the_world_has_days_is_an_error(ground):
     region, graph = ground
     with pytest.raises(GeointError, match=r"shifts: expected 1 to 3 \(a 10-day world after 7"):
         run_season_benchmark(region, graph, BASE, [1], 4, days=10, settings=GeointSettings())
+
+
+def test_only_a_seeded_share_of_smugglers_is_tracked():
+    roles = ["legit", "transit", "route_deviation", "transit_overdue"] + ["shuttle"] * 40
+    vehicles = pl.DataFrame({"vehicle_id": [f"V{i:03d}" for i in range(len(roles))], "role": roles})
+    smugglers = set(vehicles["vehicle_id"][4:])
+    assert set(_untracked(vehicles, 1, 0.0)) == smugglers  # transit trucks always report
+    assert _untracked(vehicles, 1, 1.0).is_empty()
+    half = _untracked(vehicles, 1, 0.5)
+    assert set(half) < smugglers and 10 <= len(half) <= 30
+    assert half.equals(_untracked(vehicles, 1, 0.5)) and not half.equals(
+        _untracked(vehicles, 2, 0.5)
+    )
