@@ -142,10 +142,14 @@ def test_a_patrol_plan_is_drawn_as_its_own_layer(demo, store, tmp_path):
     m = web_map.build_map(
         Region.load(demo / "region"), map_data(store, date(2026, 3, 5)), patrol=plan
     )
-    drawn = _geojson_layers(m)["Patrol plan"]
-    assert len(drawn) == len(plan["features"]) >= 4  # base, 2 routes, waypoints
-    waypoints = [f["properties"] for f in drawn if f["geometry"]["type"] == "Point"]
-    assert any("ETA" in w["popup"] and "why" in w["popup"] for w in waypoints)
+    kinds = [f["properties"]["kind"] for f in plan["features"]]
+    drawn = _geojson_layers(m)["Patrol plan"]  # the routes; stops and base are numbered markers
+    assert len(drawn) == kinds.count("route") == 2 and kinds.count("waypoint") >= 2
+    rendered = m.get_root().render()
+    assert rendered.count('class=\\"geoint-stop\\"') + rendered.count(
+        'class="geoint-stop"'
+    ) == kinds.count("waypoint")
+    assert "arrive" in rendered and "why" in rendered
     page = tmp_path / "map.html"
     _geoint("map", "--workspace", str(demo), "--region", str(demo / "region"),
             "--out", str(page), "--patrol", str(plan_file))  # fmt: skip
