@@ -15,9 +15,11 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-# Headless Chromium for the web map's browser tests and screenshot (Debian packages, as root).
+# Headless Chromium for the web map's browser tests and screenshot, poppler's pdftoppm for the
+# patrol brief's page renders (Debian packages, as root).
 browser:
 	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium chromium-driver; }
+	@test -x /usr/bin/pdftoppm || { apt-get update && apt-get install -y poppler-utils; }
 
 # Analyses the sample scenario, then serves the API and the map on 127.0.0.1:$(PORT) (Ctrl-C stops).
 demo: setup

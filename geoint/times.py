@@ -20,3 +20,9 @@ def iso(value: datetime | date) -> str:
     if isinstance(value, datetime):
         return as_utc(value).isoformat()
     return value.isoformat()
+
+
+def clock_label(moment: datetime, first: datetime) -> str:
+    """'HH:MM' in `moment`'s own offset, with '+N' when it falls N days after `first`'s date."""
+    days = (moment.date() - first.date()).days
+    return f"{moment:%H:%M}" + (f"+{days}" if days else "")

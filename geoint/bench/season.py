@@ -1,9 +1,13 @@
 """`geoint bench patrol-season`: does a planner that learns from its debriefs find more?
 
-Per seed, a scenario with planted illicit activity is generated on the region (`geoint
-simulate`: ``illicit_cells.csv`` says which cells held illicit activity each day), ingested
-and analysed. Then a season of evening shifts is played three times, once per planner, from
-the same cell tables:
+Per seed, a world of ``days`` days with planted illicit activity is generated on the region
+(`geoint simulate`: ``illicit_cells.csv`` says which cells held illicit activity each day; the
+planted vehicles repeat their role every day, so activity persists around the same places),
+ingested and analysed. Its length does not depend on the shifts played: the generator draws
+every day from the same random streams, so another length is another world. After
+``warmup_days``, a season of evening shifts is played three times, once per planner, from the
+same cell tables; the scenario's seizures before the season are the history, and in the season
+only the planner's own finds become seizures:
 
 - **effort-aware**: OR-Tools plans on the risk rescored each day from its own finds
   (seizures) and debriefs (effort per cell-day: the seizure prior divided by effort, cells
@@ -33,6 +37,7 @@ import numpy as np
 import polars as pl
 
 from geoint.analytics.scoring import EFFORT_COLUMNS, rescore
+from geoint.errors import GeointError
 from geoint.h3index import cell_centres, hex_to_cells
 from geoint.layers.gazetteer import build_gazetteer
 from geoint.layers.queries import RegionIndex
@@ -42,6 +47,7 @@ from geoint.pipeline.analyze import analyze
 from geoint.pipeline.ingest import ingest_pings, ingest_records
 from geoint.settings import GeointSettings
 from geoint.sim.evaluate import ILLICIT_CELLS_FILE
+from geoint.sim.planting import PLANTED_ROLES, TRANSIT_ROLES
 from geoint.sim.scenery import Geography
 from geoint.sim.simulate import SimulationOptions, simulate
 from geoint.store.cell_tables import read_table
@@ -58,43 +64,64 @@ def run_season_benchmark(
     seeds: list[int],
     shifts: int = 30,
     vehicles: int = 60,
+    days: int = 37,
+    tracked_share: float = 0.5,
     warmup_days: int = 7,
     teams: int = 3,
     hours: float = 8,
     detect_minutes: float = 20,
     settings: GeointSettings | None = None,
     log: Log = None,
+    planners: tuple[str, ...] = PLANNERS,
 ) -> dict[str, object]:
-    """Play a season per seed and planner; return the cumulative finds and the setup."""
+    """Play a season per seed and planner; return the cumulative finds and the setup.
+
+    The world of a seed is `days` long whatever the number of `shifts` played in it (at most
+    `days` − `warmup_days`): the scenario generator draws every day from the same random
+    streams, so a world simulated for another number of days is another world, and seasons
+    of different lengths could not be compared.
+    """
+    if not 1 <= shifts <= days - warmup_days:
+        raise GeointError(
+            f"shifts: expected 1 to {days - warmup_days} (a {days}-day world after "
+            f"{warmup_days} days of warm-up), got {shifts}"
+        )
     settings = settings or GeointSettings()
     say = log or (lambda _text: None)
-    finds = {planner: [] for planner in PLANNERS}
+    finds: dict[str, list[list[int]]] = {planner: [] for planner in planners}
     began = time.perf_counter()
     for seed in seeds:
         with tempfile.TemporaryDirectory(prefix="geoint-season-") as tmp:
-            days, seizures, illicit = _scenario(
-                region, Path(tmp), seed, vehicles, shifts + warmup_days, settings, say
+            table, seizures, illicit = _scenario(
+                region, Path(tmp), seed, vehicles, days, tracked_share, settings, say
             )
-        first = days["date"].min() + timedelta(days=warmup_days)
-        for planner in PLANNERS:
+        first = table["date"].min() + timedelta(days=warmup_days)
+        for planner in planners:
             found = _season(
-                planner, days, seizures, illicit, graph, base, first, shifts,
+                planner, table, seizures, illicit, graph, base, first, shifts,
                 teams, hours, detect_minutes, seed, settings,
             )  # fmt: skip
             finds[planner].append(found)
-            say(f"seed {seed}: {planner} found {found} over {shifts} shifts")
-    totals = {p: int(sum(v)) for p, v in finds.items()}
+            say(f"seed {seed}: {planner} found {sum(found)} over {shifts} shifts")
+    totals = {p: int(sum(map(sum, v))) for p, v in finds.items()}
     return {
         "shifts": shifts,
         "seeds": seeds,
-        "effort_aware_finds": totals["effort_aware"],
-        "effort_blind_finds": totals["effort_blind"],
-        "greedy_finds": totals["greedy"],
-        "per_seed": {p: v for p, v in finds.items()},
-        "aware_vs_blind": round(totals["effort_aware"] / max(totals["effort_blind"], 1), 3),
-        "aware_vs_greedy": round(totals["effort_aware"] / max(totals["greedy"], 1), 3),
+        **{f"{p}_finds": totals[p] for p in planners},
+        "per_seed": {p: [sum(f) for f in v] for p, v in finds.items()},
+        "per_shift": finds,
+        **(
+            {
+                "aware_vs_blind": _ratio(totals["effort_aware"], totals["effort_blind"]),
+                "aware_vs_greedy": _ratio(totals["effort_aware"], totals["greedy"]),
+            }
+            if set(planners) == set(PLANNERS)
+            else {}
+        ),
         "setup": {
             "vehicles": vehicles,
+            "days": days,
+            "tracked_share": tracked_share,
             "warmup_days": warmup_days,
             "teams": teams,
             "hours": hours,
@@ -111,14 +138,19 @@ def _scenario(
     seed: int,
     vehicles: int,
     days: int,
+    tracked_share: float,
     settings: GeointSettings,
     say: Callable[[str], None],
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Simulate, ingest and analyse a scenario; return its day table, seizures, illicit cells."""
+    """Simulate, ingest and analyse a scenario whose smugglers report pings only in part;
+    return its day table, seizures and illicit cells."""
     say(f"seed {seed}: simulating {vehicles} vehicles over {days} days")
     ground = RegionIndex(region)
     options = SimulationOptions(seed, vehicles, days, 60)
     scenario = simulate(ground, Geography.of(region), options, settings)
+    scenario.pings = scenario.pings.filter(
+        ~pl.col("vehicle_id").is_in(_untracked(scenario.vehicles, seed, tracked_share).implode())
+    )
     files = scenario.write(folder / "scenario")
     workspace = Workspace(folder / "W")
     try:
@@ -138,6 +170,19 @@ def _scenario(
     return days, seizures.with_columns(pl.col("cell").cast(pl.UInt64)), illicit
 
 
+def _untracked(vehicles: pl.DataFrame, seed: int, tracked_share: float) -> pl.Series:
+    """The planted vehicles that report no pings: all but a seeded `tracked_share` of them.
+
+    Transit trucks are always tracked (the transit regime requires it); other smugglers carry
+    no tracker the platform reads, so their activity shows only when a patrol finds it.
+    """
+    smugglers = vehicles.filter(
+        pl.col("role").is_in(list(PLANTED_ROLES)), ~pl.col("role").is_in(list(TRANSIT_ROLES))
+    )["vehicle_id"].sort()
+    rng = np.random.default_rng([seed, 20])
+    return smugglers.filter(pl.Series(rng.random(len(smugglers)) >= tracked_share))
+
+
 def _season(
     planner: str,
     days: pl.DataFrame,
@@ -152,11 +197,14 @@ def _season(
     detect_minutes: float,
     seed: int,
     settings: GeointSettings,
-) -> int:
-    """Play `shifts` evening shifts from `first` with one planner; return its finds."""
+) -> list[int]:
+    """Play `shifts` evening shifts from `first` with one planner; return its finds per shift."""
     effort = pl.DataFrame(schema=EFFORT_COLUMNS)
+    # the scenario's seizures of the warm-up are the history; in the season only the
+    # planner's own finds become seizures (later records would leak the planted sites)
+    seizures = seizures.filter(pl.col("ts") < _moment(first))
     finds = seizures.head(0)
-    found = 0
+    found: list[int] = []
     for shift in range(shifts):
         day = first + timedelta(days=shift)
         # yesterday's cell-days, scored as of this morning: seizures and debriefs up to last
@@ -165,6 +213,7 @@ def _season(
             date=pl.lit(day)
         )
         if yesterday.is_empty():
+            found.append(0)
             continue
         known = pl.concat([seizures, finds]).filter(pl.col("ts") < _moment(day))
         aware = planner == "effort_aware"
@@ -184,12 +233,13 @@ def _season(
                     )
                     rows.append((cell, day, minutes, 0.0 if hit else minutes, hit, stop.eta))
         if not rows:
+            found.append(0)
             continue
         schema = EFFORT_COLUMNS | {"hit": pl.Boolean, "ts": pl.Datetime("us", "UTC")}
         visits = pl.DataFrame(rows, schema=schema, orient="row")
         effort = pl.concat([effort, visits.select(list(EFFORT_COLUMNS))])
         hits = visits.filter("hit")
-        found += hits.height
+        found.append(hits.height)
         lat, lon = cell_centres(hits["cell"].to_numpy())
         finds = pl.concat(
             [
@@ -201,6 +251,10 @@ def _season(
             ]
         )
     return found
+
+
+def _ratio(a: int, b: int) -> float:
+    return round(a / max(b, 1), 3)
 
 
 def _moment(day: date, at: clock = clock(0)) -> datetime:

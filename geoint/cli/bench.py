@@ -298,7 +298,7 @@ def bench_patrol(
 @bench_app.command(
     "patrol-season",
     epilog="Example: geoint bench patrol-season --region ws/region --seeds 1,2,3 --shifts 30 "
-    "--json",
+    "--tracked-share 0.5 --json",
 )
 def bench_patrol_season(
     region: RequiredRegionOption,
@@ -306,6 +306,13 @@ def bench_patrol_season(
     seeds: Annotated[str, typer.Option(help="scenario seeds, comma-separated")] = "1,2,3",
     shifts: Annotated[int, typer.Option(min=1, help="evening shifts per season")] = 30,
     vehicles: Annotated[int, typer.Option(min=20, help="vehicles per scenario")] = 60,
+    days: Annotated[
+        int, typer.Option(min=8, help="days of each seed's world: 7 of warm-up, then the shifts")
+    ] = 37,
+    tracked_share: Annotated[
+        float,
+        typer.Option(min=0, max=1, help="share of smugglers whose pings the platform receives"),
+    ] = 0.5,
     detect_minutes: Annotated[
         float, typer.Option(min=1, help="a search of this long finds present activity at 63 %")
     ] = 20,
@@ -331,6 +338,8 @@ def bench_patrol_season(
         seed_list,
         shifts,
         vehicles,
+        days,
+        tracked_share,
         detect_minutes=detect_minutes,
         settings=settings,
         log=None if as_json else err.print,

@@ -1,17 +1,19 @@
-"""`geoint patrol plan`: team routes over cell risk within a shift."""
+"""`geoint patrol plan|debrief|brief`: team routes over cell risk, debriefs, briefs on paper."""
 
 from __future__ import annotations
 
 import textwrap
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 import typer
 
+from geoint.atomic import write_bytes, write_text
 from geoint.cli.common import (
     JsonOption,
+    RegionOption,
     RequiredRegionOption,
     WorkspaceOption,
     emit,
@@ -19,6 +21,9 @@ from geoint.cli.common import (
     open_workspace,
     out,
 )
+from geoint.times import clock_label
+
+Language = Literal["en", "fr"]
 
 app = typer.Typer()
 patrol_app = typer.Typer(help="Patrol plans: routes over cell risk, GPX.", no_args_is_help=True)
@@ -125,6 +130,46 @@ def patrol_debrief(
     )
 
 
+@patrol_app.command(
+    "brief",
+    epilog="Example: geoint patrol brief plan.json -w ws --out brief.pdf --lang fr",
+)
+def patrol_brief(
+    plan: Annotated[Path, typer.Argument(help="the plan (geoint patrol plan --json > plan.json)")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="FILE.pdf (ReportLab) or FILE.html (self-contained)")
+    ],
+    lang: Annotated[Language, typer.Option(help="language of the brief: en or fr")] = "en",
+    region: RegionOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print a plan on paper: one page per team with its route map, stops and radio fields."""
+    from geoint.errors import GeointError
+    from geoint.web.brief import brief_html, brief_pdf, read_brief_plan
+
+    kind = out_file.suffix.lower()
+    if kind not in (".pdf", ".html", ".htm"):
+        raise GeointError(f"--out: expected a FILE.pdf or FILE.html, got {str(out_file)!r}")
+    try:
+        data = plan.read_bytes()
+    except OSError as exc:
+        raise GeointError(f"{plan}: cannot read ({exc.strerror})") from None
+    parsed = read_brief_plan(data, str(plan))
+    settings, _ = open_workspace(workspace)
+    loaded = load_region(region or settings.workspace / "region")
+    if kind == ".pdf":
+        write_bytes(brief_pdf(parsed, loaded, lang), out_file)
+    else:
+        write_text(brief_html(parsed, loaded, lang), out_file)
+    payload = {"file": str(out_file), "pages": len(parsed.teams), "lang": lang}
+    emit(
+        as_json,
+        payload,
+        lambda: out.print(f"brief of {len(parsed.teams)} teams written to {out_file}"),
+    )
+
+
 WIDTH = 80  # every line of the table fits an 80-column terminal
 
 
@@ -169,6 +214,4 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
 
 def _clock(text: str, first: datetime) -> str:
     """'HH:MM' local, with '+N' on a later day than the shift's start."""
-    moment = datetime.fromisoformat(text)
-    days = (moment.date() - first.date()).days
-    return f"{moment:%H:%M}" + (f"+{days}" if days else "")
+    return clock_label(datetime.fromisoformat(text), first)

@@ -117,7 +117,8 @@ class Stop:
     """A stop of a team: its target cells (the first is where it stops), times and legs.
 
     ``leg_km`` and ``leg_min`` are the drive from the previous stop (or the base); ``look_for``
-    says in words what the cells' events, alerts and seizures show (`geoint.patrol.words`).
+    says in words what the cells' events, alerts and seizures show (`geoint.patrol.words`),
+    ``look_for_fr`` the same in French.
     """
 
     cell: int
@@ -131,6 +132,7 @@ class Stop:
     leg_km: float = 0.0
     leg_min: float = 0.0
     look_for: str = ""
+    look_for_fr: str = ""
 
 
 @dataclass
@@ -189,6 +191,7 @@ class PatrolPlan:
                     "distance_km": round(t.distance_km, 1),
                     "return_leg_km": round(t.return_km, 1),
                     "return_leg_min": round(t.return_min, 1),
+                    "route": _lon_lat(t.path),
                     "waypoints": [
                         {
                             "lat": s.lat,
@@ -204,6 +207,7 @@ class PatrolPlan:
                             "leg_km": round(s.leg_km, 1),
                             "leg_min": round(s.leg_min, 1),
                             "look_for": s.look_for,
+                            "look_for_fr": s.look_for_fr,
                         }
                         for order, s in enumerate(t.stops, 1)
                     ],
@@ -223,14 +227,10 @@ class PatrolPlan:
             _point(self.request.base_lon, self.request.base_lat, {"kind": "base"})
         ]
         for t in self.teams:
-            lat, lon = cell_centres(t.path)
             features.append(
                 {
                     "type": "Feature",
-                    "geometry": {
-                        "type": "LineString",
-                        "coordinates": np.column_stack([lon, lat]).round(6).tolist(),
-                    },
+                    "geometry": {"type": "LineString", "coordinates": _lon_lat(t.path)},
                     "properties": {
                         "kind": "route",
                         "team": t.team,
@@ -278,6 +278,12 @@ class PatrolPlan:
             )
             gpx.routes.append(route)
         return gpx.to_xml(version="1.1")
+
+
+def _lon_lat(cells: np.ndarray) -> list[list[float]]:
+    """[lon, lat] of each cell's centre (6 decimals): a team's route as drawn."""
+    lat, lon = cell_centres(cells)
+    return np.column_stack([lon, lat]).round(6).tolist()
 
 
 def _hex(cell: int) -> str:

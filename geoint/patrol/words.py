@@ -3,7 +3,9 @@
 `read_evidence` gathers what a shift's plan is explained by (the events of the last
 ``look_back_days``, the open alerts, the seizures of the last ``seizure_look_back_days`` and the
 region's named places); `describe_stops` writes each stop's ``look_for``, e.g. "night
-unofficial crossings on the track 4 km north of Idiroko; 3 in the last 7 days".
+unofficial crossings on the track 4 km north of Idiroko; 3 in the last 7 days", and its
+``look_for_fr`` in French for the brief on paper ("franchissements hors poste de nuit sur la
+piste à 4 km au nord de Idiroko ; 3 ces 7 derniers jours").
 """
 
 from __future__ import annotations
@@ -62,6 +64,66 @@ _COMPASS = (
     "west",
     "north-west",
 )
+# The same in French, for briefs of French-speaking units (geoint patrol brief --lang fr).
+EVENT_WORDS_FR = {
+    "border_crossing": "franchissements au poste",
+    "unofficial_crossing": "franchissements hors poste",
+    "closed_hours_crossing": "franchissements à un poste fermé",
+    "dark_crossing": "franchissements balise éteinte",
+    "signal_gap_near_border": "balises muettes près de la frontière",
+    "border_loiter": "véhicules en attente à la frontière",
+    "rendezvous": "rencontres de véhicules",
+    "off_road_near_border": "conduite hors piste",
+    "shuttle": "navettes à travers la frontière",
+    "route_deviation": "camions en transit hors corridor",
+    "unauthorized_stop": "camions en transit arrêtés hors corridor",
+    "transit_overdue": "camions en transit en retard",
+    "watchlist_hit": "véhicules signalés",
+    "identity_conflict": "plaques clonées",
+    "gnss_anomaly": "brouillage GPS",
+}
+FACTOR_WORDS_FR = {
+    "events": "mouvements suspects",
+    "hotspot": "point chaud d'événements frontaliers",
+    "anomaly": "trafic inhabituel",
+    "seizure_prior": "zone de saisies passées",
+    "remoteness": "terrain isolé, loin des routes et des villes",
+    "border": "terrain proche de la frontière",
+    "night": "trafic de nuit",
+}
+_COMPASS_FR = (
+    "au nord",
+    "au nord-est",
+    "à l'est",
+    "au sud-est",
+    "au sud",
+    "au sud-ouest",
+    "à l'ouest",
+    "au nord-ouest",
+)
+_ROADS_FR = {
+    "motorway": "l'autoroute",
+    "trunk": "la route nationale",
+    "primary": "la route principale",
+    "secondary": "la route secondaire",
+    "tertiary": "la route tertiaire",
+}
+_SEVERITY_FR = {"Extreme": "extrême", "Severe": "sévère", "Moderate": "modérée", "Minor": "mineure"}
+_COMMODITIES_FR = {
+    "drugs": "drogues",
+    "tobacco": "tabac",
+    "alcohol": "alcool",
+    "ipr_counterfeit": "contrefaçons",
+    "wildlife": "faune sauvage",
+    "timber": "bois",
+    "weapons": "armes",
+    "explosives_precursors": "précurseurs d'explosifs",
+    "currency": "devises",
+    "waste_ods": "déchets et SAO",
+    "medicines": "médicaments",
+    "fuel": "carburant",
+    "other": "autres",
+}
 _OPEN = ("new", "acknowledged")
 _TOWNS = ("town", "city", "village")
 
@@ -139,48 +201,66 @@ def describe_stops(
                 else None
             )
             stop.look_for = look_for(stop, evidence, road, settings)
+            stop.look_for_fr = look_for(stop, evidence, road, settings, "fr")
 
 
-def look_for(stop: Stop, evidence: Evidence, road: str | None, settings: PatrolSettings) -> str:
-    """One stop in words: what happened in its cells, where, how often, alerts and seizures."""
+def look_for(
+    stop: Stop, evidence: Evidence, road: str | None, settings: PatrolSettings, lang: str = "en"
+) -> str:
+    """One stop in words (English, or French with `lang` "fr"): what happened in its cells,
+    where, how often, alerts and seizures."""
+    fr = lang == "fr"
+    names = EVENT_WORDS_FR if fr else EVENT_WORDS
     cells = pl.Series(stop.cells or [stop.cell], dtype=pl.UInt64).implode()
     events = evidence.events.filter(
         pl.col("cell").is_in(cells), pl.col("event_type") != "border_crossing"
     )
-    where = f"{_on(road)} {_near(stop.lat, stop.lon, evidence.places)}".strip()
+    where = f"{_on(road, fr)} {_near(stop.lat, stop.lon, evidence.places, fr)}".strip()
+    days = evidence.look_back_days
     if events.height:
         counts = events.group_by("event_type").agg(
             pl.len().alias("n"), pl.col("night").mean().alias("night")
         )
         counts = counts.sort(["n", "event_type"], descending=[True, False])
         kind, n, night = counts.row(0)
-        words = EVENT_WORDS.get(kind, kind.replace("_", " "))
+        words = names.get(kind, kind.replace("_", " "))
         if kind == "off_road_near_border":
-            where = where.removeprefix("off-road").strip()
-        text = f"{'night ' if night >= 0.5 else ''}{words} {where}; {n} in the last "
-        text += f"{evidence.look_back_days} days"
+            where = where.removeprefix("hors piste" if fr else "off-road").strip()
+        if fr:
+            text = f"{words}{' de nuit' if night >= 0.5 else ''} {where} ; {n} ces {days} "
+            text += "derniers jours"
+        else:
+            text = f"{'night ' if night >= 0.5 else ''}{words} {where}; {n} in the last {days} days"
         if counts.height > 1:
-            others = [f"{EVENT_WORDS.get(k, k)} ({m})" for k, m, _ in counts.rows()[1:3]]
-            text += "; also " + ", ".join(others)
+            others = [f"{names.get(k, k)} ({m})" for k, m, _ in counts.rows()[1:3]]
+            text += (" ; aussi " if fr else "; also ") + ", ".join(others)
     else:
-        text = f"{FACTOR_WORDS.get(_top_factor(stop.reason), 'activity')} {where}"
+        factors = FACTOR_WORDS_FR if fr else FACTOR_WORDS
+        fallback = "activité" if fr else "activity"
+        text = f"{factors.get(_top_factor(stop.reason), fallback)} {where}"
     alerts = evidence.alerts.filter(pl.col("cell").is_in(cells))
     if alerts.height:
         worst = alerts["severity"].to_list()
         order = ("Extreme", "Severe", "Moderate", "Minor")
         severest = min(worst, key=lambda s: order.index(s) if s in order else len(order))
         plural = "s" if alerts.height > 1 else ""
-        text += f"; {alerts.height} open alert{plural} ({severest})"
-    return text + _seizures(stop, evidence.seizures, settings)
+        if fr:
+            grade = _SEVERITY_FR.get(severest, severest)
+            text += f" ; {alerts.height} alerte{plural} ouverte{plural} ({grade})"
+        else:
+            text += f"; {alerts.height} open alert{plural} ({severest})"
+    return text + _seizures(stop, evidence.seizures, settings, fr)
 
 
-def _on(road: str | None) -> str:
+def _on(road: str | None, fr: bool = False) -> str:
     if road is None:
-        return "off-road"
-    return "on the track" if road == "track" else f"on the {road} road"
+        return "hors piste" if fr else "off-road"
+    if road == "track":
+        return "sur la piste" if fr else "on the track"
+    return f"sur {_ROADS_FR.get(road, road)}" if fr else f"on the {road} road"
 
 
-def _near(lat: float, lon: float, places: pl.DataFrame) -> str:
+def _near(lat: float, lon: float, places: pl.DataFrame, fr: bool = False) -> str:
     """'4 km north of Idiroko' (the nearest named place), 'at Idiroko' within 1 km."""
     if places.is_empty():
         return ""
@@ -188,11 +268,13 @@ def _near(lat: float, lon: float, places: pl.DataFrame) -> str:
     i = int(np.argmin(metres))
     name = places["name"][i]
     if metres[i] < 1000:
-        return f"at {name}"
+        return f"à {name}" if fr else f"at {name}"
     east = (lon - places["lon"][i]) * np.cos(np.radians(lat))
     north = lat - places["lat"][i]
-    bearing = np.degrees(np.arctan2(east, north)) % 360
-    return f"{metres[i] / 1000:.0f} km {_COMPASS[int((bearing + 22.5) // 45) % 8]} of {name}"
+    sector = int((np.degrees(np.arctan2(east, north)) % 360 + 22.5) // 45) % 8
+    if fr:
+        return f"à {metres[i] / 1000:.0f} km {_COMPASS_FR[sector]} de {name}"
+    return f"{metres[i] / 1000:.0f} km {_COMPASS[sector]} of {name}"
 
 
 def _top_factor(reason: str) -> str | None:
@@ -201,7 +283,7 @@ def _top_factor(reason: str) -> str | None:
     return factors.split(" ")[0] if factors else None
 
 
-def _seizures(stop: Stop, seizures: pl.DataFrame, settings: PatrolSettings) -> str:
+def _seizures(stop: Stop, seizures: pl.DataFrame, settings: PatrolSettings, fr: bool) -> str:
     """'; 4 seizures within 5 km in 90 days, mostly tobacco' (empty when none)."""
     if seizures.is_empty():
         return ""
@@ -211,8 +293,14 @@ def _seizures(stop: Stop, seizures: pl.DataFrame, settings: PatrolSettings) -> s
         return ""
     radius = f"{settings.seizure_radius_m / 1000:g} km"
     days = settings.seizure_look_back_days
-    text = f"; {near.height} seizure{'s' if near.height > 1 else ''} within {radius} in {days} days"
+    plural = "s" if near.height > 1 else ""
+    if fr:
+        text = f" ; {near.height} saisie{plural} à moins de {radius} en {days} jours"
+    else:
+        text = f"; {near.height} seizure{plural} within {radius} in {days} days"
     commodity = near["commodity"].drop_nulls().mode().sort()
     if not len(commodity):
         return text
-    return text + (f", mostly {commodity[0]}" if near.height > 1 else f", {commodity[0]}")
+    name = _COMMODITIES_FR.get(commodity[0], commodity[0]) if fr else commodity[0]
+    mostly = ("surtout " if fr else "mostly ") if near.height > 1 else ""
+    return f"{text}, {mostly}{name}"

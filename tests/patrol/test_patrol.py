@@ -1,5 +1,6 @@
 """Patrol planning: travel graph, optimality against an exact solver, plan invariants, outputs."""
 
+import html
 import re
 import subprocess
 import sys
@@ -221,6 +222,10 @@ def test_stops_say_what_to_look_for(demo, plan):
     assert any(re.search(r"; \d+ in the last 7 days", t) for t in texts)
     assert any(re.search(r"\d+ km (north|south|east|west)[a-z-]* of [A-Z]", t) for t in texts)
     assert any(t.startswith(("night ", "unofficial", "vehicles", "off-road")) for t in texts)
+    french = [s.look_for_fr for t in plan.teams for s in t.stops]
+    assert all(french) and french != texts
+    assert any(re.search(r" ; \d+ ces 7 derniers jours", t) for t in french)
+    assert any(re.search(r"à \d+ km (au|à l')[a-z' -]* de [A-Z]", t) for t in french)
 
 
 def test_gpx_parses_with_gpxpy_and_geojson_has_routes(plan):
@@ -438,3 +443,28 @@ def test_map_draws_numbered_stops_from_geojson_and_gpx(demo, plan, tmp_path):
     (tmp_path / "bad.gpx").write_text("<gpx><nothing/></gpx>")
     with pytest.raises(PatrolError, match=r"bad\.gpx: the GPX file holds no base"):
         read_plan_file(tmp_path / "bad.gpx")
+
+
+def test_brief_of_a_real_plan_prints_one_page_per_team(demo, plan, tmp_path):
+    from pypdf import PdfReader
+
+    ws, region, graph, *_ = demo
+    describe_stops(plan, read_evidence(Workspace(ws), region, START, FAST), graph, FAST)
+    payload = plan.to_dict()
+    routes = [f for f in plan.to_geojson()["features"] if f["properties"]["kind"] == "route"]
+    assert [t["route"] for t in payload["teams"]] == [f["geometry"]["coordinates"] for f in routes]
+    (tmp_path / "plan.json").write_bytes(orjson.dumps(payload))
+    for name, lang in (("brief.pdf", "en"), ("brief.html", "fr")):
+        args = ["patrol", "brief", str(tmp_path / "plan.json"), "-w", str(ws), "--lang", lang]
+        done = CliRunner().invoke(cli_app, [*args, "--out", str(tmp_path / name)])
+        assert done.exit_code == 0, done.output
+    pages = PdfReader(tmp_path / "brief.pdf").pages
+    assert len(pages) == len(plan.teams)
+    first = plan.teams[0].stops[0]
+    assert plan.local(first.eta)[11:16] in pages[0].extract_text()
+    render = ["pdftoppm", "-r", "30", "-png", str(tmp_path / "brief.pdf"), str(tmp_path / "p")]
+    subprocess.run(render, check=True)
+    assert len(list(tmp_path.glob("p-*.png"))) == len(plan.teams)
+    page = (tmp_path / "brief.html").read_text(encoding="utf-8")
+    assert page.count('<section class="team"') == len(plan.teams) and "Fiche de patrouille" in page
+    assert html.escape(plan.teams[0].stops[0].look_for_fr) in page
