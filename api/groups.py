@@ -1,8 +1,8 @@
 """Closed user groups (CENcomm) over HTTP: a member's groups, their shared items, sharing.
 
 Only members see a group: to anyone else it answers 404, as if it did not exist (admins
-included: groups are closed; `geoint groups` manages them). A member shares an alert or a
-seizure that its own key may see (a unit only from its sectors), with a note; the group's
+included: groups are closed; `geoint groups` manages them). A member shares an alert, a
+seizure or an operation that its own key may see (a unit only from its sectors), with a note; the group's
 members then see the item as it was shared, whatever their sectors, here and on their SSE
 stream (``/api/v1/alerts/stream``, event ``share``). Every share and every read of a group's
 items is audited.
@@ -20,6 +20,7 @@ from geoint.api.auth import reader, sector_scope
 from geoint.api.collections import Sectors
 from geoint.api.dependencies import Paging, paging
 from geoint.api.errors import Problem
+from geoint.api.operations import visible_operation
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
 from geoint.store.keys import ApiKey
@@ -30,8 +31,10 @@ GroupId = Annotated[int, Path(ge=1, le=2**31 - 1, description="group id")]
 class ShareBody(BaseModel):
     """What to share and why."""
 
-    kind: Literal["alert", "seizure"]
-    id: str = Field(min_length=1, max_length=128, description="the alert's or seizure's id")
+    kind: Literal["alert", "seizure", "operation"]
+    id: str = Field(
+        min_length=1, max_length=128, description="the alert's, seizure's or operation's id"
+    )
     note: str = Field("", max_length=4000, description="a note for the group's members")
 
 
@@ -72,7 +75,7 @@ def groups_router(service: ServiceSettings) -> APIRouter:
     @router.post(
         "/groups/{group_id}/share",
         status_code=201,
-        summary="Share an alert or a seizure with a group, with a note (members; audited)",
+        summary="Share an alert, seizure or operation with a group, with a note (members; audited)",
     )
     def share(
         request: Request,
@@ -94,8 +97,15 @@ def groups_router(service: ServiceSettings) -> APIRouter:
 
 def _visible_item(services: Services, kind: str, item_id: str, sectors: Sectors) -> dict[str, Any]:
     """The item as the sharing key may see it (404 when unknown or outside its sectors)."""
+    numeric = item_id.isascii() and item_id.isdigit() and len(item_id) <= 18
+    if kind == "operation":
+        if not numeric:
+            raise Problem(404, f"no operation {item_id!r}", slug="not-found")
+        # as the sharer sees it: cut to its sectors, ids up to the largest page
+        limit = services.settings.api.max_limit
+        return visible_operation(services, int(item_id), sectors, limit)
     if kind == "alert":
-        if not (item_id.isascii() and item_id.isdigit() and len(item_id) <= 18):
+        if not numeric:
             raise Problem(404, f"no alert {item_id!r}", slug="not-found")
         alert = services.alerts.get(int(item_id), sectors)
         alert.pop("evidence", None)  # ping ids mean nothing outside this workspace

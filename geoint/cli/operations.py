@@ -105,20 +105,14 @@ def operations_show(
     as_json: JsonOption = False,
 ) -> None:
     """An operation and what it tags: counts and the ids of its seizures, events and alerts."""
-    from geoint.intel.operations import get_operation, operation_items
+    from geoint.intel.operations import get_operation, operation_items, operation_json
     from geoint.layers.queries import RegionIndex
 
     _, store = open_workspace(workspace)
     operation = get_operation(store, operation_id)
     ground = _region(store, region)
     items = operation_items(store, operation, RegionIndex(ground) if ground else None)
-    payload = {
-        **operation.as_dict(),
-        "tagged": items.counts(),
-        "seizures": items.seizures["seizure_id"].to_list(),
-        "events": items.events["event_id"].to_list(),
-        "alerts": [int(a) for a in items.alerts["id"].to_list()],
-    }
+    payload = operation_json(operation, items)
     table = Table(show_header=False, title=f"operation {operation_id}")
     for key in ("name", "start", "end", "commodities", "sectors", "tagged"):
         table.add_row(key, escape(str(payload[key])))

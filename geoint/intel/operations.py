@@ -11,7 +11,7 @@ after the fact, or a seizure entered late, is tagged all the same.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,6 +147,28 @@ def operation_items(
     alerts, _ = AlertStore(workspace).frame_page(start=operation.start, end=operation.end,
                                                  sectors=sectors)  # fmt: skip
     return OperationItems(seizures, events.sort("start", "event_id"), alerts)
+
+
+def scoped_operation(operation: Operation, sectors: frozenset[str] | None) -> Operation | None:
+    """The operation as a caller limited to `sectors` (None: all) sees it: its sectors cut to
+    the caller's (an operation over every sector meets them all); None when they do not meet."""
+    if sectors is None:
+        return operation
+    kept = [s for s in operation.sectors if s in sectors] if operation.sectors else sorted(sectors)
+    return replace(operation, sectors=tuple(kept)) if kept else None
+
+
+def operation_json(
+    operation: Operation, items: OperationItems, limit: int | None = None
+) -> dict[str, Any]:
+    """The operation, its tag counts and the ids of what it tags (the first `limit` of each)."""
+    return {
+        **operation.as_dict(),
+        "tagged": items.counts(),
+        "seizures": items.seizures["seizure_id"].slice(0, limit).to_list(),
+        "events": items.events["event_id"].slice(0, limit).to_list(),
+        "alerts": [int(a) for a in items.alerts["id"].slice(0, limit).to_list()],
+    }
 
 
 def _operation(row: Any) -> Operation:

@@ -1,5 +1,5 @@
 """Closed user groups (CENcomm): members are API keys, across sectors and agencies; members
-share alerts and seizures with a note, and only members see what was shared (docs/exchange.md).
+share alerts, seizures and operations with a note, and only members see what was shared (docs/exchange.md).
 
 A share keeps the item as it was when shared, so that a member whose sectors do not hold it
 still sees what the sharer saw, and nothing more. Shares are numbered (`seq`) for the members'
@@ -20,7 +20,7 @@ from geoint.store.tables import GROUP_TABLES, api_keys, group_members, group_sha
 from geoint.store.workspace import Workspace
 from geoint.times import as_utc, utc_now_or
 
-SHARE_KINDS = ("alert", "seizure")
+SHARE_KINDS = ("alert", "seizure", "operation")
 
 
 class GroupError(GeointError, ValueError):

@@ -1,10 +1,11 @@
-"""Closed user groups: members share alerts and seizures with a note, see them at
+"""Closed user groups: members share alerts, seizures and operations with a note, see them at
 /groups/{id}/items and on their SSE stream, and nothing of a group they are not in, through
 any endpoint, feed or stream; every share and read is audited."""
 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import httpx2
 import orjson
@@ -25,6 +26,7 @@ from support.api import (
 
 from geoint.alerts.raising import raise_alerts
 from geoint.api.app import create_app
+from geoint.intel.operations import create_operation
 from geoint.layers import Region, RegionIndex
 from geoint.settings import GeointSettings
 from geoint.store.groups import GroupStore
@@ -53,6 +55,12 @@ def world(tmp_path_factory):
     ]
     ground = RegionIndex(Region.load(region))
     raise_alerts(store, ground, GeointSettings(workspace=ws), events(*rows))
+    store.write_events(events(*rows))
+    year = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 12, 31, tzinfo=UTC))
+    operations = {
+        "north": create_operation(store, "Thunder north", *year, sectors=("north",)),
+        "all": create_operation(store, "Harmattan", *year),
+    }
     ids = {k.role + "/" + ",".join(k.sectors): k.id for k in KeyStore(store).all_keys()}
     groups = GroupStore(store)
     a, b = groups.create("A", "south and HQ"), groups.create("B", "north")
@@ -72,6 +80,7 @@ def world(tmp_path_factory):
         "keys": keys,
         "groups": {"A": a.id, "B": b.id},
         "alerts": by_vehicle,
+        "operations": operations,
         "ws": ws,
         "region": region,
     }
@@ -138,8 +147,59 @@ def test_a_unit_shares_only_what_it_may_see(world):
     assert _share(world, "south", "A", "alert", north_alert).status_code == 404
     assert _share(world, "south", "A", "seizure", "S-NORTH").status_code == 404
     assert _share(world, "south", "A", "alert", "99999").status_code == 404
-    bad = _share(world, "south", "A", "operation", "1")
+    assert (
+        _share(world, "south", "A", "operation", str(world["operations"]["north"])).status_code
+        == 404
+    )
+    assert _share(world, "south", "A", "operation", "x1").status_code == 404
+    bad = _share(world, "south", "A", "vehicle", "1")
     assert bad.status_code == 422
+
+
+def test_operations_are_read_within_the_keys_sectors(world):
+    north, every = world["operations"]["north"], world["operations"]["all"]
+    listed = _get(world, "analyst", "/api/v1/operations").json()
+    assert [op["id"] for op in listed["operations"]] == [every, north]
+    seen = _get(world, "south", "/api/v1/operations").json()["operations"]
+    assert [(op["id"], op["sectors"]) for op in seen] == [(every, ["south"])]
+
+    whole = _get(world, "analyst", f"/api/v1/operations/{every}").json()
+    assert whole["tagged"] == {"seizures": 2, "events": 2, "alerts": 2}
+    assert whole["seizures"] == ["S-SOUTH", "S-NORTH"] and whole["events"] == ["E-n", "E-s"]
+    south = _get(world, "south", f"/api/v1/operations/{every}").json()
+    assert (south["seizures"], south["events"]) == (["S-SOUTH"], ["E-s"])
+    assert south["alerts"] == [int(world["alerts"]["V-S"])]
+    assert _get(world, "north", f"/api/v1/operations/{north}").json()["seizures"] == ["S-NORTH"]
+    assert _get(world, "south", f"/api/v1/operations/{north}").status_code == 404
+    assert _get(world, "south", "/api/v1/operations/999").status_code == 404
+    assert _get(world, "analyst", f"/api/v1/operations/{every}?limit=1").json()["events"] == ["E-n"]
+
+
+def test_a_shared_operation_reaches_its_group_only(world):
+    north, every = world["operations"]["north"], world["operations"]["all"]
+    assert _share(world, "north", "B", "operation", str(north), SECRET_NOTE).status_code == 201
+    b_id, a_id = world["groups"]["B"], world["groups"]["A"]
+    newest = _get(world, "north", f"/api/v1/groups/{b_id}/items").json()["items"][0]
+    assert (newest["kind"], newest["item_id"], newest["note"]) == (
+        "operation",
+        str(north),
+        SECRET_NOTE,
+    )
+    assert newest["item"]["name"] == "Thunder north"
+    assert newest["item"]["seizures"] == ["S-NORTH"]
+
+    # the south unit shares the all-sector operation as it sees it: its own sector only
+    shared = _share(world, "south", "A", "operation", str(every), "Harmattan, south side")
+    assert shared.status_code == 201, shared.text
+    seen = _get(world, "analyst", f"/api/v1/groups/{a_id}/items").json()["items"][0]
+    assert (seen["item"]["seizures"], seen["item"]["sectors"]) == (["S-SOUTH"], ["south"])
+
+    for who in ("south", "analyst"):
+        assert _get(world, who, f"/api/v1/groups/{b_id}/items").status_code == 404
+        a_items = _get(world, who, f"/api/v1/groups/{a_id}/items").text
+        assert "Thunder" not in a_items and "informant" not in a_items
+    assert "Thunder" not in _get(world, "south", "/api/v1/operations").text
+    assert _get(world, "south", f"/api/v1/operations/{north}").status_code == 404
 
 
 def test_shares_and_reads_are_audited(world):
@@ -181,12 +241,16 @@ def _read_stream(url: str, key: str, last_id: str, until, then=None) -> list[dic
 
 
 def test_a_members_stream_carries_its_groups_shares_and_nothing_of_others(world, tmp_path):
+    a_items = _get(world, "south", f"/api/v1/groups/{world['groups']['A']}/items").json()
     world["client"].__exit__(None, None, None)  # the real server takes over the workspace
     server = start_server(world["ws"], world["region"], tmp_path / "server.log")
     try:
         shares = lambda events: [e for e in events if e["event"] == "share"]  # noqa: E731
         replay = _read_stream(
-            server.url, world["keys"]["south"], "0", lambda got: len(shares(got)) >= 2
+            server.url,
+            world["keys"]["south"],
+            "0",
+            lambda got: len(shares(got)) >= a_items["numberMatched"],
         )
         groups = {e["data"]["group_id"] for e in shares(replay)}
         assert groups == {world["groups"]["A"]}
@@ -197,10 +261,15 @@ def test_a_members_stream_carries_its_groups_shares_and_nothing_of_others(world,
 
         def share_b_then_a() -> None:
             def post() -> None:
-                for group, item in (("B", "S-NORTH"), ("A", "S-SOUTH")):
+                thunder = str(world["operations"]["north"])
+                for group, kind, item in (
+                    ("B", "operation", thunder),
+                    ("B", "seizure", "S-NORTH"),
+                    ("A", "seizure", "S-SOUTH"),
+                ):
                     url = f"{server.url}/api/v1/groups/{world['groups'][group]}/share"
                     who = "north" if group == "B" else "analyst"
-                    body = {"kind": "seizure", "id": item, "note": f"live {group}"}
+                    body = {"kind": kind, "id": item, "note": f"live {group}"}
                     assert (
                         httpx2.post(url, json=body, headers=bearer(world["keys"][who])).status_code
                         == 201
