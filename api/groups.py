@@ -2,10 +2,10 @@
 
 Only members see a group: to anyone else it answers 404, as if it did not exist (admins
 included: groups are closed; `geoint groups` manages them). A member shares an alert, a
-seizure or an operation that its own key may see (a unit only from its sectors), with a note; the group's
-members then see the item as it was shared, whatever their sectors, here and on their SSE
-stream (``/api/v1/alerts/stream``, event ``share``). Every share and every read of a group's
-items is audited.
+seizure or an operation that its own key may see (a unit only from its sectors), with a note;
+the group's members then see the item as it was shared, whatever their sectors, here and on
+their SSE stream (``/api/v1/alerts/stream``, event ``share``). Every share and every read of a
+group's items is audited.
 """
 
 from typing import Annotated, Any, Literal

@@ -1,5 +1,6 @@
 """Closed user groups (CENcomm): members are API keys, across sectors and agencies; members
-share alerts, seizures and operations with a note, and only members see what was shared (docs/exchange.md).
+share alerts, seizures and operations with a note, and only members see what was shared
+(docs/exchange.md).
 
 A share keeps the item as it was when shared, so that a member whose sectors do not hold it
 still sees what the sharer saw, and nothing more. Shares are numbered (`seq`) for the members'
