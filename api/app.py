@@ -35,6 +35,7 @@ from geoint.api.ingest import catch_up, ingest_router
 from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
 from geoint.api.operations import operations_router
+from geoint.api.partner import partner_router
 from geoint.api.patrols import patrol_router
 from geoint.api.seizures import declarations_router, quality_router, seizures_router
 from geoint.api.session import session_router
@@ -132,6 +133,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(patrol_router())
     app.include_router(groups_router(settings.api))
     app.include_router(operations_router(settings.api))
+    app.include_router(partner_router(settings.api))
     app.include_router(seizures_router(settings.api))
     app.include_router(trends_router())
     app.include_router(quality_router())

@@ -33,7 +33,7 @@ import polars as pl
 import shapely
 
 from geoint.alerts.store import AlertStore
-from geoint.exchange.provenance import seizure_origin_is, with_origins
+from geoint.exchange.provenance import with_origins
 from geoint.h3index import cells_to_hex
 from geoint.intel.crossings import SeizureLocator
 from geoint.intel.query import (
@@ -45,6 +45,7 @@ from geoint.intel.query import (
 from geoint.layers import Region, RegionIndex, get_kind, kind_names
 from geoint.serve.caches import FileCache
 from geoint.settings import IntelSettings
+from geoint.store.origins import seizure_origin_is
 from geoint.store.tables import seizures
 from geoint.store.workspace import EVENTS_FILE, Box, Workspace
 

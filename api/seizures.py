@@ -54,6 +54,10 @@ async def seizure_filter(  # async: pure parsing, no threadpool hop
     crossing: Annotated[
         list[str] | None, Query(description="official crossing within the radius")
     ] = None,
+    origin: Annotated[
+        list[str] | None,
+        Query(description="`local` (this workspace's own) or a partner administration's name"),
+    ] = None,
     start: Annotated[
         str | None, Query(alias="from", description="from this date (ISO; UTC) or date-time")
     ] = None,
@@ -75,6 +79,7 @@ async def seizure_filter(  # async: pure parsing, no threadpool hop
         "origin_country": origin_country,
         "destination_country": destination_country,
         "crossing": crossing,
+        "origin": origin,
     }
     pairs = [(name, value) for name, values in given.items() for value in values or ()]
     first = parse_day("from", start) if start else None

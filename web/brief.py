@@ -34,8 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from geoint.errors import GeointError
 from geoint.geodesy import haversine_m
 from geoint.layers.region import Region
+from geoint.palette import PATROL_COLOURS
 from geoint.times import clock_label
-from geoint.web.map import PATROL_COLOURS
 
 Language = Literal["en", "fr"]
 

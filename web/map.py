@@ -38,7 +38,18 @@ from jinja2 import Template
 from geoint.analytics.scoring import ADJUSTMENTS, FACTORS
 from geoint.h3index import cells_to_hex, parent_cells
 from geoint.layers import Region
-from geoint.palette import COMMODITY_COLOURS, SEVERITY_COLOURS
+from geoint.palette import (
+    ANOMALY_COLOURS,
+    COMMODITY_COLOURS,
+    CROSSING_COLOUR,
+    EVENT_COLOUR,
+    HOTSPOT_COLOURS,
+    PARTNER_COLOUR,
+    PATROL_COLOURS,
+    RISK_COLOURS,
+    SEVERITY_COLOURS,
+    TRACK_COLOUR,
+)
 from geoint.serve.map_data import MAX_FEATURES, MapData
 from geoint.settings import CellSettings
 from geoint.web.basemap import basemap
@@ -84,19 +95,6 @@ _BIND = """function (feature, layer) {
     if (p.tooltip) { layer.bindTooltip(p.tooltip, {sticky: true}); }
 }"""
 
-# Colour-blind safe palettes, distinct between layers: viridis reversed (risk: the riskiest
-# darkest on the light basemap), cividis reversed (anomaly),
-# RdBu (Gi*), sequential reds (alert severity) and Paul Tol's muted set (commodities) from
-# geoint.palette, Okabe-Ito (patrol teams). Crossings are white rings, events magenta, the
-# track blue.
-RISK_COLOURS = ("#fde725", "#5ec962", "#21918c", "#3b528b", "#440154")  # risk 0-20 ... 80-100
-ANOMALY_COLOURS = ("#fee838", "#bcae6c", "#7d7c78", "#434e6c", "#00224e")  # z <1, 1-2 ... ≥4
-HOTSPOT_COLOURS: dict[int, str] = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0",
-                                   -2: "#67a9cf", -3: "#2166ac"}  # fmt: skip
-PATROL_COLOURS = ("#e69f00", "#56b4e9", "#cc79a7", "#0072b2", "#d55e00", "#f0e442")
-EVENT_COLOUR = "#e7298a"
-TRACK_COLOUR = "#0057e7"
-CROSSING_COLOUR = "#ffffff"
 SEIZURE_FIELDS = (
     "seizure_id", "origin", "ts", "position_precision", "place", "commodity", "quantity", "unit",
     "transport_mode", "concealment", "detection_method", "direction", "origin_country",
@@ -111,7 +109,7 @@ FILTER_LABELS = {
     "commodity": N_("commodity"),
     "transport_mode": N_("transport mode"),
     "concealment": N_("concealment"),
-    "origin": N_("seizure origin"),
+    "origin": N_("origin administration"),
 }
 # Data values shown translated (`_(value)`): marked here for extraction.
 VOCABULARY = (
@@ -132,7 +130,7 @@ VOCABULARY = (
     N_("destination country"), N_("vehicle id"), N_("description"),
 )  # fmt: skip
 # The day's layers `day_layers` fills, in drawing order.
-DAY_LAYERS = ("risk", "hotspots", "events", "alerts", "seizures", "track")
+DAY_LAYERS = ("risk", "hotspots", "events", "alerts", "seizures", "partner", "track")
 TILE_METRICS = ("risk", "anomaly")
 
 
@@ -145,6 +143,7 @@ def layer_names(_: Callable[[str], str]) -> dict[str, str]:
         "events": _("Track events"),
         "alerts": _("Alerts (by severity)"),
         "seizures": _("Seizures (by commodity)"),
+        "partner": _("Partner alerts and events"),
         "track": _("Vehicle track"),
         "sectors": _("Sectors"),
         "corridors": _("Transit corridors"),
@@ -318,6 +317,8 @@ def day_layers(
         layers["events"] = _event_layer(data.events, tz, _)
         layers["alerts"] = _alert_layer(data, api_url, tz, _)
     layers["seizures"] = _seizure_layer(data.seizures, tz, _)
+    if data.partner.height:
+        layers["partner"] = _partner_layer(data.partner, tz, _)
     if data.track is not None and data.vehicle is not None:
         vehicle_events = data.events.filter(pl.col("vehicle_id") == data.vehicle)
         layers["track"] = _track_layer(data.track, vehicle_events, data.vehicle, tz, _)
@@ -535,6 +536,9 @@ def _day_legends(names: Mapping[str, str], _: Callable[[str], str]) -> dict[str,
         ),
         names["track"]: legend_html(
             names["track"], [(TRACK_COLOUR, _("pings in time order"), "line")]
+        ),
+        names["partner"]: legend_html(
+            names["partner"], [(PARTNER_COLOUR, _("sent by a partner administration"), "dot")]
         ),
     }
 
@@ -852,6 +856,34 @@ def _seizure_layer(seizures: pl.DataFrame, tz: ZoneInfo, _: Callable[[str], str]
     filtered = ("seizure_id", "commodity", "transport_mode", "concealment", "origin")
     values = {k: seizures[k].to_list() for k in filtered if k in seizures.columns}
     return _geojson(points, popups, tooltips, colour=colours, **values)
+
+
+def _partner_layer(partner: pl.DataFrame, tz: ZoneInfo, _: Callable[[str], str]) -> dict:
+    """Alerts and events received from partner administrations, as received, with their
+    origin (the record's fields are the partner's, redacted by its policy)."""
+    titles = {"alerts": _("Partner alert"), "events": _("Partner event")}
+    rows = list(partner.iter_rows(named=True))
+    popups = []
+    for r in rows:
+        record = json.loads(r["content"])
+        record.pop("position", None)  # drawn as the point
+        fields = [(_("origin"), r["origin"]), (_("ts"), r["ts"])]
+        fields += [(k.replace("_", " "), _record_value(v)) for k, v in record.items()]
+        popups.append(_card(f"{titles[r['kind']]} {r['record_id']}", fields, tz=tz))
+    tooltips = [_escape(f"{titles[r['kind']]} · {r['origin']}") for r in rows]
+    points = shapely.points(partner["lon"].to_numpy(), partner["lat"].to_numpy())
+    return _geojson(
+        points, popups, tooltips, colour=[PARTNER_COLOUR] * len(rows), origin=partner["origin"]
+    )
+
+
+def _record_value(value: object) -> object:
+    """A received field as shown: lists joined, objects as compact JSON (escaped later)."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def _alert_layer(data: MapData, api_url: str | None, tz: ZoneInfo, _: Callable[[str], str]) -> dict:

@@ -103,5 +103,6 @@ def build_trends_page(region: Region, static_url: str, api_url: str, map_url: st
             "origin_country",
             "destination_country",
             "crossing",
+            "origin",
         ),
     )

@@ -39,7 +39,8 @@ WhereOption = Annotated[
     typer.Option(
         "--where",
         help="FIELD=VALUE[,VALUE...]: commodity, transport_mode, concealment, detection_method,"
-        " direction, origin_country, destination_country, crossing (repeat: all must hold)",
+        " direction, origin_country, destination_country, crossing, origin (local or a partner"
+        " administration; repeat: all must hold)",
     ),
 ]
 TextOption = Annotated[str | None, typer.Option("--text", help="text in id, description, ...")]

@@ -4,7 +4,8 @@ A filter holds, per CEN field, the values it accepts (any of them), a time inter
 a text. Vocabulary fields (commodity, transport mode, direction) must hold known values; the
 free-text CEN fields (concealment, detection method, countries) match case-insensitively (ASCII
 case: SQLite's ``lower``); ``crossing`` is the official crossing a seizure was made at or near
-(`geoint.intel.crossings`). The text matches any of `TEXT_COLUMNS` as a case-insensitive
+(`geoint.intel.crossings`); ``origin`` the administration that sent it (``local``: the
+workspace's own; exact names). The text matches any of `TEXT_COLUMNS` as a case-insensitive
 substring.
 """
 
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from geoint.errors import QueryError
 from geoint.layers import RegionIndex
 from geoint.schema import COMMODITIES, DIRECTIONS, TRANSPORT_MODES
+from geoint.store.origins import seizure_origin_is
 from geoint.store.tables import seizure_crossings, seizures
 from geoint.store.workspace import Box, Workspace, span_conditions
 
@@ -30,7 +32,7 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "direction": DIRECTIONS,
 }
 FREE_TEXT = ("concealment", "detection_method", "origin_country", "destination_country")
-FILTER_FIELDS = (*VOCABULARIES, *FREE_TEXT, "crossing")
+FILTER_FIELDS = (*VOCABULARIES, *FREE_TEXT, "crossing", "origin")
 TEXT_COLUMNS = ("seizure_id", "description", "place", "concealment", "vehicle_id")
 ORDER = (seizures.c.ts, seizures.c.seizure_id)
 
@@ -80,7 +82,9 @@ def conditions(query: SeizureFilter) -> list[sa.ColumnElement[bool]]:
     """The filter as SQL conditions on the seizures table."""
     where = span_conditions(seizures, ("ts", "ts"), query.boxes, query.start, query.end)
     for name, values in query.values.items():
-        if name == "crossing":
+        if name == "origin":
+            where.append(sa.or_(*(seizure_origin_is(origin) for origin in values)))
+        elif name == "crossing":
             located = sa.select(seizure_crossings.c.seizure_id).where(
                 seizure_crossings.c.crossing.in_(values)
             )
@@ -179,6 +183,8 @@ def seizure_queryables() -> dict[str, dict[str, Any]]:
     }
     found: dict[str, dict[str, Any]] = {}
     for name in FILTER_FIELDS:
+        if name == "origin":  # the OGC items take it as a parameter of their own
+            continue
         if name in VOCABULARIES:
             found[name] = {"type": "string", "enum": list(VOCABULARIES[name]), "title": name}
         else:

@@ -2,8 +2,9 @@
 
 `map_data` gathers a day's rows (risk per cell, Gi* hot spots with their emerging class, events,
 open alerts with the event each stands for, seizures up to the day, a vehicle's track and its
-events) with every layer capped at `MAX_FEATURES`: the risk moves to parent cells (res 7, 6, 5)
-when the day has more active res-8 cells, then keeps the riskiest. A sector scope (a unit key)
+events, partner alerts and events of the day) with every layer capped at `MAX_FEATURES`: the
+risk moves to parent cells (res 7, 6, 5) when the day has more active res-8 cells, then keeps
+the riskiest. A sector scope (a unit key)
 keeps only what lies in its sectors, in every layer. The day defaults to the latest *complete*
 analysed day (`complete_days`): a trailing day the pings cover only in part is offered, not
 chosen. `map_data_version` changes whenever any of it changes, for a server that caches pages.
@@ -12,14 +13,14 @@ chosen. `map_data_version` changes whenever any of it changes, for a server that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
 from geoint.alerts.store import AlertStore
-from geoint.exchange.provenance import with_origins
+from geoint.exchange.provenance import partner_records, received_count, with_origins
 from geoint.h3index import parent_cells
 from geoint.serve.caches import file_version
 from geoint.store.cell_tables import EMERGING, cell_table_path, read_optional_table
@@ -58,6 +59,8 @@ class MapData:
     latest_ping: datetime | None = None  # the latest stored ping (UTC)
     risk_cells: int = 0  # the day's active cells at `risk_resolution` before the cap
     sectors: frozenset[str] | None = None  # the scope drawn (None: every sector)
+    # partner alerts and events of the day as received (`partner_records`), by time
+    partner: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -124,9 +127,15 @@ def map_data(
             .sort("ts")
         )
         track = _in_scope(track, sectors, ground)
+    partner = pl.DataFrame()
+    if day is not None:
+        first = datetime.combine(day, time(), UTC)
+        last = first + timedelta(days=1, microseconds=-1)
+        partner = partner_records(workspace, start=first, end=last)
+        partner = _in_scope(partner, sectors, ground).head(max_features)
     return MapData(
         day, analysed, risk, resolution, hotspots, events, open_alerts, seizures, vehicle, track,
-        complete, latest, risk_cells, sectors,
+        complete, latest, risk_cells, sectors, partner,
     )  # fmt: skip
 
 
@@ -149,14 +158,16 @@ def map_data_version(workspace: Workspace, alerts: AlertStore, vehicle: str | No
     """A value that changes whenever something `map_data` reads from `workspace` changes.
 
     The cell tables and the events file by modification time and size (None when missing), the
-    alerts by their latest change, the seizures by count and latest batch and the latest
-    committed ingest (the latest ping chooses the day; a track reads the pings).
+    alerts by their latest change, the seizures by count and latest batch, the partner records
+    by count and the latest committed ingest (the latest ping chooses the day; a track reads
+    the pings).
     """
     files = [cell_table_path(workspace.root, name) for name in MAP_TABLES]
     files.append(workspace.root / EVENTS_FILE)
     stats = tuple(file_version(path) for path in files)
     pings = workspace.latest_ping_batch()
-    return stats, alerts.last_seq(), workspace.table_version("seizures"), pings, vehicle
+    seizures = workspace.table_version("seizures")
+    return stats, alerts.last_seq(), seizures, received_count(workspace), pings, vehicle
 
 
 def _in_scope(

@@ -219,6 +219,23 @@ def test_filtered_trends_equal_pandas(served):
     )
 
 
+def test_trends_filter_by_origin(served):
+    client, keys, frame = served
+
+    def total(origin: str) -> int:
+        params = {"by": "commodity", "period": "month", "origin": origin}
+        got = client.get("/api/v1/seizures/trends", params=params, headers=bearer(keys["analyst"]))
+        assert got.status_code == 200, got.text
+        return sum(row["count"] for row in got.json()["series"])
+
+    # every seizure here is the workspace's own (partner ones: tests/exchange)
+    assert total("local") == len(frame) and total("Benin Customs") == 0
+    listed = client.get(
+        "/api/v1/seizures", params={"origin": "local", "limit": 1}, headers=bearer(keys["analyst"])
+    )
+    assert listed.json()["numberMatched"] == len(frame)
+
+
 def test_seizures_as_kml_parse_with_pyogrio(served, tmp_path):
     client, keys, frame = served
     headers = bearer(keys["analyst"])

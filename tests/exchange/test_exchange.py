@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -490,3 +491,104 @@ def test_partner_seizures_are_served_and_mapped_with_their_origin(sides, tmp_pat
     mapped = map_data(store).seizures
     assert set(mapped["origin"]) == {"Benin Customs", "local"}
     store.close()
+
+    # trends by origin: on the command line, in the API and on the /trends page
+    def trend_total(*where: str) -> int:
+        args = [f"--where={w}" for w in where]
+        done = geoint("seizures", "trends", "-w", str(receiver), "--by", "commodity", *args,
+                      "--json")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return sum(row["count"] for row in orjson.loads(done.stdout)["series"])
+
+    assert trend_total("origin=Benin Customs") == stored
+    assert trend_total("origin=local") == own
+    assert trend_total("origin=local,Benin Customs") == own + stored
+    assert trend_total("origin=Togo") == 0
+
+
+HOSTILE_ORIGIN = "Douanes <b>BJ</b>"
+
+
+def test_partner_alerts_and_events_reach_the_map_and_the_api_with_their_origin(tmp_path):
+    from fastapi.testclient import TestClient
+    from support.alerts import T0, events
+    from support.api import NORTH, SOUTH, api_settings, bearer, build_region, create_key
+
+    from geoint.alerts.raising import raise_alerts
+    from geoint.api.app import create_app
+    from geoint.serve.map_data import map_data
+    from geoint.settings import GeointSettings
+    from geoint.web.map import day_layers
+
+    region = build_region(tmp_path / "region")
+    ground = RegionIndex(Region.load(region))
+    sender, receiver = Workspace(tmp_path / "a"), Workspace(tmp_path / "b")
+    found = events(
+        {"event_id": "E-S", "vehicle_id": "BJ 1 RB", "lat": SOUTH[0], "lon": SOUTH[1]},
+        {"event_id": "E-N", "vehicle_id": "BJ 2 RB", "lat": NORTH[0], "lon": NORTH[1]},
+    )
+    sender.write_events(found)
+    raise_alerts(sender, ground, GeointSettings(workspace=tmp_path / "a"), found)
+    private, public = generate_keys(tmp_path / "keys")
+    key, trusted = load_private_key(private), load_public_key(public)
+    policies = {
+        "alerts": {"alert_id": "keep", "event_time": "keep", "position": "keep",
+                   "severity": "keep", "vehicles": "pseudonym"},
+        "events": {"event_id": "keep", "start": "keep", "position": "keep",
+                   "event_type": "keep", "vehicle_id": "pseudonym"},
+    }  # fmt: skip
+    for kind, fields in policies.items():
+        package = tmp_path / f"{kind}.zip"
+        rules = parse_rules(fields, kind, "p")
+        export_package(sender, rules, HOSTILE_ORIGIN, "NG", key, package)
+        assert import_package(receiver, package, trusted, 8).stored == 2
+    sender.close()
+
+    # the map: a layer of its own, the origin escaped in every popup
+    data = map_data(receiver, T0.date())
+    assert set(data.partner["kind"]) == {"alerts", "events"} and data.partner.height == 4
+    layer = day_layers(Region.load(region), data)["layers"]["partner"]
+    assert len(layer["features"]) == 4
+    for feature in layer["features"]:
+        assert feature["properties"]["origin"] == HOSTILE_ORIGIN  # filter value: DOM text only
+        popup = feature["properties"]["popup"]
+        assert "Douanes &lt;b&gt;BJ&lt;/b&gt;" in popup and "<b>BJ" not in popup
+        assert "BJ 1 RB" not in popup and "p:" in popup  # pseudonymised as the policy says
+    scoped = map_data(receiver, T0.date(), sectors=frozenset({"south"}), ground=ground)
+    assert scoped.partner.height == 2  # an alert and an event in the south
+    assert map_data(receiver, T0.date() + timedelta(days=1)).partner.height == 0
+    receiver.close()
+
+    # the API: /api/v1/partner/{alerts,events}, filtered by origin, a unit within its sectors
+    keys = {role: create_key(tmp_path / "b", role, sectors) for role, sectors in
+            (("analyst", ()), ("unit", ("south",)))}  # fmt: skip
+    with TestClient(create_app(api_settings(tmp_path / "b", region))) as client:
+
+        def listed(path: str, who: str = "analyst") -> dict:
+            response = client.get(f"/api/v1/partner/{path}", headers=bearer(keys[who]))
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        got = listed("events")
+        assert [(e["id"], e["origin"]) for e in got["events"]] == [
+            ("E-N", HOSTILE_ORIGIN),
+            ("E-S", HOSTILE_ORIGIN),
+        ]
+        assert got["events"][0]["record"]["vehicle_id"].startswith("p:")
+        assert listed("alerts")["numberMatched"] == 2
+        assert listed("alerts?origin=Togo")["numberMatched"] == 0
+        assert listed("events?origin=Douanes%20%3Cb%3EBJ%3C/b%3E")["numberMatched"] == 2
+        assert [e["id"] for e in listed("events", "unit")["events"]] == ["E-S"]
+        raw = client.get("/api/v1/partner/alerts", headers=bearer(keys["analyst"])).content
+        assert b"<b>" not in raw and b"\\u003cb\\u003e" in raw
+        assert listed("events?from=2026-09-15")["numberMatched"] == 0
+        bad = client.get("/api/v1/partner/events?kind=x", headers=bearer(keys["analyst"]))
+        assert bad.status_code == 400 and "kind" in bad.text
+        assert (
+            client.get("/api/v1/partner/seizures", headers=bearer(keys["analyst"])).status_code
+            == 400
+        )
+        day = client.get(
+            f"/api/v1/map/day?date={T0.date()}", headers=bearer(keys["analyst"])
+        ).json()
+        assert len(day["layers"]["partner"]["features"]) == 4

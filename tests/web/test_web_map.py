@@ -31,6 +31,7 @@ from PIL import Image
 from support.api import bearer, create_key, free_port, start_server, stop_server
 from support.browser import chromium
 
+from geoint import palette
 from geoint.h3index import cells_to_hex
 from geoint.layers import Region, RegionIndex
 from geoint.serve.map_data import MAX_FEATURES, complete_days, map_data
@@ -191,7 +192,7 @@ def test_a_patrol_plan_is_drawn_as_its_own_layer(demo, region, store, tmp_path):
     cards = [html.data for p in popups for html in p.html._children.values()]
     assert any("arrive" in card and "why" in card for card in cards)
     routes = [f["properties"]["colour"] for f in drawn if f["geometry"]["type"] == "LineString"]
-    assert routes == list(web_map.PATROL_COLOURS[:2])  # team 1 is no longer green
+    assert routes == list(palette.PATROL_COLOURS[:2])  # team 1 is no longer green
     page = tmp_path / "map.html"
     _geoint("map", "--workspace", str(demo), "--region", str(demo / "region"),
             "--out", str(page), "--patrol", str(plan_file))  # fmt: skip
@@ -291,10 +292,11 @@ def test_the_offline_basemap_comes_from_shipped_data(region, store):
     for layer in ("basemap", "risk", "anomaly", "hotspots", "events", "alerts", "seizures",
                   "track", "sectors", "roads", "border", "crossings", "corridors"):  # fmt: skip
         assert names[layer] in legends, layer
-    palettes = [set(web_map.RISK_COLOURS), set(web_map.ANOMALY_COLOURS),
-                set(web_map.COMMODITY_COLOURS.values()), set(web_map.SEVERITY_COLOURS.values()),
-                set(web_map.HOTSPOT_COLOURS.values()), set(web_map.PATROL_COLOURS),
-                {web_map.EVENT_COLOUR, web_map.TRACK_COLOUR, web_map.CROSSING_COLOUR}]  # fmt: skip
+    palettes = [set(palette.RISK_COLOURS), set(palette.ANOMALY_COLOURS),
+                set(palette.COMMODITY_COLOURS.values()), set(palette.SEVERITY_COLOURS.values()),
+                set(palette.HOTSPOT_COLOURS.values()), set(palette.PATROL_COLOURS),
+                {palette.EVENT_COLOUR, palette.TRACK_COLOUR, palette.CROSSING_COLOUR,
+                 palette.PARTNER_COLOUR}]  # fmt: skip
     for i, first in enumerate(palettes):
         for second in palettes[i + 1 :]:
             assert not first & second  # no colour means two things

@@ -107,9 +107,9 @@ function geointMap(map, control, config) {
   });
 
   // ------------------------------------------------------------------ day layers
-  var DAY = ["risk", "hotspots", "events", "alerts", "seizures", "track"];
+  var DAY = ["risk", "hotspots", "events", "alerts", "seizures", "partner", "track"];
   var SHOWN = {risk: true, hotspots: false, events: true, alerts: true, seizures: true,
-               track: true};
+               partner: true, track: true};
   var options = {
     risk: {style: function (f) {
       return {color: f.properties.colour, fillColor: f.properties.colour, weight: 0.5,
@@ -130,6 +130,10 @@ function geointMap(map, control, config) {
     }},
     seizures: {pointToLayer: function (f, latlng) {
       return L.circleMarker(latlng, {radius: 7, color: f.properties.colour, weight: 1,
+                                     fillColor: f.properties.colour, fillOpacity: 0.9});
+    }},
+    partner: {pointToLayer: function (f, latlng) {
+      return L.circleMarker(latlng, {radius: 7, color: "#000000", weight: 1, dashArray: "2 2",
                                      fillColor: f.properties.colour, fillOpacity: 0.9});
     }},
     track: {

@@ -12,7 +12,7 @@
   var commodityColour = {field: "commodity", type: "nominal", title: "commodity",
     scale: {domain: commodities, range: commodities.map(function (c) { return config.colours[c]; })}};
   var FILTERS = ["from", "to", "commodity", "transport_mode", "direction", "concealment",
-                 "detection_method", "origin_country", "destination_country", "crossing", "q"];
+                 "detection_method", "origin_country", "destination_country", "crossing", "origin", "q"];
 
   function filters() {
     var params = new URLSearchParams();
