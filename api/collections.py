@@ -44,6 +44,7 @@ from geoint.intel.query import (
 )
 from geoint.layers import Region, RegionIndex, get_kind, kind_names
 from geoint.serve.caches import FileCache
+from geoint.serve.scope import meets_interior
 from geoint.settings import IntelSettings
 from geoint.store.origins import seizure_origin_is
 from geoint.store.tables import seizures
@@ -431,7 +432,7 @@ def _sector_members(geometries: np.ndarray, sectors: gpd.GeoDataFrame) -> dict[s
         return {}
     polygons = sectors.geometry.to_numpy()
     owner, feature = shapely.STRtree(geometries).query(polygons, predicate="intersects")
-    inside = ~shapely.touches(polygons[owner], geometries[feature])
+    inside = meets_interior(geometries[feature], polygons[owner])
     ids = sectors["sector_id"].astype(str).to_numpy()[owner]
     # one pass per sector: a region has few
     return {sid: np.unique(feature[inside & (ids == sid)]) for sid in np.unique(ids)}

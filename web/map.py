@@ -51,6 +51,7 @@ from geoint.palette import (
     TRACK_COLOUR,
 )
 from geoint.serve.map_data import MAX_FEATURES, MapData
+from geoint.serve.scope import meets_interior
 from geoint.settings import CellSettings
 from geoint.web.basemap import basemap
 from geoint.web.i18n import DEFAULT, N_, gettext_for
@@ -382,9 +383,7 @@ def _in_scope(frame: gpd.GeoDataFrame, scope: shapely.Geometry | None) -> gpd.Ge
     """The features meeting the scope's interior (the OGC collections' rule for units)."""
     if scope is None:
         return frame
-    geometry = frame.geometry.to_numpy()
-    keep = shapely.intersects(geometry, scope) & ~shapely.touches(geometry, scope)
-    return frame[keep]
+    return frame[meets_interior(frame.geometry.to_numpy(), scope)]
 
 
 def _escape(value: object, tz: ZoneInfo | None = None) -> str:
