@@ -108,10 +108,15 @@ def map_router(service: ServiceSettings) -> APIRouter:
         date: DateQuery = None,
         vehicle: VehicleQuery = None,
         lang: LangQuery = None,
+        day: Annotated[
+            Date | None,
+            Query(description="UTC day shown, as the page keeps it in its address (= `date`)"),
+        ] = None,
     ) -> Response:
         language = negotiate(lang, request.headers.get("accept-language"))
         static_url = request.url_for("web_static", path="").path
         basemap = _local_basemap(services)
+        date = day or date
 
         def build() -> bytes:
             data = read(services, date, vehicle, sectors)

@@ -43,6 +43,11 @@ def world_places() -> gpd.GeoDataFrame:
     return _read("populated_places.parquet").copy()
 
 
+def world_lakes() -> gpd.GeoDataFrame:
+    """Return the 10m lakes and reservoirs: name, scalerank, geometry (simplified to 0.002°)."""
+    return _read("lakes.parquet").copy()
+
+
 def world_elevation_path() -> Path:
     """Return the path of the global 5 arc-minute elevation GeoTIFF (int16 metres)."""
     return _world_dir() / "elevation_5arcmin.tif"

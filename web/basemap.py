@@ -1,9 +1,9 @@
 """The offline basemap: drawn from the data shipped with the package, no tiles, no network.
 
-Country fills with their names, the coast, towns named by population tier (the page shows a
-tier from a zoom on), the region's rivers and a hillshade of the region's elevation raster as
-one PNG image. Natural Earth (``geoint.layers.world``) holds no lakes at the scale shipped, so
-none are drawn (docs/map.md). Every name is HTML-escaped here: the page shows it as markup.
+Country fills with their names, the coast, Natural Earth's lakes and reservoirs, towns named by
+population tier (the page shows a tier from a zoom on), the region's rivers and a hillshade of
+the region's elevation raster as one PNG image. Every name is HTML-escaped here: the page shows
+it as markup.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from PIL import Image
 from rasterio.vrt import WarpedVRT
 
 from geoint.layers import Region
-from geoint.layers.world import world_countries, world_places
+from geoint.layers.world import world_countries, world_lakes, world_places
 
 MARGIN_DEG = 6.0  # the basemap reaches this far around the region's box (any usual view)
 SIMPLIFY_DEG = 0.005  # about 500 m: finer than the 50m countries themselves
@@ -45,6 +45,7 @@ class Basemap:
     coast: dict[str, Any]  # lines where land meets the sea
     towns: dict[str, Any]  # points with ``name``, ``zoom`` (first zoom it shows at)
     rivers: dict[str, Any]
+    lakes: dict[str, Any]  # polygons with ``name`` (escaped; empty for unnamed ones)
     hillshade: str | None  # data:image/png;base64,...
     hillshade_bounds: list[list[float]] | None  # [[south, west], [north, east]]
 
@@ -56,6 +57,7 @@ class Basemap:
             "coast": self.coast,
             "towns": self.towns,
             "rivers": self.rivers,
+            "lakes": self.lakes,
             "hillshade": self.hillshade,
             "hillshadeBounds": self.hillshade_bounds,
         }
@@ -86,6 +88,7 @@ def _basemap(path: Any, _stamp: int) -> Basemap:
         coast=_collection([] if coast.is_empty else [coast]),
         towns=_towns(box),
         rivers=_rivers(region),
+        lakes=_lakes(box),
         **_hillshade(region),
     )
 
@@ -114,6 +117,15 @@ def _towns(box: tuple[float, float, float, float]) -> dict[str, Any]:
         name=[html.escape(str(n)) for n in places["name"]],
         zoom=zoom.tolist(),
     )
+
+
+def _lakes(box: tuple[float, float, float, float]) -> dict[str, Any]:
+    """Natural Earth's lakes and reservoirs meeting `box`, clipped to it."""
+    lakes = world_lakes()
+    lakes = lakes[lakes.intersects(shapely.box(*box))]
+    clipped = shapely.clip_by_rect(lakes.geometry.to_numpy(), *box)
+    names = [html.escape(str(n)) if isinstance(n, str) else "" for n in lakes["name"]]
+    return _collection(clipped, name=names)
 
 
 def _rivers(region: Region) -> dict[str, Any]:

@@ -271,6 +271,7 @@ def build_map(
     legends[names["basemap"]] = legend_html(names["basemap"], [
         ("#f4efe1", _("land (country names)"), "box"), ("#cfe2f3", _("sea"), "box"),
         ("#5b8db8", _("coast"), "line"), ("#6fa3cf", _("rivers"), "line"),
+        ("#a9cce3", _("lakes and reservoirs"), "box"),
         ("#333333", _("towns (more as you zoom in)"), "dot"),
     ])  # fmt: skip
     config = {

@@ -286,12 +286,15 @@ def test_the_offline_basemap_comes_from_shipped_data(region, store):
     countries = {f["properties"]["name"] for f in basemap["labels"]["features"]}
     assert {"Benin", "Nigeria", "Niger", "Togo"} <= countries
     assert basemap["coast"]["features"] and basemap["rivers"]["features"]
+    lakes = {f["properties"]["name"] for f in basemap["lakes"]["features"]}
+    assert {"Kainji Reservoir", "Lake Volta"} <= lakes  # Natural Earth 10m, shipped
     assert basemap["hillshade"].startswith("data:image/png;base64,")
     legends = controls.config["legends"]
     names = controls.config["names"]
     for layer in ("basemap", "risk", "anomaly", "hotspots", "events", "alerts", "seizures",
                   "track", "sectors", "roads", "border", "crossings", "corridors"):  # fmt: skip
         assert names[layer] in legends, layer
+    assert "lakes and reservoirs" in legends[names["basemap"]]
     palettes = [set(palette.RISK_COLOURS), set(palette.ANOMALY_COLOURS),
                 set(palette.COMMODITY_COLOURS.values()), set(palette.SEVERITY_COLOURS.values()),
                 set(palette.HOTSPOT_COLOURS.values()), set(palette.PATROL_COLOURS),
@@ -371,7 +374,11 @@ def _recorder(page: Any) -> dict[str, list[str]]:
         "response",
         lambda r: seen["errors"].append(f"{r.status} {r.url}") if r.status >= 400 else None,
     )
-    page.on("framenavigated", lambda frame: seen["navigations"].append(frame.url))
+    # a navigation loads a document; history.replaceState (the day in the address) does not
+    page.on(
+        "request",
+        lambda r: seen["navigations"].append(r.url) if r.is_navigation_request() else None,
+    )
     return seen
 
 
@@ -471,6 +478,7 @@ def test_the_served_map_changes_day_in_place_and_draws_res8_tiles(demo, browser,
             "() => document.querySelector('.geoint-header').textContent.includes('86 events')"
         )
         assert seen["navigations"] == [] and page.evaluate(_VIEW) == view
+        assert page.url == f"{served.url}/map?day=2026-03-03"  # a link to the day shown
         assert page.input_value("select[data-filter=event_type]") == "rendezvous"
         for name in ("event_type", "rule", "status", "commodity"):
             page.select_option(f"select[data-filter={name}]", "")
@@ -518,6 +526,12 @@ def test_the_served_map_changes_day_in_place_and_draws_res8_tiles(demo, browser,
         page.wait_for_timeout(1500)
         assert [r for r in seen["requests"] if not r.startswith(served.url + "/")] == []
         assert seen["errors"] == []
+
+        # the day's link opens on that day
+        page.goto(f"{served.url}/map?day=2026-03-03", wait_until="load")
+        page.wait_for_selector("select.geoint-date")
+        assert page.input_value("select.geoint-date") == "2026-03-03"
+        assert "86 events" in page.inner_text(".geoint-header")
     finally:
         context.close()
 

@@ -56,6 +56,8 @@ function geointMap(map, control, config) {
       .addTo(group);
     L.geoJSON(data.rivers, Object.assign({style: {color: "#6fa3cf", weight: 1.1}}, pane))
       .addTo(group);
+    L.geoJSON(data.lakes, Object.assign({style: {color: "#5b8db8", weight: 0.8, fillOpacity: 1,
+                                                 fillColor: "#a9cce3"}}, pane)).addTo(group);
     data.labels.features.forEach(function (f) {
       var c = f.geometry.coordinates;
       L.marker([c[1], c[0]], {pane: "geointLabels", interactive: false, keyboard: false,
@@ -242,6 +244,11 @@ function geointMap(map, control, config) {
 
   function changeDay(value) {
     day = value;
+    // the address names the day shown, so that it can be shared as a link (no reload)
+    var address = new URL(window.location.href);
+    address.searchParams.delete("date");
+    address.searchParams.set("day", value);
+    window.history.replaceState(window.history.state, "", address.toString());
     var status = element("span", top, S.loading, "geoint-loading");
     Object.keys(tileLayers).forEach(function (metric) {
       tileLayers[metric].setUrl(tileUrl(config.tiles[metric]));
