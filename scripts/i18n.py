@@ -19,7 +19,11 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "web" / "locale"
 TEMPLATE = LOCALE / "geoint.pot"
-SOURCES = ("web/map.py", "web/legend.py", "web/basemap.py", "api/session.py")
+SOURCES = (
+    "web/map.py", "web/legend.py", "web/basemap.py", "api/session.py",
+    # the CLI messages shown to units (docs/map.md, "Languages")
+    "geoint/cli/common.py", "geoint/cli/main.py", "geoint/cli/alerts.py", "geoint/cli/patrol.py",
+)  # fmt: skip
 TRANSLATED = ("fr",)
 PYBABEL = str(Path(sys.executable).with_name("pybabel"))
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from geoint.cli.common import JsonOption, WorkspaceOption, emit, open_workspace, out
+from geoint.cli.common import JsonOption, WorkspaceOption, _, emit, open_workspace, out
+from geoint.web.i18n import N_
 
 if TYPE_CHECKING:
     from geoint.alerts.store import AlertStore
@@ -71,10 +72,13 @@ def alerts_list(
         sector=sector or (),
     )
     found, following = _alert_store(workspace).list(query)
-    table = Table("id", "status", "severity", "rule", "vehicles / cell", "sector", "count", "last")
+    headers = (N_("id"), N_("status"), N_("severity"), N_("rule"), N_("vehicles / cell"),
+               N_("sector"), N_("count"), N_("last"))  # fmt: skip
+    table = Table(*(_(h) for h in headers))
     for a in found:
         subject = ", ".join(a["vehicles"]) or a["cell"]
-        row = (a["id"], a["status"], a["severity"], a["rule"], subject, a["sector"], a["count"])
+        rule = _(a["rule"].replace("_", " "))  # the map's words for event types
+        row = (a["id"], _(a["status"]), _(a["severity"]), rule, subject, a["sector"], a["count"])
         table.add_row(*(escape(str(v)) for v in (*row, a["last_seen"])))  # ids are untrusted
     payload = {"alerts": found, "next_cursor": following}
     emit(as_json, payload, lambda: out.print(table))
@@ -95,21 +99,25 @@ def alerts_show(
 
 def _print_alert(payload: dict[str, Any]) -> None:
     alert = payload["alert"]
-    out.print(
-        f"alert {alert['id']} [{alert['status']}] {alert['severity']} {alert['title']}",
-        markup=False,
+    heading = _("alert {id} [{status}] {severity}").format(
+        id=alert["id"], status=_(alert["status"]), severity=_(alert["severity"])
     )
+    out.print(f"{heading} {alert['title']}", markup=False)
     out.print(alert["explanation"], markup=False)
     for change in payload["history"]:
         note = f": {change['note']}" if change["note"] else ""
-        out.print(f"  {change['at']} {change['action']} by {change['actor']}{note}", markup=False)
+        done = _("{at} {action} by {actor}").format(
+            at=change["at"], action=change["action"], actor=change["actor"]
+        )
+        out.print(f"  {done}{note}", markup=False)
 
 
 def _transition(
     verb: str, alert_id: int, workspace: Path | None, note: str, actor: str | None, as_json: bool
 ) -> None:
     alert = _alert_store(workspace).transition(alert_id, verb, _actor(actor), note)
-    emit(as_json, alert, lambda: out.print(f"alert {alert_id} is {alert['status']}"))
+    said = _("alert {id} is {status}").format(id=alert_id, status=_(alert["status"]))
+    emit(as_json, alert, lambda: out.print(said))
 
 
 @alerts_app.command(
@@ -190,7 +198,7 @@ def alerts_export(
 
     if fmt not in EXPORT_FORMATS:
         raise GeointError(f"--format: expected one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
-    frame, _ = _alert_store(workspace).frame_page()
+    frame = _alert_store(workspace).frame_page()[0]
     rows = export_records(frame, out_file, fmt, "alerts")
     payload = {"file": str(out_file), "format": fmt, "alerts": rows}
     emit(as_json, payload, lambda: out.print(f"{rows:,} alerts written to {out_file}"))

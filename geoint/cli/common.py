@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +21,7 @@ from rich.table import Table
 
 from geoint.schema import IngestReport
 from geoint.settings import GeointSettings
+from geoint.web.i18n import DEFAULT, LANGUAGES, N_, gettext_for
 
 if TYPE_CHECKING:
     from geoint.layers.queries import RegionIndex
@@ -29,6 +30,45 @@ if TYPE_CHECKING:
 
 err = Console(stderr=True)
 out = Console()
+
+LANG_VARIABLE = "GEOINT_LANG"
+RECORD_KINDS = (N_("pings"), N_("seizures"), N_("watchlist"), N_("declarations"))  # translated
+# The language of the messages, chosen once per run (`choose_language`) before any is printed.
+_language = [DEFAULT]
+
+
+def choose_language(argv: Sequence[str], environ: Mapping[str, str]) -> str:
+    """The language of the CLI's messages: ``--lang`` on the command line, else GEOINT_LANG,
+    else the locale (the first of LC_ALL, LC_MESSAGES, LANG that is set); English when that
+    language has no catalogue."""
+    given = None
+    for position, arg in enumerate(argv):
+        if arg == "--lang" and position + 1 < len(argv):
+            given = argv[position + 1]
+            break
+        if arg.startswith("--lang="):
+            given = arg.partition("=")[2]
+            break
+    names = (LANG_VARIABLE, "LC_ALL", "LC_MESSAGES", "LANG")
+    chosen = given or next((environ[n] for n in names if environ.get(n)), DEFAULT)
+    code = chosen.split(".")[0].split("_")[0].split("-")[0].lower()  # fr_FR.UTF-8 -> fr
+    return code if code in LANGUAGES else DEFAULT
+
+
+def set_language(lang: str) -> None:
+    """Print the messages of this run in `lang` (`geoint.web.i18n.LANGUAGES`)."""
+    _language[0] = lang if lang in LANGUAGES else DEFAULT
+
+
+def language() -> str:
+    """The language of this run's messages."""
+    return _language[0]
+
+
+def _(text: str) -> str:
+    """`text` in the language of this run's messages (the map's catalogues, web/locale)."""
+    return gettext_for(_language[0])(text)
+
 
 WorkspaceOption = Annotated[Path | None, typer.Option("--workspace", "-w", help="workspace folder")]
 RegionOption = Annotated[Path | None, typer.Option("--region", help="region folder (manifest)")]
@@ -84,18 +124,19 @@ def progress(quiet: bool, total: int | None = None) -> Iterator[Callable[[str], 
 
 def print_report(report: IngestReport) -> None:
     """Print an ingest report as a table."""
-    table = Table(title=f"ingest {report.kind}: {Path(report.file).name}", show_header=False)
-    table.add_row("rows", f"{report.rows:,}")
-    table.add_row("accepted", f"{report.accepted:,}")
-    table.add_row("duplicates", f"{report.duplicates:,}")
-    table.add_row("quarantined", f"{report.quarantined:,}")
+    title = _("ingest {kind}: {file}").format(kind=_(report.kind), file=Path(report.file).name)
+    table = Table(title=title, show_header=False)
+    table.add_row(_("rows"), f"{report.rows:,}")
+    table.add_row(_("accepted"), f"{report.accepted:,}")
+    table.add_row(_("duplicates"), f"{report.duplicates:,}")
+    table.add_row(_("quarantined"), f"{report.quarantined:,}")
     for reason, count in report.quarantined_by_reason.items():
         table.add_row(f"  {reason}", f"{count:,}")
     if report.kind == "pings":
-        table.add_row("flagged GPS spikes", f"{report.flagged_spikes:,}")
+        table.add_row(_("flagged GPS spikes"), f"{report.flagged_spikes:,}")
     if report.already_ingested:
-        table.add_row("note", "this exact file was already ingested; nothing stored again")
-    table.add_row("seconds", f"{report.seconds:.2f}")
+        table.add_row(_("note"), _("this exact file was already ingested; nothing stored again"))
+    table.add_row(_("seconds"), f"{report.seconds:.2f}")
     out.print(table)
 
 

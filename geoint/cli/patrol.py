@@ -16,7 +16,9 @@ from geoint.cli.common import (
     RegionOption,
     RequiredRegionOption,
     WorkspaceOption,
+    _,
     emit,
+    language,
     load_region,
     open_workspace,
     out,
@@ -122,10 +124,11 @@ def patrol_debrief(
         as_json,
         report,
         lambda: out.print(
-            f"debrief {report['debrief']}: {report['accepted']} outcomes kept, "
-            f"{report['quarantined']} quarantined; {report['minutes']} minutes over "
-            f"{report['cells']} cells, {report['seizures']} seizures"
-            + (" (recorded before)" if report["already_recorded"] else "")
+            _(
+                "debrief {debrief}: {accepted} outcomes kept, {quarantined} quarantined; "
+                "{minutes} minutes over {cells} cells, {seizures} seizures"
+            ).format(**report)
+            + (_(" (recorded before)") if report["already_recorded"] else "")
         ),
     )
 
@@ -139,7 +142,10 @@ def patrol_brief(
     out_file: Annotated[
         Path, typer.Option("--out", help="FILE.pdf (ReportLab) or FILE.html (self-contained)")
     ],
-    lang: Annotated[Language, typer.Option(help="language of the brief: en or fr")] = "en",
+    lang: Annotated[
+        Language | None,
+        typer.Option(help="language of the brief: en or fr (default: the messages')"),
+    ] = None,
     region: RegionOption = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
@@ -156,8 +162,9 @@ def patrol_brief(
     except OSError as exc:
         raise GeointError(f"{plan}: cannot read ({exc.strerror})") from None
     parsed = read_brief_plan(data, str(plan))
-    settings, _ = open_workspace(workspace)
+    settings = open_workspace(workspace)[0]
     loaded = load_region(region or settings.workspace / "region")
+    lang = lang or language()
     if kind == ".pdf":
         write_bytes(brief_pdf(parsed, loaded, lang), out_file)
     else:
@@ -166,7 +173,11 @@ def patrol_brief(
     emit(
         as_json,
         payload,
-        lambda: out.print(f"brief of {len(parsed.teams)} teams written to {out_file}"),
+        lambda: out.print(
+            _("brief of {teams} teams written to {file}").format(
+                teams=len(parsed.teams), file=out_file
+            )
+        ),
     )
 
 
@@ -182,32 +193,43 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
     """The plan as text lines of at most 80 characters, times in the region's time zone."""
     first = datetime.fromisoformat(plan["start"])
     zone = first.strftime("%Z") or plan["timezone"]
-    lines = [f"Shift from {first:%Y-%m-%d %H:%M} {zone} ({plan['timezone']}), base "
-             f"{plan['base']['lat']:.5f}, {plan['base']['lon']:.5f}"]  # fmt: skip
+    lines = [_("Shift from {start} {zone} ({timezone}), base {lat:.5f}, {lon:.5f}").format(
+        start=f"{first:%Y-%m-%d %H:%M}", zone=zone, timezone=plan["timezone"],
+        lat=plan["base"]["lat"], lon=plan["base"]["lon"],
+    )]  # fmt: skip
+    french = language() == "fr"
     for team in plan["teams"]:
         lines += [
             "",
-            f"Team {team['team']}: leaves {_clock(team['depart'], first)}, back "
-            f"{_clock(team['return'], first)}, {team['distance_km']:.1f} km, "
-            f"{len(team['waypoints'])} stops, risk {team['collected_risk']:.1f}",
-            "  #  arrive  depart  leg km  min  position            cells   risk",
-        ]
+            _("Team {team}: leaves {depart}, back {back}, {km:.1f} km, {stops} stops, "
+              "risk {risk:.1f}").format(
+                team=team["team"], depart=_clock(team["depart"], first),
+                back=_clock(team["return"], first), km=team["distance_km"],
+                stops=len(team["waypoints"]), risk=team["collected_risk"],
+            ),
+            # the columns below line up under these headings: a translation keeps their widths
+            _("  #  arrive  depart  leg km  min  position            cells   risk"),
+        ]  # fmt: skip
         for w in team["waypoints"]:
             lines.append(
                 f"{int(w['stop'].split('-')[1]):>3}  {_clock(w['arrive'], first):<6}  "
                 f"{_clock(w['depart'], first):<6}  {w['leg_km']:6.1f}  {w['leg_min']:3.0f}  "
                 f"{w['lat']:8.5f}, {w['lon']:8.5f}  {len(w['cells']):5d}  {w['risk']:5.1f}"
             )
-            text = w["look_for"] or w["reason"]
+            text = (w.get("look_for_fr") if french else None) or w["look_for"] or w["reason"]
             lines += textwrap.wrap(text, WIDTH, initial_indent=" " * 5, subsequent_indent=" " * 5)
         lines.append(
-            f"     back at base {_clock(team['return'], first)} "
-            f"(last leg {team['return_leg_km']:.1f} km, {team['return_leg_min']:.0f} min)"
-        )
+            "     "
+            + _("back at base {time} (last leg {km:.1f} km, {minutes:.0f} min)").format(
+                time=_clock(team["return"], first), km=team["return_leg_km"],
+                minutes=team["return_leg_min"],
+            )
+        )  # fmt: skip
     lines += [
         "",
-        f"collected risk {plan['collected_risk']:.1f} "
-        f"(greedy nearest-high-risk baseline {plan['greedy_collected_risk']:.1f})",
+        _("collected risk {risk:.1f} (greedy nearest-high-risk baseline {greedy:.1f})").format(
+            risk=plan["collected_risk"], greedy=plan["greedy_collected_risk"]
+        ),
     ]
     return lines
 

@@ -332,6 +332,28 @@ def test_cli_table_fits_80_columns_in_local_time(demo):
     assert any(" in the last 7 days" in line or "km" in line for line in lines)
 
 
+def test_cli_table_in_french_keeps_its_columns_and_json_stays_neutral(demo):
+    ws, *_ = demo
+    args = ["patrol", "plan", "--workspace", str(ws), "--region", str(ws / "region")]
+    args += ["--base", f"{BASE[0]},{BASE[1]}", "--teams", "2", "--hours", "6", "--seed", "3"]
+    args += ["--start", "2026-03-04T18:00:00Z"]
+    env = {"GEOINT_PATROL__SOLVER_TIME_S": "0.5", "COLUMNS": "80", "GEOINT_LANG": "fr"}
+    result = CliRunner().invoke(cli_app, args, env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Service du 2026-03-04 19:00")
+    assert sum(line.startswith("Équipe ") and "départ 19:00" in line for line in lines) == 2
+    heading = next(line for line in lines if line.lstrip().startswith("#"))
+    english = "  #  arrive  depart  leg km  min  position            cells   risk"
+    assert heading.startswith("  #  arrivé") and len(heading) == len(english)
+    assert any(line.startswith("     retour à la base") for line in lines)
+    assert lines[-1].startswith("risque couvert")
+    assert max(len(line) for line in lines) <= 80
+    french = CliRunner().invoke(cli_app, [*args, "--json"], env=env)
+    plan = orjson.loads(french.stdout)  # JSON: the same fields and words in every language
+    assert {"teams", "collected_risk"} <= set(plan) and "Équipe" not in french.stdout
+
+
 def test_cli_bad_base_is_one_line(demo):
     ws, *_ = demo
     command = [sys.executable, "-m", "geoint", "patrol", "plan", "--workspace", str(ws)]

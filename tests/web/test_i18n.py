@@ -10,7 +10,10 @@ from babel.messages.pofile import read_po
 from geoint.web.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, gettext_for, negotiate
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("web/map.py", "web/legend.py", "web/basemap.py", "api/session.py")  # scripts/i18n.py
+SOURCES = (
+    "web/map.py", "web/legend.py", "web/basemap.py", "api/session.py",
+    "geoint/cli/common.py", "geoint/cli/main.py", "geoint/cli/alerts.py", "geoint/cli/patrol.py",
+)  # fmt: skip  # scripts/i18n.py
 TRANSLATED = [lang for lang in LANGUAGES if lang != "en"]
 
 
