@@ -509,16 +509,14 @@ def test_partner_seizures_are_served_and_mapped_with_their_origin(sides, tmp_pat
 HOSTILE_ORIGIN = "Douanes <b>BJ</b>"
 
 
-def test_partner_alerts_and_events_reach_the_map_and_the_api_with_their_origin(tmp_path):
-    from fastapi.testclient import TestClient
-    from support.alerts import T0, events
-    from support.api import NORTH, SOUTH, api_settings, bearer, build_region, create_key
+def _receive_partner_alerts_and_events(tmp_path: Path) -> tuple[Path, Path]:
+    """A region with sectors south and north, and a workspace holding two alerts and two events
+    (one of each per sector) received from HOSTILE_ORIGIN: (region, workspace) folders."""
+    from support.alerts import events
+    from support.api import NORTH, SOUTH, build_region
 
     from geoint.alerts.raising import raise_alerts
-    from geoint.api.app import create_app
-    from geoint.serve.map_data import map_data
     from geoint.settings import GeointSettings
-    from geoint.web.map import day_layers
 
     region = build_region(tmp_path / "region")
     ground = RegionIndex(Region.load(region))
@@ -543,6 +541,22 @@ def test_partner_alerts_and_events_reach_the_map_and_the_api_with_their_origin(t
         export_package(sender, rules, HOSTILE_ORIGIN, "NG", key, package)
         assert import_package(receiver, package, trusted, 8).stored == 2
     sender.close()
+    receiver.close()
+    return region, tmp_path / "b"
+
+
+def test_partner_alerts_and_events_reach_the_map_and_the_api_with_their_origin(tmp_path):
+    from fastapi.testclient import TestClient
+    from support.alerts import T0
+    from support.api import api_settings, bearer, create_key
+
+    from geoint.api.app import create_app
+    from geoint.serve.map_data import map_data
+    from geoint.web.map import day_layers
+
+    region, received = _receive_partner_alerts_and_events(tmp_path)
+    ground = RegionIndex(Region.load(region))
+    receiver = Workspace(received)
 
     # the map: a layer of its own, the origin escaped in every popup
     data = map_data(receiver, T0.date())
@@ -592,3 +606,34 @@ def test_partner_alerts_and_events_reach_the_map_and_the_api_with_their_origin(t
             f"/api/v1/map/day?date={T0.date()}", headers=bearer(keys["analyst"])
         ).json()
         assert len(day["layers"]["partner"]["features"]) == 4
+
+
+def test_the_served_map_draws_partner_alerts_and_events_with_their_origin_as_text(tmp_path):
+    from support.alerts import T0
+    from support.api import create_key, start_server, stop_server
+    from support.browser import chromium
+
+    region, received = _receive_partner_alerts_and_events(tmp_path)
+    analyst = create_key(received, "analyst")
+    server = start_server(received, region, tmp_path / "server.log", timeout_s=180)
+    map_ = "window[Object.keys(window).find(k => k.startsWith('map_'))]"
+    try:
+        with chromium() as browser:
+            page = browser.new_page()
+            page.goto(f"{server.url}/login?next=/map%3Fday={T0.date()}")
+            page.fill("input[name=key]", analyst)
+            with page.expect_navigation(wait_until="load"):
+                page.click("[type=submit]")
+            page.wait_for_function(
+                f"() => {map_}.geoint.holders.partner.getLayers().length === 4", timeout=30000
+            )
+            assert "Partner alerts and events" in page.inner_text(".leaflet-control-layers")
+            assert "sent by a partner administration" in page.inner_text(".geoint-legend")
+            page.evaluate(f"() => {map_}.geoint.items.partner[0].item.openPopup()")
+            popup = page.wait_for_selector(".leaflet-popup-content", timeout=15000)
+            assert HOSTILE_ORIGIN in popup.inner_text()  # shown as text, never as markup
+            assert page.query_selector(".leaflet-popup-content td b") is None
+            options = page.inner_text("select[data-filter=origin]")
+            assert HOSTILE_ORIGIN in options
+    finally:
+        stop_server(server)
