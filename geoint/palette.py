@@ -20,7 +20,7 @@ CATEGORY_COLOURS = (
 # The map's other layers, distinct from the above and from each other, colour-blind safe:
 # viridis reversed (risk: the riskiest darkest on the light basemap), cividis reversed
 # (anomaly), RdBu (Gi*), Okabe-Ito (patrol teams). Crossings are white rings, events magenta,
-# the track blue, partner alerts and events teal diamonds.
+# the track blue, partner alerts and events teal dots with a dashed ring.
 RISK_COLOURS = ("#fde725", "#5ec962", "#21918c", "#3b528b", "#440154")  # risk 0-20 ... 80-100
 ANOMALY_COLOURS = ("#fee838", "#bcae6c", "#7d7c78", "#434e6c", "#00224e")  # z <1, 1-2 ... ≥4
 HOTSPOT_COLOURS: dict[int, str] = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0",

@@ -40,7 +40,7 @@ _PARTNER_SCHEMA = {
     "record_id": pl.String,
     "origin": pl.String,
     "package_id": pl.String,
-    "ts": pl.Datetime("us", "UTC"),
+    "ts": pl.Datetime("us"),  # stored in UTC, read naive: made aware once read
     "lat": pl.Float64,
     "lon": pl.Float64,
     "content": pl.String,
@@ -69,7 +69,7 @@ def partner_records(
     query = sa.select(*columns).where(*where).order_by(exchange_records.c.ts, *columns[:2])
     with workspace.engine.connect() as conn:
         rows = conn.execute(query).all()
-    frame = pl.DataFrame(rows, schema={**_PARTNER_SCHEMA, "ts": pl.Datetime("us")}, orient="row")
+    frame = pl.DataFrame(rows, schema=_PARTNER_SCHEMA, orient="row")
     return frame.with_columns(pl.col("ts").dt.replace_time_zone("UTC"))
 
 
