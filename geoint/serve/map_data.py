@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import polars as pl
 
-from geoint.alerts.store import AlertStore
+from geoint.alerts.store import OPEN_STATUSES, AlertQuery, AlertStore
 from geoint.exchange.provenance import with_origins
 from geoint.h3index import parent_cells
 from geoint.serve.caches import file_version
@@ -157,6 +157,15 @@ def map_data_version(workspace: Workspace, alerts: AlertStore, vehicle: str | No
     stats = tuple(file_version(path) for path in files)
     pings = workspace.latest_ping_batch()
     return stats, alerts.last_seq(), workspace.table_version("seizures"), pings, vehicle
+
+
+def open_alerts(
+    workspace: Workspace, alerts: AlertStore, sectors: frozenset[str] | None, limit: int
+) -> list[dict[str, Any]]:
+    """The open alerts of `sectors` (all without a scope), newest first, each with its first
+    evidence event's row as ``event`` (what the map's popups and the field inbox say in words)."""
+    found, _cursor = alerts.list(AlertQuery(limit=limit, status=OPEN_STATUSES, sectors=sectors))
+    return _with_events(found, workspace.read_events()) if found else []
 
 
 def _in_scope(
