@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "web" / "locale"
 TEMPLATE = LOCALE / "geoint.pot"
-SOURCES = ("web/map.py", "web/legend.py", "web/basemap.py", "api/session.py")
+SOURCES = ("web/map.py", "web/legend.py", "web/basemap.py", "api/session.py", "web/field.py")
 TRANSLATED = ("fr",)
 PYBABEL = str(Path(sys.executable).with_name("pybabel"))
 

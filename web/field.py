@@ -78,6 +78,22 @@ def field_page(title: str, lang: str, static_url: str, urls: Mapping[str, str]) 
     _ = gettext_for(lang)
     config = {"lang": lang, "urls": dict(urls), "text": _strings(_)}
     e = html.escape
+    texts = {
+        "app": _("Field"),
+        "date": _("Date and time"),
+        "where": _("Where"),
+        "gps": _("Use GPS"),
+        "pick": _("Tap on the map"),
+        "hint": _("place name or coordinates"),
+        "save": _("Save"),
+        "cancel": _("Cancel"),
+        "concealment": _("Concealment method"),
+        "commodity": _("Commodity"),
+        "vehicle_type": _("Vehicle type"),
+        "text": _("Text"),
+        "search": _("Search"),
+    }
+    t = {key: e(text, quote=True) for key, text in texts.items()}
     tabs = "".join(
         f'<button type="button" class="tab" data-section="{name}" id="tab-{name}">'
         f'{e(_(label))}<span class="count" id="count-{name}"></span></button>'
@@ -90,7 +106,7 @@ def field_page(title: str, lang: str, static_url: str, urls: Mapping[str, str]) 
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
 <meta name="theme-color" content="#0b3d2e">
 <link rel="icon" href="data:,">
-<title>{e(_("Field"))} · {e(title)}</title>
+<title>{t["app"]} · {e(title)}</title>
 <link rel="stylesheet" href="{static_url}vendor/leaflet/leaflet.css">
 <link rel="stylesheet" href="{asset}/field.css">
 <script type="application/json" id="field-config">{_json(config)}</script>
@@ -103,20 +119,20 @@ def field_page(title: str, lang: str, static_url: str, urls: Mapping[str, str]) 
 <main>
 <section id="section-new" class="section" aria-labelledby="tab-new">
 <form id="seizure" novalidate>
-{_field("date", _("Date and time"), '<input type="datetime-local">')}
+{_field("date", texts["date"], '<input type="datetime-local">')}
 <div class="field" data-field="position">
-<label for="f-where">{e(_("Where"))}</label>
-<div class="row"><button type="button" id="gps" class="secondary">{e(_("Use GPS"))}</button>
-<button type="button" id="pick" class="secondary">{e(_("Tap on the map"))}</button></div>
+<label for="f-where">{t["where"]}</label>
+<div class="row"><button type="button" id="gps" class="secondary">{t["gps"]}</button>
+<button type="button" id="pick" class="secondary">{t["pick"]}</button></div>
 <input id="f-where" name="where" type="text" list="places" autocomplete="off"
- placeholder="{e(_("place name or coordinates"), quote=True)}">
+ placeholder="{t["hint"]}">
 <datalist id="places"></datalist>
 <div id="pickmap" class="pickmap" hidden></div>
 <p class="error" id="err-position" role="alert"></p></div>
 {fields}
 <ul id="photo-list" class="photos"></ul>
-<div class="actions"><button type="submit" id="save" class="primary">{e(_("Save"))}</button>
-<button type="button" id="discard-edit" class="secondary" hidden>{e(_("Cancel"))}</button></div>
+<div class="actions"><button type="submit" id="save" class="primary">{t["save"]}</button>
+<button type="button" id="discard-edit" class="secondary" hidden>{t["cancel"]}</button></div>
 <p id="saved" class="ok" role="status" aria-live="polite"></p>
 </form></section>
 <section id="section-queue" class="section" hidden aria-labelledby="tab-queue">
@@ -125,11 +141,11 @@ def field_page(title: str, lang: str, static_url: str, urls: Mapping[str, str]) 
 <p id="inbox-state" class="muted"></p><ul id="inbox" class="cards"></ul></section>
 <section id="section-library" class="section" hidden aria-labelledby="tab-library">
 <form id="library-filter" class="filters">
-{_filter("concealment", _("Concealment method"))}
-{_filter("commodity", _("Commodity"))}
-{_filter("vehicle_type", _("Vehicle type"))}
-<label for="l-q">{e(_("Text"))}</label><input id="l-q" name="q" type="search">
-<button type="submit" class="secondary">{e(_("Search"))}</button></form>
+{_filter("concealment", texts["concealment"])}
+{_filter("commodity", texts["commodity"])}
+{_filter("vehicle_type", texts["vehicle_type"])}
+<label for="l-q">{t["text"]}</label><input id="l-q" name="q" type="search">
+<button type="submit" class="secondary">{t["search"]}</button></form>
 <p id="library-state" class="muted"></p><ul id="library" class="gallery"></ul></section>
 </main>
 <nav class="tabs">{tabs}</nav>
@@ -180,7 +196,6 @@ def _strings(_: Callable[[str], str]) -> dict[str, str]:
         "photoRefused": _("photo refused"),
         "fix": _("Fix and resend"),
         "discard": _("Discard"),
-        "resend": _("Resend"),
         "savedQueued": _("Saved: queued as {id}"),
         "emptyQueue": _("Nothing queued."),
         "required": _("required"),
@@ -201,12 +216,10 @@ def _strings(_: Callable[[str], str]) -> dict[str, str]:
         "away": _("{km} km away"),
         "sector": _("sector"),
         "vehicles": _("vehicles"),
-        "lastSeen": _("last seen"),
         "actionFailed": _("not changed: "),
         "noPhotos": _("No seizure with photos matches."),
         "libraryOffline": _("the library needs the network"),
         "loading": _("loading…"),
         "removePhoto": _("remove"),
-        "record": _("record"),
         "fieldErrors": _("fix the fields marked in red"),
     }

@@ -10,7 +10,8 @@ from babel.messages.pofile import read_po
 from geoint.web.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, gettext_for, negotiate
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("web/map.py", "web/legend.py", "web/basemap.py", "api/session.py")  # scripts/i18n.py
+# as scripts/i18n.py
+SOURCES = ("web/map.py", "web/legend.py", "web/basemap.py", "api/session.py", "web/field.py")
 TRANSLATED = [lang for lang in LANGUAGES if lang != "en"]
 
 
