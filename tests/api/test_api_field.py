@@ -83,9 +83,10 @@ def test_the_page_and_its_worker_need_a_session_or_key(served):
         assert client.get(path).status_code == 401, path
     page = client.get("/field", headers=bearer(keys["unit"]) | {"Accept-Language": "fr"})
     assert page.status_code == 200 and page.headers["content-language"] == "fr"
-    assert "Nouvelle saisie" in page.text and "default-src 'self'" in page.headers[
-        "content-security-policy"
-    ]
+    assert (
+        "Nouvelle saisie" in page.text
+        and "default-src 'self'" in page.headers["content-security-policy"]
+    )
     worker = client.get("/field/sw.js", headers=bearer(keys["unit"]))
     assert worker.headers["content-type"].startswith("text/javascript")
     assert worker.headers["cache-control"] == "no-cache"
