@@ -1,18 +1,18 @@
-"""The field app: ``/field`` (the page), ``/field/sw.js`` (its service worker, scope
-``/field/``), ``/field/basemap.json`` (its offline basemap) and ``/api/v1/inbox`` (the caller's
+"""The field app: ``/field/`` (the page; ``/field`` redirects to it), ``/field/sw.js`` (its
+service worker, whose scope ``/field/`` must hold the page), ``/field/basemap.json`` (its offline basemap) and ``/api/v1/inbox`` (the caller's
 open alerts in words), all behind the usual auth.
 
 The page is a shell in the caller's language (``?lang=`` or ``Accept-Language``); the app draws
 it from the API with same-origin ``fetch`` calls carrying the session cookie, so every state
 change passes the cross-site guard (`geoint.api.guard`). A signed-out browser is sent to
-``/login?next=/field``. See docs/field.md.
+``/login?next=/field/``. See docs/field.md.
 """
 
 from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from geoint.api.alerts import safe_json_response
 from geoint.api.auth import authenticated, sector_scope
@@ -33,13 +33,18 @@ LangQuery = Annotated[
 
 
 def field_router(service: ServiceSettings) -> APIRouter:
-    """``GET /field``, ``/field/sw.js``, ``/field/basemap.json`` and ``/api/v1/inbox``."""
+    """``GET /field/``, ``/field/sw.js``, ``/field/basemap.json`` and ``/api/v1/inbox``."""
     router = APIRouter(tags=["field"])
     Key = Annotated[ApiKey, Depends(authenticated)]
     Scope = Annotated[frozenset[str] | None, Depends(sector_scope)]
     State = Annotated[Services, Depends(get_services)]
 
-    @router.get("/field", response_class=HTMLResponse, summary="The field app (offline-first)")
+    @router.get("/field", include_in_schema=False)
+    def field_root(request: Request, _key: Key) -> RedirectResponse:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/field/{query}", status_code=307)
+
+    @router.get("/field/", response_class=HTMLResponse, summary="The field app (offline-first)")
     def field(request: Request, _scope: Scope, lang: LangQuery = None) -> Response:
         language = negotiate(lang, request.headers.get("accept-language"))
         urls = {
@@ -48,7 +53,7 @@ def field_router(service: ServiceSettings) -> APIRouter:
             "basemap": "/field/basemap.json",
             "inbox": "/api/v1/inbox",
             "api": "/api/v1",
-            "login": "/login?next=/field",
+            "login": "/login?next=/field/",
         }
         static_url = request.url_for("web_static", path="").path
         page = field_page(service.title, language, static_url, urls)

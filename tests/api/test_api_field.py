@@ -79,9 +79,9 @@ def test_hostile_vehicle_ids_are_escaped_in_the_inbox_json(served):
 
 def test_the_page_and_its_worker_need_a_session_or_key(served):
     client, keys = served
-    for path in ("/field", "/field/sw.js", "/field/basemap.json", "/api/v1/inbox"):
+    for path in ("/field", "/field/", "/field/sw.js", "/field/basemap.json", "/api/v1/inbox"):
         assert client.get(path).status_code == 401, path
-    page = client.get("/field", headers=bearer(keys["unit"]) | {"Accept-Language": "fr"})
+    page = client.get("/field/", headers=bearer(keys["unit"]) | {"Accept-Language": "fr"})
     assert page.status_code == 200 and page.headers["content-language"] == "fr"
     assert (
         "Nouvelle saisie" in page.text
@@ -94,6 +94,6 @@ def test_the_page_and_its_worker_need_a_session_or_key(served):
 
 def test_a_browser_without_a_session_is_sent_to_sign_in(served):
     client, _keys = served
-    response = client.get("/field", headers={"Accept": "text/html"})
+    response = client.get("/field/", headers={"Accept": "text/html"})
     assert response.status_code == 401
-    assert "url=/login?next=/field" in response.text
+    assert "url=/login?next=/field/" in response.text

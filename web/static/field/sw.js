@@ -57,8 +57,7 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) { return; }
-  if (request.mode === "navigate" && (url.pathname === "/field" ||
-                                      url.pathname.startsWith("/field/"))) {
+  if (request.mode === "navigate" && url.pathname.startsWith("/field/")) {
     event.respondWith(networkFirst(request, SHELL));
   } else if (ASSETS.includes(url.pathname)) {
     event.respondWith(cacheFirst(request, SHELL));
