@@ -1,6 +1,6 @@
 """The field app: ``/field/`` (the page; ``/field`` redirects to it), ``/field/sw.js`` (its
-service worker, whose scope ``/field/`` must hold the page), ``/field/basemap.json`` (its offline basemap) and ``/api/v1/inbox`` (the caller's
-open alerts in words), all behind the usual auth.
+service worker, whose scope ``/field/`` must hold the page), ``/field/basemap.json`` (its offline
+basemap) and ``/api/v1/inbox`` (the caller's open alerts in words), all behind the usual auth.
 
 The page is a shell in the caller's language (``?lang=`` or ``Accept-Language``); the app draws
 it from the API with same-origin ``fetch`` calls carrying the session cookie, so every state
