@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from geoint.pipeline.progress import Progress, step
 from geoint.schema import DUPLICATE_REASONS, GAZETTEER_SCHEMA, PING_SCHEMA, IngestReport
 from geoint.settings import GeointSettings
 from geoint.store.workspace import Batch, PingPart, Workspace
+from geoint.vocabularies import SHIPPED, Vocabularies
 
 RECORD_KINDS = ("seizures", "watchlist", "declarations")
 log = logging.getLogger("geoint.ingest")
@@ -121,7 +123,7 @@ def _store_pings(
             (pl.int_range(pl.len(), dtype=pl.UInt64) + (batch.first_ping_id or 0)).alias("ping_id")
         ).select(list(PING_SCHEMA))
         parts = workspace.write_ping_parts(batch, pings)
-        report = _report(read, name, "pings", validated, repeated, batch, pings.height)
+        report = _report(read, name, "pings", validated, repeated, str(batch.batch), pings.height)
         report.flagged_spikes = int(pings["spike"].sum())
         _commit(workspace, batch, report, read, validated, repeated, parts, queue_analysis)
     ingest = settings.ingest
@@ -200,6 +202,7 @@ def ingest_records(
     fmt: str | None = None,
     column_map: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    vocabularies: Vocabularies = SHIPPED,
 ) -> IngestReport:
     """Ingest seizures, a watch list or transit declarations into their tables."""
     if kind not in RECORD_KINDS:
@@ -210,7 +213,9 @@ def ingest_records(
     if prior:
         return _already_ingested(workspace, prior, str(path))
     read = read_records(path, fmt, column_map)
-    return ingest_record_rows(workspace, kind, read, str(path), sha, settings, gazetteer, now)
+    return ingest_record_rows(
+        workspace, kind, read, str(path), sha, settings, gazetteer, now, vocabularies
+    )
 
 
 def ingest_record_rows(
@@ -222,30 +227,77 @@ def ingest_record_rows(
     settings: GeointSettings,
     gazetteer: pl.DataFrame | None = None,
     now: datetime | None = None,
+    vocabularies: Vocabularies = SHIPPED,
 ) -> IngestReport:
     """Ingest records already read from a file or a request body named `name`."""
-    with workspace.writer():
-        prior = workspace.committed_batch(sha, kind)
-        if prior:
-            return _already_ingested(workspace, prior, name)
-        return _store_records(workspace, kind, read, name, sha, settings, gazetteer, now)
+    args = (kind, read, name, sha, settings, gazetteer, now, vocabularies)
+    return ingest_checked_records(workspace, *args)[0]
 
 
-def _store_records(
+def ingest_checked_records(
     workspace: Workspace,
     kind: str,
     read: ReadResult,
     name: str,
     sha: str,
     settings: GeointSettings,
-    gazetteer: pl.DataFrame | None,
-    now: datetime | None,
-) -> IngestReport:
-    started = time.perf_counter()
+    gazetteer: pl.DataFrame | None = None,
+    now: datetime | None = None,
+    vocabularies: Vocabularies = SHIPPED,
+) -> tuple[IngestReport, CheckedRecords | None]:
+    """Ingest records; also return how each was judged (None when the content was ingested
+    before and nothing was checked)."""
+    with workspace.writer():
+        prior = workspace.committed_batch(sha, kind)
+        if prior:
+            return _already_ingested(workspace, prior, name), None
+        started = time.perf_counter()
+        checked = check_records(workspace, kind, read, name, settings, gazetteer, now, vocabularies)
+        with _undone_on_failure(workspace, name) as undoable:
+            batch = undoable(workspace.begin_batch(kind, name, sha))
+            report = _report(
+                read, name, kind, checked.validated, checked.repeated, str(batch.batch),
+                checked.unique.height,
+            )  # fmt: skip
+            _commit(workspace, batch, report, read, checked.validated, checked.repeated,
+                    records=checked.unique.drop("_row"))  # fmt: skip
+        report.seconds = time.perf_counter() - started
+        return report, checked
+
+
+@dataclass
+class CheckedRecords:
+    """Records validated and de-duplicated (against each other and the store), not stored."""
+
+    read: ReadResult
+    validated: Validated
+    unique: pl.DataFrame  # what storing would add (``_row`` kept)
+    repeated: pl.DataFrame  # duplicate rows, as quarantine rows
+
+    def report(self, name: str, kind: str) -> IngestReport:
+        """The ingest report storing these records would give (no batch)."""
+        return _report(self.read, name, kind, self.validated, self.repeated, "", self.unique.height)
+
+
+def check_records(
+    workspace: Workspace,
+    kind: str,
+    read: ReadResult,
+    name: str,
+    settings: GeointSettings,
+    gazetteer: pl.DataFrame | None = None,
+    now: datetime | None = None,
+    vocabularies: Vocabularies = SHIPPED,
+) -> CheckedRecords:
+    """Validate and de-duplicate records without storing anything (also a dry run's answer).
+
+    Seizures are unique by id and, when they have one, by client id (a resend of a record
+    the store holds, under the same or another seizure id, is a duplicate).
+    """
     now = now or datetime.now(UTC)
     if kind == "seizures":
         places = gazetteer if gazetteer is not None else pl.DataFrame(schema=GAZETTEER_SCHEMA)
-        validated = validate_seizures(read.frame, name, places, now)
+        validated = validate_seizures(read.frame, name, places, now, vocabularies)
     elif kind == "watchlist":
         validated = validate_watchlist(read.frame, name, now)
     else:
@@ -253,22 +305,24 @@ def _store_records(
     keys = _RECORD_KEYS[kind]
     values = [c for c in validated.good.columns if c not in (*keys, "_row")]
     raw = [c for c in validated.good.columns if c != "_row"]
+    stored = workspace.read_table(kind)
     unique, within = duplicates_within(validated.good, keys, values, raw)
-    unique, against_store = duplicates_of_stored(
-        unique, workspace.read_table(kind), keys, values, raw
-    )
-    repeated = pl.concat([within, against_store])
+    unique, against_store = duplicates_of_stored(unique, stored, keys, values, raw)
+    repeated = [within, against_store]
     if kind == "seizures":
+        keyed = unique.filter(pl.col("client_id").is_not_null())
+        same = [c for c in values if c != "client_id"] + ["seizure_id"]
+        keyed, again = duplicates_within(keyed, ("client_id",), same, raw)
+        keyed, resent = duplicates_of_stored(
+            keyed, stored.filter(pl.col("client_id").is_not_null()), ("client_id",), same, raw
+        )
+        unique = pl.concat([keyed, unique.filter(pl.col("client_id").is_null())])
+        repeated += [again, resent]
         cells = latlng_to_cells(
             unique["lat"].to_numpy(), unique["lon"].to_numpy(), settings.h3_resolution
         )
         unique = unique.with_columns(pl.Series("cell", cells.astype(np.int64)))
-    with _undone_on_failure(workspace, name) as undoable:
-        batch = undoable(workspace.begin_batch(kind, name, sha))
-        report = _report(read, name, kind, validated, repeated, batch, unique.height)
-        _commit(workspace, batch, report, read, validated, repeated, records=unique.drop("_row"))
-    report.seconds = time.perf_counter() - started
-    return report
+    return CheckedRecords(read, validated, unique, pl.concat(repeated))
 
 
 def _report(
@@ -277,7 +331,7 @@ def _report(
     kind: str,
     validated: Validated,
     repeated: pl.DataFrame,
-    batch: Batch,
+    batch_id: str,
     accepted: int,
 ) -> IngestReport:
     quarantined = pl.concat([read.rejected, validated.quarantined])
@@ -290,7 +344,7 @@ def _report(
         duplicates=repeated.height,
         quarantined=quarantined.height,
         quarantined_by_reason=dict(zip(by_reason["reason"], by_reason["len"], strict=True)),
-        batch_id=str(batch.batch),
+        batch_id=batch_id,
     )
 
 
