@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -20,6 +21,7 @@ from geoint.h3index import latlng_to_cells
 from geoint.ingest.readers import ReadResult, read_records
 from geoint.ingest.validate import (
     Validated,
+    client_seizure_id,
     duplicates_of_stored,
     duplicates_within,
     flag_spikes,
@@ -29,8 +31,15 @@ from geoint.ingest.validate import (
     validate_watchlist,
 )
 from geoint.pipeline.progress import Progress, step
-from geoint.schema import DUPLICATE_REASONS, GAZETTEER_SCHEMA, PING_SCHEMA, IngestReport
+from geoint.schema import (
+    DUPLICATE_REASONS,
+    GAZETTEER_SCHEMA,
+    PING_SCHEMA,
+    ROW_NUMBER,
+    IngestReport,
+)
 from geoint.settings import GeointSettings
+from geoint.store.tables import seizures
 from geoint.store.workspace import Batch, PingPart, Workspace
 from geoint.vocabularies import SHIPPED, Vocabularies
 
@@ -391,3 +400,65 @@ def _already_ingested(workspace: Workspace, prior: Batch, name: str) -> IngestRe
         already_ingested=True,
         batch_id=str(prior.batch),
     )
+
+
+def record_outcomes(workspace: Workspace, checked: CheckedRecords) -> list[dict[str, Any]]:
+    """What became of each seizure record, by row: ``{"row", "client_id", "seizure_id",
+    "status": "stored" | "duplicate" | "refused", "errors": [{"field", "reason", "detail"}]}``.
+
+    A duplicate of a stored client id names the stored seizure's id. In a dry run, ``stored``
+    means the record would be stored.
+    """
+    frame = checked.read.frame
+    texts = [
+        (pl.col(c).cast(pl.String).str.strip_chars() if c in frame.columns else pl.lit(None))
+        .cast(pl.String)
+        .alias(c)
+        for c in ("client_id", "seizure_id")
+    ]
+    given = frame.select(ROW_NUMBER, *texts).with_columns(
+        pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("client_id", "seizure_id")
+    )
+    given = pl.concat([given, checked.read.rejected.select(ROW_NUMBER)], how="diagonal_relaxed")
+    stored_ids = _stored_seizure_ids(workspace, given["client_id"].drop_nulls().to_list())
+    refusals = pl.concat(
+        [
+            checked.read.rejected.select(ROW_NUMBER, "column", "reason", "detail"),
+            checked.validated.errors
+            if checked.validated.errors is not None
+            else checked.validated.quarantined.select(ROW_NUMBER, "column", "reason", "detail"),
+        ]
+    )
+    errors: dict[int, list[dict[str, Any]]] = {}
+    for row, column, reason, detail in refusals.iter_rows():
+        errors.setdefault(row, []).append({"field": column, "reason": reason, "detail": detail})
+    duplicate = set(checked.repeated[ROW_NUMBER].to_list())
+    outcomes = []
+    for row, client_id, seizure_id in given.sort(ROW_NUMBER).iter_rows():
+        if seizure_id is None and client_id is not None:
+            seizure_id = stored_ids.get(client_id, client_seizure_id(client_id))
+        status = "refused" if row in errors else "duplicate" if row in duplicate else "stored"
+        if status == "duplicate" and client_id in stored_ids:
+            seizure_id = stored_ids[client_id]
+        outcomes.append(
+            {
+                "row": row,
+                "client_id": client_id,
+                "seizure_id": seizure_id,
+                "status": status,
+                "errors": errors.get(row, []),
+            }
+        )
+    return outcomes
+
+
+def _stored_seizure_ids(workspace: Workspace, client_ids: Sequence[str]) -> dict[str, str]:
+    """The stored seizure id of each stored client id among `client_ids`."""
+    if not client_ids:
+        return {}
+    query = sa.select(seizures.c.client_id, seizures.c.seizure_id).where(
+        seizures.c.client_id.in_(list(client_ids))
+    )
+    with workspace.engine.connect() as conn:
+        return dict(conn.execute(query).tuples().all())
