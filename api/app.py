@@ -50,6 +50,7 @@ from geoint.serve.heatmap import Heatmaps
 from geoint.store.groups import GroupStore
 from geoint.store.keys import ApiKey, KeyStore
 from geoint.store.workspace import Workspace
+from geoint.vocabularies import region_vocabularies
 
 SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
 log = logging.getLogger("geoint.api")
@@ -61,6 +62,11 @@ def open_services(settings: ApiSettings) -> Services:
     region = Region.load(settings.region)
     index = RegionIndex(region)
     alerts = AlertStore(workspace)
+    vocabularies = region_vocabularies(settings.region)
+    collections = build_collections(
+        region, workspace, index, alerts, SeizureLocator(index, settings.intel.crossing_radius_m)
+    )
+    collections["seizures"].vocabularies = vocabularies  # type: ignore[attr-defined]
     return Services(
         settings=settings,
         workspace=workspace,
@@ -69,13 +75,7 @@ def open_services(settings: ApiSettings) -> Services:
         region=region,
         index=index,
         gazetteer=build_gazetteer(region),
-        collections=build_collections(
-            region,
-            workspace,
-            index,
-            alerts,
-            SeizureLocator(index, settings.intel.crossing_radius_m),
-        ),
+        collections=collections,
         heatmaps=Heatmaps(
             CellStore(workspace.root),
             cache_bytes=settings.api.heatmap_cache_mib * 2**20,
@@ -88,6 +88,7 @@ def open_services(settings: ApiSettings) -> Services:
         groups=GroupStore(workspace),
         gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
         basemap=TileSource(settings.basemap) if settings.basemap else None,
+        vocabularies=vocabularies,
     )
 
 

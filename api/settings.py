@@ -68,6 +68,17 @@ class ServiceSettings(BaseModel):
     seizure_radius_m: float = Field(
         10_000, gt=0, le=100_000, description="default radius of a cell's nearby seizures"
     )
+    max_photo_bytes: int = Field(
+        15 * 1024 * 1024,
+        gt=0,
+        description="photo uploads (the whole multipart body) above this size are refused with 413",
+    )
+    max_photo_pixels: int = Field(
+        50_000_000, gt=0, description="photos of more pixels are refused (413) before decoding"
+    )
+    thumbnail_px: int = Field(
+        320, ge=32, le=2048, description="longest side of a photo's thumbnail, pixels"
+    )
 
     @model_validator(mode="after")
     def _default_within_max(self) -> ServiceSettings:
