@@ -137,9 +137,7 @@ def test_a_seizure_saved_offline_is_queued_kept_and_sent_once(browser, served):
         )
         context.set_offline(True)
         page.wait_for_function("!navigator.onLine")
-        fill_seizure(
-            page, where="6.5, 2.6", commodity="fuel", quantity="40", description=marker
-        )
+        fill_seizure(page, where="6.5, 2.6", commodity="fuel", quantity="40", description=marker)
         page.click("#save")
         page.wait_for_selector("#saved:has-text('F-')", timeout=WAIT_MS)
         page.reload()  # offline: the service worker answers
@@ -207,12 +205,22 @@ def test_bad_fields_are_shown_at_the_field_and_nothing_is_sent(browser, served):
             )
         assert page.locator("#err-date").inner_text() == "the date is in the future"
         assert page.locator("#err-quantity").inner_text() == "expected a number, e.g. 12.5"
+        # the server's check (a dry run) finds what the phone cannot: an unknown place
+        fill_seizure(page, date=datetime.now().strftime("%Y-%m-%dT%H:%M"), quantity="3",
+                     where="Nowhereville Upon Sea")  # fmt: skip
+        with page.expect_response("**/api/v1/seizures?dry_run=true"):
+            page.click("#save")
+        page.wait_for_function(
+            "document.querySelector('#err-position').textContent.includes('Nowhereville')",
+            timeout=WAIT_MS,
+        )
+        assert page.locator("#err-date").inner_text() == ""
         page.click("#tab-queue")
         assert page.locator("#queue").inner_text() == "Nothing queued."
-        assert page.evaluate(
-            "import('/static/web/field/queue.js').then(q => q.all('records'))"
-        ) == []
-    assert [u for u in posted if "/api/v1/seizures" in u] == []
+        assert (
+            page.evaluate("import('/static/web/field/queue.js').then(q => q.all('records'))") == []
+        )
+    assert [u for u in posted if u.endswith("/api/v1/seizures")] == []  # only dry runs
 
 
 def test_a_unit_sees_its_sectors_alerts_and_its_acknowledgement_is_audited(browser, served):
@@ -272,16 +280,22 @@ def test_new_alerts_arrive_in_the_open_inbox(browser, served):
 
 
 def test_hostile_text_shows_as_text_in_the_form_queue_and_inbox(browser, served):
-    with phone(browser, served, "analyst") as (page, _context):
+    with phone(browser, served, "analyst") as (page, context):
         fill_seizure(
             page, where="6.5, 2.6", commodity="fuel", vehicle_id=HOSTILE, description=HOSTILE
         )
         assert page.input_value("#f-description") == HOSTILE
         page.click("#save")
-        fill_seizure(page, where=f"{HOSTILE} 9", commodity="fuel", description="bad place")
-        page.click("#save")
-        page.click("#tab-queue")
         wait_for_status(page, "sent", HOSTILE)
+        fill_seizure(page, where=f"{HOSTILE} 9", commodity="fuel", description="bad place")
+        page.click("#save")  # online: the server's dry run refuses the position at its field
+        page.locator("#err-position:not(:empty)").wait_for(timeout=WAIT_MS)
+        assert page.input_value("#f-where") == f"{HOSTILE} 9"
+        context.set_offline(True)  # offline: queued unchecked, refused once sent
+        page.click("#save")
+        page.wait_for_selector("#saved:has-text('F-')", timeout=WAIT_MS)
+        context.set_offline(False)
+        page.click("#tab-queue")
         wait_for_status(page, "refused", "bad place")
         refused = page.locator("#queue .record.refused")
         assert HOSTILE in refused.inner_text()  # the position, shown as typed

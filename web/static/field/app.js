@@ -250,10 +250,10 @@ function readForm() {
   return {record, errors};
 }
 
-/** The server's findings on `record` without storing it ({field: text}; {} when offline or
-    when this server cannot check without storing). */
+/** The server's findings on `record` without storing it ({field: text}; {} when offline: the
+    queue then meets them when it sends). */
 async function serverErrors(record) {
-  if (!navigator.onLine || !state.vocabularies.commodity) { return {}; }
+  if (!navigator.onLine) { return {}; }
   try {
     const response = await fetch(API + "/seizures?dry_run=true", {
       method: "POST", headers: JSON_HEADERS, body: JSON.stringify([record])});
@@ -288,17 +288,17 @@ async function save(event) {
   event.preventDefault();
   $("saved").textContent = "";
   const {record, errors} = readForm();
-  if (!Object.keys(errors).length) { Object.assign(errors, await serverErrors(record)); }
+  const previous = state.editing;
+  const clientId = previous ? previous.client_id : crypto.randomUUID();
+  const seizureId = previous ? previous.seizure_id : "F-" + clientId.slice(0, 18);
+  const full = {seizure_id: seizureId, client_id: clientId, ...record};
+  if (!Object.keys(errors).length) { Object.assign(errors, await serverErrors(full)); }
   if (Object.keys(errors).length) {
     showErrors(errors);
     $("saved").textContent = T.fieldErrors;
     return;
   }
   clearErrors();
-  const previous = state.editing;
-  const clientId = previous ? previous.client_id : crypto.randomUUID();
-  const seizureId = previous ? previous.seizure_id : "F-" + clientId.slice(0, 18);
-  const full = {seizure_id: seizureId, client_id: clientId, ...record};
   await queue.put("records", {client_id: clientId, seizure_id: seizureId, record: full,
     body: JSON.stringify([full]), status: "queued", errors: [],
     created: previous ? previous.created : Date.now()});
