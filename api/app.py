@@ -28,6 +28,7 @@ from geoint.api.cells import cells_router
 from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
 from geoint.api.errors import Problem, install_error_handlers
+from geoint.api.field import field_router
 from geoint.api.groups import groups_router
 from geoint.api.guard import RequestGuard
 from geoint.api.heatmap import heatmap_router
@@ -132,6 +133,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(patrol_router())
     app.include_router(groups_router(settings.api))
     app.include_router(seizures_router(settings.api))
+    app.include_router(field_router(settings.api))  # after: /seizures/{id} is its
     app.include_router(trends_router())
     app.include_router(quality_router())
     app.include_router(declarations_router(settings.api))
