@@ -111,6 +111,13 @@ class PhotoStore:
         assert stored is not None
         return stored, True
 
+    def version(self) -> tuple[int, int | None]:
+        """Row count and largest id: they change whenever a photo is added or removed."""
+        query = sa.select(sa.func.count(), sa.func.max(seizure_photos.c.id))
+        with self.workspace.engine.connect() as conn:
+            count, last = conn.execute(query).one()
+        return count, last
+
     def get(self, photo_id: int) -> StoredPhoto | None:
         """One photo row by id."""
         return next(iter(self._select(seizure_photos.c.id == photo_id)), None)
