@@ -29,6 +29,7 @@ from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
 from geoint.api.errors import Problem, install_error_handlers
 from geoint.api.field import field_router
+from geoint.api.field_app import field_app_router
 from geoint.api.groups import groups_router
 from geoint.api.guard import RequestGuard
 from geoint.api.heatmap import heatmap_router
@@ -133,10 +134,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(patrol_router())
     app.include_router(groups_router(settings.api))
     app.include_router(seizures_router(settings.api))
+    app.include_router(field_router(settings.api))  # after: /seizures/{id} is its
     app.include_router(trends_router())
     app.include_router(quality_router())
     app.include_router(declarations_router(settings.api))
-    app.include_router(field_router(settings.api))
+    app.include_router(field_app_router(settings.api))
     _add_service_routes(app)
     return app
 

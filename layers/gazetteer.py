@@ -10,7 +10,8 @@ from geoint.schema import GAZETTEER_SCHEMA
 
 
 def build_gazetteer(region: Region | None = None) -> pl.DataFrame:
-    """Return ``name, lat, lon, population, source`` for the region's and the world's places.
+    """Return ``name, lat, lon, population, source, country`` for the region's and the world's
+    places.
 
     Polygon places are represented by their centroid (a representative point inside them).
     """
@@ -32,6 +33,12 @@ def build_gazetteer(region: Region | None = None) -> pl.DataFrame:
                         "source": "region",
                     },
                     schema=GAZETTEER_SCHEMA,
+                ).with_columns(
+                    pl.Series(
+                        "country",
+                        places["country"].astype(str).tolist() if "country" in places else None,
+                        dtype=pl.String,
+                    )
                 )
             )
     world = world_places()
@@ -46,6 +53,6 @@ def build_gazetteer(region: Region | None = None) -> pl.DataFrame:
                     "source": "world",
                 },
                 schema=GAZETTEER_SCHEMA,
-            )
+            ).with_columns(pl.Series("country", world["adm0name"].astype(str).tolist()))
         )
     return pl.concat(frames).unique(["name", "lat", "lon", "source"], maintain_order=True)

@@ -23,6 +23,7 @@ from geoint.exchange.provenance import with_origins
 from geoint.h3index import parent_cells
 from geoint.serve.caches import file_version
 from geoint.store.cell_tables import EMERGING, cell_table_path, read_optional_table
+from geoint.store.photos import PhotoStore
 from geoint.store.workspace import EVENTS_FILE, Workspace
 from geoint.times import as_utc
 
@@ -51,7 +52,7 @@ class MapData:
     hotspots: pl.DataFrame  # the day's significant Gi* cells, strongest first, with `emerging`
     events: pl.DataFrame  # events that started on the day
     alerts: list[dict]  # alerts open on the day (`alert_dict` plus its first `event`), newest first
-    seizures: pl.DataFrame  # seizures up to the day, newest first
+    seizures: pl.DataFrame  # seizures up to the day, newest first, with their `photos` ids
     vehicle: str | None = None
     track: pl.DataFrame | None = None  # the vehicle's pings of the day (ts, lat, lon) in order
     complete_days: list[date] = field(default_factory=list)  # analysed days covered whole
@@ -115,6 +116,7 @@ def map_data(
         seizures = seizures.filter(pl.col("ts").dt.date() <= day)
     seizures = _in_scope(seizures, sectors, ground).sort("ts", descending=True).head(max_features)
     seizures = with_origins(workspace, seizures)  # partner seizures show who sent them
+    seizures = _with_photos(workspace, seizures)
     track = None
     if vehicle is not None and day is not None:
         track = workspace.read_pings(
@@ -128,6 +130,13 @@ def map_data(
         day, analysed, risk, resolution, hotspots, events, open_alerts, seizures, vehicle, track,
         complete, latest, risk_cells, sectors,
     )  # fmt: skip
+
+
+def _with_photos(workspace: Workspace, seizures: pl.DataFrame) -> pl.DataFrame:
+    """The seizures with ``photos``: the ids of their photos, oldest first."""
+    found = PhotoStore(workspace).of_seizures(seizures["seizure_id"].to_list())
+    ids = [[p.id for p in found.get(s, [])] for s in seizures["seizure_id"].to_list()]
+    return seizures.with_columns(pl.Series("photos", ids, dtype=pl.List(pl.Int64)))
 
 
 def latest_ping(workspace: Workspace, since: date) -> datetime | None:
@@ -149,14 +158,16 @@ def map_data_version(workspace: Workspace, alerts: AlertStore, vehicle: str | No
     """A value that changes whenever something `map_data` reads from `workspace` changes.
 
     The cell tables and the events file by modification time and size (None when missing), the
-    alerts by their latest change, the seizures by count and latest batch and the latest
+    alerts by their latest change, the seizures by count and latest batch (their photos by
+    count and latest id) and the latest
     committed ingest (the latest ping chooses the day; a track reads the pings).
     """
     files = [cell_table_path(workspace.root, name) for name in MAP_TABLES]
     files.append(workspace.root / EVENTS_FILE)
     stats = tuple(file_version(path) for path in files)
     pings = workspace.latest_ping_batch()
-    return stats, alerts.last_seq(), workspace.table_version("seizures"), pings, vehicle
+    seizures = workspace.table_version("seizures"), PhotoStore(workspace).version()
+    return stats, alerts.last_seq(), seizures, pings, vehicle
 
 
 def open_alerts(

@@ -205,13 +205,22 @@ def test_bad_fields_are_shown_at_the_field_and_nothing_is_sent(browser, served):
             )
         assert page.locator("#err-date").inner_text() == "the date is in the future"
         assert page.locator("#err-quantity").inner_text() == "expected a number, e.g. 12.5"
-        # the server's check (a dry run) finds what the phone cannot: an unknown place
+        # a place the cached gazetteer does not hold
         fill_seizure(page, date=datetime.now().strftime("%Y-%m-%dT%H:%M"), quantity="3",
                      where="Nowhereville Upon Sea")  # fmt: skip
+        page.click("#save")
+        page.wait_for_function(
+            "document.querySelector('#err-position').textContent === "
+            "'no such place in the gazetteer'",
+            timeout=WAIT_MS,
+        )
+        # what only the server checks (its dry run): the notations of coordinates
+        page.fill("#f-where", "95.5, 200.1")
         with page.expect_response("**/api/v1/seizures?dry_run=true"):
             page.click("#save")
         page.wait_for_function(
-            "document.querySelector('#err-position').textContent.includes('Nowhereville')",
+            "document.querySelector('#err-position').textContent === "
+            "'expected decimal or degrees-minutes-seconds coordinates'",
             timeout=WAIT_MS,
         )
         assert page.locator("#err-date").inner_text() == ""
