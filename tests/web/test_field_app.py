@@ -6,6 +6,7 @@ arriving over SSE, hostile text shown as text, French, and no request leaving 12
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from typing import Any
 import httpx2
 import polars as pl
 import pytest
+from PIL import Image
 from support.alerts import events
 from support.api import NORTH, SOUTH, bearer, build_region, create_key, start_server, stop_server
 from support.browser import chromium
@@ -22,6 +24,7 @@ from support.browser import chromium
 from geoint.alerts.raising import raise_alerts
 from geoint.layers import Region, RegionIndex
 from geoint.settings import GeointSettings
+from geoint.store.photos import PhotoStore
 from geoint.store.workspace import Workspace
 
 PHONE = {
@@ -106,14 +109,22 @@ def fill_seizure(page, **values: str) -> None:
             page.fill(selector, value)
 
 
-def stored(served: dict[str, Any], description: str) -> int:
-    """How many seizures the workspace holds with `description`."""
+def stored(served: dict[str, Any], description: str) -> tuple[int, int]:
+    """How many seizures the workspace holds with `description`, and how many photos they have."""
     store = Workspace(served["ws"])
     try:
-        rows = store.read_table("seizures")
+        rows = store.read_table("seizures").filter(pl.col("description") == description)
+        photos = PhotoStore(store).of_seizures(rows["seizure_id"].to_list())
     finally:
         store.engine.dispose()
-    return rows.filter(pl.col("description") == description).height
+    return rows.height, sum(len(found) for found in photos.values())
+
+
+def camera_photo(colour: str = "olive") -> dict[str, Any]:
+    """A small JPEG as the phone's camera input hands it over."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(buffer, "JPEG")
+    return {"name": "boot.jpg", "mimeType": "image/jpeg", "buffer": buffer.getvalue()}
 
 
 def wait_for_status(page, status: str, text: str) -> None:
@@ -131,24 +142,27 @@ def test_a_seizure_saved_offline_is_queued_kept_and_sent_once(browser, served):
     with phone(browser, served, "analyst") as (page, context):
         # the worker controls the page and keeps it
         page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
-        page.wait_for_function(
-            "caches.match(location.pathname + location.search).then(r => Boolean(r))",
-            timeout=WAIT_MS,
-        )
+        for kept in ("location.pathname + location.search", "'/api/v1/vocabularies?lang=en'"):
+            page.wait_for_function(f"caches.match({kept}).then(Boolean)", timeout=WAIT_MS)
         context.set_offline(True)
         page.wait_for_function("!navigator.onLine")
         fill_seizure(page, where="6.5, 2.6", commodity="fuel", quantity="40", description=marker)
+        page.set_input_files("#f-photos", camera_photo())
         page.click("#save")
         page.wait_for_selector("#saved:has-text('F-')", timeout=WAIT_MS)
         page.reload()  # offline: the service worker answers
         page.wait_for_selector("body[data-ready=true]", state="attached", timeout=WAIT_MS)
+        # the vocabularies kept by the worker still fill the selects
+        assert page.eval_on_selector("#f-commodity", "e => e.options.length") > 5
         page.click("#tab-queue")
         wait_for_status(page, "queued", marker)
+        assert "photo queued" in page.locator("#queue .record.queued").inner_text()
         assert page.locator("#net").inner_text().startswith("offline")
-        assert stored(served, marker) == 0
+        assert stored(served, marker) == (0, 0)
         context.set_offline(False)
         wait_for_status(page, "sent", marker)
-    assert stored(served, marker) == 1
+        page.wait_for_selector("#queue .photo.sent", state="attached", timeout=WAIT_MS)
+    assert stored(served, marker) == (1, 1)
 
 
 def test_a_flaky_network_and_a_resend_still_store_once(browser, served):
@@ -156,8 +170,10 @@ def test_a_flaky_network_and_a_resend_still_store_once(browser, served):
     answered: list[int] = []
 
     def store_then_fail(route) -> None:
-        if route.request.method == "POST" and not answered:
-            answered.append(route.fetch().status)  # the server stored it...
+        kind = "photo" if route.request.url.endswith("/photos") else "record"
+        if route.request.method == "POST" and kind not in answered:
+            route.fetch()  # the server stored it...
+            answered.append(kind)
             route.abort("connectionreset")  # ...and the phone never heard back
         else:
             route.continue_()
@@ -165,11 +181,14 @@ def test_a_flaky_network_and_a_resend_still_store_once(browser, served):
     # page.route sees no request a service worker makes: without one, as on a first visit
     with phone(browser, served, "analyst", service_workers="block") as (page, _context):
         page.route("**/api/v1/seizures", store_then_fail)
+        page.route("**/api/v1/seizures/*/photos", store_then_fail)
         fill_seizure(page, where="6.5, 2.6", commodity="fuel", description=marker)
+        page.set_input_files("#f-photos", camera_photo("navy"))
         page.click("#save")
         page.click("#tab-queue")
         wait_for_status(page, "sent", marker)
-        assert answered == [200]
+        page.wait_for_selector("#queue .photo.sent", state="attached", timeout=WAIT_MS)
+        assert answered == ["record", "photo"]
         # the same record sent again (as after a crash before its answer was kept)
         page.evaluate(
             """async () => {
@@ -185,7 +204,7 @@ def test_a_flaky_network_and_a_resend_still_store_once(browser, served):
         page.wait_for_function(
             "document.querySelectorAll('#queue .record.sent').length === 1", timeout=WAIT_MS
         )
-    assert stored(served, marker) == 1
+    assert stored(served, marker) == (1, 1)
 
 
 def test_bad_fields_are_shown_at_the_field_and_nothing_is_sent(browser, served):
@@ -288,12 +307,13 @@ def test_new_alerts_arrive_in_the_open_inbox(browser, served):
         assert "V-LIVE" in page.locator("#inbox").inner_text()
 
 
-def test_hostile_text_shows_as_text_in_the_form_queue_and_inbox(browser, served):
+def test_hostile_text_shows_as_text_in_the_form_queue_inbox_and_library(browser, served):
     with phone(browser, served, "analyst") as (page, context):
         fill_seizure(
             page, where="6.5, 2.6", commodity="fuel", vehicle_id=HOSTILE, description=HOSTILE
         )
         assert page.input_value("#f-description") == HOSTILE
+        page.set_input_files("#f-photos", camera_photo("maroon"))
         page.click("#save")
         wait_for_status(page, "sent", HOSTILE)
         fill_seizure(page, where=f"{HOSTILE} 9", commodity="fuel", description="bad place")
@@ -313,6 +333,16 @@ def test_hostile_text_shows_as_text_in_the_form_queue_and_inbox(browser, served)
         page.wait_for_selector("#inbox .alert", timeout=WAIT_MS)
         assert HOSTILE in page.locator("#inbox").inner_text()
         assert page.locator("#inbox img, #queue img, #queue script, #inbox script").count() == 0
+        page.wait_for_selector("#queue .photo.sent", state="attached", timeout=WAIT_MS)
+        page.click("#tab-library")
+        page.fill("#l-q", "window.__xss")
+        page.click("#library-filter [type=submit]")
+        card = page.locator("#library .concealment").filter(has_text=HOSTILE)
+        card.wait_for(timeout=WAIT_MS)
+        assert card.locator("img.thumb").count() == 1
+        thumb = card.locator("img.thumb").element_handle()
+        page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=thumb, timeout=WAIT_MS)
+        assert page.locator("#library script, #library img:not(.thumb)").count() == 0
 
 
 def test_the_app_speaks_french(browser, served):

@@ -619,13 +619,14 @@ async function loadLibrary(event) {
     $("library-state").textContent = T.libraryOffline;
     return;
   }
-  const seizures = found.seizures || found.items || [];
+  const seizures = found.concealments;
   $("library-state").textContent = seizures.length ? "" : T.noPhotos;
   $("library").replaceChildren(...seizures.map((s) => {
     const card = el("li", "card concealment");
-    (s.photos || []).slice(0, 4).forEach((p) => {
+    card.dataset.seizure = s.seizure_id;
+    s.photos.slice(0, 4).forEach((p) => {
       const img = el("img", "thumb");
-      img.src = API + "/photos/" + encodeURIComponent(p.id) + "/thumbnail";
+      img.src = p.thumbnail;
       img.alt = [label("concealment", s.concealment), s.seizure_id].filter(Boolean).join(" · ");
       img.loading = "lazy";
       card.append(img);
@@ -633,28 +634,25 @@ async function loadLibrary(event) {
     card.append(el("strong", "", [label("concealment", s.concealment),
       label("commodity", s.commodity)].filter(Boolean).join(" · ")));
     card.append(el("p", "muted", [label("vehicle_type", s.vehicle_type), s.seizure_id,
-      s.date || s.ts ? localTime(s.date || s.ts) : ""].filter(Boolean).join(" · ")));
+      localTime(s.ts)].filter(Boolean).join(" · ")));
     if (s.description) { card.append(el("p", "description", s.description)); }
     return card;
   }));
 }
 
 // ------------------------------------------------------------------------ start
-async function cacheShell() {
-  // the page itself was loaded before its worker ran: keep it for opening offline
-  if (!("caches" in window) || !navigator.onLine) { return; }
-  try {
-    const cache = await caches.open("geoint-field-shell-2");
-    await cache.add(location.pathname + location.search);
-  } catch (error) {
-    // not kept this time; the worker keeps the next visit
-  }
+/** Ask the worker to keep what was loaded before it controlled the page. */
+function keepForOffline(registration) {
+  const urls = config.urls;
+  registration.active.postMessage({keep: [location.pathname + location.search,
+    API + "/vocabularies?lang=" + LANG, API + "/places", urls.inbox + "?lang=" + LANG,
+    urls.basemap]});
 }
 
 async function start() {
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register(config.urls.serviceWorker, {scope: config.urls.scope})
-      .then(() => navigator.serviceWorker.ready).then(cacheShell).catch(() => {});
+      .then(() => navigator.serviceWorker.ready).then(keepForOffline).catch(() => {});
   }
   document.querySelectorAll(".tab").forEach((tab) => tab.addEventListener("click", () => {
     location.hash = tab.dataset.section;

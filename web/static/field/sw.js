@@ -31,6 +31,21 @@ self.addEventListener("activate", (event) => {
     .then(() => self.clients.claim()));
 });
 
+// The page asks to keep what it loaded before this worker controlled it: itself and its data.
+self.addEventListener("message", (event) => {
+  const urls = (event.data && event.data.keep) || [];
+  event.waitUntil(Promise.all(urls.map(async (address) => {
+    const url = new URL(address, self.location.origin);
+    if (url.origin !== self.location.origin) { return; }
+    const cache = await caches.open(DATA_PATHS.includes(url.pathname) ? DATA : SHELL);
+    try {
+      await cache.add(url.href);
+    } catch (error) {
+      // not kept this time (offline, signed out): the next visit keeps it
+    }
+  })));
+});
+
 async function networkFirst(request, cacheName) {
   const cache = await caches.open(cacheName);
   try {
