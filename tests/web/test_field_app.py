@@ -256,8 +256,14 @@ def test_a_unit_sees_its_sectors_alerts_and_its_acknowledgement_is_audited(brows
     everything = httpx2.get(f"{url}/api/v1/alerts", headers=bearer(keys["admin"]), timeout=30)
     south = [a["id"] for a in everything.json()["alerts"] if a["sector"] == "south"]
     assert south and len(south) < len(everything.json()["alerts"])
-    with phone(browser, served, "unit", "/field/%23inbox") as (page, _context):
+    here = {"latitude": SOUTH[0] + 0.1, "longitude": SOUTH[1]}  # 11.1 km north of the alerts
+    with phone(
+        browser, served, "unit", "/field/%23inbox", geolocation=here, permissions=["geolocation"]
+    ) as (page, _context):
         page.wait_for_selector("#inbox .alert", timeout=WAIT_MS)
+        page.locator("#inbox .alert").filter(has_text="11.1 km away").first.wait_for(
+            timeout=WAIT_MS
+        )
         shown = [int(i) for i in page.eval_on_selector_all("#inbox .alert", "cs => "
                  "cs.map(c => c.dataset.alert)")]  # fmt: skip
         assert sorted(shown) == sorted(south)
