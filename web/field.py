@@ -194,6 +194,7 @@ def _strings(_: Callable[[str], str]) -> dict[str, str]:
         "photoQueued": _("photo queued"),
         "photoSent": _("photo sent"),
         "photoRefused": _("photo refused"),
+        "photoPosition": _("its GPS position: {position}"),
         "fix": _("Fix and resend"),
         "discard": _("Discard"),
         "savedQueued": _("Saved: queued as {id}"),

@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 import polars as pl
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 from support.alerts import events
 from support.api import NORTH, SOUTH, bearer, build_region, create_key, start_server, stop_server
 from support.browser import chromium
@@ -205,6 +205,36 @@ def test_a_flaky_network_and_a_resend_still_store_once(browser, served):
             "document.querySelectorAll('#queue .record.sent').length === 1", timeout=WAIT_MS
         )
     assert stored(served, marker) == (1, 1)
+
+
+def test_a_photo_gps_position_is_offered_for_a_record_given_by_place(browser, served):
+    marker = f"by place {uuid.uuid4()}"
+    image = Image.new("RGB", (80, 60), "teal")
+    exif = Image.Exif()
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLatitude] = "N", (6, 30, 0.0)
+    gps[ExifTags.GPS.GPSLongitudeRef], gps[ExifTags.GPS.GPSLongitude] = "E", (2, 36, 0.0)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    photo = {"name": "gps.jpg", "mimeType": "image/jpeg", "buffer": buffer.getvalue()}
+    with phone(browser, served, "unit") as (page, _context):
+        fill_seizure(page, where="Porto-Novo", commodity="fuel", description=marker)
+        page.set_input_files("#f-photos", photo)
+        page.click("#save")
+        page.click("#tab-queue")
+        page.locator("#queue .photo.sent").filter(
+            has_text="its GPS position: 6.50000, 2.60000"
+        ).wait_for(timeout=WAIT_MS)
+    assert stored(served, marker) == (1, 1)
+    store = Workspace(served["ws"])
+    try:
+        [seizure] = store.read_table("seizures").filter(pl.col("description") == marker).to_dicts()
+        [kept] = PhotoStore(store).of_seizures([seizure["seizure_id"]])[seizure["seizure_id"]]
+        path = next((served["ws"] / "photos").rglob(f"{kept.sha256}.jpg"))
+    finally:
+        store.engine.dispose()
+    assert seizure["position_precision"] == "place"  # the server never moves it on its own
+    assert not Image.open(path).getexif().get_ifd(ExifTags.IFD.GPSInfo)
 
 
 def test_bad_fields_are_shown_at_the_field_and_nothing_is_sent(browser, served):

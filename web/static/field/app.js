@@ -449,6 +449,9 @@ async function sendPhoto(item, photo) {
   }
   if (response.ok) {
     photo.status = "sent";
+    // the photo's GPS position, offered when the record gave a place, not coordinates
+    const offered = (await response.json()).exif_position;
+    photo.offer = offered ? offered.lat.toFixed(5) + ", " + offered.lon.toFixed(5) : "";
   } else {
     let detail = String(response.status);
     try { detail = (await response.json()).detail || detail; } catch (error) { /* no body */ }
@@ -498,7 +501,8 @@ async function renderQueue() {
       const list = el("ul", "photos");
       own.forEach((p) => {
         const text = {queued: T.photoQueued, sent: T.photoSent, refused: T.photoRefused};
-        list.append(el("li", "photo " + p.status, [p.name, text[p.status], p.error]
+        const offer = p.offer ? format(T.photoPosition, {position: p.offer}) : "";
+        list.append(el("li", "photo " + p.status, [p.name, text[p.status], p.error, offer]
           .filter(Boolean).join(" · ")));
       });
       card.append(list);
