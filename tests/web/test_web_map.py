@@ -8,6 +8,7 @@ HTML; the browser tests record every request and fail on any that leaves the pag
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -246,8 +247,11 @@ def test_alerts_acknowledge_and_link_tracks_only_when_served(region, store):
 def test_seizure_photos_show_as_thumbnails_only_when_served(region, store):
     data = map_data(store, BUSY_DAY)
     hostile = data.seizures["seizure_id"] == "XSS-1"
-    data.seizures = data.seizures.with_columns(
-        pl.when(hostile).then(pl.lit([7, 9])).otherwise(pl.col("photos")).alias("photos")
+    data = dataclasses.replace(
+        data,
+        seizures=data.seizures.with_columns(
+            pl.when(hostile).then(pl.lit([7, 9])).otherwise(pl.col("photos")).alias("photos")
+        ),
     )
 
     def popup(api_url: str | None) -> str:
