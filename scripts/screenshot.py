@@ -142,7 +142,7 @@ def field_screenshots(workspace: Path, out_dir: Path, lang: str) -> list[Path]:
             page.click("#save")
             page.wait_for_selector("#queue .record.sent", state="attached", timeout=60000)
             context.set_offline(True)
-            page.fill("#f-where", "Seme")
+            page.fill("#f-where", "6°22'N 2°42'E")
             page.select_option("#f-commodity", "fuel")
             page.fill("#f-quantity", "400")
             page.fill("#f-vehicle_id", "RB 4471")
