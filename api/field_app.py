@@ -13,7 +13,7 @@ from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from geoint.api.alerts import safe_json_response
 from geoint.api.auth import authenticated, sector_scope
@@ -22,7 +22,7 @@ from geoint.api.state import Services, get_services
 from geoint.serve.map_data import open_alerts
 from geoint.store.keys import ApiKey
 from geoint.web.basemap import basemap
-from geoint.web.field import SERVICE_WORKER, field_page, inbox_entries
+from geoint.web.field import field_page, inbox_entries, service_worker
 from geoint.web.i18n import LANGUAGES, negotiate
 
 INBOX_LIMIT = 200  # open alerts a unit's phone holds (its sectors' open alerts, newest first)
@@ -61,11 +61,13 @@ def field_app_router(service: ServiceSettings) -> APIRouter:
         headers = {"Content-Language": language, "Vary": "Accept-Language"}
         return HTMLResponse(page, headers=headers)
 
+    worker = service_worker()  # the app's files are read once, at start
+
     @router.get("/field/sw.js", include_in_schema=False)
-    def service_worker(_key: Key) -> FileResponse:
+    def field_worker(_key: Key) -> Response:
         # no-cache: the browser checks for a new worker on every visit (it is small)
         headers = {"Cache-Control": "no-cache"}
-        return FileResponse(SERVICE_WORKER, media_type="text/javascript", headers=headers)
+        return Response(worker, media_type="text/javascript", headers=headers)
 
     @router.get("/field/basemap.json", summary="The field app's offline basemap (GeoJSON)")
     def field_basemap(_key: Key, services: State) -> Response:

@@ -10,6 +10,7 @@ writes is handed to it here as data and written as text, never as HTML.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -42,6 +43,16 @@ SECTIONS = (
     ("inbox", N_("Alerts")),
     ("library", N_("Library")),
 )
+
+
+def service_worker() -> bytes:
+    """The service worker's script, its cache version the digest of the app's files (and of
+    the vendored Leaflet it keeps): any change to them makes browsers install a new worker."""
+    digest = hashlib.sha256()
+    for path in sorted([*FIELD_STATIC.rglob("*"), *(STATIC / "vendor" / "leaflet").rglob("*")]):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return SERVICE_WORKER.read_bytes().replace(b"__VERSION__", digest.hexdigest()[:16].encode())
 
 
 def inbox_entries(alerts: Sequence[Mapping[str, Any]], lang: str) -> list[dict[str, Any]]:

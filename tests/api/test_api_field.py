@@ -90,6 +90,7 @@ def test_the_page_and_its_worker_need_a_session_or_key(served):
     worker = client.get("/field/sw.js", headers=bearer(keys["unit"]))
     assert worker.headers["content-type"].startswith("text/javascript")
     assert worker.headers["cache-control"] == "no-cache"
+    assert "__VERSION__" not in worker.text and 'const VERSION = "' in worker.text
 
 
 def test_a_browser_without_a_session_is_sent_to_sign_in(served):

@@ -4,7 +4,9 @@
    page's queue (IndexedDB) sends them when it is back. */
 "use strict";
 
-const VERSION = "2";
+// the digest of the app's files, written in by the server: a new release is a new worker,
+// which drops the caches of the one before
+const VERSION = "__VERSION__";
 const SHELL = "geoint-field-shell-" + VERSION;
 const DATA = "geoint-field-data-" + VERSION;
 const ASSETS = [
