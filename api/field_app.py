@@ -25,7 +25,6 @@ from geoint.web.basemap import basemap
 from geoint.web.field import field_page, inbox_entries, service_worker
 from geoint.web.i18n import LANGUAGES, negotiate
 
-INBOX_LIMIT = 200  # open alerts a unit's phone holds (its sectors' open alerts, newest first)
 LangQuery = Annotated[
     str | None,
     Query(pattern="^[a-z]{2}$", description=f"language: {', '.join(LANGUAGES)} "
@@ -78,10 +77,10 @@ def field_app_router(service: ServiceSettings) -> APIRouter:
         request: Request, sectors: Scope, services: State, lang: LangQuery = None
     ) -> Response:
         """Open alerts of the caller's sectors (a unit's own; all for other readers), newest
-        first, at most 200, each with its reason in words in the caller's language."""
+        first, at most ``inbox_limit``, each with its reason in words in the caller's language."""
         language = negotiate(lang, request.headers.get("accept-language"))
         found = await anyio.to_thread.run_sync(
-            open_alerts, services.workspace, services.alerts, sectors, INBOX_LIMIT
+            open_alerts, services.workspace, services.alerts, sectors, service.inbox_limit
         )
         return safe_json_response({"alerts": inbox_entries(found, language)})
 

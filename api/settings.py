@@ -65,6 +65,9 @@ class ServiceSettings(BaseModel):
         10_000, ge=1, description="client addresses whose failed sign-ins are tracked at once"
     )
     tile_max_features: int = Field(4_000, ge=1, description="most cells in one vector tile")
+    inbox_limit: int = Field(
+        200, ge=1, le=5_000, description="open alerts the field app's inbox holds, newest first"
+    )
     seizure_radius_m: float = Field(
         10_000, gt=0, le=100_000, description="default radius of a cell's nearby seizures"
     )

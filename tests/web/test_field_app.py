@@ -329,6 +329,7 @@ def test_a_unit_sees_its_sectors_alerts_and_its_acknowledgement_is_audited(brows
 
 def test_new_alerts_arrive_in_the_open_inbox(browser, served):
     with phone(browser, served, "analyst", "/field/%23inbox") as (page, _context):
+        page.wait_for_selector("body[data-live=true]", state="attached", timeout=WAIT_MS)
         page.wait_for_selector("#inbox .alert", timeout=WAIT_MS)
         before = page.locator("#inbox .alert").count()
         _raise(

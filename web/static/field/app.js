@@ -601,6 +601,11 @@ function listenForAlerts() {
   if (!window.EventSource) { return; }
   let pending = null;
   const stream = new EventSource(API + "/alerts/stream");
+  stream.addEventListener("open", () => {
+    document.body.dataset.live = "true";
+    loadInbox();  // what changed between the first load and the stream's start
+  });
+  stream.addEventListener("error", () => { document.body.dataset.live = "false"; });
   stream.addEventListener("alert", () => {
     clearTimeout(pending);
     pending = setTimeout(loadInbox, 300);  // a burst of changes is one reload
