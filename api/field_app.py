@@ -22,7 +22,7 @@ from geoint.api.state import Services, get_services
 from geoint.serve.map_data import open_alerts
 from geoint.store.keys import ApiKey
 from geoint.web.basemap import basemap
-from geoint.web.field import field_page, inbox_entries, service_worker
+from geoint.web.field import field_page, inbox_entries, region_view, service_worker
 from geoint.web.i18n import LANGUAGES, negotiate
 
 LangQuery = Annotated[
@@ -45,7 +45,7 @@ def field_app_router(service: ServiceSettings) -> APIRouter:
         return RedirectResponse(f"/field/{query}", status_code=307)
 
     @router.get("/field/", response_class=HTMLResponse, summary="The field app (offline-first)")
-    def field(request: Request, _scope: Scope, lang: LangQuery = None) -> Response:
+    def field(request: Request, _scope: Scope, services: State, lang: LangQuery = None) -> Response:
         language = negotiate(lang, request.headers.get("accept-language"))
         urls = {
             "serviceWorker": "/field/sw.js",
@@ -56,11 +56,14 @@ def field_app_router(service: ServiceSettings) -> APIRouter:
             "login": "/login?next=/field/",
         }
         static_url = request.url_for("web_static", path="").path
-        page = field_page(service.title, language, static_url, urls)
+        region = services.region
+        view = views.setdefault(str(region.path), region_view(region))
+        page = field_page(service.title, language, static_url, urls, view)
         headers = {"Content-Language": language, "Vary": "Accept-Language"}
         return HTMLResponse(page, headers=headers)
 
     worker = service_worker()  # the app's files are read once, at start
+    views: dict[str, list[list[float]]] = {}  # the region's box, read once per region
 
     @router.get("/field/sw.js", include_in_schema=False)
     def field_worker(_key: Key) -> Response:

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from geoint.layers import Region
 from geoint.web.i18n import N_, gettext_for
 from geoint.web.map import STATIC, measures
 
@@ -55,6 +56,13 @@ def service_worker() -> bytes:
     return SERVICE_WORKER.read_bytes().replace(b"__VERSION__", digest.hexdigest()[:16].encode())
 
 
+def region_view(region: Region) -> list[list[float]]:
+    """The box the form's small map opens on: the region's (or its border's), as Leaflet bounds
+    ``[[south, west], [north, east]]``."""
+    west, south, east, north = region.bbox or tuple(region.read("border").total_bounds)
+    return [[float(south), float(west)], [float(north), float(east)]]
+
+
 def inbox_entries(alerts: Sequence[Mapping[str, Any]], lang: str) -> list[dict[str, Any]]:
     """The inbox's alerts: what the app shows of each, the reason said in words in `lang`."""
     _ = gettext_for(lang)
@@ -84,10 +92,13 @@ def inbox_entries(alerts: Sequence[Mapping[str, Any]], lang: str) -> list[dict[s
     return entries
 
 
-def field_page(title: str, lang: str, static_url: str, urls: Mapping[str, str]) -> str:
-    """The app's HTML shell in `lang`; `urls` names the API routes the script calls."""
+def field_page(
+    title: str, lang: str, static_url: str, urls: Mapping[str, str], view: list[list[float]]
+) -> str:
+    """The app's HTML shell in `lang`; `urls` names the API routes the script calls, `view` the
+    box its small map opens on."""
     _ = gettext_for(lang)
-    config = {"lang": lang, "urls": dict(urls), "text": _strings(_)}
+    config = {"lang": lang, "urls": dict(urls), "view": view, "text": _strings(_)}
     e = html.escape
     texts = {
         "app": _("Field"),

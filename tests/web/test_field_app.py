@@ -239,6 +239,32 @@ def test_a_photo_gps_position_is_offered_for_a_record_given_by_place(browser, se
     assert not Image.open(path).getexif().get_ifd(ExifTags.IFD.GPSInfo)
 
 
+def test_the_position_comes_from_the_gps_or_a_tap_on_the_offline_map(browser, served):
+    here = {"latitude": 6.6, "longitude": 2.61}
+    with phone(browser, served, "unit", geolocation=here, permissions=["geolocation"]) as (
+        page,
+        _context,
+    ):
+        page.click("#gps")
+        page.wait_for_function(
+            "document.querySelector('#f-where').value === '6.60000, 2.61000'", timeout=WAIT_MS
+        )
+        page.click("#pick")
+        page.locator("#pickmap path.leaflet-interactive, #pickmap svg path").first.wait_for(
+            state="attached", timeout=WAIT_MS
+        )  # the offline basemap is drawn
+        page.locator("#pickmap").tap()  # its centre: the centre of the region's box
+        page.wait_for_function(
+            "document.querySelector('#f-where').value !== '6.60000, 2.61000'", timeout=WAIT_MS
+        )
+        lat, lon = (float(v) for v in page.input_value("#f-where").split(", "))
+        (south, west), (north, east) = page.evaluate(
+            "JSON.parse(document.getElementById('field-config').textContent).view"
+        )
+    assert lat == pytest.approx((south + north) / 2, abs=0.5)
+    assert lon == pytest.approx((west + east) / 2, abs=0.5)
+
+
 def test_bad_fields_are_shown_at_the_field_and_nothing_is_sent(browser, served):
     posted: list[str] = []
     with phone(browser, served, "analyst") as (page, context):

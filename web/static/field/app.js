@@ -162,8 +162,9 @@ async function togglePickMap() {
   box.hidden = !box.hidden;
   if (box.hidden || state.map) { return; }
   const L = window.L;
-  state.map = L.map(box, {zoomControl: true, attributionControl: false}).setView([9, 2.3], 6);
-  state.marker = L.marker([9, 2.3], {keyboard: false});
+  state.map = L.map(box, {zoomControl: true, attributionControl: false})
+    .fitBounds(config.view);
+  state.marker = L.marker(state.map.getCenter(), {keyboard: false});
   try {
     const base = await getJSON(config.urls.basemap);
     L.geoJSON(base.countries, {interactive: false, style: (f) => ({
