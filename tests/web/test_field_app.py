@@ -394,6 +394,14 @@ def test_hostile_text_shows_as_text_in_the_form_queue_inbox_and_library(browser,
         refused = page.locator("#queue .record.refused")
         assert HOSTILE in refused.inner_text()  # the position, shown as typed
         assert refused.locator(".errors li").count() >= 1
+        refused.locator("button.primary").click()  # fix and resend
+        assert page.locator("#f-where").input_value() == f"{HOSTILE} 9"
+        assert page.locator("#err-position").inner_text() != ""
+        page.fill("#f-where", "6.5, 2.6")
+        page.click("#save")
+        page.click("#tab-queue")
+        wait_for_status(page, "sent", "bad place")
+        assert page.locator("#queue .record.refused").count() == 0
         page.click("#tab-inbox")
         page.wait_for_selector("#inbox .alert", timeout=WAIT_MS)
         assert HOSTILE in page.locator("#inbox").inner_text()
@@ -408,6 +416,7 @@ def test_hostile_text_shows_as_text_in_the_form_queue_inbox_and_library(browser,
         thumb = card.locator("img.thumb").element_handle()
         page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=thumb, timeout=WAIT_MS)
         assert page.locator("#library script, #library img:not(.thumb)").count() == 0
+    assert stored(served, "bad place") == (1, 0)  # refused, fixed, resent: stored once
 
 
 def test_the_app_speaks_french(browser, served):

@@ -277,12 +277,16 @@ function errorsByField(errors) {
   return found;
 }
 
+/** Show each error at its field; those of no field of the form are returned as one text. */
 function showErrors(errors) {
   clearErrors();
-  Object.entries(errors).forEach(([name, text]) => fieldError($("err-" + name) ? name
-    : "description", text));
+  const elsewhere = [];
+  Object.entries(errors).forEach(([name, text]) => {
+    if ($("err-" + name)) { fieldError(name, text); } else { elsewhere.push(name + ": " + text); }
+  });
   const first = document.querySelector("#seizure .invalid");
   if (first) { first.scrollIntoView({block: "center"}); }
+  return elsewhere.join("; ");
 }
 
 async function save(event) {
@@ -295,10 +299,11 @@ async function save(event) {
   const full = {seizure_id: seizureId, client_id: clientId, ...record};
   if (!Object.keys(errors).length) { Object.assign(errors, await serverErrors(full)); }
   if (Object.keys(errors).length) {
-    showErrors(errors);
-    $("saved").textContent = T.fieldErrors;
+    $("saved").textContent = [T.fieldErrors, showErrors(errors)].filter(Boolean).join(": ");
+    $("saved").classList.add("bad");
     return;
   }
+  $("saved").classList.remove("bad");
   clearErrors();
   await queue.put("records", {client_id: clientId, seizure_id: seizureId, record: full,
     body: JSON.stringify([full]), status: "queued", errors: [],
@@ -344,7 +349,7 @@ function edit(item) {
   });
   $("discard-edit").hidden = false;
   location.hash = "new";
-  showErrors(errorsByField(item.errors));
+  $("saved").textContent = showErrors(errorsByField(item.errors));
 }
 
 // ------------------------------------------------------------------------ sending the queue
