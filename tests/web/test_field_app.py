@@ -142,7 +142,9 @@ def test_a_seizure_saved_offline_is_queued_kept_and_sent_once(browser, served):
     with phone(browser, served, "analyst") as (page, context):
         # the worker controls the page and keeps it
         page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
-        for kept in ("location.pathname + location.search", "'/api/v1/vocabularies?lang=en'"):
+        kept_urls = ("location.pathname + location.search", "'/api/v1/vocabularies?lang=en'",
+                     "'/api/v1/inbox?lang=en'")  # fmt: skip
+        for kept in kept_urls:
             page.wait_for_function(f"caches.match({kept}).then(Boolean)", timeout=WAIT_MS)
         context.set_offline(True)
         page.wait_for_function("!navigator.onLine")
@@ -158,6 +160,10 @@ def test_a_seizure_saved_offline_is_queued_kept_and_sent_once(browser, served):
         wait_for_status(page, "queued", marker)
         assert "photo queued" in page.locator("#queue .record.queued").inner_text()
         assert page.locator("#net").inner_text().startswith("offline")
+        page.click("#tab-inbox")  # the inbox as last loaded, kept by the worker
+        page.wait_for_selector("#inbox .alert", timeout=WAIT_MS)
+        assert page.locator("#inbox-state").inner_text() == "offline: alerts as last loaded"
+        page.click("#tab-queue")
         assert stored(served, marker) == (0, 0)
         context.set_offline(False)
         wait_for_status(page, "sent", marker)
