@@ -174,9 +174,10 @@ def test_queryables_are_advertised(served):
     schema = client.get("/ogc/collections/seizures/queryables", headers=headers).json()
     assert set(schema["properties"]) == {
         "commodity", "transport_mode", "concealment", "detection_method", "direction",
-        "origin_country", "destination_country", "crossing",
+        "vehicle_type", "origin_country", "destination_country", "crossing",
     }  # fmt: skip
     assert "fuel" in schema["properties"]["commodity"]["enum"]
+    assert "fuel_tank" in schema["properties"]["concealment"]["enum"]
     described = client.get("/ogc/collections/seizures", headers=headers).json()
     assert any(link["rel"].endswith("/queryables") for link in described["links"])
     assert (
