@@ -28,6 +28,8 @@ from geoint.api.cells import cells_router
 from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
 from geoint.api.errors import Problem, install_error_handlers
+from geoint.api.field import field_router
+from geoint.api.field_app import field_app_router
 from geoint.api.groups import groups_router
 from geoint.api.guard import RequestGuard
 from geoint.api.heatmap import heatmap_router
@@ -51,6 +53,7 @@ from geoint.serve.heatmap import Heatmaps
 from geoint.store.groups import GroupStore
 from geoint.store.keys import ApiKey, KeyStore
 from geoint.store.workspace import Workspace
+from geoint.vocabularies import region_vocabularies
 
 SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
 log = logging.getLogger("geoint.api")
@@ -62,6 +65,11 @@ def open_services(settings: ApiSettings) -> Services:
     region = Region.load(settings.region)
     index = RegionIndex(region)
     alerts = AlertStore(workspace)
+    vocabularies = region_vocabularies(settings.region)
+    collections = build_collections(
+        region, workspace, index, alerts, SeizureLocator(index, settings.intel.crossing_radius_m)
+    )
+    collections["seizures"].vocabularies = vocabularies  # type: ignore[attr-defined]
     return Services(
         settings=settings,
         workspace=workspace,
@@ -70,13 +78,7 @@ def open_services(settings: ApiSettings) -> Services:
         region=region,
         index=index,
         gazetteer=build_gazetteer(region),
-        collections=build_collections(
-            region,
-            workspace,
-            index,
-            alerts,
-            SeizureLocator(index, settings.intel.crossing_radius_m),
-        ),
+        collections=collections,
         heatmaps=Heatmaps(
             CellStore(workspace.root),
             cache_bytes=settings.api.heatmap_cache_mib * 2**20,
@@ -89,6 +91,7 @@ def open_services(settings: ApiSettings) -> Services:
         groups=GroupStore(workspace),
         gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
         basemap=TileSource(settings.basemap) if settings.basemap else None,
+        vocabularies=vocabularies,
     )
 
 
@@ -135,9 +138,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(operations_router(settings.api))
     app.include_router(partner_router(settings.api))
     app.include_router(seizures_router(settings.api))
+    app.include_router(field_router(settings.api))  # after: /seizures/{id} is its
     app.include_router(trends_router())
     app.include_router(quality_router())
     app.include_router(declarations_router(settings.api))
+    app.include_router(field_app_router(settings.api))
     _add_service_routes(app)
     return app
 

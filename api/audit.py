@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geoint.api.auth import admin, device_writer, writer
+from geoint.api.auth import admin, device_writer, seizure_writer, writer
 from geoint.api.dependencies import Paging, paging
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
@@ -37,6 +37,14 @@ class AuditNote:
 
 def audited_writer(request: Request, key: Annotated[ApiKey, Depends(writer)]) -> AuditNote:
     """An ingesting key, noted for the audit."""
+    request.state.audit = note = AuditNote(key.id)
+    return note
+
+
+def audited_seizure_writer(
+    request: Request, key: Annotated[ApiKey, Depends(seizure_writer)]
+) -> AuditNote:
+    """A key entering seizures or their photos (units too), noted for the audit."""
     request.state.audit = note = AuditNote(key.id)
     return note
 

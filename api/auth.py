@@ -18,6 +18,8 @@ from geoint.store.keys import ApiKey, KeyStore
 SESSION_COOKIE = "geoint_session"
 READ_ROLES = ("admin", "analyst", "unit")
 WRITE_ROLES = ("admin", "analyst", "feeder")
+# seizures and their photos are also entered by the units that made them (docs/field.md)
+SEIZURE_ROLES = (*WRITE_ROLES, "unit")
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -121,6 +123,7 @@ device_writer = _role_guard(WRITE_ROLES, "ingest data", device_authenticated)
 admin = _role_guard(("admin",), "read the audit log")
 planner = _role_guard(("admin", "analyst"), "plan patrols")
 debriefer = _role_guard(("admin", "analyst", "unit"), "record patrol debriefs")
+seizure_writer = _role_guard(SEIZURE_ROLES, "enter seizures")
 
 
 async def sector_scope(key: Annotated[ApiKey, Depends(reader)]) -> frozenset[str] | None:

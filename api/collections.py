@@ -49,6 +49,7 @@ from geoint.settings import IntelSettings
 from geoint.store.origins import seizure_origin_is
 from geoint.store.tables import seizures
 from geoint.store.workspace import EVENTS_FILE, Box, Workspace
+from geoint.vocabularies import SHIPPED
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -231,6 +232,7 @@ class SeizureCollection:
         self._index = index
         # default: crossings within the setting's default radius
         self.locator = locator or SeizureLocator(index, IntelSettings().crossing_radius_m)
+        self.vocabularies = SHIPPED  # the service sets the region's
         self._located: tuple[tuple[int, int | None], pl.DataFrame] | None = None
 
     def extent(self, sectors: Sectors) -> dict[str, Any]:
@@ -241,7 +243,11 @@ class SeizureCollection:
         """Seizures meeting the query's filters and in the caller's sectors, by time."""
         start, end = _interval(query)
         chosen = SeizureFilter(
-            field_values(query.properties), start, end, tuple(_boxes(query)), query.text
+            field_values(query.properties, self.vocabularies),
+            start,
+            end,
+            tuple(_boxes(query)),
+            query.text,
         )
         return self.page(chosen, query.limit, query.offset, query.sectors, query.origin)
 

@@ -19,8 +19,8 @@ One ASGI middleware (`RequestGuard`), so every current and future route is cover
   role, the sector scope and which credentials they accept (`geoint.api.auth`).
 - **Size limits.** ``Content-Length`` above the route's limit is refused with 413 before
   reading; a body without one (chunked) is counted as it streams and refused the moment it
-  passes the limit. Ingest routes allow ``max_body_bytes``, every other route
-  ``max_request_bytes``.
+  passes the limit. Ingest routes allow ``max_body_bytes``, photo uploads ``max_photo_bytes``,
+  every other route ``max_request_bytes``.
 - **Headers.** ``X-Content-Type-Options: nosniff`` on every response; HTML pages also get a
   Content-Security-Policy (scripts, styles and data from this origin; map tiles from
   OpenStreetMap when that base map is chosen), ``X-Frame-Options: DENY`` and a same-origin
@@ -29,6 +29,7 @@ One ASGI middleware (`RequestGuard`), so every current and future route is cover
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, QueryParams
@@ -46,6 +47,7 @@ PUBLIC_PATHS = frozenset({"/health", "/login"})
 PUBLIC_WITH_BODY = frozenset({"/login"})
 INGEST_PATHS = frozenset(f"/api/v1/{kind}" for kind in KINDS)
 SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})
+PHOTO_UPLOAD = re.compile(r"/api/v1/seizures/[^/]+/photos")  # photos: max_photo_bytes
 # Folium writes its map as inline scripts, and the vendored leaflet-measure compiles its
 # templates with `new Function`: hence 'unsafe-inline' and 'unsafe-eval'. Every data string is
 # escaped before it reaches the page (web/map.py); the policy still keeps the page from being
@@ -85,9 +87,12 @@ class RequestGuard:
 
     def _limit(self, scope: Scope) -> int:
         service = scope["state"]["services"].settings.api
-        return (
-            service.max_body_bytes if scope["path"] in INGEST_PATHS else service.max_request_bytes
-        )
+        path = scope["path"]
+        if path in INGEST_PATHS:
+            return service.max_body_bytes
+        if PHOTO_UPLOAD.fullmatch(path):
+            return service.max_photo_bytes
+        return service.max_request_bytes
 
     async def _refusal(self, scope: Scope) -> Response | None:
         """The response refusing the request before any route runs, or None."""

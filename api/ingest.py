@@ -23,7 +23,7 @@ import polars as pl
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from starlette.responses import Response
 
-from geoint.api.audit import AuditNote, audited_device, audited_writer
+from geoint.api.audit import AuditNote, audited_device, audited_seizure_writer, audited_writer
 from geoint.api.errors import Problem, parameter_error, problem_body
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
@@ -31,10 +31,18 @@ from geoint.errors import InputError
 from geoint.ingest.readers import ReadResult, parse_column_map, read_records_bytes
 from geoint.ingest.validate import empty_quarantine
 from geoint.pipeline.incremental import analyze_batches, update_cells
-from geoint.pipeline.ingest import ingest_ping_records, ingest_record_rows, prior_ingest
+from geoint.pipeline.ingest import (
+    check_records,
+    ingest_checked_records,
+    ingest_ping_records,
+    ingest_record_rows,
+    prior_ingest,
+    record_outcomes,
+)
 from geoint.schema import MAX_ID_CHARS, ROW_NUMBER, IngestReport
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")
+JSON = "application/json"
 log = logging.getLogger("geoint.api")
 MEDIA_FORMATS = {
     "text/csv": "csv",
@@ -171,7 +179,7 @@ def ingest_router(service: ServiceSettings) -> APIRouter:
     for kind in KINDS:
         router.add_api_route(
             f"/api/v1/{kind}",
-            _upload_route(kind),
+            _seizure_upload if kind == "seizures" else _upload_route(kind),
             methods=["POST"],
             name=f"ingest_{kind}",
             summary=_SUMMARIES[kind],
@@ -212,6 +220,44 @@ def _upload_route(kind: str) -> Callable[..., Response]:
         return _reported(services, report, note)
 
     return upload
+
+
+def _seizure_upload(
+    request: Request,
+    note: Annotated[AuditNote, Depends(audited_seizure_writer)],
+    fmt: Annotated[str, Depends(body_format)],
+    body: Annotated[bytes, Depends(bounded_body)],
+    column_map: Annotated[dict[str, str], Depends(column_map_param)],
+    dry_run: Annotated[
+        bool, Query(description="validate and answer, storing nothing (a form's check)")
+    ] = False,
+) -> Response:
+    """Seizures: stored once per seizure id and per ``client_id``, however often they are sent;
+    ``records`` says what became of each (docs/field.md)."""
+    services = get_services(request)
+    name = _input_name(request, note)
+    read = read_body(body, name, fmt, column_map)
+    check = partial(
+        check_records, services.workspace, "seizures", read, name, services.settings,
+        services.gazetteer, vocabularies=services.vocabularies,
+    )  # fmt: skip
+    if dry_run:
+        checked = check()
+        report = checked.report(name, "seizures")
+        note.summary = f"seizures: dry run of {report.rows} rows, nothing stored"
+        body_out: dict[str, Any] = {**report.to_dict(), "dry_run": True}
+    else:
+        sha = hashlib.sha256(body).hexdigest()
+        with services.ingest_lock:
+            report, stored = ingest_checked_records(
+                services.workspace, "seizures", read, name, sha, services.settings,
+                services.gazetteer, vocabularies=services.vocabularies,
+            )  # fmt: skip
+        # the same content stored before: each record is judged again against the store
+        checked = stored if stored is not None else check()
+        body_out = _report_body(services, report, note)
+    body_out["records"] = record_outcomes(services.workspace, checked)
+    return Response(orjson.dumps(body_out), media_type="application/json")
 
 
 def osmand(
@@ -277,6 +323,11 @@ def _input_name(request: Request, note: AuditNote) -> str:
 
 
 def _reported(services: Services, report: IngestReport, note: AuditNote) -> Response:
+    return Response(orjson.dumps(_report_body(services, report, note)), media_type=JSON)
+
+
+def _report_body(services: Services, report: IngestReport, note: AuditNote) -> dict[str, Any]:
+    """The ingest report as a response body, noted in the audit."""
     note.summary = (
         f"{report.kind}: {report.rows} rows, {report.accepted} accepted, "
         f"{report.duplicates} duplicates, {report.quarantined} quarantined, "
@@ -285,7 +336,7 @@ def _reported(services: Services, report: IngestReport, note: AuditNote) -> Resp
     body: dict[str, Any] = report.to_dict()
     if not report.already_ingested and (report.quarantined or report.duplicates):
         body["problem"] = _refused_rows(services, report)
-    return Response(orjson.dumps(body), media_type="application/json")
+    return body
 
 
 def _refused_rows(services: Services, report: IngestReport) -> dict[str, Any]:

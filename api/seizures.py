@@ -44,9 +44,12 @@ async def seizure_filter(  # async: pure parsing, no threadpool hop
         list[str] | None, Query(description="concealment method (case-insensitive)")
     ] = None,
     detection_method: Annotated[
-        list[str] | None, Query(description="detection method (case-insensitive)")
+        list[str] | None, Query(description="detection method (code or label)")
     ] = None,
     direction: Annotated[list[str] | None, Query(description="import, export, transit")] = None,
+    vehicle_type: Annotated[
+        list[str] | None, Query(description="vehicle type (code or label)")
+    ] = None,
     origin_country: Annotated[list[str] | None, Query(description="country of origin")] = None,
     destination_country: Annotated[
         list[str] | None, Query(description="country of destination")
@@ -76,6 +79,7 @@ async def seizure_filter(  # async: pure parsing, no threadpool hop
         "concealment": concealment,
         "detection_method": detection_method,
         "direction": direction,
+        "vehicle_type": vehicle_type,
         "origin_country": origin_country,
         "destination_country": destination_country,
         "crossing": crossing,
@@ -87,7 +91,8 @@ async def seizure_filter(  # async: pure parsing, no threadpool hop
     if first is not None and last is not None and first > last:
         raise parameter_error("to", f"ends before 'from' starts: {start!r} > {end!r}")
     boxes = tuple(bbox.boxes()) if bbox is not None else ()
-    return SeizureFilter(field_values(pairs), first, last, boxes, q or None)
+    vocabularies = get_services(request).vocabularies
+    return SeizureFilter(field_values(pairs, vocabularies), first, last, boxes, q or None)
 
 
 def _reject_unknown(request: Request, known: set[str]) -> None:

@@ -65,8 +65,22 @@ class ServiceSettings(BaseModel):
         10_000, ge=1, description="client addresses whose failed sign-ins are tracked at once"
     )
     tile_max_features: int = Field(4_000, ge=1, description="most cells in one vector tile")
+    inbox_limit: int = Field(
+        200, ge=1, le=5_000, description="open alerts the field app's inbox holds, newest first"
+    )
     seizure_radius_m: float = Field(
         10_000, gt=0, le=100_000, description="default radius of a cell's nearby seizures"
+    )
+    max_photo_bytes: int = Field(
+        15 * 1024 * 1024,
+        gt=0,
+        description="photo uploads (the whole multipart body) above this size are refused with 413",
+    )
+    max_photo_pixels: int = Field(
+        50_000_000, gt=0, description="photos of more pixels are refused (413) before decoding"
+    )
+    thumbnail_px: int = Field(
+        320, ge=32, le=2048, description="longest side of a photo's thumbnail, pixels"
     )
 
     @model_validator(mode="after")

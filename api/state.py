@@ -20,6 +20,7 @@ from geoint.serve.heatmap import Heatmaps
 from geoint.store.groups import GroupStore
 from geoint.store.keys import KeyStore
 from geoint.store.workspace import Workspace
+from geoint.vocabularies import SHIPPED, Vocabularies
 
 if TYPE_CHECKING:
     from geoint.api.collections import Collection
@@ -50,6 +51,8 @@ class Services:
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
     basemap: TileSource | None = None  # ``geoint serve --basemap FILE``
+    # the seizure vocabularies, extended by the region's vocabularies.toml (docs/field.md)
+    vocabularies: Vocabularies = SHIPPED
 
 
 def get_services(request: Request) -> Services:

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 import polars as pl
 
+from geoint.vocabularies import SHIPPED
+
 UTC_DATETIME = pl.Datetime("us", "UTC")
 
 # Pings as every stage after ingest sees them (stored in the workspace's Parquet partitions).
@@ -31,33 +33,10 @@ ROW_NUMBER = "_row"
 # characters: the width of the SQL id columns, and what a tracking app may send
 MAX_ID_CHARS = 128
 
-COMMODITIES = (
-    "drugs",
-    "tobacco",
-    "alcohol",
-    "ipr_counterfeit",
-    "wildlife",
-    "timber",
-    "weapons",
-    "explosives_precursors",
-    "currency",
-    "waste_ods",
-    "medicines",
-    "fuel",
-    "other",
-)
-TRANSPORT_MODES = (
-    "truck",
-    "car",
-    "motorcycle",
-    "bus",
-    "pedestrian",
-    "animal",
-    "boat",
-    "rail",
-    "other",
-)
-DIRECTIONS = ("import", "export", "transit")
+# the CEN vocabularies' codes, shipped as data (geoint/vocabularies.toml)
+COMMODITIES = SHIPPED.codes("commodity")
+TRANSPORT_MODES = SHIPPED.codes("transport_mode")
+DIRECTIONS = SHIPPED.codes("direction")
 # CEN fields seizure trends group by (``crossing``: the official crossing near the seizure)
 SEIZURE_TREND_FIELDS = (
     "commodity", "transport_mode", "concealment", "detection_method", "direction",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import polars as pl
 
 from geoint.layers.region import Region
@@ -10,7 +11,8 @@ from geoint.schema import GAZETTEER_SCHEMA
 
 
 def build_gazetteer(region: Region | None = None) -> pl.DataFrame:
-    """Return ``name, lat, lon, population, source`` for the region's and the world's places.
+    """Return ``name, lat, lon, population, source, country`` for the region's and the world's
+    places.
 
     Polygon places are represented by their centroid (a representative point inside them).
     """
@@ -32,7 +34,7 @@ def build_gazetteer(region: Region | None = None) -> pl.DataFrame:
                         "source": "region",
                     },
                     schema=GAZETTEER_SCHEMA,
-                )
+                ).with_columns(pl.Series("country", _countries(places), dtype=pl.String))
             )
     world = world_places()
     for column in ("name", "nameascii"):
@@ -46,6 +48,13 @@ def build_gazetteer(region: Region | None = None) -> pl.DataFrame:
                     "source": "world",
                 },
                 schema=GAZETTEER_SCHEMA,
-            )
+            ).with_columns(pl.Series("country", world["adm0name"].astype(str).tolist()))
         )
     return pl.concat(frames).unique(["name", "lat", "lon", "source"], maintain_order=True)
+
+
+def _countries(places: gpd.GeoDataFrame) -> list[str | None]:
+    """Each place's country, when the layer names one."""
+    if "country" not in places.columns:
+        return [None] * len(places)
+    return [str(c) if isinstance(c, str) and c else None for c in places["country"]]

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "web" / "locale"
 TEMPLATE = LOCALE / "geoint.pot"
 SOURCES = (
-    "web/map.py", "web/legend.py", "web/basemap.py", "api/session.py",
+    "web/map.py", "web/legend.py", "web/basemap.py", "api/session.py", "web/field.py",
     # the CLI messages shown to units (docs/map.md, "Languages")
     "geoint/cli/common.py", "geoint/cli/main.py", "geoint/cli/alerts.py", "geoint/cli/patrol.py",
 )  # fmt: skip

@@ -1,12 +1,15 @@
 """Write the README's screenshots of the served map with headless Chromium.
 
-    .venv/bin/python scripts/screenshot.py [--workspace W] [--out-dir docs] [--lang en]
+    .venv/bin/python scripts/screenshot.py [--workspace W] [--out-dir docs] [--lang en] [--field]
 
 Without ``--workspace`` it first builds the sample workspace with ``geoint demo`` in a temporary
 folder. It serves the workspace on loopback (an analyst key created for the run and revoked at
 the end) and saves three views of ``/map``: the default view (``map.png``), the panel of the
 busiest cell of the day zoomed in to its res-8 neighbours (``map-cell.png``) and the most severe
-new alert's popup (``map-alert.png``).
+new alert's popup (``map-alert.png``). With ``--field`` it takes the field app at a phone's
+viewport (390×844) instead: the seizure form (``field-form.png``), the queue with a record saved
+offline and one sent (``field-queue.png``) and the inbox seen from near the border
+(``field-inbox.png``).
 """
 
 import argparse
@@ -101,12 +104,73 @@ def screenshots(workspace: Path, out_dir: Path, lang: str) -> list[Path]:
     return written
 
 
+def field_screenshots(workspace: Path, out_dir: Path, lang: str) -> list[Path]:
+    """Serve `workspace`, take the field app's three views at 390×844, return the files."""
+    from playwright.sync_api import sync_playwright
+
+    store = Workspace(workspace)
+    keys = KeyStore(store)
+    key, text = keys.create("analyst", [])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / f"field-{name}.png" for name in ("form", "queue", "inbox")]
+    log = Path(tempfile.gettempdir()) / "geoint_screenshot_server.log"
+    server = start_server(workspace, workspace / "region", log, timeout_s=120)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
+            context = browser.new_context(
+                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                device_scale_factor=2, locale=lang,
+                geolocation={"latitude": 6.45, "longitude": 2.55}, permissions=["geolocation"],
+            )  # fmt: skip
+            page = context.new_page()
+            page.goto(f"{server.url}/login?next=/field/")
+            page.fill("input[name=key]", text)
+            with page.expect_navigation(wait_until="load"):
+                page.click("[type=submit]")
+            page.wait_for_selector("body[data-ready=true]", state="attached", timeout=60000)
+            page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=60000)
+            page.click("#gps")
+            page.wait_for_function("document.querySelector('#f-where').value !== ''")
+            page.select_option("#f-commodity", "tobacco")
+            page.fill("#f-quantity", "1200")
+            page.select_option("#f-unit", index=1)
+            page.select_option("#f-transport_mode", "truck")
+            page.screenshot(path=str(written[0]))
+            page.click("#save")
+            page.wait_for_selector("#queue .record.sent", state="attached", timeout=60000)
+            context.set_offline(True)
+            page.fill("#f-where", "6°22'N 2°42'E")
+            page.select_option("#f-commodity", "fuel")
+            page.fill("#f-quantity", "400")
+            page.fill("#f-vehicle_id", "RB 4471")
+            page.click("#save")
+            page.wait_for_selector("#queue .record.queued", state="attached", timeout=60000)
+            page.click("#tab-queue")
+            page.screenshot(path=str(written[1]))
+            context.set_offline(False)
+            page.wait_for_selector("#queue .record.queued", state="detached", timeout=60000)
+            page.click("#tab-inbox")
+            page.wait_for_selector("#inbox .alert", timeout=60000)
+            page.wait_for_function("document.querySelector('#inbox').textContent.includes('km')")
+            page.screenshot(path=str(written[2]))
+            browser.close()
+    finally:
+        stop_server(server)
+        keys.revoke(key.id)
+        store.engine.dispose()
+    return written
+
+
 def main() -> int:
     """Parse the arguments, build the sample workspace if none is given, take the screenshots."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, help="an analysed workspace with W/region")
     parser.add_argument("--out-dir", type=Path, default=Path("docs"))
     parser.add_argument("--lang", default="en", choices=("en", "fr"))
+    parser.add_argument("--field", action="store_true", help="the field app instead of the map")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         workspace = args.workspace
@@ -114,7 +178,8 @@ def main() -> int:
             workspace = Path(scratch) / "ws"
             demo = [sys.executable, "-m", "geoint", "demo", "--workspace", str(workspace), "--json"]
             subprocess.run(demo, check=True, stdout=subprocess.DEVNULL)
-        for path in screenshots(workspace, args.out_dir, args.lang):
+        take = field_screenshots if args.field else screenshots
+        for path in take(workspace, args.out_dir, args.lang):
             print(f"wrote {path}")
     return 0
 

@@ -99,8 +99,9 @@ _BIND = """function (feature, layer) {
 SEIZURE_FIELDS = (
     "seizure_id", "origin", "ts", "position_precision", "place", "commodity", "quantity", "unit",
     "transport_mode", "concealment", "detection_method", "direction", "origin_country",
-    "destination_country", "vehicle_id", "description",
+    "destination_country", "vehicle_id", "vehicle_type", "description",
 )  # fmt: skip
+THUMBNAILS_SHOWN = 6  # of a seizure's photos, in its popup
 # The feature properties the filter panel offers and their labels, in the panel's order.
 FILTER_LABELS = {
     "event_type": N_("event type"),
@@ -128,7 +129,7 @@ VOCABULARY = (
     N_("seizure id"), N_("ts"), N_("position precision"), N_("place"), N_("quantity"),
     N_("unit"), N_("detection method"), N_("direction"), N_("origin country"), N_("origin"),
     N_("effort"), N_("searched"),
-    N_("destination country"), N_("vehicle id"), N_("description"),
+    N_("destination country"), N_("vehicle id"), N_("vehicle type"), N_("description"),
 )  # fmt: skip
 # The day's layers `day_layers` fills, in drawing order.
 DAY_LAYERS = ("risk", "hotspots", "events", "alerts", "seizures", "partner", "track")
@@ -318,7 +319,7 @@ def day_layers(
         layers["hotspots"] = _hotspot_layer(data, _)
         layers["events"] = _event_layer(data.events, tz, _)
         layers["alerts"] = _alert_layer(data, api_url, tz, _)
-    layers["seizures"] = _seizure_layer(data.seizures, tz, _)
+    layers["seizures"] = _seizure_layer(data.seizures, api_url, tz, _)
     if data.partner.height:
         layers["partner"] = _partner_layer(data.partner, tz, _)
     if data.track is not None and data.vehicle is not None:
@@ -839,13 +840,16 @@ def _patrol_layer(
     return legend_html(title, entries)
 
 
-def _seizure_layer(seizures: pl.DataFrame, tz: ZoneInfo, _: Callable[[str], str]) -> dict:
-    """Seizures up to the day, coloured by commodity, with their CEN fields."""
+def _seizure_layer(
+    seizures: pl.DataFrame, api_url: str | None, tz: ZoneInfo, _: Callable[[str], str]
+) -> dict:
+    """Seizures up to the day, coloured by commodity, with their CEN fields and photos."""
     rows = list(seizures.iter_rows(named=True))
     title = _("Seizure")
     popups = [
         _card(f"{title} {r['seizure_id']}",
-              [(_(f.replace("_", " ")), r.get(f)) for f in SEIZURE_FIELDS], tz=tz)
+              [(_(f.replace("_", " ")), r.get(f)) for f in SEIZURE_FIELDS], tz=tz,
+              foot=_thumbnails(r.get("photos") or [], api_url, _))
         for r in rows
     ]  # fmt: skip
     kinds = [_((r["commodity"] or "other").replace("_", " ")) for r in rows]
@@ -884,6 +888,24 @@ def _record_value(value: object) -> object:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+def _thumbnails(photos: list[int], api_url: str | None, _: Callable[[str], str]) -> str:
+    """A seizure's photo thumbnails, each linking to its photo (served maps only: the offline
+    export holds no photos and says how many there are)."""
+    if not photos:
+        return ""
+    if api_url is None:
+        note = _("photos: {count} (on the served map only)").format(count=len(photos))
+        return f'<p class="geoint-photos">{_escape(note)}</p>'
+    word = _escape(_("photo"))
+    links = "".join(
+        f'<a href="{_escape(f"{api_url}/photos/{p}")}" target="_blank" rel="noopener">'
+        f'<img class="geoint-thumb" src="{_escape(f"{api_url}/photos/{p}/thumbnail")}" '
+        f'alt="{word} {p}" loading="lazy"></a>'
+        for p in photos[:THUMBNAILS_SHOWN]
+    )
+    return f'<div class="geoint-photos">{links}</div>'
 
 
 def _alert_layer(data: MapData, api_url: str | None, tz: ZoneInfo, _: Callable[[str], str]) -> dict:

@@ -142,6 +142,7 @@ def _ingest_records(
 ) -> None:
     from geoint.layers.gazetteer import build_gazetteer
     from geoint.pipeline.ingest import ingest_records
+    from geoint.vocabularies import region_vocabularies
 
     settings, store = open_workspace(workspace)
     gazetteer = None
@@ -155,6 +156,7 @@ def _ingest_records(
         gazetteer=gazetteer,
         fmt=fmt,
         column_map=_column_map(mapping),
+        vocabularies=region_vocabularies(region),
     )
     emit(as_json, report.to_dict(), lambda: print_report(report))
 

@@ -273,7 +273,9 @@ def _seizure_rows(
     text = [
         c.name
         for c in seizures.columns
-        if c.name not in ("seizure_id", "ts", "lat", "lon", "cell", "batch", "quantity")
+        # a client id is the sender's own idempotency key
+        if c.name
+        not in ("seizure_id", "ts", "lat", "lon", "cell", "batch", "quantity", "client_id")
         and c.name != "position_precision"
     ]
     return picked.select(
@@ -284,7 +286,10 @@ def _seizure_rows(
         pl.Series("cell", cells.astype(np.int64)),
         precision.cast(pl.String).alias("position_precision"),
         quantity.alias("quantity"),
-        *(pl.col(c).cast(pl.String) for c in text),
+        *(
+            (pl.col(c) if c in picked.columns else pl.lit(None)).cast(pl.String).alias(c)
+            for c in text
+        ),
         pl.lit(batch).alias("batch"),
     )
 

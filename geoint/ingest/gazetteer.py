@@ -56,3 +56,38 @@ def resolve_places(names: pl.Series, gazetteer: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit(PositionPrecision.PLACE.value))
         .alias("position_precision"),
     )
+
+
+def search_places(gazetteer: pl.DataFrame, text: str | None, limit: int | None) -> pl.DataFrame:
+    """``name, country, lat, lon`` of the places a seizure's ``place`` may name.
+
+    With `text`, the places whose name (ignoring case, accents and punctuation) starts with it,
+    or has a word that does: whole-name prefixes first, then region places, then the most
+    populous. Without, every place. At most `limit` (None: all); a name at one position once
+    (positions to 5 decimals, about a metre).
+    """
+    places = gazetteer.with_columns(
+        place_key(pl.col("name")).alias("_key"),
+        (pl.col("source") == "region").alias("_regional"),
+        (pl.col("country") if "country" in gazetteer.columns else pl.lit(None, pl.String))
+        .cast(pl.String)
+        .alias("country"),
+    )
+    order = ["_regional", "population"]
+    if text:
+        wanted = pl.select(place_key(pl.lit(text))).item()
+        if not wanted:
+            return places.select("name", "country", "lat", "lon").clear()
+        places = places.filter(
+            pl.col("_key").str.starts_with(wanted)
+            | pl.col("_key").str.contains(f" {wanted}", literal=True)
+        ).with_columns(pl.col("_key").str.starts_with(wanted).alias("_prefix"))
+        order = ["_prefix", *order]
+    return (
+        places.sort(order, descending=True, nulls_last=True, maintain_order=True)
+        # a name and its ASCII spelling match alike: one of them is enough
+        .with_columns(pl.col("lat").round(5), pl.col("lon").round(5))
+        .unique(["_key", "lat", "lon"], keep="first", maintain_order=True)
+        .select("name", "country", "lat", "lon")
+        .head(limit if limit is not None else places.height)
+    )

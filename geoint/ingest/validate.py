@@ -7,6 +7,7 @@ the order the checks are listed, and keeps its original values as JSON in ``raw`
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,21 +22,26 @@ from geoint.ingest.coords import parse_coordinate, parse_position
 from geoint.ingest.gazetteer import resolve_places
 from geoint.schema import (
     COMMODITIES,
-    DIRECTIONS,
     MAX_ID_CHARS,
     PING_REQUIRED,
     QUARANTINE_SCHEMA,
     ROW_NUMBER,
-    TRANSPORT_MODES,
     UTC_DATETIME,
     PositionPrecision,
     Reason,
 )
 from geoint.settings import IngestSettings
+from geoint.vocabularies import SHIPPED, Vocabularies
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # optional ping numbers are stored as float32
 ECHO_CHARS = 100  # characters of a refused value repeated in its quarantine detail
 SEIZURE_MIN_YEAR = 1970  # seizure archives (CEN, ASAM) reach back decades, unlike pings
+SEIZURE_VOCABULARIES = (
+    "commodity", "transport_mode", "direction", "concealment", "detection_method", "vehicle_type",
+)  # fmt: skip
+# a seizure given only a client id gets this id: the same client id, the same seizure id
+CLIENT_ID_NAMESPACE = uuid.UUID("4f1f6f0e-3c55-5b8e-9a43-6b1f3c0c2d15")
+_POSITION_COLUMNS = ("lat", "lon", "position", "place")
 
 
 @dataclass
@@ -44,6 +50,8 @@ class Validated:
 
     good: pl.DataFrame
     quarantined: pl.DataFrame
+    # every check each refused row broke (not only its first): what a form shows at its fields
+    errors: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -439,16 +447,28 @@ def segment_speeds_kmh(pings: pl.DataFrame) -> np.ndarray:
     return np.where(same, speed, np.nan)
 
 
+def client_seizure_id(client_id: str) -> str:
+    """The seizure id given to a record that has only a client id (the same for every resend)."""
+    return f"C-{uuid.uuid5(CLIENT_ID_NAMESPACE, client_id)}"
+
+
 def validate_seizures(
-    frame: pl.DataFrame, file: str, gazetteer: pl.DataFrame, now: datetime
+    frame: pl.DataFrame,
+    file: str,
+    gazetteer: pl.DataFrame,
+    now: datetime,
+    vocabularies: Vocabularies = SHIPPED,
 ) -> Validated:
-    """Check CEN-style seizures; positions from lat/lon, a `position` text or a `place` name."""
+    """Check CEN-style seizures; positions from lat/lon, a `position` text or a `place` name;
+    the vocabulary fields hold a code, a label or an alias of their (extended) vocabularies."""
     if "date" not in frame.columns:
         for alias in ("datetime", "ts"):
             if alias in frame.columns:
                 frame = frame.rename({alias: "date"})
                 break
-    require_columns(frame, file, ("seizure_id", "date"))
+    if "client_id" in frame.columns and "seizure_id" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("seizure_id"))
+    require_columns(frame, file, ("seizure_id", "date"), " (or client_id)")
     has_latlon = {"lat", "lon"} <= set(frame.columns)
     if not has_latlon and "position" not in frame.columns and "place" not in frame.columns:
         raise InputError(
@@ -469,8 +489,11 @@ def validate_seizures(
     )
     exact = lat.is_not_null() & lon.is_not_null()
     position_given = _position_given(frame, has_latlon)
+    client_id = _optional_text(frame, "client_id")
+    given_id = _optional_text(frame, "seizure_id")
     typed = frame.with_columns(
-        pl.col("seizure_id").cast(pl.String).str.strip_chars().alias("_seizure_id"),
+        client_id.alias("_client_id"),
+        pl.coalesce(given_id, _client_seizure_ids(frame)).alias("_seizure_id"),
         parse_timestamps(frame["date"]).alias("_ts"),
         pl.when(exact).then(lat).otherwise(places["lat"]).alias("_lat"),
         pl.when(exact).then(lon).otherwise(places["lon"]).alias("_lon"),
@@ -481,8 +504,12 @@ def validate_seizures(
         position_given.alias("_position_given"),
         _number(frame, "quantity").alias("_quantity"),
         *[
-            _vocabulary(frame, c).alias(f"_{c}")
-            for c in ("commodity", "transport_mode", "direction")
+            (
+                vocabularies.normalise(c, pl.col(c))
+                if c in frame.columns
+                else pl.lit(None, pl.String)
+            ).alias(f"_{c}")
+            for c in SEIZURE_VOCABULARIES
         ],
     )
     earliest = datetime(SEIZURE_MIN_YEAR, 1, 1, tzinfo=now.tzinfo)
@@ -490,7 +517,12 @@ def validate_seizures(
         pl.col("place").cast(pl.String) if "place" in frame.columns else pl.lit(None, pl.String)
     )
     checks = [
-        *_identifier("seizure_id", "_seizure_id", "a seizure id"),
+        *_identifier("seizure_id", "_seizure_id", "a seizure id (or a client_id)"),
+        *(
+            [_optional_identifier("client_id", "_client_id", "a client id")]
+            if "client_id" in frame.columns
+            else []
+        ),
         *_time_checks("date", "an ISO 8601 date or datetime", earliest, now),
         Check(
             "position" if not has_latlon else "lat",
@@ -512,12 +544,8 @@ def validate_seizures(
         ),
         *_position_range_checks("lat"),
         *[
-            _vocabulary_check(c, values)
-            for c, values in (
-                ("commodity", COMMODITIES),
-                ("transport_mode", TRANSPORT_MODES),
-                ("direction", DIRECTIONS),
-            )
+            _term_check(frame, c, vocabularies.codes(c))
+            for c in SEIZURE_VOCABULARIES
             if c in frame.columns
         ],
     ]
@@ -532,19 +560,9 @@ def validate_seizures(
             ),
         ]
     good, bad = _split(typed, checks)
-    text = [
-        c
-        for c in (
-            "unit",
-            "concealment",
-            "detection_method",
-            "origin_country",
-            "destination_country",
-            "vehicle_id",
-            "description",
-            "place",
-        )
-    ]
+    text = (
+        "unit", "origin_country", "destination_country", "vehicle_id", "description", "place",
+    )  # fmt: skip
     good = good.select(
         ROW_NUMBER,
         pl.col("_seizure_id").alias("seizure_id"),
@@ -553,7 +571,7 @@ def validate_seizures(
         pl.col("_lon").alias("lon"),
         pl.col("_position_precision").alias("position_precision"),
         pl.col("_quantity").alias("quantity"),
-        *[pl.col(f"_{c}").alias(c) for c in ("commodity", "transport_mode", "direction")],
+        *[pl.col(f"_{c}").alias(c) for c in SEIZURE_VOCABULARIES],
         *[
             (
                 pl.col(c).cast(pl.String).str.strip_chars()
@@ -562,8 +580,59 @@ def validate_seizures(
             ).alias(c)
             for c in text
         ],
+        pl.col("_client_id").alias("client_id"),
     )
-    return Validated(good, bad)
+    return Validated(good, bad, _every_failure(typed, checks))
+
+
+def _client_seizure_ids(frame: pl.DataFrame) -> pl.Series:
+    """The seizure id each row's client id gives (null without one); hashed per row, as uuid5
+    has no vectorised form: records posted by hand are few."""
+    if "client_id" not in frame.columns:
+        return pl.Series([None] * frame.height, dtype=pl.String)
+    given = frame.select(_optional_text(frame, "client_id")).to_series()
+    return pl.Series(
+        [None if c is None else client_seizure_id(c) for c in given.to_list()], dtype=pl.String
+    )
+
+
+def _optional_identifier(column: str, typed: str, what: str) -> Check:
+    """An optional identifier, when given, is at most MAX_ID_CHARS long without control chars."""
+    return _identifier(column, typed, what)[1]
+
+
+def _term_check(frame: pl.DataFrame, column: str, codes: Sequence[str]) -> Check:
+    """A vocabulary field that was given must stand for one of its terms."""
+    return Check(
+        column,
+        Reason.INVALID_VALUE,
+        _given(frame, column) & pl.col(f"_{column}").is_null(),
+        _detail(f"expected one of {', '.join(codes)} (or their English or French labels)", column),
+    )
+
+
+def _every_failure(typed: pl.DataFrame, checks: Sequence[Check]) -> pl.DataFrame:
+    """Every (row, column) check broken, in check order; a position reports only its first."""
+    found = [
+        typed.filter(check.failed.fill_null(False)).select(
+            pl.col(ROW_NUMBER).cast(pl.Int64),
+            pl.lit(check.column).alias("column"),
+            pl.lit(check.reason.value).alias("reason"),
+            check.detail.cast(pl.String).alias("detail"),
+            pl.lit(order).alias("_order"),
+        )
+        for order, check in enumerate(checks)
+    ]
+    if not found:
+        return empty_quarantine().drop("raw")
+    group = pl.when(pl.col("column").is_in(_POSITION_COLUMNS)).then(pl.lit("position"))
+    return (
+        pl.concat(found)
+        .with_columns(group.otherwise(pl.col("column")).alias("_group"))
+        .sort(ROW_NUMBER, "_order")
+        .unique([ROW_NUMBER, "_group"], keep="first", maintain_order=True)
+        .drop("_order", "_group")
+    )
 
 
 def _seizure_position(frame: pl.DataFrame, has_latlon: bool) -> tuple[pl.Series, pl.Series]:
@@ -659,13 +728,17 @@ def validate_declarations(frame: pl.DataFrame, file: str, now: datetime) -> Vali
         parse_timestamps(frame["deadline"]).alias("_deadline"),
         _coordinate(frame["dest_lat"], "lat").alias("_lat"),
         _coordinate(frame["dest_lon"], "lon").alias("_lon"),
-        _vocabulary(frame, "commodity").alias("_commodity"),
+        (
+            SHIPPED.normalise("commodity", pl.col("commodity"))
+            if "commodity" in frame.columns
+            else pl.lit(None, pl.String)
+        ).alias("_commodity"),
         _hs_code(frame).alias("_hs_code"),
     )
     checks = [
         *_identifier("vehicle_id", "_vehicle_id", "a vehicle id"),
         *_identifier("corridor_id", "_corridor_id", "a corridor id"),
-        *([_vocabulary_check("commodity", COMMODITIES)] if "commodity" in frame.columns else []),
+        *([_term_check(frame, "commodity", COMMODITIES)] if "commodity" in frame.columns else []),
         *(
             [
                 Check(

@@ -1,11 +1,12 @@
 """Seizure filters as SQL conditions, shared by the API, the OGC collection and the CLI.
 
 A filter holds, per CEN field, the values it accepts (any of them), a time interval, boxes and
-a text. Vocabulary fields (commodity, transport mode, direction) must hold known values; the
-free-text CEN fields (concealment, detection method, countries) match case-insensitively (ASCII
-case: SQLite's ``lower``); ``crossing`` is the official crossing a seizure was made at or near
-(`geoint.intel.crossings`); ``origin`` the administration that sent it (``local``: the
-workspace's own; exact names). The text matches any of `TEXT_COLUMNS` as a case-insensitive
+a text. Vocabulary fields (commodity, transport mode, direction, concealment, detection method,
+vehicle type) must hold known values (a code, a label or an alias); the countries match
+case-insensitively (ASCII case: SQLite's ``lower``); ``crossing`` is the official crossing a
+seizure was made at or near (`geoint.intel.crossings`); ``origin`` the administration that sent
+it (``local``: the workspace's own; exact names). The text matches any of `TEXT_COLUMNS` as a
+case-insensitive
 substring.
 """
 
@@ -21,18 +22,18 @@ import sqlalchemy as sa
 
 from geoint.errors import QueryError
 from geoint.layers import RegionIndex
-from geoint.schema import COMMODITIES, DIRECTIONS, TRANSPORT_MODES
 from geoint.store.origins import seizure_origin_is
 from geoint.store.tables import seizure_crossings, seizures
 from geoint.store.workspace import Box, Workspace, span_conditions
+from geoint.vocabularies import SHIPPED, Vocabularies
 
-VOCABULARIES: dict[str, tuple[str, ...]] = {
-    "commodity": COMMODITIES,
-    "transport_mode": TRANSPORT_MODES,
-    "direction": DIRECTIONS,
-}
-FREE_TEXT = ("concealment", "detection_method", "origin_country", "destination_country")
-FILTER_FIELDS = (*VOCABULARIES, *FREE_TEXT, "crossing", "origin")
+# fields holding codes of a controlled vocabulary (geoint.vocabularies): a filter value may be a
+# code, a label or an alias, and stands for its code
+VOCABULARY_FIELDS = (
+    "commodity", "transport_mode", "direction", "concealment", "detection_method", "vehicle_type",
+)  # fmt: skip
+FREE_TEXT = ("origin_country", "destination_country")
+FILTER_FIELDS = (*VOCABULARY_FIELDS, *FREE_TEXT, "crossing", "origin")
 TEXT_COLUMNS = ("seizure_id", "description", "place", "concealment", "vehicle_id")
 ORDER = (seizures.c.ts, seizures.c.seizure_id)
 
@@ -48,9 +49,11 @@ class SeizureFilter:
     text: str | None = None
 
 
-def field_values(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
-    """Values by filter field from (field, value) pairs, checked; a value may list several
-    separated by commas (``commodity=fuel,tobacco``)."""
+def field_values(
+    pairs: Iterable[tuple[str, str]], vocabularies: Vocabularies = SHIPPED
+) -> dict[str, tuple[str, ...]]:
+    """Values by filter field from (field, value) pairs, checked (vocabulary values become
+    their codes); a value may list several separated by commas (``commodity=fuel,tobacco``)."""
     found: dict[str, list[str]] = {}
     for name, raw in pairs:
         if name not in FILTER_FIELDS:
@@ -58,10 +61,13 @@ def field_values(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]
         values = [v.strip() for v in raw.split(",") if v.strip()]
         if not values:
             raise QueryError(name, "expected a value")
-        allowed = VOCABULARIES.get(name)
-        unknown = sorted(set(values) - set(allowed)) if allowed else []
-        if unknown:
-            raise QueryError(name, f"expected one of {', '.join(allowed)}, got {unknown}")
+        if name in VOCABULARY_FIELDS:
+            codes = [vocabularies.code_of(name, value) for value in values]
+            unknown = sorted(v for v, code in zip(values, codes, strict=True) if code is None)
+            if unknown:
+                allowed = ", ".join(vocabularies.codes(name))
+                raise QueryError(name, f"expected one of {allowed}, got {unknown}")
+            values = [code for code in codes if code is not None]
         found.setdefault(name, []).extend(values)
     return {name: tuple(dict.fromkeys(values)) for name, values in found.items()}
 
@@ -175,8 +181,6 @@ def _polars_type(name: str) -> pl.DataType:
 def seizure_queryables() -> dict[str, dict[str, Any]]:
     """JSON Schema of each filter field (OGC API – Features Part 3 queryables)."""
     described = {
-        "concealment": "where the goods were hidden (CEN free text; case-insensitive)",
-        "detection_method": "how the seizure was made (CEN free text; case-insensitive)",
         "origin_country": "country of origin (case-insensitive)",
         "destination_country": "country of destination (case-insensitive)",
         "crossing": "official crossing within the radius of the seizure (layer name)",
@@ -185,8 +189,8 @@ def seizure_queryables() -> dict[str, dict[str, Any]]:
     for name in FILTER_FIELDS:
         if name == "origin":  # the OGC items take it as a parameter of their own
             continue
-        if name in VOCABULARIES:
-            found[name] = {"type": "string", "enum": list(VOCABULARIES[name]), "title": name}
+        if name in VOCABULARY_FIELDS:
+            found[name] = {"type": "string", "enum": list(SHIPPED.codes(name)), "title": name}
         else:
             found[name] = {"type": "string", "title": name, "description": described[name]}
     return found

@@ -7,8 +7,10 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -19,6 +21,7 @@ from geoint.h3index import latlng_to_cells
 from geoint.ingest.readers import ReadResult, read_records
 from geoint.ingest.validate import (
     Validated,
+    client_seizure_id,
     duplicates_of_stored,
     duplicates_within,
     flag_spikes,
@@ -28,9 +31,17 @@ from geoint.ingest.validate import (
     validate_watchlist,
 )
 from geoint.pipeline.progress import Progress, step
-from geoint.schema import DUPLICATE_REASONS, GAZETTEER_SCHEMA, PING_SCHEMA, IngestReport
+from geoint.schema import (
+    DUPLICATE_REASONS,
+    GAZETTEER_SCHEMA,
+    PING_SCHEMA,
+    ROW_NUMBER,
+    IngestReport,
+)
 from geoint.settings import GeointSettings
+from geoint.store.tables import seizures
 from geoint.store.workspace import Batch, PingPart, Workspace
+from geoint.vocabularies import SHIPPED, Vocabularies
 
 RECORD_KINDS = ("seizures", "watchlist", "declarations")
 log = logging.getLogger("geoint.ingest")
@@ -121,7 +132,7 @@ def _store_pings(
             (pl.int_range(pl.len(), dtype=pl.UInt64) + (batch.first_ping_id or 0)).alias("ping_id")
         ).select(list(PING_SCHEMA))
         parts = workspace.write_ping_parts(batch, pings)
-        report = _report(read, name, "pings", validated, repeated, batch, pings.height)
+        report = _report(read, name, "pings", validated, repeated, str(batch.batch), pings.height)
         report.flagged_spikes = int(pings["spike"].sum())
         _commit(workspace, batch, report, read, validated, repeated, parts, queue_analysis)
     ingest = settings.ingest
@@ -200,6 +211,7 @@ def ingest_records(
     fmt: str | None = None,
     column_map: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    vocabularies: Vocabularies = SHIPPED,
 ) -> IngestReport:
     """Ingest seizures, a watch list or transit declarations into their tables."""
     if kind not in RECORD_KINDS:
@@ -210,7 +222,9 @@ def ingest_records(
     if prior:
         return _already_ingested(workspace, prior, str(path))
     read = read_records(path, fmt, column_map)
-    return ingest_record_rows(workspace, kind, read, str(path), sha, settings, gazetteer, now)
+    return ingest_record_rows(
+        workspace, kind, read, str(path), sha, settings, gazetteer, now, vocabularies
+    )
 
 
 def ingest_record_rows(
@@ -222,30 +236,77 @@ def ingest_record_rows(
     settings: GeointSettings,
     gazetteer: pl.DataFrame | None = None,
     now: datetime | None = None,
+    vocabularies: Vocabularies = SHIPPED,
 ) -> IngestReport:
     """Ingest records already read from a file or a request body named `name`."""
-    with workspace.writer():
-        prior = workspace.committed_batch(sha, kind)
-        if prior:
-            return _already_ingested(workspace, prior, name)
-        return _store_records(workspace, kind, read, name, sha, settings, gazetteer, now)
+    args = (kind, read, name, sha, settings, gazetteer, now, vocabularies)
+    return ingest_checked_records(workspace, *args)[0]
 
 
-def _store_records(
+def ingest_checked_records(
     workspace: Workspace,
     kind: str,
     read: ReadResult,
     name: str,
     sha: str,
     settings: GeointSettings,
-    gazetteer: pl.DataFrame | None,
-    now: datetime | None,
-) -> IngestReport:
-    started = time.perf_counter()
+    gazetteer: pl.DataFrame | None = None,
+    now: datetime | None = None,
+    vocabularies: Vocabularies = SHIPPED,
+) -> tuple[IngestReport, CheckedRecords | None]:
+    """Ingest records; also return how each was judged (None when the content was ingested
+    before and nothing was checked)."""
+    with workspace.writer():
+        prior = workspace.committed_batch(sha, kind)
+        if prior:
+            return _already_ingested(workspace, prior, name), None
+        started = time.perf_counter()
+        checked = check_records(workspace, kind, read, name, settings, gazetteer, now, vocabularies)
+        with _undone_on_failure(workspace, name) as undoable:
+            batch = undoable(workspace.begin_batch(kind, name, sha))
+            report = _report(
+                read, name, kind, checked.validated, checked.repeated, str(batch.batch),
+                checked.unique.height,
+            )  # fmt: skip
+            _commit(workspace, batch, report, read, checked.validated, checked.repeated,
+                    records=checked.unique.drop("_row"))  # fmt: skip
+        report.seconds = time.perf_counter() - started
+        return report, checked
+
+
+@dataclass
+class CheckedRecords:
+    """Records validated and de-duplicated (against each other and the store), not stored."""
+
+    read: ReadResult
+    validated: Validated
+    unique: pl.DataFrame  # what storing would add (``_row`` kept)
+    repeated: pl.DataFrame  # duplicate rows, as quarantine rows
+
+    def report(self, name: str, kind: str) -> IngestReport:
+        """The ingest report storing these records would give (no batch)."""
+        return _report(self.read, name, kind, self.validated, self.repeated, "", self.unique.height)
+
+
+def check_records(
+    workspace: Workspace,
+    kind: str,
+    read: ReadResult,
+    name: str,
+    settings: GeointSettings,
+    gazetteer: pl.DataFrame | None = None,
+    now: datetime | None = None,
+    vocabularies: Vocabularies = SHIPPED,
+) -> CheckedRecords:
+    """Validate and de-duplicate records without storing anything (also a dry run's answer).
+
+    Seizures are unique by id and, when they have one, by client id (a resend of a record
+    the store holds, under the same or another seizure id, is a duplicate).
+    """
     now = now or datetime.now(UTC)
     if kind == "seizures":
         places = gazetteer if gazetteer is not None else pl.DataFrame(schema=GAZETTEER_SCHEMA)
-        validated = validate_seizures(read.frame, name, places, now)
+        validated = validate_seizures(read.frame, name, places, now, vocabularies)
     elif kind == "watchlist":
         validated = validate_watchlist(read.frame, name, now)
     else:
@@ -253,22 +314,24 @@ def _store_records(
     keys = _RECORD_KEYS[kind]
     values = [c for c in validated.good.columns if c not in (*keys, "_row")]
     raw = [c for c in validated.good.columns if c != "_row"]
+    stored = workspace.read_table(kind)
     unique, within = duplicates_within(validated.good, keys, values, raw)
-    unique, against_store = duplicates_of_stored(
-        unique, workspace.read_table(kind), keys, values, raw
-    )
-    repeated = pl.concat([within, against_store])
+    unique, against_store = duplicates_of_stored(unique, stored, keys, values, raw)
+    repeated = [within, against_store]
     if kind == "seizures":
+        keyed = unique.filter(pl.col("client_id").is_not_null())
+        same = [c for c in values if c != "client_id"] + ["seizure_id"]
+        keyed, again = duplicates_within(keyed, ("client_id",), same, raw)
+        keyed, resent = duplicates_of_stored(
+            keyed, stored.filter(pl.col("client_id").is_not_null()), ("client_id",), same, raw
+        )
+        unique = pl.concat([keyed, unique.filter(pl.col("client_id").is_null())])
+        repeated += [again, resent]
         cells = latlng_to_cells(
             unique["lat"].to_numpy(), unique["lon"].to_numpy(), settings.h3_resolution
         )
         unique = unique.with_columns(pl.Series("cell", cells.astype(np.int64)))
-    with _undone_on_failure(workspace, name) as undoable:
-        batch = undoable(workspace.begin_batch(kind, name, sha))
-        report = _report(read, name, kind, validated, repeated, batch, unique.height)
-        _commit(workspace, batch, report, read, validated, repeated, records=unique.drop("_row"))
-    report.seconds = time.perf_counter() - started
-    return report
+    return CheckedRecords(read, validated, unique, pl.concat(repeated))
 
 
 def _report(
@@ -277,7 +340,7 @@ def _report(
     kind: str,
     validated: Validated,
     repeated: pl.DataFrame,
-    batch: Batch,
+    batch_id: str,
     accepted: int,
 ) -> IngestReport:
     quarantined = pl.concat([read.rejected, validated.quarantined])
@@ -290,7 +353,7 @@ def _report(
         duplicates=repeated.height,
         quarantined=quarantined.height,
         quarantined_by_reason=dict(zip(by_reason["reason"], by_reason["len"], strict=True)),
-        batch_id=str(batch.batch),
+        batch_id=batch_id,
     )
 
 
@@ -337,3 +400,65 @@ def _already_ingested(workspace: Workspace, prior: Batch, name: str) -> IngestRe
         already_ingested=True,
         batch_id=str(prior.batch),
     )
+
+
+def record_outcomes(workspace: Workspace, checked: CheckedRecords) -> list[dict[str, Any]]:
+    """What became of each seizure record, by row: ``{"row", "client_id", "seizure_id",
+    "status": "stored" | "duplicate" | "refused", "errors": [{"field", "reason", "detail"}]}``.
+
+    A duplicate of a stored client id names the stored seizure's id. In a dry run, ``stored``
+    means the record would be stored.
+    """
+    frame = checked.read.frame
+    texts = [
+        (pl.col(c).cast(pl.String).str.strip_chars() if c in frame.columns else pl.lit(None))
+        .cast(pl.String)
+        .alias(c)
+        for c in ("client_id", "seizure_id")
+    ]
+    given = frame.select(ROW_NUMBER, *texts).with_columns(
+        pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("client_id", "seizure_id")
+    )
+    given = pl.concat([given, checked.read.rejected.select(ROW_NUMBER)], how="diagonal_relaxed")
+    stored_ids = _stored_seizure_ids(workspace, given["client_id"].drop_nulls().to_list())
+    refusals = pl.concat(
+        [
+            checked.read.rejected.select(ROW_NUMBER, "column", "reason", "detail"),
+            checked.validated.errors
+            if checked.validated.errors is not None
+            else checked.validated.quarantined.select(ROW_NUMBER, "column", "reason", "detail"),
+        ]
+    )
+    errors: dict[int, list[dict[str, Any]]] = {}
+    for row, column, reason, detail in refusals.iter_rows():
+        errors.setdefault(row, []).append({"field": column, "reason": reason, "detail": detail})
+    duplicate = set(checked.repeated[ROW_NUMBER].to_list())
+    outcomes = []
+    for row, client_id, seizure_id in given.sort(ROW_NUMBER).iter_rows():
+        if seizure_id is None and client_id is not None:
+            seizure_id = stored_ids.get(client_id, client_seizure_id(client_id))
+        status = "refused" if row in errors else "duplicate" if row in duplicate else "stored"
+        if status == "duplicate" and client_id in stored_ids:
+            seizure_id = stored_ids[client_id]
+        outcomes.append(
+            {
+                "row": row,
+                "client_id": client_id,
+                "seizure_id": seizure_id,
+                "status": status,
+                "errors": errors.get(row, []),
+            }
+        )
+    return outcomes
+
+
+def _stored_seizure_ids(workspace: Workspace, client_ids: Sequence[str]) -> dict[str, str]:
+    """The stored seizure id of each stored client id among `client_ids`."""
+    if not client_ids:
+        return {}
+    query = sa.select(seizures.c.client_id, seizures.c.seizure_id).where(
+        seizures.c.client_id.in_(list(client_ids))
+    )
+    with workspace.engine.connect() as conn:
+        return dict(conn.execute(query).tuples().all())

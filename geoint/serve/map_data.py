@@ -19,11 +19,12 @@ from typing import Any, Protocol
 import numpy as np
 import polars as pl
 
-from geoint.alerts.store import AlertStore
+from geoint.alerts.store import OPEN_STATUSES, AlertQuery, AlertStore
 from geoint.exchange.provenance import partner_records, received_count, with_origins
 from geoint.h3index import parent_cells
 from geoint.serve.caches import file_version
 from geoint.store.cell_tables import EMERGING, cell_table_path, read_optional_table
+from geoint.store.photos import PhotoStore
 from geoint.store.workspace import EVENTS_FILE, Workspace
 from geoint.times import as_utc
 
@@ -52,7 +53,7 @@ class MapData:
     hotspots: pl.DataFrame  # the day's significant Gi* cells, strongest first, with `emerging`
     events: pl.DataFrame  # events that started on the day
     alerts: list[dict]  # alerts open on the day (`alert_dict` plus its first `event`), newest first
-    seizures: pl.DataFrame  # seizures up to the day, newest first
+    seizures: pl.DataFrame  # seizures up to the day, newest first, with their `photos` ids
     vehicle: str | None = None
     track: pl.DataFrame | None = None  # the vehicle's pings of the day (ts, lat, lon) in order
     complete_days: list[date] = field(default_factory=list)  # analysed days covered whole
@@ -118,6 +119,7 @@ def map_data(
         seizures = seizures.filter(pl.col("ts").dt.date() <= day)
     seizures = _in_scope(seizures, sectors, ground).sort("ts", descending=True).head(max_features)
     seizures = with_origins(workspace, seizures)  # partner seizures show who sent them
+    seizures = _with_photos(workspace, seizures)
     track = None
     if vehicle is not None and day is not None:
         track = workspace.read_pings(
@@ -139,6 +141,13 @@ def map_data(
     )  # fmt: skip
 
 
+def _with_photos(workspace: Workspace, seizures: pl.DataFrame) -> pl.DataFrame:
+    """The seizures with ``photos``: the ids of their photos, oldest first."""
+    found = PhotoStore(workspace).of_seizures(seizures["seizure_id"].to_list())
+    ids = [[p.id for p in found.get(s, [])] for s in seizures["seizure_id"].to_list()]
+    return seizures.with_columns(pl.Series("photos", ids, dtype=pl.List(pl.Int64)))
+
+
 def latest_ping(workspace: Workspace, since: date) -> datetime | None:
     """The time of the latest stored ping on or after `since` (only those parts are read)."""
     found = workspace.scan_pings(since).select(pl.col("ts").max()).collect().item()
@@ -158,16 +167,25 @@ def map_data_version(workspace: Workspace, alerts: AlertStore, vehicle: str | No
     """A value that changes whenever something `map_data` reads from `workspace` changes.
 
     The cell tables and the events file by modification time and size (None when missing), the
-    alerts by their latest change, the seizures by count and latest batch, the partner records
-    by count and the latest committed ingest (the latest ping chooses the day; a track reads
-    the pings).
+    alerts by their latest change, the seizures by count and latest batch (their photos by
+    count and latest id), the partner records by count and the latest committed ingest (the
+    latest ping chooses the day; a track reads the pings).
     """
     files = [cell_table_path(workspace.root, name) for name in MAP_TABLES]
     files.append(workspace.root / EVENTS_FILE)
     stats = tuple(file_version(path) for path in files)
     pings = workspace.latest_ping_batch()
-    seizures = workspace.table_version("seizures")
+    seizures = workspace.table_version("seizures"), PhotoStore(workspace).version()
     return stats, alerts.last_seq(), seizures, received_count(workspace), pings, vehicle
+
+
+def open_alerts(
+    workspace: Workspace, alerts: AlertStore, sectors: frozenset[str] | None, limit: int
+) -> list[dict[str, Any]]:
+    """The open alerts of `sectors` (all without a scope), newest first, each with its first
+    evidence event's row as ``event`` (what the map's popups and the field inbox say in words)."""
+    found, _cursor = alerts.list(AlertQuery(limit=limit, status=OPEN_STATUSES, sectors=sectors))
+    return _with_events(found, workspace.read_events()) if found else []
 
 
 def _in_scope(

@@ -102,7 +102,11 @@ seizures = sa.Table(
     sa.Column("vehicle_id", sa.String(128), index=True),
     sa.Column("description", sa.Text),
     sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
+    sa.Column("vehicle_type", sa.String(32)),
+    sa.Column("client_id", sa.String(128)),  # a client's idempotency key (docs/field.md)
 )
+# one seizure per client id, whatever the resends and races: the database says so, not a read
+SEIZURE_CLIENT_ID_INDEX = sa.Index("ux_seizures_client_id", seizures.c.client_id, unique=True)
 
 watchlist = sa.Table(
     "watchlist",
@@ -131,6 +135,27 @@ declarations = sa.Table(
     sa.Column("hs_code", sa.String(16)),
     sa.Column("origin_country", sa.Text),
     sa.Column("destination_country", sa.Text),
+)
+
+# Photos of seizures (docs/field.md): files content-addressed under the workspace's photos/,
+# one row per seizure and content; a client id makes an upload's resend harmless.
+seizure_photos = sa.Table(
+    "seizure_photos",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("seizure_id", sa.String(128), nullable=False, index=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("media_type", sa.String(16), nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.Integer, nullable=False),
+    sa.Column("exif_lat", sa.Float),
+    sa.Column("exif_lon", sa.Float),
+    sa.Column("client_id", sa.String(128), unique=True),
+    sa.Column("uploaded_by", sa.String(16), nullable=False),  # the key's id
+    sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("seizure_id", "sha256"),
+    sqlite_autoincrement=True,  # a deleted photo's id is never given to another
 )
 
 RECORD_TABLES: dict[str, sa.Table] = {

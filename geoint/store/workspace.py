@@ -35,6 +35,7 @@ from geoint.store.cell_tables import cells_folder
 from geoint.store.tables import (
     LEDGER_STATUS_INDEX,
     RECORD_TABLES,
+    SEIZURE_CLIENT_ID_INDEX,
     counters,
     ingest_ledger,
     metadata,
@@ -152,6 +153,8 @@ class Workspace:
                 with self.engine.begin() as conn:
                     conn.execute(sa.schema.CreateIndex(LEDGER_STATUS_INDEX, if_not_exists=True))
                 self._add_missing_columns()
+                with self.engine.begin() as conn:  # on a column older workspaces just got
+                    conn.execute(sa.schema.CreateIndex(SEIZURE_CLIENT_ID_INDEX, if_not_exists=True))
                 self._catalogue_existing_parts()
 
     def _add_missing_columns(self) -> None:

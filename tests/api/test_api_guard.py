@@ -79,7 +79,7 @@ def api_routes(routes: list, prefix: str = "") -> Iterator[tuple[str, APIRoute]]
 
 def _unsafe_routes(client: TestClient) -> list[tuple[str, str]]:
     return [
-        (method, path.replace("{alert_id}", "1"))
+        (method, path.replace("{alert_id}", "1").replace("{seizure_id}", "S-1"))
         for path, route in api_routes(client.app.routes)
         for method in sorted(route.methods - SAFE)
     ]
@@ -98,6 +98,7 @@ def _depends_on(route: APIRoute, targets: tuple) -> bool:
 def test_every_state_change_with_the_session_refuses_other_origins(signed_in):
     routes = _unsafe_routes(signed_in)
     assert ("POST", "/api/v1/alerts/1/ack") in routes and len(routes) >= 12
+    assert ("POST", "/api/v1/seizures/S-1/photos") in routes
     for method, path in routes:
         if path == "/login":
             continue

@@ -60,11 +60,13 @@ FILTERS = [
         {"transport_mode": "truck", "direction": "import"},
         lambda d: (d.transport_mode == "truck") & (d.direction == "import"),
     ),
-    ({"concealment": "FALSE FLOOR"}, lambda d: _lower(d.concealment) == "false floor"),
+    # vocabulary fields take a code, a label or an alias and match the stored code
+    ({"concealment": "FALSE FLOOR"}, lambda d: d.concealment == "roof_floor"),
     (
-        {"detection_method": "x-ray scanner"},
-        lambda d: _lower(d.detection_method) == "x-ray scanner",
+        {"concealment": "Roof or floor,fuel_tank"},
+        lambda d: d.concealment.isin(["roof_floor", "fuel_tank"]),
     ),
+    ({"detection_method": "Scanner ou rayons X"}, lambda d: d.detection_method == "scanner"),
     ({"origin_country": "nigeria"}, lambda d: _lower(d.origin_country) == "nigeria"),
     ({"destination_country": "Niger"}, lambda d: _lower(d.destination_country) == "niger"),
     ({"crossing": "Seme"}, lambda d: d.crossing == "Seme"),
@@ -172,9 +174,10 @@ def test_queryables_are_advertised(served):
     schema = client.get("/ogc/collections/seizures/queryables", headers=headers).json()
     assert set(schema["properties"]) == {
         "commodity", "transport_mode", "concealment", "detection_method", "direction",
-        "origin_country", "destination_country", "crossing",
+        "vehicle_type", "origin_country", "destination_country", "crossing",
     }  # fmt: skip
     assert "fuel" in schema["properties"]["commodity"]["enum"]
+    assert "fuel_tank" in schema["properties"]["concealment"]["enum"]
     described = client.get("/ogc/collections/seizures", headers=headers).json()
     assert any(link["rel"].endswith("/queryables") for link in described["links"])
     assert (

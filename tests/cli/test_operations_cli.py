@@ -25,10 +25,15 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 HOSTILE = '$x$ <img src=x onerror="window.__xss = 1"><script>window.__xss = 2</script>'
+_QUOTED = HOSTILE.replace(chr(34), chr(34) * 2)
+# concealment is a vocabulary code: the hostile text is the origin of a route frequent enough
+# to be among the top routes, and the description
 HOSTILE_CSV = (
-    "seizure_id,date,lat,lon,commodity,transport_mode,concealment,description\n"
-    f'XSS-OP,2026-03-04T08:00:00Z,6.8,2.66,fuel,car,"{HOSTILE.replace(chr(34), chr(34) * 2)}",'
-    f'"{HOSTILE.replace(chr(34), chr(34) * 2)}"\n'
+    "seizure_id,date,lat,lon,commodity,transport_mode,concealment,origin_country,description\n"
+    + "".join(
+        f'XSS-OP-{i},2026-03-04T08:0{i}:00Z,6.8,2.66,fuel,car,false floor,"{_QUOTED}","{_QUOTED}"\n'
+        for i in range(6)
+    )
 )
 
 
@@ -69,7 +74,7 @@ def test_create_list_show_tag_the_window_and_scope(sample):
     shown = _json("operations", "show", str(thunder["id"]), "-w", ws)
     window = frame[(frame.ts >= "2026-03-02") & (frame.ts < "2026-03-05")]
     expected = window[window.commodity.isin(["fuel", "drugs"])].sort_values(["ts", "seizure_id"])
-    assert shown["seizures"] == expected.seizure_id.tolist() and "XSS-OP" in shown["seizures"]
+    assert shown["seizures"] == expected.seizure_id.tolist() and "XSS-OP-0" in shown["seizures"]
     start, end = pd.Timestamp("2026-03-02", tz="UTC"), pd.Timestamp("2026-03-05", tz="UTC")
     overlapping = events[(events.start < end) & (events.end >= start)]
     assert sorted(shown["events"]) == sorted(overlapping.event_id)
@@ -141,7 +146,7 @@ def test_the_briefing_opens_offline_and_its_pdf_has_the_charts(sample, tmp_path)
     for heading in ("Headline figures", "By means of transport", "By concealment method",
                     "Top routes", "Notable alerts"):  # fmt: skip
         assert heading in text
-    # the concealment is a chart label: text, with its dollars (no math), never markup
+    # the hostile origin is a chart label: text, with its dollars (no math), never markup
     assert '$x$ <img src=x onerror="window.__xss = 1">' in text
 
     pdf = tmp_path / "briefing.pdf"

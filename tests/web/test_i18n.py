@@ -11,7 +11,7 @@ from geoint.web.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, gettext_for, negotiat
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = (
-    "web/map.py", "web/legend.py", "web/basemap.py", "api/session.py",
+    "web/map.py", "web/legend.py", "web/basemap.py", "api/session.py", "web/field.py",
     "geoint/cli/common.py", "geoint/cli/main.py", "geoint/cli/alerts.py", "geoint/cli/patrol.py",
 )  # fmt: skip  # scripts/i18n.py
 TRANSLATED = [lang for lang in LANGUAGES if lang != "en"]

@@ -8,6 +8,7 @@ HTML; the browser tests record every request and fail on any that leaves the pag
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -242,6 +243,27 @@ def test_alerts_acknowledge_and_link_tracks_only_when_served(region, store):
     new = [a for a in served if a["properties"]["status"] == "new"]
     assert new and all("geoint-ack" in a["properties"]["popup"] for a in new)
     assert all("geoint-track" in a["properties"]["popup"] for a in served)
+
+
+def test_seizure_photos_show_as_thumbnails_only_when_served(region, store):
+    data = map_data(store, BUSY_DAY)
+    hostile = data.seizures["seizure_id"] == "XSS-1"
+    data = dataclasses.replace(
+        data,
+        seizures=data.seizures.with_columns(
+            pl.when(hostile).then(pl.lit([7, 9])).otherwise(pl.col("photos")).alias("photos")
+        ),
+    )
+
+    def popup(api_url: str | None) -> str:
+        found = _features(web_map.day_layers(region, data, api_url=api_url), "seizures")
+        return next(f["properties"]["popup"] for f in found if "XSS-1" in f["properties"]["popup"])
+
+    served = popup("/api/v1")
+    assert '<img class="geoint-thumb" src="/api/v1/photos/7/thumbnail"' in served
+    assert 'href="/api/v1/photos/9"' in served and "<script" not in served
+    exported = popup(None)
+    assert "<img" not in exported and "photos: 2 (on the served map only)" in exported
 
 
 def test_a_vehicle_track_is_its_pings_in_order_with_its_events(region, store):
@@ -536,8 +558,24 @@ def test_the_served_map_changes_day_in_place_and_draws_res8_tiles(demo, browser,
         context.close()
 
 
+def _photo_of_the_hostile_seizure(url: str, key: str) -> int:
+    """Attach a photo (PNG made by Pillow) to the hostile seizure; return its id."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 90), (200, 120, 20)).save(buffer, "PNG")
+    answer = httpx2.post(
+        f"{url}/api/v1/seizures/XSS-1/photos",
+        files={"file": ("scene.png", buffer.getvalue(), "image/png")},
+        data={"client_id": "map-test-photo"},
+        headers=bearer(key),
+        timeout=60,
+    )
+    assert answer.status_code in (200, 201), answer.text
+    return answer.json()["id"]
+
+
 def test_the_served_map_acknowledges_and_stays_offline(demo, browser, served):
     analyst = create_key(demo, "analyst")
+    photo = _photo_of_the_hostile_seizure(served.url, analyst)
     context, page, seen = _sign_in(browser, served, analyst, f"/map?date={BUSY_DAY}")
     try:
         page.evaluate(f"""() => {{ const e = {MAP}.geoint.items.alerts.find(
@@ -553,6 +591,13 @@ def test_the_served_map_acknowledges_and_stays_offline(demo, browser, served):
         page.wait_for_function(_HOSTILE_SHOWN, timeout=15000, polling=250)
         assert "<script>window.__xss = 1</script>" in page.inner_text(
             ".leaflet-popup-content:has-text('XSS-1')"
+        )
+        # the seizure's photo thumbnail, served from this origin, loaded in the popup
+        thumb = f".leaflet-popup-content img.geoint-thumb[src$='/photos/{photo}/thumbnail']"
+        page.wait_for_function(
+            f"() => {{ const i = document.querySelector({json.dumps(thumb)});"
+            " return i !== null && i.complete && i.naturalWidth > 0; }",
+            timeout=15000,
         )
         _check_offline(page, seen, (served.url + "/", "data:"))
         assert page.evaluate("() => window.__xss") is None and seen["errors"] == []
