@@ -70,6 +70,12 @@ class EventSettings(BaseModel):
     rendezvous_distance_m: float = Field(300, gt=0)
     rendezvous_min_duration_s: float = Field(10 * 60, gt=0)
     rendezvous_near_border_m: float = Field(20_000, gt=0)
+    rendezvous_stray_run: int = Field(
+        2,
+        ge=0,
+        description="a stationary run skips up to this many consecutive moving fixes when "
+        "the next fix is still slow from its last one (docs/events.md)",
+    )
     off_road_distance_m: float = Field(500, gt=0)
     off_road_min_duration_s: float = Field(10 * 60, gt=0)
     shuttle_min_crossings: int = Field(4, ge=2)

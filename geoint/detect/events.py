@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from geoint.detect.tracks import US, Tracks, prepare_tracks, within_distance
+from geoint.detect.tracks import US, Tracks, farthest_apart, prepare_tracks, within_distance
 from geoint.geodesy import distances_m
 from geoint.ground import Ground
 from geoint.h3index import cell_centres, grid_disks, latlng_to_cells
@@ -911,6 +911,12 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     end = np.minimum(end_all[a], end_all[b])
     apart = distances_m(lat_all[a], lon_all[a], lat_all[b], lon_all[b])
     meet = ((end - start) / US >= s.rendezvous_min_duration_s) & (apart <= s.rendezvous_distance_m)
+    first, last = runs["first"].to_numpy(), runs["last"].to_numpy()
+    farthest = np.full(len(a), np.inf)
+    farthest[meet] = farthest_apart(
+        first, last, a[meet], b[meet], view.tracks.pings, view.tracks.stray
+    )
+    meet &= farthest <= s.rendezvous_distance_m
     lat = (lat_all[a] + lat_all[b]) / 2
     lon = (lon_all[a] + lon_all[b]) / 2
     meet[meet] = (
@@ -924,7 +930,6 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     if len(keep) == 0:
         return _empty()
     a, b = a[keep], b[keep]
-    first, last = runs["first"].to_numpy(), runs["last"].to_numpy()
     vehicle = runs["vehicle"].to_numpy()
     evidence = (
         pl.DataFrame(
@@ -939,6 +944,7 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     detail = _detail(
         len(a),
         apart_m=apart[keep],
+        farthest_apart_m=farthest[keep],
         overlap_s=(end[keep] - start[keep]) / US,
         rendezvous_distance_m=s.rendezvous_distance_m,
         min_duration_s=s.rendezvous_min_duration_s,

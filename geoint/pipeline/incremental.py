@@ -211,7 +211,10 @@ def rendezvous_partners(
         return []
     rules = settings.events
     segments, _ = segmented_pings(pings, settings)
-    runs = stationary_runs(segments, settings.tracks.moving_speed_kmh).filter(
+    runs, _ = stationary_runs(
+        segments, settings.tracks.moving_speed_kmh, rules.rendezvous_stray_run
+    )
+    runs = runs.filter(
         pl.col("end") >= since,
         (pl.col("end") - pl.col("start")).dt.total_seconds() >= rules.rendezvous_min_duration_s,
     )
