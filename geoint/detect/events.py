@@ -680,6 +680,7 @@ def _overdue_events(view: _View, decls: pl.DataFrame) -> pl.DataFrame:
     known = ~last["row"].is_null().to_numpy()
     safe = np.where(known, row, 0).astype(np.int64)
     deadline = last["deadline"].to_numpy()
+    lat, lon = _position_at(view, safe, known, deadline.astype("datetime64[us]").astype(np.int64))
     evidence = _lists(view.ping_id[safe[known]], known.astype(np.int64))
     detail = _detail(
         last.height,
@@ -692,10 +693,24 @@ def _overdue_events(view: _View, decls: pl.DataFrame) -> pl.DataFrame:
         last["vehicle_id"],
         deadline,
         deadline,
-        np.where(known, view.lat[safe], last["dest_lat"].to_numpy()),
-        np.where(known, view.lon[safe], last["dest_lon"].to_numpy()),
+        np.where(known, lat, last["dest_lat"].to_numpy()),
+        np.where(known, lon, last["dest_lon"].to_numpy()),
         evidence,
         detail,
+    )
+
+
+def _position_at(
+    view: _View, row: np.ndarray, known: np.ndarray, at: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the lat/lon at times `at` (µs) of the vehicles whose last ping at or before is
+    `row`: interpolated towards the next ping when it continues the same trip."""
+    after = np.minimum(row + 1, len(view.ts) - 1)
+    on = known & (row + 1 < len(view.ts)) & view.same_trip[after] & (view.ts[row] < at)
+    f = np.where(on, (at - view.ts[row]) / np.where(on, view.ts[after] - view.ts[row], 1), 0.0)
+    return (
+        view.lat[row] + f * (view.lat[after] - view.lat[row]),
+        view.lon[row] + f * (view.lon[after] - view.lon[row]),
     )
 
 

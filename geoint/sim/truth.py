@@ -186,7 +186,7 @@ def _clean_events(
     _loiters(clean, first, last, lat, lon, ground, settings, events)
     active = _Declarations(declarations, names, clean, settings)
     _unauthorized_stops(clean, first, last, lat, lon, active, ground, settings, events)
-    _overdue(active, clean, data_end, events)
+    _overdue(active, clean, data_end, tracks.trip_gap_s, events)
     _route_deviations(clean, joined, active, ground, settings, events)
     _off_road(clean, joined & (speed >= tracks.moving_speed_kmh), ground, settings, events)
     _watchlist_hits(clean, joined, names, watchlist, ground, settings, events)
@@ -573,7 +573,11 @@ def _unauthorized_stops(
     )  # fmt: skip
 
 
-def _overdue(active: _Declarations, clean: _Pings, data_end: float, events: _Events) -> None:
+def _overdue(
+    active: _Declarations, clean: _Pings, data_end: float, trip_gap_s: float, events: _Events
+) -> None:
+    """Late declarations, placed where the vehicle was at the deadline (interpolated towards
+    its next ping of the same trip)."""
     late = (np.isnan(active.completed) | (active.completed > active.deadline)) & (
         data_end >= active.deadline
     )
@@ -583,6 +587,11 @@ def _overdue(active: _Declarations, clean: _Pings, data_end: float, events: _Eve
         at = before[-1] if len(before) else None
         lat = clean.lat[at] if at is not None else active.dest_lat[d]
         lon = clean.lon[at] if at is not None else active.dest_lon[d]
+        after = rows[clean.t[rows] > active.deadline[d]]
+        if at is not None and len(after) and clean.t[after[0]] - clean.t[at] < trip_gap_s:
+            f = (active.deadline[d] - clean.t[at]) / (clean.t[after[0]] - clean.t[at])
+            lat += f * (clean.lat[after[0]] - clean.lat[at])
+            lon += f * (clean.lon[after[0]] - clean.lon[at])
         deadline = active.deadline[d : d + 1]
         events.add(
             EventType.TRANSIT_OVERDUE, active.vehicle[d : d + 1], deadline, deadline, [lat], [lon]

@@ -149,7 +149,7 @@ def reference_events(
         events += _gnss_events(track, conflicts, settings)
     events += _rendezvous_events(tracks, ground, settings)
     data_end = pings["ts"].max() if pings.height else None
-    events += _overdue_events(decls, tracks, data_end)
+    events += _overdue_events(decls, tracks, data_end, settings.tracks.trip_gap_s)
     return _frame(events, ground, settings)
 
 
@@ -700,8 +700,13 @@ def _declarations(
 
 
 def _overdue_events(
-    decls: dict[str, list[_Declaration]], tracks: dict[str, _Track], data_end: datetime | None
+    decls: dict[str, list[_Declaration]],
+    tracks: dict[str, _Track],
+    data_end: datetime | None,
+    trip_gap_s: float,
 ) -> list[_Event]:
+    """Late declarations, placed where the vehicle was at the deadline (interpolated towards
+    its next ping of the same trip)."""
     events = []
     for vehicle, items in decls.items():
         for d in items:
@@ -709,9 +714,13 @@ def _overdue_events(
             if on_time or data_end is None or data_end < d.deadline:
                 continue
             track = tracks.get(vehicle)
-            known = [p for p in (track.clean if track else []) if p.ts <= d.deadline]
+            pings = track.clean if track else []
+            known = [p for p in pings if p.ts <= d.deadline]
             last = known[-1] if known else None
             lat, lon = (last.lat, last.lon) if last else (d.dest_lat, d.dest_lon)
+            after = [p for p in pings if p.ts > d.deadline][:1]
+            if last and after and _seconds(last, after[0]) < trip_gap_s:
+                lat, lon = _position_at([last, after[0]], d.deadline)
             detail = {"corridor_id": d.corridor_id, "completed": str(d.completed)}
             events.append(
                 _Event(EventType.TRANSIT_OVERDUE, vehicle, d.deadline, d.deadline, lat, lon,

@@ -739,6 +739,7 @@ def _transit_cases() -> list[EventCase]:
     at_box, _ = _route("truck", t0, stop_at=25, stop_minutes=minutes_40, stop_point=in_box)
     halfway, _ = _route("truck", t0, last=20)
     late_deadline = t0 + timedelta(minutes=60)
+    between = late_deadline + timedelta(minutes=1)
 
     def bystander(ts: datetime) -> pl.DataFrame:
         return _timed("bystander", [(ts, (7.3, 3.4))])
@@ -833,6 +834,14 @@ def _transit_cases() -> list[EventCase]:
             _numbered(on_route),
             (Expected(E.TRANSIT_OVERDUE, "truck", late_deadline, CORRIDOR_LAT, 3.80),),
             declarations=_declaration("truck", t0, late_deadline),
+        ),
+        EventCase(
+            "transit_overdue_between_fixes",
+            "the deadline falls between two fixes 2 min apart: located where the truck was then,"
+            " half way (before: at the fix 1.1 km back)",
+            _numbered(on_route),
+            (Expected(E.TRANSIT_OVERDUE, "truck", between, CORRIDOR_LAT, 3.81),),
+            declarations=_declaration("truck", t0, between),
         ),
     ]
 
