@@ -128,6 +128,12 @@ class AlertSettings(BaseModel):
         description="new pings are analysed with their vehicles' pings this far back (raised "
         "to the longest event window or duration of EventSettings/TrackSettings when shorter)",
     )
+    late_after_s: float = Field(
+        30 * 60,
+        ge=0,
+        description="an event alert is raised late when its event ended more than this before "
+        "the vehicle's pings already analysed (buffered pings delivered after later ones)",
+    )
     incremental_events_interval_s: float = Field(
         0.5,
         ge=0,
