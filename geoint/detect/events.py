@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from geoint.detect.tracks import US, Tracks, farthest_apart, prepare_tracks, within_distance
+from geoint.detect.tracks import US, Tracks, apart_at_common_times, prepare_tracks, within_distance
 from geoint.geodesy import distances_m
 from geoint.ground import Ground
 from geoint.h3index import cell_centres, grid_disks, latlng_to_cells
@@ -927,11 +927,11 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     apart = distances_m(lat_all[a], lon_all[a], lat_all[b], lon_all[b])
     meet = ((end - start) / US >= s.rendezvous_min_duration_s) & (apart <= s.rendezvous_distance_m)
     first, last = runs["first"].to_numpy(), runs["last"].to_numpy()
-    farthest = np.full(len(a), np.inf)
-    farthest[meet] = farthest_apart(
+    together = np.full(len(a), np.inf)
+    together[meet] = apart_at_common_times(
         first, last, a[meet], b[meet], view.tracks.pings, view.tracks.stray
     )
-    meet &= farthest <= s.rendezvous_distance_m
+    meet &= together <= s.rendezvous_distance_m
     lat = (lat_all[a] + lat_all[b]) / 2
     lon = (lon_all[a] + lon_all[b]) / 2
     meet[meet] = (
@@ -959,7 +959,7 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     detail = _detail(
         len(a),
         apart_m=apart[keep],
-        farthest_apart_m=farthest[keep],
+        median_apart_m=together[keep],
         overlap_s=(end[keep] - start[keep]) / US,
         rendezvous_distance_m=s.rendezvous_distance_m,
         min_duration_s=s.rendezvous_min_duration_s,

@@ -453,7 +453,7 @@ def stationary_runs(
     return _ranges(pings, first, last[first], stray), stray
 
 
-def farthest_apart(
+def apart_at_common_times(
     first: np.ndarray,
     last: np.ndarray,
     a: np.ndarray,
@@ -461,8 +461,8 @@ def farthest_apart(
     pings: pl.DataFrame,
     stray: np.ndarray,
 ) -> np.ndarray:
-    """Return, per pair (a, b) of stationary runs (rows first..last of `pings`), the largest
-    distance between their positions interpolated to their common times (`_apart_kernel`)."""
+    """Return, per pair (a, b) of stationary runs (rows first..last of `pings`), the median
+    distance between their positions at their common times (`_apart_kernel`)."""
     return _apart_kernel(
         first[a].astype(np.int64),
         last[a].astype(np.int64),
@@ -477,22 +477,26 @@ def farthest_apart(
 
 @numba.njit(parallel=True, cache=True)
 def _apart_kernel(a_lo, a_hi, b_lo, b_hi, ts, lat, lon, stray):
-    """Largest distance, over the fixes (strays left out) of either run inside the two runs'
-    overlap, between that fix and the other run's position interpolated to its time."""
+    """Median, over the fixes (strays left out) of either run inside the two runs' overlap,
+    of the distance between that fix and the other run's position interpolated to its time."""
     out = np.zeros(a_lo.shape[0])
     for k in numba.prange(a_lo.shape[0]):
         start, end = max(ts[a_lo[k]], ts[b_lo[k]]), min(ts[a_hi[k]], ts[b_hi[k]])
-        out[k] = max(
-            _apart_from(a_lo[k], a_hi[k], b_lo[k], b_hi[k], start, end, ts, lat, lon, stray),
-            _apart_from(b_lo[k], b_hi[k], a_lo[k], a_hi[k], start, end, ts, lat, lon, stray),
+        metres = np.concatenate(
+            (
+                _apart_from(a_lo[k], a_hi[k], b_lo[k], b_hi[k], start, end, ts, lat, lon, stray),
+                _apart_from(b_lo[k], b_hi[k], a_lo[k], a_hi[k], start, end, ts, lat, lon, stray),
+            )
         )
+        out[k] = np.median(metres)
     return out
 
 
 @numba.njit(cache=True)
 def _apart_from(x_lo, x_hi, y_lo, y_hi, start, end, ts, lat, lon, stray):
-    """Largest distance from run x's fixes in [start, end] to run y interpolated there."""
-    worst = 0.0
+    """Distances from run x's fixes in [start, end] to run y interpolated to their times."""
+    out = np.empty(x_hi - x_lo + 1)
+    n = 0
     k = y_lo  # y's last fix at or before the current time (y_lo is never a stray)
     for p in range(x_lo, x_hi + 1):
         if stray[p] or ts[p] < start or ts[p] > end:
@@ -507,8 +511,9 @@ def _apart_from(x_lo, x_hi, y_lo, y_hi, start, end, ts, lat, lon, stray):
         else:
             f = (ts[p] - ts[k]) / (ts[m] - ts[k])
             y_lat, y_lon = lat[k] + f * (lat[m] - lat[k]), lon[k] + f * (lon[m] - lon[k])
-        worst = max(worst, distance_m(lat[p], lon[p], y_lat, y_lon))
-    return worst
+        out[n] = distance_m(lat[p], lon[p], y_lat, y_lon)
+        n += 1
+    return out[:n]
 
 
 def _trip_bounds(trip: np.ndarray) -> np.ndarray:

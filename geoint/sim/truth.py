@@ -805,19 +805,21 @@ def _interpolated(lo, hi, at, t, lat, lon, stray):  # pragma: no cover - compile
 
 
 @numba.njit(cache=True)
-def _farthest(first, last, a, b, t, lat, lon, stray):  # pragma: no cover - compiled
-    """Per pair of runs, the largest distance at their common times (every fix of either
+def _median_apart(first, last, a, b, t, lat, lon, stray):  # pragma: no cover - compiled
+    """Per pair of runs, the median distance at their common times (every fix of either
     inside their overlap) between the fix and the other run interpolated to its time."""
     out = np.zeros(len(a))
     for k in range(len(a)):
         start = max(t[first[a[k]]], t[first[b[k]]])
         end = min(t[last[a[k]]], t[last[b[k]]])
+        metres = []
         for x, y in ((a[k], b[k]), (b[k], a[k])):
             for p in range(first[x], last[x] + 1):
                 if stray[p] or t[p] < start or t[p] > end:
                     continue
                 y_lat, y_lon = _interpolated(first[y], last[y], t[p], t, lat, lon, stray)
-                out[k] = max(out[k], distance_m(lat[p], lon[p], y_lat, y_lon))
+                metres.append(distance_m(lat[p], lon[p], y_lat, y_lon))
+        out[k] = np.median(np.array(metres))
     return out
 
 
@@ -872,8 +874,8 @@ def _rendezvous(
     end = np.minimum(clean.t[last[a]], clean.t[last[b]])
     apart = _metres(lat[a], lon[a], lat[b], lon[b])
     ok = (end - start >= s.rendezvous_min_duration_s) & (apart <= s.rendezvous_distance_m)
-    far = _farthest(first, last, a[ok], b[ok], clean.t, clean.lat, clean.lon, stray)
-    ok[ok] = far <= s.rendezvous_distance_m
+    apart_then = _median_apart(first, last, a[ok], b[ok], clean.t, clean.lat, clean.lon, stray)
+    ok[ok] = apart_then <= s.rendezvous_distance_m
     a, b, start, end = a[ok], b[ok], start[ok], end[ok]
     mid_lat, mid_lon = (lat[a] + lat[b]) / 2, (lon[a] + lon[b]) / 2
     near = ground.distance_to_border_m(mid_lat, mid_lon) <= s.rendezvous_near_border_m

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -551,18 +552,18 @@ def _position_at(run: Sequence[_Ping], moment: datetime) -> tuple[float, float]:
     )
 
 
-def _farthest_apart(
+def _median_apart(
     run1: Sequence[_Ping], run2: Sequence[_Ping], start: datetime, end: datetime
 ) -> float:
-    """Return the largest distance between the runs (strays removed) at their common times:
+    """Return the median distance between the runs (strays removed) at their common times:
     every fix of either inside [start, end], the other run interpolated to its time."""
-    worst = 0.0
+    metres = []
     for run, other in ((run1, run2), (run2, run1)):
         for p in run:
             if start <= p.ts <= end:
                 lat, lon = _position_at(other, p.ts)
-                worst = max(worst, distance_m(p.lat, p.lon, lat, lon))
-    return worst
+                metres.append(distance_m(p.lat, p.lon, lat, lon))
+    return statistics.median(metres)
 
 
 def _rendezvous_events(
@@ -597,7 +598,7 @@ def _rendezvous_events(
             apart = distance_m(lat1, lon1, lat2, lon2)
             if apart > s.rendezvous_distance_m:
                 continue
-            if _farthest_apart(fixes1, fixes2, start, end) > s.rendezvous_distance_m:
+            if _median_apart(fixes1, fixes2, start, end) > s.rendezvous_distance_m:
                 continue
             lat, lon = (lat1 + lat2) / 2, (lon1 + lon2) / 2
             border, crossing, place = _at(ground, lat, lon)
