@@ -232,8 +232,8 @@ def late_events(
     )
     late = (
         events.join(known, on="vehicle_id")
-        .select("event_id", ((pl.col("known_until") - pl.col("end")).dt.total_seconds()))
-        .filter(pl.col("known_until") > settings.alerts.late_after_s)
+        .select("event_id", (pl.col("known_until") - pl.col("end")).dt.total_seconds().alias("s"))
+        .filter(pl.col("s") > settings.alerts.late_after_s)
     )
     return dict(late.iter_rows())
 
