@@ -22,6 +22,11 @@ class Ground(Protocol):
         """IANA time zone of the region (night and opening hours are local)."""
         ...
 
+    @property
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """The region's lon/lat extent of interest (west, south, east, north), if it has one."""
+        ...
+
     def side(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """int8 side: 0 = first country, 1 = second, -1 = neither."""
         ...

@@ -70,6 +70,12 @@ class EventSettings(BaseModel):
     rendezvous_distance_m: float = Field(300, gt=0)
     rendezvous_min_duration_s: float = Field(10 * 60, gt=0)
     rendezvous_near_border_m: float = Field(20_000, gt=0)
+    rendezvous_stray_run: int = Field(
+        2,
+        ge=0,
+        description="a stationary run skips up to this many consecutive moving fixes when "
+        "the next fix is still slow from its last one (docs/events.md)",
+    )
     off_road_distance_m: float = Field(500, gt=0)
     off_road_min_duration_s: float = Field(10 * 60, gt=0)
     shuttle_min_crossings: int = Field(4, ge=2)
@@ -121,6 +127,12 @@ class AlertSettings(BaseModel):
         gt=0,
         description="new pings are analysed with their vehicles' pings this far back (raised "
         "to the longest event window or duration of EventSettings/TrackSettings when shorter)",
+    )
+    late_after_s: float = Field(
+        30 * 60,
+        ge=0,
+        description="an event alert is raised late when its event ended more than this before "
+        "the vehicle's pings already analysed (buffered pings delivered after later ones)",
     )
     incremental_events_interval_s: float = Field(
         0.5,

@@ -87,6 +87,11 @@ class RegionIndex:
         """IANA time zone of the region."""
         return self.region.timezone
 
+    @property
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """The region's lon/lat extent of interest (its manifest's ``bbox``), if it has one."""
+        return self.region.bbox
+
     def _metric(self, frame: gpd.GeoDataFrame) -> np.ndarray:
         """Return the frame's geometries projected to the region's metric CRS."""
         return shapely.transform(frame.geometry.to_numpy(), self._project)

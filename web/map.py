@@ -945,6 +945,7 @@ def _alert_card(
         (_("vehicles"), ", ".join(alert["vehicles"])),
         (_("measures"), measures(event, _) if event else None),
         (_("sector"), alert["sector"]),
+        (_("raised late"), _late_words(alert.get("raised_late"), _)),
     ]
     lat, lon = float(alert["lat"]), float(alert["lon"])
     zoom, track, ack = _("zoom to the cell"), _("track of {vehicle}"), _("Acknowledge")
@@ -966,6 +967,17 @@ def _alert_card(
     word = _("Alert")
     title = f"{word} {alert['id']}: {alert['title']}"
     return _card(title, fields, foot, tz)
+
+
+def _late_words(late: Mapping[str, Any] | None, _: Callable[[str], str]) -> str | None:
+    """Why an alert came late, in words (None when it did not)."""
+    if not late:
+        return None
+    hours, minutes = divmod(round(late["late_s"] / 60), 60)
+    text = _("its pings arrived after pings of the vehicle {hours} h {minutes} min later")
+    return (
+        text.format(hours=hours, minutes=f"{minutes:02d}") + " (" + _("buffered or delayed") + ")"
+    )
 
 
 def _track_layer(

@@ -97,6 +97,8 @@ def cap_element(
         "vehicles": " ".join(alert["vehicles"]),
         "label": alert["label"] or "",
     }
+    if alert.get("raised_late"):  # the words are in the description (the explanation)
+        parameters["raisedLateSeconds"] = str(alert["raised_late"]["late_s"])
     for name, value in parameters.items():
         parameter = ET.SubElement(info, f"{{{CAP_NS}}}parameter")
         _add(parameter, "valueName", name)

@@ -3,6 +3,7 @@ alert store (the alert stage of the full and incremental analyses)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,17 +27,19 @@ def raise_alerts(
     now: datetime | None = None,
     cell_rules: bool = True,
     actor: str = SYSTEM_ACTOR,
+    late: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Apply the alert rules to the workspace's events and cell tables; return the counts.
 
     `events` defaults to the stored ones; the cell conditions (unless `cell_rules` is false)
-    read ``cells/emerging.parquet`` and ``cells/risk.parquet`` when present. The report adds
-    ``open`` (alerts new or acknowledged) and ``by_rule`` (candidates per rule).
+    read ``cells/emerging.parquet`` and ``cells/risk.parquet`` when present; `late` marks the
+    events whose pings arrived late (seconds, by event id). The report adds ``open`` (alerts
+    new or acknowledged) and ``by_rule`` (candidates per rule).
     """
     config: AlertSettings = settings.alerts
     rules = load_rules(config.rules_file)
     events = workspace.read_events() if events is None else events
-    candidates = event_candidates(events, rules)
+    candidates = event_candidates(events, rules, late)
     if cell_rules:
         candidates += cell_candidates(
             read_optional_table(workspace.root, EMERGING),

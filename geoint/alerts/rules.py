@@ -9,7 +9,7 @@ them into the stored alerts.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
@@ -109,10 +109,18 @@ class Candidate:
     event_ids: tuple[str, ...] = ()
     ping_ids: tuple[int, ...] = ()
     sector: str | None = None
+    late_s: float | None = None  # its pings reached the analysis this long after later ones
 
 
-def event_candidates(events: pl.DataFrame, rules: Sequence[AlertRule]) -> list[Candidate]:
-    """One candidate per event (schema.EVENT_SCHEMA) and event rule matching its type."""
+def event_candidates(
+    events: pl.DataFrame, rules: Sequence[AlertRule], late: Mapping[str, float] | None = None
+) -> list[Candidate]:
+    """One candidate per event (schema.EVENT_SCHEMA) and event rule matching its type.
+
+    `late`: seconds by which an event's pings arrived after later ones of its vehicle, by event
+    id (`geoint.pipeline.incremental`); those candidates say so in words.
+    """
+    late = late or {}
     out = []
     for rule in rules:
         if rule.kind != "event":
@@ -133,12 +141,25 @@ def event_candidates(events: pl.DataFrame, rules: Sequence[AlertRule]) -> list[C
                     lon=row["lon"],
                     cell=cell,
                     vehicles=vehicles,
-                    explanation=_event_explanation(rule, row, cell),
+                    explanation=_event_explanation(rule, row, cell)
+                    + late_words(late.get(row["event_id"])),
                     event_ids=(row["event_id"],),
                     ping_ids=tuple(row["evidence"] or ()),
+                    late_s=late.get(row["event_id"]),
                 )
             )
     return out
+
+
+def late_words(late_s: float | None) -> str:
+    """The sentence an alert raised from late pings adds to its explanation ('' if on time)."""
+    if late_s is None:
+        return ""
+    hours, minutes = divmod(round(late_s / 60), 60)
+    return (
+        f" Raised late: the event's pings arrived after pings of the vehicle {hours} h "
+        f"{minutes:02d} min later (buffered by the device in a signal gap, or delivered late)."
+    )
 
 
 def _event_explanation(rule: AlertRule, row: dict[str, Any], cell: str) -> str:

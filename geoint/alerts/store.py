@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from geoint.alerts.rules import Candidate
+from geoint.alerts.rules import Candidate, late_words
 from geoint.errors import GeointError
 from geoint.store.tables import (
     ALERT_EVENT_TIME_INDEX,
@@ -111,6 +111,7 @@ class _Merged:
     vehicles: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     pings: list[int] = field(default_factory=list)
+    late: dict[str, Any] | None = None  # a stored alert's "raised_late" evidence, kept
 
     def add(self, candidate: Candidate) -> None:
         self.repeats.append(candidate)
@@ -237,6 +238,7 @@ class AlertStore:
                 vehicles=json.loads(row["vehicles"]),
                 events=evidence["events"],
                 pings=evidence["pings"],
+                late=evidence.get("raised_late"),
             )
             out.setdefault((row["rule"], row["subject"]), []).append(stub)
         return out
@@ -258,7 +260,10 @@ class AlertStore:
                     last_seen=alert.last_seen,
                     explanation=alert.latest.explanation,
                     vehicles=json.dumps(alert.vehicles),
-                    evidence=json.dumps({"events": alert.events, "pings": alert.pings}),
+                    evidence=json.dumps(
+                        {"events": alert.events, "pings": alert.pings}
+                        | ({"raised_late": alert.late} if alert.late else {})
+                    ),
                 )
             )
             if result.rowcount == 1:
@@ -273,6 +278,47 @@ class AlertStore:
             )
             for i, c in enumerate(alert.repeats, start=1)
         ]
+
+    def withdraw(
+        self, event_ids: Iterable[str], note: str, now: datetime | None = None, actor: str = ""
+    ) -> int:
+        """Dismiss the new alerts raised only from events that are gone (late pings replaced
+        them with others), noting why; return how many. Acknowledged alerts are left to their
+        analyst."""
+        gone = set(event_ids)
+        if not gone:
+            return 0
+        now = utc_now_or(now)
+        withdrawn = 0
+        with self.engine.begin() as conn:
+            hit = sa.select(alert_sources.c.alert_id).where(alert_sources.c.source.in_(gone))
+            candidates = conn.execute(
+                sa.select(alerts.c.id, alerts.c.version)
+                .where(alerts.c.id.in_(hit), alerts.c.status == "new")
+                .order_by(alerts.c.id)
+            ).all()
+            for alert_id, version in candidates:
+                sources = conn.execute(
+                    sa.select(alert_sources.c.source).where(alert_sources.c.alert_id == alert_id)
+                ).scalars()
+                if not set(sources) <= gone:
+                    continue
+                result = conn.execute(
+                    alerts.update()
+                    .where(alerts.c.id == alert_id, alerts.c.version == version)
+                    .values(status="dismissed", version=version + 1, updated_at=now)
+                )
+                if result.rowcount == 1:
+                    conn.execute(
+                        alert_changes.insert().values(
+                            **_change_row(
+                                alert_id, version + 1, now, actor or SYSTEM_ACTOR,
+                                "withdrawn", "dismissed", note,
+                            )
+                        )
+                    )  # fmt: skip
+                    withdrawn += 1
+        return withdrawn
 
     # -------------------------------------------------------------- lifecycle
     def transition(
@@ -603,8 +649,20 @@ def _new_row(alert: _Merged, now: datetime) -> dict[str, Any]:
         "cell": first.cell,
         "sector": first.sector,
         "vehicles": json.dumps(alert.vehicles),
-        "evidence": json.dumps({"events": alert.events, "pings": alert.pings}),
+        "evidence": json.dumps({"events": alert.events, "pings": alert.pings} | _late(first)),
         "version": len(alert.repeats),
+    }
+
+
+def _late(candidate: Candidate) -> dict[str, Any]:
+    """The evidence entry of an alert raised from late pings (none when on time)."""
+    if candidate.late_s is None:
+        return {}
+    return {
+        "raised_late": {
+            "late_s": round(candidate.late_s),
+            "reason": late_words(candidate.late_s).strip(),
+        }
     }
 
 
@@ -665,6 +723,7 @@ def alert_dict(row: sa.RowMapping) -> dict[str, Any]:
         "evidence": {"events": evidence["events"], "pings": evidence["pings"]},
         "label": row["label"],
         "version": row["version"],
+        "raised_late": evidence.get("raised_late"),
     }
 
 

@@ -201,7 +201,9 @@ def print_analysis(report: dict[str, Any]) -> None:
 
 def print_evaluation(report: dict[str, Any]) -> None:
     """Print an evaluation: recall and precision per event type, top-k precision of cells."""
-    table = Table(title="events: detections against ground truth")
+    signal = report.get("signal")
+    profile = f" ({signal} signal)" if signal else ""
+    table = Table(title=f"events: detections against ground truth{profile}")
     for column in ("type", "truth", "detected", "recall", "precision"):
         table.add_column(column, justify="left" if column == "type" else "right")
     for kind, score in report["events"].items():

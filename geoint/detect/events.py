@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from geoint.detect.tracks import US, Tracks, prepare_tracks, within_distance
+from geoint.detect.tracks import US, Tracks, apart_at_common_times, prepare_tracks, within_distance
 from geoint.geodesy import distances_m
 from geoint.ground import Ground
 from geoint.h3index import cell_centres, grid_disks, latlng_to_cells
@@ -680,6 +680,7 @@ def _overdue_events(view: _View, decls: pl.DataFrame) -> pl.DataFrame:
     known = ~last["row"].is_null().to_numpy()
     safe = np.where(known, row, 0).astype(np.int64)
     deadline = last["deadline"].to_numpy()
+    lat, lon = _position_at(view, safe, known, deadline.astype("datetime64[us]").astype(np.int64))
     evidence = _lists(view.ping_id[safe[known]], known.astype(np.int64))
     detail = _detail(
         last.height,
@@ -692,10 +693,24 @@ def _overdue_events(view: _View, decls: pl.DataFrame) -> pl.DataFrame:
         last["vehicle_id"],
         deadline,
         deadline,
-        np.where(known, view.lat[safe], last["dest_lat"].to_numpy()),
-        np.where(known, view.lon[safe], last["dest_lon"].to_numpy()),
+        np.where(known, lat, last["dest_lat"].to_numpy()),
+        np.where(known, lon, last["dest_lon"].to_numpy()),
         evidence,
         detail,
+    )
+
+
+def _position_at(
+    view: _View, row: np.ndarray, known: np.ndarray, at: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the lat/lon at times `at` (µs) of the vehicles whose last ping at or before is
+    `row`: interpolated towards the next ping when it continues the same trip."""
+    after = np.minimum(row + 1, len(view.ts) - 1)
+    on = known & (row + 1 < len(view.ts)) & view.same_trip[after] & (view.ts[row] < at)
+    f = np.where(on, (at - view.ts[row]) / np.where(on, view.ts[after] - view.ts[row], 1), 0.0)
+    return (
+        view.lat[row] + f * (view.lat[after] - view.lat[row]),
+        view.lon[row] + f * (view.lon[after] - view.lon[row]),
     )
 
 
@@ -911,6 +926,12 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     end = np.minimum(end_all[a], end_all[b])
     apart = distances_m(lat_all[a], lon_all[a], lat_all[b], lon_all[b])
     meet = ((end - start) / US >= s.rendezvous_min_duration_s) & (apart <= s.rendezvous_distance_m)
+    first, last = runs["first"].to_numpy(), runs["last"].to_numpy()
+    together = np.full(len(a), np.inf)
+    together[meet] = apart_at_common_times(
+        first, last, a[meet], b[meet], view.tracks.pings, view.tracks.stray
+    )
+    meet &= together <= s.rendezvous_distance_m
     lat = (lat_all[a] + lat_all[b]) / 2
     lon = (lon_all[a] + lon_all[b]) / 2
     meet[meet] = (
@@ -924,7 +945,6 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     if len(keep) == 0:
         return _empty()
     a, b = a[keep], b[keep]
-    first, last = runs["first"].to_numpy(), runs["last"].to_numpy()
     vehicle = runs["vehicle"].to_numpy()
     evidence = (
         pl.DataFrame(
@@ -939,6 +959,7 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     detail = _detail(
         len(a),
         apart_m=apart[keep],
+        median_apart_m=together[keep],
         overlap_s=(end[keep] - start[keep]) / US,
         rendezvous_distance_m=s.rendezvous_distance_m,
         min_duration_s=s.rendezvous_min_duration_s,

@@ -58,7 +58,9 @@ class Tracks:
     off_road_distance_m``, null where not near the border).
 
     ``stops`` and ``stationary``: ``vehicle``, ``trip``, ``first``, ``last`` (rows of ``pings``),
-    ``start``, ``end``, ``lat``, ``lon`` (mean position).
+    ``start``, ``end``, ``lat``, ``lon`` (mean position, stray fixes left out).
+
+    ``stray``: per row of ``pings``, whether it is a stray fix skipped by its stationary run.
     """
 
     vehicle_ids: pl.Series
@@ -66,6 +68,7 @@ class Tracks:
     pings: pl.DataFrame
     stops: pl.DataFrame
     stationary: pl.DataFrame
+    stray: np.ndarray
 
 
 def prepare_tracks(pings: pl.DataFrame, ground: Ground, settings: GeointSettings) -> Tracks:
@@ -89,8 +92,10 @@ def prepare_tracks(pings: pl.DataFrame, ground: Ground, settings: GeointSettings
         events.stop_outlier_run,
         events.stop_outlier_share,
     )
-    stationary = stationary_runs(kept, settings.tracks.moving_speed_kmh)
-    return Tracks(vehicle_ids, raw, kept, stops, stationary)
+    stationary, stray = stationary_runs(
+        kept, settings.tracks.moving_speed_kmh, events.rendezvous_stray_run
+    )
+    return Tracks(vehicle_ids, raw, kept, stops, stationary, stray)
 
 
 # ----------------------------------------------------------------------------- ordering
@@ -414,10 +419,7 @@ def find_stops(
 ) -> pl.DataFrame:
     """Return the stops of prepared pings (greedy per trip; see `_stop_kernel`), their
     centres the mean of their inliers."""
-    trip = pings["trip"].to_numpy()
-    n = len(trip)
-    bounds = np.flatnonzero(np.r_[True, trip[1:] != trip[:-1]]) if n else np.empty(0, np.int64)
-    bounds = np.r_[bounds, n].astype(np.int64)
+    bounds = _trip_bounds(pings["trip"].to_numpy())
     lat, lon = pings["lat"].to_numpy(), pings["lon"].to_numpy()
     last, outlier = _stop_kernel(
         bounds,
@@ -433,16 +435,130 @@ def find_stops(
     return _ranges(pings, first, last[first], outlier)
 
 
-def stationary_runs(pings: pl.DataFrame, moving_speed_kmh: float) -> pl.DataFrame:
-    """Return maximal runs (one trip) of >= 2 pings whose segments are all slower than moving."""
-    trip = pings["trip"].to_numpy()
-    same_trip = np.r_[False, trip[1:] == trip[:-1]]
-    slow = same_trip & (pings["speed_kmh"].to_numpy() < moving_speed_kmh)
-    before = np.r_[False, slow[:-1]]
-    after = np.r_[slow[1:], False]
-    first = np.flatnonzero(slow & ~before) - 1  # a slow segment k joins pings k - 1 and k
-    last = np.flatnonzero(slow & ~after)
-    return _ranges(pings, first, last)
+def stationary_runs(
+    pings: pl.DataFrame, moving_speed_kmh: float, stray_run: int = 0
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """Return the stationary runs of prepared pings (see `_stationary_kernel`) and which rows
+    are stray fixes inside them; run positions are the means of their other rows."""
+    bounds = _trip_bounds(pings["trip"].to_numpy())
+    last, stray = _stationary_kernel(
+        bounds,
+        _micros(pings["ts"]),
+        pings["lat"].to_numpy(),
+        pings["lon"].to_numpy(),
+        float(moving_speed_kmh),
+        int(stray_run),
+    )
+    first = np.flatnonzero(last >= 0)
+    return _ranges(pings, first, last[first], stray), stray
+
+
+def apart_at_common_times(
+    first: np.ndarray,
+    last: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    pings: pl.DataFrame,
+    stray: np.ndarray,
+) -> np.ndarray:
+    """Return, per pair (a, b) of stationary runs (rows first..last of `pings`), the median
+    distance between their positions at their common times (`_apart_kernel`)."""
+    return _apart_kernel(
+        first[a].astype(np.int64),
+        last[a].astype(np.int64),
+        first[b].astype(np.int64),
+        last[b].astype(np.int64),
+        _micros(pings["ts"]),
+        pings["lat"].to_numpy(),
+        pings["lon"].to_numpy(),
+        stray,
+    )
+
+
+@numba.njit(parallel=True, cache=True)
+def _apart_kernel(a_lo, a_hi, b_lo, b_hi, ts, lat, lon, stray):
+    """Median, over the fixes (strays left out) of either run inside the two runs' overlap,
+    of the distance between that fix and the other run's position interpolated to its time."""
+    out = np.zeros(a_lo.shape[0])
+    for k in numba.prange(a_lo.shape[0]):
+        start, end = max(ts[a_lo[k]], ts[b_lo[k]]), min(ts[a_hi[k]], ts[b_hi[k]])
+        metres = np.concatenate(
+            (
+                _apart_from(a_lo[k], a_hi[k], b_lo[k], b_hi[k], start, end, ts, lat, lon, stray),
+                _apart_from(b_lo[k], b_hi[k], a_lo[k], a_hi[k], start, end, ts, lat, lon, stray),
+            )
+        )
+        out[k] = np.median(metres)
+    return out
+
+
+@numba.njit(cache=True)
+def _apart_from(x_lo, x_hi, y_lo, y_hi, start, end, ts, lat, lon, stray):
+    """Distances from run x's fixes in [start, end] to run y interpolated to their times."""
+    out = np.empty(x_hi - x_lo + 1)
+    n = 0
+    k = y_lo  # y's last fix at or before the current time (y_lo is never a stray)
+    for p in range(x_lo, x_hi + 1):
+        if stray[p] or ts[p] < start or ts[p] > end:
+            continue
+        m = k + 1
+        while m <= y_hi and (stray[m] or ts[m] <= ts[p]):
+            if not stray[m]:
+                k = m
+            m += 1
+        if ts[k] == ts[p] or m > y_hi:
+            y_lat, y_lon = lat[k], lon[k]
+        else:
+            f = (ts[p] - ts[k]) / (ts[m] - ts[k])
+            y_lat, y_lon = lat[k] + f * (lat[m] - lat[k]), lon[k] + f * (lon[m] - lon[k])
+        out[n] = distance_m(lat[p], lon[p], y_lat, y_lon)
+        n += 1
+    return out[:n]
+
+
+def _trip_bounds(trip: np.ndarray) -> np.ndarray:
+    """Return the first row of every trip, then the row count."""
+    n = len(trip)
+    bounds = np.flatnonzero(np.r_[True, trip[1:] != trip[:-1]]) if n else np.empty(0, np.int64)
+    return np.r_[bounds, n].astype(np.int64)
+
+
+@numba.njit(parallel=True, cache=True)
+def _stationary_kernel(bounds, ts, lat, lon, moving_kmh, stray_run):
+    """Return, per row, the last row of the stationary run that starts there (-1 where none
+    starts), and which rows are stray fixes skipped by a run.
+
+    Per trip, from the first unused row i: the run's next row is j + 1 if the segment from its
+    last row j is slower than `moving_kmh`, else (once the run has two rows) the first of the
+    next `stray_run` rows after it that is (the rows between are strays); the run ends where
+    none is. A run of >= 2 rows is kept and the scan goes on after it, else at i + 1.
+    """
+    n = ts.shape[0]
+    last = np.full(n, -1, dtype=np.int64)
+    stray = np.zeros(n, dtype=np.bool_)
+    for t in numba.prange(bounds.shape[0] - 1):
+        hi = bounds[t + 1]
+        i = bounds[t]
+        while i < hi:
+            j = i
+            while True:
+                q = -1
+                reach = j + 2 + (stray_run if j > i else 0)  # no strays before the 2nd row
+                for r in range(j + 1, min(reach, hi)):
+                    if _kmh(ts[j], lat[j], lon[j], ts[r], lat[r], lon[r]) < moving_kmh:
+                        q = r
+                        break
+                if q < 0:
+                    break
+                for r in range(j + 1, q):
+                    stray[r] = True
+                j = q
+            if j > i:
+                last[i] = j
+                i = j + 1
+            else:
+                i += 1
+    return last, stray
 
 
 def _ranges(

@@ -7,12 +7,11 @@ import time
 from typing import Any
 
 from geoint.alerts.raising import raise_alerts
-from geoint.analytics.cells import keyed_vehicle_days
 from geoint.detect.events import events_from_tracks
 from geoint.detect.tracks import prepare_tracks
 from geoint.ground import Ground
 from geoint.intel.profiles import raise_declaration_alerts
-from geoint.pipeline.cells import ANALYZED_PING_COLUMNS, analyze_cells
+from geoint.pipeline.cells import ANALYZED_PING_COLUMNS, analyze_cells, vehicle_days_within
 from geoint.pipeline.incremental import analyze_batches
 from geoint.pipeline.progress import Progress, step
 from geoint.schema import EventType
@@ -31,7 +30,8 @@ def analyze(
     Reads the pings, transit declarations and watch list of the workspace; corridors, stop
     areas and every other layer are questions to `ground`. Ping batches committed while it
     ran (the API analyses them as they come) are analysed again incrementally at the end,
-    as its stored events and cell tables replaced theirs. Report: ``pings``, ``vehicles``,
+    as its stored events and cell tables replaced theirs. Report: ``pings``,
+    ``pings_beyond_extent`` (left out of the cell analytics: `vehicle_days_within`), ``vehicles``,
     ``events`` (count per type, every type listed), ``cells`` (`analyze_cells`), ``alerts``
     (`geoint.alerts.store.raise_alerts`), ``caught_up`` (those batches' incremental report, or
     None), ``seconds`` and ``stage_seconds``.
@@ -60,8 +60,10 @@ def analyze(
     with workspace.writer():  # not in the middle of an incremental merge of the events
         workspace.write_events(events)
     lap("store")
-    segments = tracks.pings.select("vehicle", "ts", "cell", "dt_s", "speed_kmh", "trip")
-    per_vehicle = keyed_vehicle_days(segments, tracks.vehicle_ids, ground.timezone, settings)
+    segments = tracks.pings.select(
+        "vehicle", "ts", "lat", "lon", "cell", "dt_s", "speed_kmh", "trip"
+    )
+    per_vehicle, beyond = vehicle_days_within(segments, tracks.vehicle_ids, ground, settings)
     del segments
     with workspace.cells_writer():
         cells = analyze_cells(workspace, ground, settings, per_vehicle, events, progress)
@@ -79,6 +81,7 @@ def analyze(
     by_type = dict(events.group_by("event_type").len().iter_rows())
     return {
         "pings": count,
+        "pings_beyond_extent": beyond,
         "vehicles": tracks.vehicle_ids.len(),
         "events": {str(kind): by_type.get(str(kind), 0) for kind in EventType},
         "events_total": events.height,

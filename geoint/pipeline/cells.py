@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 
 from geoint.analytics.cells import (
-    pings_vehicle_days,
+    keyed_vehicle_days,
+    segmented_pings,
     static_context,
 )
 from geoint.analytics.scoring import Activity, cell_tables
@@ -21,6 +22,29 @@ from geoint.store.cell_tables import write_table, write_vehicle_days
 from geoint.store.workspace import Workspace
 
 ANALYZED_PING_COLUMNS = ("ping_id", "vehicle_id", "ts", "lat", "lon", "cell")
+
+
+def vehicle_days_within(
+    segments: pl.DataFrame, vehicle_ids: pl.Series, ground: Ground, settings: GeointSettings
+) -> tuple[pl.DataFrame, int]:
+    """Return the `keyed_vehicle_days` of the segments (prepared pings) inside the region's
+    extent, and how many lie beyond it: a fix 1,500 km away (a bad device or a vehicle far
+    from the border) says nothing of the region's cells."""
+    beyond = 0
+    if ground.extent is not None:
+        west, south, east, north = ground.extent
+        inside = pl.col("lat").is_between(south, north) & pl.col("lon").is_between(west, east)
+        count = segments.height
+        segments = segments.filter(inside)
+        beyond = count - segments.height
+    return keyed_vehicle_days(segments, vehicle_ids, ground.timezone, settings), beyond
+
+
+def pings_vehicle_days_within(
+    pings: pl.DataFrame, ground: Ground, settings: GeointSettings
+) -> tuple[pl.DataFrame, int]:
+    """`vehicle_days_within` of pings (ping_id, vehicle_id, ts, lat, lon, cell)."""
+    return vehicle_days_within(*segmented_pings(pings, settings), ground, settings)
 
 
 def analyze_cells(
@@ -40,10 +64,11 @@ def analyze_cells(
     Tables and columns: docs/cells.md.
     """
     started = time.perf_counter()
+    beyond = None
     if per_vehicle is None:
         step(progress, "preparing pings for cells")
         pings = workspace.read_pings(workspace.scan_pings().select(ANALYZED_PING_COLUMNS))
-        per_vehicle = pings_vehicle_days(pings, ground.timezone, settings)
+        per_vehicle, beyond = pings_vehicle_days_within(pings, ground, settings)
     events = workspace.read_events() if events is None else events
     seizures = workspace.read_table("seizures").with_columns(pl.col("cell").cast(pl.UInt64))
     touched = [per_vehicle["cell"].unique(), events["cell"], seizures["cell"]]
@@ -59,7 +84,7 @@ def analyze_cells(
     for name, frame in tables.named().items():
         write_table(workspace.root, name, frame)
     alert_p = settings.cells.anomaly_alert_p
-    return {
+    report = {
         "cells": int(tables.days["cell"].n_unique()),
         "cell_days": tables.days.height,
         "vehicle_days": per_vehicle.height,
@@ -68,3 +93,6 @@ def analyze_cells(
         "emerging": dict(sorted(tables.emerging.group_by("emerging").len().iter_rows())),
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if beyond is not None:
+        report["pings_beyond_extent"] = beyond
+    return report

@@ -19,10 +19,8 @@ import numpy as np
 import polars as pl
 
 from geoint.alerts.raising import raise_alerts
-from geoint.analytics.cells import (
-    pings_vehicle_days,
-    segmented_pings,
-)
+from geoint.alerts.store import AlertStore
+from geoint.analytics.cells import segmented_pings
 from geoint.analytics.scoring import Activity
 from geoint.detect.events import bucket_resolution, detect_events
 from geoint.detect.tracks import stationary_runs
@@ -30,13 +28,21 @@ from geoint.errors import WorkspaceError
 from geoint.ground import Ground
 from geoint.h3index import child_cells, grid_disks, latlng_to_cells
 from geoint.intel.profiles import raise_declaration_alerts
-from geoint.pipeline.cells import ANALYZED_PING_COLUMNS, analyze_cells
+from geoint.pipeline.cells import (
+    ANALYZED_PING_COLUMNS,
+    analyze_cells,
+    pings_vehicle_days_within,
+)
 from geoint.schema import EVENT_SCHEMA
 from geoint.settings import GeointSettings
 from geoint.store.cell_tables import read_table, read_vehicle_days
 from geoint.store.workspace import Workspace
 
 INCREMENTAL_ACTOR = "geoint ingest"
+WITHDRAWN_NOTE = (
+    "Withdrawn: pings that arrived later (buffered by the device or delayed) replaced the "
+    "event this alert was raised from; what they show is alerted on its own."
+)
 
 
 def lookback_s(settings: GeointSettings) -> float:
@@ -88,13 +94,15 @@ def analyze_batches(
     batches changed (`update_cells`, reported as ``cells``), or those days are handed to
     `refresh_cells` (the API coalesces them, `CellRefresh`).
     """
-    frames = [workspace.scan_batch_pings(b).select("vehicle_id", "ts") for b in batches]
+    frames = [workspace.scan_batch_pings(b).select("ping_id", "vehicle_id", "ts") for b in batches]
     new = pl.concat(frames).collect() if frames else pl.DataFrame()
     if new.height == 0:
         workspace.analysed(batches)
         return {"batches": list(batches), "vehicles": 0, "pings": 0, "events": 0, "replaced": 0}
     vehicles = new["vehicle_id"].unique().sort().to_list()
-    report = analyze_vehicles(workspace, ground, settings, vehicles, new["ts"].min(), now)
+    report = analyze_vehicles(
+        workspace, ground, settings, vehicles, new["ts"].min(), now, new["ping_id"]
+    )
     workspace.analysed(batches)  # events and alerts stored: off the service's pending queue
     days = changed_days(new)
     if refresh_cells is None:
@@ -129,8 +137,13 @@ def analyze_vehicles(
     vehicles: list[str],
     since: datetime,
     now: datetime | None = None,
+    new_ping_ids: pl.Series | None = None,
 ) -> dict[str, Any]:
     """Detect the events of `vehicles` touching pings from `since` on, merge them, raise alerts.
+
+    `new_ping_ids` (the batches' pings) tell late data: an event ending more than
+    ``alerts.late_after_s`` before its vehicle's other pings raises its alert as late
+    (`late_events`).
 
     The pings from ``since - lookback_s`` of `vehicles` and of their possible rendezvous
     partners (`rendezvous_partners`) are analysed; the events ending at or after the cutoff
@@ -176,7 +189,18 @@ def analyze_vehicles(
         )
         workspace.write_events(merged)
         alerts = raise_alerts(
-            workspace, ground, settings, fresh, now, cell_rules=False, actor=INCREMENTAL_ACTOR
+            workspace,
+            ground,
+            settings,
+            fresh,
+            now,
+            cell_rules=False,
+            actor=INCREMENTAL_ACTOR,
+            late=late_events(fresh, pings, new_ping_ids, settings),
+        )
+        gone = stored.filter(ours, ~pl.col("event_id").is_in(fresh["event_id"].implode()))
+        alerts["withdrawn"] = AlertStore(workspace).withdraw(
+            gone["event_id"], WITHDRAWN_NOTE, now, INCREMENTAL_ACTOR
         )
         # declarations whose transit started since the last run
         alerts["declarations"] = raise_declaration_alerts(workspace, ground, settings, now)
@@ -189,6 +213,29 @@ def analyze_vehicles(
         "alerts": alerts,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def late_events(
+    events: pl.DataFrame,
+    pings: pl.DataFrame,
+    new_ping_ids: pl.Series | None,
+    settings: GeointSettings,
+) -> dict[str, float]:
+    """Return, by event id, how long before its vehicle's already stored pings each event of
+    `events` ended, where that is over ``alerts.late_after_s``: its pings came late."""
+    if new_ping_ids is None or events.height == 0:
+        return {}
+    known = (
+        pings.filter(~pl.col("ping_id").is_in(new_ping_ids.implode()))
+        .group_by("vehicle_id")
+        .agg(pl.col("ts").max().alias("known_until"))
+    )
+    late = (
+        events.join(known, on="vehicle_id")
+        .select("event_id", (pl.col("known_until") - pl.col("end")).dt.total_seconds().alias("s"))
+        .filter(pl.col("s") > settings.alerts.late_after_s)
+    )
+    return dict(late.iter_rows())
 
 
 def rendezvous_partners(
@@ -211,7 +258,10 @@ def rendezvous_partners(
         return []
     rules = settings.events
     segments, _ = segmented_pings(pings, settings)
-    runs = stationary_runs(segments, settings.tracks.moving_speed_kmh).filter(
+    runs, _ = stationary_runs(
+        segments, settings.tracks.moving_speed_kmh, rules.rendezvous_stray_run
+    )
+    runs = runs.filter(
         pl.col("end") >= since,
         (pl.col("end") - pl.col("start")).dt.total_seconds() >= rules.rendezvous_min_duration_s,
     )
@@ -269,9 +319,8 @@ def update_cells(
             )
             key = ["vehicle", "date"]
             days = days.with_columns(pl.col("vehicle").cast(pl.Categorical))
-            fresh = pings_vehicle_days(pings, ground.timezone, settings).join(
-                days, on=key, how="semi"
-            )
+            fresh, _ = pings_vehicle_days_within(pings, ground, settings)
+            fresh = fresh.join(days, on=key, how="semi")
             recomputed = fresh.height
             # the vehicles' rows first (a cheap filter), then the exact (vehicle, date) match
             theirs = pl.col("vehicle").is_in(days["vehicle"].unique().implode())

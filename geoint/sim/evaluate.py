@@ -11,6 +11,7 @@ and cell, columns ``date`` (Date), ``cell`` (UInt64, the analysis resolution) an
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from geoint.settings import EvaluationSettings
 from geoint.store.cell_tables import RISK, read_optional_table
 from geoint.store.workspace import Workspace
 
+SCENARIO_FILE = "scenario.json"  # written by `geoint simulate` beside truth.csv
 RISK_FILE = "cells/risk.parquet"  # named in notes; `cell_table_path` builds the path
 ILLICIT_CELLS_FILE = "illicit_cells.csv"
 _EVENT_COLUMNS = ("event_type", "vehicle_id", "other_vehicle_id", "start", "end", "lat", "lon")
@@ -208,7 +210,27 @@ def evaluate_workspace(
         illicit = read_illicit_cells(illicit_cells_path)
     risk = read_optional_table(workspace.root, RISK)
     precision = AlertStore(workspace).precision_by_rule()
-    return evaluation_report(workspace.read_events(), truth, risk, illicit, settings, precision)
+    report = evaluation_report(workspace.read_events(), truth, risk, illicit, settings, precision)
+    report["signal"] = signal_profile(Path(truth_path).with_name(SCENARIO_FILE))
+    if report["signal"] is None:
+        report["notes"].append(
+            f"signal: no {SCENARIO_FILE} naming a signal profile beside the truth file"
+        )
+    return {"signal": report.pop("signal"), **report}
+
+
+def signal_profile(path: Path) -> str | None:
+    """Return the signal profile a scenario was generated with (its ``scenario.json``), if
+    it names one; scenarios written before the profiles existed are clean."""
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    signal = meta.get("signal", {"name": "clean"}) if isinstance(meta, dict) else None
+    name = signal.get("name") if isinstance(signal, dict) else signal
+    return name if isinstance(name, str) else None
 
 
 def read_truth(path: Path) -> pl.DataFrame:

@@ -186,11 +186,11 @@ def _clean_events(
     _loiters(clean, first, last, lat, lon, ground, settings, events)
     active = _Declarations(declarations, names, clean, settings)
     _unauthorized_stops(clean, first, last, lat, lon, active, ground, settings, events)
-    _overdue(active, clean, data_end, events)
+    _overdue(active, clean, data_end, tracks.trip_gap_s, events)
     _route_deviations(clean, joined, active, ground, settings, events)
     _off_road(clean, joined & (speed >= tracks.moving_speed_kmh), ground, settings, events)
     _watchlist_hits(clean, joined, names, watchlist, ground, settings, events)
-    _rendezvous(clean, joined & (speed < tracks.moving_speed_kmh), ground, settings, events)
+    _rendezvous(clean, trip, ground, settings, events)
 
 
 # -------------------------------------------------------------------------- preparation
@@ -573,7 +573,11 @@ def _unauthorized_stops(
     )  # fmt: skip
 
 
-def _overdue(active: _Declarations, clean: _Pings, data_end: float, events: _Events) -> None:
+def _overdue(
+    active: _Declarations, clean: _Pings, data_end: float, trip_gap_s: float, events: _Events
+) -> None:
+    """Late declarations, placed where the vehicle was at the deadline (interpolated towards
+    its next ping of the same trip)."""
     late = (np.isnan(active.completed) | (active.completed > active.deadline)) & (
         data_end >= active.deadline
     )
@@ -583,6 +587,11 @@ def _overdue(active: _Declarations, clean: _Pings, data_end: float, events: _Eve
         at = before[-1] if len(before) else None
         lat = clean.lat[at] if at is not None else active.dest_lat[d]
         lon = clean.lon[at] if at is not None else active.dest_lon[d]
+        after = rows[clean.t[rows] > active.deadline[d]]
+        if at is not None and len(after) and clean.t[after[0]] - clean.t[at] < trip_gap_s:
+            f = (active.deadline[d] - clean.t[at]) / (clean.t[after[0]] - clean.t[at])
+            lat += f * (clean.lat[after[0]] - clean.lat[at])
+            lon += f * (clean.lon[after[0]] - clean.lon[at])
         deadline = active.deadline[d : d + 1]
         events.add(
             EventType.TRANSIT_OVERDUE, active.vehicle[d : d + 1], deadline, deadline, [lat], [lon]
@@ -745,24 +754,95 @@ def _watchlist_hits(
 
 
 # ---------------------------------------------------------------------------- rendezvous
+@numba.njit(cache=True)
+def _stationary_scan(trip, t, lat, lon, moving_kmh, stray_run):  # pragma: no cover - compiled
+    """Return (first, last, stray) of stationary runs: from the first unused ping, the next
+    ping of a run is the first of the following stray_run + 1 (same trip; only the next one
+    while the run has one ping) slower than moving from its last ping, the pings passed over
+    being strays; runs of >= 2 pings are kept."""
+    n = len(t)
+    first, last = np.empty(n, np.int64), np.empty(n, np.int64)
+    stray = np.zeros(n, np.bool_)
+    count, i = 0, 0
+    while i < n:
+        j = i
+        while True:
+            q, r = -1, j + 1
+            reach = j + 1 + (stray_run if j > i else 0)
+            while r < n and r <= reach and trip[r] == trip[i]:
+                metres, seconds = distance_m(lat[j], lon[j], lat[r], lon[r]), t[r] - t[j]
+                kmh = metres / seconds * 3.6 if seconds > 0 else np.inf if metres > 0 else 0.0
+                if kmh < moving_kmh:
+                    q = r
+                    break
+                r += 1
+            if q < 0:
+                break
+            stray[j + 1 : q] = True
+            j = q
+        if j > i:
+            first[count], last[count] = i, j
+            count += 1
+            i = j + 1
+        else:
+            i += 1
+    return first[:count], last[:count], stray
+
+
+@numba.njit(cache=True)
+def _interpolated(lo, hi, at, t, lat, lon, stray):  # pragma: no cover - compiled
+    """Return the lat/lon of pings lo..hi (strays left out) at time `at`, linear between the
+    last fix at or before it and the next one."""
+    k = lo
+    for r in range(lo, hi + 1):
+        if stray[r]:
+            continue
+        if t[r] > at:
+            f = (at - t[k]) / (t[r] - t[k])
+            return lat[k] + f * (lat[r] - lat[k]), lon[k] + f * (lon[r] - lon[k])
+        k = r
+    return lat[k], lon[k]
+
+
+@numba.njit(cache=True)
+def _median_apart(first, last, a, b, t, lat, lon, stray):  # pragma: no cover - compiled
+    """Per pair of runs, the median distance at their common times (every fix of either
+    inside their overlap) between the fix and the other run interpolated to its time."""
+    out = np.zeros(len(a))
+    for k in range(len(a)):
+        start = max(t[first[a[k]]], t[first[b[k]]])
+        end = min(t[last[a[k]]], t[last[b[k]]])
+        metres = []
+        for x, y in ((a[k], b[k]), (b[k], a[k])):
+            for p in range(first[x], last[x] + 1):
+                if stray[p] or t[p] < start or t[p] > end:
+                    continue
+                y_lat, y_lon = _interpolated(first[y], last[y], t[p], t, lat, lon, stray)
+                metres.append(distance_m(lat[p], lon[p], y_lat, y_lon))
+        out[k] = np.median(np.array(metres))
+    return out
+
+
 def _rendezvous(
     clean: _Pings,
-    still: np.ndarray,
+    trip: np.ndarray,
     ground: Ground,
     settings: GeointSettings,
     events: _Events,
 ) -> None:
-    """Pair stationary runs of different vehicles close in space and overlapping in time.
+    """Pair stationary runs of different vehicles close in space and overlapping in time,
+    also at every common time (positions interpolated).
 
     Runs are bucketed on a grid of twice the meeting distance (east-west scaled at the mean
     latitude, which distorts by far less than that) and by the hours they span, so only runs in
     neighbouring buckets of a shared hour are compared.
     """
     s = settings.events
-    first, last = _runs(np.ones(len(clean), dtype=bool), still)
-    two = last > first
-    first, last = first[two], last[two]
-    lat, lon = _means(clean.lat, first, last), _means(clean.lon, first, last)
+    first, last, stray = _stationary_scan(
+        trip, clean.t, clean.lat, clean.lon,
+        settings.tracks.moving_speed_kmh, s.rendezvous_stray_run,
+    )  # fmt: skip
+    lat, lon = _means(clean.lat, first, last, ~stray), _means(clean.lon, first, last, ~stray)
     bucket = 2 * s.rendezvous_distance_m
     y = np.radians(lat) * EARTH_RADIUS_M
     x = np.radians(lon) * EARTH_RADIUS_M * np.cos(np.radians(lat.mean() if len(lat) else 0.0))
@@ -794,6 +874,8 @@ def _rendezvous(
     end = np.minimum(clean.t[last[a]], clean.t[last[b]])
     apart = _metres(lat[a], lon[a], lat[b], lon[b])
     ok = (end - start >= s.rendezvous_min_duration_s) & (apart <= s.rendezvous_distance_m)
+    apart_then = _median_apart(first, last, a[ok], b[ok], clean.t, clean.lat, clean.lon, stray)
+    ok[ok] = apart_then <= s.rendezvous_distance_m
     a, b, start, end = a[ok], b[ok], start[ok], end[ok]
     mid_lat, mid_lon = (lat[a] + lat[b]) / 2, (lon[a] + lon[b]) / 2
     near = ground.distance_to_border_m(mid_lat, mid_lon) <= s.rendezvous_near_border_m

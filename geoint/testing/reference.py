@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -149,7 +150,7 @@ def reference_events(
         events += _gnss_events(track, conflicts, settings)
     events += _rendezvous_events(tracks, ground, settings)
     data_end = pings["ts"].max() if pings.height else None
-    events += _overdue_events(decls, tracks, data_end)
+    events += _overdue_events(decls, tracks, data_end, settings.tracks.trip_gap_s)
     return _frame(events, ground, settings)
 
 
@@ -510,13 +511,59 @@ def _watchlist_events(
 
 
 # ------------------------------------------------------------------------- rendezvous
-def _stationary_runs(track: _Track, moving_kmh: float) -> list[list[_Ping]]:
-    """Return maximal runs (within a trip) of ≥ 2 pings joined by non-moving segments."""
+def _stationary_runs(track: _Track, settings: GeointSettings) -> list[tuple[list[_Ping], set]]:
+    """Return stationary runs (within a trip) as (pings, ids of their stray fixes).
+
+    From the first unused ping, the run's next ping is the next one if their segment is not
+    moving; once the run has two pings, also the first of the following `rendezvous_stray_run`
+    + 1 pings whose segment from the run's last ping is not moving, the pings skipped on the
+    way being strays. A run ends where there is none; ≥ 2 pings are kept.
+    """
+    moving, skip = settings.tracks.moving_speed_kmh, settings.events.rendezvous_stray_run
     runs = []
     for trip in track.trips:
-        slow = _runs(trip, keep=lambda p: True, joins=lambda a, b: _speed_kmh(a, b) < moving_kmh)
-        runs += [run for run in slow if len(run) >= 2]
+        i = 0
+        while i < len(trip):
+            j, strays = i, set()
+            while True:
+                ahead = trip[j + 1 : j + 2 + (skip if j > i else 0)]
+                slow = [k for k, p in enumerate(ahead) if _speed_kmh(trip[j], p) < moving]
+                if not slow:
+                    break
+                strays |= {p.ping_id for p in ahead[: slow[0]]}
+                j += slow[0] + 1
+            if j > i:
+                runs.append((trip[i : j + 1], strays))
+                i = j + 1
+            else:
+                i += 1
     return runs
+
+
+def _position_at(run: Sequence[_Ping], moment: datetime) -> tuple[float, float]:
+    """Return the run's lat/lon at `moment`, linear between the fixes around it."""
+    before = [p for p in run if p.ts <= moment][-1]
+    after = [p for p in run if p.ts > moment]
+    if before.ts == moment or not after:
+        return before.lat, before.lon
+    f = (moment - before.ts) / (after[0].ts - before.ts)
+    return before.lat + f * (after[0].lat - before.lat), before.lon + f * (
+        after[0].lon - before.lon
+    )
+
+
+def _median_apart(
+    run1: Sequence[_Ping], run2: Sequence[_Ping], start: datetime, end: datetime
+) -> float:
+    """Return the median distance between the runs (strays removed) at their common times:
+    every fix of either inside [start, end], the other run interpolated to its time."""
+    metres = []
+    for run, other in ((run1, run2), (run2, run1)):
+        for p in run:
+            if start <= p.ts <= end:
+                lat, lon = _position_at(other, p.ts)
+                metres.append(distance_m(p.lat, p.lon, lat, lon))
+    return statistics.median(metres)
 
 
 def _rendezvous_events(
@@ -530,16 +577,16 @@ def _rendezvous_events(
     s = settings.events
     runs = sorted(
         (
-            (vehicle, run)
+            (vehicle, run, [p for p in run if p.ping_id not in strays])
             for vehicle, track in tracks.items()
-            for run in _stationary_runs(track, settings.tracks.moving_speed_kmh)
+            for run, strays in _stationary_runs(track, settings)
         ),
         key=lambda item: (item[1][0].ts, item[0]),
     )
     latest_start = timedelta(seconds=s.rendezvous_min_duration_s)
     events = []
-    for i, (v1, run1) in enumerate(runs):
-        for v2, run2 in runs[i + 1 :]:
+    for i, (v1, run1, fixes1) in enumerate(runs):
+        for v2, run2, fixes2 in runs[i + 1 :]:
             if run2[0].ts > run1[-1].ts - latest_start:
                 break
             if v1 == v2:
@@ -547,9 +594,11 @@ def _rendezvous_events(
             start, end = max(run1[0].ts, run2[0].ts), min(run1[-1].ts, run2[-1].ts)
             if (end - start).total_seconds() < s.rendezvous_min_duration_s:
                 continue
-            (lat1, lon1), (lat2, lon2) = _centre(run1), _centre(run2)
+            (lat1, lon1), (lat2, lon2) = _centre(fixes1), _centre(fixes2)
             apart = distance_m(lat1, lon1, lat2, lon2)
             if apart > s.rendezvous_distance_m:
+                continue
+            if _median_apart(fixes1, fixes2, start, end) > s.rendezvous_distance_m:
                 continue
             lat, lon = (lat1 + lat2) / 2, (lon1 + lon2) / 2
             border, crossing, place = _at(ground, lat, lon)
@@ -652,8 +701,13 @@ def _declarations(
 
 
 def _overdue_events(
-    decls: dict[str, list[_Declaration]], tracks: dict[str, _Track], data_end: datetime | None
+    decls: dict[str, list[_Declaration]],
+    tracks: dict[str, _Track],
+    data_end: datetime | None,
+    trip_gap_s: float,
 ) -> list[_Event]:
+    """Late declarations, placed where the vehicle was at the deadline (interpolated towards
+    its next ping of the same trip)."""
     events = []
     for vehicle, items in decls.items():
         for d in items:
@@ -661,9 +715,13 @@ def _overdue_events(
             if on_time or data_end is None or data_end < d.deadline:
                 continue
             track = tracks.get(vehicle)
-            known = [p for p in (track.clean if track else []) if p.ts <= d.deadline]
+            pings = track.clean if track else []
+            known = [p for p in pings if p.ts <= d.deadline]
             last = known[-1] if known else None
             lat, lon = (last.lat, last.lon) if last else (d.dest_lat, d.dest_lon)
+            after = [p for p in pings if p.ts > d.deadline][:1]
+            if last and after and _seconds(last, after[0]) < trip_gap_s:
+                lat, lon = _position_at([last, after[0]], d.deadline)
             detail = {"corridor_id": d.corridor_id, "completed": str(d.completed)}
             events.append(
                 _Event(EventType.TRANSIT_OVERDUE, vehicle, d.deadline, d.deadline, lat, lon,

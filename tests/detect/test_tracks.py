@@ -197,9 +197,26 @@ def test_stationary_runs_are_maximal_slow_runs_within_a_trip():
     slow = [north(7.0, 2.0, 20 * k) for k in range(5)]  # 20 m a minute: 1.2 km/h
     fast = [north(7.1, 2.0, 1000 * k) for k in range(3)]
     frame = with_ids(make_track("v", T0, slow + fast + slow[:2], 60))
-    runs = stationary_runs(prepared(frame), 5)
+    runs, stray = stationary_runs(prepared(frame), 5)
     assert list(zip(runs["first"], runs["last"], strict=True)) == [(0, 4), (8, 9)]
     assert runs["lat"][0] == pytest.approx(north(7.0, 2.0, 40)[0])
+    assert not stray.any()
+
+
+def test_stationary_runs_skip_up_to_two_stray_fixes():
+    """Fixes 300 m off (18 km/h from their neighbours), one or two in a row, neither end a
+    stationary run nor move its position; three in a row do end it."""
+    parked = [north(7.0, 2.0, 0)] * 12
+    off = north(7.0, 2.0, 300)
+    strays = [*parked[:4], off, *parked[5:8], off, off, *parked[10:]]
+    runs, stray = stationary_runs(prepared(with_ids(make_track("v", T0, strays, 60))), 5, 2)
+    assert list(zip(runs["first"], runs["last"], strict=True)) == [(0, 11)]
+    assert list(np.flatnonzero(stray)) == [4, 8, 9]
+    assert runs["lat"][0] == pytest.approx(parked[0][0])
+    three = parked[:4] + [off] * 3 + parked[7:]
+    runs, stray = stationary_runs(prepared(with_ids(make_track("v", T0, three, 60))), 5, 2)
+    assert list(zip(runs["first"], runs["last"], strict=True)) == [(0, 3), (4, 6), (7, 11)]
+    assert not stray.any()
 
 
 def test_context_flags_equal_exact_per_ping_answers(ground):

@@ -236,6 +236,13 @@ def test_cli_scores_reference_events_of_a_case(tmp_path, toy_index):
     }  # fmt: skip
     assert report["events"]["border_loiter"]["recall"] == 1.0
     assert report["cells"]["top_k_precision"] == {"10": 1.0, "50": 1.0, "200": 1.0}
+    assert report["signal"] is None and any("scenario.json" in n for n in report["notes"])
+    # a scenario of `geoint simulate --signal poor` labels the report with its profile
+    (tmp_path / "scenario.json").write_text(json.dumps({"seed": 1, "signal": {"name": "poor"}}))
+    labelled = _geoint("evaluate", "-w", ws, "--truth", truth_file)
+    assert labelled.returncode == 0, labelled.stderr
+    assert "detections against ground truth (poor signal)" in labelled.stdout
+    assert "recall" in labelled.stdout and "precision" in labelled.stdout
 
 
 def test_cli_refuses_a_missing_truth_file_in_one_line(tmp_path):

@@ -497,6 +497,12 @@ def _rendezvous_cases() -> list[EventCase]:
 
     minutes_11, minutes_10, minutes_9 = range(12), range(11), range(10)
     far = (MEETING[0], 2.77)
+    a_at = [0, 0.5, 2, 3, 4.5, 6, 6.5, 8, 9.5, 10, 11.5, 12, 13, 14.5, 15, 16.5, 18, 19]
+    stray = {m: offset(MEETING, north_m=300) for m in (6, 12, 13)}
+
+    def creep(east_m: float, more_m: float) -> tuple[float, float]:
+        return offset(MEETING, east_m=east_m + more_m)
+
     return [
         EventCase(
             "rendezvous_11_min",
@@ -545,6 +551,32 @@ def _rendezvous_cases() -> list[EventCase]:
                 Expected(E.BORDER_LOITER, "truck-a", t0, *MEETING),
                 Expected(E.BORDER_LOITER, "truck-b", t0, *beside),
             ),
+        ),
+        EventCase(
+            "rendezvous_stray_fixes_are_one_meeting",
+            "a reports every 30-90 s with a fix 300 m off at 6 min and two at 12-13 min, b every"
+            " 2 min: one meeting (before: three, split at the strays)",
+            _numbered(
+                _timed(
+                    "truck-a", [(t0 + timedelta(minutes=m), stray.get(m, MEETING)) for m in a_at]
+                ),
+                _parked("truck-b", beside, t0, range(0, 19, 2)),
+            ),
+            (met(0, 18),),
+        ),
+        EventCase(
+            "rendezvous_passing_slowly_is_none",
+            "a creeps 1 km east and b 1 km west past it at 3 km/h: their runs' centres coincide,"
+            " but at common times they are within 300 m for only 6 min",
+            _numbered(
+                _timed(
+                    "truck-a", [(t0 + timedelta(minutes=m), creep(-500, 50 * m)) for m in range(21)]
+                ),
+                _timed(
+                    "truck-b", [(t0 + timedelta(minutes=m), creep(500, -50 * m)) for m in range(21)]
+                ),
+            ),
+            (),
         ),
     ]
 
@@ -707,6 +739,7 @@ def _transit_cases() -> list[EventCase]:
     at_box, _ = _route("truck", t0, stop_at=25, stop_minutes=minutes_40, stop_point=in_box)
     halfway, _ = _route("truck", t0, last=20)
     late_deadline = t0 + timedelta(minutes=60)
+    between = late_deadline + timedelta(minutes=1)
 
     def bystander(ts: datetime) -> pl.DataFrame:
         return _timed("bystander", [(ts, (7.3, 3.4))])
@@ -801,6 +834,14 @@ def _transit_cases() -> list[EventCase]:
             _numbered(on_route),
             (Expected(E.TRANSIT_OVERDUE, "truck", late_deadline, CORRIDOR_LAT, 3.80),),
             declarations=_declaration("truck", t0, late_deadline),
+        ),
+        EventCase(
+            "transit_overdue_between_fixes",
+            "the deadline falls between two fixes 2 min apart: located where the truck was then,"
+            " half way (before: at the fix 1.1 km back)",
+            _numbered(on_route),
+            (Expected(E.TRANSIT_OVERDUE, "truck", between, CORRIDOR_LAT, 3.81),),
+            declarations=_declaration("truck", t0, between),
         ),
     ]
 
