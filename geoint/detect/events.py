@@ -73,25 +73,45 @@ def events_from_tracks(
     watchlist: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Return every event of prepared tracks (see `detect_events`)."""
+    parts = [
+        vehicle_partials(tracks, ground, settings, declarations, watchlist),
+        rendezvous_partials(rendezvous_runs(tracks, ground, settings), ground, settings),
+    ]
+    return finish_events(pl.concat(parts), ground, settings)
+
+
+def vehicle_partials(
+    tracks: Tracks,
+    ground: Ground,
+    settings: GeointSettings,
+    declarations: pl.DataFrame | None = None,
+    watchlist: pl.DataFrame | None = None,
+    data_end: int | None = None,
+) -> pl.DataFrame:
+    """Return the PARTIAL_SCHEMA events of each vehicle on its own: all but rendezvous.
+
+    `data_end` (int64 µs): the time the data reaches for overdue transits; default the last
+    ping of `tracks` (a vehicle partition passes that of the whole workspace).
+    """
     view = _View.of(tracks)
     conflicts = _identity_conflicts(view, settings)
     crossings = _outside_conflicts(view, _find_crossings(view, ground, settings), conflicts)
     decls = _declarations(declarations, view, settings)
-    parts = [
-        _crossing_events(view, crossings, settings),
-        _shuttle_events(view, crossings, settings),
-        _gap_events(view, settings),
-        _loiter_events(view, ground, settings),
-        _unauthorized_stop_events(view, decls, ground, settings),
-        _off_road_events(view, settings),
-        _route_deviation_events(view, decls, ground, settings),
-        _watchlist_events(view, watchlist, ground, settings),
-        _rendezvous_events(view, ground, settings),
-        conflicts,
-        _gnss_events(view, conflicts, settings),
-        _overdue_events(view, decls),
-    ]
-    return finish_events(pl.concat(parts), ground, settings)
+    return pl.concat(
+        [
+            _crossing_events(view, crossings, settings),
+            _shuttle_events(view, crossings, settings),
+            _gap_events(view, settings),
+            _loiter_events(view, ground, settings),
+            _unauthorized_stop_events(view, decls, ground, settings),
+            _off_road_events(view, settings),
+            _route_deviation_events(view, decls, ground, settings),
+            _watchlist_events(view, watchlist, ground, settings),
+            conflicts,
+            _gnss_events(view, conflicts, settings),
+            _overdue_events(view, decls, data_end),
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------ arrays
@@ -652,12 +672,13 @@ def _unauthorized_stop_events(
     )
 
 
-def _overdue_events(view: _View, decls: pl.DataFrame) -> pl.DataFrame:
+def _overdue_events(view: _View, decls: pl.DataFrame, data_end: int | None) -> pl.DataFrame:
     """Declarations not completed by their deadline, once the data reaches the deadline."""
     raw_ts = view.tracks.raw["ts"]
-    if raw_ts.len() == 0 or decls.height == 0:
+    if decls.height == 0 or (data_end is None and raw_ts.len() == 0):
         return _empty()
-    data_end = int(raw_ts.to_physical().max())
+    if data_end is None:
+        data_end = int(raw_ts.to_physical().max())
     late = decls.filter(
         (pl.col("completed").is_null() | (pl.col("completed") > pl.col("deadline")))
         & (pl.col("deadline") <= data_end)
@@ -892,11 +913,61 @@ def rendezvous_candidates(runs: pl.DataFrame, settings: GeointSettings) -> pl.Da
     )
 
 
-def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) -> pl.DataFrame:
+def rendezvous_runs(tracks: Tracks, ground: Ground, settings: GeointSettings) -> pl.DataFrame:
+    """Return the stationary runs of `tracks` that may be half of a rendezvous: vehicle_id,
+    start, end, lat, lon, evidence (their ping ids), in vehicle and time order.
+
+    Long enough, and near enough to the border for a meeting point (the midpoint of two runs
+    at most the rendezvous distance apart) to be within the rendezvous border distance: the
+    compact per-vehicle input that `rendezvous_partials` pairs across vehicles.
+    """
     s = settings.events
-    runs = view.tracks.stationary.filter(
+    runs = tracks.stationary.filter(
         (pl.col("end") - pl.col("start")).dt.total_microseconds() / US
         >= s.rendezvous_min_duration_s
+    )
+    # a midpoint is at most half the distance from each run; the full distance is the margin
+    reach = s.rendezvous_near_border_m + s.rendezvous_distance_m
+    lat, lon = runs["lat"].to_numpy(), runs["lon"].to_numpy()
+    near = ground.distance_to_border_m(lat, lon, max_distance_m=reach) <= reach
+    runs = runs.filter(pl.Series(near, dtype=pl.Boolean))
+    first, last = runs["first"].to_numpy(), runs["last"].to_numpy()
+    ping_id = tracks.pings["ping_id"].to_numpy()
+    return pl.DataFrame(
+        {
+            "vehicle_id": tracks.vehicle_ids.cast(pl.String).gather(runs["vehicle"].cast(pl.Int64)),
+            "start": runs["start"],
+            "end": runs["end"],
+            "lat": runs["lat"],
+            "lon": runs["lon"],
+            "evidence": _ranges(ping_id, first, last),
+        },
+        schema=RUN_SCHEMA,
+    )
+
+
+RUN_SCHEMA: dict[str, pl.DataType] = {
+    "vehicle_id": pl.String(),
+    "start": UTC_DATETIME,
+    "end": UTC_DATETIME,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "evidence": pl.List(pl.UInt64()),
+}
+
+
+def rendezvous_partials(
+    runs: pl.DataFrame, ground: Ground, settings: GeointSettings
+) -> pl.DataFrame:
+    """Return the PARTIAL_SCHEMA rendezvous of `runs` (`rendezvous_runs`, of any vehicles)."""
+    s = settings.events
+    vehicle_ids = runs["vehicle_id"].unique().sort()
+    runs = runs.with_columns(
+        pl.col("vehicle_id")
+        .cast(pl.Enum(vehicle_ids))
+        .to_physical()
+        .cast(pl.UInt32)
+        .alias("vehicle")
     )
     pairs = rendezvous_candidates(runs, settings)
     if pairs.height == 0:
@@ -924,15 +995,8 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     if len(keep) == 0:
         return _empty()
     a, b = a[keep], b[keep]
-    first, last = runs["first"].to_numpy(), runs["last"].to_numpy()
-    vehicle = runs["vehicle"].to_numpy()
     evidence = (
-        pl.DataFrame(
-            {
-                "a": _ranges(view.ping_id, first[a], last[a]),
-                "b": _ranges(view.ping_id, first[b], last[b]),
-            }
-        )
+        pl.DataFrame({"a": runs["evidence"].gather(a), "b": runs["evidence"].gather(b)})
         .select(pl.concat_list("a", "b"))
         .to_series()
     )
@@ -947,14 +1011,14 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     )
     return _partial(
         EventType.RENDEZVOUS,
-        view.ids(vehicle[a]),
+        runs["vehicle_id"].gather(a),
         start[keep],
         end[keep],
         lat[keep],
         lon[keep],
         evidence,
         detail,
-        other_vehicle_id=view.ids(vehicle[b]),
+        other_vehicle_id=runs["vehicle_id"].gather(b),
     )
 
 
