@@ -31,6 +31,7 @@ from geoint.detect.events import (
 )
 from geoint.detect.tracks import prepare_tracks
 from geoint.ground import Ground
+from geoint.layers import Region, RegionIndex
 from geoint.pipeline.cells import ANALYZED_PING_COLUMNS
 from geoint.schema import PING_SCHEMA
 from geoint.settings import GeointSettings
@@ -186,12 +187,9 @@ def analyze_partition(task: Task) -> PartitionResult:
 @lru_cache(maxsize=4)
 def region_ground(region: str | None) -> Ground:
     """The ground of a region folder, built once per worker process."""
-    from geoint.layers.queries import RegionIndex
-    from geoint.layers.region import load_region
-
     if region is None:
         raise ValueError("a partition task needs its ground or its region folder")
-    return RegionIndex(load_region(Path(region)))
+    return RegionIndex(Region.load(Path(region)))
 
 
 Engine = Callable[[Sequence[Task]], Iterable[PartitionResult]]

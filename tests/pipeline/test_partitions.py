@@ -11,13 +11,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
+from support.partitions import SAMPLE, assert_same_outputs, ingested, stored_outputs
 
 from geoint.analytics.cells import pings_vehicle_days
-from geoint.cli.demo import ingest_scenario
 from geoint.detect.events import detect_events
 from geoint.layers import Region, RegionIndex, init_region
-from geoint.layers.gazetteer import build_gazetteer
 from geoint.pipeline.analyze import analyze
 from geoint.pipeline.cells import ANALYZED_PING_COLUMNS, analyze_cells
 from geoint.pipeline.partitions import plan_partitions
@@ -25,24 +23,13 @@ from geoint.settings import GeointSettings
 from geoint.sim.scenery import Geography
 from geoint.sim.simulate import SimulationOptions, simulate
 from geoint.sim.synthetic_layers import add_synthetic_layers
-from geoint.store.cell_tables import cells_folder
 from geoint.store.workspace import Workspace
-
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "sample_tracks" / "scenario"
-
-
-def _ingested(region: Region, scenario: Path, folder: Path) -> Path:
-    settings = GeointSettings(workspace=folder)
-    reports = ingest_scenario(Workspace(folder), settings, build_gazetteer(region), scenario)
-    assert all(r.quarantined == 0 for r in reports)
-    return folder
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     region = Region.load(SAMPLE / "region")
-    return region, _ingested(region, SAMPLE, tmp_path_factory.mktemp("sample") / "ws")
+    return region, ingested(region, SAMPLE, tmp_path_factory.mktemp("sample") / "ws")
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +39,7 @@ def france_spain(tmp_path_factory):
     add_synthetic_layers(region, 3)
     options = SimulationOptions(seed=3, vehicles=50, days=3)
     simulate(RegionIndex(region), Geography.of(region), options).write(folder / "scenario")
-    return region, _ingested(region, folder / "scenario", folder / "ws")
-
-
-def _tables(folder: Path) -> dict[str, pl.DataFrame]:
-    """Every cell table (the vehicle-day table in a fixed order) and the events."""
-    tables = {p.stem: pl.read_parquet(p) for p in sorted(cells_folder(folder).glob("*.parquet"))}
-    tables["vehicle_days"] = (
-        tables["vehicle_days"]
-        .with_columns(pl.col("vehicle_id").cast(pl.String))
-        .sort("cell", "date", "vehicle_id")
-    )
-    tables["events"] = Workspace(folder).read_events()
-    return tables
+    return region, ingested(region, folder / "scenario", folder / "ws")
 
 
 def _analysed(region: Region, stored: Path, copy: Path, partitions: int) -> dict[str, pl.DataFrame]:
@@ -72,7 +47,7 @@ def _analysed(region: Region, stored: Path, copy: Path, partitions: int) -> dict
     settings = GeointSettings(workspace=copy)
     report = analyze(Workspace(copy), RegionIndex(region), settings, partitions=partitions)
     assert report["partitions"] == partitions
-    return _tables(copy)
+    return stored_outputs(copy)
 
 
 @pytest.mark.parametrize("scenario", ["sample", "france_spain"])
@@ -95,18 +70,13 @@ def test_partitions_store_the_same_events_and_cell_tables(scenario, request, tmp
     workspace.write_events(events)
     per_vehicle = pings_vehicle_days(pings, ground.timezone, settings)
     analyze_cells(workspace, ground, settings, per_vehicle, events)
-    expected = _tables(whole)
+    expected = stored_outputs(whole)
     assert expected["events"].height > 50
     assert expected["events"]["event_type"].n_unique() >= 8
 
     for count in (1, 3, 7):
         got = _analysed(region, stored, tmp_path / f"p{count}", count)
-        assert sorted(got) == sorted(expected)
-        for name, frame in expected.items():
-            try:
-                assert_frame_equal(got[name], frame, check_exact=True)
-            except AssertionError as exc:
-                raise AssertionError(f"{name}, {count} partitions: {exc}") from None
+        assert_same_outputs(got, expected)
 
 
 def test_rendezvous_across_partitions_are_found(sample, tmp_path):
