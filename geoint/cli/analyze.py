@@ -55,6 +55,12 @@ def analyze_command(
         int | None,
         typer.Option("--partitions", min=1, help="vehicle partitions (default: from the data)"),
     ] = None,
+    pings_url: Annotated[
+        str | None,
+        typer.Option(
+            "--pings-url", help="read the ping parts from this copy of the pings folder (s3://…)"
+        ),
+    ] = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -81,6 +87,7 @@ def analyze_command(
             partitions=partitions,
             engine=runner,
             region=str(Path(region).resolve()),
+            pings_url=pings_url,
         )
     report["engine"] = engine
     emit(as_json, report, lambda: print_analysis(report))

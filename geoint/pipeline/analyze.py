@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from geoint.alerts.raising import raise_alerts
+from geoint.errors import GeointError
 from geoint.ground import Ground
 from geoint.intel.profiles import raise_declaration_alerts
 from geoint.pipeline.cells import analyze_cells
@@ -27,7 +28,7 @@ from geoint.pipeline.progress import Progress, step
 from geoint.schema import EventType
 from geoint.settings import GeointSettings
 from geoint.store.cell_tables import VehicleDayParts
-from geoint.store.workspace import Workspace
+from geoint.store.workspace import PINGS_DIR, Workspace
 
 
 def analyze(
@@ -38,12 +39,16 @@ def analyze(
     partitions: int | None = None,
     engine: Engine | None = None,
     region: str | None = None,
+    pings_url: str | None = None,
 ) -> dict[str, Any]:
     """Detect the track events of every stored ping, store them, then run the cell analytics.
 
     Vehicles are analysed by partitions (`geoint.pipeline.partitions`; `partitions` fixes
     their number): one after the other here, or as tasks of `engine` (e.g. on Dask workers,
     which build the ground from the `region` folder); results are identical either way.
+    `pings_url`: the ping parts are read from this copy of the workspace's pings folder
+    (e.g. ``s3://bucket/ws/pings``, credentials from the standard AWS environment), as
+    workers on other hosts need.
 
     Reads the pings, transit declarations and watch list of the workspace; corridors, stop
     areas and every other layer are questions to `ground`. Ping batches committed while it
@@ -61,7 +66,7 @@ def analyze(
 
     step(progress, "planning vehicle partitions")
     seen = workspace.latest_ping_batch()  # later batches may or may not be in the read
-    files = [str(path) for path in workspace.ping_files()]
+    files = ping_files_at(workspace, pings_url)
     with _parts_named(workspace):
         plan = plan_partitions(files, settings, count=partitions)
     declarations = workspace.read_table("declarations")
@@ -119,6 +124,32 @@ def analyze(
         "seconds": round(time.perf_counter() - started, 3),
         "stage_seconds": stages,
     }
+
+
+def ping_files_at(workspace: Workspace, url: str | None) -> list[str]:
+    """Return the committed ping parts, or their copies under `url` (an fsspec URL of the
+    workspace's pings folder), each of which must be there."""
+    parts = workspace.ping_files()
+    if url is None:
+        return [str(path) for path in parts]
+    import fsspec
+
+    folder = workspace.root / PINGS_DIR
+    names = [path.relative_to(folder).as_posix() for path in parts]
+    try:
+        system, base = fsspec.core.url_to_fs(url)
+        base = base.rstrip("/")
+        found = set(system.find(base))  # one listing, not one request per part
+    except (ImportError, ValueError, OSError) as exc:
+        raise GeointError(f"--pings-url {url}: cannot list it ({exc})") from None
+    missing = [name for name in names if f"{base}/{name}" not in found]
+    if missing:
+        raise GeointError(
+            f"--pings-url {url}: {len(missing)} of {len(names)} ping parts are missing there "
+            f"(first: {missing[0]}); copy the workspace's pings folder first "
+            f"(e.g. aws s3 sync {folder} {url})"
+        )
+    return [f"{url.rstrip('/')}/{name}" for name in names]
 
 
 def _local(workspace: Workspace, tasks: list[Task]) -> Iterator[PartitionResult]:
