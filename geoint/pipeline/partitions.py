@@ -12,11 +12,10 @@ exactly, and computes the cell tables from the concatenated vehicle-day table as
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -64,7 +63,6 @@ class Plan:
     partitions: tuple[Partition, ...]
     pings: int
     data_end: int | None  # µs since the epoch of the last ping (spikes included)
-    storage_options: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,10 +96,7 @@ class PartitionResult:
 
 
 def plan_partitions(
-    files: Sequence[str],
-    settings: GeointSettings,
-    storage_options: dict[str, Any] | None = None,
-    count: int | None = None,
+    files: Sequence[str], settings: GeointSettings, count: int | None = None
 ) -> Plan:
     """Cut the vehicles of `files` into contiguous id ranges of about equal ping counts.
 
@@ -109,7 +104,7 @@ def plan_partitions(
     it is the pings over ``settings.analysis.partition_pings``. Reads two columns only.
     """
     per_vehicle = (
-        _scan(files, storage_options)
+        _scan(files)
         .group_by("vehicle_id")
         .agg(
             pl.len().alias("pings"),
@@ -137,13 +132,14 @@ def plan_partitions(
         for k, (low, high) in enumerate(zip(lows, highs, strict=True))
     )
     data_end = int(per_vehicle["last"].max()) if per_vehicle.height else None
-    return Plan(tuple(files), partitions, total, data_end, storage_options)
+    return Plan(tuple(files), partitions, total, data_end)
 
 
-def _scan(files: Sequence[str], storage_options: dict[str, Any] | None) -> pl.LazyFrame:
+def _scan(files: Sequence[str]) -> pl.LazyFrame:
+    """The ping parts (paths or object-store URLs, credentials from the environment)."""
     if not files:
         return pl.LazyFrame(schema=PING_SCHEMA)
-    return pl.scan_parquet(list(files), storage_options=storage_options)
+    return pl.scan_parquet(list(files))
 
 
 def analyze_partition(task: Task) -> PartitionResult:
@@ -152,7 +148,7 @@ def analyze_partition(task: Task) -> PartitionResult:
     ground = task.ground if task.ground is not None else region_ground(task.region)
     plan, part, settings = task.plan, task.partition, task.settings
     pings = (
-        _scan(plan.files, plan.storage_options)
+        _scan(plan.files)
         .select(ANALYZED_PING_COLUMNS)
         .filter(part.holds(pl.col("vehicle_id")))
         .collect()
@@ -193,12 +189,6 @@ def region_ground(region: str | None) -> Ground:
 
 
 Engine = Callable[[Sequence[Task]], Iterable[PartitionResult]]
-
-
-def local_engine(tasks: Sequence[Task]) -> Iterator[PartitionResult]:
-    """Run the partitions one after the other in this process (memory: one partition)."""
-    for task in tasks:
-        yield analyze_partition(task)
 
 
 @dataclass(frozen=True)
