@@ -250,6 +250,19 @@ class CellSettings(BaseModel):
         return self
 
 
+class AnalysisSettings(BaseModel):
+    """The full analysis by vehicle partitions (docs/scale.md): memory follows the partition."""
+
+    partition_pings: int = Field(
+        4_000_000,
+        gt=0,
+        description="pings per vehicle partition (the count is the stored pings over this)",
+    )
+    partitions: int | None = Field(
+        None, ge=1, description="a fixed number of vehicle partitions instead (null: from the data)"
+    )
+
+
 class PatrolSettings(BaseModel):
     """Patrol planning (SPEC §9, docs/patrol.md): travel model, targets, solver, sampling."""
 
@@ -372,6 +385,7 @@ class GeointSettings(BaseSettings):
     evaluation: EvaluationSettings = EvaluationSettings()
     alerts: AlertSettings = AlertSettings()
     cells: CellSettings = CellSettings()
+    analysis: AnalysisSettings = AnalysisSettings()
     patrol: PatrolSettings = PatrolSettings()
     exchange: ExchangeSettings = ExchangeSettings()
     intel: IntelSettings = IntelSettings()

@@ -25,6 +25,7 @@ DAY, WEEK = "1d", "1w"
 ACTIVITY_COLUMNS = ("pings", "vehicles", "moving_minutes", "night_pings")
 EVENT_COLUMNS = tuple(f"events_{kind}" for kind in EventType)
 SEIZURE_COLUMNS = tuple(f"seizures_{commodity}" for commodity in COMMODITIES)
+_US_PER_MINUTE = 60_000_000
 COUNT_COLUMNS = (
     *ACTIVITY_COLUMNS, "events", "severity", *EVENT_COLUMNS, "seizures", *SEIZURE_COLUMNS,
 )  # fmt: skip
@@ -105,16 +106,47 @@ def pings_vehicle_days(
 
 def activity(vehicle_days_: pl.DataFrame, period: str = DAY) -> pl.DataFrame:
     """Return cell, date, pings, vehicles (distinct), moving_minutes, night_pings per window."""
+    return finish_activity(activity_sums(vehicle_days_, period))
+
+
+def activity_sums(vehicle_days_: pl.DataFrame, period: str = DAY) -> pl.DataFrame:
+    """Return `activity` with ``moving_us`` (integer microseconds) for moving_minutes.
+
+    Sums of integers do not depend on their order, so the sums of vehicle partitions add up to
+    exactly those of the whole table (`combine_activity`); a vehicle-day's moving minutes are
+    a sum of whole microseconds (far below 2**53), recovered exactly by rounding.
+    """
     return (
         vehicle_days_.lazy()
         .group_by("cell", _window(period, "date"))
         .agg(
             pl.col("pings").sum(),
             pl.col("vehicle").n_unique().cast(pl.Float64).alias("vehicles"),
-            pl.col("moving_minutes").sum(),
+            (pl.col("moving_minutes") * _US_PER_MINUTE)
+            .round()
+            .cast(pl.Int64)
+            .sum()
+            .alias("moving_us"),
             pl.col("night_pings").sum(),
         )
         .collect()
+    )
+
+
+def combine_activity(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Add up the `activity_sums` of vehicle-disjoint tables (distinct vehicles add up too)."""
+    return pl.concat(parts).group_by("cell", "date").agg(pl.all().sum())
+
+
+def finish_activity(sums: pl.DataFrame) -> pl.DataFrame:
+    """Return `activity` columns from `activity_sums`."""
+    return sums.select(
+        "cell",
+        "date",
+        "pings",
+        "vehicles",
+        (pl.col("moving_us") / _US_PER_MINUTE).alias("moving_minutes"),
+        "night_pings",
     )
 
 

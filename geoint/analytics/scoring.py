@@ -28,8 +28,11 @@ from geoint.analytics.cells import (
     DAY,
     WEEK,
     activity,
+    activity_sums,
     cell_windows,
+    combine_activity,
     event_counts,
+    finish_activity,
     seizure_counts,
     vehicle_days,
 )
@@ -297,6 +300,20 @@ class Activity:
         return cls(activity(per_vehicle, DAY), activity(per_vehicle, WEEK), parents)
 
     @classmethod
+    def combined(cls, parts: list[ActivitySums]) -> Activity:
+        """Add up the sums of vehicle-disjoint vehicle-day tables (partitions): exactly those
+        of their union, since no vehicle is counted in two parts."""
+        first = parts[0]
+        return cls(
+            finish_activity(combine_activity([p.days for p in parts])),
+            finish_activity(combine_activity([p.weeks for p in parts])),
+            {
+                r: pl.concat([p.parents[r] for p in parts]).group_by(_KEY).agg(pl.all().sum())
+                for r in first.parents
+            },
+        )
+
+    @classmethod
     def of_tables(cls, tables: dict[str, pl.DataFrame], resolutions: tuple[int, ...]) -> Activity:
         """Recover the sums from cell tables written before (`CellTables.named`)."""
         columns = [*_KEY, *ACTIVITY_COLUMNS]
@@ -337,6 +354,22 @@ class Activity:
             _replace(self.weeks, weeks, activity(near, WEEK)),
             parents,
         )
+
+
+@dataclass(frozen=True)
+class ActivitySums:
+    """One vehicle partition's part of `Activity`: `activity_sums` per day and week, and the
+    distinct vehicles per parent cell-day (`Activity.combined` adds the parts up)."""
+
+    days: pl.DataFrame
+    weeks: pl.DataFrame
+    parents: dict[int, pl.DataFrame]
+
+    @classmethod
+    def of(cls, per_vehicle: pl.DataFrame, resolutions: tuple[int, ...]) -> ActivitySums:
+        """The sums of one vehicle-day table."""
+        parents = {r: parent_vehicles(per_vehicle, r) for r in resolutions}
+        return cls(activity_sums(per_vehicle, DAY), activity_sums(per_vehicle, WEEK), parents)
 
 
 def _replace(stored: pl.DataFrame, keys: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:

@@ -21,8 +21,8 @@ from geoint.store.workspace import Workspace
 Log = Callable[[str], None] | None
 
 # The sample region's extent (Benin–Nigeria border area), so cells look like real workloads.
-_LAT_RANGE = (6.3, 12.5)
-_LON_RANGE = (1.6, 4.8)
+LAT_RANGE = (6.3, 12.5)
+LON_RANGE = (1.6, 4.8)
 
 
 def synthetic_pings(count: int, seed: int = 0, pings_per_vehicle: int = 2_000) -> pl.DataFrame:
@@ -34,8 +34,8 @@ def synthetic_pings(count: int, seed: int = 0, pings_per_vehicle: int = 2_000) -
     start = rng.uniform(0, 84 * 86_400, vehicles)
     step = np.arange(count) - np.searchsorted(vehicle, vehicle)
     epoch = datetime(2026, 8, 1, tzinfo=UTC).timestamp() + start[vehicle] + 30.0 * step
-    lat0 = rng.uniform(*_LAT_RANGE, vehicles)
-    lon0 = rng.uniform(*_LON_RANGE, vehicles)
+    lat0 = rng.uniform(*LAT_RANGE, vehicles)
+    lon0 = rng.uniform(*LON_RANGE, vehicles)
     # ~12 m/s random walks: 30 s steps of ~360 m, about 0.003 degrees
     walk_lat = np.cumsum(rng.normal(0, 0.002, count))
     walk_lon = np.cumsum(rng.normal(0, 0.002, count))

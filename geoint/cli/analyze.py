@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,21 +36,60 @@ _CELL_SERIES = ("date", "risk", "vehicles", "events", "severity", "anomaly_z", "
 
 @app.command(
     "analyze",
-    epilog="Example: geoint analyze --region ws/region --workspace ws --json",
+    epilog="Example: geoint analyze --region ws/region --workspace ws --engine dask --workers 2",
 )
 def analyze_command(
     region: RequiredRegionOption,
     workspace: WorkspaceOption = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (one partition at a time) or dask")
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address (default: a local cluster)"),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="workers of the local Dask cluster")
+    ] = 2,
+    partitions: Annotated[
+        int | None,
+        typer.Option("--partitions", min=1, help="vehicle partitions (default: from the data)"),
+    ] = None,
+    pings_url: Annotated[
+        str | None,
+        typer.Option(
+            "--pings-url", help="read the ping parts from this copy of the pings folder (s3://…)"
+        ),
+    ] = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Detect track events over every stored ping and store them in the workspace."""
     from geoint.pipeline.analyze import analyze
 
+    if engine not in ("local", "dask"):
+        raise GeointError(f"--engine: expected local or dask, got {engine!r}")
+    if scheduler is not None and engine != "dask":
+        raise GeointError("--scheduler: only with --engine dask")
     ground = load_ground(region)
     settings, store = open_workspace(workspace)
-    with progress(quiet or as_json) as step:
-        report = analyze(store, ground, settings, progress=step)
+    with progress(quiet or as_json) as step, ExitStack() as stack:
+        runner = None
+        if engine == "dask":
+            from geoint.pipeline.distributed import dask_engine
+
+            runner = stack.enter_context(dask_engine(scheduler, workers))
+        report = analyze(
+            store,
+            ground,
+            settings,
+            progress=step,
+            partitions=partitions,
+            engine=runner,
+            region=str(Path(region).resolve()),
+            pings_url=pings_url,
+        )
+    report["engine"] = engine
     emit(as_json, report, lambda: print_analysis(report))
 
 

@@ -413,3 +413,49 @@ def bench_exchange(
     with tempfile.TemporaryDirectory(prefix="geoint-bench-exchange-") as tmp:
         result = run_exchange_benchmark(Path(tmp), seizures, None if as_json else err.print)
     emit(as_json, result, lambda: out.print_json(data=result))
+
+
+@bench_app.command(
+    "scale",
+    epilog="Example: geoint bench scale --pings 1000000 --engine dask --workers 2 --json",
+)
+def bench_scale(
+    pings: Annotated[int, typer.Option(min=1, help="pings to generate, ingest and analyse")] = (
+        10_000_000
+    ),
+    engine: Annotated[
+        str, typer.Option("--engine", help="local, or dask (also a 2-worker LocalCluster run)")
+    ] = "local",
+    workers: Annotated[int, typer.Option(min=1, help="workers of the local Dask cluster")] = 2,
+    baseline_max: Annotated[
+        int, typer.Option(help="the one-partition baseline runs up to this many pings")
+    ] = 10_000_000,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="folder for the workspace (default: temporary)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest and analysis of N pings of thousands of trackers: time, peak memory of the
+    process tree, the unpartitioned engine as the baseline (and the Dask engine)."""
+    import tempfile
+
+    from geoint.bench.scale import run_scale_benchmark
+    from geoint.layers import RegionIndex, build_sample_region
+    from geoint.sim.synthetic_layers import add_synthetic_layers
+
+    if engine not in ("local", "dask"):
+        raise GeointError(f"--engine: expected local or dask, got {engine!r}")
+    with tempfile.TemporaryDirectory(prefix="geoint-bench-scale-", dir=directory) as tmp:
+        region = build_sample_region(Path(tmp) / "region")
+        add_synthetic_layers(region, seed=0)
+        result = run_scale_benchmark(
+            RegionIndex(region),
+            region.path,
+            Path(tmp),
+            pings,
+            engine,
+            workers,
+            baseline_max,
+            log=None if as_json else err.print,
+        )
+    emit(as_json, result, lambda: print_summary(result))

@@ -19,7 +19,14 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from geoint.detect.tracks import US, Tracks, apart_at_common_times, prepare_tracks, within_distance
+from geoint.detect.tracks import (
+    US,
+    Tracks,
+    apart_at_common_times,
+    micros,
+    prepare_tracks,
+    within_distance,
+)
 from geoint.geodesy import distances_m
 from geoint.ground import Ground
 from geoint.h3index import cell_centres, grid_disks, latlng_to_cells
@@ -73,25 +80,45 @@ def events_from_tracks(
     watchlist: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Return every event of prepared tracks (see `detect_events`)."""
+    parts = [
+        vehicle_partials(tracks, ground, settings, declarations, watchlist),
+        rendezvous_partials(rendezvous_runs(tracks, ground, settings), ground, settings),
+    ]
+    return finish_events(pl.concat(parts), ground, settings)
+
+
+def vehicle_partials(
+    tracks: Tracks,
+    ground: Ground,
+    settings: GeointSettings,
+    declarations: pl.DataFrame | None = None,
+    watchlist: pl.DataFrame | None = None,
+    data_end: int | None = None,
+) -> pl.DataFrame:
+    """Return the PARTIAL_SCHEMA events of each vehicle on its own: all but rendezvous.
+
+    `data_end` (int64 µs): the time the data reaches for overdue transits; default the last
+    ping of `tracks` (a vehicle partition passes that of the whole workspace).
+    """
     view = _View.of(tracks)
     conflicts = _identity_conflicts(view, settings)
     crossings = _outside_conflicts(view, _find_crossings(view, ground, settings), conflicts)
     decls = _declarations(declarations, view, settings)
-    parts = [
-        _crossing_events(view, crossings, settings),
-        _shuttle_events(view, crossings, settings),
-        _gap_events(view, settings),
-        _loiter_events(view, ground, settings),
-        _unauthorized_stop_events(view, decls, ground, settings),
-        _off_road_events(view, settings),
-        _route_deviation_events(view, decls, ground, settings),
-        _watchlist_events(view, watchlist, ground, settings),
-        _rendezvous_events(view, ground, settings),
-        conflicts,
-        _gnss_events(view, conflicts, settings),
-        _overdue_events(view, decls),
-    ]
-    return finish_events(pl.concat(parts), ground, settings)
+    return pl.concat(
+        [
+            _crossing_events(view, crossings, settings),
+            _shuttle_events(view, crossings, settings),
+            _gap_events(view, settings),
+            _loiter_events(view, ground, settings),
+            _unauthorized_stop_events(view, decls, ground, settings),
+            _off_road_events(view, settings),
+            _route_deviation_events(view, decls, ground, settings),
+            _watchlist_events(view, watchlist, ground, settings),
+            conflicts,
+            _gnss_events(view, conflicts, settings),
+            _overdue_events(view, decls, data_end),
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------ arrays
@@ -158,19 +185,22 @@ def _iso(micros: np.ndarray) -> pl.Series:
     return _datetimes(micros).dt.to_string(ISO_FORMAT)
 
 
-def _lists(values: np.ndarray, lengths: np.ndarray) -> pl.Series:
-    """Return a List(UInt64) series cutting `values` into consecutive pieces of `lengths`."""
+def _lists(values: np.ndarray, lengths: np.ndarray, dtype: pl.DataType = pl.UInt64()) -> pl.Series:
+    """Return a List(`dtype`) series cutting `values` into consecutive pieces of `lengths`."""
     offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
-    array = pa.LargeListArray.from_arrays(offsets, pa.array(values, type=pa.uint64()))
-    return pl.Series("evidence", pl.from_arrow(array)).cast(pl.List(pl.UInt64))
+    array = pa.LargeListArray.from_arrays(offsets, pa.array(values))
+    return pl.Series("evidence", pl.from_arrow(array)).cast(pl.List(dtype))
 
 
-def _ranges(ping_id: np.ndarray, first: np.ndarray, last: np.ndarray) -> pl.Series:
-    """Return the ping ids of rows first..last (inclusive) of each range as lists."""
+def _ranges(
+    values: np.ndarray, first: np.ndarray, last: np.ndarray, dtype: pl.DataType = pl.UInt64()
+) -> pl.Series:
+    """Return the values (ping ids unless said) of rows first..last (inclusive) of each range
+    as lists."""
     lengths = (last - first + 1).astype(np.int64)
     offsets = np.r_[0, np.cumsum(lengths)]
     rows = np.arange(offsets[-1]) - np.repeat(offsets[:-1] - first, lengths)
-    return _lists(ping_id[rows], lengths)
+    return _lists(values[rows], lengths, dtype)
 
 
 def _pair_evidence(view: _View, before: np.ndarray, after: np.ndarray) -> pl.Series:
@@ -652,12 +682,13 @@ def _unauthorized_stop_events(
     )
 
 
-def _overdue_events(view: _View, decls: pl.DataFrame) -> pl.DataFrame:
+def _overdue_events(view: _View, decls: pl.DataFrame, data_end: int | None) -> pl.DataFrame:
     """Declarations not completed by their deadline, once the data reaches the deadline."""
     raw_ts = view.tracks.raw["ts"]
-    if raw_ts.len() == 0 or decls.height == 0:
+    if decls.height == 0 or (data_end is None and raw_ts.len() == 0):
         return _empty()
-    data_end = int(raw_ts.to_physical().max())
+    if data_end is None:
+        data_end = int(raw_ts.to_physical().max())
     late = decls.filter(
         (pl.col("completed").is_null() | (pl.col("completed") > pl.col("deadline")))
         & (pl.col("deadline") <= data_end)
@@ -907,11 +938,71 @@ def rendezvous_candidates(runs: pl.DataFrame, settings: GeointSettings) -> pl.Da
     )
 
 
-def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) -> pl.DataFrame:
+def rendezvous_runs(tracks: Tracks, ground: Ground, settings: GeointSettings) -> pl.DataFrame:
+    """Return the stationary runs of `tracks` that may be half of a rendezvous: vehicle_id,
+    start, end, lat, lon, evidence (their ping ids) and their fixes (``fix_ts`` in
+    microseconds, ``fix_lat``, ``fix_lon``, ``fix_stray``: what `apart_at_common_times`
+    interpolates), in vehicle and time order.
+
+    Long enough, and near enough to the border for a meeting point (the midpoint of two runs
+    at most the rendezvous distance apart) to be within the rendezvous border distance: the
+    compact per-vehicle input that `rendezvous_partials` pairs across vehicles.
+    """
     s = settings.events
-    runs = view.tracks.stationary.filter(
+    runs = tracks.stationary.filter(
         (pl.col("end") - pl.col("start")).dt.total_microseconds() / US
         >= s.rendezvous_min_duration_s
+    )
+    # a midpoint is at most half the distance from each run; the full distance is the margin
+    reach = s.rendezvous_near_border_m + s.rendezvous_distance_m
+    lat, lon = runs["lat"].to_numpy(), runs["lon"].to_numpy()
+    near = ground.distance_to_border_m(lat, lon, max_distance_m=reach) <= reach
+    runs = runs.filter(pl.Series(near, dtype=pl.Boolean))
+    first, last = runs["first"].to_numpy(), runs["last"].to_numpy()
+    pings = tracks.pings
+    return pl.DataFrame(
+        {
+            "vehicle_id": tracks.vehicle_ids.cast(pl.String).gather(runs["vehicle"].cast(pl.Int64)),
+            "start": runs["start"],
+            "end": runs["end"],
+            "lat": runs["lat"],
+            "lon": runs["lon"],
+            "evidence": _ranges(pings["ping_id"].to_numpy(), first, last),
+            "fix_ts": _ranges(micros(pings["ts"]), first, last, pl.Int64()),
+            "fix_lat": _ranges(pings["lat"].to_numpy(), first, last, pl.Float64()),
+            "fix_lon": _ranges(pings["lon"].to_numpy(), first, last, pl.Float64()),
+            "fix_stray": _ranges(tracks.stray, first, last, pl.Boolean()),
+        },
+        schema=RUN_SCHEMA,
+    )
+
+
+RUN_SCHEMA: dict[str, pl.DataType] = {
+    "vehicle_id": pl.String(),
+    "start": UTC_DATETIME,
+    "end": UTC_DATETIME,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "evidence": pl.List(pl.UInt64()),
+    "fix_ts": pl.List(pl.Int64()),
+    "fix_lat": pl.List(pl.Float64()),
+    "fix_lon": pl.List(pl.Float64()),
+    "fix_stray": pl.List(pl.Boolean()),
+}
+
+
+def rendezvous_partials(
+    runs: pl.DataFrame, ground: Ground, settings: GeointSettings
+) -> pl.DataFrame:
+    """Return the PARTIAL_SCHEMA rendezvous of `runs` (`rendezvous_runs`, of any vehicles)."""
+    s = settings.events
+    vehicle_ids = runs["vehicle_id"].unique().sort()
+    runs = runs.with_columns(
+        pl.col("vehicle_id")
+        .cast(pl.Enum(vehicle_ids))
+        .to_physical()
+        .cast(pl.UInt32)
+        .alias("vehicle")
     )
     pairs = rendezvous_candidates(runs, settings)
     if pairs.height == 0:
@@ -926,10 +1017,16 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     end = np.minimum(end_all[a], end_all[b])
     apart = distances_m(lat_all[a], lon_all[a], lat_all[b], lon_all[b])
     meet = ((end - start) / US >= s.rendezvous_min_duration_s) & (apart <= s.rendezvous_distance_m)
-    first, last = runs["first"].to_numpy(), runs["last"].to_numpy()
+    lengths = runs["fix_ts"].list.len().to_numpy().astype(np.int64)
+    offsets = np.r_[0, np.cumsum(lengths)]
+    first, last = offsets[:-1], offsets[1:] - 1  # each run's fixes in the exploded columns
     together = np.full(len(a), np.inf)
     together[meet] = apart_at_common_times(
-        first, last, a[meet], b[meet], view.tracks.pings, view.tracks.stray
+        first,
+        last,
+        a[meet],
+        b[meet],
+        *(runs[c].explode().to_numpy() for c in ("fix_ts", "fix_lat", "fix_lon", "fix_stray")),
     )
     meet &= together <= s.rendezvous_distance_m
     lat = (lat_all[a] + lat_all[b]) / 2
@@ -945,14 +1042,8 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     if len(keep) == 0:
         return _empty()
     a, b = a[keep], b[keep]
-    vehicle = runs["vehicle"].to_numpy()
     evidence = (
-        pl.DataFrame(
-            {
-                "a": _ranges(view.ping_id, first[a], last[a]),
-                "b": _ranges(view.ping_id, first[b], last[b]),
-            }
-        )
+        pl.DataFrame({"a": runs["evidence"].gather(a), "b": runs["evidence"].gather(b)})
         .select(pl.concat_list("a", "b"))
         .to_series()
     )
@@ -968,14 +1059,14 @@ def _rendezvous_events(view: _View, ground: Ground, settings: GeointSettings) ->
     )
     return _partial(
         EventType.RENDEZVOUS,
-        view.ids(vehicle[a]),
+        runs["vehicle_id"].gather(a),
         start[keep],
         end[keep],
         lat[keep],
         lon[keep],
         evidence,
         detail,
-        other_vehicle_id=view.ids(vehicle[b]),
+        other_vehicle_id=runs["vehicle_id"].gather(b),
     )
 
 

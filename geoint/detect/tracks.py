@@ -130,7 +130,7 @@ def _is_ordered(frame: pl.DataFrame) -> bool:
     if frame.height < 2:
         return True
     vehicle = frame["vehicle"].to_numpy()
-    ts = _micros(frame["ts"])
+    ts = micros(frame["ts"])
     ping = frame["ping_id"].to_numpy()
     later_vehicle = vehicle[1:] > vehicle[:-1]
     same_vehicle = vehicle[1:] == vehicle[:-1]
@@ -138,7 +138,7 @@ def _is_ordered(frame: pl.DataFrame) -> bool:
     return bool(np.all(later_vehicle | (same_vehicle & later)))
 
 
-def _micros(ts: pl.Series) -> np.ndarray:
+def micros(ts: pl.Series) -> np.ndarray:
     """Return int64 microseconds since the epoch of a UTC datetime column."""
     return ts.dt.cast_time_unit("us").to_physical().to_numpy()
 
@@ -299,7 +299,7 @@ def find_spikes(ordered: pl.DataFrame, max_speed_kmh: float) -> np.ndarray:
     neighbours above `max_speed_kmh` while the neighbours are plausible with each other."""
     return _spike_kernel(
         ordered["vehicle"].to_numpy(),
-        _micros(ordered["ts"]),
+        micros(ordered["ts"]),
         ordered["lat"].to_numpy(),
         ordered["lon"].to_numpy(),
         float(max_speed_kmh),
@@ -310,7 +310,7 @@ def add_segments(ordered: pl.DataFrame, trip_gap_s: float) -> pl.DataFrame:
     """Return ordered pings with their segment from the previous ping and their trip."""
     vehicle = ordered["vehicle"].to_numpy()
     dt, metres, speed, bearing = _segment_kernel(
-        vehicle, _micros(ordered["ts"]), ordered["lat"].to_numpy(), ordered["lon"].to_numpy()
+        vehicle, micros(ordered["ts"]), ordered["lat"].to_numpy(), ordered["lon"].to_numpy()
     )
     new_trip = np.isnan(dt) | (dt >= trip_gap_s)
     return ordered.with_columns(
@@ -423,7 +423,7 @@ def find_stops(
     lat, lon = pings["lat"].to_numpy(), pings["lon"].to_numpy()
     last, outlier = _stop_kernel(
         bounds,
-        _micros(pings["ts"]),
+        micros(pings["ts"]),
         lat,
         lon,
         float(diameter_m),
@@ -443,7 +443,7 @@ def stationary_runs(
     bounds = _trip_bounds(pings["trip"].to_numpy())
     last, stray = _stationary_kernel(
         bounds,
-        _micros(pings["ts"]),
+        micros(pings["ts"]),
         pings["lat"].to_numpy(),
         pings["lon"].to_numpy(),
         float(moving_speed_kmh),
@@ -458,20 +458,23 @@ def apart_at_common_times(
     last: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
-    pings: pl.DataFrame,
+    ts_us: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
     stray: np.ndarray,
 ) -> np.ndarray:
-    """Return, per pair (a, b) of stationary runs (rows first..last of `pings`), the median
-    distance between their positions at their common times (`_apart_kernel`)."""
+    """Return, per pair (a, b) of stationary runs (rows first..last of the fixes `ts_us`
+    (microseconds), `lat`, `lon`, `stray`), the median distance between their positions at
+    their common times (`_apart_kernel`)."""
     return _apart_kernel(
         first[a].astype(np.int64),
         last[a].astype(np.int64),
         first[b].astype(np.int64),
         last[b].astype(np.int64),
-        _micros(pings["ts"]),
-        pings["lat"].to_numpy(),
-        pings["lon"].to_numpy(),
-        stray,
+        ts_us.astype(np.int64),
+        lat.astype(np.float64),
+        lon.astype(np.float64),
+        stray.astype(np.bool_),
     )
 
 

@@ -4,19 +4,31 @@ store → cell analytics → alerts, then catch up with batches stored meanwhile
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import polars as pl
+
 from geoint.alerts.raising import raise_alerts
-from geoint.detect.events import events_from_tracks
-from geoint.detect.tracks import prepare_tracks
+from geoint.errors import GeointError
 from geoint.ground import Ground
 from geoint.intel.profiles import raise_declaration_alerts
-from geoint.pipeline.cells import ANALYZED_PING_COLUMNS, analyze_cells, vehicle_days_within
+from geoint.pipeline.cells import analyze_cells
 from geoint.pipeline.incremental import analyze_batches
+from geoint.pipeline.partitions import (
+    Engine,
+    PartitionResult,
+    Task,
+    analyze_partition,
+    combine,
+    plan_partitions,
+)
 from geoint.pipeline.progress import Progress, step
 from geoint.schema import EventType
 from geoint.settings import GeointSettings
-from geoint.store.workspace import Workspace
+from geoint.store.cell_tables import VehicleDayParts
+from geoint.store.workspace import PINGS_DIR, Workspace
 
 
 def analyze(
@@ -24,8 +36,19 @@ def analyze(
     ground: Ground,
     settings: GeointSettings,
     progress: Progress | None = None,
+    partitions: int | None = None,
+    engine: Engine | None = None,
+    region: str | None = None,
+    pings_url: str | None = None,
 ) -> dict[str, Any]:
     """Detect the track events of every stored ping, store them, then run the cell analytics.
+
+    Vehicles are analysed by partitions (`geoint.pipeline.partitions`; `partitions` fixes
+    their number): one after the other here, or as tasks of `engine` (e.g. on Dask workers,
+    which build the ground from the `region` folder); results are identical either way.
+    `pings_url`: the ping parts are read from this copy of the workspace's pings folder
+    (e.g. ``s3://bucket/ws/pings``, credentials from the standard AWS environment), as
+    workers on other hosts need.
 
     Reads the pings, transit declarations and watch list of the workspace; corridors, stop
     areas and every other layer are questions to `ground`. Ping batches committed while it
@@ -34,7 +57,7 @@ def analyze(
     ``pings_beyond_extent`` (left out of the cell analytics: `vehicle_days_within`), ``vehicles``,
     ``events`` (count per type, every type listed), ``cells`` (`analyze_cells`), ``alerts``
     (`geoint.alerts.store.raise_alerts`), ``caught_up`` (those batches' incremental report, or
-    None), ``seconds`` and ``stage_seconds``.
+    None), ``partitions``, ``partition_seconds``, ``seconds`` and ``stage_seconds``.
     """
     started = time.perf_counter()
     stages: dict[str, float] = {}
@@ -42,31 +65,41 @@ def analyze(
     def lap(name: str) -> None:
         stages[name] = round(time.perf_counter() - started - sum(stages.values()), 3)
 
-    step(progress, "reading pings")
+    step(progress, "planning vehicle partitions")
     seen = workspace.latest_ping_batch()  # later batches may or may not be in the read
-    pings = workspace.read_pings(workspace.scan_pings().select(ANALYZED_PING_COLUMNS))
+    files = ping_files_at(workspace, pings_url)
+    with _parts_named(workspace):
+        plan = plan_partitions(files, settings, count=partitions)
     declarations = workspace.read_table("declarations")
     watchlist = workspace.read_table("watchlist")
-    lap("read")
-    step(progress, "preparing tracks")
-    tracks = prepare_tracks(pings, ground, settings)
-    count = pings.height
-    del pings
-    lap("tracks")
-    step(progress, "detecting events")
-    events = events_from_tracks(tracks, ground, settings, declarations, watchlist)
-    lap("events")
-    step(progress, "storing events")
-    with workspace.writer():  # not in the middle of an incremental merge of the events
-        workspace.write_events(events)
-    lap("store")
-    segments = tracks.pings.select(
-        "vehicle", "ts", "lat", "lon", "cell", "dt_s", "speed_kmh", "trip"
-    )
-    per_vehicle, beyond = vehicle_days_within(segments, tracks.vehicle_ids, ground, settings)
-    del segments
-    with workspace.cells_writer():
-        cells = analyze_cells(workspace, ground, settings, per_vehicle, events, progress)
+    here = None if engine is not None else ground  # workers build theirs from `region`
+    tasks = [
+        Task(plan, part, settings, declarations, watchlist, region=region, ground=here)
+        for part in plan.partitions
+    ]
+    lap("plan")
+    step(progress, f"tracks and events of {len(tasks)} vehicle partition(s)")
+    with VehicleDayParts(workspace.root) as days:
+        results = engine(tasks) if engine is not None else _local(workspace, tasks)
+        combined = combine(results, ground, settings, days.add)
+        events = combined.events
+        lap("partitions")
+        step(progress, "storing events")
+        with workspace.writer():  # not in the middle of an incremental merge of the events
+            workspace.write_events(events)
+        lap("store")
+        with workspace.cells_writer():
+            days.store()
+            cells = analyze_cells(
+                workspace,
+                ground,
+                settings,
+                None,
+                events,
+                progress,
+                activity=combined.activity,
+                stored_vehicle_days=days.rows,
+            )
     lap("cells")
     step(progress, "raising alerts")
     alerts = raise_alerts(workspace, ground, settings, events)
@@ -80,9 +113,11 @@ def analyze(
         lap("caught_up")
     by_type = dict(events.group_by("event_type").len().iter_rows())
     return {
-        "pings": count,
-        "pings_beyond_extent": beyond,
-        "vehicles": tracks.vehicle_ids.len(),
+        "pings": combined.pings,
+        "pings_beyond_extent": combined.beyond,
+        "vehicles": combined.vehicles,
+        "partitions": len(tasks),
+        "partition_seconds": combined.partition_seconds,
         "events": {str(kind): by_type.get(str(kind), 0) for kind in EventType},
         "events_total": events.height,
         "cells": cells,
@@ -91,3 +126,49 @@ def analyze(
         "seconds": round(time.perf_counter() - started, 3),
         "stage_seconds": stages,
     }
+
+
+def ping_files_at(workspace: Workspace, url: str | None) -> list[str]:
+    """Return the committed ping parts, or their copies under `url` (an fsspec URL of the
+    workspace's pings folder), each of which must be there."""
+    parts = workspace.ping_files()
+    if url is None:
+        return [str(path) for path in parts]
+    import fsspec
+
+    folder = workspace.root / PINGS_DIR
+    names = [path.relative_to(folder).as_posix() for path in parts]
+    try:
+        system, base = fsspec.core.url_to_fs(url)
+        base = base.rstrip("/")
+        found = set(system.find(base))  # one listing, not one request per part
+    except (ImportError, ValueError, OSError) as exc:
+        raise GeointError(f"--pings-url {url}: cannot list it ({exc})") from None
+    missing = [name for name in names if f"{base}/{name}" not in found]
+    if missing:
+        raise GeointError(
+            f"--pings-url {url}: {len(missing)} of {len(names)} ping parts are missing there "
+            f"(first: {missing[0]}); copy the workspace's pings folder first "
+            f"(e.g. aws s3 sync {folder} {url})"
+        )
+    return [f"{url.rstrip('/')}/{name}" for name in names]
+
+
+def _local(workspace: Workspace, tasks: list[Task]) -> Iterator[PartitionResult]:
+    """Run the partitions one after the other here."""
+    for task in tasks:
+        with _parts_named(workspace):
+            result = analyze_partition(task)
+        yield result
+
+
+@contextmanager
+def _parts_named(workspace: Workspace) -> Iterator[None]:
+    """Turn a reader's error on an unreadable ping part into one naming the part."""
+    try:
+        yield
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        bad = workspace.unreadable_parts(full=False)
+        if not bad:
+            raise
+        raise workspace.corrupt_error(bad) from exc

@@ -55,23 +55,27 @@ def analyze_cells(
     events: pl.DataFrame | None = None,
     progress: Progress | None = None,
     activity: Activity | None = None,
+    stored_vehicle_days: int | None = None,
 ) -> dict[str, Any]:
     """Compute the cell analytics (SPEC §7) and write them under ``cells/``; return the report.
 
     `per_vehicle` (the vehicle-day table, `geoint.analytics.cells.keyed_vehicle_days`) and `events`
     default to those of the workspace's pings and stored events; the vehicle-day table is
     stored too. `activity`: its sums when known (`update_cells`), else they are computed.
+    `stored_vehicle_days`: the caller stored the vehicle-day table itself (that many rows) and
+    gives its `activity` (the full analysis by partitions); `per_vehicle` is not needed then.
     Tables and columns: docs/cells.md.
     """
     started = time.perf_counter()
     beyond = None
-    if per_vehicle is None:
+    if per_vehicle is None and stored_vehicle_days is None:
         step(progress, "preparing pings for cells")
         pings = workspace.read_pings(workspace.scan_pings().select(ANALYZED_PING_COLUMNS))
         per_vehicle, beyond = pings_vehicle_days_within(pings, ground, settings)
     events = workspace.read_events() if events is None else events
     seizures = workspace.read_table("seizures").with_columns(pl.col("cell").cast(pl.UInt64))
-    touched = [per_vehicle["cell"].unique(), events["cell"], seizures["cell"]]
+    active = activity.days if per_vehicle is None else per_vehicle
+    touched = [active["cell"].unique(), events["cell"], seizures["cell"]]
     cells = np.unique(np.concatenate([c.cast(pl.UInt64).to_numpy() for c in touched]))
     step(progress, "cell context")
     context = static_context(workspace, ground, cells)
@@ -80,14 +84,15 @@ def analyze_cells(
         activity = Activity.of(per_vehicle, settings.coarse_resolutions)
     tables = cell_tables(activity, events, seizures, context, settings, read_effort(workspace))
     step(progress, "storing cell tables")
-    write_vehicle_days(workspace.root, per_vehicle)
+    if per_vehicle is not None:
+        write_vehicle_days(workspace.root, per_vehicle)
     for name, frame in tables.named().items():
         write_table(workspace.root, name, frame)
     alert_p = settings.cells.anomaly_alert_p
     report = {
         "cells": int(tables.days["cell"].n_unique()),
         "cell_days": tables.days.height,
-        "vehicle_days": per_vehicle.height,
+        "vehicle_days": per_vehicle.height if per_vehicle is not None else stored_vehicle_days,
         "anomalous_cell_days": int((tables.days["anomaly_p"] <= alert_p).sum()),
         "hotspot_cell_days": int((tables.days["gi_bin"] > 0).sum()),
         "emerging": dict(sorted(tables.emerging.group_by("emerging").len().iter_rows())),

@@ -6,11 +6,13 @@ the served heatmaps and the map. This module is the only one that knows their pa
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import polars as pl
 
-from geoint.atomic import write_parquet
+from geoint.atomic import replacing, write_parquet
 from geoint.errors import WorkspaceError
 
 CELLS_DIR = "cells"
@@ -56,6 +58,44 @@ def write_vehicle_days(root: Path, per_vehicle: pl.DataFrame) -> Path:
     """
     stored = per_vehicle.with_columns(pl.col("vehicle").cast(pl.Categorical))
     return write_table(root, VEHICLE_DAYS, stored.rename({"vehicle": "vehicle_id"}))
+
+
+class VehicleDayParts:
+    """A vehicle-day table gathered part by part (vehicle-disjoint partitions) in a temporary
+    folder beside the cell tables, then stored whole by `store`, streamed without holding it
+    in memory; the folder is removed on exit."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.parts: list[Path] = []
+        self.rows = 0
+        self._folder: Path | None = None
+
+    def __enter__(self) -> VehicleDayParts:
+        cells_folder(self.root).mkdir(parents=True, exist_ok=True)
+        self._folder = Path(tempfile.mkdtemp(prefix=".vehicle-days-", dir=cells_folder(self.root)))
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+    def add(self, per_vehicle: pl.DataFrame) -> None:
+        """Keep one part (`geoint.analytics.cells.keyed_vehicle_days`, ``vehicle`` the id)."""
+        assert self._folder is not None, "use VehicleDayParts as a context manager"
+        part = self._folder / f"part-{len(self.parts):06d}.parquet"
+        per_vehicle.with_columns(pl.col("vehicle").cast(pl.String)).write_parquet(part)
+        self.parts.append(part)
+        self.rows += per_vehicle.height
+
+    def store(self) -> Path:
+        """Write the parts as the stored vehicle-day table, atomically; return its path."""
+        target = cell_table_path(self.root, VEHICLE_DAYS)
+        with replacing(target) as tmp:
+            pl.scan_parquet(self.parts).rename({"vehicle": "vehicle_id"}).with_columns(
+                pl.col("vehicle_id").cast(pl.Categorical)
+            ).sink_parquet(tmp, compression="lz4")
+        return target
 
 
 def read_vehicle_days(root: Path) -> pl.DataFrame | None:

@@ -253,18 +253,18 @@ def test_a_ping_that_turns_the_last_one_into_a_spike_drops_its_event(tmp_path, g
 
 
 def test_pings_analysed_while_a_full_analysis_runs_are_not_lost(tmp_path, ground, monkeypatch):
-    import geoint.pipeline.analyze
+    import geoint.pipeline.partitions
 
     settings = GeointSettings(workspace=tmp_path / "ws")
     store = Workspace(settings.workspace)
     _ingest(store, settings, ground, tmp_path, "a.csv", rows("V1", T0, CROSSING))
-    real = geoint.pipeline.analyze.prepare_tracks
+    real = geoint.pipeline.partitions.prepare_tracks
 
     def meanwhile(*args, **kwargs):  # the API stores and analyses V2 after analyze read
         _ingest(store, settings, ground, tmp_path, "b.csv", rows("V2", T0, CROSSING))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(geoint.pipeline.analyze, "prepare_tracks", meanwhile)
+    monkeypatch.setattr(geoint.pipeline.partitions, "prepare_tracks", meanwhile)
     report = analyze(store, ground, settings)
     assert report["events_total"] == 1  # V1's crossing: V2's pings came after the read
     events = store.read_events()
