@@ -31,7 +31,7 @@ from geoint.api.errors import Problem, install_error_handlers
 from geoint.api.groups import groups_router
 from geoint.api.guard import RequestGuard
 from geoint.api.heatmap import heatmap_router
-from geoint.api.ingest import catch_up, ingest_router
+from geoint.api.ingest import catch_up, ingest_router, post_groups
 from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
 from geoint.api.patrols import patrol_router
@@ -84,6 +84,7 @@ def open_services(settings: ApiSettings) -> Services:
         compute=anyio.CapacityLimiter(settings.api.compute_threads),
         cell_refresh=CellRefresh(settings.alerts.incremental_cells_interval_s),
         batch_analysis=BatchAnalysis(settings.alerts.incremental_events_interval_s),
+        posts=post_groups(workspace, settings),
         groups=GroupStore(workspace),
         gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
         basemap=TileSource(settings.basemap) if settings.basemap else None,
@@ -102,6 +103,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 tasks.start_soon(_catch_up, services)
                 yield {"services": services}
         finally:
+            services.posts.close()
             services.workspace.close()
             if services.basemap is not None:
                 services.basemap.close()

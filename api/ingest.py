@@ -18,12 +18,14 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 
+import anyio
 import orjson
 import polars as pl
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from starlette.responses import Response
 
 from geoint.api.audit import AuditNote, audited_device, audited_writer
+from geoint.api.background import GroupCommit
 from geoint.api.errors import Problem, parameter_error, problem_body
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
@@ -31,8 +33,16 @@ from geoint.errors import InputError
 from geoint.ingest.readers import ReadResult, parse_column_map, read_records_bytes
 from geoint.ingest.validate import empty_quarantine
 from geoint.pipeline.incremental import analyze_batches, update_cells
-from geoint.pipeline.ingest import ingest_ping_records, ingest_record_rows, prior_ingest
+from geoint.pipeline.ingest import (
+    Post,
+    ingest_ping_posts,
+    ingest_ping_records,
+    ingest_record_rows,
+    prior_ingest,
+)
 from geoint.schema import MAX_ID_CHARS, ROW_NUMBER, IngestReport
+from geoint.settings import GeointSettings
+from geoint.store.workspace import Workspace
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")
 log = logging.getLogger("geoint.api")
@@ -110,10 +120,27 @@ def read_body(body: bytes, name: str, fmt: str, column_map: dict[str, str]) -> R
     return read_records_bytes(body, name, "geojson", column_map)
 
 
+def post_groups(workspace: Workspace, settings: GeointSettings) -> GroupCommit[Post, IngestReport]:
+    """The service's group commit of small ping posts (`geoint.pipeline.ingest.
+    ingest_ping_posts`), sized by the ``ingest.post_group_*`` settings."""
+    ingest = settings.ingest
+    return GroupCommit(
+        partial(ingest_ping_posts, workspace, settings=settings),
+        wait_s=ingest.post_group_wait_s,
+        max_size=ingest.post_group_max_rows,
+        size=lambda post: post.read.frame.height + post.read.rejected.height,
+    )
+
+
 def ingest_read(
     services: Services, kind: str, read: ReadResult, name: str, sha: str
 ) -> IngestReport:
-    """Validate and store records already read, one ingest at a time."""
+    """Validate and store records already read: small ping posts in a group with concurrent
+    ones (acknowledged once the group is committed), others one ingest at a time."""
+    if kind == "pings" and read.frame.height + read.rejected.height <= (
+        services.settings.ingest.post_group_rows
+    ):
+        return services.posts.submit(Post(read, name, sha))
     with services.ingest_lock:
         if kind == "pings":
             return ingest_ping_records(
@@ -214,7 +241,7 @@ def _upload_route(kind: str) -> Callable[..., Response]:
     return upload
 
 
-def osmand(
+async def osmand(
     request: Request,
     tasks: BackgroundTasks,
     note: Annotated[AuditNote, Depends(audited_device)],
@@ -253,13 +280,15 @@ def osmand(
     }
     name = _input_name(request, note)
     sha = hashlib.sha256(orjson.dumps(record)).hexdigest()
-    report = prior_ingest(services.workspace, sha, "pings", name)
-    if report is None:
-        frame = pl.DataFrame([{ROW_NUMBER: 1, **record}], schema=_OSMAND_SCHEMA)
-        read = ReadResult(frame, empty_quarantine(), "osmand")
-        report = ingest_read(services, "pings", read, name, sha)
-        schedule_analysis(services, report, tasks)
-    return _reported(services, report, note)
+    frame = pl.DataFrame([{ROW_NUMBER: 1, **record}], schema=_OSMAND_SCHEMA)
+    # awaited on the event loop: thousands of devices wait for their group without threads
+    report = await services.posts.submit_async(
+        Post(ReadResult(frame, QUARANTINE, "osmand"), name, sha)
+    )
+    schedule_analysis(services, report, tasks)
+    if report.already_ingested or not (report.quarantined or report.duplicates):
+        return _reported(services, report, note)
+    return await anyio.to_thread.run_sync(_reported, services, report, note)  # reads the rows
 
 
 def _osmand_time(text: str) -> str:
@@ -325,6 +354,7 @@ def _body_schema() -> dict[str, Any]:
     }
 
 
+QUARANTINE = empty_quarantine()  # an OsmAnd position has no record that failed to split
 _OSMAND_SCHEMA = {
     ROW_NUMBER: pl.Int64,
     "vehicle_id": pl.String,

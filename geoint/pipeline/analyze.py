@@ -57,8 +57,9 @@ def analyze(
     events = events_from_tracks(tracks, ground, settings, declarations, watchlist)
     lap("events")
     step(progress, "storing events")
-    with workspace.writer():  # not in the middle of an incremental merge of the events
+    with workspace.events_writer():  # not in the middle of an incremental merge of the events
         workspace.write_events(events)
+        workspace.set_events_snapshot(seen)
     lap("store")
     segments = tracks.pings.select("vehicle", "ts", "cell", "dt_s", "speed_kmh", "trip")
     per_vehicle = keyed_vehicle_days(segments, tracks.vehicle_ids, ground.timezone, settings)
