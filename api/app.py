@@ -23,7 +23,7 @@ from geoint.alerts.store import AlertStore
 from geoint.api.alerts import alerts_router
 from geoint.api.audit import AuditMiddleware, audit_router
 from geoint.api.auth import authenticated
-from geoint.api.background import BatchAnalysis, CellRefresh
+from geoint.api.background import BatchAnalysis, CellRefresh, GroupCommit
 from geoint.api.cells import cells_router
 from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
@@ -60,10 +60,11 @@ def open_services(settings: ApiSettings) -> Services:
     region = Region.load(settings.region)
     index = RegionIndex(region)
     alerts = AlertStore(workspace)
+    keys = KeyStore(workspace)
     return Services(
         settings=settings,
         workspace=workspace,
-        keys=KeyStore(workspace),
+        keys=keys,
         alerts=alerts,
         region=region,
         index=index,
@@ -85,6 +86,7 @@ def open_services(settings: ApiSettings) -> Services:
         cell_refresh=CellRefresh(settings.alerts.incremental_cells_interval_s),
         batch_analysis=BatchAnalysis(settings.alerts.incremental_events_interval_s),
         posts=post_groups(workspace, settings),
+        audit_log=GroupCommit(keys.record_many),
         groups=GroupStore(workspace),
         gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
         basemap=TileSource(settings.basemap) if settings.basemap else None,
@@ -104,6 +106,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 yield {"services": services}
         finally:
             services.posts.close()
+            services.audit_log.close()
             services.workspace.close()
             if services.basemap is not None:
                 services.basemap.close()

@@ -174,6 +174,11 @@ class Coalescer(Generic[T]):
         with self._lock:
             self._pending.append(item)
 
+    def busy(self) -> bool:
+        """Whether a run is under way (it takes what is queued before it ends)."""
+        with self._lock:
+            return self._running
+
     def drain(self, run: Callable[[T], object]) -> bool:
         """Run until nothing is pending, unless a run is under way; whether this call ran."""
         ran = False

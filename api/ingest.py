@@ -163,9 +163,17 @@ def schedule_analysis(services: Services, report: IngestReport, tasks: Backgroun
     analysis back).
     """
     if report.kind == "pings" and report.accepted and not report.already_ingested:
+        tasks.add_task(_analyse_soon, services, int(report.batch_id))
+
+
+async def _analyse_soon(services: Services, batch: int) -> None:
+    """Queue a batch for analysis; run the analyses in a worker thread unless one runs already
+    (then it picks the batch up: a post under load costs no thread)."""
+    services.batch_analysis.add([batch])
+    if not services.batch_analysis.busy():
         analyse, update = _analysis_runs(services)
-        tasks.add_task(services.batch_analysis.request, [int(report.batch_id)], run=analyse)
-        tasks.add_task(services.cell_refresh.drain, run=update)
+        await anyio.to_thread.run_sync(services.batch_analysis.drain, analyse)
+        await anyio.to_thread.run_sync(services.cell_refresh.drain, update)
 
 
 def _analysis_runs(services: Services) -> tuple[Callable[..., Any], Callable[..., Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import polars as pl
@@ -50,6 +50,7 @@ class Services:
     cell_refresh: CellRefresh
     # Small posts of pings (OsmAnd positions, short bodies) stored together (api/ingest.py).
     posts: GroupCommit[Post, IngestReport]
+    audit_log: GroupCommit[dict[str, Any], None]  # audit entries, written in groups alike
     groups: GroupStore  # closed user groups and their shares (api/groups.py)
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)

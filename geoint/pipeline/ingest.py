@@ -233,7 +233,9 @@ def _validated_posts(
     def numbered(frames: list[pl.DataFrame], indexes: list[int]) -> pl.DataFrame:
         heights = [frame.height for frame in frames]
         offsets = np.repeat(np.asarray(indexes, dtype=np.int64) * ROW_SPAN, heights)
-        return pl.concat(frames).with_columns(pl.col(ROW_NUMBER) + pl.Series(offsets))
+        # one chunk: the validation's conditional columns panic on some multi-chunk frames
+        together = pl.concat(frames, rechunk=True)
+        return together.with_columns(pl.col(ROW_NUMBER) + pl.Series(offsets))
 
     shapes: dict[tuple, list[int]] = {}
     for i, post in enumerate(posts):
