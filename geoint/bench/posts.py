@@ -33,6 +33,7 @@ from geoint.testing.server import start_server, stop_server
 
 Log = Callable[[str], None] | None
 MIXED_CSV_ROWS = 50  # rows of each CSV body of the mixed load (the figure)
+START_TIMEOUT_S = 300  # a server starting on a machine loaded by others may take minutes
 NO_MERGING = {"GEOINT_INGEST__COMPACT_MIN_PARTS": str(2**31 - 1)}
 
 
@@ -51,7 +52,9 @@ def run_posts_benchmark(
     for name, extra in (("merging", {}), ("baseline_no_merging", NO_MERGING)):
         workspace = root / name
         key = KeyStore(Workspace(workspace)).create("feeder")[1]
-        server = start_server(workspace, region, root / f"{name}.log", env={**environment, **extra})
+        server = start_server(
+            workspace, region, root / f"{name}.log", START_TIMEOUT_S, {**environment, **extra}
+        )
         try:
             started = time.perf_counter()
             latencies = asyncio.run(_post_all(server.url, key, posts, devices, clients))
@@ -107,7 +110,7 @@ async def _post_all(url: str, key: str, posts: int, devices: int, clients: int) 
 
 
 def _summary(seconds: list[float]) -> dict:
-    ms = np.asarray(seconds) * 1000
+    ms = np.asarray(seconds or [0.0]) * 1000
     return {
         "p50_ms": round(float(np.percentile(ms, 50)), 1),
         "p95_ms": round(float(np.percentile(ms, 95)), 1),
@@ -143,7 +146,9 @@ def run_mixed_benchmark(
     feeder, analyst = keys.create("feeder")[1], keys.create("analyst")[1]
     store.close()
     roles = mixed_clients(clients)
-    server = start_server(workspace, region, root / "mixed.log", env=dict(environment))
+    server = start_server(
+        workspace, region, root / "mixed.log", timeout_s=START_TIMEOUT_S, env=dict(environment)
+    )
     try:
         load = _MixedLoad(server.url, feeder, analyst)
         started = time.perf_counter()
@@ -156,6 +161,7 @@ def run_mixed_benchmark(
     kinds = {
         kind: {"requests": len(ms), "per_s": round(len(ms) / elapsed, 1), **_summary(ms)}
         for kind, ms in sorted(load.latencies.items())
+        if ms
     }
     device = load.latencies["osmand"] + load.latencies["csv"]
     report = {
