@@ -8,6 +8,8 @@ their position. The body is refused with 413 beyond the size limit (`geoint.api.
 whose exact content was ingested before stores nothing (``already_ingested``). Row-level
 problems never change the status: the response is the ingest report, with an RFC 9457
 ``problem`` member listing refused rows (row, column, reason, detail) when there are any.
+Small ping posts (OsmAnd positions, bodies of at most ``ingest.post_group_rows`` records) are
+stored together with concurrent ones in one group commit (`post_groups`, docs/ingest.md).
 Stored pings are then analysed for their vehicles in the background (`schedule_analysis`).
 """
 
@@ -154,13 +156,13 @@ def ingest_read(
 def schedule_analysis(services: Services, report: IngestReport, tasks: BackgroundTasks) -> None:
     """After the response, analyse the vehicles of newly stored pings and raise their alerts.
 
-    Two tasks in this worker's thread pool, both coalesced per server: the events and their
+    Two runs in this worker's thread pool, both coalesced per server: the events and their
     alerts (`geoint.pipeline.incremental.analyze_batches`; batches posted while one runs are
-    analysed
-    together by one more run, ``services.batch_analysis``), whose changed vehicle-days are
-    queued for the cell tables; then those tables and the cell rules (``services.cell_refresh``,
-    at most one update every ``alerts.incremental_cells_interval_s``: its wait holds no event
-    analysis back).
+    analysed together by one more run, ``services.batch_analysis``), whose changed vehicle-days
+    are queued for the cell tables; then those tables and the cell rules
+    (``services.cell_refresh``, at most one update every ``alerts.incremental_cells_interval_s``:
+    its wait holds no event analysis back). While a run is under way, a post only queues its
+    batch.
     """
     if report.kind == "pings" and report.accepted and not report.already_ingested:
         tasks.add_task(_analyse_soon, services, int(report.batch_id))
