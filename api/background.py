@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
 import polars as pl
@@ -78,7 +79,8 @@ class GroupCommit(Generic[T, R]):
         future: asyncio.Future[None] = loop.create_future()
 
         def settle() -> None:
-            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(None))
+            with suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+                loop.call_soon_threadsafe(lambda: future.done() or future.set_result(None))
 
         slot: _Slot[T, R] = _Slot(item, settle)
         self._enqueue(slot)
