@@ -19,11 +19,13 @@ from geoint.errors import InputError, StorageFullError, is_storage_full
 from geoint.h3index import latlng_to_cells
 from geoint.ingest.readers import ReadResult, read_records
 from geoint.ingest.validate import (
+    PING_COLUMNS_HINT,
     Validated,
     duplicates_of_stored,
     duplicates_within,
     empty_quarantine,
     flag_spikes,
+    require_columns,
     validate_declarations,
     validate_pings,
     validate_seizures,
@@ -33,6 +35,7 @@ from geoint.pipeline.progress import Progress, step
 from geoint.schema import (
     DUPLICATE_REASONS,
     GAZETTEER_SCHEMA,
+    PING_REQUIRED,
     PING_SCHEMA,
     ROW_NUMBER,
     IngestReport,
@@ -140,11 +143,17 @@ def _store_pings(
 
 @dataclass(frozen=True)
 class Post:
-    """One posted input of pings, read (a request body or an OsmAnd position)."""
+    """One posted input of pings, read (a request body or an OsmAnd position).
+
+    Made, its columns are checked: a post missing a required column is refused alone
+    (`InputError` naming it), never failing the group it would have joined."""
 
     read: ReadResult
     name: str
     sha: str
+
+    def __post_init__(self) -> None:
+        require_columns(self.read.frame, self.name, PING_REQUIRED, PING_COLUMNS_HINT)
 
 
 def ingest_ping_posts(

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from support.incremental import CROSSING, T0, rows
 
+from geoint.errors import InputError
 from geoint.ingest.readers import read_records_bytes
 from geoint.layers import Region, RegionIndex, shipped_region_path
 from geoint.pipeline import incremental
@@ -153,3 +154,12 @@ def test_an_analysis_from_an_older_snapshot_reads_again(
     assert report[0]["pings"] == len(CROSSING) and report[0]["events"] == 1
     assert workspace.read_events()["event_type"].to_list() == ["unofficial_crossing"]
     assert workspace.events_snapshot() == int(rest.batch_id) > int(first.batch_id)
+
+
+def test_a_post_missing_a_column_is_refused_alone(workspace, settings):
+    with pytest.raises(InputError, match="lat"):
+        _post("no latitude", "vehicle_id,ts,lon\nA,2026-09-14T01:00:00Z,2.7\n")
+    (report,) = ingest_ping_posts(
+        workspace, [_post("fine", _csv(rows("A", T0, CROSSING)))], settings, NOW
+    )
+    assert report.accepted == len(CROSSING)
