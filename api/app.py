@@ -23,7 +23,7 @@ from geoint.alerts.store import AlertStore
 from geoint.api.alerts import alerts_router
 from geoint.api.audit import AuditMiddleware, audit_router
 from geoint.api.auth import authenticated
-from geoint.api.background import BatchAnalysis, CellRefresh
+from geoint.api.background import BatchAnalysis, CellRefresh, GroupCommit
 from geoint.api.cells import cells_router
 from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
@@ -33,7 +33,7 @@ from geoint.api.field_app import field_app_router
 from geoint.api.groups import groups_router
 from geoint.api.guard import RequestGuard
 from geoint.api.heatmap import heatmap_router
-from geoint.api.ingest import catch_up, ingest_router
+from geoint.api.ingest import catch_up, ingest_router, post_groups
 from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
 from geoint.api.operations import operations_router
@@ -70,10 +70,11 @@ def open_services(settings: ApiSettings) -> Services:
         region, workspace, index, alerts, SeizureLocator(index, settings.intel.crossing_radius_m)
     )
     collections["seizures"].vocabularies = vocabularies  # type: ignore[attr-defined]
+    keys = KeyStore(workspace)
     return Services(
         settings=settings,
         workspace=workspace,
-        keys=KeyStore(workspace),
+        keys=keys,
         alerts=alerts,
         region=region,
         index=index,
@@ -88,6 +89,8 @@ def open_services(settings: ApiSettings) -> Services:
         compute=anyio.CapacityLimiter(settings.api.compute_threads),
         cell_refresh=CellRefresh(settings.alerts.incremental_cells_interval_s),
         batch_analysis=BatchAnalysis(settings.alerts.incremental_events_interval_s),
+        posts=post_groups(workspace, settings),
+        audit_log=GroupCommit(keys.record_many),
         groups=GroupStore(workspace),
         gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
         basemap=TileSource(settings.basemap) if settings.basemap else None,
@@ -107,6 +110,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 tasks.start_soon(_catch_up, services)
                 yield {"services": services}
         finally:
+            services.posts.close()
+            services.audit_log.close()
             services.workspace.close()
             if services.basemap is not None:
                 services.basemap.close()

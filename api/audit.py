@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated
 
-import anyio
 import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
@@ -77,15 +76,15 @@ class AuditMiddleware:
             note = state.get("audit")
             recorded = True
             if note is not None:
-                try:
-                    await anyio.to_thread.run_sync(
-                        state["services"].keys.record,
-                        note.key_id,
-                        scope["method"],
-                        scope["path"],
-                        status,
-                        note.summary or HTTPStatus(status).phrase,
-                    )
+                entry = {
+                    "key_id": note.key_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "summary": note.summary or HTTPStatus(status).phrase,
+                }
+                try:  # with the other writes recorded meanwhile, in one transaction
+                    await state["services"].audit_log.submit_async(entry)
                 except sa.exc.OperationalError as exc:  # a full or locked database: the
                     # response (507, 503) says so; the log keeps what could not be audited
                     log.error("audit not recorded (%s %s %d by %s): %s", scope["method"],

@@ -1,20 +1,143 @@
-"""The service's background work: incremental analyses and cell updates, coalesced.
+"""The service's background work: posts stored in groups, incremental analyses and cell
+updates, coalesced.
 
-Devices post one position per request; each post is a batch. `BatchAnalysis` and `CellRefresh`
-run the incremental stages of `geoint.pipeline.incremental` one at a time per server, merging
-what is posted during a run into the next one (docs/alerts.md, "Incremental processing").
+Devices post one position per request; `GroupCommit` stores the posts arriving together in one
+transaction (docs/ingest.md). `BatchAnalysis` and `CellRefresh` run the incremental stages of
+`geoint.pipeline.incremental` one at a time per server, merging what is posted during a run
+into the next one (docs/alerts.md, "Incremental processing").
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
 import polars as pl
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Slot(Generic[T, R]):
+    """One caller's item in a `GroupCommit`; `settle` hands it its group's outcome."""
+
+    __slots__ = ("error", "item", "settle", "value")
+
+    def __init__(self, item: T, settle: Callable[[], object]) -> None:
+        self.item, self.settle = item, settle
+        self.value: R | None = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> R:
+        """The item's result, or its group's error."""
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
+class GroupCommit(Generic[T, R]):
+    """Items of concurrent callers stored together: one `store` call per group (group commit).
+
+    A caller queues its item (`submit` from a thread, `submit_async` from the event loop, which
+    holds no thread while it waits) and gets the item's result once its group is stored, or the
+    group's error (then nothing of the group was stored). One thread of its own stores the
+    groups: it waits `wait_s` for posts to join, takes the queued items in order up to
+    `max_size` (by `size`, at least one) and stores them. Items queued while a group is stored
+    form the next one, so groups grow with the load, and an item waits for at most one group
+    before its own.
+    """
+
+    def __init__(
+        self,
+        store: Callable[[list[T]], list[R]],
+        wait_s: float = 0.0,
+        max_size: int = 1_000,
+        size: Callable[[T], int] = lambda _item: 1,
+    ) -> None:
+        self._store, self._wait_s, self._max_size, self._size = store, wait_s, max_size, size
+        self._changed = threading.Condition()
+        self._queue: deque[_Slot[T, R]] = deque()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, item: T) -> R:
+        """Store `item` with whatever is queued with it; its result once stored (blocks)."""
+        done = threading.Event()
+        slot: _Slot[T, R] = _Slot(item, done.set)
+        self._enqueue(slot)
+        done.wait()
+        return slot.outcome()
+
+    async def submit_async(self, item: T) -> R:
+        """`submit` for the event loop: awaits the group without holding a worker thread."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def settle() -> None:
+            with suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+                loop.call_soon_threadsafe(lambda: future.done() or future.set_result(None))
+
+        slot: _Slot[T, R] = _Slot(item, settle)
+        self._enqueue(slot)
+        await future
+        return slot.outcome()
+
+    def close(self) -> None:
+        """Store what is queued, then stop the thread (at the service's shutdown)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _enqueue(self, slot: _Slot[T, R]) -> None:
+        with self._changed:
+            if self._closed:
+                raise RuntimeError("the service is stopping: posts are no longer stored")
+            self._queue.append(slot)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._queue and not self._closed:
+                    self._changed.wait()
+                if not self._queue:
+                    return
+            if self._wait_s > 0:
+                time.sleep(self._wait_s)  # posts arriving meanwhile join this group
+            self._store_group(self._take())
+
+    def _take(self) -> list[_Slot[T, R]]:
+        group: list[_Slot[T, R]] = []
+        total = 0
+        with self._changed:
+            while self._queue:
+                size = self._size(self._queue[0].item)
+                if group and total + size > self._max_size:
+                    break
+                total += size
+                group.append(self._queue.popleft())
+        return group
+
+    def _store_group(self, group: list[_Slot[T, R]]) -> None:
+        try:
+            results = self._store([slot.item for slot in group])
+            for slot, value in zip(group, results, strict=True):
+                slot.value = value
+        except BaseException as exc:  # every caller of the group learns it failed
+            for slot in group:
+                slot.error = exc
+        for slot in group:
+            slot.settle()
 
 
 class Coalescer(Generic[T]):
@@ -52,6 +175,11 @@ class Coalescer(Generic[T]):
         """Queue `item` for the next run (a later `drain` runs it)."""
         with self._lock:
             self._pending.append(item)
+
+    def busy(self) -> bool:
+        """Whether a run is under way (it takes what is queued before it ends)."""
+        with self._lock:
+            return self._running
 
     def drain(self, run: Callable[[T], object]) -> bool:
         """Run until nothing is pending, unless a run is under way; whether this call ran."""

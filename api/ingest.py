@@ -8,6 +8,8 @@ their position. The body is refused with 413 beyond the size limit (`geoint.api.
 whose exact content was ingested before stores nothing (``already_ingested``). Row-level
 problems never change the status: the response is the ingest report, with an RFC 9457
 ``problem`` member listing refused rows (row, column, reason, detail) when there are any.
+Small ping posts (OsmAnd positions, bodies of at most ``ingest.post_group_rows`` records) are
+stored together with concurrent ones in one group commit (`post_groups`, docs/ingest.md).
 Stored pings are then analysed for their vehicles in the background (`schedule_analysis`).
 """
 
@@ -18,12 +20,14 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 
+import anyio
 import orjson
 import polars as pl
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from starlette.responses import Response
 
 from geoint.api.audit import AuditNote, audited_device, audited_seizure_writer, audited_writer
+from geoint.api.background import GroupCommit
 from geoint.api.errors import Problem, parameter_error, problem_body
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
@@ -32,14 +36,18 @@ from geoint.ingest.readers import ReadResult, parse_column_map, read_records_byt
 from geoint.ingest.validate import empty_quarantine
 from geoint.pipeline.incremental import analyze_batches, update_cells
 from geoint.pipeline.ingest import (
+    Post,
     check_records,
     ingest_checked_records,
+    ingest_ping_posts,
     ingest_ping_records,
     ingest_record_rows,
     prior_ingest,
     record_outcomes,
 )
 from geoint.schema import MAX_ID_CHARS, ROW_NUMBER, IngestReport
+from geoint.settings import GeointSettings
+from geoint.store.workspace import Workspace
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")
 JSON = "application/json"
@@ -118,10 +126,27 @@ def read_body(body: bytes, name: str, fmt: str, column_map: dict[str, str]) -> R
     return read_records_bytes(body, name, "geojson", column_map)
 
 
+def post_groups(workspace: Workspace, settings: GeointSettings) -> GroupCommit[Post, IngestReport]:
+    """The service's group commit of small ping posts (`geoint.pipeline.ingest.
+    ingest_ping_posts`), sized by the ``ingest.post_group_*`` settings."""
+    ingest = settings.ingest
+    return GroupCommit(
+        partial(ingest_ping_posts, workspace, settings=settings),
+        wait_s=ingest.post_group_wait_s,
+        max_size=ingest.post_group_max_rows,
+        size=lambda post: post.read.frame.height + post.read.rejected.height,
+    )
+
+
 def ingest_read(
     services: Services, kind: str, read: ReadResult, name: str, sha: str
 ) -> IngestReport:
-    """Validate and store records already read, one ingest at a time."""
+    """Validate and store records already read: small ping posts in a group with concurrent
+    ones (acknowledged once the group is committed), others one ingest at a time."""
+    if kind == "pings" and read.frame.height + read.rejected.height <= (
+        services.settings.ingest.post_group_rows
+    ):
+        return services.posts.submit(Post(read, name, sha))
     with services.ingest_lock:
         if kind == "pings":
             return ingest_ping_records(
@@ -135,18 +160,26 @@ def ingest_read(
 def schedule_analysis(services: Services, report: IngestReport, tasks: BackgroundTasks) -> None:
     """After the response, analyse the vehicles of newly stored pings and raise their alerts.
 
-    Two tasks in this worker's thread pool, both coalesced per server: the events and their
+    Two runs in this worker's thread pool, both coalesced per server: the events and their
     alerts (`geoint.pipeline.incremental.analyze_batches`; batches posted while one runs are
-    analysed
-    together by one more run, ``services.batch_analysis``), whose changed vehicle-days are
-    queued for the cell tables; then those tables and the cell rules (``services.cell_refresh``,
-    at most one update every ``alerts.incremental_cells_interval_s``: its wait holds no event
-    analysis back).
+    analysed together by one more run, ``services.batch_analysis``), whose changed vehicle-days
+    are queued for the cell tables; then those tables and the cell rules
+    (``services.cell_refresh``, at most one update every ``alerts.incremental_cells_interval_s``:
+    its wait holds no event analysis back). While a run is under way, a post only queues its
+    batch.
     """
     if report.kind == "pings" and report.accepted and not report.already_ingested:
+        tasks.add_task(_analyse_soon, services, int(report.batch_id))
+
+
+async def _analyse_soon(services: Services, batch: int) -> None:
+    """Queue a batch for analysis; run the analyses in a worker thread unless one runs already
+    (then it picks the batch up: a post under load costs no thread)."""
+    services.batch_analysis.add([batch])
+    if not services.batch_analysis.busy():
         analyse, update = _analysis_runs(services)
-        tasks.add_task(services.batch_analysis.request, [int(report.batch_id)], run=analyse)
-        tasks.add_task(services.cell_refresh.drain, run=update)
+        await anyio.to_thread.run_sync(services.batch_analysis.drain, analyse)
+        await anyio.to_thread.run_sync(services.cell_refresh.drain, update)
 
 
 def _analysis_runs(services: Services) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -260,7 +293,7 @@ def _seizure_upload(
     return Response(orjson.dumps(body_out), media_type="application/json")
 
 
-def osmand(
+async def osmand(
     request: Request,
     tasks: BackgroundTasks,
     note: Annotated[AuditNote, Depends(audited_device)],
@@ -299,13 +332,15 @@ def osmand(
     }
     name = _input_name(request, note)
     sha = hashlib.sha256(orjson.dumps(record)).hexdigest()
-    report = prior_ingest(services.workspace, sha, "pings", name)
-    if report is None:
-        frame = pl.DataFrame([{ROW_NUMBER: 1, **record}], schema=_OSMAND_SCHEMA)
-        read = ReadResult(frame, empty_quarantine(), "osmand")
-        report = ingest_read(services, "pings", read, name, sha)
-        schedule_analysis(services, report, tasks)
-    return _reported(services, report, note)
+    frame = pl.DataFrame([{ROW_NUMBER: 1, **record}], schema=_OSMAND_SCHEMA)
+    # awaited on the event loop: thousands of devices wait for their group without threads
+    report = await services.posts.submit_async(
+        Post(ReadResult(frame, QUARANTINE, "osmand"), name, sha)
+    )
+    schedule_analysis(services, report, tasks)
+    if report.already_ingested or not (report.quarantined or report.duplicates):
+        return _reported(services, report, note)
+    return await anyio.to_thread.run_sync(_reported, services, report, note)  # reads the rows
 
 
 def _osmand_time(text: str) -> str:
@@ -376,6 +411,7 @@ def _body_schema() -> dict[str, Any]:
     }
 
 
+QUARANTINE = empty_quarantine()  # an OsmAnd position has no record that failed to split
 _OSMAND_SCHEMA = {
     ROW_NUMBER: pl.Int64,
     "vehicle_id": pl.String,

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import polars as pl
 from fastapi import Request
 
 from geoint.alerts.store import AlertStore
-from geoint.api.background import BatchAnalysis, CellRefresh
+from geoint.api.background import BatchAnalysis, CellRefresh, GroupCommit
 from geoint.api.compression import GzipVariants
 from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex
+from geoint.pipeline.ingest import Post
+from geoint.schema import IngestReport
 from geoint.serve.basemap import TileSource
 from geoint.serve.heatmap import Heatmaps
 from geoint.store.groups import GroupStore
@@ -47,6 +49,9 @@ class Services:
     # bursts coalesced, spaced by the alert settings (api/ingest.py).
     batch_analysis: BatchAnalysis
     cell_refresh: CellRefresh
+    # Small posts of pings (OsmAnd positions, short bodies) stored together (api/ingest.py).
+    posts: GroupCommit[Post, IngestReport]
+    audit_log: GroupCommit[dict[str, Any], None]  # audit entries, written in groups alike
     groups: GroupStore  # closed user groups and their shares (api/groups.py)
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -40,11 +40,27 @@ def replacing(target: Path) -> Iterator[Path]:
         raise
 
 
-def write_parquet(frame: pl.DataFrame, target: Path, **options: Any) -> Path:
-    """Write `frame` as Parquet at `target` atomically (`options` go to polars); return it."""
+def write_parquet(frame: pl.DataFrame, target: Path, durable: bool = False, **options: Any) -> Path:
+    """Write `frame` as Parquet at `target` atomically (`options` go to polars); return it.
+
+    `durable`: on the disk before returning (the file, then its folder's entry, synced), so
+    that a power cut after the caller acknowledges the write loses nothing."""
     with replacing(target) as tmp:
         frame.write_parquet(tmp, **options)
+        if durable:
+            _sync(tmp)
+    if durable:
+        _sync(Path(target).parent)
     return Path(target)
+
+
+def _sync(path: Path) -> None:
+    """fsync a file or a folder (the folder holds the renamed file's entry)."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def write_bytes(data: bytes, target: Path) -> Path:

@@ -33,6 +33,18 @@ class IngestSettings(BaseModel):
     compact_grace_s: float = Field(
         3600, ge=0, description="merged parts' files are deleted this long after the merge"
     )
+    post_group_rows: int = Field(
+        1_000,
+        ge=0,
+        description="a posted body of at most this many records (and every OsmAnd position) is "
+        "stored together with concurrent posts in one group commit (docs/ingest.md)",
+    )
+    post_group_max_rows: int = Field(
+        20_000, gt=0, description="records one group commit of posts stores at most"
+    )
+    post_group_wait_s: float = Field(
+        0.005, ge=0, description="how long a group commit waits for concurrent posts to join"
+    )
 
 
 class TrackSettings(BaseModel):

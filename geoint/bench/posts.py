@@ -1,12 +1,19 @@
 """`geoint bench posts`: tracking devices posting one position at a time (OsmAnd protocol).
 
-Each post is its own ingest (ledger batch, Parquet part, incremental analysis in the
-background). The benchmark starts `geoint serve` on loopback over an empty workspace and sends
-`posts` positions of `devices` vehicles driving along 8°N, one position per request from
-`clients` concurrent clients, and reports the request latency over the first and the last tenth
-of the posts, the throughput, and the ping parts a read must open at the end. The baseline of
-the same run is a second server on its own workspace with part merging turned off
-(``GEOINT_INGEST__COMPACT_MIN_PARTS`` too large to be reached).
+Each post is its own ingest (ledger batch, quarantine, report), stored with the posts that
+arrive with it in one group commit (a shared Parquet part, incremental analysis in the
+background; docs/ingest.md). The benchmark starts `geoint serve` on loopback over an empty
+workspace and sends `posts` positions of `devices` vehicles driving along 8°N, one position per
+request from `clients` concurrent clients, and reports the request latency over the first and
+the last tenth of the posts, the throughput, the positions stored against those sent (``lost``)
+and the ping parts a read must open at the end. The baseline of the same run is a second server
+on its own workspace with part merging turned off (``GEOINT_INGEST__COMPACT_MIN_PARTS`` too
+large to be reached).
+
+`run_mixed_benchmark` (``--mixed``) reproduces issue 18's mixed load instead: for `seconds`,
+20 clients by default post 50-row CSV bodies and OsmAnd positions, read the map, the alert list
+and the heatmap, and acknowledge and resolve new alerts, all on one server; it reports posts/s
+and latency per request kind, then counts what was stored against what was acknowledged.
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from geoint.store.keys import KeyStore
 from geoint.store.workspace import Workspace
 from geoint.testing.server import start_server, stop_server
 
 Log = Callable[[str], None] | None
+MIXED_CSV_ROWS = 50  # rows of each CSV body of the mixed load (the issue's figure)
+START_TIMEOUT_S = 300  # a server starting on a machine loaded by others may take minutes
 NO_MERGING = {"GEOINT_INGEST__COMPACT_MIN_PARTS": str(2**31 - 1)}
 
 
@@ -42,7 +52,9 @@ def run_posts_benchmark(
     for name, extra in (("merging", {}), ("baseline_no_merging", NO_MERGING)):
         workspace = root / name
         key = KeyStore(Workspace(workspace)).create("feeder")[1]
-        server = start_server(workspace, region, root / f"{name}.log", env={**environment, **extra})
+        server = start_server(
+            workspace, region, root / f"{name}.log", START_TIMEOUT_S, {**environment, **extra}
+        )
         try:
             started = time.perf_counter()
             latencies = asyncio.run(_post_all(server.url, key, posts, devices, clients))
@@ -57,6 +69,7 @@ def run_posts_benchmark(
             "first_tenth": _summary(latencies[: posts // 10]),
             "last_tenth": _summary(latencies[-(posts // 10) :]),
             "stored_pings": stored,
+            "lost": posts - stored,  # every position is new and valid: each must be stored
             "parts_read": len(store.ping_files()),
             "read_all_ms": round((time.perf_counter() - read_started) * 1000, 1),
         }
@@ -90,14 +103,203 @@ async def _post_all(url: str, key: str, posts: int, devices: int, clients: int) 
             latencies[i] = time.perf_counter() - sent
             response.raise_for_status()
 
-    async with httpx2.AsyncClient(timeout=60) as http:
+    limits = httpx2.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx2.AsyncClient(timeout=60, limits=limits) as http:
         await asyncio.gather(*(client(http) for _ in range(clients)))
     return latencies
 
 
 def _summary(seconds: list[float]) -> dict:
-    ms = np.asarray(seconds) * 1000
+    ms = np.asarray(seconds or [0.0]) * 1000
     return {
         "p50_ms": round(float(np.percentile(ms, 50)), 1),
         "p95_ms": round(float(np.percentile(ms, 95)), 1),
     }
+
+
+def mixed_clients(clients: int) -> dict[str, int]:
+    """How `clients` split into the mixed load's roles (20: 5 CSV, 10 OsmAnd, 3 readers,
+    2 alert actors)."""
+    csv, readers, actors = max(1, clients // 4), max(1, clients * 3 // 20), max(1, clients // 10)
+    return {
+        "csv": csv,
+        "osmand": max(1, clients - csv - readers - actors),
+        "readers": readers,
+        "alert_actors": actors,
+    }
+
+
+def run_mixed_benchmark(
+    root: Path,
+    region: Path,
+    environment: Mapping[str, str],
+    seconds: float = 30,
+    clients: int = 20,
+    log: Log = None,
+) -> dict:
+    """Issue 18's mixed load on one server for `seconds`: posts/s, latency per request kind,
+    and the acknowledged positions found stored (``lost``, ``doubled``)."""
+    say = log or (lambda _text: None)
+    workspace = root / "mixed"
+    store = Workspace(workspace)
+    keys = KeyStore(store)
+    feeder, analyst = keys.create("feeder")[1], keys.create("analyst")[1]
+    store.close()
+    roles = mixed_clients(clients)
+    server = start_server(
+        workspace, region, root / "mixed.log", timeout_s=START_TIMEOUT_S, env=dict(environment)
+    )
+    try:
+        load = _MixedLoad(server.url, feeder, analyst)
+        started = time.perf_counter()
+        asyncio.run(load.run(roles, seconds))
+        elapsed = time.perf_counter() - started
+        time.sleep(2)  # let the last background analyses finish before the server stops
+    finally:
+        stop_server(server)
+    lost, doubled, stored = _account(workspace, load.accepted)
+    kinds = {
+        kind: {"requests": len(ms), "per_s": round(len(ms) / elapsed, 1), **_summary(ms)}
+        for kind, ms in sorted(load.latencies.items())
+        if ms
+    }
+    device = load.latencies["osmand"] + load.latencies["csv"]
+    report = {
+        "mode": "mixed",
+        "seconds": round(elapsed, 1),
+        "clients": roles,
+        "posts_per_s": round(len(device) / elapsed, 1),
+        "positions_per_s": round(len(load.accepted) / elapsed, 1),
+        "post_p95_ms": _summary(device)["p95_ms"],
+        "kinds": kinds,
+        "errors": len(load.errors),
+        "errors_first": load.errors[:5],
+        "accepted": len(load.accepted),
+        "stored": stored,
+        "lost": lost,
+        "doubled": doubled,
+    }
+    say(f"mixed: {report}")
+    return report
+
+
+class _MixedLoad:
+    """The clients of the mixed load, on one event loop, and what the server confirmed."""
+
+    def __init__(self, url: str, feeder: str, analyst: str) -> None:
+        self.url = url
+        self.feeder = {"Authorization": f"Bearer {feeder}"}
+        self.analyst = {"Authorization": f"Bearer {analyst}"}
+        self.origin = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=20)
+        self.latencies: dict[str, list[float]] = {
+            k: [] for k in ("osmand", "csv", "map", "alerts", "heatmap", "alert_action")
+        }
+        self.errors: list[str] = []
+        self.accepted: set[tuple[str, int]] = set()  # (vehicle, epoch s) the server stored
+
+    async def run(self, roles: Mapping[str, int], seconds: float) -> None:
+        """Run every client until `seconds` have passed."""
+        import httpx2
+
+        deadline = time.perf_counter() + seconds
+        total = sum(roles.values())
+        limits = httpx2.Limits(max_connections=total, max_keepalive_connections=total)
+        async with httpx2.AsyncClient(timeout=120, limits=limits) as http:
+            await asyncio.gather(
+                *(self._csv(http, i, deadline) for i in range(roles["csv"])),
+                *(self._osmand(http, i, deadline) for i in range(roles["osmand"])),
+                *(self._reader(http, i, deadline) for i in range(roles["readers"])),
+                *(self._actor(http, deadline) for _ in range(roles["alert_actors"])),
+            )
+
+    async def _send(self, http, kind: str, method: str, path: str, **kwargs):
+        """One request, its latency under `kind`; None (and an error noted) unless a 2xx."""
+        import httpx2
+
+        sent = time.perf_counter()
+        try:
+            response = await http.request(method, self.url + path, **kwargs)
+        except httpx2.TransportError as exc:
+            self.errors.append(f"{kind}: {exc!r}")
+            return None
+        self.latencies[kind].append(time.perf_counter() - sent)
+        if not response.is_success:
+            self.errors.append(f"{kind}: {response.status_code} {response.text[:200]}")
+            return None
+        return response
+
+    def _position(self, step: int) -> tuple[int, float]:
+        """Epoch and longitude of a device's `step`-th position: across the border and back."""
+        sweep = (step % 40) if (step // 40) % 2 == 0 else 40 - (step % 40)  # 2.60°E ↔ 2.80°E
+        return int((self.origin + timedelta(seconds=2 * step)).timestamp()), 2.60 + 0.005 * sweep
+
+    async def _osmand(self, http, device: int, deadline: float) -> None:
+        vehicle, lat, step = f"OSM-{device:03d}", 8.0 + 0.02 * device, 0
+        while time.perf_counter() < deadline:
+            epoch, lon = self._position(step)
+            params = {"id": vehicle, "lat": f"{lat:.5f}", "lon": f"{lon:.5f}", "timestamp": epoch}
+            response = await self._send(
+                http, "osmand", "POST", "/osmand", params=params, headers=self.feeder
+            )
+            if response is not None and response.json()["accepted"] == 1:
+                self.accepted.add((vehicle, epoch))
+            step += 1
+
+    async def _csv(self, http, poster: int, deadline: float) -> None:
+        vehicle, lat, step = f"CSV-{poster:03d}", 7.5 + 0.02 * poster, 0
+        headers = self.feeder | {"Content-Type": "text/csv"}
+        while time.perf_counter() < deadline:
+            rows = [self._position(step + i) for i in range(MIXED_CSV_ROWS)]
+            body = "vehicle_id,ts,lat,lon\n" + "".join(
+                f"{vehicle},{epoch},{lat:.5f},{lon:.5f}\n" for epoch, lon in rows
+            )
+            response = await self._send(
+                http, "csv", "POST", "/api/v1/pings", content=body, headers=headers
+            )
+            if response is not None and response.json()["accepted"] == len(rows):
+                self.accepted.update((vehicle, epoch) for epoch, _ in rows)
+            step += MIXED_CSV_ROWS
+
+    async def _reader(self, http, reader: int, deadline: float) -> None:
+        reads = [
+            ("alerts", "/api/v1/alerts?limit=50"),
+            ("heatmap", "/api/v1/heatmap?metric=risk&limit=200"),
+            ("map", "/map"),
+        ]
+        i = reader
+        while time.perf_counter() < deadline:
+            kind, path = reads[i % len(reads)]
+            await self._send(http, kind, "GET", path, headers=self.analyst)
+            i += 1
+
+    async def _actor(self, http, deadline: float) -> None:
+        """Acknowledge each new alert, then resolve it (a first-come actor wins: 409 is fine)."""
+        while time.perf_counter() < deadline:
+            listed = await self._send(
+                http, "alerts", "GET", "/api/v1/alerts?status=new&limit=20", headers=self.analyst
+            )
+            for alert in listed.json()["alerts"] if listed is not None else []:
+                for verb in ("ack", "resolve"):
+                    path = f"/api/v1/alerts/{alert['id']}/{verb}"
+                    sent = time.perf_counter()
+                    response = await http.post(
+                        self.url + path, json={"note": "bench"}, headers=self.analyst
+                    )
+                    self.latencies["alert_action"].append(time.perf_counter() - sent)
+                    if response.status_code != 200:
+                        break
+            await asyncio.sleep(0.5)
+
+
+def _account(workspace: Path, accepted: set[tuple[str, int]]) -> tuple[int, int, int]:
+    """Acknowledged positions missing from the store, positions stored twice, rows stored."""
+    store = Workspace(workspace)
+    try:
+        stored = store.scan_pings().select("vehicle_id", "ts").collect()
+    finally:
+        store.close()
+    keys = stored.select("vehicle_id", pl.col("ts").dt.epoch("s").alias("epoch"))
+    counts = keys.group_by("vehicle_id", "epoch").len()
+    present = set(counts.select("vehicle_id", "epoch").iter_rows())
+    lost = sum(1 for key in accepted if key not in present)
+    return lost, int((counts["len"] - 1).sum()), stored.height

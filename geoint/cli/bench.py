@@ -199,28 +199,45 @@ def bench_alerts(
 
 @bench_app.command(
     "posts",
-    epilog="Example: geoint bench posts --posts 1000 --devices 20 --json",
+    epilog="Example: geoint bench posts --mixed --seconds 20 --json",
 )
 def bench_posts(
     posts: Annotated[int, typer.Option(min=10, help="positions posted, one per request")] = 1_000,
     devices: Annotated[int, typer.Option(min=1, help="tracking devices")] = 20,
-    clients: Annotated[int, typer.Option(min=1, help="concurrent posting clients")] = 4,
+    clients: Annotated[
+        int | None,
+        typer.Option(min=1, help="concurrent clients (default 4; mixed: 20, split by role)"),
+    ] = None,
+    mixed: Annotated[
+        bool,
+        typer.Option(
+            "--mixed", help="CSV and OsmAnd posters, readers and alert actions on one server"
+        ),
+    ] = False,
+    seconds: Annotated[float, typer.Option(min=1, help="how long the mixed load runs")] = 30,
     as_json: JsonOption = False,
 ) -> None:
-    """OsmAnd posts to a real server: latency first vs last, parts read; baseline: no merging."""
+    """Posts to a real server: OsmAnd posts (latency first vs last, parts read, lost; baseline:
+    no merging), or with --mixed the mixed load (posts/s and p95 per request kind, lost)."""
     import os
     import shutil
     import tempfile
 
-    from geoint.bench.posts import run_posts_benchmark
+    from geoint.bench.posts import run_mixed_benchmark, run_posts_benchmark
     from geoint.layers import shipped_region_path
 
+    log = None if as_json else err.print
     with tempfile.TemporaryDirectory(prefix="geoint-bench-posts-") as tmp:
         region = Path(shutil.copytree(shipped_region_path(), Path(tmp) / "region"))
-        result = run_posts_benchmark(
-            Path(tmp), region, os.environ, posts, devices, clients, None if as_json else err.print
-        )
+        if mixed:
+            result = run_mixed_benchmark(Path(tmp), region, os.environ, seconds, clients or 20, log)
+        else:
+            result = run_posts_benchmark(
+                Path(tmp), region, os.environ, posts, devices, clients or 4, log
+            )
     emit(as_json, result, lambda: out.print_json(data=result))
+    if result.get("lost") or any(r.get("lost") for r in result.values() if isinstance(r, dict)):
+        raise typer.Exit(1)
 
 
 @bench_app.command(

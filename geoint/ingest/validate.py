@@ -64,6 +64,9 @@ class Check:
     detail: pl.Expr
 
 
+PING_COLUMNS_HINT = " (map other names with --map lat=latitude)"
+
+
 def require_columns(
     frame: pl.DataFrame, file: str, required: Sequence[str], hint: str = ""
 ) -> None:
@@ -110,7 +113,7 @@ def validate_pings(
     frame: pl.DataFrame, file: str, settings: IngestSettings, now: datetime
 ) -> Validated:
     """Check pings: identity, coordinates, time and optional numbers."""
-    require_columns(frame, file, PING_REQUIRED, " (map other names with --map lat=latitude)")
+    require_columns(frame, file, PING_REQUIRED, PING_COLUMNS_HINT)
     typed = frame.with_columns(
         pl.col("vehicle_id").cast(pl.String).str.strip_chars().alias("_vehicle_id"),
         _coordinate(frame["lat"], "lat").alias("_lat"),

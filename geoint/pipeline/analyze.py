@@ -85,8 +85,9 @@ def analyze(
         events = combined.events
         lap("partitions")
         step(progress, "storing events")
-        with workspace.writer():  # not in the middle of an incremental merge of the events
+        with workspace.events_writer():  # not in the middle of an incremental merge of the events
             workspace.write_events(events)
+            workspace.set_events_snapshot(seen)
         lap("store")
         with workspace.cells_writer():
             days.store()

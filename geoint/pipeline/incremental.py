@@ -94,8 +94,7 @@ def analyze_batches(
     batches changed (`update_cells`, reported as ``cells``), or those days are handed to
     `refresh_cells` (the API coalesces them, `CellRefresh`).
     """
-    frames = [workspace.scan_batch_pings(b).select("ping_id", "vehicle_id", "ts") for b in batches]
-    new = pl.concat(frames).collect() if frames else pl.DataFrame()
+    new = workspace.scan_batches_pings(batches).select("ping_id", "vehicle_id", "ts").collect()
     if new.height == 0:
         workspace.analysed(batches)
         return {"batches": list(batches), "vehicles": 0, "pings": 0, "events": 0, "replaced": 0}
@@ -151,59 +150,55 @@ def analyze_vehicles(
     replace the stored ones of those vehicles (a rendezvous only when both are among them)
     ending at or after it. Event ids are deterministic, so re-detected events are known to
     the alert store and raise nothing; only event rules apply (cell rules: `update_cells`).
-    Holds the workspace's writer lock. Report: ``vehicles``, ``partners``, ``pings``,
-    ``events`` (detected from the cutoff), ``replaced`` (stored events dropped), ``alerts``.
+    Reads a snapshot without any lock (ingests go on); holds only the events' lock
+    (`Workspace.events_writer`) to merge into the events as stored then and raise the alerts,
+    and reads again if a newer snapshot's events were committed meanwhile. Report:
+    ``vehicles``, ``partners``, ``pings``, ``events`` (detected from the cutoff), ``replaced``
+    (stored events dropped), ``alerts``.
     """
 
     started = time.perf_counter()
-    begin = since - timedelta(seconds=lookback_s(settings))
-    with workspace.writer():
-        recent = workspace.scan_pings(begin.date()).filter(pl.col("ts") >= begin)
-        own = recent.filter(pl.col("vehicle_id").is_in(vehicles)).select(ANALYZED_PING_COLUMNS)
-        pings = workspace.read_pings(own)
-        partners = rendezvous_partners(recent, pings, since, settings)
-        if partners:
-            others = recent.filter(pl.col("vehicle_id").is_in(partners))
-            pings = pl.concat([pings, others.select(ANALYZED_PING_COLUMNS).collect()])
+    while True:
+        snapshot = workspace.latest_ping_batch()  # later batches may or may not be in the read
+        pings, partners, fresh, cutoff = _detect_recent(
+            workspace, ground, settings, vehicles, since
+        )
         analysed = [*vehicles, *partners]
-        detected = detect_events(
-            pings,
-            ground,
-            settings,
-            workspace.read_table("declarations"),
-            workspace.read_table("watchlist"),
-        )
-        before = pings.filter(pl.col("ts") < since, pl.col("vehicle_id").is_in(vehicles))
-        last = before.group_by("vehicle_id").agg(pl.col("ts").max())["ts"].min()
-        cutoff = since if last is None else last
-        fresh = detected.filter(pl.col("end") >= cutoff)
-        stored = workspace.read_events()
-        ours = (
-            pl.col("vehicle_id").is_in(analysed)
-            & (pl.col("other_vehicle_id").is_null() | pl.col("other_vehicle_id").is_in(analysed))
-            & (pl.col("end") >= cutoff)
-        ) | pl.col("event_id").is_in(fresh["event_id"].implode())
-        kept = stored.filter(~ours)
-        merged = pl.concat([kept, fresh]).sort(
-            "start", "event_type", "vehicle_id", "other_vehicle_id", "event_id"
-        )
-        workspace.write_events(merged)
-        alerts = raise_alerts(
-            workspace,
-            ground,
-            settings,
-            fresh,
-            now,
-            cell_rules=False,
-            actor=INCREMENTAL_ACTOR,
-            late=late_events(fresh, pings, new_ping_ids, settings),
-        )
-        gone = stored.filter(ours, ~pl.col("event_id").is_in(fresh["event_id"].implode()))
-        alerts["withdrawn"] = AlertStore(workspace).withdraw(
-            gone["event_id"], WITHDRAWN_NOTE, now, INCREMENTAL_ACTOR
-        )
-        # declarations whose transit started since the last run
-        alerts["declarations"] = raise_declaration_alerts(workspace, ground, settings, now)
+        with workspace.events_writer():
+            if workspace.events_snapshot() > snapshot:
+                continue  # events from newer pings were committed meanwhile: read again
+            stored = workspace.read_events()  # as committed now, not when the read began
+            ours = (
+                pl.col("vehicle_id").is_in(analysed)
+                & (
+                    pl.col("other_vehicle_id").is_null()
+                    | pl.col("other_vehicle_id").is_in(analysed)
+                )
+                & (pl.col("end") >= cutoff)
+            ) | pl.col("event_id").is_in(fresh["event_id"].implode())
+            kept = stored.filter(~ours)
+            merged = pl.concat([kept, fresh]).sort(
+                "start", "event_type", "vehicle_id", "other_vehicle_id", "event_id"
+            )
+            workspace.write_events(merged)
+            workspace.set_events_snapshot(snapshot)
+            alerts = raise_alerts(
+                workspace,
+                ground,
+                settings,
+                fresh,
+                now,
+                cell_rules=False,
+                actor=INCREMENTAL_ACTOR,
+                late=late_events(fresh, pings, new_ping_ids, settings),
+            )
+            gone = stored.filter(ours, ~pl.col("event_id").is_in(fresh["event_id"].implode()))
+            alerts["withdrawn"] = AlertStore(workspace).withdraw(
+                gone["event_id"], WITHDRAWN_NOTE, now, INCREMENTAL_ACTOR
+            )
+            # declarations whose transit started since the last run
+            alerts["declarations"] = raise_declaration_alerts(workspace, ground, settings, now)
+        break
     return {
         "vehicles": len(vehicles),
         "partners": len(partners),
@@ -236,6 +231,37 @@ def late_events(
         .filter(pl.col("s") > settings.alerts.late_after_s)
     )
     return dict(late.iter_rows())
+
+
+def _detect_recent(
+    workspace: Workspace,
+    ground: Ground,
+    settings: GeointSettings,
+    vehicles: list[str],
+    since: datetime,
+) -> tuple[pl.DataFrame, list[str], pl.DataFrame, datetime]:
+    """Read the committed pings of `vehicles` (and partners) from the look-back before `since`
+    and detect their events, holding no lock: the pings analysed, the partners, the events
+    ending at or after the cutoff and the cutoff (`analyze_vehicles`)."""
+    begin = since - timedelta(seconds=lookback_s(settings))
+    recent = workspace.scan_pings(begin.date()).filter(pl.col("ts") >= begin)
+    own = recent.filter(pl.col("vehicle_id").is_in(vehicles)).select(ANALYZED_PING_COLUMNS)
+    pings = workspace.read_pings(own)
+    partners = rendezvous_partners(recent, pings, since, settings)
+    if partners:
+        others = recent.filter(pl.col("vehicle_id").is_in(partners))
+        pings = pl.concat([pings, others.select(ANALYZED_PING_COLUMNS).collect()])
+    detected = detect_events(
+        pings,
+        ground,
+        settings,
+        workspace.read_table("declarations"),
+        workspace.read_table("watchlist"),
+    )
+    before = pings.filter(pl.col("ts") < since, pl.col("vehicle_id").is_in(vehicles))
+    last = before.group_by("vehicle_id").agg(pl.col("ts").max())["ts"].min()
+    cutoff = since if last is None else last
+    return pings, partners, detected.filter(pl.col("end") >= cutoff), cutoff
 
 
 def rendezvous_partners(

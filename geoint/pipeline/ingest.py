@@ -20,11 +20,14 @@ from geoint.errors import InputError, StorageFullError, is_storage_full
 from geoint.h3index import latlng_to_cells
 from geoint.ingest.readers import ReadResult, read_records
 from geoint.ingest.validate import (
+    PING_COLUMNS_HINT,
     Validated,
     client_seizure_id,
     duplicates_of_stored,
     duplicates_within,
+    empty_quarantine,
     flag_spikes,
+    require_columns,
     validate_declarations,
     validate_pings,
     validate_seizures,
@@ -34,6 +37,7 @@ from geoint.pipeline.progress import Progress, step
 from geoint.schema import (
     DUPLICATE_REASONS,
     GAZETTEER_SCHEMA,
+    PING_REQUIRED,
     PING_SCHEMA,
     ROW_NUMBER,
     IngestReport,
@@ -44,6 +48,7 @@ from geoint.store.workspace import Batch, PingPart, Workspace
 from geoint.vocabularies import SHIPPED, Vocabularies
 
 RECORD_KINDS = ("seizures", "watchlist", "declarations")
+ROW_SPAN = 1 << 32  # a grouped post's rows are numbered post * ROW_SPAN + row (`_numbered`)
 log = logging.getLogger("geoint.ingest")
 _RECORD_KEYS = {
     "seizures": ("seizure_id",),
@@ -135,6 +140,184 @@ def _store_pings(
         report = _report(read, name, "pings", validated, repeated, str(batch.batch), pings.height)
         report.flagged_spikes = int(pings["spike"].sum())
         _commit(workspace, batch, report, read, validated, repeated, parts, queue_analysis)
+    _compact(workspace, settings)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass(frozen=True)
+class Post:
+    """One posted input of pings, read (a request body or an OsmAnd position).
+
+    Made, its columns are checked: a post missing a required column is refused alone
+    (`InputError` naming it), never failing the group it would have joined."""
+
+    read: ReadResult
+    name: str
+    sha: str
+
+    def __post_init__(self) -> None:
+        require_columns(self.read.frame, self.name, PING_REQUIRED, PING_COLUMNS_HINT)
+
+
+def ingest_ping_posts(
+    workspace: Workspace,
+    posts: Sequence[Post],
+    settings: GeointSettings,
+    now: datetime | None = None,
+) -> list[IngestReport]:
+    """Ingest concurrent posts of pings together (a group commit); one report per post.
+
+    Each post is validated and de-duplicated as if ingested alone (its own ledger batch, rows,
+    quarantine and report), but all are stored in one transaction, with one shared Parquet part
+    per date (`Workspace.begin_group`, `commit_group`), and queued for incremental analysis.
+    A post whose exact content is already stored stores nothing (``already_ingested``).
+    """
+    with workspace.writer():
+        known = workspace.committed_batches([post.sha for post in posts], "pings")
+        priors = [known.get(post.sha) for post in posts]
+        fresh = [post for post, prior in zip(posts, priors, strict=True) if prior is None]
+        stored = iter(_store_posts(workspace, fresh, settings, now or datetime.now(UTC)))
+        return [
+            next(stored) if prior is None else _already_ingested(workspace, prior, post.name)
+            for post, prior in zip(posts, priors, strict=True)
+        ]
+
+
+def _store_posts(
+    workspace: Workspace, posts: Sequence[Post], settings: GeointSettings, now: datetime
+) -> list[IngestReport]:
+    """Validate, de-duplicate, index and store posts as one group (`ingest_ping_posts`)."""
+    if not posts:
+        return []
+    started = time.perf_counter()
+    validated, rejected = _validated_posts(posts, settings, now)
+    unique, repeated = _deduplicate_pings(workspace, validated.good)
+    pings = _prepare_pings(unique, settings)
+    post = (pings[ROW_NUMBER] // ROW_SPAN).to_numpy()
+    accepted = np.bincount(post, minlength=len(posts))
+    with _undone_on_failure(workspace, posts[0].name) as undoable:
+        group, batches = workspace.begin_group(
+            [(p.name, p.sha, int(n)) for p, n in zip(posts, accepted, strict=True)]
+        )
+        for batch in (group, *batches):
+            undoable(batch)
+        # each post's pings take its reserved ids, in the order they are stored
+        starts = np.array([b.first_ping_id or 0 for b in batches], dtype=np.uint64)
+        ids = np.array([b.batch for b in batches], dtype=np.int64)
+        pings = pings.with_columns(pl.Series("_post", post)).with_columns(
+            (pl.Series(starts[post]) + pl.int_range(pl.len(), dtype=pl.UInt64).over("_post")).alias(
+                "ping_id"
+            )
+        )
+        parts = workspace.write_ping_parts(group, pings.select(list(PING_SCHEMA)), durable=True)
+        days = pings.select(pl.Series("batch", ids[post]), pl.col("ts").dt.date().alias("day"))
+        days = days.group_by("batch", "day").len("rows")
+        refused = pl.concat([rejected, validated.quarantined, repeated])
+        of = (refused[ROW_NUMBER] // ROW_SPAN).to_numpy()
+        reports = _post_reports(
+            posts, batches, refused.with_columns(pl.Series("_post", of)), post, pings["spike"]
+        )
+        rows = refused.select(
+            (pl.col(ROW_NUMBER) % ROW_SPAN).alias("row"),
+            "column",
+            "reason",
+            "detail",
+            "raw",
+            pl.Series("batch", ids[of]),
+            pl.lit("pings").alias("kind"),
+            pl.Series("file", np.array([p.name for p in posts], dtype=object)[of], pl.String),
+        )
+        counts = [_counts(report) for report in reports]
+        workspace.commit_group(group, batches, counts, rows, parts, days, queue_analysis=True)
+    _compact(workspace, settings)
+    for report in reports:
+        report.seconds = time.perf_counter() - started
+    return reports
+
+
+def _validated_posts(
+    posts: Sequence[Post], settings: GeointSettings, now: datetime
+) -> tuple[Validated, pl.DataFrame]:
+    """Validate posts together, one call per set of columns and types (OsmAnd positions are
+    all alike; CSV bodies mostly share their header); rows are numbered
+    ``post * ROW_SPAN + row``. Also the records that could not be split, numbered alike."""
+
+    def numbered(frames: list[pl.DataFrame], indexes: list[int]) -> pl.DataFrame:
+        heights = [frame.height for frame in frames]
+        offsets = np.repeat(np.asarray(indexes, dtype=np.int64) * ROW_SPAN, heights)
+        # one chunk: the validation's conditional columns panic on some multi-chunk frames
+        together = pl.concat(frames, rechunk=True)
+        return together.with_columns(pl.col(ROW_NUMBER) + pl.Series(offsets))
+
+    shapes: dict[tuple, list[int]] = {}
+    for i, post in enumerate(posts):
+        shapes.setdefault(tuple(post.read.frame.schema.items()), []).append(i)
+    results = [
+        validate_pings(
+            numbered([posts[i].read.frame for i in alike], alike),
+            "posted pings",
+            settings.ingest,
+            now,
+        )
+        for alike in shapes.values()
+    ]
+    split = [i for i, post in enumerate(posts) if post.read.rejected.height]
+    rejected = (
+        numbered([posts[i].read.rejected for i in split], split) if split else empty_quarantine()
+    )
+    good = pl.concat([r.good for r in results])
+    return Validated(good, pl.concat([r.quarantined for r in results])), rejected
+
+
+def _post_reports(
+    posts: Sequence[Post],
+    batches: Sequence[Batch],
+    refused: pl.DataFrame,
+    post: np.ndarray,
+    spike: pl.Series,
+) -> list[IngestReport]:
+    """Each post's report out of its group's refused rows (with ``_post``) and stored pings
+    (their `post` and `spike` flag)."""
+    accepted = np.bincount(post, minlength=len(posts))
+    spikes = np.bincount(post, weights=spike.to_numpy(), minlength=len(posts))
+    duplicate = refused["reason"].is_in(list(DUPLICATE_REASONS)).to_numpy()
+    of = refused["_post"].to_numpy()
+    duplicates = np.bincount(of[duplicate], minlength=len(posts))
+    reasons: dict[int, dict[str, int]] = {}
+    for index, reason, count in (
+        refused.filter(~pl.Series(duplicate)).group_by("_post", "reason").len().iter_rows()
+    ):
+        reasons.setdefault(index, {})[reason] = count
+    return [
+        IngestReport(
+            file=p.name,
+            kind="pings",
+            rows=p.read.frame.height + p.read.rejected.height,
+            accepted=int(accepted[i]),
+            duplicates=int(duplicates[i]),
+            quarantined=sum(reasons.get(i, {}).values()),
+            quarantined_by_reason=dict(sorted(reasons.get(i, {}).items())),
+            batch_id=str(batch.batch),
+            flagged_spikes=int(spikes[i]),
+        )
+        for i, (p, batch) in enumerate(zip(posts, batches, strict=True))
+    ]
+
+
+def _counts(report: IngestReport) -> dict[str, int]:
+    """The ledger counts of a report."""
+    return {
+        "rows": report.rows,
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+        "quarantined": report.quarantined,
+        "flagged_spikes": report.flagged_spikes,
+    }
+
+
+def _compact(workspace: Workspace, settings: GeointSettings) -> None:
+    """Merge small ping parts after an ingest; a full disk leaves it for later."""
     ingest = settings.ingest
     try:
         workspace.compact(
@@ -144,8 +327,6 @@ def _store_pings(
         if not is_storage_full(exc):
             raise
         log.warning("part merging skipped, no space left: %s", exc)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 @contextmanager
@@ -368,15 +549,8 @@ def _commit(
     queue_analysis: bool = False,
     records: pl.DataFrame | None = None,
 ) -> None:
-    counts = {
-        "rows": report.rows,
-        "accepted": report.accepted,
-        "duplicates": report.duplicates,
-        "quarantined": report.quarantined,
-        "flagged_spikes": report.flagged_spikes,
-    }
     rows = pl.concat([read.rejected, validated.quarantined, repeated])
-    workspace.commit_batch(batch, counts, rows, records, parts, queue_analysis)
+    workspace.commit_batch(batch, _counts(report), rows, records, parts, queue_analysis)
 
 
 def prior_ingest(workspace: Workspace, sha: str, kind: str, name: str) -> IngestReport | None:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -241,6 +242,13 @@ class KeyStore:
                     summary=summary,
                 )
             )
+
+    def record_many(self, entries: list[dict[str, Any]]) -> list[None]:
+        """Append writes (`record`'s arguments as dicts, ``at`` optional) in one transaction."""
+        now = utc_now_or(None)
+        with self.engine.begin() as conn:
+            conn.execute(audit_log.insert(), [{"at": now, **entry} for entry in entries])
+        return [None] * len(entries)
 
     def audit(self, limit: int, offset: int = 0) -> tuple[list[dict[str, object]], int]:
         """Return at most `limit` audit entries, newest first, and how many there are."""

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,7 +49,8 @@ PINGS_DIR = "pings"
 EVENTS_FILE = "events/events.parquet"
 LOCK_FILE = ".writer.lock"
 INIT_LOCK_FILE = ".init.lock"
-COMPACTION = "compaction"  # the ledger kind of a merged ping part
+COMPACTION = "compaction"  # the ledger kind of a merged ping part (or a group's shared one)
+EVENTS_SNAPSHOT = "events_snapshot"  # the counter naming the stored events' snapshot
 DATABASE_FILE = "geoint.sqlite"
 FULL_BYTES = 1 << 20  # free space below which a failing database open means a full disk
 CORRUPT_DIR = "corrupt"  # unreadable parts moved aside by `geoint check --repair`
@@ -207,6 +209,17 @@ class Workspace:
             row = conn.execute(query).mappings().first()
         return _batch(row) if row else None
 
+    def committed_batches(self, sha256s: Sequence[str], kind: str) -> dict[str, Batch]:
+        """The committed batches that ingested any of these contents, by content (one query)."""
+        query = sa.select(ingest_ledger).where(
+            ingest_ledger.c.sha256.in_(sorted(set(sha256s))),
+            ingest_ledger.c.kind == kind,
+            ingest_ledger.c.status == "committed",
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(ingest_ledger.c.batch.desc())).mappings().all()
+        return {row["sha256"]: _batch(row) for row in rows}  # the earliest one wins
+
     def batches(self, status: str | None = None) -> list[Batch]:
         """Return ledger entries, oldest first."""
         query = sa.select(ingest_ledger).order_by(ingest_ledger.c.batch)
@@ -321,6 +334,107 @@ class Workspace:
                 .values(status="committed", committed_at=datetime.now(UTC), **counts)
             )
 
+    def begin_group(self, posts: Sequence[tuple[str, str, int]]) -> tuple[Batch, list[Batch]]:
+        """Record a group of posted ping batches (name, sha256, pings) and the batch of the part
+        they share as started, each post's ping ids reserved consecutively, in one transaction
+        (`commit_group` ends it; `recover` undoes it if the process dies first)."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            total = sum(count for *_, count in posts)
+            first = self._reserve(conn, "ping_id", total) if total else None
+            file = f"group of {len(posts)} posts"
+            group = conn.execute(
+                ingest_ledger.insert().values(
+                    kind=COMPACTION, file=file, sha256="", status="started", started_at=now
+                )
+            ).inserted_primary_key[0]
+            counts = [count for *_, count in posts]
+            offsets = accumulate(counts, initial=first or 0)  # one more than counts
+            starts = [start if n else None for start, n in zip(offsets, counts, strict=False)]
+            rows = [
+                {"kind": "pings", "file": name, "sha256": sha, "status": "started",
+                 "started_at": now, "first_ping_id": start}
+                for (name, sha, _), start in zip(posts, starts, strict=True)
+            ]  # fmt: skip
+            inserted = conn.execute(
+                ingest_ledger.insert().returning(
+                    ingest_ledger.c.batch, sort_by_parameter_order=True
+                ),
+                rows,
+            )
+            ids = list(inserted.scalars())
+        shared = Batch(group, COMPACTION, file, "", "started", 0, 0, 0, 0, 0, None)
+        batches = [
+            Batch(batch, "pings", name, sha, "started", 0, 0, 0, 0, 0, start)
+            for batch, (name, sha, _), start in zip(ids, posts, starts, strict=True)
+        ]
+        return shared, batches
+
+    def commit_group(
+        self,
+        group: Batch,
+        batches: Sequence[Batch],
+        counts: Sequence[Mapping[str, int]],
+        quarantined_rows: pl.DataFrame,
+        parts: Sequence[PingPart],
+        days: pl.DataFrame,
+        queue_analysis: bool = False,
+    ) -> None:
+        """Commit a group (`begin_group`) in one transaction: its shared `parts`, each post's
+        share of them (`days`: ``batch``, ``day``, ``rows``; catalogued as parts merged into
+        the shared one, read through it), the posts' ledger counts and quarantine rows
+        (``batch``, ``kind``, ``file``, ``row``, ...) and, with `queue_analysis`, the posts that
+        stored pings as pending incremental analysis."""
+        now = datetime.now(UTC)
+        with self._durable() as conn, conn.begin():
+            if parts:
+                conn.execute(ping_parts.insert(), [_part_row(part) for part in parts])
+                shares = days.with_columns(
+                    pl.lit(0).alias("bytes"),
+                    pl.lit(group.batch).alias("merged_into"),
+                    pl.lit(now).alias("merged_at"),
+                    pl.lit(True).alias("file_deleted"),  # no file of its own to delete
+                )
+                conn.execute(ping_parts.insert(), shares.to_dicts())
+                if queue_analysis:
+                    posted = days["batch"].unique().sort().to_list()
+                    conn.execute(pending_analysis.insert(), [{"batch": b} for b in posted])
+            if quarantined_rows.height:
+                conn.execute(quarantine.insert(), quarantined_rows.to_dicts())
+            conn.execute(
+                ingest_ledger.update()
+                .where(ingest_ledger.c.batch == sa.bindparam("batch_id"))
+                .values(
+                    status="committed",
+                    committed_at=now,
+                    **{name: sa.bindparam(name) for name in counts[0]},
+                ),
+                [{"batch_id": b.batch, **c} for b, c in zip(batches, counts, strict=True)],
+            )
+            conn.execute(
+                ingest_ledger.update()
+                .where(ingest_ledger.c.batch == group.batch)
+                .values(status="committed", committed_at=now, rows=int(days["rows"].sum()))
+            )
+
+    @contextmanager
+    def _durable(self) -> Iterator[sa.Connection]:
+        """A connection whose commits are on disk when they return: SQLite syncs its
+        write-ahead log at each commit (``synchronous=FULL``; the others only at checkpoints);
+        PostgreSQL always does."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name != "sqlite":
+                yield conn
+                return
+            conn.exec_driver_sql("PRAGMA synchronous=FULL")
+            conn.commit()  # ends the statement's implicit transaction, so the caller can begin
+            try:
+                yield conn
+            finally:
+                conn.rollback()  # nothing, unless the caller's block failed before its begin
+                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                conn.commit()
+
     @contextmanager
     def writer(self) -> Iterator[None]:
         """Hold the workspace's single-writer lock, then clean up after killed writers.
@@ -331,6 +445,33 @@ class Workspace:
         with _exclusive(self.root / LOCK_FILE):
             self.recover()
             yield
+
+    def events_writer(self) -> AbstractContextManager[None]:
+        """Hold the lock of the stored events (``events/.writer.lock``): analyses commit their
+        events and alerts one at a time, in any process, without blocking ingests."""
+        folder = (self.root / EVENTS_FILE).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        return _exclusive(folder / LOCK_FILE)
+
+    def events_snapshot(self) -> int:
+        """The latest ping batch the stored events were analysed from (0: none recorded).
+
+        An analysis reads a snapshot (the batches committed when it starts) and commits under
+        `events_writer`; one that finds a newer snapshot committed meanwhile analyses again,
+        so older pings never replace events found from newer ones."""
+        query = sa.select(counters.c.value).where(counters.c.name == EVENTS_SNAPSHOT)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar() or 0
+
+    def set_events_snapshot(self, batch: int) -> None:
+        """Record the snapshot the events just committed were analysed from (hold
+        `events_writer`)."""
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                counters.update().where(counters.c.name == EVENTS_SNAPSHOT).values(value=batch)
+            )
+            if not updated.rowcount:
+                conn.execute(counters.insert().values(name=EVENTS_SNAPSHOT, value=batch))
 
     def cells_writer(self) -> AbstractContextManager[None]:
         """Hold the lock of the cell tables (``cells/.writer.lock``): one writer at a time, in
@@ -386,9 +527,12 @@ class Workspace:
             pass  # `recover` ends it under the next writer
 
     # ------------------------------------------------------------------ pings
-    def write_ping_parts(self, batch: Batch, pings: pl.DataFrame) -> list[PingPart]:
-        """Write a batch's pings, one Parquet part per UTC date, each atomically (tmp + rename);
-        they count once `commit_batch` enters them in the catalogue."""
+    def write_ping_parts(
+        self, batch: Batch, pings: pl.DataFrame, durable: bool = False
+    ) -> list[PingPart]:
+        """Write a batch's pings, one Parquet part per UTC date, each atomically (tmp + rename;
+        `durable`: synced to disk); they count once `commit_batch` enters them in the
+        catalogue."""
         dated = pings.with_columns(pl.col("ts").dt.date().alias("_date"))
         parts = dated.partition_by("_date", as_dict=True, maintain_order=True, include_key=False)
         targets = []
@@ -398,7 +542,7 @@ class Workspace:
             targets.append((folder / f"part-{batch.batch:08d}.parquet", part))
         # Parquet encoding releases the GIL: two writers keep both cores busy
         with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(lambda job: _write_part(*job), targets))
+            list(pool.map(lambda job: _write_part(*job, durable=durable), targets))
         return [
             PingPart(batch.batch, day, part.height, target.stat().st_size)
             for ((day,), part), (target, _) in zip(parts.items(), targets, strict=True)
@@ -499,24 +643,39 @@ class Workspace:
     def scan_batch_pings(self, batch: int) -> pl.LazyFrame:
         """Return a lazy frame over the pings one committed batch stored (empty otherwise),
         also after its parts were merged (their rows are found by the batch's ping ids)."""
-        entry = self.batch(batch)
-        query = sa.select(ping_parts.c.day, ping_parts.c.merged_into).where(
-            ping_parts.c.batch == batch
+        return self.scan_batches_pings([batch])
+
+    def scan_batches_pings(self, batches: Sequence[int]) -> pl.LazyFrame:
+        """The pings committed `batches` stored (`scan_batch_pings`), one scan per part file:
+        the posts of a group, or parts merged together, share one."""
+        query = (
+            sa.select(
+                ping_parts.c.batch,
+                ping_parts.c.day,
+                ping_parts.c.merged_into,
+                ingest_ledger.c.first_ping_id,
+                ingest_ledger.c.accepted,
+            )
+            .join(ingest_ledger, ingest_ledger.c.batch == ping_parts.c.batch)
+            .where(ping_parts.c.batch.in_(list(batches)), ingest_ledger.c.status == "committed")
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        if entry is None or entry.status != "committed" or not rows:
-            return pl.LazyFrame(schema=PING_SCHEMA)
-        first = entry.first_ping_id or 0
-        frames = [
-            pl.scan_parquet(_part_path(self.root, batch, day))
-            if into is None
-            else pl.scan_parquet(_part_path(self.root, into, day)).filter(
-                pl.col("ping_id").is_between(first, first + entry.accepted - 1)
+        whole: list[Path] = []
+        ranges: dict[Path, list[tuple[int, int]]] = {}
+        for batch, day, into, first, accepted in rows:
+            if into is None:
+                whole.append(_part_path(self.root, batch, day))
+            else:
+                span = (first or 0, (first or 0) + accepted - 1)
+                ranges.setdefault(_part_path(self.root, into, day), []).append(span)
+        frames = [pl.scan_parquet(path) for path in whole] + [
+            pl.scan_parquet(path).filter(
+                pl.any_horizontal([pl.col("ping_id").is_between(a, b) for a, b in _joined(spans)])
             )
-            for day, into in rows
+            for path, spans in ranges.items()
         ]
-        return pl.concat(frames)
+        return pl.concat(frames) if frames else pl.LazyFrame(schema=PING_SCHEMA)
 
     def compact(self, min_parts: int, small_bytes: int, grace_s: float) -> dict[str, int]:
         """Merge each date's small ping parts into one when it holds at least `min_parts`.
@@ -738,6 +897,17 @@ def _exclusive(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Inclusive id ranges, adjacent or overlapping ones joined (a group's posts are one)."""
+    joined: list[tuple[int, int]] = []
+    for first, last in sorted(spans):
+        if joined and first <= joined[-1][1] + 1:
+            joined[-1] = (joined[-1][0], max(last, joined[-1][1]))
+        else:
+            joined.append((first, last))
+    return joined
+
+
 def _date_folder(root: Path, day: date) -> Path:
     return root / PINGS_DIR / f"date={day.isoformat()}"
 
@@ -746,9 +916,9 @@ def _part_path(root: Path, batch: int, day: date) -> Path:
     return _date_folder(root, day) / f"part-{batch:08d}.parquet"
 
 
-def _write_part(target: Path, frame: pl.DataFrame) -> None:
+def _write_part(target: Path, frame: pl.DataFrame, durable: bool = False) -> None:
     """Write a ping part or the events file: Parquet with statistics, atomically."""
-    write_parquet(frame, target, compression="lz4", statistics=True)
+    write_parquet(frame, target, durable, compression="lz4", statistics=True)
 
 
 def _part_row(part: PingPart) -> dict[str, object]:

@@ -42,7 +42,11 @@ def test_ingest_on_a_full_disk_is_507_and_stores_nothing(served, monkeypatch):
     assert response.status_code == 507, response.text
     assert response.json()["type"] == "urn:geoint:problem:storage-full"
     assert not [p for p in (workspace.root / "pings").rglob("*") if p.is_file()]
-    assert [b.status for b in workspace.batches()] == ["aborted"]
+    # the post's batch and the batch of its group's shared part (docs/ingest.md)
+    assert [(b.kind, b.status) for b in workspace.batches()] == [
+        ("compaction", "aborted"),
+        ("pings", "aborted"),
+    ]
     assert client.post("/api/v1/pings", content=CSV, headers=headers).json()["accepted"] == 2
 
 

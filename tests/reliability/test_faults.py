@@ -1,5 +1,6 @@
-"""Fault injection across the stages: kills during analysis and compaction, a real full
-filesystem, and a short soak of the running service; nothing accepted is lost or doubled.
+"""Fault injection across the stages: kills during analysis, compaction and a flood of device
+posts (group commits in flight), a real full filesystem, and a short soak of the running
+service; nothing accepted is lost or doubled.
 
 Kills during ingest: tests/store/test_crash_safety.py; a corrupt part: tests/store/
 test_check.py; a database locked by another process and write faults: tests/api/
@@ -12,9 +13,11 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import httpx2
 import polars as pl
 import pytest
 from support.cli import geoint
@@ -24,7 +27,9 @@ from geoint.bench.soak import run_soak
 from geoint.layers import shipped_region_path
 from geoint.pipeline.ingest import ingest_pings
 from geoint.settings import GeointSettings
+from geoint.store.keys import KeyStore
 from geoint.store.workspace import Workspace
+from geoint.testing.server import start_server, stop_server
 
 
 def _spawn(*args: str) -> subprocess.Popen:
@@ -150,3 +155,73 @@ def test_a_short_soak_loses_doubles_and_fails_nothing(tmp_path):
     assert report["requests"] > 100 and report["pings_accepted"] > 20
     assert report["errors_5xx"] == 0, report["errors_5xx_first"]
     assert (report["lost"], report["doubled"], report["analysis_exit"]) == (0, 0, 0)
+
+
+def test_a_server_killed_while_devices_post_loses_and_doubles_no_acknowledged_position(
+    tmp_path,
+):
+    region = Path(shutil.copytree(shipped_region_path(), tmp_path / "region"))
+    ws = tmp_path / "ws"
+    store = Workspace(ws)
+    feeder = KeyStore(store).create("feeder")[1]
+    store.close()
+    server = start_server(ws, region, tmp_path / "first.log", env=dict(os.environ))
+    origin = int(time.time()) - 6 * 3600
+    acknowledged: set[tuple[str, int]] = set()
+    sent: set[tuple[str, int]] = set()
+    killed = threading.Event()
+
+    def device(i: int) -> None:  # posts until the server is gone, one position at a time
+        with httpx2.Client(timeout=30) as client:
+            for step in range(100_000):
+                params = {"id": f"K{i}", "lat": 8 + i * 0.01, "lon": 2 + step * 1e-4}
+                params["timestamp"], params["key"] = origin + step, feeder
+                sent.add((f"K{i}", origin + step))
+                try:
+                    response = client.post(f"{server.url}/osmand", params=params)
+                except httpx2.TransportError:
+                    return
+                if response.status_code == 200 and response.json()["accepted"] == 1:
+                    acknowledged.add((f"K{i}", origin + step))
+                if killed.is_set():
+                    return
+
+    devices = [threading.Thread(target=device, args=(i,)) for i in range(12)]
+    for thread in devices:
+        thread.start()
+    deadline = time.monotonic() + 120
+    while len(acknowledged) < 300:  # groups are being committed: kill in the middle
+        assert time.monotonic() < deadline, "the devices' posts were not acknowledged"
+        time.sleep(0.05)
+    server.process.kill()  # SIGKILL: groups in flight die with the process
+    server.process.wait()
+    killed.set()
+    for thread in devices:
+        thread.join()
+
+    def stored() -> pl.DataFrame:
+        again = Workspace(ws)
+        try:
+            with again.writer():  # what a restarted writer sees after its recovery
+                pings = again.scan_pings().collect()
+        finally:
+            again.close()
+        return pings.select("vehicle_id", pl.col("ts").dt.epoch("s")).sort("vehicle_id", "ts")
+
+    after_kill = stored()
+    present = set(after_kill.iter_rows())
+    assert acknowledged <= present  # nothing acknowledged was lost
+    assert after_kill.height == len(present)  # nothing doubled
+    # the devices send again what was never acknowledged (and some that was): stored once
+    restarted = start_server(ws, region, tmp_path / "second.log", env=dict(os.environ))
+    try:
+        with httpx2.Client(timeout=30) as client:
+            for vehicle, epoch in sorted(sent - acknowledged) + sorted(acknowledged)[:20]:
+                i = int(vehicle[1:])
+                params = {"id": vehicle, "lat": 8 + i * 0.01, "lon": 2 + (epoch - origin) * 1e-4}
+                params["timestamp"], params["key"] = epoch, feeder
+                assert client.post(f"{restarted.url}/osmand", params=params).status_code == 200
+    finally:
+        stop_server(restarted)
+    final = stored()
+    assert set(final.iter_rows()) == sent and final.height == len(sent)
