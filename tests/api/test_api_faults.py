@@ -11,12 +11,14 @@ from fastapi.testclient import TestClient
 from support.alerts import events
 from support.api import SOUTH, api_settings, bearer, build_region, create_key
 from support.faults import fill_disk_on_parquet
+from support.workspaces import open_workspace
 
 from geoint.alerts.raising import raise_alerts
 from geoint.api.app import create_app
 from geoint.layers import Region, RegionIndex
 from geoint.settings import GeointSettings
-from geoint.store.workspace import Workspace
+
+pytestmark = pytest.mark.databases
 
 CSV = "vehicle_id,ts,lat,lon\nV1,2026-09-14T01:00:00Z,6.5,2.6\nV1,2026-09-14T01:01:00Z,6.51,2.6\n"
 
@@ -25,7 +27,7 @@ CSV = "vehicle_id,ts,lat,lon\nV1,2026-09-14T01:00:00Z,6.5,2.6\nV1,2026-09-14T01:
 def served(tmp_path):
     region, ws = build_region(tmp_path / "region"), tmp_path / "ws"
     keys = {role: create_key(ws, role) for role in ("admin", "analyst")}
-    store = Workspace(ws)
+    store = open_workspace(ws)
     ground = RegionIndex(Region.load(region))
     raise_alerts(store, ground, GeointSettings(workspace=ws), events({"lat": SOUTH[0]}))
     store.engine.dispose()
