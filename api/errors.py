@@ -131,8 +131,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GeointError, _on_domain_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(OSError, _on_storage_error)
-    app.add_exception_handler(sa.exc.OperationalError, _on_storage_error)
+    app.add_exception_handler(OSError, storage_problem)
+    app.add_exception_handler(sa.exc.OperationalError, storage_problem)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
@@ -200,7 +200,7 @@ async def _on_validation_error(_request: Request, exc: RequestValidationError) -
     return problem_response(status, f"invalid request: {fields}", "invalid-request", errors=errors)
 
 
-async def _on_storage_error(request: Request, exc: Exception) -> Response:
+async def storage_problem(request: Request, exc: Exception) -> Response:
     """A full disk or database (any write: an alert action, a session) is 507; a database
     another process keeps locked past the busy timeout, or a PostgreSQL server that cannot be
     reached, is 503; anything else unexpected."""

@@ -47,7 +47,8 @@ def test_kill_during_ingest_then_rerun(tmp_path, kill_point):
     root = tmp_path / "ws"
     proc = _ingest(source, root)
     if kill_point == "while_reading":
-        _wait_for(lambda: (root / "geoint.sqlite").exists(), proc)
+        # the workspace's tables were checked (either database): the file is being read
+        _wait_for(lambda: (root / ".init.lock").exists(), proc)
     else:
         _wait_for(lambda: any((root / "pings").rglob("part-*")), proc)
     proc.kill()
