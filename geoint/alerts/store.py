@@ -29,6 +29,7 @@ from geoint.errors import GeointError
 from geoint.store.tables import (
     ALERT_EVENT_TIME_INDEX,
     ALERT_TABLES,
+    MAX_INTEGER,
     alert_changes,
     alert_labels,
     alert_sources,
@@ -363,6 +364,8 @@ class AlertStore:
     # ------------------------------------------------------------------ reads
     @staticmethod
     def _row(conn: sa.Connection, alert_id: int, sectors: frozenset[str] | None) -> sa.RowMapping:
+        if not 1 <= alert_id <= MAX_INTEGER:
+            raise AlertNotFoundError(f"no alert {alert_id}; see 'geoint alerts list'")
         query = sa.select(alerts).where(alerts.c.id == alert_id)
         if sectors is not None:
             query = query.where(alerts.c.sector.in_(sorted(sectors)))
@@ -390,7 +393,7 @@ class AlertStore:
         """Alerts matching the query, newest first, and the cursor of the next page (or None)."""
         select = sa.select(alerts).order_by(alerts.c.id.desc()).limit(query.limit + 1)
         conditions = []
-        if query.cursor is not None:
+        if query.cursor is not None and query.cursor <= MAX_INTEGER:
             conditions.append(alerts.c.id < query.cursor)
         if query.since is not None:
             conditions.append(alerts.c.updated_at >= utc_now_or(query.since))
@@ -401,7 +404,8 @@ class AlertStore:
             (alerts.c.sector, query.sector),
         ):
             if values:
-                conditions.append(column.in_(list(values)))
+                # PostgreSQL refuses text holding NUL; no stored value holds one either
+                conditions.append(column.in_([v for v in values if "\x00" not in v]))
         conditions += _frame_conditions(query.boxes, sectors=query.sectors)
         with self.engine.connect() as conn:
             rows = conn.execute(select.where(*conditions)).mappings().all()
@@ -445,6 +449,8 @@ class AlertStore:
         Sequence numbers follow commit order (`_number_changes`), so a change is visible only
         after every change with a smaller number: a reader resuming after `seq` misses nothing.
         """
+        if seq >= MAX_INTEGER:  # no change has a larger number
+            return []
         query = (
             sa.select(alert_changes)
             .join(alerts, alerts.c.id == alert_changes.c.alert_id)

@@ -18,8 +18,6 @@ from geoint.api.app import create_app
 from geoint.layers import Region, RegionIndex
 from geoint.settings import GeointSettings
 
-pytestmark = pytest.mark.databases
-
 CSV = "vehicle_id,ts,lat,lon\nV1,2026-09-14T01:00:00Z,6.5,2.6\nV1,2026-09-14T01:01:00Z,6.51,2.6\n"
 
 
@@ -35,6 +33,7 @@ def served(tmp_path):
         yield client, keys, client.app_state["services"].workspace
 
 
+@pytest.mark.databases  # the other two fill and lock an SQLite file
 def test_ingest_on_a_full_disk_is_507_and_stores_nothing(served, monkeypatch):
     client, keys, workspace = served
     headers = bearer(keys["analyst"]) | {"Content-Type": "text/csv"}

@@ -317,9 +317,12 @@ def test_an_existing_workspace_gets_the_event_time_index(tmp_path):
     with ws.engine.begin() as conn:
         conn.execute(sa.text("DROP INDEX ix_alerts_event_time"))
     AlertStore(ws)
-    with ws.engine.connect() as conn:
-        plan = conn.execute(
-            sa.text("EXPLAIN QUERY PLAN SELECT id FROM alerts ORDER BY event_time, id LIMIT 5")
-        ).all()
-    assert "ix_alerts_event_time" in str(plan) and "TEMP B-TREE" not in str(plan)
+    indexes = {index["name"] for index in sa.inspect(ws.engine).get_indexes("alerts")}
+    assert "ix_alerts_event_time" in indexes
+    if ws.engine.dialect.name == "sqlite":  # and SQLite's planner reads pages through it
+        with ws.engine.connect() as conn:
+            plan = conn.execute(
+                sa.text("EXPLAIN QUERY PLAN SELECT id FROM alerts ORDER BY event_time, id LIMIT 5")
+            ).all()
+        assert "ix_alerts_event_time" in str(plan) and "TEMP B-TREE" not in str(plan)
     ws.engine.dispose()

@@ -15,7 +15,7 @@ from support.cli import geoint
 from support.workspaces import open_workspace
 
 from geoint.alerts.raising import raise_alerts
-from geoint.alerts.store import AlertStore
+from geoint.alerts.store import AlertNotFoundError, AlertQuery, AlertStore
 from geoint.errors import DatabaseUnavailableError
 from geoint.pipeline.ingest import ingest_records
 from geoint.store.workspace import Workspace, reserve
@@ -152,3 +152,19 @@ def test_alert_changes_are_numbered_in_commit_order_under_concurrent_writers(wor
         )
     assert len(stored) == 2 * len(ids)
     assert seen == stored  # every change, once, in order
+
+
+def test_ids_beyond_the_columns_and_nul_characters_match_nothing(workspace, settings):
+    """PostgreSQL refuses to compare a 32-bit id column with a larger number, or text with a
+    NUL character (a 500 there, found by the API fuzz test); SQLite accepts both."""
+    raise_alerts(workspace, SectorGround(), settings, events({}))
+    store = AlertStore(workspace)
+    with pytest.raises(AlertNotFoundError):
+        store.get(2**40)
+    with pytest.raises(AlertNotFoundError):
+        store.transition(2**40, "ack", "k1")
+    everything = store.list(AlertQuery())[0]
+    assert len(everything) == 1
+    assert store.list(AlertQuery(cursor=10**11))[0] == everything
+    assert store.list(AlertQuery(status=["new\x00"]))[0] == []
+    assert store.changes_since(2**40) == []
