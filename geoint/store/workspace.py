@@ -341,12 +341,17 @@ class Workspace:
                 if queue_analysis:
                     conn.execute(pending_analysis.insert().values(batch=batch.batch))
             if records is not None and records.height:
-                conn.execute(RECORD_TABLES[batch.kind].insert(), _sql_rows(records, batch.batch))
+                rows = _sql_rows(_without_nul(records), batch.batch)
+                conn.execute(RECORD_TABLES[batch.kind].insert(), rows)
             if quarantined_rows.height:
-                rows = quarantined_rows.rename({"_row": "row"}).with_columns(
-                    pl.lit(batch.batch).alias("batch"),
-                    pl.lit(batch.kind).alias("kind"),
-                    pl.lit(batch.file).alias("file"),
+                rows = (
+                    _without_nul(quarantined_rows)
+                    .rename({"_row": "row"})
+                    .with_columns(
+                        pl.lit(batch.batch).alias("batch"),
+                        pl.lit(batch.kind).alias("kind"),
+                        pl.lit(batch.file).alias("file"),
+                    )
                 )
                 conn.execute(quarantine.insert(), rows.to_dicts())
             conn.execute(
@@ -863,6 +868,12 @@ def _batch(row: Mapping) -> Batch:
         row["flagged_spikes"] or 0,
         row["first_ping_id"],
     )
+
+
+def _without_nul(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with NUL characters in its text replaced by U+FFFD: PostgreSQL text cannot hold
+    them (SQLite can; both store the same). Identifiers holding one were quarantined already."""
+    return frame.with_columns(pl.col(pl.String).str.replace_all("\x00", "\ufffd", literal=True))
 
 
 def _sql_rows(records: pl.DataFrame, batch: int) -> list[dict]:

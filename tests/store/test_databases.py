@@ -168,3 +168,21 @@ def test_ids_beyond_the_columns_and_nul_characters_match_nothing(workspace, sett
     assert store.list(AlertQuery(cursor=10**11))[0] == everything
     assert store.list(AlertQuery(status=["new\x00"]))[0] == []
     assert store.changes_since(2**40) == []
+
+
+def test_nul_characters_in_free_text_and_quarantined_rows_are_stored_replaced(
+    workspace, settings, tmp_path
+):
+    source = tmp_path / "nul.csv"
+    source.write_bytes(
+        b"seizure_id,date,lat,lon,description\n"
+        b"S1,2026-09-01,6.4,2.7,jerrycans\x00under a tarp\n"
+        b"S\x002,2026-09-01,6.4,2.7,an id with NUL\n"
+    )
+    report = ingest_records(workspace, "seizures", source, settings, now=NOW)
+    assert (report.accepted, report.quarantined) == (1, 1)
+    assert workspace.read_table("seizures")["description"].to_list() == [
+        "jerrycans\ufffdunder a tarp"
+    ]
+    (raw,) = workspace.quarantined("seizures")["raw"].to_list()
+    assert '"S\\u00002"' in raw  # the raw row as JSON: the NUL escaped, kept as sent
