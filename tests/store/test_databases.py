@@ -17,6 +17,7 @@ from support.workspaces import open_workspace
 from geoint.alerts.raising import raise_alerts
 from geoint.alerts.store import AlertNotFoundError, AlertQuery, AlertStore
 from geoint.errors import DatabaseUnavailableError
+from geoint.intel.query import SeizureFilter, count_seizures
 from geoint.pipeline.ingest import ingest_records
 from geoint.store.workspace import Workspace, reserve
 from geoint.testing.builders import write_csv
@@ -186,3 +187,16 @@ def test_nul_characters_in_free_text_and_quarantined_rows_are_stored_replaced(
     ]
     (raw,) = workspace.quarantined("seizures")["raw"].to_list()
     assert '"S\\u00002"' in raw  # the raw row as JSON: the NUL escaped, kept as sent
+
+
+def test_seizure_filters_holding_nul_match_nothing(workspace, settings, tmp_path):
+    path = write_csv(
+        [{"seizure_id": "S1", "date": "2026-09-01", "lat": "6.4", "lon": "2.7",
+          "commodity": "fuel"}],
+        tmp_path / "s.csv",
+    )  # fmt: skip
+    ingest_records(workspace, "seizures", path, settings, now=NOW)
+    assert count_seizures(workspace, SeizureFilter(values={"commodity": ("fuel",)})) == 1
+    assert count_seizures(workspace, SeizureFilter(values={"commodity": ("fu\x00el",)})) == 0
+    assert count_seizures(workspace, SeizureFilter(values={"origin_country": ("\x00",)})) == 0
+    assert count_seizures(workspace, SeizureFilter(text="fu\x00")) == 0
