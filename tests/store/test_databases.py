@@ -19,6 +19,7 @@ from geoint.alerts.store import AlertNotFoundError, AlertQuery, AlertStore
 from geoint.errors import DatabaseUnavailableError
 from geoint.intel.query import SeizureFilter, count_seizures
 from geoint.pipeline.ingest import ingest_records
+from geoint.store.keys import KeyStore
 from geoint.store.workspace import Workspace, reserve
 from geoint.testing.builders import write_csv
 from geoint.testing.server import free_port
@@ -200,3 +201,10 @@ def test_seizure_filters_holding_nul_match_nothing(workspace, settings, tmp_path
     assert count_seizures(workspace, SeizureFilter(values={"commodity": ("fu\x00el",)})) == 0
     assert count_seizures(workspace, SeizureFilter(values={"origin_country": ("\x00",)})) == 0
     assert count_seizures(workspace, SeizureFilter(text="fu\x00")) == 0
+
+
+def test_an_audited_request_quoting_nul_is_recorded(workspace):
+    keys = KeyStore(workspace)
+    keys.record("k1", "GET", "/ogc/collections/seizures/items", 200, "read seizures a\x00b")
+    entries, _ = keys.audit(10)
+    assert entries[0]["summary"] == "read seizures a\ufffdb"
