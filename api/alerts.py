@@ -55,7 +55,12 @@ _STREAM_ID = re.compile(r"(\d{1,18})(?:\.(\d{1,18}))?")
 class ChangeBody(BaseModel):
     """An optional note for a lifecycle change."""
 
-    note: str = Field("", max_length=4000, description="why (kept in the alert's history)")
+    note: str = Field(
+        "",
+        max_length=4000,
+        pattern=r"^[^\x00]*$",  # NUL: no database text holds it
+        description="why (kept in the alert's history; no NUL character)",
+    )
 
 
 class LabelBody(ChangeBody):

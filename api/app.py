@@ -2,7 +2,8 @@
 
 Everything but ``/health`` and ``/login`` needs a key (Bearer) or a browser session, the API
 documentation included. Swagger UI's files come from the ``fastapi-offline`` package, so
-``/docs`` works without internet. Run with `serve` (one process: ingest is serialised in it).
+``/docs`` works without internet. Run with `serve`: one process, or several worker processes
+on one PostgreSQL database.
 """
 
 import logging
@@ -210,3 +211,12 @@ def serve(settings: ApiSettings, host: str, port: int) -> None:
     config = uvicorn.Config(create_app(settings), host=host, port=port, proxy_headers=False)
     logging.getLogger("uvicorn.access").addFilter(RedactKeys())  # after Config set up logging
     uvicorn.Server(config).run()
+
+
+def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
+    """Run the service in `workers` processes sharing one listening socket until interrupted;
+    each builds its app by calling `factory` (``module:function``, which should add
+    `RedactKeys` to the access log). What they coordinate, and how: docs/deploy.md."""
+    import uvicorn
+
+    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, proxy_headers=False)

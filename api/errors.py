@@ -131,8 +131,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GeointError, _on_domain_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(OSError, _on_storage_error)
-    app.add_exception_handler(sa.exc.OperationalError, _on_storage_error)
+    app.add_exception_handler(OSError, storage_problem)
+    app.add_exception_handler(sa.exc.OperationalError, storage_problem)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
@@ -200,12 +200,20 @@ async def _on_validation_error(_request: Request, exc: RequestValidationError) -
     return problem_response(status, f"invalid request: {fields}", "invalid-request", errors=errors)
 
 
-async def _on_storage_error(request: Request, exc: Exception) -> Response:
+async def storage_problem(request: Request, exc: Exception) -> Response:
     """A full disk or database (any write: an alert action, a session) is 507; a database
-    another process keeps locked past the busy timeout is 503; anything else unexpected."""
+    another process keeps locked past the busy timeout, or a PostgreSQL server that cannot be
+    reached, is 503; anything else unexpected."""
     if is_storage_full(exc):
         log.error("storage full on %s %s: %s", request.method, request.url.path, exc)
         return _storage_full()
+    if type(getattr(exc, "orig", None)).__module__.startswith("psycopg"):
+        # PostgreSQL's operational errors: the server is down, restarting or dropped us
+        log.error("database unreachable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            503, "the database cannot be reached; retry shortly", "unavailable",
+            {"Retry-After": "5"},
+        )  # fmt: skip
     if "database is locked" in str(exc):
         log.error("database locked on %s %s", request.method, request.url.path)
         return problem_response(

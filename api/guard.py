@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -39,7 +40,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geoint.api.auth import SESSION_COOKIE, identify
-from geoint.api.errors import Problem, problem_for, problem_response
+from geoint.api.errors import Problem, problem_for, problem_response, storage_problem
 from geoint.api.ingest import KINDS
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -114,6 +115,8 @@ class RequestGuard:
                 await identify(request, bearer, request.cookies.get(SESSION_COOKIE), key_text)
             except Problem as problem:
                 return await problem_for(request, problem)
+            except (OSError, sa.exc.OperationalError) as exc:  # the keys cannot be read
+                return await storage_problem(request, exc)
         has_body = "content-length" in headers or "transfer-encoding" in headers
         if has_body and headers.get("content-length") != "0":
             declared = headers.get("content-length", "")

@@ -195,14 +195,16 @@ def catch_up(services: Services) -> list[int]:
     """Analyse the batches stored but never analysed (the server stopped first); return them.
 
     Each posted batch is queued as pending in the transaction that stores it and leaves the
-    queue once its events and alerts are stored (`geoint.pipeline.incremental`).
+    queue once its events and alerts are stored (`geoint.pipeline.incremental`). Of several
+    worker processes starting together, one catches up; the others return at once.
     """
-    pending = services.workspace.pending_batches()
-    if pending:
-        log.info("analysing %d ping batches stored before a restart", len(pending))
-        analyse, update = _analysis_runs(services)
-        services.batch_analysis.request(pending, run=analyse)
-        services.cell_refresh.drain(run=update)
+    with services.workspace.first_of_processes("catch-up") as turn:
+        pending = services.workspace.pending_batches() if turn else []
+        if pending:
+            log.info("analysing %d ping batches stored before a restart", len(pending))
+            analyse, update = _analysis_runs(services)
+            services.batch_analysis.request(pending, run=analyse)
+            services.cell_refresh.drain(run=update)
     return pending
 
 

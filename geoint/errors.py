@@ -49,6 +49,11 @@ class CorruptPartError(WorkspaceError):
     """Stored files cannot be read (a damaged disk, a copy cut short): names them and the fix."""
 
 
+class DatabaseUnavailableError(WorkspaceError):
+    """The operational database cannot be used: its driver is not installed or it cannot be
+    reached (the API answers 503)."""
+
+
 class StorageFullError(WorkspaceError):
     """The disk (or the database) is full: the write was undone and nothing was stored."""
 

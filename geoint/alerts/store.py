@@ -29,13 +29,13 @@ from geoint.errors import GeointError
 from geoint.store.tables import (
     ALERT_EVENT_TIME_INDEX,
     ALERT_TABLES,
+    MAX_INTEGER,
     alert_changes,
     alert_labels,
     alert_sources,
     alerts,
-    counters,
 )
-from geoint.store.workspace import Box, Workspace, span_conditions
+from geoint.store.workspace import Box, Workspace, reserve, span_conditions
 from geoint.times import as_utc, iso, utc_now_or
 
 STATUSES = ("new", "acknowledged", "resolved", "dismissed")
@@ -50,6 +50,7 @@ TRANSITIONS = {
 LABELS = ("true_positive", "false_positive")
 _RETRIES = 5
 _ALERT_COUNTER = "alert_id"
+_CHANGE_COUNTER = "alert_change_seq"  # the SSE event ids (`_number_changes`)
 _FEW_CANDIDATES = 500  # up to this many, `apply` reads only the candidates' own rows
 
 _FRAME_SCHEMA: dict[str, pl.DataType] = {
@@ -152,7 +153,7 @@ class AlertStore:
         pending = sorted(candidates, key=lambda c: (c.start, c.rule.id, c.subject, c.source))
         counts = {"created": 0, "updated": 0, "repeats": 0, "known": 0}
         with self.engine.begin() as conn:
-            next_id = _lock_alert_ids(conn)  # serialises writers of new alerts
+            first_id = next_id = _lock_alert_ids(conn)  # serialises writers of new alerts
             rules = {c.rule.id for c in pending}
             # a few candidates (an incremental run) read only their own sources and subjects
             few = len(pending) <= _FEW_CANDIDATES
@@ -191,6 +192,8 @@ class AlertStore:
                 for alert in touched
                 for c in alert.repeats
             ]
+            if changes:
+                _number_changes(conn, changes)
             for table, values in (
                 (alerts, rows),
                 (alert_changes, changes),
@@ -198,9 +201,7 @@ class AlertStore:
             ):
                 if values:
                     conn.execute(table.insert(), values)
-            conn.execute(
-                counters.update().where(counters.c.name == _ALERT_COUNTER).values(value=next_id)
-            )
+            reserve(conn, _ALERT_COUNTER, next_id - first_id)
         return counts
 
     @staticmethod
@@ -398,11 +399,9 @@ class AlertStore:
                 )
                 if result.rowcount != 1:
                     continue  # another writer got there first: read its outcome and decide again
-                conn.execute(
-                    alert_changes.insert().values(
-                        **_change_row(alert_id, version, now, actor, action, status, note)
-                    )
-                )
+                changes = [_change_row(alert_id, version, now, actor, action, status, note)]
+                _number_changes(conn, changes)
+                conn.execute(alert_changes.insert(), changes)
                 if label_row is not None:
                     conn.execute(alert_labels.insert().values(**label_row))
             return self.get(alert_id, sectors)
@@ -411,6 +410,8 @@ class AlertStore:
     # ------------------------------------------------------------------ reads
     @staticmethod
     def _row(conn: sa.Connection, alert_id: int, sectors: frozenset[str] | None) -> sa.RowMapping:
+        if not 1 <= alert_id <= MAX_INTEGER:
+            raise AlertNotFoundError(f"no alert {alert_id}; see 'geoint alerts list'")
         query = sa.select(alerts).where(alerts.c.id == alert_id)
         if sectors is not None:
             query = query.where(alerts.c.sector.in_(sorted(sectors)))
@@ -438,7 +439,7 @@ class AlertStore:
         """Alerts matching the query, newest first, and the cursor of the next page (or None)."""
         select = sa.select(alerts).order_by(alerts.c.id.desc()).limit(query.limit + 1)
         conditions = []
-        if query.cursor is not None:
+        if query.cursor is not None and query.cursor <= MAX_INTEGER:
             conditions.append(alerts.c.id < query.cursor)
         if query.since is not None:
             conditions.append(alerts.c.updated_at >= utc_now_or(query.since))
@@ -449,7 +450,8 @@ class AlertStore:
             (alerts.c.sector, query.sector),
         ):
             if values:
-                conditions.append(column.in_(list(values)))
+                # PostgreSQL refuses text holding NUL; no stored value holds one either
+                conditions.append(column.in_([v for v in values if "\x00" not in v]))
         conditions += _frame_conditions(query.boxes, sectors=query.sectors)
         with self.engine.connect() as conn:
             rows = conn.execute(select.where(*conditions)).mappings().all()
@@ -490,9 +492,11 @@ class AlertStore:
     ) -> list[dict[str, Any]]:
         """Alert changes after `seq`, oldest first, each with its alert's current state.
 
-        Writes are serialised (SQLite), so a change is visible only after every change with a
-        smaller sequence number: a reader resuming after `seq` misses nothing.
+        Sequence numbers follow commit order (`_number_changes`), so a change is visible only
+        after every change with a smaller number: a reader resuming after `seq` misses nothing.
         """
+        if seq >= MAX_INTEGER:  # no change has a larger number
+            return []
         query = (
             sa.select(alert_changes)
             .join(alerts, alerts.c.id == alert_changes.c.alert_id)
@@ -617,11 +621,26 @@ def _frame_conditions(
 
 def _lock_alert_ids(conn: sa.Connection) -> int:
     """Write-lock the alert id counter for this transaction and return the next free id."""
-    where = counters.c.name == _ALERT_COUNTER
-    if conn.execute(counters.update().where(where).values(value=counters.c.value)).rowcount == 0:
-        first = (conn.execute(sa.select(sa.func.max(alerts.c.id))).scalar() or 0) + 1
-        conn.execute(counters.insert().values(name=_ALERT_COUNTER, value=first))
-    return conn.execute(sa.select(counters.c.value).where(where)).scalar_one()
+    return reserve(conn, _ALERT_COUNTER, 0, start=lambda: _max_plus_one(conn, alerts.c.id))
+
+
+def _number_changes(conn: sa.Connection, changes: list[dict[str, Any]]) -> None:
+    """Give `changes` their sequence numbers, in the order their transactions commit.
+
+    An autoincrement key is drawn at insert: on PostgreSQL a transaction holding a lower
+    number can commit after one holding a higher number was read, and a stream resuming
+    after the higher one would skip it. The counter row stays locked until this transaction
+    ends, so the next writer draws its numbers only once these are committed (or undone).
+    """
+    first = reserve(
+        conn, _CHANGE_COUNTER, len(changes), start=lambda: _max_plus_one(conn, alert_changes.c.seq)
+    )
+    for offset, change in enumerate(changes):
+        change["seq"] = first + offset
+
+
+def _max_plus_one(conn: sa.Connection, column: sa.Column) -> int:
+    return (conn.execute(sa.select(sa.func.max(column))).scalar() or 0) + 1
 
 
 def _new_row(alert: _Merged, now: datetime) -> dict[str, Any]:

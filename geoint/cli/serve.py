@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,15 +27,18 @@ from geoint.errors import GeointError
 from geoint.settings import GeointSettings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from geoint.store.workspace import Workspace
 
 app = typer.Typer()
+WORKER_SETTINGS = "GEOINT_SERVE_SETTINGS_JSON"  # `serve --workers N` hands its settings over
 
 
 @app.command(
     "serve",
     epilog="Example: geoint serve --region ws/region --workspace ws --port 8000 "
-    "--basemap post.mbtiles",
+    "--basemap post.mbtiles --workers 1",
 )
 def serve_command(
     region: RequiredRegionOption,
@@ -44,11 +49,18 @@ def serve_command(
         Path | None,
         typer.Option("--basemap", help="a post's MBTiles or PMTiles file, offered on the map"),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="API processes sharing the port (more than 1 needs GEOINT_DATABASE_URL)"
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API (ingest, OGC API – Features, docs) and the map for a workspace and region."""
     from geoint.api.app import serve
     from geoint.api.settings import ApiSettings
     from geoint.serve.basemap import TileSource
+    from geoint.store.workspace import Workspace
 
     overrides: dict[str, Any] = {"region": region}
     if basemap is not None:
@@ -56,7 +68,33 @@ def serve_command(
         overrides["basemap"] = basemap
     if workspace is not None:
         overrides["workspace"] = workspace
-    serve(ApiSettings(**overrides), host, port)
+    settings = ApiSettings(**overrides)
+    store = Workspace(settings.workspace, settings.database_url)  # no driver, unreachable: here
+    dialect = store.engine.dialect.name
+    store.close()
+    if workers > 1 and dialect == "sqlite":
+        raise GeointError(
+            f"--workers {workers}: several API processes need a PostgreSQL database "
+            "(GEOINT_DATABASE_URL=postgresql+psycopg://…); SQLite lets one process write at "
+            "a time, so workers would queue behind each other's writes"
+        )
+    if workers == 1:
+        serve(settings, host, port)
+        return
+    from geoint.api.app import serve_workers
+
+    os.environ[WORKER_SETTINGS] = settings.model_dump_json()  # read back by `worker_app`
+    serve_workers(f"{__name__}:worker_app", host, port, workers)
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process of ``geoint serve --workers N`` (settings from its
+    parent, which resolved the options and the environment once)."""
+    from geoint.api.app import RedactKeys, create_app
+    from geoint.api.settings import ApiSettings
+
+    logging.getLogger("uvicorn.access").addFilter(RedactKeys())
+    return create_app(ApiSettings.model_validate_json(os.environ[WORKER_SETTINGS]))
 
 
 @app.command(

@@ -87,7 +87,9 @@ def parse_day(name: str, text: str, end: bool = False) -> datetime:
 def conditions(query: SeizureFilter) -> list[sa.ColumnElement[bool]]:
     """The filter as SQL conditions on the seizures table."""
     where = span_conditions(seizures, ("ts", "ts"), query.boxes, query.start, query.end)
-    for name, values in query.values.items():
+    for name, given in query.values.items():
+        # PostgreSQL refuses text holding NUL; no stored value holds one (it is replaced)
+        values = [v for v in given if "\x00" not in v]
         if name == "origin":
             where.append(sa.or_(*(seizure_origin_is(origin) for origin in values)))
         elif name == "crossing":
@@ -99,7 +101,9 @@ def conditions(query: SeizureFilter) -> list[sa.ColumnElement[bool]]:
             where.append(sa.func.lower(seizures.c[name]).in_([v.lower() for v in values]))
         else:
             where.append(seizures.c[name].in_(values))
-    if query.text:
+    if query.text and "\x00" in query.text:
+        where.append(sa.false())
+    elif query.text:
         escaped = query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append(
             sa.or_(*(seizures.c[c].ilike(f"%{escaped}%", escape="\\") for c in TEXT_COLUMNS))

@@ -17,7 +17,14 @@ import orjson
 import sqlalchemy as sa
 
 from geoint.errors import GeointError
-from geoint.store.tables import GROUP_TABLES, api_keys, group_members, group_shares, user_groups
+from geoint.store.tables import (
+    GROUP_TABLES,
+    MAX_INTEGER,
+    api_keys,
+    group_members,
+    group_shares,
+    user_groups,
+)
 from geoint.store.workspace import Workspace
 from geoint.times import as_utc, utc_now_or
 
@@ -211,6 +218,8 @@ class GroupStore:
 
     def shares_since(self, seq: int, member: str, limit: int) -> list[dict[str, Any]]:
         """Shares after `seq` into the groups the key belongs to now, oldest first."""
+        if seq >= MAX_INTEGER:  # no share has a larger number
+            return []
         mine = sa.select(group_members.c.group_id).where(group_members.c.key_id == member)
         query = (
             sa.select(group_shares)

@@ -230,16 +230,17 @@ class KeyStore:
         summary: str,
         now: datetime | None = None,
     ) -> None:
-        """Append one write to the audit log."""
+        """Append one write to the audit log (NUL characters, which PostgreSQL text cannot
+        hold, stored as U+FFFD: a summary may quote the request)."""
         with self.engine.begin() as conn:
             conn.execute(
                 audit_log.insert().values(
                     at=utc_now_or(now),
                     key_id=key_id,
                     method=method,
-                    path=path,
+                    path=path.replace("\x00", "\ufffd"),
                     status=status,
-                    summary=summary,
+                    summary=summary.replace("\x00", "\ufffd"),
                 )
             )
 

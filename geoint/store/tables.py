@@ -10,6 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+# The largest value of an ``sa.Integer`` column on PostgreSQL (``integer``, 32 bits; SQLite's
+# hold 64): a larger id asked for matches no row, and must not reach the database, which
+# refuses to compare with it.
+MAX_INTEGER = 2**31 - 1
 
 ingest_ledger = sa.Table(
     "ingest_ledger",

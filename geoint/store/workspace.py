@@ -14,7 +14,7 @@ import re
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -27,10 +27,18 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
 
 from geoint.atomic import temporary_path, write_parquet
-from geoint.errors import CorruptPartError, StorageFullError, WorkspaceError, is_storage_full
+from geoint.errors import (
+    CorruptPartError,
+    DatabaseUnavailableError,
+    StorageFullError,
+    WorkspaceError,
+    is_storage_full,
+)
 from geoint.schema import EVENT_SCHEMA, PING_SCHEMA
 from geoint.store.cell_tables import cells_folder
 from geoint.store.tables import (
@@ -97,6 +105,48 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def database_engine(url: str) -> Engine:
+    """An engine for a SQLAlchemy URL: SQLite with its pragmas, PostgreSQL in UTC.
+
+    A PostgreSQL session answers in the server's time zone (``Etc/UTC`` on Debian), which
+    polars keeps as a zone of its own; asking for ``UTC`` makes every time read back carry the
+    same zone as the workspace's (and SQLite's) ``Datetime(UTC)``.
+    """
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise DatabaseUnavailableError(
+            f"database URL {url!r}: expected a SQLAlchemy URL such as "
+            "postgresql+psycopg://user:password@host/database"
+        ) from None
+    options: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        options = {"connect_args": {"options": "-c timezone=UTC"}, "pool_pre_ping": True}
+    try:
+        engine = sa.create_engine(parsed, **options)
+    except ModuleNotFoundError as exc:
+        raise DatabaseUnavailableError(
+            f"database URL {parsed.render_as_string(hide_password=True)}: its driver "
+            f"{exc.name!r} is not installed; install it with pip install 'geoint[postgres]'"
+        ) from None
+    except sa.exc.NoSuchModuleError:
+        raise DatabaseUnavailableError(
+            f"database URL {parsed.render_as_string(hide_password=True)}: unknown database "
+            "or driver; expected sqlite:///FILE or postgresql+psycopg://…"
+        ) from None
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def unreachable_error(url: sa.URL, exc: Exception) -> DatabaseUnavailableError:
+    """The one-line error of a database that refused or dropped the connection."""
+    reason = " ".join(str(getattr(exc, "orig", exc)).split())[:300]
+    return DatabaseUnavailableError(
+        f"database {url.render_as_string(hide_password=True)} cannot be reached ({reason})"
+    )
+
+
 class Workspace:
     """A workspace folder: Parquet partitions of pings and an SQL database of state."""
 
@@ -109,9 +159,7 @@ class Workspace:
                 f"{self.root}: cannot create the workspace folder ({exc})"
             ) from exc
         url = database_url or f"sqlite:///{self.root / DATABASE_FILE}"
-        self.engine: Engine = sa.create_engine(url)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine: Engine = database_engine(url)
         self._watch: sqlite3.Connection | None = None
         self._watch_lock = threading.Lock()
         try:
@@ -122,6 +170,9 @@ class Workspace:
                 raise StorageFullError(
                     f"{self.root}: no space left on the device; free space and retry"
                 ) from None
+            if self.engine.dialect.name != "sqlite":
+                self.engine.dispose()
+                raise unreachable_error(self.engine.url, exc) from None
             raise
 
     def data_version(self) -> int | None:
@@ -274,7 +325,7 @@ class Workspace:
         with self.engine.begin() as conn:
             first = None
             if ping_ids:
-                first = self._reserve(conn, "ping_id", ping_ids)
+                first = reserve(conn, "ping_id", ping_ids)
             result = conn.execute(
                 ingest_ledger.insert().values(
                     kind=kind,
@@ -287,20 +338,6 @@ class Workspace:
             )
             batch = result.inserted_primary_key[0]
         return Batch(batch, kind, file, sha256, "started", 0, 0, 0, 0, 0, first)
-
-    @staticmethod
-    def _reserve(conn: sa.Connection, name: str, count: int) -> int:
-        current = conn.execute(
-            sa.select(counters.c.value).where(counters.c.name == name)
-        ).scalar_one_or_none()
-        if current is None:
-            current = 1
-            conn.execute(counters.insert().values(name=name, value=current + count))
-        else:
-            conn.execute(
-                counters.update().where(counters.c.name == name).values(value=current + count)
-            )
-        return current
 
     def commit_batch(
         self,
@@ -320,12 +357,17 @@ class Workspace:
                 if queue_analysis:
                     conn.execute(pending_analysis.insert().values(batch=batch.batch))
             if records is not None and records.height:
-                conn.execute(RECORD_TABLES[batch.kind].insert(), _sql_rows(records, batch.batch))
+                rows = _sql_rows(_without_nul(records), batch.batch)
+                conn.execute(RECORD_TABLES[batch.kind].insert(), rows)
             if quarantined_rows.height:
-                rows = quarantined_rows.rename({"_row": "row"}).with_columns(
-                    pl.lit(batch.batch).alias("batch"),
-                    pl.lit(batch.kind).alias("kind"),
-                    pl.lit(batch.file).alias("file"),
+                rows = (
+                    _without_nul(quarantined_rows)
+                    .rename({"_row": "row"})
+                    .with_columns(
+                        pl.lit(batch.batch).alias("batch"),
+                        pl.lit(batch.kind).alias("kind"),
+                        pl.lit(batch.file).alias("file"),
+                    )
                 )
                 conn.execute(quarantine.insert(), rows.to_dicts())
             conn.execute(
@@ -341,7 +383,7 @@ class Workspace:
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             total = sum(count for *_, count in posts)
-            first = self._reserve(conn, "ping_id", total) if total else None
+            first = reserve(conn, "ping_id", total) if total else None
             file = f"group of {len(posts)} posts"
             group = conn.execute(
                 ingest_ledger.insert().values(
@@ -479,6 +521,12 @@ class Workspace:
         folder = cells_folder(self.root)
         folder.mkdir(parents=True, exist_ok=True)
         return _exclusive(folder / LOCK_FILE)
+
+    def first_of_processes(self, task: str) -> AbstractContextManager[bool]:
+        """Whether this process got `task`'s turn, held until the block ends: any other
+        process (workers of one ``geoint serve --workers N``) asking meanwhile gets False.
+        A lock file of the workspace: processes of this machine only."""
+        return _exclusive_or_not(self.root / f".{task}.lock")
 
     def recover(self) -> int:
         """Abort batches a killed ingest (or compaction) left started and delete their files;
@@ -811,11 +859,9 @@ class Workspace:
             if frame.schema[c.name] == pl.Null
         )
         return frame.with_columns(
-            [
-                pl.col(c.name).dt.replace_time_zone("UTC")
-                for c in selected
-                if isinstance(c.type, sa.DateTime) and frame.schema[c.name] == pl.Datetime("us")
-            ]
+            utc_column(c.name, frame.schema[c.name])
+            for c in selected
+            if isinstance(c.type, sa.DateTime)
         )
 
     def count_rows(self, kind: str, where: Sequence[sa.ColumnElement[bool]] = ()) -> int:
@@ -863,6 +909,47 @@ def read_events_file(path: Path) -> pl.DataFrame:
     return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=EVENT_SCHEMA)
 
 
+def reserve(
+    conn: sa.Connection, name: str, count: int, start: Callable[[], int] = lambda: 1
+) -> int:
+    """Reserve `count` consecutive numbers of the counter `name` (created at `start()`);
+    return the first.
+
+    One ``UPDATE … RETURNING``: the counter's row stays write-locked until the transaction
+    ends, so concurrent transactions (other processes on PostgreSQL) never get the same
+    numbers, and numbers are handed out in the order their transactions commit.
+    """
+    bump = (
+        counters.update()
+        .where(counters.c.name == name)
+        .values(value=counters.c.value + count)
+        .returning(counters.c.value)
+    )
+    bumped = conn.execute(bump).scalar_one_or_none()
+    if bumped is None:  # a new counter: two first writers both insert, one row is kept
+        insert_missing(conn, counters, {"name": name, "value": start()})
+        bumped = conn.execute(bump).scalar_one()
+    return bumped - count
+
+
+def insert_missing(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> None:
+    """Insert `row` unless a row with its primary key exists (``ON CONFLICT DO NOTHING``)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite_dialect
+    conn.execute(dialect.insert(table).values(**row).on_conflict_do_nothing())
+
+
+def utc_column(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A stored time column as ``Datetime("us", "UTC")``, whatever the database gave back:
+    SQLite naive UTC wall times, PostgreSQL aware times in its session's zone (``Etc/UTC``
+    on a server whose zone was not set), so that frames of both databases compare and concat."""
+    column = pl.col(name)
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        column = column.dt.convert_time_zone("UTC")
+    elif isinstance(dtype, pl.Datetime):
+        column = column.dt.replace_time_zone("UTC")
+    return column.cast(pl.Datetime("us", "UTC"))
+
+
 def span_conditions(
     table: sa.Table,
     span: tuple[str, str],
@@ -908,6 +995,21 @@ def _joined(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return joined
 
 
+@contextmanager
+def _exclusive_or_not(path: Path) -> Iterator[bool]:
+    """Hold an exclusive advisory lock on `path` if no process holds it; yield whether held."""
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _date_folder(root: Path, day: date) -> Path:
     return root / PINGS_DIR / f"date={day.isoformat()}"
 
@@ -939,6 +1041,12 @@ def _batch(row: Mapping) -> Batch:
         row["flagged_spikes"] or 0,
         row["first_ping_id"],
     )
+
+
+def _without_nul(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with NUL characters in its text replaced by U+FFFD: PostgreSQL text cannot hold
+    them (SQLite can; both store the same). Identifiers holding one were quarantined already."""
+    return frame.with_columns(pl.col(pl.String).str.replace_all("\x00", "\ufffd", literal=True))
 
 
 def _sql_rows(records: pl.DataFrame, batch: int) -> list[dict]:

@@ -16,9 +16,11 @@ from support.api import (
     create_key,
     same_origin,
 )
+from support.workspaces import open_workspace
 
 from geoint.api.app import create_app
-from geoint.store.workspace import Workspace
+
+pytestmark = pytest.mark.databases
 
 PROBLEM = "application/problem+json"
 CSV = {"Content-Type": "text/csv"}
@@ -59,7 +61,7 @@ def client(ws, region, keys):
 
 
 def _stored_pings(ws: Path) -> pl.DataFrame:
-    store = Workspace(ws)
+    store = open_workspace(ws)
     try:
         return store.scan_pings().collect()
     finally:
@@ -106,7 +108,7 @@ def test_unknown_and_revoked_keys_are_refused(client, ws, keys):
 
     assert client.get("/ogc", headers=bearer("geo_nope_nope")).status_code == 401
     assert client.get("/ogc", headers=bearer(keys["analyst"])).status_code == 200  # remembered
-    store = Workspace(ws)  # another connection, as the CLI in another process
+    store = open_workspace(ws)  # another connection, as the CLI in another process
     key_id = keys["analyst"].split("_")[1]
     KeyStore(store).revoke(key_id)
     store.engine.dispose()

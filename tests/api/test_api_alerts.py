@@ -22,26 +22,28 @@ from support.api import (
     start_server,
     stop_server,
 )
+from support.workspaces import open_workspace
 
 from geoint.alerts.raising import raise_alerts
 from geoint.alerts.store import AlertStore
 from geoint.api.app import create_app
 from geoint.layers import Region, RegionIndex
 from geoint.settings import GeointSettings
-from geoint.store.workspace import Workspace
+
+pytestmark = pytest.mark.databases
 
 CAP_NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2"}
 T0 = datetime(2026, 9, 14, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, module_database_url):
     """A client on a workspace with three alerts (two south, one north); keys by role."""
     root = tmp_path_factory.mktemp("alerts")
     region, ws = build_region(root / "region"), root / "ws"
     keys = {role: create_key(ws, role) for role in ("admin", "analyst", "feeder")}
     keys["unit"] = create_key(ws, "unit", ("south",))
-    store = Workspace(ws)
+    store = open_workspace(ws)
     rows = [
         {"event_id": "E-s1", "vehicle_id": SCRIPT, "lat": SOUTH[0], "lon": SOUTH[1]},
         {
@@ -227,7 +229,7 @@ def test_sse_stream_resumes_after_last_event_id_on_a_real_server(tmp_path):
         {"event_id": "E2", "vehicle_id": "V2", "lat": NORTH[0], "lon": NORTH[1]},
         {"event_id": "E3", "vehicle_id": "V3", "lat": SOUTH[0], "lon": SOUTH[1]},
     ]
-    store = Workspace(ws)
+    store = open_workspace(ws)
     ground = RegionIndex(Region.load(region))
     raise_alerts(store, ground, GeointSettings(workspace=ws), events(*rows), now=T0)
     store.engine.dispose()
@@ -266,7 +268,7 @@ def test_a_change_made_by_another_process_is_listed_at_once(served):
     client, _ = served
     alert_id = _by_vehicle(served, "V4")
     assert _get(served, "/api/v1/alerts", limit=50).json()  # the page is cached now
-    other = Workspace(client.app_state["services"].workspace.root)  # as the CLI would
+    other = open_workspace(client.app_state["services"].workspace.root)  # as the CLI would
     try:
         AlertStore(other).transition(alert_id, "ack", "cli", "seen from the CLI")
     finally:

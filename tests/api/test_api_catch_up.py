@@ -7,10 +7,12 @@ import os
 import time
 
 import httpx2
+import pytest
 from support.api import bearer, build_region, create_key, start_server, stop_server
 from support.incremental import CROSSING, STOP, T0, rows
+from support.workspaces import open_workspace
 
-from geoint.store.workspace import Workspace
+pytestmark = pytest.mark.databases
 
 
 def _csv(records: list[dict]) -> str:
@@ -36,7 +38,7 @@ def _wait(condition, timeout_s: float = 60) -> None:
 def test_batches_stored_before_a_kill_are_analysed_at_the_next_start(tmp_path):
     region, ws = build_region(tmp_path / "region"), tmp_path / "ws"
     feeder, admin = create_key(ws, "feeder"), create_key(ws, "admin")
-    store = Workspace(ws)
+    store = open_workspace(ws)
     # the first analysis runs at once, the next waits an hour: the kill comes before it
     slow = os.environ | {"GEOINT_ALERTS__INCREMENTAL_EVENTS_INTERVAL_S": "3600"}
     server = start_server(ws, region, tmp_path / "first.log", env=slow)

@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from support.alerts import events
 from support.api import SOUTH, api_settings, bearer, build_region, create_key
 from support.faults import fill_disk_on_parquet
+from support.workspaces import open_workspace
 
 from geoint.alerts.raising import raise_alerts
 from geoint.api.app import create_app
 from geoint.layers import Region, RegionIndex
 from geoint.settings import GeointSettings
-from geoint.store.workspace import Workspace
 
 CSV = "vehicle_id,ts,lat,lon\nV1,2026-09-14T01:00:00Z,6.5,2.6\nV1,2026-09-14T01:01:00Z,6.51,2.6\n"
 
@@ -25,7 +25,7 @@ CSV = "vehicle_id,ts,lat,lon\nV1,2026-09-14T01:00:00Z,6.5,2.6\nV1,2026-09-14T01:
 def served(tmp_path):
     region, ws = build_region(tmp_path / "region"), tmp_path / "ws"
     keys = {role: create_key(ws, role) for role in ("admin", "analyst")}
-    store = Workspace(ws)
+    store = open_workspace(ws)
     ground = RegionIndex(Region.load(region))
     raise_alerts(store, ground, GeointSettings(workspace=ws), events({"lat": SOUTH[0]}))
     store.engine.dispose()
@@ -33,6 +33,7 @@ def served(tmp_path):
         yield client, keys, client.app_state["services"].workspace
 
 
+@pytest.mark.databases  # the other two fill and lock an SQLite file
 def test_ingest_on_a_full_disk_is_507_and_stores_nothing(served, monkeypatch):
     client, keys, workspace = served
     headers = bearer(keys["analyst"]) | {"Content-Type": "text/csv"}

@@ -23,6 +23,7 @@ from support.api import (
     start_server,
     stop_server,
 )
+from support.workspaces import open_workspace
 
 from geoint.alerts.raising import raise_alerts
 from geoint.api.app import create_app
@@ -31,13 +32,14 @@ from geoint.layers import Region, RegionIndex
 from geoint.settings import GeointSettings
 from geoint.store.groups import GroupStore
 from geoint.store.keys import KeyStore
-from geoint.store.workspace import Workspace
+
+pytestmark = pytest.mark.databases
 
 SECRET_NOTE = "<b>B only</b>: informant says Thursday"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, module_database_url):
     """Alerts and seizures in sectors south and north; group A (a south unit and an analyst),
     group B (a north unit); an admin in no group."""
     root = tmp_path_factory.mktemp("groups")
@@ -48,7 +50,7 @@ def world(tmp_path_factory):
         "analyst": create_key(ws, "analyst"),
         "admin": create_key(ws, "admin"),
     }
-    store = Workspace(ws)
+    store = open_workspace(ws)
     rows = [
         {"event_id": "E-s", "vehicle_id": "V-S", "lat": SOUTH[0], "lon": SOUTH[1]},
         {"event_id": "E-n", "vehicle_id": "V-N", "lat": NORTH[0], "lon": NORTH[1]},

@@ -22,13 +22,15 @@ from support.api import (
     start_server,
     stop_server,
 )
+from support.workspaces import open_workspace
 
 from geoint.alerts.raising import raise_alerts
 from geoint.api.app import create_app
 from geoint.api.audit import audited_device, audited_writer
 from geoint.layers import Region, RegionIndex
 from geoint.settings import GeointSettings
-from geoint.store.workspace import Workspace
+
+pytestmark = pytest.mark.databases
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 CROSS_SITE = {"Origin": "http://testserver:9999", "Sec-Fetch-Site": "same-site"}
@@ -36,11 +38,11 @@ MIB = 2**20
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, module_database_url):
     root = tmp_path_factory.mktemp("guard")
     region, ws = build_region(root / "region"), root / "ws"
     keys = {role: create_key(ws, role) for role in ("admin", "analyst", "feeder")}
-    store = Workspace(ws)
+    store = open_workspace(ws)
     ground = RegionIndex(Region.load(region))
     rows = [
         {"event_id": f"E{i}", "vehicle_id": f"V{i}", "lat": SOUTH[0], "lon": SOUTH[1]}
@@ -125,7 +127,7 @@ def test_no_route_changes_state_on_get_with_the_session(signed_in, setup):
     query = {"id": "IMG-1", "lat": SOUTH[0], "lon": SOUTH[1], "timestamp": "1789000000"}
     # an <img src="/osmand?..."> on another page carries the cookie: refused
     assert signed_in.get("/osmand", params=query).status_code == 401
-    store = Workspace(setup[0])
+    store = open_workspace(setup[0])
     try:
         assert store.scan_pings().collect().height == 0
     finally:

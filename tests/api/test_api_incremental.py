@@ -17,6 +17,7 @@ from support.api import (
     stop_server,
 )
 from support.incremental import CROSSING, T0, rows
+from support.workspaces import open_workspace
 
 from geoint.alerts.store import AlertQuery, AlertStore
 from geoint.api.background import BatchAnalysis, CellRefresh
@@ -24,8 +25,9 @@ from geoint.api.ingest import schedule_analysis
 from geoint.layers import Region, RegionIndex, shipped_region_path
 from geoint.pipeline.ingest import ingest_pings
 from geoint.settings import GeointSettings
-from geoint.store.workspace import Workspace
 from geoint.testing.builders import write_csv
+
+pytestmark = pytest.mark.databases
 
 
 def _csv(records: list[dict]) -> str:
@@ -99,7 +101,7 @@ def _read_sse_quietly(url: str, key: str, last_id: str) -> None:
 
 def test_scheduled_analysis_raises_event_alerts_then_updates_the_cells(tmp_path):
     settings = GeointSettings(workspace=tmp_path / "ws")
-    store = Workspace(settings.workspace)
+    store = open_workspace(settings.workspace)
     services = SimpleNamespace(
         workspace=store,
         index=RegionIndex(Region.load(shipped_region_path())),

@@ -14,11 +14,13 @@ from support.api import (
     build_region,
     create_key,
 )
+from support.workspaces import open_workspace
 
 from geoint.api.app import create_app
 from geoint.h3index import latlng_to_cells
 from geoint.schema import EVENT_SCHEMA
-from geoint.store.workspace import Workspace
+
+pytestmark = pytest.mark.databases
 
 LAYERS = ["border", "sides", "roads", "crossings", "sectors", "places", "rivers"]
 
@@ -49,13 +51,13 @@ def _events() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, module_database_url):
     """A client on a workspace with two seizures and two events; its keys."""
     root = tmp_path_factory.mktemp("ogc")
     region, ws = build_region(root / "region"), root / "ws"
     keys = {role: create_key(ws, role) for role in ("admin", "analyst")}
     keys["unit"] = create_key(ws, "unit", ("north",))
-    store = Workspace(ws)
+    store = open_workspace(ws)
     store.write_events(_events())
     store.engine.dispose()
     app = create_app(api_settings(ws, region, default_limit=3, max_limit=100))

@@ -19,12 +19,14 @@ from support.api import (
     stop_server,
 )
 
+pytestmark = pytest.mark.databases
+
 EXAMPLES = 8
 COLLECTIONS = (None, "roads", "seizures", "events")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, module_database_url):
     root = tmp_path_factory.mktemp("schema")
     region, ws = build_region(root / "region"), root / "ws"
     key = create_key(ws, "admin")

@@ -16,16 +16,18 @@ from support.seizures import (
     pandas_trends,
     stored_frame,
 )
+from support.workspaces import open_workspace
 
 from geoint.api.app import create_app
 from geoint.layers import Region
-from geoint.store.workspace import Workspace
+
+pytestmark = pytest.mark.databases
 
 RADIUS_M = 10_000.0
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, module_database_url):
     """A client on the sample seizures plus three hand-made ones; keys; the pandas frame."""
     root = tmp_path_factory.mktemp("seizures")
     region, ws = build_region(root / "region"), root / "ws"
@@ -40,7 +42,7 @@ def served(tmp_path_factory):
                 headers={**bearer(keys["admin"]), "Content-Type": "text/csv"},
             )
             assert posted.status_code == 200 and posted.json()["quarantined"] == 0, posted.text
-        store = Workspace(ws)
+        store = open_workspace(ws)
         frame = stored_frame(store.engine)
         store.engine.dispose()
         frame["crossing"] = crossing_oracle(frame, Region.load(region), RADIUS_M)

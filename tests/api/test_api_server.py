@@ -12,9 +12,11 @@ from support.api import (
     stop_server,
 )
 
+pytestmark = pytest.mark.databases
+
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, module_database_url):
     """A server on a workspace holding two seizures; its keys."""
     root = tmp_path_factory.mktemp("server")
     region, ws = build_region(root / "region"), root / "ws"

@@ -9,6 +9,8 @@ from support.api import api_settings, bearer, build_region, create_key
 from geoint.api.app import create_app
 from geoint.api.session import SignInThrottle, monotonic_clock
 
+pytestmark = pytest.mark.databases
+
 WINDOW_S = 900.0
 HERE, THERE = ("10.0.0.1", 40000), ("10.0.0.2", 40000)
 BAD = "geo_nope_nope"

@@ -20,13 +20,15 @@ from support.seizures import (
     pandas_trends,
     stored_frame,
 )
+from support.workspaces import open_workspace
 
 from geoint.alerts.rules import assign_sectors, event_candidates, load_rules
 from geoint.alerts.store import AlertStore
 from geoint.h3index import latlng_to_cells
 from geoint.layers import Region, RegionIndex
 from geoint.schema import EVENT_SCHEMA
-from geoint.store.workspace import Workspace
+
+pytestmark = pytest.mark.databases
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(2)> & co'
 
@@ -60,7 +62,7 @@ def _events() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def workspace(tmp_path_factory, module_database_url):
     """The sample and extra seizures, six events and the alerts they raise; the region."""
     root = tmp_path_factory.mktemp("seizures_cli")
     region, ws = build_region(root / "region"), root / "ws"
@@ -69,7 +71,7 @@ def workspace(tmp_path_factory):
     for file in (SAMPLE_SEIZURES, extra):
         done = geoint("ingest", "seizures", str(file), "-w", str(ws), "--json")
         assert done.returncode == 0, done.stderr
-    store = Workspace(ws)
+    store = open_workspace(ws)
     events = _events()
     store.write_events(events)
     candidates = event_candidates(events, load_rules())
@@ -97,7 +99,7 @@ def test_trends_equal_a_pandas_group_by(workspace, by, period, extra):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     series = json.loads(done.stdout)["series"]
-    store = Workspace(ws)
+    store = open_workspace(ws)
     frame = stored_frame(store.engine)
     store.engine.dispose()
     frame["crossing"] = crossing_oracle(frame, Region.load(region), 10_000)
@@ -157,7 +159,7 @@ def test_kml_exports_parse_with_pyogrio_and_fastkml(workspace, tmp_path, command
     assert done.returncode == 0, done.stderr
     written = next(v for k, v in json.loads(done.stdout).items() if k not in ("file", "format"))
     if expected is None:  # alerts: as many as the store holds
-        store = Workspace(ws)
+        store = open_workspace(ws)
         expected = AlertStore(store).frame_page()[1]
         store.engine.dispose()
         assert expected > 0

@@ -9,6 +9,7 @@ import pytest
 from polars.testing import assert_frame_equal
 from support.cli import geoint
 from support.incremental import CROSSING, MEETING, STOP, T0, rows
+from support.workspaces import open_workspace
 
 from geoint.alerts.rules import default_rules_path
 from geoint.alerts.store import AlertQuery, AlertStore
@@ -22,6 +23,8 @@ from geoint.settings import GeointSettings
 from geoint.store.cell_tables import VEHICLE_DAYS, cell_table_path
 from geoint.store.workspace import Workspace
 from geoint.testing.builders import write_csv
+
+pytestmark = pytest.mark.databases
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,7 @@ def _ingest(store, settings, ground, tmp_path, name, records):
 
 def test_new_pings_raise_one_alert_once_and_leave_other_vehicles_alone(tmp_path, ground):
     settings = GeointSettings(workspace=tmp_path / "ws")
-    store = Workspace(settings.workspace)
+    store = open_workspace(settings.workspace)
     alerts = AlertStore(store)
     # the first half of the crossing, then another vehicle's pings: no event yet
     first = _ingest(store, settings, ground, tmp_path, "a.csv", rows("V1", T0, CROSSING[:5]))
@@ -117,7 +120,7 @@ def test_incremental_cells_equal_a_full_analysis_and_raise_the_risk_alert(tmp_pa
     settings = GeointSettings(
         workspace=tmp_path / "ws", alerts={"rules_file": _risk_rules(tmp_path, 50.0)}
     )
-    store = Workspace(settings.workspace)
+    store = open_workspace(settings.workspace)
     alerts = AlertStore(store)
     day = timedelta(days=1)
     first = rows("V1", T0, STOP) + rows("V2", T0, STOP) + rows("V4", T0, [(7.0, 2.01)] * 3)
@@ -144,7 +147,7 @@ def test_incremental_cells_equal_a_full_analysis_and_raise_the_risk_alert(tmp_pa
 
 def test_a_rendezvous_with_a_stored_vehicle_is_found_when_its_partner_reports(tmp_path, ground):
     settings = GeointSettings(workspace=tmp_path / "ws")
-    store = Workspace(settings.workspace)
+    store = open_workspace(settings.workspace)
     alerts = AlertStore(store)
     parked = rows("A", T0, [MEETING] * 20)
     assert _ingest(store, settings, ground, tmp_path, "a.csv", parked)["events"] == 0
@@ -239,7 +242,7 @@ def test_batches_posted_during_an_analysis_are_analysed_together():
 
 def test_a_ping_that_turns_the_last_one_into_a_spike_drops_its_event(tmp_path, ground):
     settings = GeointSettings(workspace=tmp_path / "ws")
-    store = Workspace(settings.workspace)
+    store = open_workspace(settings.workspace)
     west, east = (8.0, 2.67), (8.0, 2.75)  # 9 km apart, across the border
     _ingest(store, settings, ground, tmp_path, "a.csv", rows("V1", T0, [west] * 3))
     # a jump across the border one minute later: a crossing while it is the last ping
@@ -256,7 +259,7 @@ def test_pings_analysed_while_a_full_analysis_runs_are_not_lost(tmp_path, ground
     import geoint.pipeline.partitions
 
     settings = GeointSettings(workspace=tmp_path / "ws")
-    store = Workspace(settings.workspace)
+    store = open_workspace(settings.workspace)
     _ingest(store, settings, ground, tmp_path, "a.csv", rows("V1", T0, CROSSING))
     real = geoint.pipeline.partitions.prepare_tracks
 

@@ -9,6 +9,8 @@ from geoint.errors import InputError
 from geoint.pipeline.ingest import ingest_pings, ingest_records
 from geoint.testing.builders import iso, make_track, write_csv
 
+pytestmark = pytest.mark.databases
+
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 

@@ -16,6 +16,8 @@ from support.cli import geoint
 from geoint.api.app import create_app
 from geoint.pipeline.ingest import ingest_pings, ingest_records
 
+pytestmark = pytest.mark.databases
+
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 GOOD = {"vehicle_id": "V1", "ts": T0, "lat": 6.5, "lon": 2.6, "speed_kmh": 40.0}
@@ -106,7 +108,7 @@ def test_overflowing_numbers_and_hostile_ids_are_quarantined(workspace, settings
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory):
+def api(tmp_path_factory, module_database_url):
     root = tmp_path_factory.mktemp("hostile-api")
     region, ws = build_region(root / "region"), root / "ws"
     key = create_key(ws, "admin")

@@ -10,12 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from support.api import api_settings, bearer, build_region, create_key
 from support.cli import geoint
+from support.workspaces import open_workspace
 
 from geoint.api.app import create_app
 from geoint.pipeline.ingest import ingest_pings
 from geoint.settings import GeointSettings
-from geoint.store.workspace import Workspace
 from geoint.testing.builders import iso, make_track, write_csv
+
+pytestmark = pytest.mark.databases
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 DAY1, DAY2 = datetime(2026, 11, 20, 8, tzinfo=UTC), datetime(2026, 11, 21, 8, tzinfo=UTC)
@@ -32,7 +34,7 @@ def damaged(tmp_path):
     """A workspace of two days; the part of the second is damaged in the middle."""
     region, ws = build_region(tmp_path / "region"), tmp_path / "ws"
     settings = GeointSettings(workspace=ws)
-    store = Workspace(ws)
+    store = open_workspace(ws)
     ingest_pings(store, _track(tmp_path, "V1", DAY1), settings, now=NOW)
     source = _track(tmp_path, "V2", DAY2)
     ingest_pings(store, source, settings, now=NOW)
@@ -79,7 +81,7 @@ def test_check_finds_sets_aside_and_the_source_restores(damaged):
     repaired = json.loads(geoint("check", "--workspace", str(ws), "--repair", "--json").stdout)
     assert repaired["ok"] and repaired["repaired"] == [f"corrupt/date=2026-11-21/{part.name}"]
     assert not part.exists() and (ws / repaired["repaired"][0]).exists()
-    store = Workspace(ws)
+    store = open_workspace(ws)
     try:
         assert store.scan_pings().collect()["vehicle_id"].unique().to_list() == ["V1"]
         again = ingest_pings(store, source, GeointSettings(workspace=ws), now=NOW)

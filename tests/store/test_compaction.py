@@ -5,12 +5,15 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from support.workspaces import open_workspace
 
 from geoint.pipeline.ingest import ingest_pings
 from geoint.settings import GeointSettings
 from geoint.store.tables import ping_parts
-from geoint.store.workspace import COMPACTION, Workspace
+from geoint.store.workspace import COMPACTION
 from geoint.testing.builders import iso, make_track, write_csv
+
+pytestmark = pytest.mark.databases
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 11, 20, 23, 50, tzinfo=UTC)  # posts run past midnight: two dates
@@ -90,7 +93,7 @@ def test_a_workspace_from_before_the_catalogue_is_catalogued_once(workspace, set
     with workspace.engine.begin() as conn:
         conn.execute(sa.delete(ping_parts))
     assert workspace.ping_files() == []
-    reopened = Workspace(workspace.root)
+    reopened = open_workspace(workspace.root)
     try:
         assert reopened.ping_files() == files and stored(reopened).equals(pings)
     finally:

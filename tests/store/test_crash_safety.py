@@ -7,9 +7,11 @@ import time
 
 import polars as pl
 import pytest
+from support.workspaces import open_workspace
 
 from geoint.bench.ingest import synthetic_pings
-from geoint.store.workspace import Workspace
+
+pytestmark = pytest.mark.databases
 
 PINGS = 1_200_000
 
@@ -45,14 +47,15 @@ def test_kill_during_ingest_then_rerun(tmp_path, kill_point):
     root = tmp_path / "ws"
     proc = _ingest(source, root)
     if kill_point == "while_reading":
-        _wait_for(lambda: (root / "geoint.sqlite").exists(), proc)
+        # the workspace's tables were checked (either database): the file is being read
+        _wait_for(lambda: (root / ".init.lock").exists(), proc)
     else:
         _wait_for(lambda: any((root / "pings").rglob("part-*")), proc)
     proc.kill()
     proc.wait()
 
     # readable: nothing of the killed batch is visible, the database opens
-    workspace = Workspace(root)
+    workspace = open_workspace(root)
     assert workspace.scan_pings().select(pl.len()).collect().item() == 0
     assert workspace.batches("committed") == []
     workspace.engine.dispose()
@@ -63,7 +66,7 @@ def test_kill_during_ingest_then_rerun(tmp_path, kill_point):
     report = json.loads(stdout)
     assert (report["accepted"], report["duplicates"], report["quarantined"]) == (PINGS, 0, 0)
 
-    workspace = Workspace(root)
+    workspace = open_workspace(root)
     stored = workspace.scan_pings().select("ping_id", "vehicle_id", "ts").collect()
     assert stored.height == PINGS
     assert stored["ping_id"].n_unique() == PINGS
@@ -88,6 +91,6 @@ def test_concurrent_writers_take_turns_and_lose_nothing(tmp_path):
         assert proc.returncode == 0, stderr
         reports.append(json.loads(stdout))
     assert [r["accepted"] for r in reports] == [300_000, 300_000]
-    workspace = Workspace(root)
+    workspace = open_workspace(root)
     assert workspace.scan_pings().select(pl.len()).collect().item() == 600_000
     workspace.engine.dispose()

@@ -13,8 +13,8 @@ import shapely
 from geoint.api.settings import ApiSettings
 from geoint.layers import Region, shipped_region_path
 from geoint.store.keys import KeyStore
-from geoint.store.workspace import Workspace
 from geoint.testing.server import LocalServer, free_port, start_server, stop_server
+from support.workspaces import open_workspace
 
 # Two sectors sharing the parallel 9°N: seizures and events are placed on either side.
 SOUTH = (6.5, 2.6)  # lat, lon: in sector "south" (Benin, near the coast)
@@ -58,8 +58,8 @@ def api_settings(workspace: Path, region: Path, **service: object) -> ApiSetting
 
 
 def create_key(workspace: Path, role: str, sectors: tuple[str, ...] = ()) -> str:
-    """A new key's text, stored in the workspace."""
-    store = Workspace(workspace)
+    """A new key's text, stored in the workspace (on the test's database)."""
+    store = open_workspace(workspace)
     try:
         return KeyStore(store).create(role, sectors)[1]
     finally:
