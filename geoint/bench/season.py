@@ -34,12 +34,15 @@ and moving them would mean another world.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +89,7 @@ def run_season_benchmark(
     log: Log = None,
     planners: tuple[str, ...] = PLANNERS,
     displace_share: float = DISPLACE_SHARE,
+    jobs: int = 1,
 ) -> dict[str, object]:
     """Play a season per seed and planner; return the cumulative finds and the setup.
 
@@ -101,17 +105,18 @@ def run_season_benchmark(
         )
     settings = settings or GeointSettings()
     say = log or (lambda _text: None)
-    finds: dict[str, list[list[int]]] = {planner: [] for planner in planners}
     began = time.perf_counter()
-    for seed in seeds:
-        with tempfile.TemporaryDirectory(prefix="geoint-season-") as tmp:
-            world = _scenario(region, Path(tmp), seed, vehicles, days, tracked_share, settings, say)
-        first = world.days["date"].min() + timedelta(days=warmup_days)
-        rules = Rules(teams, hours, detect_minutes, displace_share, seed)
-        for planner in planners:
-            found = _season(planner, world, graph, base, first, shifts, rules, settings)
-            finds[planner].append(found)
-            say(f"seed {seed}: {planner} found {sum(found)} over {shifts} shifts")
+    world_args = (vehicles, days, tracked_share, warmup_days)
+    rules = (teams, hours, detect_minutes, displace_share)
+    play = partial(_play_seed, region, graph, base, shifts, world_args, rules, settings, planners)
+    if jobs > 1 and len(seeds) > 1:
+        # one process per seed (spawned: forking a process that ran polars' threads may hang)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=context) as pool:
+            played = list(pool.map(play, seeds))
+    else:
+        played = [play(seed, say) for seed in seeds]
+    finds = {planner: [found[planner] for found in played] for planner in planners}
     totals = {p: int(sum(map(sum, v))) for p, v in finds.items()}
     return {
         "shifts": shifts,
@@ -142,6 +147,31 @@ def run_season_benchmark(
         },
         "seconds": round(time.perf_counter() - began, 1),
     }
+
+
+def _play_seed(
+    region: Region,
+    graph: TravelGraph,
+    base: tuple[float, float],
+    shifts: int,
+    world_args: tuple[int, int, float, int],
+    rules_args: tuple[int, float, float, float],
+    settings: GeointSettings,
+    planners: tuple[str, ...],
+    seed: int,
+    say: Callable[[str], None] = lambda _text: None,
+) -> dict[str, list[int]]:
+    """Simulate one seed's world and play its season with each planner: finds per shift."""
+    vehicles, days, tracked_share, warmup_days = world_args
+    with tempfile.TemporaryDirectory(prefix="geoint-season-") as tmp:
+        world = _scenario(region, Path(tmp), seed, vehicles, days, tracked_share, settings, say)
+    first = world.days["date"].min() + timedelta(days=warmup_days)
+    rules = Rules(*rules_args, seed)
+    out = {}
+    for planner in planners:
+        out[planner] = _season(planner, world, graph, base, first, shifts, rules, settings)
+        say(f"seed {seed}: {planner} found {sum(out[planner])} over {shifts} shifts")
+    return out
 
 
 @dataclass(frozen=True)

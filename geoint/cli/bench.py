@@ -323,6 +323,7 @@ def bench_patrol_season(
             min=0, max=1, help="chance that an untracked smuggler found lies low for 3-10 days"
         ),
     ] = 0.5,
+    jobs: Annotated[int, typer.Option(min=1, help="seeds played at once, one process each")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """A simulated season: effort-aware vs effort-blind planner vs greedy, cumulative finds."""
@@ -351,6 +352,7 @@ def bench_patrol_season(
         detect_minutes=detect_minutes,
         settings=settings,
         displace_share=displace_share,
+        jobs=jobs,
         log=None if as_json else err.print,
     )
     emit(as_json, result, lambda: out.print_json(data=result))
