@@ -87,3 +87,14 @@ def test_smugglers_found_or_seen_lie_low_by_seeded_chance_and_tracked_ones_do_no
     brief = _visits([(c, 10.0, 0) for c in range(150)])
     assert _displaced(active, brief, adaptive, rules, day) == {}
     assert _displaced(active, found, adaptive, Rules(3, 8, 20, 0.0, 1), day) == {}
+
+
+def test_seeds_played_in_parallel_find_what_they_find_one_after_the_other(ground):
+    region, graph = ground
+    runs = [
+        run_season_benchmark(
+            region, graph, BASE, [1, 2], 1, vehicles=20, days=8, planners=("greedy",), jobs=jobs
+        )
+        for jobs in (1, 2)
+    ]
+    assert runs[0]["per_shift"] == runs[1]["per_shift"] and runs[0]["seeds"] == [1, 2]
