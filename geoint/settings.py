@@ -239,19 +239,24 @@ class CellSettings(BaseModel):
     remoteness_scale_m: float = Field(3_000, gt=0, description="distance reaching 63 %")
     border_scale_m: float = Field(5_000, gt=0, description="border factor falls to 37 % here")
     effort_ref_hours: float = Field(
-        24, gt=0, description="patrol effort density (hours) that halves the seizure prior"
+        2,
+        gt=0,
+        description="hours searched in a cell, up to a patrol's seizure there, that halve the "
+        "seizure's weight in the prior",
     )
-    searched_share: float = Field(
-        0.6,
-        ge=0,
-        le=1,
-        description="share of its risk a cell loses the day after a search that found nothing",
-    )
-    searched_full_min: float = Field(
-        30, gt=0, description="search minutes in a cell for the full 'searched' effect"
+    detect_minutes: float = Field(
+        20,
+        gt=0,
+        description="search minutes after which activity present in a cell is found with "
+        "probability 63 % (1 - exp(-minutes / this))",
     )
     searched_days: int = Field(
-        14, ge=1, description="days over which a search that found nothing fades out"
+        14, ge=1, description="days over which a search that found nothing fades back to the prior"
+    )
+    evidence_days: int = Field(
+        90,
+        ge=0,
+        description="days a cell keeps a risk row after a seizure there, with or without pings",
     )
 
     @model_validator(mode="after")

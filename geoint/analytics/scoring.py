@@ -3,9 +3,11 @@
 Every factor is a number in [0, 1] (docs/cells.md gives each formula); a cell-day's
 contribution of a factor is its weight (``CellSettings.risk_weights``, points summing to 100)
 times the factor, and the risk is the sum of the contributions, so the explanation adds up.
-Patrol effort (debriefs) adds two negative contributions: ``effort`` takes from the seizure
-prior the share explained by the effort spent around the cell, ``searched`` lowers a cell
-searched with nothing found for ``searched_days``.
+Patrol effort (debriefs) adds two negative contributions, as PAWS models patrol effort:
+``effort`` weighs each seizure patrols made by the effort that produced it (catch per unit
+effort; seizures from checkpoints or tips keep their whole weight), ``searched`` lowers a cell
+searched with nothing found by the detection probability of that search (Bayes' rule), fading
+back to the prior over ``searched_days``. Cells never searched keep their whole risk.
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ FACTORS = ("events", "hotspot", "anomaly", "seizure_prior", "remoteness", "borde
 ADJUSTMENTS = ("effort", "searched")
 CONTRIBUTIONS = tuple(f"c_{f}" for f in (*FACTORS, *ADJUSTMENTS))
 EFFORT_COLUMNS = {"cell": pl.UInt64, "date": pl.Date, "minutes": pl.Float64,
-                  "nothing_minutes": pl.Float64}  # fmt: skip
+                  "nothing_minutes": pl.Float64, "seizures": pl.Int64}  # fmt: skip
+# columns a cell-day without pings gets as 0 when evidence (a seizure) gives it a risk row
+_ZERO_WITHOUT_PINGS = (*COUNT_COLUMNS, "night_share", "gi_z", "gi_bin")
 _DAY_US = 86_400 * 1_000_000
 
 
@@ -116,18 +120,24 @@ def risk_score(days: pl.DataFrame, settings: CellSettings) -> pl.DataFrame:
 
     `days` needs severity, gi_z, gi_bin, anomaly_z, seizure_density, night_share and the
     context distances distance_to_road_m, distance_to_crossing_m, distance_to_place_m,
-    distance_to_border_m; effort_hours and searched (0-1) when patrol effort is known (else 0).
+    distance_to_border_m; when patrol effort is known, seizure_density_effort (the density with
+    patrols' seizures weighted by their effort, else seizure_density) and searched (the
+    detection probability of the searches that found nothing, else 0).
     """
     nearest = pl.min_horizontal(
         "distance_to_road_m", "distance_to_crossing_m", "distance_to_place_m"
     ).fill_nan(None)
+
+    def prior(density: pl.Expr) -> pl.Expr:
+        return 1 - (-density / settings.seizure_scale).exp()
+
     factors = {
         "events": 1 - (-pl.col("severity") / settings.events_scale).exp(),
         "hotspot": pl.when(pl.col("gi_bin") > 0)
         .then((pl.col("gi_z") / settings.hotspot_z_scale).clip(0, 1))
         .otherwise(0.0),
         "anomaly": (pl.col("anomaly_z") / settings.anomaly_z_scale).clip(0, 1).fill_null(0.0),
-        "seizure_prior": 1 - (-pl.col("seizure_density") / settings.seizure_scale).exp(),
+        "seizure_prior": prior(pl.col("seizure_density")),
         "remoteness": (1 - (-nearest / settings.remoteness_scale_m).exp()).fill_null(0.0),
         "border": (-pl.col("distance_to_border_m") / settings.border_scale_m)
         .exp()
@@ -139,34 +149,60 @@ def risk_score(days: pl.DataFrame, settings: CellSettings) -> pl.DataFrame:
     if unknown:
         raise ValueError(f"risk_weights: unknown factors {sorted(unknown)}; known: {FACTORS}")
     weights = {f: settings.risk_weights.get(f, 0.0) for f in FACTORS}
-    for column in ("effort_hours", "searched"):
-        if column not in days.columns:
-            days = days.with_columns(pl.lit(0.0).alias(column))
+    if "seizure_density_effort" not in days.columns:
+        days = days.with_columns(seizure_density_effort=pl.col("seizure_density"))
+    if "searched" not in days.columns:
+        days = days.with_columns(searched=pl.lit(0.0))
     weighted = [f"c_{f}" for f in FACTORS]
-    effort = 1 - 1 / (1 + pl.col("effort_hours").fill_null(0.0) / settings.effort_ref_hours)
+    before = reduce(operator.add, map(pl.col, [*weighted, "c_effort"]))
+    odds = (before / 100).clip(0, 1)  # the risk read as the probability of activity
+    detect = pl.col("f_searched")
+    # Bayes after a miss: P(A | missed) = P(A)(1 - q) / (1 - P(A) q); the share of the risk
+    # removed is q(1 - P(A)) / (1 - P(A) q) (0 when P(A) q = 1: certain activity stays)
+    weighed = prior(pl.col("seizure_density_effort").fill_null(pl.col("seizure_density")))
+    removed = pl.when(odds * detect < 1).then(detect * (1 - odds) / (1 - odds * detect))
     return (
         days.with_columns(factors[f].cast(pl.Float64).alias(f"f_{f}") for f in FACTORS)
         .with_columns((pl.col(f"f_{f}") * weights[f]).alias(f"c_{f}") for f in FACTORS)
-        .with_columns(f_effort=effort, f_searched=pl.col("searched").fill_null(0.0).clip(0, 1))
-        # the seizure prior's points divided by 1 + effort / reference: the share removed
-        .with_columns(c_effort=-pl.col("f_effort") * pl.col("c_seizure_prior"))
+        # the prior with the patrols' seizures weighted by the effort that produced them
         .with_columns(
-            c_searched=-settings.searched_share
-            * pl.col("f_searched")
-            * reduce(operator.add, map(pl.col, [*weighted, "c_effort"]))
+            c_effort=(weights["seizure_prior"] * (weighed - pl.col("f_seizure_prior"))).clip(
+                upper_bound=0.0
+            ),
+            f_searched=pl.col("searched").fill_null(0.0).clip(0, 1),
         )
+        .with_columns(
+            f_effort=pl.when(pl.col("c_seizure_prior") > 0)
+            .then(-pl.col("c_effort") / pl.col("c_seizure_prior"))
+            .otherwise(0.0)
+        )
+        .with_columns(c_searched=-before * removed.otherwise(0.0))
         # added left to right, so that summing the contributions in order gives the risk exactly
         .with_columns(reduce(operator.add, map(pl.col, CONTRIBUTIONS)).alias("risk"))
     )
 
 
 def rescore(
-    days: pl.DataFrame, seizures: pl.DataFrame, effort: pl.DataFrame | None, settings: CellSettings
+    days: pl.DataFrame,
+    seizures: pl.DataFrame,
+    effort: pl.DataFrame | None,
+    settings: CellSettings,
+    context: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Return `days` with the seizure density, the effort factors (none when `effort` is None)
-    and the risk computed afresh: what changes when seizures are made or patrols debriefed."""
+    and the risk computed afresh: what changes when seizures are made or patrols debriefed.
+
+    With `context` (`Ground.cell_context` of at least the seizures' cells), cells without a
+    row get one on the days a recent seizure gives them evidence (`evidence_rows`).
+    """
     derived = [f"f_{f}" for f in (*FACTORS, *ADJUSTMENTS)] + [*CONTRIBUTIONS, "risk"]
-    days = days.drop("seizure_density", "effort_hours", "searched", *derived, strict=False)
+    days = days.drop(
+        "seizure_density", "seizure_density_effort", "searched", *derived, strict=False
+    )
+    if context is not None:
+        days = pl.concat(
+            [days, evidence_rows(days, seizures, context, settings)], how="diagonal_relaxed"
+        )
     density = np.zeros(days.height)
     if days.height:
         first = days["date"].min()
@@ -175,42 +211,94 @@ def rescore(
         density = seizure_density(seizures, days["cell"].to_numpy(), day, at, settings)
     days = days.with_columns(pl.Series("seizure_density", density))
     if effort is not None:
-        days = days.join(effort_factors(effort, days, settings), on=["cell", "date"], how="left")
+        days = (
+            days.join(effort_factors(effort, days, settings), on=["cell", "date"], how="left")
+            .with_columns(
+                seizure_density_effort=(pl.col("seizure_density") - pl.col("patrol_excess")).clip(
+                    0
+                ),
+            )
+            .drop("patrol_excess")
+        )
     return risk_score(days, settings)
+
+
+def evidence_rows(
+    days: pl.DataFrame, seizures: pl.DataFrame, context: pl.DataFrame, settings: CellSettings
+) -> pl.DataFrame:
+    """Return the rows `days` lacks for cells with a seizure in the `evidence_days` before a
+    date of `days` (counted from the day after), with their `context` and no activity.
+
+    Without them a cell no sensor sees (no pings) would have no risk and never be a patrol
+    target, whatever was seized there.
+    """
+    dates = days.select(pl.col("date").unique())
+    if seizures.is_empty() or dates.is_empty() or settings.evidence_days == 0:
+        return days.head(0)
+    seized = seizures.select(
+        pl.col("cell").cast(pl.UInt64), pl.col("ts").dt.date().alias("seized_on")
+    ).unique()
+    rows = (
+        seized.join(dates, how="cross")
+        .filter(
+            pl.col("seized_on") < pl.col("date"),
+            pl.col("date") <= pl.col("seized_on") + timedelta(days=settings.evidence_days),
+        )
+        .select("cell", "date")
+        .unique()
+        .join(days.select("cell", "date"), on=["cell", "date"], how="anti")
+    )
+    shared = [c for c in context.columns if c in days.columns and c != "cell"]
+    zero = [c for c in _ZERO_WITHOUT_PINGS if c in days.columns]
+    rows = rows.join(context.select("cell", *shared), on="cell", how="left")
+    rows = rows.with_columns(pl.lit(0.0).alias(c) for c in zero)
+    return pl.concat([days.head(0), rows], how="diagonal_relaxed").select(days.columns)
 
 
 def effort_factors(
     effort: pl.DataFrame, days: pl.DataFrame, settings: CellSettings
 ) -> pl.DataFrame:
-    """Return `days` (cell, date) with effort_hours and searched from the patrol effort.
+    """Return `days` (cell, date) with patrol_excess and searched from the patrol effort.
 
-    `effort` (`EFFORT_COLUMNS`): minutes spent per cell and day, and of them the minutes of
-    searches that found nothing. effort_hours is the effort's kernel density (the seizure
-    prior's kernel and half-life, hours as weights, counted from the next day); searched is,
-    over the cell's searches that found nothing d days before (1 ≤ d ≤ searched_days),
-    the largest min(1, minutes / searched_full_min) · (1 − (d − 1) / searched_days).
+    `effort` (`EFFORT_COLUMNS`): minutes spent per cell and day, the minutes of searches that
+    found nothing and the seizures patrols made. A patrol seizure in a cell where patrols had
+    searched H hours up to that day weighs w = 1 / (1 + H / `effort_ref_hours`); patrol_excess is
+    the seizure kernel density of the patrols' seizures weighted by 1 − w, the share the prior
+    removes. searched is the probability that the cell's searches that found nothing, d days
+    before (1 ≤ d ≤ `searched_days`, none before a later find there), would have found activity
+    present: 1 − Π (1 − p · (1 − (d − 1) / `searched_days`)), p = 1 − exp(−minutes /
+    `detect_minutes`).
     """
     keys = days.select("cell", "date")
     if effort.is_empty() or keys.is_empty():
-        return keys.with_columns(effort_hours=pl.lit(0.0), searched=pl.lit(0.0))
+        return keys.with_columns(patrol_excess=pl.lit(0.0), searched=pl.lit(0.0))
     first = days["date"].min()
-    lat, lon = cell_centres(effort["cell"].to_numpy())
+    effort = effort.sort("date").with_columns(hours=pl.col("minutes").cum_sum().over("cell") / 60)
+    finds = effort.filter(pl.col("seizures") > 0)
+    lat, lon = cell_centres(finds["cell"].to_numpy())
     points = pl.DataFrame(
-        {"lat": lat, "lon": lon, "ts": effort["date"].cast(pl.Datetime("us", "UTC"))}
+        {"lat": lat, "lon": lon, "ts": finds["date"].cast(pl.Datetime("us", "UTC"))}
     )
-    day = (keys["date"] - first).dt.total_days().to_numpy()
-    hours = seizure_density(
+    discount = finds["seizures"] * (1 - 1 / (1 + finds["hours"] / settings.effort_ref_hours))
+    excess = seizure_density(
         points,
         keys["cell"].to_numpy(),
-        day,
+        (keys["date"] - first).dt.total_days().to_numpy(),
         np.datetime64(first, "D"),
         settings,
-        effort["minutes"].to_numpy() / 60,
+        discount.to_numpy(),
     )
     searches = effort.filter(pl.col("nothing_minutes") > 0).select(
         "cell",
         pl.col("date").alias("searched_on"),
-        (pl.col("nothing_minutes") / settings.searched_full_min).clip(0, 1).alias("cover"),
+        (1 - (-pl.col("nothing_minutes") / settings.detect_minutes).exp()).alias("p"),
+    )
+    # a find after a search is newer evidence: the searches before it no longer count
+    last_find = (
+        keys.join(finds.select("cell", pl.col("date").alias("found_on")), on="cell")
+        .filter(pl.col("found_on") < pl.col("date"))
+        .group_by("cell", "date")
+        .agg(pl.col("found_on").max())
     )
     fade = 1 - ((pl.col("date") - pl.col("searched_on")).dt.total_days() - 1) / (
         settings.searched_days
@@ -221,11 +309,13 @@ def effort_factors(
             pl.col("searched_on") < pl.col("date"),
             pl.col("date") <= pl.col("searched_on") + timedelta(days=settings.searched_days),
         )
+        .join(last_find, on=["cell", "date"], how="left")
+        .filter(pl.col("found_on").is_null() | (pl.col("searched_on") > pl.col("found_on")))
         .group_by("cell", "date")
-        .agg((pl.col("cover") * fade).max().alias("searched"))
+        .agg((1 - (1 - pl.col("p") * fade).clip(1e-12, 1).log().sum().exp()).alias("searched"))
     )
     return (
-        keys.with_columns(effort_hours=pl.Series(hours))
+        keys.with_columns(patrol_excess=pl.Series(excess))
         .join(searched, on=["cell", "date"], how="left")
         .with_columns(pl.col("searched").fill_null(0.0))
     )
@@ -434,7 +524,7 @@ def cell_tables(
         .join(gi_rows(days, cells, gi_windows(days, cells, weights)), on=["cell", "date"])
         .join(context.drop("lat", "lon", strict=False), on="cell", how="left")
     )
-    days = rescore(days, seizures, effort, cfg).sort("date", "cell")
+    days = rescore(days, seizures, effort, cfg, context).sort("date", "cell")
     risk = days.select("date", "cell", "risk", *CONTRIBUTIONS)
     coarse = parent_days(days, activity_.parents)
     return CellTables(days, weeks, trends, risk, coarse)

@@ -20,17 +20,29 @@ are split among its cells; a cell that holds illicit activity that day is found 
 probability 1 − exp(−minutes / ``detect_minutes``), drawn from one uniform number per (seed,
 day, cell) shared by the planners (common random numbers: the same visit has the same luck).
 A find becomes a seizure at the cell the same evening; every visited cell becomes a debrief
-row (minutes, found or not).
+row (minutes, found or not, seizures).
+
+Smugglers adapt (PAWS' adversaries): a smuggler without a tracker whose activity was found,
+or whose cells a patrol spent ``presence_minutes`` in that evening, lies low with probability
+``displace_share`` (found) or half of it (only seen) for ``displace_days`` days, drawn from
+numbers fixed by (seed, day, vehicle): its activity is absent from the world, then it comes
+back to its places. Each planner plays its own world: its own finds displace its smugglers.
+Tracked smugglers do not adapt: their movements are the pings the platform analysed once,
+and moving them would mean another world.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +50,7 @@ import polars as pl
 
 from geoint.analytics.scoring import EFFORT_COLUMNS, rescore
 from geoint.errors import GeointError
-from geoint.h3index import cell_centres, hex_to_cells
+from geoint.h3index import cell_centres
 from geoint.layers.gazetteer import build_gazetteer
 from geoint.layers.queries import RegionIndex
 from geoint.layers.region import Region
@@ -46,14 +58,17 @@ from geoint.patrol.plan import PatrolRequest, TravelGraph, plan_patrol
 from geoint.pipeline.analyze import analyze
 from geoint.pipeline.ingest import ingest_pings, ingest_records
 from geoint.settings import GeointSettings
-from geoint.sim.evaluate import ILLICIT_CELLS_FILE
 from geoint.sim.planting import PLANTED_ROLES, TRANSIT_ROLES
 from geoint.sim.scenery import Geography
-from geoint.sim.simulate import SimulationOptions, simulate
+from geoint.sim.simulate import SimulationOptions, illicit_touches, simulate
 from geoint.store.cell_tables import read_table
 from geoint.store.workspace import Workspace
 
 PLANNERS = ("effort_aware", "effort_blind", "greedy")
+# when a smuggler who has been found or seen lies low, and for how long (docs/patrol.md)
+DISPLACE_SHARE = 0.5
+PRESENCE_MINUTES = 60.0
+DISPLACE_DAYS = (3, 10)
 Log = Callable[[str], None] | None
 
 
@@ -73,6 +88,8 @@ def run_season_benchmark(
     settings: GeointSettings | None = None,
     log: Log = None,
     planners: tuple[str, ...] = PLANNERS,
+    displace_share: float = DISPLACE_SHARE,
+    jobs: int = 1,
 ) -> dict[str, object]:
     """Play a season per seed and planner; return the cumulative finds and the setup.
 
@@ -88,21 +105,18 @@ def run_season_benchmark(
         )
     settings = settings or GeointSettings()
     say = log or (lambda _text: None)
-    finds: dict[str, list[list[int]]] = {planner: [] for planner in planners}
     began = time.perf_counter()
-    for seed in seeds:
-        with tempfile.TemporaryDirectory(prefix="geoint-season-") as tmp:
-            table, seizures, illicit = _scenario(
-                region, Path(tmp), seed, vehicles, days, tracked_share, settings, say
-            )
-        first = table["date"].min() + timedelta(days=warmup_days)
-        for planner in planners:
-            found = _season(
-                planner, table, seizures, illicit, graph, base, first, shifts,
-                teams, hours, detect_minutes, seed, settings,
-            )  # fmt: skip
-            finds[planner].append(found)
-            say(f"seed {seed}: {planner} found {sum(found)} over {shifts} shifts")
+    world_args = (vehicles, days, tracked_share, warmup_days)
+    rules = (teams, hours, detect_minutes, displace_share)
+    play = partial(_play_seed, region, graph, base, shifts, world_args, rules, settings, planners)
+    if jobs > 1 and len(seeds) > 1:
+        # one process per seed (spawned: forking a process that ran polars' threads may hang)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=context) as pool:
+            played = list(pool.map(play, seeds))
+    else:
+        played = [play(seed, say) for seed in seeds]
+    finds = {planner: [found[planner] for found in played] for planner in planners}
     totals = {p: int(sum(map(sum, v))) for p, v in finds.items()}
     return {
         "shifts": shifts,
@@ -126,10 +140,61 @@ def run_season_benchmark(
             "teams": teams,
             "hours": hours,
             "detect_minutes": detect_minutes,
+            "displace_share": displace_share,
+            "presence_minutes": PRESENCE_MINUTES,
+            "displace_days": list(DISPLACE_DAYS),
             "base": list(base),
         },
         "seconds": round(time.perf_counter() - began, 1),
     }
+
+
+def _play_seed(
+    region: Region,
+    graph: TravelGraph,
+    base: tuple[float, float],
+    shifts: int,
+    world_args: tuple[int, int, float, int],
+    rules_args: tuple[int, float, float, float],
+    settings: GeointSettings,
+    planners: tuple[str, ...],
+    seed: int,
+    say: Callable[[str], None] = lambda _text: None,
+) -> dict[str, list[int]]:
+    """Simulate one seed's world and play its season with each planner: finds per shift."""
+    vehicles, days, tracked_share, warmup_days = world_args
+    with tempfile.TemporaryDirectory(prefix="geoint-season-") as tmp:
+        world = _scenario(region, Path(tmp), seed, vehicles, days, tracked_share, settings, say)
+    first = world.days["date"].min() + timedelta(days=warmup_days)
+    rules = Rules(*rules_args, seed)
+    out = {}
+    for planner in planners:
+        out[planner] = _season(planner, world, graph, base, first, shifts, rules, settings)
+        say(f"seed {seed}: {planner} found {sum(out[planner])} over {shifts} shifts")
+    return out
+
+
+@dataclass(frozen=True)
+class World:
+    """A seed's world as the season needs it: the analysed cell-days, the seizures, the
+    context of the cells a seizure may fall in, who did what where, and who adapts."""
+
+    days: pl.DataFrame
+    seizures: pl.DataFrame
+    context: pl.DataFrame
+    illicit: pl.DataFrame  # date, cell, vehicle_id: the planted truth, never planned on
+    adaptive: frozenset[str]  # the smugglers without a tracker
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How a shift is played: teams, hours, the detection curve and the smugglers' reaction."""
+
+    teams: int
+    hours: float
+    detect_minutes: float
+    displace_share: float
+    seed: int
 
 
 def _scenario(
@@ -141,16 +206,20 @@ def _scenario(
     tracked_share: float,
     settings: GeointSettings,
     say: Callable[[str], None],
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Simulate, ingest and analyse a scenario whose smugglers report pings only in part;
-    return its day table, seizures and illicit cells."""
+) -> World:
+    """Simulate, ingest and analyse a scenario whose smugglers report pings only in part."""
     say(f"seed {seed}: simulating {vehicles} vehicles over {days} days")
     ground = RegionIndex(region)
     options = SimulationOptions(seed, vehicles, days, 60)
     scenario = simulate(ground, Geography.of(region), options, settings)
-    scenario.pings = scenario.pings.filter(
-        ~pl.col("vehicle_id").is_in(_untracked(scenario.vehicles, seed, tracked_share).implode())
+    # the written truth (ISO times) and the pings as delivered: the cells each smuggler's
+    # activity touched as its device reported them, trackers of the untracked included
+    truth = scenario.truth.with_columns(
+        pl.col("start", "end").str.to_datetime(time_zone="UTC", time_unit="us")
     )
+    illicit = illicit_touches(truth, scenario.pings, settings)
+    untracked = _untracked(scenario.vehicles, seed, tracked_share)
+    scenario.pings = scenario.pings.filter(~pl.col("vehicle_id").is_in(untracked.implode()))
     files = scenario.write(folder / "scenario")
     workspace = Workspace(folder / "W")
     try:
@@ -159,15 +228,15 @@ def _scenario(
         ingest_records(workspace, "seizures", files["seizures.csv"], settings, gazetteer=gazetteer)
         say(f"seed {seed}: analysing {scenario.pings.height:,} pings")
         analyze(workspace, ground, settings)
-        days = read_table(workspace.root, "days")
+        table = read_table(workspace.root, "days")
         seizures = workspace.read_table("seizures", columns=["ts", "lat", "lon", "cell"])
     finally:
         workspace.close()
-    illicit = pl.read_csv(files[ILLICIT_CELLS_FILE], try_parse_dates=True)
-    illicit = pl.DataFrame(
-        {"date": illicit["date"], "cell": pl.Series(hex_to_cells(illicit["cell"]), dtype=pl.UInt64)}
-    )
-    return days, seizures.with_columns(pl.col("cell").cast(pl.UInt64)), illicit
+    seizures = seizures.with_columns(pl.col("cell").cast(pl.UInt64))
+    # static geography of every cell a seizure (history or find) may fall in
+    cells = pl.concat([illicit["cell"], seizures["cell"]]).unique().sort().to_numpy()
+    context = ground.cell_context(cells)
+    return World(table, seizures, context, illicit, frozenset(untracked.to_list()))
 
 
 def _untracked(vehicles: pl.DataFrame, seed: int, tracked_share: float) -> pl.Series:
@@ -185,31 +254,27 @@ def _untracked(vehicles: pl.DataFrame, seed: int, tracked_share: float) -> pl.Se
 
 def _season(
     planner: str,
-    days: pl.DataFrame,
-    seizures: pl.DataFrame,
-    illicit: pl.DataFrame,
+    world: World,
     graph: TravelGraph,
     base: tuple[float, float],
     first: date,
     shifts: int,
-    teams: int,
-    hours: float,
-    detect_minutes: float,
-    seed: int,
+    rules: Rules,
     settings: GeointSettings,
 ) -> list[int]:
     """Play `shifts` evening shifts from `first` with one planner; return its finds per shift."""
     effort = pl.DataFrame(schema=EFFORT_COLUMNS)
     # the scenario's seizures of the warm-up are the history; in the season only the
     # planner's own finds become seizures (later records would leak the planted sites)
-    seizures = seizures.filter(pl.col("ts") < _moment(first))
+    seizures = world.seizures.filter(pl.col("ts") < _moment(first))
     finds = seizures.head(0)
+    away: dict[str, date] = {}  # smuggler -> the day it is back
     found: list[int] = []
     for shift in range(shifts):
         day = first + timedelta(days=shift)
         # yesterday's cell-days, scored as of this morning: seizures and debriefs up to last
         # night count (each counts from the day after its own)
-        yesterday = days.filter(pl.col("date") == day - timedelta(days=1)).with_columns(
+        yesterday = world.days.filter(pl.col("date") == day - timedelta(days=1)).with_columns(
             date=pl.lit(day)
         )
         if yesterday.is_empty():
@@ -217,28 +282,33 @@ def _season(
             continue
         known = pl.concat([seizures, finds]).filter(pl.col("ts") < _moment(day))
         aware = planner == "effort_aware"
-        risk = rescore(yesterday, known, effort if aware else None, settings.cells)
-        request = PatrolRequest(*base, teams, hours, _moment(day, clock(18)))
+        risk = rescore(yesterday, known, effort if aware else None, settings.cells, world.context)
+        request = PatrolRequest(*base, rules.teams, rules.hours, _moment(day, clock(18)))
         plan = plan_patrol(
             graph, risk, None, request, settings.patrol, greedy_only=planner == "greedy"
         )
-        present = set(illicit.filter(pl.col("date") == day)["cell"].to_list())
+        active = world.illicit.filter(
+            pl.col("date") == day,
+            ~pl.col("vehicle_id").is_in([v for v, back in away.items() if back > day]),
+        )
+        present = set(active["cell"].to_list())
         rows = []
         for team in plan.teams:
             for stop in team.stops:
                 minutes = (stop.depart - stop.eta).total_seconds() / 60 / len(stop.cells)
                 for cell in stop.cells:
-                    hit = cell in present and _luck(seed, day, cell) < 1 - np.exp(
-                        -minutes / detect_minutes
+                    hit = cell in present and _luck(rules.seed, day, cell) < 1 - np.exp(
+                        -minutes / rules.detect_minutes
                     )
-                    rows.append((cell, day, minutes, 0.0 if hit else minutes, hit, stop.eta))
+                    rows.append((cell, day, minutes, 0.0 if hit else minutes, int(hit), stop.eta))
         if not rows:
             found.append(0)
             continue
-        schema = EFFORT_COLUMNS | {"hit": pl.Boolean, "ts": pl.Datetime("us", "UTC")}
+        schema = EFFORT_COLUMNS | {"ts": pl.Datetime("us", "UTC")}
         visits = pl.DataFrame(rows, schema=schema, orient="row")
         effort = pl.concat([effort, visits.select(list(EFFORT_COLUMNS))])
-        hits = visits.filter("hit")
+        away |= _displaced(active, visits, world.adaptive, rules, day)
+        hits = visits.filter(pl.col("seizures") > 0)
         found.append(hits.height)
         lat, lon = cell_centres(hits["cell"].to_numpy())
         finds = pl.concat(
@@ -253,6 +323,32 @@ def _season(
     return found
 
 
+def _displaced(
+    active: pl.DataFrame, visits: pl.DataFrame, adaptive: frozenset[str], rules: Rules, day: date
+) -> dict[str, date]:
+    """The smugglers who lie low after this evening's patrols, and the day each comes back.
+
+    A smuggler without a tracker whose activity was found lies low with probability
+    `displace_share`; one whose cells patrols spent `PRESENCE_MINUTES` in, without a find,
+    with half that; for `DISPLACE_DAYS` days (uniform), from numbers fixed by (seed, day,
+    vehicle) so that the same patrols meet the same reaction whatever the planner.
+    """
+    seen = (
+        active.filter(pl.col("vehicle_id").is_in(list(adaptive)))
+        .join(visits.select("cell", "minutes", "seizures"), on="cell")
+        .group_by("vehicle_id")
+        .agg(pl.col("seizures").sum().alias("found"), pl.col("minutes").sum())
+    )
+    out = {}
+    low, high = DISPLACE_DAYS
+    for vehicle, hits, minutes in seen.iter_rows():  # a few smugglers per evening
+        share = rules.displace_share * (1.0 if hits else 0.5 if minutes >= PRESENCE_MINUTES else 0)
+        if _luck(rules.seed, day, f"flee:{vehicle}") < share:
+            stay = low + int(_luck(rules.seed, day, f"away:{vehicle}") * (high - low + 1))
+            out[vehicle] = day + timedelta(days=stay + 1)
+    return out
+
+
 def _ratio(a: int, b: int) -> float:
     return round(a / max(b, 1), 3)
 
@@ -261,7 +357,7 @@ def _moment(day: date, at: clock = clock(0)) -> datetime:
     return datetime.combine(day, at, UTC)
 
 
-def _luck(seed: int, day: date, cell: int) -> float:
-    """A uniform number fixed by (seed, day, cell): the same visit draws the same luck."""
-    digest = hashlib.sha256(f"{seed}:{day}:{cell}".encode()).digest()
+def _luck(seed: int, day: date, what: int | str) -> float:
+    """A uniform number fixed by (seed, day, cell or event): the same visit draws the same luck."""
+    digest = hashlib.sha256(f"{seed}:{day}:{what}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64

@@ -333,6 +333,14 @@ def bench_patrol_season(
     detect_minutes: Annotated[
         float, typer.Option(min=1, help="a search of this long finds present activity at 63 %")
     ] = 20,
+    teams: Annotated[int, typer.Option(min=1, help="teams per shift")] = 3,
+    displace_share: Annotated[
+        float,
+        typer.Option(
+            min=0, max=1, help="chance that an untracked smuggler found lies low for 3-10 days"
+        ),
+    ] = 0.5,
+    jobs: Annotated[int, typer.Option(min=1, help="seeds played at once, one process each")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """A simulated season: effort-aware vs effort-blind planner vs greedy, cumulative finds."""
@@ -357,8 +365,11 @@ def bench_patrol_season(
         vehicles,
         days,
         tracked_share,
+        teams=teams,
         detect_minutes=detect_minutes,
         settings=settings,
+        displace_share=displace_share,
+        jobs=jobs,
         log=None if as_json else err.print,
     )
     emit(as_json, result, lambda: out.print_json(data=result))

@@ -26,6 +26,7 @@ import orjson
 import polars as pl
 import sqlalchemy as sa
 
+from geoint.analytics.scoring import EFFORT_COLUMNS
 from geoint.errors import InputError
 from geoint.h3index import hex_to_cells, latlng_to_cells
 from geoint.ingest.readers import read_records_bytes
@@ -303,12 +304,8 @@ def read_effort(workspace: Workspace) -> pl.DataFrame:
         patrol_effort.c.day,
         sa.func.sum(patrol_effort.c.minutes),
         sa.func.sum(patrol_effort.c.nothing_minutes),
+        sa.func.sum(patrol_effort.c.seizures),
     ).group_by(patrol_effort.c.cell, patrol_effort.c.day)
     with workspace.engine.connect() as conn:
         rows = conn.execute(query).all()
-    return pl.DataFrame(
-        rows,
-        schema={"cell": pl.UInt64, "date": pl.Date, "minutes": pl.Float64,
-                "nothing_minutes": pl.Float64},
-        orient="row",
-    )  # fmt: skip
+    return pl.DataFrame(rows, schema=EFFORT_COLUMNS, orient="row")

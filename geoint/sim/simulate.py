@@ -400,7 +400,22 @@ def _truth_csv(truth: pl.DataFrame) -> pl.DataFrame:
 def _illicit_cells(
     truth: pl.DataFrame, pings: pl.DataFrame, settings: GeointSettings
 ) -> pl.DataFrame:
-    """Return (date, cell) of every cell illicit activity touched each UTC day.
+    """Return (date, cell) of every cell illicit activity touched each UTC day (hex cells)."""
+    frame = illicit_touches(truth, pings, settings).select("date", "cell").unique()
+    frame = frame.sort("date", "cell")
+    return pl.DataFrame(
+        {
+            "date": frame["date"].dt.strftime("%Y-%m-%d"),
+            "cell": cells_to_hex(frame["cell"].to_numpy()),
+        }
+    )
+
+
+def illicit_touches(
+    truth: pl.DataFrame, pings: pl.DataFrame, settings: GeointSettings
+) -> pl.DataFrame:
+    """Return (date, cell, vehicle_id) of every cell each vehicle's illicit activity touched
+    each UTC day, unique.
 
     Illicit activity is every truth event but `border_crossing`: its location, and the pings
     of its vehicle(s) between its start and end.
@@ -419,22 +434,22 @@ def _illicit_cells(
         .select("vehicle_id", "ts", "lat", "lon")
         .join(involved.lazy(), on="vehicle_id")
         .filter(pl.col("ts").is_between(pl.col("start"), pl.col("end")))
-        .select(pl.col("ts").dt.date().alias("date"), "lat", "lon")
+        .select(pl.col("ts").dt.date().alias("date"), "lat", "lon", "vehicle_id")
         .collect()
     )
     points = pl.concat(
-        [touched, illicit.select(pl.col("start").dt.date().alias("date"), "lat", "lon")]
+        [
+            touched,
+            illicit.select(pl.col("start").dt.date().alias("date"), "lat", "lon", "vehicle_id"),
+        ]
     )
     cells = latlng_to_cells(
         points["lat"].to_numpy(), points["lon"].to_numpy(), settings.h3_resolution
     )
-    frame = pl.DataFrame({"date": points["date"], "cell": cells}).unique().sort("date", "cell")
     return pl.DataFrame(
-        {
-            "date": frame["date"].dt.strftime("%Y-%m-%d"),
-            "cell": cells_to_hex(frame["cell"].to_numpy()),
-        }
-    )
+        {"date": points["date"], "cell": pl.Series(cells, dtype=pl.UInt64),
+         "vehicle_id": points["vehicle_id"]}
+    ).unique()  # fmt: skip
 
 
 def _write_csv(frame: pl.DataFrame, path: Path) -> None:

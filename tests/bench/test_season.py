@@ -1,10 +1,12 @@
 """The simulated season (`geoint bench patrol-season`): one world per seed, whatever is played."""
 
+from datetime import date
+
 import polars as pl
 import pytest
 from support.paths import REPO
 
-from geoint.bench.season import _untracked, run_season_benchmark
+from geoint.bench.season import Rules, _displaced, _untracked, run_season_benchmark
 from geoint.errors import GeointError
 from geoint.layers import Region
 from geoint.patrol.travel import build_travel_graph
@@ -54,3 +56,45 @@ def test_only_a_seeded_share_of_smugglers_is_tracked():
     assert half.equals(_untracked(vehicles, 1, 0.5)) and not half.equals(
         _untracked(vehicles, 2, 0.5)
     )
+
+
+def _visits(rows: list[tuple[int, float, int]]) -> pl.DataFrame:
+    """This evening's visits: cell, minutes, seizures."""
+    return pl.DataFrame(rows, schema={"cell": pl.UInt64, "minutes": pl.Float64,
+                                      "seizures": pl.Int64}, orient="row")  # fmt: skip
+
+
+def test_smugglers_found_or_seen_lie_low_by_seeded_chance_and_tracked_ones_do_not():
+    """The world reacts to patrols the same way whatever the planner: the same finds and the
+    same presence displace the same untracked smugglers, for 3 to 10 days."""
+    day = date(2026, 3, 10)
+    smugglers = [f"V{i:03d}" for i in range(200)]
+    active = pl.DataFrame(
+        {"date": [day] * 200, "cell": pl.Series(range(200), dtype=pl.UInt64),
+         "vehicle_id": smugglers}
+    )  # fmt: skip
+    adaptive = frozenset(smugglers[:150])  # the last 50 carry a tracker
+    found = _visits([(c, 20.0, 1) for c in range(0, 200, 2)])  # every other one found
+    rules = Rules(3, 8, 20, 0.5, 1)
+    away = _displaced(active, found, adaptive, rules, day)
+    assert away == _displaced(active, found, adaptive, rules, day)
+    assert set(away) <= {v for i, v in enumerate(smugglers[:150]) if i % 2 == 0}
+    assert 25 <= len(away) <= 50  # about half of the 75 found
+    assert all(4 <= (back - day).days <= 11 for back in away.values())
+    seen = _visits([(c, 90.0, 0) for c in range(150)])  # long presence, nothing found
+    shy = _displaced(active, seen, adaptive, rules, day)
+    assert 15 <= len(shy) <= 60  # about a quarter of 150
+    brief = _visits([(c, 10.0, 0) for c in range(150)])
+    assert _displaced(active, brief, adaptive, rules, day) == {}
+    assert _displaced(active, found, adaptive, Rules(3, 8, 20, 0.0, 1), day) == {}
+
+
+def test_seeds_played_in_parallel_find_what_they_find_one_after_the_other(ground):
+    region, graph = ground
+    runs = [
+        run_season_benchmark(
+            region, graph, BASE, [1, 2], 1, vehicles=20, days=8, planners=("greedy",), jobs=jobs
+        )
+        for jobs in (1, 2)
+    ]
+    assert runs[0]["per_shift"] == runs[1]["per_shift"] and runs[0]["seeds"] == [1, 2]

@@ -39,6 +39,7 @@ from geoint.patrol.plan import (
 from geoint.patrol.travel import base_access, build_transit_graph, build_travel_graph
 from geoint.patrol.words import describe_stops, read_evidence
 from geoint.settings import PatrolSettings
+from geoint.store.cell_tables import read_table
 from geoint.store.workspace import Workspace
 
 BASE = (7.12814, 2.74964)  # the Porto-Novo–Abeokuta crossing (border km 96)
@@ -490,3 +491,23 @@ def test_brief_of_a_real_plan_prints_one_page_per_team(demo, plan, tmp_path):
     page = (tmp_path / "brief.html").read_text(encoding="utf-8")
     assert page.count('<section class="team"') == len(plan.teams) and "Fiche de patrouille" in page
     assert html.escape(plan.teams[0].stops[0].look_for_fr) in page
+
+
+def test_cells_only_seizures_know_are_ranked_as_targets(demo):
+    """A seizure where no tracked vehicle ever passed gives its cell risk rows on the days
+    after it (issue 20: without them such a cell could never be a patrol target)."""
+    ws, _, graph, risk, _ = demo
+    days = read_table(ws, "days")
+    pinged = days.filter(pl.col("pings") > 0)["cell"].unique()
+    # rows of cells no vehicle pinged, on days without events or seizures there: evidence only
+    unseen = days.filter(
+        ~pl.col("cell").is_in(pinged.implode()), pl.col("seizures") == 0, pl.col("events") == 0
+    )
+    assert unseen.height and (unseen["c_seizure_prior"] > 0).all() and (unseen["risk"] > 0).all()
+    day = unseen["date"].max()
+    cells = set(unseen.filter(pl.col("date") == day)["cell"].to_list())
+    assert cells <= set(risk.filter(pl.col("date") == day)["cell"].to_list())
+    start = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=18)
+    wide = FAST.model_copy(update={"candidates": 500})
+    ranked = set(rank_targets(risk, None, graph, start, wide)["cell"].to_list())
+    assert cells & ranked  # in the travel graph and rankable: a possible stop

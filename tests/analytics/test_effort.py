@@ -1,0 +1,188 @@
+"""Patrol effort in the risk (PAWS): exploration kept, misses as Bayes' rule, catch per unit
+effort for the patrols' own seizures, and rows for cells that only seizures make known."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import h3
+import numpy as np
+import polars as pl
+import pytest
+
+from geoint.analytics.scoring import (
+    CONTRIBUTIONS,
+    EFFORT_COLUMNS,
+    effort_factors,
+    evidence_rows,
+    rescore,
+    risk_score,
+)
+from geoint.h3index import cell_centres, hex_to_cells
+from geoint.settings import CellSettings
+
+CELL = h3.latlng_to_cell(7.5, 2.75, 8)
+NEAR = h3.grid_ring(CELL, 3)[0]  # 1 km away: inside the seizure kernel
+FAR = h3.latlng_to_cell(8.2, 2.75, 8)  # beyond the kernel's 15 km
+DAY = date(2026, 3, 4)
+SETTINGS = CellSettings()
+
+
+def _days(cells: list[str], day: date) -> pl.DataFrame:
+    """Cell-days with every risk input set: events, a hotspot, context."""
+    n = len(cells)
+    return pl.DataFrame(
+        {
+            "cell": pl.Series(hex_to_cells(cells), dtype=pl.UInt64),
+            "date": [day] * n,
+            "severity": [8.0] * n, "gi_z": [2.0] * n, "gi_bin": [2] * n,
+            "anomaly_z": [1.0] * n, "night_share": [0.5] * n,
+            "distance_to_road_m": [500.0] * n, "distance_to_crossing_m": [9e3] * n,
+            "distance_to_place_m": [4e3] * n, "distance_to_border_m": [1e3] * n,
+        }
+    )  # fmt: skip
+
+
+def _effort(rows: list[tuple[str, date, float, float, int]]) -> pl.DataFrame:
+    """Effort rows (cell hex, date, minutes, nothing_minutes, seizures)."""
+    return pl.DataFrame(
+        [(hex_to_cells([c])[0], *rest) for c, *rest in rows], schema=EFFORT_COLUMNS, orient="row"
+    )
+
+
+def _seizures(cells: list[str], days: list[date]) -> pl.DataFrame:
+    """Seizures at the cells' centres at the start of their day (as debriefs date finds)."""
+    lat, lon = cell_centres(hex_to_cells(cells))
+    return pl.DataFrame(
+        {
+            "ts": [datetime.combine(d, datetime.min.time(), UTC)
+                   for d in days],
+            "lat": lat, "lon": lon, "cell": pl.Series(hex_to_cells(cells), dtype=pl.UInt64),
+        },
+        schema={"ts": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
+                "cell": pl.UInt64},
+    )  # fmt: skip
+
+
+def _adds_up(scored: pl.DataFrame) -> None:
+    sums = scored.select(pl.sum_horizontal(CONTRIBUTIONS)).to_series()
+    assert np.allclose(sums, scored["risk"])  # the explanation adds up
+
+
+def test_cells_never_searched_keep_their_whole_risk_and_checkpoint_seizures_are_not_divided():
+    """(a) Exploration: effort elsewhere, even a lot of it next door, takes nothing from a cell
+    no patrol searched, and a seizure no patrol made (checkpoint, tip) keeps its weight."""
+    seizures = _seizures([CELL], [DAY - timedelta(days=3)])
+    effort = _effort([(NEAR, DAY - timedelta(days=d), 480.0, 0.0, 0) for d in range(1, 4)])
+    days = _days([CELL, FAR], DAY)
+    aware = rescore(days, seizures, effort, SETTINGS)
+    blind = rescore(days, seizures, None, SETTINGS)
+    _adds_up(aware)
+    assert aware["c_seizure_prior"][0] > 5
+    assert aware["risk"].to_list() == pytest.approx(blind["risk"].to_list())
+    assert aware["c_effort"].to_list() == [0.0, 0.0] and aware["c_searched"].to_list() == [0, 0]
+
+
+def test_a_search_that_found_nothing_lowers_the_odds_by_its_detection_probability_then_fades():
+    """(b) Bayes after a miss: P(A | miss) = P(A)(1 − q) / (1 − P(A) q), q = 1 − exp(−t/τ),
+    fading linearly back to the prior over searched_days, counted from the next day."""
+    effort = _effort([(CELL, DAY, 20.0, 20.0, 0)])
+    q = 1 - np.exp(-20 / SETTINGS.detect_minutes)
+    seen = {}
+    for offset in (0, 1, 8, SETTINGS.searched_days + 1):
+        days = _days([CELL, FAR], DAY + timedelta(days=offset))
+        aware = rescore(days, _seizures([], []), effort, SETTINGS)
+        blind = rescore(days, _seizures([], []), None, SETTINGS)
+        _adds_up(aware)
+        assert aware["risk"][1] == pytest.approx(blind["risk"][1])  # not searched
+        seen[offset] = (aware.row(0, named=True), blind["risk"][0])
+    same_day, next_day, week, after = (seen[o] for o in sorted(seen))
+    assert same_day[0]["risk"] == pytest.approx(same_day[1])
+    row, prior = next_day
+    assert row["f_searched"] == pytest.approx(q)
+    p = prior / 100
+    assert row["risk"] == pytest.approx(prior * (1 - q) / (1 - p * q))
+    assert week[0]["f_searched"] == pytest.approx(q * (1 - 7 / SETTINGS.searched_days))
+    assert prior > week[0]["risk"] > row["risk"]
+    assert after[0]["c_searched"] == 0 and after[0]["risk"] == pytest.approx(after[1])
+
+
+def test_short_searches_are_weak_evidence_and_several_misses_add_up():
+    """Five minutes find present activity 22 % of the time: the risk barely moves; three
+    misses on three evenings multiply their miss probabilities."""
+    days = _days([CELL], DAY)
+    short = rescore(
+        days, _seizures([], []), _effort([(CELL, DAY - timedelta(1), 5, 5, 0)]), SETTINGS
+    )
+    blind = rescore(days, _seizures([], []), None, SETTINGS)["risk"][0]
+    assert short["risk"][0] > 0.85 * blind
+    misses = [(CELL, DAY - timedelta(days=d), 20.0, 20.0, 0) for d in (1, 2, 3)]
+    three = effort_factors(_effort(misses), days, SETTINGS)["searched"][0]
+    fade = [1 - (d - 1) / SETTINGS.searched_days for d in (1, 2, 3)]
+    p = 1 - np.exp(-1)
+    assert three == pytest.approx(1 - np.prod([1 - p * f for f in fade]))
+
+
+def test_a_find_is_newer_evidence_than_the_searches_before_it():
+    effort = _effort(
+        [(CELL, DAY - timedelta(days=3), 30.0, 30.0, 0), (CELL, DAY - timedelta(days=2), 10, 0, 1)]
+    )
+    factors = effort_factors(effort, _days([CELL], DAY), SETTINGS)
+    assert factors["searched"].to_list() == [0.0]
+
+
+def test_a_patrol_seizure_weighs_by_the_effort_that_produced_it():
+    """(c) Catch per unit effort: a patrol's seizure after H hours searched in its cell counts
+    1 / (1 + H / effort_ref_hours) in the prior; the same seizure made at a checkpoint counts 1."""
+    seized_on = DAY - timedelta(days=2)
+    seizures = _seizures([CELL], [seized_on])
+    days = _days([CELL, FAR], DAY)
+    blind = rescore(days, seizures, None, SETTINGS)
+    weights = {}
+    for hours in (1 / 6, 10):
+        effort = _effort([(CELL, seized_on, hours * 60, 0.0, 1)])
+        aware = rescore(days, seizures, effort, SETTINGS)
+        _adds_up(aware)
+        row = aware.row(0, named=True)
+        weights[hours] = row["seizure_density_effort"] / row["seizure_density"]
+        assert row["c_effort"] == pytest.approx(
+            SETTINGS.risk_weights["seizure_prior"]
+            * (1 - np.exp(-row["seizure_density_effort"] / SETTINGS.seizure_scale))
+            - blind["c_seizure_prior"][0]
+        )
+        assert row["f_effort"] == pytest.approx(-row["c_effort"] / row["c_seizure_prior"])
+    ref = SETTINGS.effort_ref_hours
+    assert weights[1 / 6] == pytest.approx(1 / (1 + 1 / 6 / ref), rel=1e-9)
+    assert weights[10] == pytest.approx(1 / (1 + 10 / ref), rel=1e-9)
+    checkpoint = rescore(days, seizures, _effort([(CELL, seized_on, 600.0, 0.0, 0)]), SETTINGS)
+    assert checkpoint["risk"][0] == pytest.approx(blind["risk"][0])
+
+
+def test_effort_factors_without_effort_are_zero():
+    days = _days([CELL], DAY)
+    factors = effort_factors(pl.DataFrame(schema=EFFORT_COLUMNS), days, SETTINGS)
+    assert factors["patrol_excess"].to_list() == [0.0] and factors["searched"].to_list() == [0.0]
+    scored = risk_score(days.with_columns(seizure_density=pl.lit(0.0)), SETTINGS)
+    assert scored["c_effort"].to_list() == [0.0] and scored["c_searched"].to_list() == [0.0]
+
+
+def test_a_cell_without_pings_gets_risk_rows_after_a_seizure_there():
+    """A seizure where no sensor sees anything makes its cell a row (so a patrol target) on
+    the evidence_days after it, with its context; never before, never twice."""
+    seizures = _seizures([FAR], [DAY - timedelta(days=1)])
+    context = _days([FAR], DAY).select(
+        "cell", "distance_to_road_m", "distance_to_crossing_m", "distance_to_place_m",
+        "distance_to_border_m",
+    )  # fmt: skip
+    days = pl.concat([_days([CELL], DAY - timedelta(days=d)) for d in (-1, 0, 1, 2)])
+    rows = evidence_rows(days, seizures, context, SETTINGS)
+    assert sorted(rows["date"].to_list()) == [DAY, DAY + timedelta(days=1)]
+    assert rows["cell"].unique().to_list() == hex_to_cells([FAR]).tolist()
+    assert rows["severity"].to_list() == [0.0, 0.0] and rows["distance_to_border_m"][0] == 1e3
+    scored = rescore(days, seizures, None, SETTINGS, context)
+    far = scored.filter(pl.col("cell") == hex_to_cells([FAR])[0])
+    _adds_up(far)
+    assert far.height == 2 and (far["c_seizure_prior"] > 5).all()
+    assert (far["c_events"] == 0).all() and (far["c_border"] > 8).all()
+    again = rescore(scored, seizures, None, SETTINGS, context)
+    assert again.height == scored.height  # rows that exist are not added twice
+    late = SETTINGS.model_copy(update={"evidence_days": 1})
+    assert evidence_rows(days, seizures, context, late)["date"].to_list() == [DAY]
