@@ -29,7 +29,8 @@ from geoint.intel.query import Scope, SeizureFilter, field_values
 from geoint.schema import MAX_ID_CHARS, PositionPrecision
 from geoint.store.keys import ApiKey
 from geoint.store.photos import PhotoStore, StoredPhoto, photo_path, thumbnail_path
-from geoint.vocabularies import all_labelled, language_of
+from geoint.vocabularies import all_labelled
+from geoint.web.i18n import negotiate
 
 JSON = "application/json"
 PLACE_LIMIT = 10  # places a search answers when it names no limit
@@ -53,7 +54,7 @@ def field_router(service: ServiceSettings) -> APIRouter:
             str | None, Query(pattern="^(en|fr)$", description="en or fr (else Accept-Language)")
         ] = None,
     ) -> Response:
-        language = language_of(request.headers.get("accept-language"), lang)
+        language = negotiate(lang, request.headers.get("accept-language"))
         body = all_labelled(get_services(request).vocabularies, language)
         headers = {"Content-Language": language, "Vary": "Accept-Language"}
         return _json(body, headers)

@@ -182,27 +182,6 @@ def region_vocabularies(region_folder: Path | None) -> Vocabularies:
     return SHIPPED.extended(Path(region_folder) / REGION_FILE)
 
 
-def language_of(accept_language: str | None, chosen: str | None = None) -> str:
-    """``en`` or ``fr``: `chosen` if given, else the first of the Accept-Language header's
-    languages (by quality) that is one of them; English by default."""
-    if chosen:
-        return chosen
-    ranked: list[tuple[float, str]] = []
-    for part in (accept_language or "").split(","):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        ranked.append((quality, tag.strip().lower()[:2]))
-    for _quality, language in sorted(ranked, key=lambda pair: -pair[0]):
-        if language in LANGUAGES:
-            return language
-    return "en"
-
-
 def all_labelled(vocabularies: Vocabularies, language: str) -> dict[str, list[dict[str, str]]]:
     """Every field's terms with their labels in `language`."""
     return {field: vocabularies.labelled(field, language) for field in FIELDS}

@@ -14,7 +14,7 @@ from support.paths import REPO
 from geoint.errors import RegionError
 from geoint.ingest.validate import validate_seizures
 from geoint.schema import GAZETTEER_SCHEMA, ROW_NUMBER
-from geoint.vocabularies import FIELDS, SHIPPED, language_of, region_vocabularies
+from geoint.vocabularies import FIELDS, SHIPPED, region_vocabularies
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 # the codes that were tuples in geoint.schema before they became data
@@ -113,10 +113,3 @@ def test_a_bad_region_file_is_refused_naming_the_file_and_field(tmp_path, text, 
     with pytest.raises(RegionError) as raised:
         region_vocabularies(tmp_path)
     assert str(raised.value).startswith(str(path)) and message in str(raised.value)
-
-
-def test_the_language_comes_from_the_parameter_or_accept_language():
-    assert language_of("fr-CA,fr;q=0.9,en;q=0.8") == "fr"
-    assert language_of("de-DE, en;q=0.7, fr;q=0.9") == "fr"
-    assert language_of("de") == language_of(None) == "en"
-    assert language_of("fr", "en") == "en"
