@@ -233,7 +233,7 @@ class SeizureCollection:
         # default: crossings within the setting's default radius
         self.locator = locator or SeizureLocator(index, IntelSettings().crossing_radius_m)
         self.vocabularies = SHIPPED  # the service sets the region's
-        self._located: tuple[tuple[int, int | None], pl.DataFrame] | None = None
+        self._located: tuple[tuple[int, int | None, int], pl.DataFrame] | None = None
 
     def extent(self, sectors: Sectors) -> dict[str, Any]:
         """Bounding box and time span of the seizures the caller may see (empty when none)."""

@@ -5,10 +5,12 @@ A unit key sees the seizures of its sectors only, and so their photos: anything 
 as if it did not exist. Photos are content-addressed, so their responses are cached for long.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import anyio
+import numpy as np
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
@@ -22,6 +24,7 @@ from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
 from geoint.errors import InputError
+from geoint.h3index import latlng_to_cells
 from geoint.ingest.gazetteer import search_places
 from geoint.ingest.photos import Photo, PhotoTooLargeError, prepare_photo
 from geoint.intel.library import concealment_library
@@ -29,6 +32,7 @@ from geoint.intel.query import Scope, SeizureFilter, field_values
 from geoint.schema import MAX_ID_CHARS, PositionPrecision
 from geoint.store.keys import ApiKey
 from geoint.store.photos import PhotoStore, StoredPhoto, photo_path, thumbnail_path
+from geoint.store.positions import Moved, PositionSource, place_seizure
 from geoint.vocabularies import all_labelled
 from geoint.web.i18n import negotiate
 
@@ -38,6 +42,29 @@ MAX_PLACE_LIMIT = 100
 IMMUTABLE = "private, max-age=31536000, immutable"  # content-addressed, behind auth
 LIBRARY_FILTERS = ("concealment", "commodity", "transport_mode", "vehicle_type")
 SeizureId = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS, description="seizure id")]
+
+
+class NewPosition(BaseModel):
+    """A seizure's new position: a photo of it (its EXIF position), or coordinates with their
+    source (``device`` or ``map``; ``photo_exif`` only through ``photo_id``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    photo_id: int | None = Field(None, ge=1, description="a photo of this seizure with EXIF GPS")
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    source: PositionSource | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        coordinates = (self.lat, self.lon, self.source)
+        if self.photo_id is not None:
+            if any(v is not None for v in coordinates):
+                raise ValueError("give either photo_id or lat, lon and source, not both")
+        elif any(v is None for v in coordinates):
+            raise ValueError("expected photo_id, or lat, lon and source")
+        elif self.source == PositionSource.PHOTO_EXIF:
+            raise ValueError("source photo_exif: give photo_id (the server reads its position)")
+        return self
 
 
 def field_router(service: ServiceSettings) -> APIRouter:
@@ -123,6 +150,46 @@ def field_router(service: ServiceSettings) -> APIRouter:
         offer = found["position_precision"] != PositionPrecision.EXACT.value
         return _json(_photo_json(stored, offer), status=201 if new else 200)
 
+    @router.post(
+        "/seizures/{seizure_id}/position",
+        summary="Place a seizure entered by place name at a photo's EXIF position or coordinates",
+        responses={
+            403: {"description": "a unit key: the new position is outside its sectors"},
+            404: {"description": "no such seizure the key may see"},
+            409: {"description": "the seizure's position is exact already"},
+            422: {"description": "bad body, or the photo is not this seizure's or has no GPS"},
+        },
+    )
+    def place(
+        request: Request,
+        seizure_id: SeizureId,
+        body: NewPosition,
+        note: Annotated[AuditNote, Depends(audited_seizure_writer)],
+        key: Annotated[ApiKey, Depends(seizure_writer)],
+    ) -> Response:
+        services = get_services(request)
+        sectors = frozenset(key.sectors) if key.role == "unit" else None
+        found = _visible_seizure(services, seizure_id, sectors)
+        lat, lon, source = _new_position(services, seizure_id, body)
+        if found["position_precision"] == PositionPrecision.EXACT.value:
+            raise _exact(seizure_id)
+        if sectors is not None:
+            collection = services.collections["seizures"]
+            assert isinstance(collection, SeizureCollection)
+            sector = collection.sectors_of(np.array([lat]), np.array([lon]))[0]
+            if sector not in sectors:
+                raise Problem(403, f"({lat}, {lon}) is outside your sectors", slug="forbidden")
+        cell = int(
+            latlng_to_cells(np.array([lat]), np.array([lon]), services.settings.h3_resolution)[0]
+        )
+        moved = place_seizure(services.workspace, seizure_id, lat, lon, cell, source)
+        if moved is Moved.EXACT:  # placed by another request since it was read
+            raise _exact(seizure_id)
+        if moved is Moved.MISSING:
+            raise Problem(404, f"no seizure {seizure_id!r}", slug="not-found")
+        note.summary = f"seizure {seizure_id} placed at {lat:.5f}, {lon:.5f} ({source})"
+        return _json(_visible_seizure(services, seizure_id, sectors))
+
     @router.get("/photos/{photo_id}", summary="A photo (JPEG, PNG or WebP, without metadata)")
     def photo(request: Request, photo_id: int, sectors: ScopeDep) -> FileResponse:
         services = get_services(request)
@@ -195,6 +262,25 @@ def _visible_seizure(services: Services, seizure_id: str, sectors: Sectors) -> d
         raise Problem(404, f"no seizure {seizure_id!r}", slug="not-found")
     lon, lat = feature["geometry"]["coordinates"]
     return {**feature["properties"], "lat": lat, "lon": lon}
+
+
+def _new_position(
+    services: Services, seizure_id: str, body: NewPosition
+) -> tuple[float, float, PositionSource]:
+    """The body's coordinates and source; a photo's from its stored EXIF position (else 422)."""
+    if body.photo_id is None:
+        assert body.lat is not None and body.lon is not None and body.source is not None
+        return body.lat, body.lon, body.source
+    photo = PhotoStore(services.workspace).get(body.photo_id)
+    if photo is None or photo.seizure_id != seizure_id:
+        raise _field_problem(422, "photo_id", f"expected a photo of seizure {seizure_id!r}")
+    if photo.exif_lat is None or photo.exif_lon is None:
+        raise _field_problem(422, "photo_id", "expected a photo with a GPS position in its EXIF")
+    return photo.exif_lat, photo.exif_lon, PositionSource.PHOTO_EXIF
+
+
+def _exact(seizure_id: str) -> Problem:
+    return Problem(409, f"seizure {seizure_id!r} has an exact position already", slug="conflict")
 
 
 def _visible_photo(services: Services, photo_id: int, sectors: Sectors) -> StoredPhoto:

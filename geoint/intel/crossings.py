@@ -69,12 +69,12 @@ def locate_seizures(workspace: Workspace, index: RegionIndex, radius_m: float) -
 
 class SeizureLocator:
     """Locates new seizures before a query that needs their crossing: once per table version
-    (seizures are only ever added by batches), one caller at a time."""
+    (a batch adds seizures, a placing moves one), one caller at a time."""
 
     def __init__(self, index: RegionIndex, radius_m: float) -> None:
         self._index = index
         self._radius_m = radius_m
-        self._seen: tuple[int, int | None] | None = None
+        self._seen: tuple[int, int | None, int] | None = None
         self._lock = threading.Lock()
 
     def update(self, workspace: Workspace) -> None:

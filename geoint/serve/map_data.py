@@ -167,7 +167,7 @@ def map_data_version(workspace: Workspace, alerts: AlertStore, vehicle: str | No
     """A value that changes whenever something `map_data` reads from `workspace` changes.
 
     The cell tables and the events file by modification time and size (None when missing), the
-    alerts by their latest change, the seizures by count and latest batch (their photos by
+    alerts by their latest change, the seizures by count, latest batch and updates (photos by
     count and latest id), the partner records by count and the latest committed ingest (the
     latest ping chooses the day; a track reads the pings).
     """

@@ -108,6 +108,8 @@ seizures = sa.Table(
     sa.Column("batch", sa.Integer, sa.ForeignKey("ingest_ledger.batch"), nullable=False),
     sa.Column("vehicle_type", sa.String(32)),
     sa.Column("client_id", sa.String(128)),  # a client's idempotency key (docs/field.md)
+    # where coordinates given after entry came from (geoint.store.positions; docs/field.md)
+    sa.Column("position_source", sa.String(16)),
 )
 # one seizure per client id, whatever the resends and races: the database says so, not a read
 SEIZURE_CLIENT_ID_INDEX = sa.Index("ux_seizures_client_id", seizures.c.client_id, unique=True)

@@ -870,12 +870,15 @@ class Workspace:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one()
 
-    def table_version(self, kind: str) -> tuple[int, int | None]:
-        """Row count and last batch of a record table: they change when a batch adds rows."""
+    def table_version(self, kind: str) -> tuple[int, int | None, int]:
+        """Row count, last batch and update counter of a record table: they change when a batch
+        adds rows or a row is changed in place (``geoint.store.positions``)."""
         table = RECORD_TABLES[kind]
+        updates = sa.select(counters.c.value).where(counters.c.name == update_counter(kind))
+        query = sa.select(sa.func.count(), sa.func.max(table.c.batch), updates.scalar_subquery())
         with self.engine.connect() as conn:
-            count, last = conn.execute(sa.select(sa.func.count(), sa.func.max(table.c.batch))).one()
-        return count, last
+            count, last, updated = conn.execute(query).one()
+        return count, last, updated or 0
 
     def quarantined_reasons(self, batch: int) -> dict[str, int]:
         """Return how many rows of a batch were quarantined, by reason."""
@@ -930,6 +933,11 @@ def reserve(
         insert_missing(conn, counters, {"name": name, "value": start()})
         bumped = conn.execute(bump).scalar_one()
     return bumped - count
+
+
+def update_counter(kind: str) -> str:
+    """The counter bumped when a row of the record table `kind` is changed in place."""
+    return f"{kind}_updates"
 
 
 def insert_missing(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> None:

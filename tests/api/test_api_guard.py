@@ -101,6 +101,7 @@ def test_every_state_change_with_the_session_refuses_other_origins(signed_in):
     routes = _unsafe_routes(signed_in)
     assert ("POST", "/api/v1/alerts/1/ack") in routes and len(routes) >= 12
     assert ("POST", "/api/v1/seizures/S-1/photos") in routes
+    assert ("POST", "/api/v1/seizures/S-1/position") in routes
     for method, path in routes:
         if path == "/login":
             continue
