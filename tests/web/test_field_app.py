@@ -215,7 +215,7 @@ def test_a_flaky_network_and_a_resend_still_store_once(browser, served):
     assert stored(served, marker) == (1, 1)
 
 
-def test_a_photo_gps_position_is_offered_for_a_record_given_by_place(browser, served):
+def test_a_photo_gps_position_is_offered_and_taken_for_a_record_given_by_place(browser, served):
     marker = f"by place {uuid.uuid4()}"
     image = Image.new("RGB", (80, 60), "teal")
     exif = Image.Exif()
@@ -225,24 +225,46 @@ def test_a_photo_gps_position_is_offered_for_a_record_given_by_place(browser, se
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", exif=exif)
     photo = {"name": "gps.jpg", "mimeType": "image/jpeg", "buffer": buffer.getvalue()}
-    with phone(browser, served, "unit") as (page, _context):
+    with phone(browser, served, "unit") as (page, context):
         fill_seizure(page, where="Porto-Novo", commodity="fuel", description=marker)
         page.set_input_files("#f-photos", photo)
         page.click("#save")
         page.click("#tab-queue")
-        page.locator("#queue .photo.sent").filter(
+        sent = page.locator("#queue .photo.sent").filter(
             has_text="its GPS position: 6.50000, 2.60000"
-        ).wait_for(timeout=WAIT_MS)
-    assert stored(served, marker) == (1, 1)
+        )
+        sent.wait_for(timeout=WAIT_MS)
+        assert stored(served, marker) == (1, 1)
+        assert _seizure(served, marker)["position_precision"] == "place"  # never on its own
+        # the officer's tap is queued like a record: offline now, sent when back online
+        context.set_offline(True)
+        sent.get_by_role("button", name="Use the photo's position").click()
+        sent.filter(has_text="position queued").wait_for(timeout=WAIT_MS)
+        assert _seizure(served, marker)["position_precision"] == "place"
+        context.set_offline(False)
+        sent.filter(has_text="the record now has this position").wait_for(timeout=WAIT_MS)
+        assert sent.get_by_role("button").count() == 0
+    seizure = _seizure(served, marker)
+    assert (seizure["lat"], seizure["lon"]) == (pytest.approx(6.5), pytest.approx(2.6))
+    assert (seizure["position_precision"], seizure["position_source"]) == ("exact", "photo_exif")
     store = Workspace(served["ws"])
     try:
-        [seizure] = store.read_table("seizures").filter(pl.col("description") == marker).to_dicts()
         [kept] = PhotoStore(store).of_seizures([seizure["seizure_id"]])[seizure["seizure_id"]]
         path = next((served["ws"] / "photos").rglob(f"{kept.sha256}.jpg"))
     finally:
         store.engine.dispose()
-    assert seizure["position_precision"] == "place"  # the server never moves it on its own
     assert not Image.open(path).getexif().get_ifd(ExifTags.IFD.GPSInfo)
+
+
+def _seizure(served: dict[str, Any], description: str) -> dict[str, Any]:
+    """The stored seizure with this description."""
+    store = Workspace(served["ws"])
+    try:
+        frame = store.read_table("seizures")
+    finally:
+        store.engine.dispose()
+    [seizure] = frame.filter(pl.col("description") == description).to_dicts()
+    return seizure
 
 
 def test_the_position_comes_from_the_gps_or_a_tap_on_the_offline_map(browser, served):

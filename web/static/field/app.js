@@ -378,6 +378,10 @@ async function sendAll() {
           retryLater();
           return;
         }
+        if (photo.placing === "queued" && !(await sendPlacing(item, photo))) {
+          retryLater();
+          return;
+        }
       }
     }
   }
@@ -456,7 +460,9 @@ async function sendPhoto(item, photo) {
   if (response.ok) {
     photo.status = "sent";
     // the photo's GPS position, offered when the record gave a place, not coordinates
-    const offered = (await response.json()).exif_position;
+    const answer = await response.json();
+    const offered = answer.exif_position;
+    photo.serverId = answer.id;
     photo.offer = offered ? offered.lat.toFixed(5) + ", " + offered.lon.toFixed(5) : "";
   } else {
     let detail = String(response.status);
@@ -467,6 +473,42 @@ async function sendPhoto(item, photo) {
   await queue.put("photos", photo);
   await renderQueue();
   return true;
+}
+
+/** Give the record the position of its sent photo (queued like the rest: the tap may come
+    offline); false when it must be tried again later. */
+async function sendPlacing(item, photo) {
+  let response;
+  try {
+    response = await fetch(API + "/seizures/" + encodeURIComponent(item.seizure_id) + "/position",
+                           {method: "POST", headers: JSON_HEADERS,
+                            body: JSON.stringify({photo_id: photo.serverId})});
+  } catch (error) {
+    return false;
+  }
+  if (response.status === 401 || response.status >= 500 || response.status === 429) {
+    return false;
+  }
+  if (response.ok) {
+    photo.placing = "placed";
+    photo.error = "";
+  } else {
+    let detail = String(response.status);
+    try { detail = (await response.json()).detail || detail; } catch (error) { /* no body */ }
+    photo.placing = "refused";
+    photo.error = detail;
+  }
+  await queue.put("photos", photo);
+  await renderQueue();
+  return true;
+}
+
+/** Queue the use of a photo's GPS position for its record, and send it when online. */
+async function usePhotoPosition(photo) {
+  photo.placing = "queued";
+  await queue.put("photos", photo);
+  await renderQueue();
+  flush();
 }
 
 // ------------------------------------------------------------------------ my queue
@@ -508,8 +550,17 @@ async function renderQueue() {
       own.forEach((p) => {
         const text = {queued: T.photoQueued, sent: T.photoSent, refused: T.photoRefused};
         const offer = p.offer ? format(T.photoPosition, {position: p.offer}) : "";
-        list.append(el("li", "photo " + p.status, [p.name, text[p.status], p.error, offer]
-          .filter(Boolean).join(" · ")));
+        const placing = {queued: T.positionQueued, placed: T.positionUsed,
+                         refused: T.positionRefused}[p.placing];
+        const line = el("li", "photo " + p.status, [p.name, text[p.status], offer, placing,
+                                                    p.error].filter(Boolean).join(" · "));
+        if (p.offer && !p.placing && p.serverId) {
+          const use = el("button", "secondary small use-position", T.usePosition);
+          use.type = "button";
+          use.addEventListener("click", () => usePhotoPosition(p));
+          line.append(" ", use);
+        }
+        list.append(line);
       });
       card.append(list);
     }
