@@ -25,10 +25,11 @@ from geoint.store.tables import (
     group_shares,
     user_groups,
 )
-from geoint.store.workspace import Workspace
+from geoint.store.workspace import Workspace, reserve
 from geoint.times import as_utc, utc_now_or
 
 SHARE_KINDS = ("alert", "seizure", "operation")
+_SHARE_COUNTER = "group_share_seq"  # the shares' numbers (`_share_number`)
 
 
 class GroupError(GeointError, ValueError):
@@ -180,7 +181,8 @@ class GroupStore:
             "item": orjson.dumps(item, default=str).decode(),
         }
         with self.engine.begin() as conn:
-            seq = conn.execute(group_shares.insert().values(**values)).inserted_primary_key[0]
+            seq = _share_number(conn)
+            conn.execute(group_shares.insert().values(seq=seq, **values))
         return _share({"seq": seq, **values})
 
     def items(
@@ -229,6 +231,17 @@ class GroupStore:
         )
         with self.engine.connect() as conn:
             return [_share(dict(row)) for row in conn.execute(query).mappings()]
+
+
+def _share_number(conn: sa.Connection) -> int:
+    """The next share's number, in the order sharing transactions commit.
+
+    An autoincrement key is drawn at insert: on PostgreSQL a share holding a lower number could
+    commit after a higher one was streamed, and a member resuming "after S" would never see it.
+    The counter's row stays locked until this transaction ends (as for alert changes).
+    """
+    start = sa.select(sa.func.coalesce(sa.func.max(group_shares.c.seq), 0) + 1)
+    return reserve(conn, _SHARE_COUNTER, 1, start=lambda: conn.execute(start).scalar_one())
 
 
 def _share(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The operational database on SQLite and on PostgreSQL: drivers, reachability, times read
-back, counters under concurrent writers, and alert changes numbered in commit order."""
+back, counters under concurrent writers, and alert changes and group shares numbered in commit
+order."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ from geoint.alerts.store import AlertNotFoundError, AlertQuery, AlertStore
 from geoint.errors import DatabaseUnavailableError
 from geoint.intel.query import SeizureFilter, count_seizures
 from geoint.pipeline.ingest import ingest_records
+from geoint.store.groups import GroupStore
 from geoint.store.keys import KeyStore
 from geoint.store.workspace import Workspace, reserve
 from geoint.testing.builders import write_csv
@@ -154,6 +157,60 @@ def test_alert_changes_are_numbered_in_commit_order_under_concurrent_writers(wor
         )
     assert len(stored) == 2 * len(ids)
     assert seen == stored  # every change, once, in order
+
+
+def test_group_shares_are_numbered_in_commit_order_under_concurrent_sharers(workspace):
+    """A member polling "after S" sees every share exactly once, in order, even when a sharer
+    that drew its number first commits last (each commit waits 0 to 30 ms, at random)."""
+    keys = KeyStore(workspace)
+    reader_key, *sharers = [keys.create("analyst")[0].id for _ in range(5)]
+    groups = GroupStore(workspace)
+    group_ids = [groups.create(name).id for name in ("north", "south")]
+    for group_id in group_ids:
+        for key_id in (reader_key, *sharers):
+            groups.add_member(group_id, key_id)
+    reader, done = GroupStore(workspace), threading.Event()
+    seen: list[int] = []
+
+    def read() -> None:
+        last = reader.last_seq()
+        while True:
+            finished = done.is_set()
+            for share in reader.shares_since(last, reader_key, 500):
+                seen.append(share["seq"])
+                last = share["seq"]
+            if finished:
+                return
+
+    def write(sharer: str) -> None:
+        store = open_workspace(workspace.root)
+        delays = random.Random(sharer)
+        sa.event.listen(store.engine, "commit", lambda _conn: time.sleep(delays.uniform(0, 0.03)))
+        try:
+            mine = GroupStore(store)
+            for i in range(12):
+                mine.share(group_ids[i % 2], sharer, "seizure", f"S-{sharer}-{i}", {"i": i}, "")
+        finally:
+            store.close()
+
+    start = reader.last_seq()
+    streaming = threading.Thread(target=read)
+    streaming.start()
+    writers = [threading.Thread(target=write, args=(sharer,)) for sharer in sharers]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    done.set()
+    streaming.join()
+    with workspace.engine.connect() as conn:
+        stored = list(
+            conn.execute(
+                sa.text("SELECT seq FROM group_shares WHERE seq > :s ORDER BY seq"), {"s": start}
+            ).scalars()
+        )
+    assert len(stored) == 12 * len(sharers)
+    assert seen == stored  # every share, once, in order
 
 
 def test_ids_beyond_the_columns_and_nul_characters_match_nothing(workspace, settings):
