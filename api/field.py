@@ -33,6 +33,7 @@ from geoint.schema import MAX_ID_CHARS, PositionPrecision
 from geoint.store.keys import ApiKey
 from geoint.store.photos import PhotoStore, StoredPhoto, photo_path, thumbnail_path
 from geoint.store.positions import Moved, PositionSource, place_seizure
+from geoint.store.tables import MAX_INTEGER
 from geoint.vocabularies import all_labelled
 from geoint.web.i18n import negotiate
 
@@ -49,7 +50,9 @@ class NewPosition(BaseModel):
     source (``device`` or ``map``; ``photo_exif`` only through ``photo_id``)."""
 
     model_config = ConfigDict(extra="forbid")
-    photo_id: int | None = Field(None, ge=1, description="a photo of this seizure with EXIF GPS")
+    photo_id: int | None = Field(
+        None, ge=1, le=MAX_INTEGER, description="a photo of this seizure with EXIF GPS"
+    )
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
     source: PositionSource | None = None
