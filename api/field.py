@@ -43,6 +43,7 @@ MAX_PLACE_LIMIT = 100
 IMMUTABLE = "private, max-age=31536000, immutable"  # content-addressed, behind auth
 LIBRARY_FILTERS = ("concealment", "commodity", "transport_mode", "vehicle_type")
 SeizureId = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS, description="seizure id")]
+PhotoId = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="photo id")]
 
 
 class NewPosition(BaseModel):
@@ -194,14 +195,14 @@ def field_router(service: ServiceSettings) -> APIRouter:
         return _json(_visible_seizure(services, seizure_id, sectors))
 
     @router.get("/photos/{photo_id}", summary="A photo (JPEG, PNG or WebP, without metadata)")
-    def photo(request: Request, photo_id: int, sectors: ScopeDep) -> FileResponse:
+    def photo(request: Request, photo_id: PhotoId, sectors: ScopeDep) -> FileResponse:
         services = get_services(request)
         found = _visible_photo(services, photo_id, sectors)
         path = photo_path(services.workspace.root, found.sha256, found.media_type)
         return _file(path, found.media_type, found.sha256)
 
     @router.get("/photos/{photo_id}/thumbnail", summary="A photo's thumbnail (JPEG)")
-    def thumbnail(request: Request, photo_id: int, sectors: ScopeDep) -> FileResponse:
+    def thumbnail(request: Request, photo_id: PhotoId, sectors: ScopeDep) -> FileResponse:
         services = get_services(request)
         found = _visible_photo(services, photo_id, sectors)
         path = thumbnail_path(services.workspace.root, found.sha256)
