@@ -310,14 +310,14 @@ class AlertStore:
                     .values(status="dismissed", version=version + 1, updated_at=now)
                 )
                 if result.rowcount == 1:
-                    conn.execute(
-                        alert_changes.insert().values(
-                            **_change_row(
-                                alert_id, version + 1, now, actor or SYSTEM_ACTOR,
-                                "withdrawn", "dismissed", note,
-                            )
+                    changes = [
+                        _change_row(
+                            alert_id, version + 1, now, actor or SYSTEM_ACTOR,
+                            "withdrawn", "dismissed", note,
                         )
-                    )  # fmt: skip
+                    ]  # fmt: skip
+                    _number_changes(conn, changes)
+                    conn.execute(alert_changes.insert(), changes)
                     withdrawn += 1
         return withdrawn
 

@@ -20,7 +20,7 @@ from geoint.store.workspace import Workspace
 
 SEIZURES = (
     "seizure_id,date,lat,lon,commodity,transport_mode,concealment\n"
-    "S-1,2026-09-14,6.5,2.6,fuel,truck,jerrycans\n"
+    "S-1,2026-09-14,6.5,2.6,fuel,truck,fuel tank\n"
     "S-2,2026-09-15,6.5,2.6,tobacco,motorcycle,\n"
     "S-3,not a date,6.5,2.6,fuel,truck,\n"
 )
