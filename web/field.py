@@ -73,7 +73,7 @@ def inbox_entries(alerts: Sequence[Mapping[str, Any]], lang: str) -> list[dict[s
         entries.append(
             {
                 "id": alert["id"],
-                "title": alert["title"],
+                "title": _(alert["title"]),
                 "kind": _(event["event_type"].replace("_", " ")) if event else alert["rule"],
                 "reason": reason or alert["explanation"],
                 "status": alert["status"],

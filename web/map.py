@@ -114,6 +114,17 @@ FILTER_LABELS = {
     "origin": N_("origin administration"),
 }
 # Data values shown translated (`_(value)`): marked here for extraction.
+# The shipped alert rules' titles (geoint/alerts/rules.toml), translated where shown; a
+# region's own rule titles are shown as written.
+RULE_TITLES = (
+    N_("Unofficial border crossing"), N_("Crossing at a closed official crossing"),
+    N_("Border crossed while not reporting"), N_("Two vehicles met near the border"),
+    N_("Loitering or driving off-road near the border"),
+    N_("Watch-listed vehicle near the border"), N_("Repeated border crossings"),
+    N_("Transit declaration breached"), N_("Tracking integrity problem near the border"),
+    N_("New or intensifying hot spot"), N_("High-risk cell"),
+    N_("High-risk transit declaration started"),
+)  # fmt: skip
 VOCABULARY = (
     N_("Extreme"), N_("Severe"), N_("Moderate"), N_("Minor"),
     N_("new"), N_("acknowledged"), N_("resolved"), N_("dismissed"),
@@ -965,7 +976,7 @@ def _alert_card(
         foot += f'<button type="button" class="geoint-ack" data-alert="{int(alert["id"])}">'
         foot += f"{_escape(ack)}</button>"
     word = _("Alert")
-    title = f"{word} {alert['id']}: {alert['title']}"
+    title = f"{word} {alert['id']}: {_(alert['title'])}"
     return _card(title, fields, foot, tz)
 
 

@@ -72,3 +72,20 @@ def test_placeholders_survive_translation():
 )
 def test_the_language_is_negotiated(query, header, expected):
     assert negotiate(query, header) == expected
+
+
+def test_every_shipped_alert_rule_title_is_translated_where_shown():
+    from geoint.alerts.rules import load_rules
+    from geoint.web.field import inbox_entries
+    from geoint.web.map import RULE_TITLES
+
+    titles = {rule.title for rule in load_rules()}
+    assert titles == set(RULE_TITLES)  # a new rule's title must join the catalogue
+    alert = {
+        "id": 1, "title": "Watch-listed vehicle near the border", "rule": "watchlist",
+        "explanation": "", "status": "new", "severity": "Extreme", "event_time": None,
+        "last_seen": None, "lat": 0.0, "lon": 0.0, "sector": "S", "vehicles": ["V"],
+        "version": 1,
+    }  # fmt: skip
+    assert inbox_entries([alert], "fr")[0]["title"] == "Véhicule signalé près de la frontière"
+    assert inbox_entries([alert], "en")[0]["title"] == alert["title"]
