@@ -473,6 +473,8 @@ def bench_scale(
 
     if engine not in ("local", "dask"):
         raise GeointError(f"--engine: expected local or dask, got {engine!r}")
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="geoint-bench-scale-", dir=directory) as tmp:
         region = build_sample_region(Path(tmp) / "region")
         add_synthetic_layers(region, seed=0)
