@@ -24,7 +24,7 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _pairwise(lat1, lon1, lat2, lon2):  # pragma: no cover - compiled
     out = np.empty(lat1.shape[0])
     for k in numba.prange(lat1.shape[0]):

@@ -278,6 +278,12 @@ class AnalysisSettings(BaseModel):
     partitions: int | None = Field(
         None, ge=1, description="a fixed number of vehicle partitions instead (null: from the data)"
     )
+    threads: int = Field(
+        2,
+        ge=1,
+        description="partitions the local engine analyses at once, one thread each (polars, "
+        "shapely and the numba kernels release the interpreter lock); memory grows with it",
+    )
 
 
 class PatrolSettings(BaseModel):

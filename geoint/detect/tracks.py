@@ -153,7 +153,7 @@ def _kmh(t1: int, lat1: float, lon1: float, t2: int, lat2: float, lon2: float) -
     return np.inf if metres > 0 else 0.0
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _spike_kernel(vehicle, ts, lat, lon, max_kmh):
     n = ts.shape[0]
     out = np.zeros(n, dtype=np.bool_)
@@ -170,7 +170,7 @@ def _spike_kernel(vehicle, ts, lat, lon, max_kmh):
     return out
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _segment_kernel(vehicle, ts, lat, lon):
     n = ts.shape[0]
     dt = np.full(n, np.nan)
@@ -219,7 +219,7 @@ def _fits(p, i, j, lat, lon, outlier, bbox, diameter, accept):
     return fits
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _stop_kernel(bounds, ts, lat, lon, diameter, min_us, outlier_run, outlier_share):
     """Return, per row, the last row of the stop that starts there (-1 where none starts),
     and which rows are outliers of their stop.
@@ -478,7 +478,7 @@ def apart_at_common_times(
     )
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _apart_kernel(a_lo, a_hi, b_lo, b_hi, ts, lat, lon, stray):
     """Median, over the fixes (strays left out) of either run inside the two runs' overlap,
     of the distance between that fix and the other run's position interpolated to its time."""
@@ -526,7 +526,7 @@ def _trip_bounds(trip: np.ndarray) -> np.ndarray:
     return np.r_[bounds, n].astype(np.int64)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _stationary_kernel(bounds, ts, lat, lon, moving_kmh, stray_run):
     """Return, per row, the last row of the stationary run that starts there (-1 where none
     starts), and which rows are stray fixes skipped by a run.

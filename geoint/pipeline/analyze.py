@@ -4,7 +4,9 @@ store → cell analytics → alerts, then catch up with batches stored meanwhile
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -80,7 +82,8 @@ def analyze(
     lap("plan")
     step(progress, f"tracks and events of {len(tasks)} vehicle partition(s)")
     with VehicleDayParts(workspace.root) as days:
-        results = engine(tasks) if engine is not None else _local(workspace, tasks)
+        threads = settings.analysis.threads
+        results = engine(tasks) if engine is not None else _local(workspace, tasks, threads)
         combined = combine(results, ground, settings, days.add)
         events = combined.events
         lap("partitions")
@@ -155,12 +158,25 @@ def ping_files_at(workspace: Workspace, url: str | None) -> list[str]:
     return [f"{url.rstrip('/')}/{name}" for name in names]
 
 
-def _local(workspace: Workspace, tasks: list[Task]) -> Iterator[PartitionResult]:
-    """Run the partitions one after the other here."""
-    for task in tasks:
-        with _parts_named(workspace):
-            result = analyze_partition(task)
-        yield result
+def _local(workspace: Workspace, tasks: list[Task], threads: int) -> Iterator[PartitionResult]:
+    """Run the partitions here, `threads` at once, yielding their results in task order.
+
+    At most `threads` partitions are started ahead of the one being yielded, so memory holds
+    that many partitions' pings, never all of them.
+    """
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        running: deque[Future[PartitionResult]] = deque()
+        for task in tasks:
+            running.append(pool.submit(analyze_partition, task))
+            if len(running) >= threads:
+                yield _result(workspace, running.popleft())
+        while running:
+            yield _result(workspace, running.popleft())
+
+
+def _result(workspace: Workspace, future: Future[PartitionResult]) -> PartitionResult:
+    with _parts_named(workspace):
+        return future.result()
 
 
 @contextmanager

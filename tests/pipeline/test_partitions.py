@@ -42,9 +42,11 @@ def france_spain(tmp_path_factory):
     return region, ingested(region, folder / "scenario", folder / "ws")
 
 
-def _analysed(region: Region, stored: Path, copy: Path, partitions: int) -> dict[str, pl.DataFrame]:
+def _analysed(
+    region: Region, stored: Path, copy: Path, partitions: int, threads: int = 2
+) -> dict[str, pl.DataFrame]:
     shutil.copytree(stored, copy)
-    settings = GeointSettings(workspace=copy)
+    settings = GeointSettings(workspace=copy, analysis={"threads": threads})
     report = analyze(Workspace(copy), RegionIndex(region), settings, partitions=partitions)
     assert report["partitions"] == partitions
     return stored_outputs(copy)
@@ -74,8 +76,9 @@ def test_partitions_store_the_same_events_and_cell_tables(scenario, request, tmp
     assert expected["events"].height > 50
     assert expected["events"]["event_type"].n_unique() >= 8
 
-    for count in (1, 3, 7):
-        got = _analysed(region, stored, tmp_path / f"p{count}", count)
+    # partitions analysed one at a time, two and three at once: results in the same order
+    for count, threads in ((1, 1), (3, 2), (7, 3)):
+        got = _analysed(region, stored, tmp_path / f"p{count}", count, threads)
         assert_same_outputs(got, expected)
 
 
