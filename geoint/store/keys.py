@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from geoint.errors import GeointError
 from geoint.store.tables import KEY_TABLES, api_keys, audit_log, sessions
-from geoint.store.workspace import Workspace
+from geoint.store.workspace import Workspace, reserve
 from geoint.times import as_utc, utc_now_or
 
 ROLES = ("admin", "analyst", "unit", "feeder")
@@ -58,6 +58,9 @@ class ApiKey:
         }
 
 
+KEY_EPOCH = "key_epoch"  # advanced by every revocation and sign-out (`KeyStore.recall`)
+
+
 class KeyStore:
     """Keys, sessions and the audit log of one workspace."""
 
@@ -65,20 +68,21 @@ class KeyStore:
 
     def __init__(self, workspace: Workspace) -> None:
         self.engine = workspace.engine
-        self._data_version = workspace.data_version
-        # sha256 of a proven credential -> (data version when proven, key, session expiry)
+        self._workspace = workspace
+        # sha256 of a proven credential -> (key epoch when proven, key, session expiry)
         self._proven: dict[str, tuple[int, ApiKey, datetime | None]] = {}
         self._proven_lock = threading.Lock()
         workspace.ensure_tables(KEY_TABLES)
 
     # ----------------------------------------------------- proven credentials
     def recall(self, credential: str, session: bool = False) -> ApiKey | None:
-        """The key an API key text (or a session token) proved before, without a query, if
-        nothing has been committed to the database since; else None (ask `authenticate` or
-        `session_key`). Any commit, a revocation or sign-out included, forgets every proof,
-        so a revoked key is refused at once, whichever process revoked it.
+        """The key an API key text (or a session token) proved before, without a query, if no
+        key was revoked and no session ended since; else None (ask `authenticate` or
+        `session_key`). A revocation or a sign-out, in any process, advances the key epoch (a
+        counter written in the same transaction) and so forgets every proof: a revoked key is
+        refused at once. Other commits (ingest, alerts) leave the proofs valid.
         """
-        version = self._data_version()
+        version = self._key_epoch()
         if version is None:
             return None
         with self._proven_lock:
@@ -87,6 +91,9 @@ class KeyStore:
             return None
         _, key, expires = found
         return key if expires is None or expires > datetime.now(UTC) else None
+
+    def _key_epoch(self) -> int | None:
+        return self._workspace.watched_counter(KEY_EPOCH)
 
     def _remember(
         self,
@@ -159,6 +166,7 @@ class KeyStore:
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=utc_now_or(now))
             )
+            reserve(conn, KEY_EPOCH, 1)  # every process forgets the keys it proved
             row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings()
             found = row.first()
         if found is None:
@@ -172,7 +180,7 @@ class KeyStore:
         if prefix != KEY_PREFIX or not key_id or not secret:
             return None
         query = sa.select(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-        version = self._data_version()  # before reading: a commit meanwhile voids the proof
+        version = self._key_epoch()  # before reading: a revocation meanwhile voids the proof
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         if row is None or not hmac.compare_digest(row["digest"], _digest(row["salt"], secret)):
@@ -206,7 +214,7 @@ class KeyStore:
                 api_keys.c.revoked_at.is_(None),
             )
         )
-        version = self._data_version()
+        version = self._key_epoch()
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         if row is None:
@@ -219,6 +227,7 @@ class KeyStore:
         """End a session (nothing happens for an unknown token)."""
         with self.engine.begin() as conn:
             conn.execute(sessions.delete().where(sessions.c.digest == _sha256(token)))
+            reserve(conn, KEY_EPOCH, 1)
 
     # ------------------------------------------------------------------ audit
     def record(

@@ -182,13 +182,26 @@ class Workspace:
         SQLite's ``PRAGMA data_version`` on a connection of its own that never writes: a few
         microseconds, so read-mostly caches (keys, alert pages) can check it on every request.
         """
+        return self._watched("PRAGMA data_version")
+
+    def watched_counter(self, name: str) -> int | None:
+        """The value of the counter `name` (0 before its first `reserve`), read like
+        `data_version`: a few microseconds; None when the database is not an SQLite file.
+
+        Unlike `data_version`, it changes only when a writer reserves from that counter, so a
+        cache keyed on it survives the commits of ingest (keys: `geoint.store.keys`).
+        """
+        return self._watched("SELECT coalesce(max(value), 0) FROM counters WHERE name = ?", name)
+
+    def _watched(self, query: str, *parameters: object) -> int | None:
+        """One integer read on a connection of its own that never writes (SQLite files only)."""
         database = self.engine.url.database
         if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
             return None
         with self._watch_lock:
             if self._watch is None:
                 self._watch = sqlite3.connect(database, check_same_thread=False)
-            return self._watch.execute("PRAGMA data_version").fetchone()[0]
+            return self._watch.execute(query, parameters).fetchone()[0]
 
     def close(self) -> None:
         """Close the database connections (the workspace can be opened again)."""

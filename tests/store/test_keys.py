@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from support.api import build_region
+from support.partitions import SAMPLE
 from support.workspaces import open_workspace
 
+from geoint.pipeline.ingest import ingest_pings
+from geoint.settings import GeointSettings
 from geoint.store.keys import KeyRequestError, KeyStore, UnknownKeyError
 from geoint.store.tables import api_keys, sessions
 
@@ -51,12 +54,12 @@ def test_revoked_keys_and_their_sessions_stop_working(keys):
         keys.revoke("nope")
 
 
-def test_proven_credentials_are_recalled_until_anything_is_committed(keys, workspace):
+def test_proven_credentials_are_recalled_until_a_key_or_session_ends(keys, workspace):
     key, text = keys.create("analyst")
     assert keys.recall(text) is None  # never proven
     assert keys.authenticate(text) == key
-    # PostgreSQL has no cheap "anything committed?" number: nothing is recalled and every
-    # request asks the database (a memo could outlive a revocation made by another worker)
+    # PostgreSQL has no counter read cheap enough for every request: nothing is recalled and
+    # every request asks the database (a memo could outlive a revocation by another worker)
     recalled = None if workspace.data_version() is None else key
     assert keys.recall(text) == recalled and keys.recall(text + "x") is None
     assert keys.recall(text, session=True) is None  # a key text is not a session token
@@ -64,8 +67,13 @@ def test_proven_credentials_are_recalled_until_anything_is_committed(keys, works
     assert keys.session_key(token) == key and keys.recall(token, session=True) == recalled
     other = open_workspace(workspace.root)  # another connection, as the CLI in another process
     try:
+        # commits that touch no key (ingest, alerts, another key) keep what was proven
+        ingest_pings(other, SAMPLE / "pings.parquet", GeointSettings(workspace=workspace.root))
+        KeyStore(other).create("feeder")
+        assert keys.recall(text) == recalled and keys.recall(token, session=True) == recalled
         KeyStore(other).close_session(token)
         assert keys.recall(token, session=True) is None and keys.session_key(token) is None
+        assert keys.recall(text) is None  # a sign-out anywhere forgets every proof
         assert keys.authenticate(text) == key and keys.recall(text) == recalled
         KeyStore(other).revoke(key.id)
     finally:
