@@ -97,6 +97,12 @@ class EventSettings(BaseModel):
     unauthorized_stop_min_s: float = Field(30 * 60, gt=0)
     transit_arrival_radius_m: float = Field(1_000, gt=0)
     watchlist_near_border_m: float = Field(20_000, gt=0)
+    watchlist_settle_m: float = Field(
+        150,
+        ge=0,
+        description="a watch-listed vehicle inside the border band stays in it until it "
+        "reports farther than the band plus this (docs/events.md)",
+    )
     identity_conflict_distance_m: float = Field(50_000, gt=0)
     identity_conflict_alternations: int = Field(3, ge=1)
     identity_conflict_window_s: float = Field(3600, gt=0)

@@ -364,7 +364,8 @@ def add_context(frame: pl.DataFrame, ground: Ground, settings: GeointSettings) -
     error = _SCALE * distances_m(lat, lon, clat[index], clon[index]) + _SLACK_M
     slack = (float(error.max()) if len(error) else 0.0) + 1.0
     near_m = settings.tracks.near_border_m
-    reach = max(near_m, settings.events.watchlist_near_border_m) + slack
+    watch_m = settings.events.watchlist_near_border_m + settings.events.watchlist_settle_m
+    reach = max(near_m, watch_m) + slack
     border_cell = ground.distance_to_border_m(clat, clon, max_distance_m=reach)[index]
     near = within_distance(
         border_cell,

@@ -189,7 +189,7 @@ def _clean_events(
     _overdue(active, clean, data_end, tracks.trip_gap_s, events)
     _route_deviations(clean, joined, active, ground, settings, events)
     _off_road(clean, joined & (speed >= tracks.moving_speed_kmh), ground, settings, events)
-    _watchlist_hits(clean, joined, names, watchlist, ground, settings, events)
+    _watchlist_hits(clean, joined, names, watchlist, conflicts, ground, settings, events)
     _rendezvous(clean, trip, ground, settings, events)
 
 
@@ -264,7 +264,31 @@ def _identity_conflicts(raw: _Pings, settings: GeointSettings) -> tuple[np.ndarr
             keep.append((a, b))
     rows = np.array(keep, dtype=np.int64).reshape(-1, 2)
     a, b = rows[:, 0], rows[:, 1]
-    return raw.vehicle[a], raw.t[a], raw.t[b], raw.lat[a], raw.lon[a]
+    # from the clone's first fix (a + 1), where the device of fix a was at that time
+    lat, lon = _between(raw, a, _next_own(raw, a, b, settings), raw.t[a + 1])
+    return raw.vehicle[a], raw.t[a + 1], raw.t[b], lat, lon
+
+
+def _next_own(raw: _Pings, a: np.ndarray, b: np.ndarray, settings: GeointSettings) -> np.ndarray:
+    """Return, per window a..b, its first fix after a within the conflict distance of a."""
+    out = np.empty(len(a), dtype=np.int64)
+    for k, (first, last) in enumerate(zip(a, b, strict=True)):  # one loop step per conflict
+        later = np.arange(first + 1, last + 1)
+        apart = _metres(raw.lat[first], raw.lon[first], raw.lat[later], raw.lon[later])
+        out[k] = later[np.argmax(apart <= settings.events.identity_conflict_distance_m)]
+    return out
+
+
+def _between(
+    pings: _Pings, a: np.ndarray, b: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the lat/lon at times `t`, linear from pings `a` to pings `b`."""
+    span = pings.t[b] - pings.t[a]
+    f = np.where(span > 0, (t - pings.t[a]) / np.where(span > 0, span, 1.0), 0.0)
+    return (
+        pings.lat[a] + f * (pings.lat[b] - pings.lat[a]),
+        pings.lon[a] + f * (pings.lon[b] - pings.lon[a]),
+    )
 
 
 def _plausible(group: _Pings, settings: GeointSettings) -> bool:
@@ -721,8 +745,36 @@ def _off_road(
     ask = near[status == _ASK]
     keep[ask] = _chunked(ground.distance_to_road_m, clean.lat[ask], clean.lon[ask], limit) >= limit
     a, b = _runs(keep, moving)
-    long = clean.t[b] - clean.t[a] >= s.off_road_min_duration_s
+    # The run lasts from where the vehicle got `limit` from a road to where it came back: on
+    # a moving segment from a ping near the border (only its road distance kept it out).
+    is_near = np.zeros(len(clean), dtype=bool)
+    is_near[near] = True
+    into = (a > 0) & moving[np.maximum(a - 1, 0)] & is_near[np.maximum(a - 1, 0)]
+    out = (b + 1 < len(clean)) & moving[np.minimum(b, len(moving) - 1)]
+    out &= is_near[np.minimum(b + 1, len(clean) - 1)]
+    start = _road_reached(clean, a - 1, a, into, ground, limit)
+    end = _road_reached(clean, b + 1, b, out, ground, limit)
+    long = end - start >= s.off_road_min_duration_s
     _add_runs(EventType.OFF_ROAD_NEAR_BORDER, clean, a[long], b[long], events)
+
+
+def _road_reached(
+    clean: _Pings,
+    outside: np.ndarray,
+    inside: np.ndarray,
+    crossed: np.ndarray,
+    ground: Ground,
+    limit_m: float,
+) -> np.ndarray:
+    """Return when each segment `outside` → `inside` reaches `limit_m` from a road, linearly
+    by road distance (the time of `inside` where not `crossed`)."""
+    t = clean.t[inside].copy()
+    o, i = outside[crossed], inside[crossed]
+    d_out = ground.distance_to_road_m(clean.lat[o], clean.lon[o])
+    d_in = ground.distance_to_road_m(clean.lat[i], clean.lon[i])
+    fraction = np.clip((limit_m - d_out) / (d_in - d_out), 0.0, 1.0)
+    t[crossed] = clean.t[o] + fraction * (clean.t[i] - clean.t[o])
+    return t
 
 
 def _watchlist_hits(
@@ -730,12 +782,15 @@ def _watchlist_hits(
     joined: np.ndarray,
     names: pl.Series,
     watchlist: pl.DataFrame | None,
+    conflicts: tuple[np.ndarray, ...],
     ground: Ground,
     settings: GeointSettings,
     events: _Events,
 ) -> None:
     if watchlist is None or not watchlist.height:
         return
+    s = settings.events
+    band = s.watchlist_near_border_m
     known = {name: code for code, name in enumerate(names.to_list())}
     bounds = np.searchsorted(clean.vehicle, np.arange(len(names) + 1))
     listed = np.zeros(len(clean), dtype=bool)
@@ -746,11 +801,27 @@ def _watchlist_hits(
         rows = np.arange(bounds[known[vehicle]], bounds[known[vehicle] + 1])
         listed[rows if until is None else rows[clean.t[rows] < until.timestamp()]] = True
     rows = np.flatnonzero(listed)
-    keep = _within_border(
-        ground, clean.lat, clean.lon, settings.events.watchlist_near_border_m, rows
+    conflicted = np.zeros(len(clean), dtype=bool)
+    for v, a, b in zip(*conflicts[:3], strict=True):  # one step per identity conflict
+        conflicted |= (clean.vehicle == v) & (clean.t >= a) & (clean.t <= b)
+    clear = listed & ~conflicted
+    inside = clear & _within_border(ground, clean.lat, clean.lon, band, rows)
+    out = ~listed | clear & ~_within_border(
+        ground, clean.lat, clean.lon, band + s.watchlist_settle_m, rows
     )
-    a, b = _runs(keep & listed, joined)
-    _add_runs(EventType.WATCHLIST_HIT, clean, a, b, events)
+    # a fix's state is that of the latest fix deciding it (inside, out, or a trip's first)
+    opens = np.r_[True, ~joined]
+    decider = np.maximum.accumulate(np.where(inside | out | opens, np.arange(len(clean)), 0))
+    a, b = _runs(inside[decider] & listed, joined)
+    entered = (a > 0) & ~opens[a] & clear[np.maximum(a - 1, 0)]
+    start, lat, lon = clean.t[a].copy(), clean.lat[a].copy(), clean.lon[a].copy()
+    e, before = a[entered], a[entered] - 1
+    d_before = ground.distance_to_border_m(clean.lat[before], clean.lon[before])
+    d_first = ground.distance_to_border_m(clean.lat[e], clean.lon[e])
+    f = np.clip((d_before - band) / (d_before - d_first), 0.0, 1.0)
+    start[entered] = clean.t[before] + f * (clean.t[e] - clean.t[before])
+    lat[entered], lon[entered] = _between(clean, before, e, start[entered])
+    events.add(EventType.WATCHLIST_HIT, clean.vehicle[a], start, clean.t[b], lat, lon)
 
 
 # ---------------------------------------------------------------------------- rendezvous

@@ -141,9 +141,11 @@ def reference_events(
         stops = [s for trip in track.trips for s in _stops(trip, settings)]
         events += _loiter_events(stops, ground, settings)
         events += _unauthorized_stop_events(stops, decls.get(vehicle, []), ground, settings)
-        events += _off_road_events(track, settings)
+        events += _off_road_events(track, ground, settings)
         events += _route_deviation_events(track, decls.get(vehicle, []), ground, settings)
-        events += _watchlist_events(track, _expiries(watchlist, vehicle), settings)
+        events += _watchlist_events(
+            track, _expiries(watchlist, vehicle), conflicted[vehicle], ground, settings
+        )
         events += _shuttle_events(crossings[vehicle], settings)
         conflicts = conflicted[vehicle]
         events += conflicts
@@ -451,18 +453,41 @@ def _run_event(kind: EventType, run: Sequence[_Ping], detail: dict) -> _Event:
     )  # fmt: skip
 
 
-def _off_road_events(track: _Track, settings: GeointSettings) -> list[_Event]:
+def _off_road_events(track: _Track, ground: Ground, settings: GeointSettings) -> list[_Event]:
     s, t = settings.events, settings.tracks
+    limit = s.off_road_distance_m
+
+    def moving(a: _Ping, b: _Ping) -> bool:
+        return _speed_kmh(a, b) >= t.moving_speed_kmh
+
+    def crossed(outside: _Ping | None, inside: _Ping) -> datetime:
+        """When the vehicle reached `limit` from a road between `outside` and `inside`."""
+        if outside is None or outside.border_m > t.near_border_m:
+            return inside.ts
+        if not moving(*sorted((outside, inside), key=lambda p: p.ts)):
+            return inside.ts
+        (d_out, d_in) = ground.distance_to_road_m(
+            np.array([outside.lat, inside.lat]), np.array([outside.lon, inside.lon])
+        )
+        fraction = min(max((limit - d_out) / (d_in - d_out), 0.0), 1.0)
+        micros = round(fraction * (inside.ts - outside.ts) / timedelta(microseconds=1))
+        return outside.ts + timedelta(microseconds=micros)
+
     events = []
     for trip in track.trips:
+        position = {p.ping_id: k for k, p in enumerate(trip)}
         runs = _runs(
             trip,
-            keep=lambda p: p.road_m >= s.off_road_distance_m and p.border_m <= t.near_border_m,
-            joins=lambda a, b: _speed_kmh(a, b) >= t.moving_speed_kmh,
+            keep=lambda p: p.road_m >= limit and p.border_m <= t.near_border_m,
+            joins=moving,
         )
         for run in runs:
-            if _seconds(run[0], run[-1]) >= s.off_road_min_duration_s:
-                detail = {"duration_s": _seconds(run[0], run[-1])}
+            k, m = position[run[0].ping_id], position[run[-1].ping_id]
+            start = crossed(trip[k - 1] if k > 0 else None, run[0])
+            end = crossed(trip[m + 1] if m + 1 < len(trip) else None, run[-1])
+            duration = (end - start).total_seconds()
+            if duration >= s.off_road_min_duration_s:
+                detail = {"duration_s": duration}
                 events.append(_run_event(EventType.OFF_ROAD_NEAR_BORDER, run, detail))
     return events
 
@@ -494,20 +519,54 @@ def _route_deviation_events(
 
 
 def _watchlist_events(
-    track: _Track, expiries: Sequence[datetime | None], settings: GeointSettings
+    track: _Track,
+    expiries: Sequence[datetime | None],
+    conflicts: Sequence[_Event],
+    ground: Ground,
+    settings: GeointSettings,
 ) -> list[_Event]:
     if not expiries:
         return []
+    band = settings.events.watchlist_near_border_m
+    leave = band + settings.events.watchlist_settle_m
 
-    def listed(p: _Ping) -> bool:
+    def clear(p: _Ping) -> bool:
+        """On the list and in no identity conflict: its distance decides."""
         on_list = any(e is None or p.ts < e for e in expiries)
-        return on_list and p.border_m <= settings.events.watchlist_near_border_m
+        return on_list and not any(k.start <= p.ts <= k.end for k in conflicts)
 
-    return [
-        _run_event(EventType.WATCHLIST_HIT, run, {"pings": len(run)})
-        for trip in track.trips
-        for run in _runs(trip, keep=listed)
-    ]
+    def hit(run: list[_Ping], before: _Ping | None) -> _Event:
+        event = _run_event(EventType.WATCHLIST_HIT, run, {"pings": len(run)})
+        if before is not None:  # entered the band between `before` and the run's first fix
+            first = run[0]
+            d_before, d_first = ground.distance_to_border_m(
+                np.array([before.lat, first.lat]), np.array([before.lon, first.lon])
+            )
+            fraction = min(max((d_before - band) / (d_before - d_first), 0.0), 1.0)
+            micros = round(fraction * ((first.ts - before.ts) / timedelta(microseconds=1)))
+            event.start = before.ts + timedelta(microseconds=micros)
+            event.lat = before.lat + fraction * (first.lat - before.lat)
+            event.lon = before.lon + fraction * (first.lon - before.lon)
+        return event
+
+    events = []
+    for trip in track.trips:
+        run: list[_Ping] = []
+        entry: _Ping | None = None
+        for k, p in enumerate(trip):
+            on_list = any(e is None or p.ts < e for e in expiries)
+            if clear(p) and p.border_m <= band:
+                if not run:
+                    entry = trip[k - 1] if k > 0 and clear(trip[k - 1]) else None
+                run.append(p)
+            elif run and on_list and (not clear(p) or p.border_m <= leave):
+                run.append(p)  # between the band and the band plus margin, or in a conflict
+            elif run:
+                events.append(hit(run, entry))
+                run = []
+        if run:
+            events.append(hit(run, entry))
+    return events
 
 
 # ------------------------------------------------------------------------- rendezvous
@@ -647,10 +706,13 @@ def _identity_conflict_events(track: _Track, settings: GeointSettings) -> list[_
             len(g) >= 2 and all(_speed_kmh(a, b) <= plausible for a, b in pairwise(g))
             for g in groups
         ):
+            # It starts at the clone's first fix, where the first fix's device then was.
+            clone_first = pings[1]
+            lat, lon = _position_at(groups[0][:2], clone_first.ts)
             detail = {"jumps": len(window), "group_sizes": [len(g) for g in groups]}
             events.append(
-                _Event(EventType.IDENTITY_CONFLICT, first.vehicle_id, first.ts, pings[-1].ts,
-                       first.lat, first.lon, [p.ping_id for p in pings], detail)
+                _Event(EventType.IDENTITY_CONFLICT, first.vehicle_id, clone_first.ts,
+                       pings[-1].ts, lat, lon, [p.ping_id for p in pings], detail)
             )  # fmt: skip
     return events
 
