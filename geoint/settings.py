@@ -67,6 +67,12 @@ class EventSettings(BaseModel):
         "border on the new side (jitter at a post is no crossing; docs/events.md)",
     )
     signal_gap_s: float = Field(30 * 60, gt=0)
+    gap_interval_factor: float = Field(
+        5,
+        ge=0,
+        description="a hole in a device's fixes is a gap (dark crossing, signal gap) only when "
+        "it is also at least this many times the device's median interval (docs/events.md)",
+    )
     stop_diameter_m: float = Field(200, gt=0)
     stop_min_duration_s: float = Field(20 * 60, gt=0)
     stop_outlier_run: int = Field(

@@ -332,7 +332,11 @@ def _find_crossings(view: _View, ground: Ground, settings: GeointSettings) -> pl
     span = view.ts[after] - view.ts[before]
     t_x = view.ts[before] + np.round(span * fraction).astype(np.int64)
     dt_s = view.dt_s[after]
-    quick = np.flatnonzero(dt_s < s.crossing_max_gap_s)
+    long = np.flatnonzero(dt_s >= s.crossing_max_gap_s)
+    dark = np.zeros(len(after), dtype=bool)
+    usual = _known(usual_interval_s(view, view.vehicle[after[long]]))
+    dark[long] = dt_s[long] >= s.gap_interval_factor * usual
+    quick = np.flatnonzero(~dark)
     point, row, metres = ground.crossings_within(
         lat[quick], lon[quick], s.crossing_official_radius_m
     )
@@ -505,20 +509,48 @@ def _shuttle_events(view: _View, crossings: pl.DataFrame, settings: GeointSettin
 
 
 # -------------------------------------------------------------------------------- gaps
+def usual_interval_s(view: _View, vehicles: np.ndarray) -> np.ndarray:
+    """Return the usual interval (s) of each of `vehicles` (codes): the median interval between
+    consecutive pings of one trip (NaN for a vehicle without two)."""
+    if len(vehicles) == 0:
+        return np.zeros(0)
+    codes = np.unique(vehicles)
+    lo, hi = np.searchsorted(view.vehicle, codes), np.searchsorted(view.vehicle, codes, "right")
+    lengths = hi - lo
+    rows = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths - lo, lengths)
+    medians = (
+        pl.DataFrame({"code": np.repeat(np.arange(len(codes)), lengths), "dt": view.dt_s[rows]})
+        .filter(pl.Series(view.same_trip[rows]))
+        .group_by("code")
+        .agg(pl.col("dt").median())
+    )
+    out = np.full(len(codes), np.nan)
+    out[medians["code"].to_numpy()] = medians["dt"].to_numpy()
+    return out[np.searchsorted(codes, vehicles)]
+
+
+def _known(usual_s: np.ndarray) -> np.ndarray:
+    """Usual intervals with 0 where unknown (the setting alone decides)."""
+    return np.nan_to_num(usual_s, nan=0.0)
+
+
 def _gap_events(view: _View, settings: GeointSettings) -> pl.DataFrame:
+    s = settings.events
     near = view.tracks.pings["near_border"].to_numpy()
     after = np.flatnonzero(
-        view.same_vehicle
-        & (view.dt_s >= settings.events.signal_gap_s)
-        & near
-        & np.r_[False, near[:-1]]
+        view.same_vehicle & (view.dt_s >= s.signal_gap_s) & near & np.r_[False, near[:-1]]
     )
+    usual = usual_interval_s(view, view.vehicle[after])
+    long = view.dt_s[after] >= s.gap_interval_factor * _known(usual)
+    after, usual = after[long], usual[long]
     if len(after) == 0:
         return _empty()
     before = after - 1
     detail = _detail(
         len(after),
         dt_s=view.dt_s[after],
+        usual_interval_s=usual,
+        gap_interval_factor=s.gap_interval_factor,
         signal_gap_s=settings.events.signal_gap_s,
         near_border_m=settings.tracks.near_border_m,
     )

@@ -170,9 +170,13 @@ def _clean_events(
     del metres
     trip = np.cumsum(np.r_[True, ~same | (dt >= tracks.trip_gap_s)])
     joined = trip[1:] == trip[:-1]  # segment k links pings k and k + 1 inside one trip
-    crossings = _crossings(clean, dt, ground, settings, conflicts, events)
+    # a hole is a gap for a device when it is also `gap_interval_factor` usual intervals
+    usual = _median_interval(clean, joined, dt)[clean.vehicle[1:]]
+    hole = np.where(np.isnan(usual), 0.0, s.gap_interval_factor * usual)
+    crossings = _crossings(clean, dt, hole, ground, settings, conflicts, events)
     _shuttles(crossings, settings, events)
-    gaps = np.flatnonzero(same & (dt >= s.signal_gap_s))
+    gaps = np.flatnonzero(same & (dt >= s.signal_gap_s) & (dt >= hole))
+    del hole
     del same, dt
     near = _within_border(ground, clean.lat, clean.lon, tracks.near_border_m, gaps, gaps + 1)
     g = gaps[near[gaps] & near[gaps + 1]]
@@ -331,9 +335,23 @@ class _Crossed:
     lon: np.ndarray
 
 
+def _median_interval(clean: _Pings, joined: np.ndarray, dt: np.ndarray) -> np.ndarray:
+    """Return each vehicle code's median interval (s) between consecutive pings of one trip
+    (NaN without any)."""
+    medians = (
+        pl.DataFrame({"vehicle": clean.vehicle[1:][joined], "dt": dt[joined]})
+        .group_by("vehicle")
+        .agg(pl.col("dt").median())
+    )
+    out = np.full(int(clean.vehicle.max()) + 1 if len(clean) else 0, np.nan)
+    out[medians["vehicle"].to_numpy()] = medians["dt"].to_numpy()
+    return out
+
+
 def _crossings(
     clean: _Pings,
     dt: np.ndarray,
+    hole: np.ndarray,
     ground: Ground,
     settings: GeointSettings,
     conflicts: tuple[np.ndarray, ...],
@@ -359,7 +377,7 @@ def _crossings(
         (np.round(clean.t[k + 1] * 1e6).astype(np.int64) - micros) * fraction
     ).astype(np.int64)
     t_x = t_x_us / 1e6
-    quick = dt[k] < s.crossing_max_gap_s
+    quick = (dt[k] < s.crossing_max_gap_s) | (dt[k] < hole[k])
     point, crossing, _ = ground.crossings_within(lat, lon, s.crossing_official_radius_m)
     opened = ground.crossing_open(crossing, t_x_us[point].astype("datetime64[us]"))
     near = np.zeros(len(k), dtype=bool)

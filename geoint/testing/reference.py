@@ -136,7 +136,7 @@ def reference_events(
     decls = _declarations(declarations, tracks, settings)
     events: list[_Event] = []
     for vehicle, track in tracks.items():
-        events += _crossing_events(crossings[vehicle], ground, settings)
+        events += _crossing_events(crossings[vehicle], track, ground, settings)
         events += _gap_events(track, settings)
         stops = [s for trip in track.trips for s in _stops(trip, settings)]
         events += _loiter_events(stops, ground, settings)
@@ -284,8 +284,22 @@ def _crossings(clean: Sequence[_Ping], ground: Ground, settle_m: float) -> list[
     return found
 
 
+def _usual_interval_s(track: _Track) -> float | None:
+    """The median interval between consecutive pings of one trip (None without any)."""
+    intervals = [_seconds(a, b) for trip in track.trips for a, b in pairwise(trip)]
+    return statistics.median(intervals) if intervals else None
+
+
+def _is_gap(dt: float, threshold_s: float, track: _Track, settings: GeointSettings) -> bool:
+    """Whether a hole of `dt` seconds is a gap: at least the setting and the device's factor
+    times its usual interval."""
+    usual = _usual_interval_s(track)
+    factor = settings.events.gap_interval_factor
+    return dt >= threshold_s and (usual is None or dt >= factor * usual)
+
+
 def _crossing_events(
-    crossings: Sequence[_Crossing], ground: Ground, settings: GeointSettings
+    crossings: Sequence[_Crossing], track: _Track, ground: Ground, settings: GeointSettings
 ) -> list[_Event]:
     s = settings.events
     events = []
@@ -294,7 +308,7 @@ def _crossing_events(
         _, rows, metres = ground.crossings_within(
             np.array([c.lat]), np.array([c.lon]), s.crossing_official_radius_m
         )
-        if dt >= s.crossing_max_gap_s:
+        if _is_gap(dt, s.crossing_max_gap_s, track, settings):
             kind = EventType.DARK_CROSSING
         elif len(rows) == 0:
             kind = EventType.UNOFFICIAL_CROSSING
@@ -337,7 +351,11 @@ def _gap_events(track: _Track, settings: GeointSettings) -> list[_Event]:
     events = []
     for a, b in pairwise(track.clean):
         dt = _seconds(a, b)
-        if dt >= settings.events.signal_gap_s and a.border_m <= near and b.border_m <= near:
+        if (
+            _is_gap(dt, settings.events.signal_gap_s, track, settings)
+            and a.border_m <= near
+            and b.border_m <= near
+        ):
             events.append(
                 _Event(EventType.SIGNAL_GAP_NEAR_BORDER, a.vehicle_id, a.ts, b.ts,
                        (a.lat + b.lat) / 2, (a.lon + b.lon) / 2, [a.ping_id, b.ping_id],

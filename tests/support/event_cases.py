@@ -157,16 +157,24 @@ def _driving(
 
 
 def _crossing(
-    vehicle: str, lat: float, t_x: datetime, dt_s: float = 60.0, eastward: bool = True
+    vehicle: str,
+    lat: float,
+    t_x: datetime,
+    dt_s: float = 60.0,
+    eastward: bool = True,
+    every_s: float = 60.0,
 ) -> pl.DataFrame:
-    """Return four pings `dt_s` apart crossing the border at `lat` at time `t_x` (±1 ms).
+    """Return four pings crossing the border at `lat` at time `t_x` (±1 ms): the middle
+    segment lasts `dt_s`, the two around it `every_s` (the device's usual interval).
 
     The middle segment runs from 2.996°E to 3.004°E, symmetric about the border.
     """
     lons = [2.990, 2.996, 3.004, 3.010]
     if not eastward:
         lons.reverse()
-    times = [t_x + timedelta(seconds=dt_s * k) for k in (-1.5, -0.5, 0.5, 1.5)]
+    half = dt_s / 2
+    offsets = (-half - every_s, -half, half, half + every_s)
+    times = [t_x + timedelta(seconds=k) for k in offsets]
     return _timed(vehicle, [(ts, (lat, lon)) for ts, lon in zip(times, lons, strict=True)])
 
 
@@ -262,6 +270,16 @@ def _crossing_cases() -> list[EventCase]:
             (),
         )
     )
+    for dt_s, kind in ((900.0, E.BORDER_CROSSING), (1_500.0, E.DARK_CROSSING)):
+        out.append(
+            EventCase(
+                f"crossing_of_a_device_every_5_min_after_{dt_s / 60:.0f}_min",
+                "a device reporting every 5 min crosses between fixes "
+                f"{dt_s / 60:.0f} min apart: dark only from 5 usual intervals (25 min)",
+                _numbered(_crossing("car", SOUTHGATE[0], ten, dt_s, every_s=300.0)),
+                (_crossed(kind, "car", SOUTHGATE[0], ten, dt_s),),
+            )
+        )
     dark = _timed("car", [(ten, (7.5, 2.5)), (ten + timedelta(hours=2), (7.5, 3.5))])
     out.append(
         EventCase(
@@ -355,6 +373,18 @@ def _gap_cases() -> list[EventCase]:
     def pair(second: tuple[float, float], after: timedelta) -> pl.DataFrame:
         return _numbered(_timed("car", [(t0, GAP), (t0 + after, second)]))
 
+    def every_10_min(hole: int) -> pl.DataFrame:
+        """Fixes 10 min and 500 m apart (3 km/h: no stop, no moving run) around the hole, whose
+        two fixes are 1.1 km apart either side of `mid`."""
+        before = [
+            (t0 + timedelta(minutes=10 * k), offset(mid, -550 - 500 * (3 - k))) for k in range(4)
+        ]
+        after = [
+            (t0 + timedelta(minutes=30 + hole + 10 * k), offset(mid, 550 + 500 * k))
+            for k in range(4)
+        ]
+        return _numbered(_timed("car", before + after))
+
     return [
         EventCase(
             "gap_same_side_30_min",
@@ -376,6 +406,18 @@ def _gap_cases() -> list[EventCase]:
             "just under 30 min: no gap",
             pair(same_side, timedelta(minutes=29, seconds=59)),
             (),
+        ),
+        *(
+            EventCase(
+                f"gap_of_a_device_every_10_min_{hole}_min",
+                f"a device reporting every 10 min, silent {hole} min 5 km from the border: "
+                "a gap only from 5 usual intervals (50 min)",
+                every_10_min(hole),
+                (Expected(E.SIGNAL_GAP_NEAR_BORDER, "car", t0 + timedelta(minutes=30), *mid),)
+                if hole >= 50
+                else (),
+            )
+            for hole in (40, 50)
         ),
         EventCase(
             "gap_with_one_end_beyond_10_km",
