@@ -66,6 +66,12 @@ class EventSettings(BaseModel):
         description="a crossing counts once the vehicle reports farther than this from the "
         "border on the new side (jitter at a post is no crossing; docs/events.md)",
     )
+    settle_accuracy_factor: float = Field(
+        3,
+        ge=0,
+        description="a fix reporting accuracy_m settles (crossings, the watch-list band) only "
+        "beyond this many times its accuracy when that is more than the settle distance",
+    )
     signal_gap_s: float = Field(30 * 60, gt=0)
     gap_interval_factor: float = Field(
         5,

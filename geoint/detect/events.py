@@ -25,6 +25,7 @@ from geoint.detect.tracks import (
     apart_at_common_times,
     micros,
     prepare_tracks,
+    settle_distances,
     within_distance,
 )
 from geoint.geodesy import distances_m
@@ -311,13 +312,14 @@ def _find_crossings(view: _View, ground: Ground, settings: GeointSettings) -> pl
     t_x), nearest_official_m (null when none within the radius).
     """
     s = settings.events
-    pings, settle = view.tracks.pings, s.crossing_settle_m
+    pings = view.tracks.pings
+    settle = settle_distances(pings, s.crossing_settle_m, s.settle_accuracy_factor)
     close = within_distance(
         pings["border_cell_m"].to_numpy(),
         pings["cell_error_m"].to_numpy(),
         settle,
         lambda rows: ground.distance_to_border_m(
-            view.lat[rows], view.lon[rows], max_distance_m=settle
+            view.lat[rows], view.lon[rows], max_distance_m=float(np.max(settle))
         ),
     )
     after = settled_crossings(view.vehicle, view.side, (view.side >= 0) & ~close)
@@ -932,7 +934,7 @@ def _watchlist_events(
     if watchlist is None or watchlist.height == 0:
         return _empty()
     s = settings.events
-    band, leave = s.watchlist_near_border_m, s.watchlist_near_border_m + s.watchlist_settle_m
+    band = s.watchlist_near_border_m
     expiry = pl.col("expires").cast(UTC_DATETIME) if "expires" in watchlist.columns else None
     entries = watchlist.select(
         _codes(view, watchlist["vehicle_id"]).alias("vehicle"),
@@ -953,14 +955,16 @@ def _watchlist_events(
     )
     pings = view.tracks.pings
     cell_m, error = pings["border_cell_m"].to_numpy()[row], pings["cell_error_m"].to_numpy()[row]
+    settle = settle_distances(pings, s.watchlist_settle_m, s.settle_accuracy_factor)
+    leave = band + (settle[row] if isinstance(settle, np.ndarray) else settle)
 
-    def within(metres: float) -> np.ndarray:
+    def within(metres: float | np.ndarray) -> np.ndarray:
         return within_distance(
             cell_m,
             error,
             metres,
             lambda r: ground.distance_to_border_m(
-                view.lat[row[r]], view.lon[row[r]], max_distance_m=metres
+                view.lat[row[r]], view.lon[row[r]], max_distance_m=float(np.max(metres))
             ),
         )
 

@@ -43,12 +43,34 @@ class _Pings:
     t: np.ndarray  # float seconds since the epoch
     lat: np.ndarray
     lon: np.ndarray
+    accuracy: np.ndarray | None = None  # reported accuracy_m (NaN: none), if any ping has one
 
     def __len__(self) -> int:
         return len(self.t)
 
     def take(self, rows: np.ndarray) -> _Pings:
-        return _Pings(self.vehicle[rows], self.t[rows], self.lat[rows], self.lon[rows])
+        accuracy = None if self.accuracy is None else self.accuracy[rows]
+        return _Pings(self.vehicle[rows], self.t[rows], self.lat[rows], self.lon[rows], accuracy)
+
+    def settled_beyond(
+        self,
+        ground: Ground,
+        settle_m: float,
+        factor: float,
+        plus_m: float = 0.0,
+        *subsets: np.ndarray,
+    ) -> np.ndarray:
+        """Return whether each ping (of `subsets`, if given: the others are far) lies farther
+        than `plus_m` + its settle distance from the border (`settle_m`, or `factor` × its
+        reported accuracy where larger)."""
+        far = ~_within_border(ground, self.lat, self.lon, plus_m + settle_m, *subsets)
+        if self.accuracy is None:
+            return far
+        settle = np.fmax(settle_m, factor * self.accuracy)
+        wider = np.flatnonzero(far & (settle > settle_m))
+        metres = ground.distance_to_border_m(self.lat[wider], self.lon[wider])
+        far[wider] = metres > plus_m + settle[wider]
+        return far
 
     def step(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (same vehicle, seconds, metres) from each ping to the next."""
@@ -104,7 +126,8 @@ def truth_events(
     `declarations` vehicle_id, corridor_id, start, deadline, dest_lat, dest_lon; `watchlist`
     vehicle_id, expires (null: never). Rows are sorted by start, type, vehicles, position.
     """
-    ordered = pings.select("vehicle_id", "ts", "lat", "lon")
+    reported = "accuracy_m" in pings.columns and pings["accuracy_m"].null_count() < pings.height
+    ordered = pings.select("vehicle_id", "ts", "lat", "lon", *(["accuracy_m"] if reported else []))
     if not _is_sorted(ordered):
         ordered = ordered.sort("vehicle_id", "ts")
     ids = ordered["vehicle_id"]
@@ -116,6 +139,7 @@ def truth_events(
         ordered["ts"].dt.epoch("us").to_numpy() / 1e6,
         ordered["lat"].to_numpy(),
         ordered["lon"].to_numpy(),
+        ordered["accuracy_m"].cast(pl.Float64).to_numpy() if reported else None,
     )
     del ordered
     events = _Events()
@@ -361,7 +385,9 @@ def _crossings(
     overlapping an identity conflict of their vehicle are none (two devices may share it)."""
     s = settings.events
     side = _sides(ground, clean.lat, clean.lon)
-    settled = (side >= 0) & ~_within_border(ground, clean.lat, clean.lon, s.crossing_settle_m)
+    settled = (side >= 0) & clean.settled_beyond(
+        ground, s.crossing_settle_m, s.settle_accuracy_factor
+    )
     k = _crossing_starts(clean.vehicle, side, settled)
     for v, a, b in zip(*conflicts[:3], strict=True):  # loops over conflicts, not pings
         k = k[~((clean.vehicle[k] == v) & (clean.t[k] <= b) & (clean.t[k + 1] >= a))]
@@ -824,8 +850,8 @@ def _watchlist_hits(
         conflicted |= (clean.vehicle == v) & (clean.t >= a) & (clean.t <= b)
     clear = listed & ~conflicted
     inside = clear & _within_border(ground, clean.lat, clean.lon, band, rows)
-    out = ~listed | clear & ~_within_border(
-        ground, clean.lat, clean.lon, band + s.watchlist_settle_m, rows
+    out = ~listed | clear & clean.settled_beyond(
+        ground, s.watchlist_settle_m, s.settle_accuracy_factor, band, rows
     )
     # a fix's state is that of the latest fix deciding it (inside, out, or a trip's first)
     opens = np.r_[True, ~joined]

@@ -46,6 +46,7 @@ class _Ping:
     road_m: float = math.inf
     crossing_m: float = math.inf
     place_m: float = math.inf
+    accuracy_m: float | None = None  # reported by the tracker, if at all
 
 
 @dataclass
@@ -123,12 +124,11 @@ def reference_events(
     start, deadline, dest_lat, dest_lon; `watchlist` has vehicle_id and expires (null: never).
     """
     tracks = _tracks(pings, ground, settings)
-    settle = settings.events.crossing_settle_m
     conflicted = {v: _identity_conflict_events(t, settings) for v, t in tracks.items()}
     crossings = {
         v: [
             c
-            for c in _crossings(t.clean, ground, settle)
+            for c in _crossings(t.clean, ground, settings)
             if not any(c.before.ts <= k.end and c.after.ts >= k.start for k in conflicted[v])
         ]
         for v, t in tracks.items()
@@ -171,8 +171,16 @@ def _tracks(pings: pl.DataFrame, ground: Ground, settings: GeointSettings) -> di
         strict=True,
     )
     by_vehicle: dict[str, list[_Ping]] = defaultdict(list)
-    for row, (side, border, road, crossing, place) in zip(rows.iter_rows(), layers, strict=True):
+    accuracy = (
+        pings.sort("ts", "ping_id")["accuracy_m"].to_list()
+        if "accuracy_m" in pings.columns
+        else [None] * rows.height
+    )
+    for row, (side, border, road, crossing, place), acc in zip(
+        rows.iter_rows(), layers, accuracy, strict=True
+    ):
         ping = _Ping(*row, int(side), float(border), float(road), float(crossing), float(place))
+        ping.accuracy_m = acc
         by_vehicle[ping.vehicle_id].append(ping)
     tracks = {}
     for vehicle in sorted(by_vehicle):
@@ -250,26 +258,38 @@ def _merged_windows(times: Sequence[datetime], count: int, within_s: float) -> l
 
 
 # -------------------------------------------------------------------------- crossings
-def _crossing_segments(clean: Sequence[_Ping], settle_m: float) -> list[tuple[_Ping, _Ping]]:
-    """Return the crossing segments: at each settled ping (farther than `settle_m` from the
-    border) on the side opposite the last settled one, the last change into its side."""
+def _settle_m(ping: _Ping, settle_m: float, settings: GeointSettings) -> float:
+    """The ping's settle distance: `settle_m`, or more for a fix reporting a poor accuracy."""
+    if ping.accuracy_m is None:
+        return settle_m
+    return max(settle_m, settings.events.settle_accuracy_factor * ping.accuracy_m)
+
+
+def _crossing_segments(
+    clean: Sequence[_Ping], settings: GeointSettings
+) -> list[tuple[_Ping, _Ping]]:
+    """Return the crossing segments: at each settled ping (farther than its settle distance
+    from the border) on the side opposite the last settled one, the last change into its
+    side."""
     found = []
     state = None  # side of the last settled ping
     into: dict[int, tuple[_Ping, _Ping]] = {}  # last change into each side since then
     for k, ping in enumerate(clean):
         if k and {clean[k - 1].side, ping.side} == {0, 1}:
             into[ping.side] = (clean[k - 1], ping)
-        if ping.side >= 0 and ping.border_m > settle_m:
+        if ping.side >= 0 and ping.border_m > _settle_m(
+            ping, settings.events.crossing_settle_m, settings
+        ):
             if state is not None and state != ping.side and ping.side in into:
                 found.append(into[ping.side])
             state, into = ping.side, {}
     return found
 
 
-def _crossings(clean: Sequence[_Ping], ground: Ground, settle_m: float) -> list[_Crossing]:
+def _crossings(clean: Sequence[_Ping], ground: Ground, settings: GeointSettings) -> list[_Crossing]:
     """Return every crossing segment, with its crossing point and time."""
     found = []
-    for a, b in _crossing_segments(clean, settle_m):
+    for a, b in _crossing_segments(clean, settings):
         lat, lon, fraction = ground.border_intersection(
             np.array([a.lat]), np.array([a.lon]), np.array([b.lat]), np.array([b.lon])
         )
@@ -546,12 +566,14 @@ def _watchlist_events(
     if not expiries:
         return []
     band = settings.events.watchlist_near_border_m
-    leave = band + settings.events.watchlist_settle_m
 
     def clear(p: _Ping) -> bool:
         """On the list and in no identity conflict: its distance decides."""
         on_list = any(e is None or p.ts < e for e in expiries)
         return on_list and not any(k.start <= p.ts <= k.end for k in conflicts)
+
+    def settle(p: _Ping) -> float:
+        return _settle_m(p, settings.events.watchlist_settle_m, settings)
 
     def hit(run: list[_Ping], before: _Ping | None) -> _Event:
         event = _run_event(EventType.WATCHLIST_HIT, run, {"pings": len(run)})
@@ -577,7 +599,7 @@ def _watchlist_events(
                 if not run:
                     entry = trip[k - 1] if k > 0 and clear(trip[k - 1]) else None
                 run.append(p)
-            elif run and on_list and (not clear(p) or p.border_m <= leave):
+            elif run and on_list and (not clear(p) or p.border_m <= band + settle(p)):
                 run.append(p)  # between the band and the band plus margin, or in a conflict
             elif run:
                 events.append(hit(run, entry))

@@ -327,12 +327,13 @@ def _settling_cases(t0: datetime) -> list[EventCase]:
     last_west = through[-1][0]
     onward = [(last_west + timedelta(minutes=k), offset(SOUTHGATE, east_m=m))
               for k, m in ((1, 120), (2, 600), (3, 1_500))]  # fmt: skip
-    short, long = (
+    short, long, longer = (
         _timed("car", [(t0, offset(SOUTHGATE, east_m=-1_000)),
                        (t0 + timedelta(minutes=1), offset(SOUTHGATE, east_m=-300)),
                        (t0 + timedelta(minutes=2), offset(SOUTHGATE, east_m=metres))])
-        for metres in (140, 160)
+        for metres in (140, 160, 200)
     )  # fmt: skip
+    accuracy_60 = pl.lit(60.0, pl.Float32).alias("accuracy_m")
     return [
         EventCase(
             "idling_at_a_post_with_outliers_across_is_no_crossing",
@@ -358,6 +359,18 @@ def _settling_cases(t0: datetime) -> list[EventCase]:
             "crossing_settled_at_160_m",
             "the last fix 160 m past the line: a crossing",
             _numbered(long),
+            (Expected(E.BORDER_CROSSING, "car", t0 + timedelta(minutes=1), *SOUTHGATE),),
+        ),
+        EventCase(
+            "crossing_at_160_m_reporting_60_m_accuracy_is_not_settled",
+            "the same fixes reporting accuracy_m 60: settled means > 3 × 60 = 180 m",
+            _numbered(long.with_columns(accuracy_60)),
+            (),
+        ),
+        EventCase(
+            "crossing_at_200_m_reporting_60_m_accuracy_is_settled",
+            "the last fix 200 m past the line, accuracy_m 60: a crossing",
+            _numbered(longer.with_columns(accuracy_60)),
             (Expected(E.BORDER_CROSSING, "car", t0 + timedelta(minutes=1), *SOUTHGATE),),
         ),
     ]
@@ -969,6 +982,18 @@ def _watchlist_cases() -> list[EventCase]:
                     3.1812,
                 ),
             ),
+            watchlist=_watchlist("wanted"),
+        ),
+        EventCase(
+            "watchlist_margin_grows_with_reported_accuracy",
+            "the fix 20.2 km from the border reports accuracy_m 100: the band is left only "
+            "beyond 20 km + 3 × 100 m, one hit",
+            _numbered(
+                across([3.15, 3.17, 3.183, 3.17, 3.15]).with_columns(
+                    pl.lit(100.0, pl.Float32).alias("accuracy_m")
+                )
+            ),
+            (Expected(E.WATCHLIST_HIT, "wanted", t0, *WATCH, end=t0 + timedelta(minutes=8)),),
             watchlist=_watchlist("wanted"),
         ),
         EventCase(
