@@ -802,13 +802,28 @@ def _route_deviation_events(
     if len(first) == 0:
         return _empty()
     a, b = row[first], row[last]
+    # The run starts where the vehicle left the corridor, on the segment from the active ping
+    # before (within the corridor, or it would be in the run).
+    left = joins[first]
+    start, lat, lon = view.ts[a].copy(), view.lat[a].copy(), view.lon[a].copy()
+    o, i = row[first[left] - 1], a[left]
+    metres = ground.distance_to_corridor_m(
+        np.r_[view.lat[o], view.lat[i]],
+        np.r_[view.lon[o], view.lon[i]],
+        np.r_[corridor[first[left] - 1], corridor[first[left]]],
+    )
+    d_o, d_i = metres[: len(o)], metres[len(o) :]
+    fraction = np.clip((s.route_deviation_m - d_o) / (d_i - d_o), 0.0, 1.0)
+    start[left] = view.ts[o] + np.round(fraction * (view.ts[i] - view.ts[o])).astype(np.int64)
+    lat[left] = view.lat[o] + fraction * (view.lat[i] - view.lat[o])
+    lon[left] = view.lon[o] + fraction * (view.lon[i] - view.lon[o])
     return _partial(
         EventType.ROUTE_DEVIATION,
         view.ids(view.vehicle[a]),
-        view.ts[a],
+        start,
         view.ts[b],
-        view.lat[a],
-        view.lon[a],
+        lat,
+        lon,
         _ranges(view.ping_id, a, b),
         _detail(
             len(a),

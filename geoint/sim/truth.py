@@ -682,11 +682,21 @@ def _route_deviations(
         if not len(rows):
             continue
         corridor = np.full(len(rows), active.corridor[d], dtype=object)
-        away = ground.distance_to_corridor_m(clean.lat[rows], clean.lon[rows], corridor)
-        a, b = _runs(away > s.route_deviation_m, joined[rows[:-1]])
-        a, b = rows[a], rows[b]
+        metres = ground.distance_to_corridor_m(clean.lat[rows], clean.lon[rows], corridor)
+        a, b = _runs(metres > s.route_deviation_m, joined[rows[:-1]])
         long = (b - a + 1) >= s.route_deviation_min_pings
-        _add_runs(EventType.ROUTE_DEVIATION, clean, a[long], b[long], events)
+        a, b = a[long], b[long]
+        # from where the vehicle left the corridor: on the segment from the active ping before
+        left = (a > 0) & joined[rows[np.maximum(a - 1, 0)]]
+        before, first = a[left] - 1, a[left]
+        f = (s.route_deviation_m - metres[before]) / (metres[first] - metres[before])
+        start, lat, lon = clean.t[rows[a]].copy(), clean.lat[rows[a]], clean.lon[rows[a]]
+        start[left] = clean.t[rows[before]] + f * (clean.t[rows[first]] - clean.t[rows[before]])
+        lat, lon = lat.copy(), lon.copy()
+        lat[left], lon[left] = _between(clean, rows[before], rows[first], start[left])
+        events.add(
+            EventType.ROUTE_DEVIATION, clean.vehicle[rows[a]], start, clean.t[rows[b]], lat, lon
+        )
 
 
 # ---------------------------------------------------------------------------------- runs

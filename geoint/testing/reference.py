@@ -545,14 +545,23 @@ def _route_deviation_events(
                 np.array([p.lon for p in active]),
                 np.array([d.corridor_id] * len(active), dtype=object),
             )
-            away = {
-                p.ping_id for p, m in zip(active, metres, strict=True) if m > s.route_deviation_m
-            }
+            off = {p.ping_id: float(m) for p, m in zip(active, metres, strict=True)}
+            away = {i for i, m in off.items() if m > s.route_deviation_m}
+            position = {p.ping_id: k for k, p in enumerate(trip)}
             # Runs are of consecutive pings of the trip: an inactive ping ends a run.
             for run in _runs(trip, keep=lambda p, away=away: p.ping_id in away):
                 if len(run) >= s.route_deviation_min_pings:
                     detail = {"corridor_id": d.corridor_id, "pings": len(run)}
-                    events.append(_run_event(EventType.ROUTE_DEVIATION, run, detail))
+                    event = _run_event(EventType.ROUTE_DEVIATION, run, detail)
+                    k = position[run[0].ping_id]
+                    if k > 0 and trip[k - 1].ping_id in off:  # left the corridor from there
+                        before, first = trip[k - 1], run[0]
+                        d_before, d_first = off[before.ping_id], off[first.ping_id]
+                        f = (s.route_deviation_m - d_before) / (d_first - d_before)
+                        micros = round(f * ((first.ts - before.ts) / timedelta(microseconds=1)))
+                        event.start = before.ts + timedelta(microseconds=micros)
+                        event.lat, event.lon = _position_at([before, first], event.start)
+                    events.append(event)
     return events
 
 

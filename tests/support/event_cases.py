@@ -840,9 +840,17 @@ def _transit_cases() -> list[EventCase]:
         ),
         EventCase(
             "route_deviation_2_pings",
-            "two consecutive pings 1.5 km off the corridor",
+            "two consecutive pings 1.5 km off the corridor: from where the truck left it, "
+            "1 km out, two thirds of the way from the ping before (80 s after it)",
             _numbered(deviated),
-            (Expected(E.ROUTE_DEVIATION, "truck", times_2[10], *offset((7.0, 3.40), 1_500)),),
+            (
+                Expected(
+                    E.ROUTE_DEVIATION,
+                    "truck",
+                    times_2[9] + timedelta(seconds=80),
+                    *offset((7.0, 3.38 + 0.02 * 2 / 3), 1_000),
+                ),
+            ),
             declarations=declared,
         ),
         EventCase(
