@@ -1124,7 +1124,28 @@ def _identity_gnss_cases() -> list[EventCase]:
     in_hour, hour_times, hour_points = _spiky({10: east, 30: east, 50: east})
     exactly, exact_times, exact_points = _spiky({10: east, 40: east, 70: east})
     far, far_times, far_points = _spiky({10: (0.9, 0.0), 20: (-0.9, 0.0), 30: (0.0, -0.9)})
+    t0 = local("10:00")
+    # the real device drives north 1 km a minute, silent from minute 2 to 7; the clone reports
+    # from FAR_B at minutes 5, 6, 9, 10, 13, 14
+    real = [(t0 + timedelta(minutes=m), offset(FAR_A, 1_000 * m)) for m in (0, 1, 2, 7, 8, 11, 12)]
+    clone = [(t0 + timedelta(minutes=m), FAR_B) for m in (5, 6, 9, 10, 13, 14)]
+    after_hole = _numbered(_timed("clone", sorted(real + clone)))
     return [
+        EventCase(
+            "identity_conflict_after_a_hole",
+            "the clone's first fix comes 3 min into a 5 min hole of the real device's fixes: the "
+            "conflict starts then, where the real device was (5 km north), not at its fix before",
+            after_hole,
+            (
+                Expected(
+                    E.IDENTITY_CONFLICT,
+                    "clone",
+                    t0 + timedelta(minutes=5),
+                    *offset(FAR_A, 5_000),
+                    end=t0 + timedelta(minutes=13),
+                ),
+            ),
+        ),
         EventCase(
             "identity_conflict_two_tracks",
             "one id reports alternately from two places 111 km apart, 3 jumps in 30 min",
