@@ -66,7 +66,19 @@ class EventSettings(BaseModel):
         description="a crossing counts once the vehicle reports farther than this from the "
         "border on the new side (jitter at a post is no crossing; docs/events.md)",
     )
+    settle_accuracy_factor: float = Field(
+        3,
+        ge=0,
+        description="a fix reporting accuracy_m settles (crossings, the watch-list band) only "
+        "beyond this many times its accuracy when that is more than the settle distance",
+    )
     signal_gap_s: float = Field(30 * 60, gt=0)
+    gap_interval_factor: float = Field(
+        5,
+        ge=0,
+        description="a hole in a device's fixes is a gap (dark crossing, signal gap) only when "
+        "it is also at least this many times the device's median interval (docs/events.md)",
+    )
     stop_diameter_m: float = Field(200, gt=0)
     stop_min_duration_s: float = Field(20 * 60, gt=0)
     stop_outlier_run: int = Field(
@@ -97,6 +109,12 @@ class EventSettings(BaseModel):
     unauthorized_stop_min_s: float = Field(30 * 60, gt=0)
     transit_arrival_radius_m: float = Field(1_000, gt=0)
     watchlist_near_border_m: float = Field(20_000, gt=0)
+    watchlist_settle_m: float = Field(
+        150,
+        ge=0,
+        description="a watch-listed vehicle inside the border band stays in it until it "
+        "reports farther than the band plus this (docs/events.md)",
+    )
     identity_conflict_distance_m: float = Field(50_000, gt=0)
     identity_conflict_alternations: int = Field(3, ge=1)
     identity_conflict_window_s: float = Field(3600, gt=0)

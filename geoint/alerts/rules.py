@@ -151,6 +151,15 @@ def event_candidates(
     return out
 
 
+def explained(candidate: Candidate, raised_late: Mapping[str, Any] | None) -> str:
+    """The candidate's explanation with the alert's own raised-late reason (its evidence's
+    ``raised_late``) in place of the candidate's: an alert raised on time and repeated by
+    late pings is not said to be raised late, and one raised late says by how much."""
+    own = late_words(candidate.late_s)
+    text = candidate.explanation.removesuffix(own) if own else candidate.explanation
+    return text + (f" {raised_late['reason']}" if raised_late else "")
+
+
 def late_words(late_s: float | None) -> str:
     """The sentence an alert raised from late pings adds to its explanation ('' if on time)."""
     if late_s is None:

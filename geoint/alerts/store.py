@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from geoint.alerts.rules import Candidate, late_words
+from geoint.alerts.rules import Candidate, explained, late_words
 from geoint.errors import GeointError
 from geoint.store.tables import (
     ALERT_EVENT_TIME_INDEX,
@@ -259,7 +259,7 @@ class AlertStore:
                     updated_at=now,
                     event_time=alert.event_time,
                     last_seen=alert.last_seen,
-                    explanation=alert.latest.explanation,
+                    explanation=explained(alert.latest, alert.late),
                     vehicles=json.dumps(alert.vehicles),
                     evidence=json.dumps(
                         {"events": alert.events, "pings": alert.pings}
@@ -657,7 +657,7 @@ def _new_row(alert: _Merged, now: datetime) -> dict[str, Any]:
         "urgency": rule.urgency,
         "certainty": rule.certainty,
         "title": rule.title,
-        "explanation": latest.explanation,
+        "explanation": explained(latest, _late(first).get("raised_late")),
         "created_at": now,
         "updated_at": now,
         "event_time": alert.event_time,

@@ -25,6 +25,7 @@ from geoint.detect.tracks import (
     apart_at_common_times,
     micros,
     prepare_tracks,
+    settle_distances,
     within_distance,
 )
 from geoint.geodesy import distances_m
@@ -111,9 +112,9 @@ def vehicle_partials(
             _gap_events(view, settings),
             _loiter_events(view, ground, settings),
             _unauthorized_stop_events(view, decls, ground, settings),
-            _off_road_events(view, settings),
+            _off_road_events(view, ground, settings),
             _route_deviation_events(view, decls, ground, settings),
-            _watchlist_events(view, watchlist, ground, settings),
+            _watchlist_events(view, watchlist, conflicts, ground, settings),
             conflicts,
             _gnss_events(view, conflicts, settings),
             _overdue_events(view, decls, data_end),
@@ -311,13 +312,14 @@ def _find_crossings(view: _View, ground: Ground, settings: GeointSettings) -> pl
     t_x), nearest_official_m (null when none within the radius).
     """
     s = settings.events
-    pings, settle = view.tracks.pings, s.crossing_settle_m
+    pings = view.tracks.pings
+    settle = settle_distances(pings, s.crossing_settle_m, s.settle_accuracy_factor)
     close = within_distance(
         pings["border_cell_m"].to_numpy(),
         pings["cell_error_m"].to_numpy(),
         settle,
         lambda rows: ground.distance_to_border_m(
-            view.lat[rows], view.lon[rows], max_distance_m=settle
+            view.lat[rows], view.lon[rows], max_distance_m=float(np.max(settle))
         ),
     )
     after = settled_crossings(view.vehicle, view.side, (view.side >= 0) & ~close)
@@ -332,7 +334,11 @@ def _find_crossings(view: _View, ground: Ground, settings: GeointSettings) -> pl
     span = view.ts[after] - view.ts[before]
     t_x = view.ts[before] + np.round(span * fraction).astype(np.int64)
     dt_s = view.dt_s[after]
-    quick = np.flatnonzero(dt_s < s.crossing_max_gap_s)
+    long = np.flatnonzero(dt_s >= s.crossing_max_gap_s)
+    dark = np.zeros(len(after), dtype=bool)
+    usual = _known(usual_interval_s(view, view.vehicle[after[long]]))
+    dark[long] = dt_s[long] >= s.gap_interval_factor * usual
+    quick = np.flatnonzero(~dark)
     point, row, metres = ground.crossings_within(
         lat[quick], lon[quick], s.crossing_official_radius_m
     )
@@ -505,20 +511,48 @@ def _shuttle_events(view: _View, crossings: pl.DataFrame, settings: GeointSettin
 
 
 # -------------------------------------------------------------------------------- gaps
+def usual_interval_s(view: _View, vehicles: np.ndarray) -> np.ndarray:
+    """Return the usual interval (s) of each of `vehicles` (codes): the median interval between
+    consecutive pings of one trip (NaN for a vehicle without two)."""
+    if len(vehicles) == 0:
+        return np.zeros(0)
+    codes = np.unique(vehicles)
+    lo, hi = np.searchsorted(view.vehicle, codes), np.searchsorted(view.vehicle, codes, "right")
+    lengths = hi - lo
+    rows = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths - lo, lengths)
+    medians = (
+        pl.DataFrame({"code": np.repeat(np.arange(len(codes)), lengths), "dt": view.dt_s[rows]})
+        .filter(pl.Series(view.same_trip[rows]))
+        .group_by("code")
+        .agg(pl.col("dt").median())
+    )
+    out = np.full(len(codes), np.nan)
+    out[medians["code"].to_numpy()] = medians["dt"].to_numpy()
+    return out[np.searchsorted(codes, vehicles)]
+
+
+def _known(usual_s: np.ndarray) -> np.ndarray:
+    """Usual intervals with 0 where unknown (the setting alone decides)."""
+    return np.nan_to_num(usual_s, nan=0.0)
+
+
 def _gap_events(view: _View, settings: GeointSettings) -> pl.DataFrame:
+    s = settings.events
     near = view.tracks.pings["near_border"].to_numpy()
     after = np.flatnonzero(
-        view.same_vehicle
-        & (view.dt_s >= settings.events.signal_gap_s)
-        & near
-        & np.r_[False, near[:-1]]
+        view.same_vehicle & (view.dt_s >= s.signal_gap_s) & near & np.r_[False, near[:-1]]
     )
+    usual = usual_interval_s(view, view.vehicle[after])
+    long = view.dt_s[after] >= s.gap_interval_factor * _known(usual)
+    after, usual = after[long], usual[long]
     if len(after) == 0:
         return _empty()
     before = after - 1
     detail = _detail(
         len(after),
         dt_s=view.dt_s[after],
+        usual_interval_s=usual,
+        gap_interval_factor=s.gap_interval_factor,
         signal_gap_s=settings.events.signal_gap_s,
         near_border_m=settings.tracks.near_border_m,
     )
@@ -768,13 +802,28 @@ def _route_deviation_events(
     if len(first) == 0:
         return _empty()
     a, b = row[first], row[last]
+    # The run starts where the vehicle left the corridor, on the segment from the active ping
+    # before (within the corridor, or it would be in the run).
+    left = joins[first]
+    start, lat, lon = view.ts[a].copy(), view.lat[a].copy(), view.lon[a].copy()
+    o, i = row[first[left] - 1], a[left]
+    metres = ground.distance_to_corridor_m(
+        np.r_[view.lat[o], view.lat[i]],
+        np.r_[view.lon[o], view.lon[i]],
+        np.r_[corridor[first[left] - 1], corridor[first[left]]],
+    )
+    d_o, d_i = metres[: len(o)], metres[len(o) :]
+    fraction = np.clip((s.route_deviation_m - d_o) / (d_i - d_o), 0.0, 1.0)
+    start[left] = view.ts[o] + np.round(fraction * (view.ts[i] - view.ts[o])).astype(np.int64)
+    lat[left] = view.lat[o] + fraction * (view.lat[i] - view.lat[o])
+    lon[left] = view.lon[o] + fraction * (view.lon[i] - view.lon[o])
     return _partial(
         EventType.ROUTE_DEVIATION,
         view.ids(view.vehicle[a]),
-        view.ts[a],
+        start,
         view.ts[b],
-        view.lat[a],
-        view.lon[a],
+        lat,
+        lon,
         _ranges(view.ping_id, a, b),
         _detail(
             len(a),
@@ -814,6 +863,7 @@ def _run_partial(
     view: _View, event_type: EventType, first: np.ndarray, last: np.ndarray, **detail: object
 ) -> pl.DataFrame:
     start, end = view.ts[first], view.ts[last]
+    fields = {"duration_s": (end - start) / US, "pings": last - first + 1} | detail
     return _partial(
         event_type,
         view.ids(view.vehicle[first]),
@@ -822,17 +872,34 @@ def _run_partial(
         view.lat[first],
         view.lon[first],
         _ranges(view.ping_id, first, last),
-        _detail(len(first), duration_s=(end - start) / US, pings=last - first + 1, **detail),
+        _detail(len(first), **fields),
     )
 
 
-def _off_road_events(view: _View, settings: GeointSettings) -> pl.DataFrame:
+def _off_road_events(view: _View, ground: Ground, settings: GeointSettings) -> pl.DataFrame:
     s = settings.events
-    keep = view.tracks.pings["far_from_road"].fill_null(False).to_numpy()
+    pings = view.tracks.pings
+    keep = pings["far_from_road"].fill_null(False).to_numpy()
     moving = view.speed >= settings.tracks.moving_speed_kmh
     first, last = _runs(keep, view.same_trip & moving)
-    long_enough = (view.ts[last] - view.ts[first]) / US >= s.off_road_min_duration_s
+    # A run is entered (left) where the vehicle crossed the road distance on the segment from
+    # the ping before (to the ping after) when only the road distance kept that ping out.
+    # (a maximal run's neighbour linked to it is not kept: only its road distance may be short)
+    near, link = pings["near_border"].to_numpy(), view.same_trip & moving
+    n = len(view.ts)
+    before, after = np.maximum(first - 1, 0), np.minimum(last + 1, n - 1)
+    enters = link[first] & near[before]
+    leaves = (last + 1 < n) & link[after] & near[after]
+    outer_first = np.where(enters, before, first)
+    outer_last = np.where(leaves, after, last)
+    # the interpolated duration lies between the fixes' and the outer pings' spans
+    maybe = (view.ts[outer_last] - view.ts[outer_first]) / US >= s.off_road_min_duration_s
+    first, last, enters, leaves = first[maybe], last[maybe], enters[maybe], leaves[maybe]
+    start = _road_threshold_time(view, first - 1, first, enters, ground, s.off_road_distance_m)
+    end = _road_threshold_time(view, last + 1, last, leaves, ground, s.off_road_distance_m)
+    long_enough = (end - start) / US >= s.off_road_min_duration_s
     first, last = first[long_enough], last[long_enough]
+    duration_s = ((end - start) / US)[long_enough]
     if len(first) == 0:
         return _empty()
     return _run_partial(
@@ -840,6 +907,7 @@ def _off_road_events(view: _View, settings: GeointSettings) -> pl.DataFrame:
         EventType.OFF_ROAD_NEAR_BORDER,
         first,
         last,
+        duration_s=duration_s,
         off_road_distance_m=s.off_road_distance_m,
         min_duration_s=s.off_road_min_duration_s,
         near_border_m=settings.tracks.near_border_m,
@@ -847,14 +915,41 @@ def _off_road_events(view: _View, settings: GeointSettings) -> pl.DataFrame:
     )
 
 
+def _road_threshold_time(
+    view: _View,
+    outside: np.ndarray,
+    inside: np.ndarray,
+    crossed: np.ndarray,
+    ground: Ground,
+    limit_m: float,
+) -> np.ndarray:
+    """Return the time (µs) at which each segment from row `outside` (closer than `limit_m`
+    to a road) to row `inside` (not) reaches `limit_m`, linearly by road distance; the time
+    of `inside` where not `crossed`."""
+    at = view.ts[inside].copy()
+    if not crossed.any():
+        return at
+    o, i = outside[crossed], inside[crossed]
+    d = ground.distance_to_road_m(np.r_[view.lat[o], view.lat[i]], np.r_[view.lon[o], view.lon[i]])
+    d_out, d_in = d[: len(o)], d[len(o) :]
+    fraction = np.clip((limit_m - d_out) / (d_in - d_out), 0.0, 1.0)
+    at[crossed] = view.ts[o] + np.round(fraction * (view.ts[i] - view.ts[o])).astype(np.int64)
+    return at
+
+
 def _watchlist_events(
-    view: _View, watchlist: pl.DataFrame | None, ground: Ground, settings: GeointSettings
+    view: _View,
+    watchlist: pl.DataFrame | None,
+    conflicts: pl.DataFrame,
+    ground: Ground,
+    settings: GeointSettings,
 ) -> pl.DataFrame:
     if watchlist is not None and "kind" in watchlist.columns:  # persons, companies: no track
         watchlist = watchlist.filter(pl.col("kind").is_null() | (pl.col("kind") == "vehicle"))
     if watchlist is None or watchlist.height == 0:
         return _empty()
     s = settings.events
+    band = s.watchlist_near_border_m
     expiry = pl.col("expires").cast(UTC_DATETIME) if "expires" in watchlist.columns else None
     entries = watchlist.select(
         _codes(view, watchlist["vehicle_id"]).alias("vehicle"),
@@ -866,32 +961,90 @@ def _watchlist_events(
     )
     listed = view.rows.join(expires, on="vehicle").sort("row")
     row = listed["row"].to_numpy()
+    if len(row) == 0:
+        return _empty()
     on_list = (
         listed.select(pl.col("expires").is_null() | (pl.col("ts") < pl.col("expires")))
         .to_series()
         .to_numpy()
     )
     pings = view.tracks.pings
-    near = within_distance(
-        pings["border_cell_m"].to_numpy()[row],
-        pings["cell_error_m"].to_numpy()[row],
-        s.watchlist_near_border_m,
-        lambda r: ground.distance_to_border_m(
-            view.lat[row[r]], view.lon[row[r]], max_distance_m=s.watchlist_near_border_m
-        ),
-    )
+    cell_m, error = pings["border_cell_m"].to_numpy()[row], pings["cell_error_m"].to_numpy()[row]
+    settle = settle_distances(pings, s.watchlist_settle_m, s.settle_accuracy_factor)
+    leave = band + (settle[row] if isinstance(settle, np.ndarray) else settle)
+
+    def within(metres: float | np.ndarray) -> np.ndarray:
+        return within_distance(
+            cell_m,
+            error,
+            metres,
+            lambda r: ground.distance_to_border_m(
+                view.lat[row[r]], view.lon[row[r]], max_distance_m=float(np.max(metres))
+            ),
+        )
+
+    # In the band from a fix within it until one beyond band + settle margin; fixes between
+    # the two, and those inside an identity conflict, keep the state of the fix before.
+    clear = on_list & ~_in_conflicts(view, conflicts)[row]
+    inside = clear & within(band)
+    beyond = ~on_list | (clear & ~within(leave))
+    segment_start = np.r_[True, (row[1:] != row[:-1] + 1)] | ~view.same_trip[row]
+    decided = inside | beyond | segment_start
+    last_decided = np.maximum.accumulate(np.where(decided, np.arange(len(row)), 0))
     keep = np.zeros(len(view.ts), dtype=bool)
-    keep[row] = on_list & near
+    keep[row] = inside[last_decided]
     first, last = _runs(keep, view.same_trip)
     if len(first) == 0:
         return _empty()
-    return _run_partial(
-        view,
-        EventType.WATCHLIST_HIT,
-        first,
-        last,
-        watchlist_near_border_m=s.watchlist_near_border_m,
+    # The run starts where the vehicle entered the band, on the segment from the fix before
+    # when that one was out of the band only by its distance.
+    position = np.searchsorted(row, first)
+    entered = ~segment_start[position] & clear[np.maximum(position - 1, 0)]
+    start, lat, lon = view.ts[first].copy(), view.lat[first].copy(), view.lon[first].copy()
+    a, b = first[entered] - 1, first[entered]
+    metres = ground.distance_to_border_m(
+        np.r_[view.lat[a], view.lat[b]], np.r_[view.lon[a], view.lon[b]]
     )
+    d_a, d_b = metres[: len(a)], metres[len(a) :]
+    fraction = np.clip((d_a - band) / (d_a - d_b), 0.0, 1.0)
+    start[entered] = view.ts[a] + np.round(fraction * (view.ts[b] - view.ts[a])).astype(np.int64)
+    lat[entered] = view.lat[a] + fraction * (view.lat[b] - view.lat[a])
+    lon[entered] = view.lon[a] + fraction * (view.lon[b] - view.lon[a])
+    end = view.ts[last]
+    return _partial(
+        EventType.WATCHLIST_HIT,
+        view.ids(view.vehicle[first]),
+        start,
+        end,
+        lat,
+        lon,
+        _ranges(view.ping_id, first, last),
+        _detail(
+            len(first),
+            duration_s=(end - start) / US,
+            pings=last - first + 1,
+            watchlist_near_border_m=band,
+            watchlist_settle_m=s.watchlist_settle_m,
+        ),
+    )
+
+
+def _in_conflicts(view: _View, conflicts: pl.DataFrame) -> np.ndarray:
+    """Return, per row of the prepared pings, whether it lies in an identity conflict of its
+    vehicle (`start` to `end`, both included)."""
+    out = np.zeros(len(view.ts), dtype=bool)
+    if conflicts.height == 0:
+        return out
+    windows = conflicts.select(
+        _codes(view, conflicts["vehicle_id"]).alias("vehicle"),
+        pl.col("start").to_physical().alias("from"),
+        pl.col("end").to_physical().alias("to"),
+    )
+    inside = view.rows.join(windows, on="vehicle").filter(
+        (pl.col("ts") >= pl.col("from")) & (pl.col("ts") <= pl.col("to"))
+    )
+    out[inside["row"].to_numpy()] = True
+    return out
 
 
 # -------------------------------------------------------------------------- rendezvous
@@ -1116,7 +1269,16 @@ def _identity_conflicts(view: _View, settings: GeointSettings) -> pl.DataFrame:
     ok = np.flatnonzero((near_count >= 2) & (far_count >= 2) & ~implausible)
     if len(ok) == 0:
         return _empty()
+    # The conflict starts at the clone's first fix, where the device of the window's first
+    # fix was then: between that fix and its own next one (the first two of group A).
+    group_a = np.searchsorted(window, ok)
+    own, own_next = rows[group_a], rows[group_a + 1]
     r0, r1 = r0[ok], r1[ok]
+    start = ts[r0 + 1]
+    span = ts[own_next] - ts[own]
+    fraction = np.where(span > 0, (start - ts[own]) / np.where(span > 0, span, 1), 0.0)
+    lat0 = lat[own] + fraction * (lat[own_next] - lat[own])
+    lon0 = lon[own] + fraction * (lon[own_next] - lon[own])
     detail = _detail(
         len(ok),
         jumps=(last - first + 1)[ok],
@@ -1131,10 +1293,10 @@ def _identity_conflicts(view: _View, settings: GeointSettings) -> pl.DataFrame:
     return _partial(
         EventType.IDENTITY_CONFLICT,
         view.ids(vehicle[r0]),
-        ts[r0],
+        start,
         ts[r1],
-        lat[r0],
-        lon[r0],
+        lat0,
+        lon0,
         _ranges(ping_id, r0, r1),
         detail,
     )

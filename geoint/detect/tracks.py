@@ -116,6 +116,9 @@ def order_pings(pings: pl.DataFrame, resolution: int) -> tuple[pl.DataFrame, pl.
         pl.col("lat").cast(pl.Float64),
         pl.col("lon").cast(pl.Float64),
     )
+    reported = "accuracy_m" in pings.columns and pings["accuracy_m"].null_count() < pings.height
+    if reported:  # by some trackers: their settle distances grow with it
+        frame = frame.with_columns(pings["accuracy_m"].cast(pl.Float32))
     if "cell" in pings.columns:
         frame = frame.with_columns(pings["cell"].cast(pl.UInt64))
     else:
@@ -326,12 +329,13 @@ def add_segments(ordered: pl.DataFrame, trip_gap_s: float) -> pl.DataFrame:
 def within_distance(
     approx: np.ndarray,
     error: np.ndarray,
-    threshold: float,
+    threshold: float | np.ndarray,
     exact: Callable[[np.ndarray], np.ndarray],
     strict: bool = False,
 ) -> np.ndarray:
-    """Return ``d <= threshold`` (``d < threshold`` if `strict`) for distances known to within
-    ``approx ± error``; ``exact(rows)`` measures the rows the bound leaves undecided."""
+    """Return ``d <= threshold`` (``d < threshold`` if `strict`; a threshold per row or one for
+    all) for distances known to within ``approx ± error``; ``exact(rows)`` measures the rows
+    the bound leaves undecided."""
     if strict:
         out = approx + error < threshold
         undecided = ~out & (approx - error < threshold)
@@ -341,8 +345,18 @@ def within_distance(
     rows = np.flatnonzero(undecided)
     if len(rows):
         measured = exact(rows)
-        out[rows] = measured < threshold if strict else measured <= threshold
+        limit = threshold[rows] if isinstance(threshold, np.ndarray) else threshold
+        out[rows] = measured < limit if strict else measured <= limit
     return out
+
+
+def settle_distances(pings: pl.DataFrame, settle_m: float, factor: float) -> float | np.ndarray:
+    """Return the settle distance of each ping: `settle_m`, or `factor` times its reported
+    ``accuracy_m`` where that is larger (one number when no ping reports an accuracy)."""
+    if "accuracy_m" not in pings.columns or pings["accuracy_m"].null_count() == pings.height:
+        return settle_m
+    accuracy = pings["accuracy_m"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    return np.maximum(settle_m, factor * accuracy)
 
 
 def distinct_cells(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -364,7 +378,13 @@ def add_context(frame: pl.DataFrame, ground: Ground, settings: GeointSettings) -
     error = _SCALE * distances_m(lat, lon, clat[index], clon[index]) + _SLACK_M
     slack = (float(error.max()) if len(error) else 0.0) + 1.0
     near_m = settings.tracks.near_border_m
-    reach = max(near_m, settings.events.watchlist_near_border_m) + slack
+    events, factor = settings.events, settings.events.settle_accuracy_factor
+    # cell distances must reach every threshold they decide, settle distances included
+    watch_m = events.watchlist_near_border_m + np.max(
+        settle_distances(frame, events.watchlist_settle_m, factor)
+    )
+    crossing_m = np.max(settle_distances(frame, events.crossing_settle_m, factor))
+    reach = float(max(near_m, watch_m, crossing_m)) + slack
     border_cell = ground.distance_to_border_m(clat, clon, max_distance_m=reach)[index]
     near = within_distance(
         border_cell,

@@ -22,6 +22,8 @@ from geoint.store.cell_tables import write_table, write_vehicle_days
 from geoint.store.workspace import Workspace
 
 ANALYZED_PING_COLUMNS = ("ping_id", "vehicle_id", "ts", "lat", "lon", "cell")
+# detection also reads the accuracy some trackers report (settle distances grow with it)
+DETECTED_PING_COLUMNS = (*ANALYZED_PING_COLUMNS, "accuracy_m")
 
 
 def vehicle_days_within(

@@ -30,6 +30,7 @@ from geoint.h3index import child_cells, grid_disks, latlng_to_cells
 from geoint.intel.profiles import raise_declaration_alerts
 from geoint.pipeline.cells import (
     ANALYZED_PING_COLUMNS,
+    DETECTED_PING_COLUMNS,
     analyze_cells,
     pings_vehicle_days_within,
 )
@@ -245,12 +246,12 @@ def _detect_recent(
     ending at or after the cutoff and the cutoff (`analyze_vehicles`)."""
     begin = since - timedelta(seconds=lookback_s(settings))
     recent = workspace.scan_pings(begin.date()).filter(pl.col("ts") >= begin)
-    own = recent.filter(pl.col("vehicle_id").is_in(vehicles)).select(ANALYZED_PING_COLUMNS)
+    own = recent.filter(pl.col("vehicle_id").is_in(vehicles)).select(DETECTED_PING_COLUMNS)
     pings = workspace.read_pings(own)
     partners = rendezvous_partners(recent, pings, since, settings)
     if partners:
         others = recent.filter(pl.col("vehicle_id").is_in(partners))
-        pings = pl.concat([pings, others.select(ANALYZED_PING_COLUMNS).collect()])
+        pings = pl.concat([pings, others.select(DETECTED_PING_COLUMNS).collect()])
     detected = detect_events(
         pings,
         ground,

@@ -30,7 +30,7 @@ from geoint.detect.events import (
 from geoint.detect.tracks import prepare_tracks
 from geoint.ground import Ground
 from geoint.layers import Region, RegionIndex
-from geoint.pipeline.cells import ANALYZED_PING_COLUMNS, vehicle_days_within
+from geoint.pipeline.cells import DETECTED_PING_COLUMNS, vehicle_days_within
 from geoint.schema import PING_SCHEMA
 from geoint.settings import GeointSettings
 
@@ -149,7 +149,7 @@ def analyze_partition(task: Task) -> PartitionResult:
     plan, part, settings = task.plan, task.partition, task.settings
     pings = (
         _scan(plan.files)
-        .select(ANALYZED_PING_COLUMNS)
+        .select(DETECTED_PING_COLUMNS)
         .filter(part.holds(pl.col("vehicle_id")))
         .collect()
     )

@@ -43,12 +43,34 @@ class _Pings:
     t: np.ndarray  # float seconds since the epoch
     lat: np.ndarray
     lon: np.ndarray
+    accuracy: np.ndarray | None = None  # reported accuracy_m (NaN: none), if any ping has one
 
     def __len__(self) -> int:
         return len(self.t)
 
     def take(self, rows: np.ndarray) -> _Pings:
-        return _Pings(self.vehicle[rows], self.t[rows], self.lat[rows], self.lon[rows])
+        accuracy = None if self.accuracy is None else self.accuracy[rows]
+        return _Pings(self.vehicle[rows], self.t[rows], self.lat[rows], self.lon[rows], accuracy)
+
+    def settled_beyond(
+        self,
+        ground: Ground,
+        settle_m: float,
+        factor: float,
+        plus_m: float = 0.0,
+        *subsets: np.ndarray,
+    ) -> np.ndarray:
+        """Return whether each ping (of `subsets`, if given: the others are far) lies farther
+        than `plus_m` + its settle distance from the border (`settle_m`, or `factor` × its
+        reported accuracy where larger)."""
+        far = ~_within_border(ground, self.lat, self.lon, plus_m + settle_m, *subsets)
+        if self.accuracy is None:
+            return far
+        settle = np.fmax(settle_m, factor * self.accuracy)
+        wider = np.flatnonzero(far & (settle > settle_m))
+        metres = ground.distance_to_border_m(self.lat[wider], self.lon[wider])
+        far[wider] = metres > plus_m + settle[wider]
+        return far
 
     def step(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (same vehicle, seconds, metres) from each ping to the next."""
@@ -104,7 +126,8 @@ def truth_events(
     `declarations` vehicle_id, corridor_id, start, deadline, dest_lat, dest_lon; `watchlist`
     vehicle_id, expires (null: never). Rows are sorted by start, type, vehicles, position.
     """
-    ordered = pings.select("vehicle_id", "ts", "lat", "lon")
+    reported = "accuracy_m" in pings.columns and pings["accuracy_m"].null_count() < pings.height
+    ordered = pings.select("vehicle_id", "ts", "lat", "lon", *(["accuracy_m"] if reported else []))
     if not _is_sorted(ordered):
         ordered = ordered.sort("vehicle_id", "ts")
     ids = ordered["vehicle_id"]
@@ -116,6 +139,7 @@ def truth_events(
         ordered["ts"].dt.epoch("us").to_numpy() / 1e6,
         ordered["lat"].to_numpy(),
         ordered["lon"].to_numpy(),
+        ordered["accuracy_m"].cast(pl.Float64).to_numpy() if reported else None,
     )
     del ordered
     events = _Events()
@@ -170,9 +194,13 @@ def _clean_events(
     del metres
     trip = np.cumsum(np.r_[True, ~same | (dt >= tracks.trip_gap_s)])
     joined = trip[1:] == trip[:-1]  # segment k links pings k and k + 1 inside one trip
-    crossings = _crossings(clean, dt, ground, settings, conflicts, events)
+    # a hole is a gap for a device when it is also `gap_interval_factor` usual intervals
+    usual = _median_interval(clean, joined, dt)[clean.vehicle[1:]]
+    hole = np.where(np.isnan(usual), 0.0, s.gap_interval_factor * usual)
+    crossings = _crossings(clean, dt, hole, ground, settings, conflicts, events)
     _shuttles(crossings, settings, events)
-    gaps = np.flatnonzero(same & (dt >= s.signal_gap_s))
+    gaps = np.flatnonzero(same & (dt >= s.signal_gap_s) & (dt >= hole))
+    del hole
     del same, dt
     near = _within_border(ground, clean.lat, clean.lon, tracks.near_border_m, gaps, gaps + 1)
     g = gaps[near[gaps] & near[gaps + 1]]
@@ -189,7 +217,7 @@ def _clean_events(
     _overdue(active, clean, data_end, tracks.trip_gap_s, events)
     _route_deviations(clean, joined, active, ground, settings, events)
     _off_road(clean, joined & (speed >= tracks.moving_speed_kmh), ground, settings, events)
-    _watchlist_hits(clean, joined, names, watchlist, ground, settings, events)
+    _watchlist_hits(clean, joined, names, watchlist, conflicts, ground, settings, events)
     _rendezvous(clean, trip, ground, settings, events)
 
 
@@ -264,7 +292,31 @@ def _identity_conflicts(raw: _Pings, settings: GeointSettings) -> tuple[np.ndarr
             keep.append((a, b))
     rows = np.array(keep, dtype=np.int64).reshape(-1, 2)
     a, b = rows[:, 0], rows[:, 1]
-    return raw.vehicle[a], raw.t[a], raw.t[b], raw.lat[a], raw.lon[a]
+    # from the clone's first fix (a + 1), where the device of fix a was at that time
+    lat, lon = _between(raw, a, _next_own(raw, a, b, settings), raw.t[a + 1])
+    return raw.vehicle[a], raw.t[a + 1], raw.t[b], lat, lon
+
+
+def _next_own(raw: _Pings, a: np.ndarray, b: np.ndarray, settings: GeointSettings) -> np.ndarray:
+    """Return, per window a..b, its first fix after a within the conflict distance of a."""
+    out = np.empty(len(a), dtype=np.int64)
+    for k, (first, last) in enumerate(zip(a, b, strict=True)):  # one loop step per conflict
+        later = np.arange(first + 1, last + 1)
+        apart = _metres(raw.lat[first], raw.lon[first], raw.lat[later], raw.lon[later])
+        out[k] = later[np.argmax(apart <= settings.events.identity_conflict_distance_m)]
+    return out
+
+
+def _between(
+    pings: _Pings, a: np.ndarray, b: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the lat/lon at times `t`, linear from pings `a` to pings `b`."""
+    span = pings.t[b] - pings.t[a]
+    f = np.where(span > 0, (t - pings.t[a]) / np.where(span > 0, span, 1.0), 0.0)
+    return (
+        pings.lat[a] + f * (pings.lat[b] - pings.lat[a]),
+        pings.lon[a] + f * (pings.lon[b] - pings.lon[a]),
+    )
 
 
 def _plausible(group: _Pings, settings: GeointSettings) -> bool:
@@ -307,9 +359,23 @@ class _Crossed:
     lon: np.ndarray
 
 
+def _median_interval(clean: _Pings, joined: np.ndarray, dt: np.ndarray) -> np.ndarray:
+    """Return each vehicle code's median interval (s) between consecutive pings of one trip
+    (NaN without any)."""
+    medians = (
+        pl.DataFrame({"vehicle": clean.vehicle[1:][joined], "dt": dt[joined]})
+        .group_by("vehicle")
+        .agg(pl.col("dt").median())
+    )
+    out = np.full(int(clean.vehicle.max()) + 1 if len(clean) else 0, np.nan)
+    out[medians["vehicle"].to_numpy()] = medians["dt"].to_numpy()
+    return out
+
+
 def _crossings(
     clean: _Pings,
     dt: np.ndarray,
+    hole: np.ndarray,
     ground: Ground,
     settings: GeointSettings,
     conflicts: tuple[np.ndarray, ...],
@@ -319,7 +385,9 @@ def _crossings(
     overlapping an identity conflict of their vehicle are none (two devices may share it)."""
     s = settings.events
     side = _sides(ground, clean.lat, clean.lon)
-    settled = (side >= 0) & ~_within_border(ground, clean.lat, clean.lon, s.crossing_settle_m)
+    settled = (side >= 0) & clean.settled_beyond(
+        ground, s.crossing_settle_m, s.settle_accuracy_factor
+    )
     k = _crossing_starts(clean.vehicle, side, settled)
     for v, a, b in zip(*conflicts[:3], strict=True):  # loops over conflicts, not pings
         k = k[~((clean.vehicle[k] == v) & (clean.t[k] <= b) & (clean.t[k + 1] >= a))]
@@ -335,7 +403,7 @@ def _crossings(
         (np.round(clean.t[k + 1] * 1e6).astype(np.int64) - micros) * fraction
     ).astype(np.int64)
     t_x = t_x_us / 1e6
-    quick = dt[k] < s.crossing_max_gap_s
+    quick = (dt[k] < s.crossing_max_gap_s) | (dt[k] < hole[k])
     point, crossing, _ = ground.crossings_within(lat, lon, s.crossing_official_radius_m)
     opened = ground.crossing_open(crossing, t_x_us[point].astype("datetime64[us]"))
     near = np.zeros(len(k), dtype=bool)
@@ -614,11 +682,21 @@ def _route_deviations(
         if not len(rows):
             continue
         corridor = np.full(len(rows), active.corridor[d], dtype=object)
-        away = ground.distance_to_corridor_m(clean.lat[rows], clean.lon[rows], corridor)
-        a, b = _runs(away > s.route_deviation_m, joined[rows[:-1]])
-        a, b = rows[a], rows[b]
+        metres = ground.distance_to_corridor_m(clean.lat[rows], clean.lon[rows], corridor)
+        a, b = _runs(metres > s.route_deviation_m, joined[rows[:-1]])
         long = (b - a + 1) >= s.route_deviation_min_pings
-        _add_runs(EventType.ROUTE_DEVIATION, clean, a[long], b[long], events)
+        a, b = a[long], b[long]
+        # from where the vehicle left the corridor: on the segment from the active ping before
+        left = (a > 0) & joined[rows[np.maximum(a - 1, 0)]]
+        before, first = a[left] - 1, a[left]
+        f = (s.route_deviation_m - metres[before]) / (metres[first] - metres[before])
+        start, lat, lon = clean.t[rows[a]].copy(), clean.lat[rows[a]], clean.lon[rows[a]]
+        start[left] = clean.t[rows[before]] + f * (clean.t[rows[first]] - clean.t[rows[before]])
+        lat, lon = lat.copy(), lon.copy()
+        lat[left], lon[left] = _between(clean, rows[before], rows[first], start[left])
+        events.add(
+            EventType.ROUTE_DEVIATION, clean.vehicle[rows[a]], start, clean.t[rows[b]], lat, lon
+        )
 
 
 # ---------------------------------------------------------------------------------- runs
@@ -721,8 +799,36 @@ def _off_road(
     ask = near[status == _ASK]
     keep[ask] = _chunked(ground.distance_to_road_m, clean.lat[ask], clean.lon[ask], limit) >= limit
     a, b = _runs(keep, moving)
-    long = clean.t[b] - clean.t[a] >= s.off_road_min_duration_s
+    # The run lasts from where the vehicle got `limit` from a road to where it came back: on
+    # a moving segment from a ping near the border (only its road distance kept it out).
+    is_near = np.zeros(len(clean), dtype=bool)
+    is_near[near] = True
+    into = (a > 0) & moving[np.maximum(a - 1, 0)] & is_near[np.maximum(a - 1, 0)]
+    out = (b + 1 < len(clean)) & moving[np.minimum(b, len(moving) - 1)]
+    out &= is_near[np.minimum(b + 1, len(clean) - 1)]
+    start = _road_reached(clean, a - 1, a, into, ground, limit)
+    end = _road_reached(clean, b + 1, b, out, ground, limit)
+    long = end - start >= s.off_road_min_duration_s
     _add_runs(EventType.OFF_ROAD_NEAR_BORDER, clean, a[long], b[long], events)
+
+
+def _road_reached(
+    clean: _Pings,
+    outside: np.ndarray,
+    inside: np.ndarray,
+    crossed: np.ndarray,
+    ground: Ground,
+    limit_m: float,
+) -> np.ndarray:
+    """Return when each segment `outside` → `inside` reaches `limit_m` from a road, linearly
+    by road distance (the time of `inside` where not `crossed`)."""
+    t = clean.t[inside].copy()
+    o, i = outside[crossed], inside[crossed]
+    d_out = ground.distance_to_road_m(clean.lat[o], clean.lon[o])
+    d_in = ground.distance_to_road_m(clean.lat[i], clean.lon[i])
+    fraction = np.clip((limit_m - d_out) / (d_in - d_out), 0.0, 1.0)
+    t[crossed] = clean.t[o] + fraction * (clean.t[i] - clean.t[o])
+    return t
 
 
 def _watchlist_hits(
@@ -730,12 +836,15 @@ def _watchlist_hits(
     joined: np.ndarray,
     names: pl.Series,
     watchlist: pl.DataFrame | None,
+    conflicts: tuple[np.ndarray, ...],
     ground: Ground,
     settings: GeointSettings,
     events: _Events,
 ) -> None:
     if watchlist is None or not watchlist.height:
         return
+    s = settings.events
+    band = s.watchlist_near_border_m
     known = {name: code for code, name in enumerate(names.to_list())}
     bounds = np.searchsorted(clean.vehicle, np.arange(len(names) + 1))
     listed = np.zeros(len(clean), dtype=bool)
@@ -746,11 +855,27 @@ def _watchlist_hits(
         rows = np.arange(bounds[known[vehicle]], bounds[known[vehicle] + 1])
         listed[rows if until is None else rows[clean.t[rows] < until.timestamp()]] = True
     rows = np.flatnonzero(listed)
-    keep = _within_border(
-        ground, clean.lat, clean.lon, settings.events.watchlist_near_border_m, rows
+    conflicted = np.zeros(len(clean), dtype=bool)
+    for v, a, b in zip(*conflicts[:3], strict=True):  # one step per identity conflict
+        conflicted |= (clean.vehicle == v) & (clean.t >= a) & (clean.t <= b)
+    clear = listed & ~conflicted
+    inside = clear & _within_border(ground, clean.lat, clean.lon, band, rows)
+    out = ~listed | clear & clean.settled_beyond(
+        ground, s.watchlist_settle_m, s.settle_accuracy_factor, band, rows
     )
-    a, b = _runs(keep & listed, joined)
-    _add_runs(EventType.WATCHLIST_HIT, clean, a, b, events)
+    # a fix's state is that of the latest fix deciding it (inside, out, or a trip's first)
+    opens = np.r_[True, ~joined]
+    decider = np.maximum.accumulate(np.where(inside | out | opens, np.arange(len(clean)), 0))
+    a, b = _runs(inside[decider] & listed, joined)
+    entered = (a > 0) & ~opens[a] & clear[np.maximum(a - 1, 0)]
+    start, lat, lon = clean.t[a].copy(), clean.lat[a].copy(), clean.lon[a].copy()
+    e, before = a[entered], a[entered] - 1
+    d_before = ground.distance_to_border_m(clean.lat[before], clean.lon[before])
+    d_first = ground.distance_to_border_m(clean.lat[e], clean.lon[e])
+    f = np.clip((d_before - band) / (d_before - d_first), 0.0, 1.0)
+    start[entered] = clean.t[before] + f * (clean.t[e] - clean.t[before])
+    lat[entered], lon[entered] = _between(clean, before, e, start[entered])
+    events.add(EventType.WATCHLIST_HIT, clean.vehicle[a], start, clean.t[b], lat, lon)
 
 
 # ---------------------------------------------------------------------------- rendezvous

@@ -46,6 +46,7 @@ class _Ping:
     road_m: float = math.inf
     crossing_m: float = math.inf
     place_m: float = math.inf
+    accuracy_m: float | None = None  # reported by the tracker, if at all
 
 
 @dataclass
@@ -123,12 +124,11 @@ def reference_events(
     start, deadline, dest_lat, dest_lon; `watchlist` has vehicle_id and expires (null: never).
     """
     tracks = _tracks(pings, ground, settings)
-    settle = settings.events.crossing_settle_m
     conflicted = {v: _identity_conflict_events(t, settings) for v, t in tracks.items()}
     crossings = {
         v: [
             c
-            for c in _crossings(t.clean, ground, settle)
+            for c in _crossings(t.clean, ground, settings)
             if not any(c.before.ts <= k.end and c.after.ts >= k.start for k in conflicted[v])
         ]
         for v, t in tracks.items()
@@ -136,14 +136,16 @@ def reference_events(
     decls = _declarations(declarations, tracks, settings)
     events: list[_Event] = []
     for vehicle, track in tracks.items():
-        events += _crossing_events(crossings[vehicle], ground, settings)
+        events += _crossing_events(crossings[vehicle], track, ground, settings)
         events += _gap_events(track, settings)
         stops = [s for trip in track.trips for s in _stops(trip, settings)]
         events += _loiter_events(stops, ground, settings)
         events += _unauthorized_stop_events(stops, decls.get(vehicle, []), ground, settings)
-        events += _off_road_events(track, settings)
+        events += _off_road_events(track, ground, settings)
         events += _route_deviation_events(track, decls.get(vehicle, []), ground, settings)
-        events += _watchlist_events(track, _expiries(watchlist, vehicle), settings)
+        events += _watchlist_events(
+            track, _expiries(watchlist, vehicle), conflicted[vehicle], ground, settings
+        )
         events += _shuttle_events(crossings[vehicle], settings)
         conflicts = conflicted[vehicle]
         events += conflicts
@@ -169,8 +171,16 @@ def _tracks(pings: pl.DataFrame, ground: Ground, settings: GeointSettings) -> di
         strict=True,
     )
     by_vehicle: dict[str, list[_Ping]] = defaultdict(list)
-    for row, (side, border, road, crossing, place) in zip(rows.iter_rows(), layers, strict=True):
+    accuracy = (
+        pings.sort("ts", "ping_id")["accuracy_m"].to_list()
+        if "accuracy_m" in pings.columns
+        else [None] * rows.height
+    )
+    for row, (side, border, road, crossing, place), acc in zip(
+        rows.iter_rows(), layers, accuracy, strict=True
+    ):
         ping = _Ping(*row, int(side), float(border), float(road), float(crossing), float(place))
+        ping.accuracy_m = acc
         by_vehicle[ping.vehicle_id].append(ping)
     tracks = {}
     for vehicle in sorted(by_vehicle):
@@ -248,26 +258,38 @@ def _merged_windows(times: Sequence[datetime], count: int, within_s: float) -> l
 
 
 # -------------------------------------------------------------------------- crossings
-def _crossing_segments(clean: Sequence[_Ping], settle_m: float) -> list[tuple[_Ping, _Ping]]:
-    """Return the crossing segments: at each settled ping (farther than `settle_m` from the
-    border) on the side opposite the last settled one, the last change into its side."""
+def _settle_m(ping: _Ping, settle_m: float, settings: GeointSettings) -> float:
+    """The ping's settle distance: `settle_m`, or more for a fix reporting a poor accuracy."""
+    if ping.accuracy_m is None:
+        return settle_m
+    return max(settle_m, settings.events.settle_accuracy_factor * ping.accuracy_m)
+
+
+def _crossing_segments(
+    clean: Sequence[_Ping], settings: GeointSettings
+) -> list[tuple[_Ping, _Ping]]:
+    """Return the crossing segments: at each settled ping (farther than its settle distance
+    from the border) on the side opposite the last settled one, the last change into its
+    side."""
     found = []
     state = None  # side of the last settled ping
     into: dict[int, tuple[_Ping, _Ping]] = {}  # last change into each side since then
     for k, ping in enumerate(clean):
         if k and {clean[k - 1].side, ping.side} == {0, 1}:
             into[ping.side] = (clean[k - 1], ping)
-        if ping.side >= 0 and ping.border_m > settle_m:
+        if ping.side >= 0 and ping.border_m > _settle_m(
+            ping, settings.events.crossing_settle_m, settings
+        ):
             if state is not None and state != ping.side and ping.side in into:
                 found.append(into[ping.side])
             state, into = ping.side, {}
     return found
 
 
-def _crossings(clean: Sequence[_Ping], ground: Ground, settle_m: float) -> list[_Crossing]:
+def _crossings(clean: Sequence[_Ping], ground: Ground, settings: GeointSettings) -> list[_Crossing]:
     """Return every crossing segment, with its crossing point and time."""
     found = []
-    for a, b in _crossing_segments(clean, settle_m):
+    for a, b in _crossing_segments(clean, settings):
         lat, lon, fraction = ground.border_intersection(
             np.array([a.lat]), np.array([a.lon]), np.array([b.lat]), np.array([b.lon])
         )
@@ -282,8 +304,22 @@ def _crossings(clean: Sequence[_Ping], ground: Ground, settle_m: float) -> list[
     return found
 
 
+def _usual_interval_s(track: _Track) -> float | None:
+    """The median interval between consecutive pings of one trip (None without any)."""
+    intervals = [_seconds(a, b) for trip in track.trips for a, b in pairwise(trip)]
+    return statistics.median(intervals) if intervals else None
+
+
+def _is_gap(dt: float, threshold_s: float, track: _Track, settings: GeointSettings) -> bool:
+    """Whether a hole of `dt` seconds is a gap: at least the setting and the device's factor
+    times its usual interval."""
+    usual = _usual_interval_s(track)
+    factor = settings.events.gap_interval_factor
+    return dt >= threshold_s and (usual is None or dt >= factor * usual)
+
+
 def _crossing_events(
-    crossings: Sequence[_Crossing], ground: Ground, settings: GeointSettings
+    crossings: Sequence[_Crossing], track: _Track, ground: Ground, settings: GeointSettings
 ) -> list[_Event]:
     s = settings.events
     events = []
@@ -292,7 +328,7 @@ def _crossing_events(
         _, rows, metres = ground.crossings_within(
             np.array([c.lat]), np.array([c.lon]), s.crossing_official_radius_m
         )
-        if dt >= s.crossing_max_gap_s:
+        if _is_gap(dt, s.crossing_max_gap_s, track, settings):
             kind = EventType.DARK_CROSSING
         elif len(rows) == 0:
             kind = EventType.UNOFFICIAL_CROSSING
@@ -335,7 +371,11 @@ def _gap_events(track: _Track, settings: GeointSettings) -> list[_Event]:
     events = []
     for a, b in pairwise(track.clean):
         dt = _seconds(a, b)
-        if dt >= settings.events.signal_gap_s and a.border_m <= near and b.border_m <= near:
+        if (
+            _is_gap(dt, settings.events.signal_gap_s, track, settings)
+            and a.border_m <= near
+            and b.border_m <= near
+        ):
             events.append(
                 _Event(EventType.SIGNAL_GAP_NEAR_BORDER, a.vehicle_id, a.ts, b.ts,
                        (a.lat + b.lat) / 2, (a.lon + b.lon) / 2, [a.ping_id, b.ping_id],
@@ -451,18 +491,41 @@ def _run_event(kind: EventType, run: Sequence[_Ping], detail: dict) -> _Event:
     )  # fmt: skip
 
 
-def _off_road_events(track: _Track, settings: GeointSettings) -> list[_Event]:
+def _off_road_events(track: _Track, ground: Ground, settings: GeointSettings) -> list[_Event]:
     s, t = settings.events, settings.tracks
+    limit = s.off_road_distance_m
+
+    def moving(a: _Ping, b: _Ping) -> bool:
+        return _speed_kmh(a, b) >= t.moving_speed_kmh
+
+    def crossed(outside: _Ping | None, inside: _Ping) -> datetime:
+        """When the vehicle reached `limit` from a road between `outside` and `inside`."""
+        if outside is None or outside.border_m > t.near_border_m:
+            return inside.ts
+        if not moving(*sorted((outside, inside), key=lambda p: p.ts)):
+            return inside.ts
+        (d_out, d_in) = ground.distance_to_road_m(
+            np.array([outside.lat, inside.lat]), np.array([outside.lon, inside.lon])
+        )
+        fraction = min(max((limit - d_out) / (d_in - d_out), 0.0), 1.0)
+        micros = round(fraction * (inside.ts - outside.ts) / timedelta(microseconds=1))
+        return outside.ts + timedelta(microseconds=micros)
+
     events = []
     for trip in track.trips:
+        position = {p.ping_id: k for k, p in enumerate(trip)}
         runs = _runs(
             trip,
-            keep=lambda p: p.road_m >= s.off_road_distance_m and p.border_m <= t.near_border_m,
-            joins=lambda a, b: _speed_kmh(a, b) >= t.moving_speed_kmh,
+            keep=lambda p: p.road_m >= limit and p.border_m <= t.near_border_m,
+            joins=moving,
         )
         for run in runs:
-            if _seconds(run[0], run[-1]) >= s.off_road_min_duration_s:
-                detail = {"duration_s": _seconds(run[0], run[-1])}
+            k, m = position[run[0].ping_id], position[run[-1].ping_id]
+            start = crossed(trip[k - 1] if k > 0 else None, run[0])
+            end = crossed(trip[m + 1] if m + 1 < len(trip) else None, run[-1])
+            duration = (end - start).total_seconds()
+            if duration >= s.off_road_min_duration_s:
+                detail = {"duration_s": duration}
                 events.append(_run_event(EventType.OFF_ROAD_NEAR_BORDER, run, detail))
     return events
 
@@ -482,32 +545,77 @@ def _route_deviation_events(
                 np.array([p.lon for p in active]),
                 np.array([d.corridor_id] * len(active), dtype=object),
             )
-            away = {
-                p.ping_id for p, m in zip(active, metres, strict=True) if m > s.route_deviation_m
-            }
+            off = {p.ping_id: float(m) for p, m in zip(active, metres, strict=True)}
+            away = {i for i, m in off.items() if m > s.route_deviation_m}
+            position = {p.ping_id: k for k, p in enumerate(trip)}
             # Runs are of consecutive pings of the trip: an inactive ping ends a run.
             for run in _runs(trip, keep=lambda p, away=away: p.ping_id in away):
                 if len(run) >= s.route_deviation_min_pings:
                     detail = {"corridor_id": d.corridor_id, "pings": len(run)}
-                    events.append(_run_event(EventType.ROUTE_DEVIATION, run, detail))
+                    event = _run_event(EventType.ROUTE_DEVIATION, run, detail)
+                    k = position[run[0].ping_id]
+                    if k > 0 and trip[k - 1].ping_id in off:  # left the corridor from there
+                        before, first = trip[k - 1], run[0]
+                        d_before, d_first = off[before.ping_id], off[first.ping_id]
+                        f = (s.route_deviation_m - d_before) / (d_first - d_before)
+                        micros = round(f * ((first.ts - before.ts) / timedelta(microseconds=1)))
+                        event.start = before.ts + timedelta(microseconds=micros)
+                        event.lat, event.lon = _position_at([before, first], event.start)
+                    events.append(event)
     return events
 
 
 def _watchlist_events(
-    track: _Track, expiries: Sequence[datetime | None], settings: GeointSettings
+    track: _Track,
+    expiries: Sequence[datetime | None],
+    conflicts: Sequence[_Event],
+    ground: Ground,
+    settings: GeointSettings,
 ) -> list[_Event]:
     if not expiries:
         return []
+    band = settings.events.watchlist_near_border_m
 
-    def listed(p: _Ping) -> bool:
+    def clear(p: _Ping) -> bool:
+        """On the list and in no identity conflict: its distance decides."""
         on_list = any(e is None or p.ts < e for e in expiries)
-        return on_list and p.border_m <= settings.events.watchlist_near_border_m
+        return on_list and not any(k.start <= p.ts <= k.end for k in conflicts)
 
-    return [
-        _run_event(EventType.WATCHLIST_HIT, run, {"pings": len(run)})
-        for trip in track.trips
-        for run in _runs(trip, keep=listed)
-    ]
+    def settle(p: _Ping) -> float:
+        return _settle_m(p, settings.events.watchlist_settle_m, settings)
+
+    def hit(run: list[_Ping], before: _Ping | None) -> _Event:
+        event = _run_event(EventType.WATCHLIST_HIT, run, {"pings": len(run)})
+        if before is not None:  # entered the band between `before` and the run's first fix
+            first = run[0]
+            d_before, d_first = ground.distance_to_border_m(
+                np.array([before.lat, first.lat]), np.array([before.lon, first.lon])
+            )
+            fraction = min(max((d_before - band) / (d_before - d_first), 0.0), 1.0)
+            micros = round(fraction * ((first.ts - before.ts) / timedelta(microseconds=1)))
+            event.start = before.ts + timedelta(microseconds=micros)
+            event.lat = before.lat + fraction * (first.lat - before.lat)
+            event.lon = before.lon + fraction * (first.lon - before.lon)
+        return event
+
+    events = []
+    for trip in track.trips:
+        run: list[_Ping] = []
+        entry: _Ping | None = None
+        for k, p in enumerate(trip):
+            on_list = any(e is None or p.ts < e for e in expiries)
+            if clear(p) and p.border_m <= band:
+                if not run:
+                    entry = trip[k - 1] if k > 0 and clear(trip[k - 1]) else None
+                run.append(p)
+            elif run and on_list and (not clear(p) or p.border_m <= band + settle(p)):
+                run.append(p)  # between the band and the band plus margin, or in a conflict
+            elif run:
+                events.append(hit(run, entry))
+                run = []
+        if run:
+            events.append(hit(run, entry))
+    return events
 
 
 # ------------------------------------------------------------------------- rendezvous
@@ -647,10 +755,13 @@ def _identity_conflict_events(track: _Track, settings: GeointSettings) -> list[_
             len(g) >= 2 and all(_speed_kmh(a, b) <= plausible for a, b in pairwise(g))
             for g in groups
         ):
+            # It starts at the clone's first fix, where the first fix's device then was.
+            clone_first = pings[1]
+            lat, lon = _position_at(groups[0][:2], clone_first.ts)
             detail = {"jumps": len(window), "group_sizes": [len(g) for g in groups]}
             events.append(
-                _Event(EventType.IDENTITY_CONFLICT, first.vehicle_id, first.ts, pings[-1].ts,
-                       first.lat, first.lon, [p.ping_id for p in pings], detail)
+                _Event(EventType.IDENTITY_CONFLICT, first.vehicle_id, clone_first.ts,
+                       pings[-1].ts, lat, lon, [p.ping_id for p in pings], detail)
             )  # fmt: skip
     return events
 

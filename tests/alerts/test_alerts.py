@@ -27,8 +27,8 @@ from geoint.sim.evaluate import evaluation_report
 pytestmark = pytest.mark.databases
 
 
-def _raise(workspace, settings, frame, now=T0):
-    return raise_alerts(workspace, SectorGround(), settings, frame, now=now)
+def _raise(workspace, settings, frame, now=T0, late=None):
+    return raise_alerts(workspace, SectorGround(), settings, frame, now=now, late=late)
 
 
 def _all(store: AlertStore, **filters) -> list[dict]:
@@ -100,6 +100,36 @@ def test_repeats_within_6_hours_update_one_alert(workspace, settings, gap, alert
         assert alert["count"] == 2 and alert["last_seen"] == (T0 + gap).isoformat()
         actions = [c["action"] for c in AlertStore(workspace).history(alert["id"])]
         assert actions == ["created", "repeated"]
+
+
+def test_the_explanation_says_raised_late_exactly_when_the_alert_was(workspace, settings):
+    """A repeat from late pings does not make an alert raised on time read "raised late"; a
+    repeat on time does not drop the words of an alert raised late (docs/alerts.md)."""
+    on_time = events(
+        {"event_id": "E-a", "vehicle_id": "V1"}, {"event_id": "E-c", "vehicle_id": "V2"}
+    )
+    _raise(workspace, settings, on_time, now=T0)
+    _raise(
+        workspace,
+        settings,
+        events({"event_id": "E-b", "vehicle_id": "V1"}),
+        now=T0,
+        late={"E-b": 7200},
+    )
+    late_first = events({"event_id": "E-d", "vehicle_id": "V3"})
+    _raise(workspace, settings, late_first, now=T0, late={"E-d": 8040})
+    _raise(workspace, settings, events({"event_id": "E-e", "vehicle_id": "V3"}), now=T0)
+    by_vehicle = {a["vehicles"][0]: a for a in _all(AlertStore(workspace))}
+    assert by_vehicle["V1"]["count"] == 2 and by_vehicle["V3"]["count"] == 2
+    for vehicle in ("V1", "V2"):
+        assert by_vehicle[vehicle]["raised_late"] is None
+        assert "Raised late" not in by_vehicle[vehicle]["explanation"]
+    late = by_vehicle["V3"]
+    assert late["raised_late"]["late_s"] == 8040
+    assert late["explanation"].endswith(" " + late["raised_late"]["reason"])
+    assert "2 h 14 min" in late["explanation"]
+    history = AlertStore(workspace).history(by_vehicle["V1"]["id"])
+    assert "Raised late" in history[-1]["note"]  # the repeat's own words stay in its history
 
 
 def test_a_later_run_extends_an_open_alert_and_rerunning_adds_nothing(workspace, settings):

@@ -157,16 +157,24 @@ def _driving(
 
 
 def _crossing(
-    vehicle: str, lat: float, t_x: datetime, dt_s: float = 60.0, eastward: bool = True
+    vehicle: str,
+    lat: float,
+    t_x: datetime,
+    dt_s: float = 60.0,
+    eastward: bool = True,
+    every_s: float = 60.0,
 ) -> pl.DataFrame:
-    """Return four pings `dt_s` apart crossing the border at `lat` at time `t_x` (±1 ms).
+    """Return four pings crossing the border at `lat` at time `t_x` (±1 ms): the middle
+    segment lasts `dt_s`, the two around it `every_s` (the device's usual interval).
 
     The middle segment runs from 2.996°E to 3.004°E, symmetric about the border.
     """
     lons = [2.990, 2.996, 3.004, 3.010]
     if not eastward:
         lons.reverse()
-    times = [t_x + timedelta(seconds=dt_s * k) for k in (-1.5, -0.5, 0.5, 1.5)]
+    half = dt_s / 2
+    offsets = (-half - every_s, -half, half, half + every_s)
+    times = [t_x + timedelta(seconds=k) for k in offsets]
     return _timed(vehicle, [(ts, (lat, lon)) for ts, lon in zip(times, lons, strict=True)])
 
 
@@ -262,6 +270,16 @@ def _crossing_cases() -> list[EventCase]:
             (),
         )
     )
+    for dt_s, kind in ((900.0, E.BORDER_CROSSING), (1_500.0, E.DARK_CROSSING)):
+        out.append(
+            EventCase(
+                f"crossing_of_a_device_every_5_min_after_{dt_s / 60:.0f}_min",
+                "a device reporting every 5 min crosses between fixes "
+                f"{dt_s / 60:.0f} min apart: dark only from 5 usual intervals (25 min)",
+                _numbered(_crossing("car", SOUTHGATE[0], ten, dt_s, every_s=300.0)),
+                (_crossed(kind, "car", SOUTHGATE[0], ten, dt_s),),
+            )
+        )
     dark = _timed("car", [(ten, (7.5, 2.5)), (ten + timedelta(hours=2), (7.5, 3.5))])
     out.append(
         EventCase(
@@ -309,12 +327,13 @@ def _settling_cases(t0: datetime) -> list[EventCase]:
     last_west = through[-1][0]
     onward = [(last_west + timedelta(minutes=k), offset(SOUTHGATE, east_m=m))
               for k, m in ((1, 120), (2, 600), (3, 1_500))]  # fmt: skip
-    short, long = (
+    short, long, longer = (
         _timed("car", [(t0, offset(SOUTHGATE, east_m=-1_000)),
                        (t0 + timedelta(minutes=1), offset(SOUTHGATE, east_m=-300)),
                        (t0 + timedelta(minutes=2), offset(SOUTHGATE, east_m=metres))])
-        for metres in (140, 160)
+        for metres in (140, 160, 200)
     )  # fmt: skip
+    accuracy_60 = pl.lit(60.0, pl.Float32).alias("accuracy_m")
     return [
         EventCase(
             "idling_at_a_post_with_outliers_across_is_no_crossing",
@@ -342,6 +361,18 @@ def _settling_cases(t0: datetime) -> list[EventCase]:
             _numbered(long),
             (Expected(E.BORDER_CROSSING, "car", t0 + timedelta(minutes=1), *SOUTHGATE),),
         ),
+        EventCase(
+            "crossing_at_160_m_reporting_60_m_accuracy_is_not_settled",
+            "the same fixes reporting accuracy_m 60: settled means > 3 × 60 = 180 m",
+            _numbered(long.with_columns(accuracy_60)),
+            (),
+        ),
+        EventCase(
+            "crossing_at_200_m_reporting_60_m_accuracy_is_settled",
+            "the last fix 200 m past the line, accuracy_m 60: a crossing",
+            _numbered(longer.with_columns(accuracy_60)),
+            (Expected(E.BORDER_CROSSING, "car", t0 + timedelta(minutes=1), *SOUTHGATE),),
+        ),
     ]
 
 
@@ -354,6 +385,18 @@ def _gap_cases() -> list[EventCase]:
 
     def pair(second: tuple[float, float], after: timedelta) -> pl.DataFrame:
         return _numbered(_timed("car", [(t0, GAP), (t0 + after, second)]))
+
+    def every_10_min(hole: int) -> pl.DataFrame:
+        """Fixes 10 min and 500 m apart (3 km/h: no stop, no moving run) around the hole, whose
+        two fixes are 1.1 km apart either side of `mid`."""
+        before = [
+            (t0 + timedelta(minutes=10 * k), offset(mid, -550 - 500 * (3 - k))) for k in range(4)
+        ]
+        after = [
+            (t0 + timedelta(minutes=30 + hole + 10 * k), offset(mid, 550 + 500 * k))
+            for k in range(4)
+        ]
+        return _numbered(_timed("car", before + after))
 
     return [
         EventCase(
@@ -376,6 +419,18 @@ def _gap_cases() -> list[EventCase]:
             "just under 30 min: no gap",
             pair(same_side, timedelta(minutes=29, seconds=59)),
             (),
+        ),
+        *(
+            EventCase(
+                f"gap_of_a_device_every_10_min_{hole}_min",
+                f"a device reporting every 10 min, silent {hole} min 5 km from the border: "
+                "a gap only from 5 usual intervals (50 min)",
+                every_10_min(hole),
+                (Expected(E.SIGNAL_GAP_NEAR_BORDER, "car", t0 + timedelta(minutes=30), *mid),)
+                if hole >= 50
+                else (),
+            )
+            for hole in (40, 50)
         ),
         EventCase(
             "gap_with_one_end_beyond_10_km",
@@ -594,7 +649,38 @@ def _off_road_cases() -> list[EventCase]:
             ),
         ]
     )
+    road = (NORTHGATE[0], 2.93)
+
+    def out_and_back(first_m: float) -> pl.DataFrame:
+        """A fix `first_m` north of the road, 9 min of fixes 650-1450 m off it, then back."""
+        north = [first_m, 650, 850, 1050, 1250, 1450, 1450, 1250, 1050, 850, 650, first_m]
+        east = [0] * 6 + [200] * 6
+        points = [offset(road, m, e) for m, e in zip(north, east, strict=True)]
+        return make_track("jeep", t0, points)
+
     return [
+        EventCase(
+            "off_road_from_the_road_crossing_500_m",
+            "fixes 450 m, then 650 m from the road, 9 min off it, back at 650 then 450 m: the "
+            "run lasts from crossing 500 m (a quarter of the minute in) to crossing it back",
+            _numbered(out_and_back(450)),
+            (
+                Expected(
+                    E.OFF_ROAD_NEAR_BORDER,
+                    "jeep",
+                    t0 + timedelta(minutes=1),
+                    *offset(road, 650),
+                    end=t0 + timedelta(minutes=10),
+                ),
+            ),
+        ),
+        EventCase(
+            "off_road_from_the_road_crossing_500_m_late",
+            "the same with the fixes around it 100 m from the road: 500 m is crossed 0.8 of "
+            "the minute in and out, 9.4 min off the road",
+            _numbered(out_and_back(100)),
+            (),
+        ),
         EventCase(
             "off_road_exactly_10_min",
             "30 km/h across country 5.5 km from the border for 10 min",
@@ -754,9 +840,17 @@ def _transit_cases() -> list[EventCase]:
         ),
         EventCase(
             "route_deviation_2_pings",
-            "two consecutive pings 1.5 km off the corridor",
+            "two consecutive pings 1.5 km off the corridor: from where the truck left it, "
+            "1 km out, two thirds of the way from the ping before (80 s after it)",
             _numbered(deviated),
-            (Expected(E.ROUTE_DEVIATION, "truck", times_2[10], *offset((7.0, 3.40), 1_500)),),
+            (
+                Expected(
+                    E.ROUTE_DEVIATION,
+                    "truck",
+                    times_2[9] + timedelta(seconds=80),
+                    *offset((7.0, 3.38 + 0.02 * 2 / 3), 1_000),
+                ),
+            ),
             declarations=declared,
         ),
         EventCase(
@@ -858,7 +952,91 @@ def _watchlist_cases() -> list[EventCase]:
     twice = _timed(
         "wanted", [(t0 + timedelta(minutes=5 * k), (WATCH[0], lon)) for k, lon in enumerate(lons)]
     )
+
+    def across(lons: Sequence[float]) -> pl.DataFrame:
+        """The listed car at WATCH's latitude at these longitudes, 2 min apart."""
+        return _timed(
+            "wanted", [(t0 + timedelta(minutes=2 * k), (WATCH[0], x)) for k, x in enumerate(lons)]
+        )
+
+    clone = _timed(
+        "wanted",
+        [
+            (t0 + timedelta(minutes=3 * k), offset(FAR_A if c == "A" else WATCH, 5 * k))
+            for k, c in enumerate("AABBAABBAA")
+        ],
+    )
     return [
+        EventCase(
+            "watchlist_jitter_at_the_band_is_one_hit",
+            "16.5, 18.8, 20.03, 18.8, 16.5 km from the border: the fix just beyond 20 km (within "
+            "the 150 m settle margin) does not end the hit",
+            _numbered(across([3.15, 3.17, 3.1815, 3.17, 3.15])),
+            (Expected(E.WATCHLIST_HIT, "wanted", t0, *WATCH, end=t0 + timedelta(minutes=8)),),
+            watchlist=_watchlist("wanted"),
+        ),
+        EventCase(
+            "watchlist_beyond_the_settle_margin_is_two_hits",
+            "the same with the middle fix 20.2 km from the border: two hits, the second from "
+            "where the band was entered again",
+            _numbered(across([3.15, 3.17, 3.183, 3.17, 3.15])),
+            (
+                Expected(E.WATCHLIST_HIT, "wanted", t0, *WATCH),
+                Expected(  # entering the band 14 % of the way from the fix at 20.2 km
+                    E.WATCHLIST_HIT,
+                    "wanted",
+                    t0 + timedelta(minutes=4, seconds=17),
+                    WATCH[0],
+                    3.1812,
+                ),
+            ),
+            watchlist=_watchlist("wanted"),
+        ),
+        EventCase(
+            "watchlist_margin_grows_with_reported_accuracy",
+            "the fix 20.2 km from the border reports accuracy_m 100: the band is left only "
+            "beyond 20 km + 3 × 100 m, one hit",
+            _numbered(
+                across([3.15, 3.17, 3.183, 3.17, 3.15]).with_columns(
+                    pl.lit(100.0, pl.Float32).alias("accuracy_m")
+                )
+            ),
+            (Expected(E.WATCHLIST_HIT, "wanted", t0, *WATCH, end=t0 + timedelta(minutes=8)),),
+            watchlist=_watchlist("wanted"),
+        ),
+        EventCase(
+            "watchlist_hit_starts_where_the_band_was_entered",
+            "fixes 21 km then 18.8 km from the border 2 min apart: the hit starts 44 % of the "
+            "way, 53 s after the first fix, 20 km from the border",
+            _numbered(across([3.19, 3.17, 3.15])),
+            (
+                Expected(
+                    E.WATCHLIST_HIT,
+                    "wanted",
+                    t0 + timedelta(seconds=53),
+                    WATCH[0],
+                    3.1812,
+                    end=t0 + timedelta(minutes=4),
+                ),
+            ),
+            watchlist=_watchlist("wanted"),
+        ),
+        EventCase(
+            "watchlist_clone_in_the_band_is_no_hit",
+            "the listed id reports in pairs from 77 km and from 16.5 km from the border (an "
+            "identity conflict): the clone's pairs are no hit",
+            _numbered(clone),
+            (
+                Expected(
+                    E.IDENTITY_CONFLICT,
+                    "wanted",
+                    t0 + timedelta(minutes=6),
+                    *FAR_A,
+                    end=t0 + timedelta(minutes=24),
+                ),
+            ),
+            watchlist=_watchlist("wanted"),
+        ),
         EventCase(
             "watchlist_hit_near_border",
             "a listed car 16.5 km from the border: one hit for the whole run",
@@ -893,7 +1071,13 @@ def _watchlist_cases() -> list[EventCase]:
             _numbered(twice),
             (
                 Expected(E.WATCHLIST_HIT, "wanted", t0, *WATCH),
-                Expected(E.WATCHLIST_HIT, "wanted", t0 + timedelta(minutes=20), *WATCH),
+                Expected(  # from where it entered the band, between 27.6 and 16.5 km
+                    E.WATCHLIST_HIT,
+                    "wanted",
+                    t0 + timedelta(minutes=18, seconds=26),
+                    WATCH[0],
+                    3.1812,
+                ),
             ),
             watchlist=_watchlist("wanted"),
         ),
@@ -940,12 +1124,33 @@ def _identity_gnss_cases() -> list[EventCase]:
     in_hour, hour_times, hour_points = _spiky({10: east, 30: east, 50: east})
     exactly, exact_times, exact_points = _spiky({10: east, 40: east, 70: east})
     far, far_times, far_points = _spiky({10: (0.9, 0.0), 20: (-0.9, 0.0), 30: (0.0, -0.9)})
+    t0 = local("10:00")
+    # the real device drives north 1 km a minute, silent from minute 2 to 7; the clone reports
+    # from FAR_B at minutes 5, 6, 9, 10, 13, 14
+    real = [(t0 + timedelta(minutes=m), offset(FAR_A, 1_000 * m)) for m in (0, 1, 2, 7, 8, 11, 12)]
+    clone = [(t0 + timedelta(minutes=m), FAR_B) for m in (5, 6, 9, 10, 13, 14)]
+    after_hole = _numbered(_timed("clone", sorted(real + clone)))
     return [
+        EventCase(
+            "identity_conflict_after_a_hole",
+            "the clone's first fix comes 3 min into a 5 min hole of the real device's fixes: the "
+            "conflict starts then, where the real device was (5 km north), not at its fix before",
+            after_hole,
+            (
+                Expected(
+                    E.IDENTITY_CONFLICT,
+                    "clone",
+                    t0 + timedelta(minutes=5),
+                    *offset(FAR_A, 5_000),
+                    end=t0 + timedelta(minutes=13),
+                ),
+            ),
+        ),
         EventCase(
             "identity_conflict_two_tracks",
             "one id reports alternately from two places 111 km apart, 3 jumps in 30 min",
             two_tracks,
-            (Expected(E.IDENTITY_CONFLICT, "clone", times[1], *FAR_A, end=times[6]),),
+            (Expected(E.IDENTITY_CONFLICT, "clone", times[2], *FAR_A, end=times[6]),),
         ),
         EventCase(
             "identity_two_alternations",
@@ -963,13 +1168,13 @@ def _identity_gnss_cases() -> list[EventCase]:
             "identity_alternations_exactly_1_h",
             "three jumps, the first and third exactly 60 min apart",
             hourly,
-            (Expected(E.IDENTITY_CONFLICT, "clone", hourly_times[1], *FAR_A),),
+            (Expected(E.IDENTITY_CONFLICT, "clone", hourly_times[2], *FAR_A),),
         ),
         EventCase(
             "identity_conflict_not_gnss",
             "the clone reports one ping at a time: its pings look like spikes but are not GNSS",
             singles,
-            (Expected(E.IDENTITY_CONFLICT, "clone", single_times[1], *FAR_A),),
+            (Expected(E.IDENTITY_CONFLICT, "clone", single_times[2], *FAR_A),),
         ),
         EventCase(
             "gnss_three_spikes_in_40_min",
