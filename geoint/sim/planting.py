@@ -214,8 +214,9 @@ class Planter:
             leg = self.scenery.leg_to_node(best, node, mask).reversed()
         else:
             leg = self.scenery.leg_to_spot(best, spot, mask).reversed()
-        vehicle.track.move(leg.coords[0], 15 / 3.6)
-        vehicle.track.drive(leg, vehicle.factor)
+        if len(leg.coords):  # none when the vehicle is already at that parking place
+            vehicle.track.move(leg.coords[0], 15 / 3.6)
+            vehicle.track.drive(leg, vehicle.factor)
         vehicle.place = best
         vehicle.track.report(False)
         return True

@@ -306,3 +306,13 @@ def test_the_committed_sample_scenario_has_every_type_many_times():
     assert all(counts.get(str(kind), 0) >= 5 for kind in EventType), counts
     assert (SAMPLE / "region" / "region.toml").is_file()
     assert sum(p.stat().st_size for p in SAMPLE.rglob("*") if p.is_file()) < 6_000_000
+
+
+def test_a_visit_that_ends_at_a_parking_place_goes_home_without_driving(tmp_path):
+    """Bolivia–Peru, seed 11: a watch-listed vehicle's visit ends where its nearest parking
+    place is, so the way home is empty (the generator used to fail with an IndexError)."""
+    region = init_region(tmp_path / "region", ("Bolivia", "Peru"))
+    add_synthetic_layers(region, 11)
+    scenario = simulate(RegionIndex(region), Geography.of(region), SimulationOptions(11, 150, 1))
+    assert scenario.pings.height > 0
+    assert scenario.truth.filter(pl.col("event_type") == "watchlist_hit").height > 0
