@@ -116,7 +116,8 @@ def run_season_benchmark(
             played = list(pool.map(play, seeds))
     else:
         played = [play(seed, say) for seed in seeds]
-    finds = {planner: [found[planner] for found in played] for planner in planners}
+    finds = {planner: [found[planner].finds for found in played] for planner in planners}
+    displaced = {p: [found[p].displaced for found in played] for p in planners}
     totals = {p: int(sum(map(sum, v))) for p, v in finds.items()}
     return {
         "shifts": shifts,
@@ -124,6 +125,8 @@ def run_season_benchmark(
         **{f"{p}_finds": totals[p] for p in planners},
         "per_seed": {p: [sum(f) for f in v] for p, v in finds.items()},
         "per_shift": finds,
+        # smugglers who lay low after this planner's patrols (per seed): its pressure
+        "displaced": displaced,
         **(
             {
                 "aware_vs_blind": _ratio(totals["effort_aware"], totals["effort_blind"]),
@@ -160,8 +163,8 @@ def _play_seed(
     planners: tuple[str, ...],
     seed: int,
     say: Callable[[str], None] = lambda _text: None,
-) -> dict[str, list[int]]:
-    """Simulate one seed's world and play its season with each planner: finds per shift."""
+) -> dict[str, Played]:
+    """Simulate one seed's world and play its season with each planner."""
     vehicles, days, tracked_share, warmup_days = world_args
     with tempfile.TemporaryDirectory(prefix="geoint-season-") as tmp:
         world = _scenario(region, Path(tmp), seed, vehicles, days, tracked_share, settings, say)
@@ -170,7 +173,11 @@ def _play_seed(
     out = {}
     for planner in planners:
         out[planner] = _season(planner, world, graph, base, first, shifts, rules, settings)
-        say(f"seed {seed}: {planner} found {sum(out[planner])} over {shifts} shifts")
+        played = out[planner]
+        say(
+            f"seed {seed}: {planner} found {sum(played.finds)} over {shifts} shifts "
+            f"({played.displaced} smugglers lay low)"
+        )
     return out
 
 
@@ -184,6 +191,15 @@ class World:
     context: pl.DataFrame
     illicit: pl.DataFrame  # date, cell, vehicle_id: the planted truth, never planned on
     adaptive: frozenset[str]  # the smugglers without a tracker
+
+
+@dataclass(frozen=True)
+class Played:
+    """A planner's season in one world: its finds per shift and how many times a smuggler
+    lay low after its patrols."""
+
+    finds: list[int]
+    displaced: int
 
 
 @dataclass(frozen=True)
@@ -261,8 +277,8 @@ def _season(
     shifts: int,
     rules: Rules,
     settings: GeointSettings,
-) -> list[int]:
-    """Play `shifts` evening shifts from `first` with one planner; return its finds per shift."""
+) -> Played:
+    """Play `shifts` evening shifts from `first` with one planner."""
     effort = pl.DataFrame(schema=EFFORT_COLUMNS)
     # the scenario's seizures of the warm-up are the history; in the season only the
     # planner's own finds become seizures (later records would leak the planted sites)
@@ -270,6 +286,7 @@ def _season(
     finds = seizures.head(0)
     away: dict[str, date] = {}  # smuggler -> the day it is back
     found: list[int] = []
+    displaced = 0
     for shift in range(shifts):
         day = first + timedelta(days=shift)
         # yesterday's cell-days, scored as of this morning: seizures and debriefs up to last
@@ -307,7 +324,9 @@ def _season(
         schema = EFFORT_COLUMNS | {"ts": pl.Datetime("us", "UTC")}
         visits = pl.DataFrame(rows, schema=schema, orient="row")
         effort = pl.concat([effort, visits.select(list(EFFORT_COLUMNS))])
-        away |= _displaced(active, visits, world.adaptive, rules, day)
+        lying_low = _displaced(active, visits, world.adaptive, rules, day)
+        displaced += len(lying_low)
+        away |= lying_low
         hits = visits.filter(pl.col("seizures") > 0)
         found.append(hits.height)
         lat, lon = cell_centres(hits["cell"].to_numpy())
@@ -320,7 +339,7 @@ def _season(
                 ),
             ]
         )
-    return found
+    return Played(found, displaced)
 
 
 def _displaced(
