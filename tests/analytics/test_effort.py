@@ -215,3 +215,29 @@ def test_a_cell_without_pings_gets_risk_rows_after_a_seizure_there():
     assert again.height == scored.height  # rows that exist are not added twice
     late = SETTINGS.model_copy(update={"evidence_days": 1})
     assert evidence_rows(days, seizures, context, late)["date"].to_list() == [DAY]
+
+
+def test_the_upper_confidence_bound_favours_the_cell_searched_less():
+    """With effort_explore z, a cell's catch ratio is (π + z σ_π) / (P + z σ_P): two cells
+    with the same risk and no find, searched the equivalent of 0.5 and 5 times, both fall,
+    the one searched less by less than without the bound; a cell never searched keeps its risk."""
+    days = _days([CELL, NEAR, FAR], DAY).with_columns(
+        seizure_density=pl.lit(0.0),
+        search_finds=pl.lit(0.0),
+        search_trials=pl.Series([0.5, 5.0, 0.0]),
+    )
+    plain = risk_score(days, SETTINGS)
+    z = 1.0
+    bound = risk_score(days, SETTINGS.model_copy(update={"effort_explore": z}))
+    _adds_up(bound)
+    m = SETTINGS.effort_prior_searches
+    before = plain["risk"][2]  # the risk before the factor: the cell never searched
+    presence = 1 / (5.5 * before / 100 + 1) * before / 100  # no find in 5.5 searches' worth
+    for row, trials in ((0, 0.5), (1, 5.0)):
+        pi = m * presence / (trials + m)
+        upper = pi + z * np.sqrt(pi * (1 - pi) / (trials + m + 1))
+        ratio = upper / (presence + z * np.sqrt(presence * (1 - presence) / (m + 1)))
+        assert bound["f_searched"][row] == pytest.approx(ratio)
+        assert plain["f_searched"][row] == pytest.approx(m / (trials + m))
+    assert before > bound["risk"][0] > plain["risk"][0] > bound["risk"][1]
+    assert bound["risk"][2] == pytest.approx(before) == plain["risk"][2]
