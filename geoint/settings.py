@@ -268,6 +268,18 @@ class CellSettings(BaseModel):
         description="search minutes after which activity present in a cell is found with "
         "probability 63 % (1 - exp(-minutes / this))",
     )
+    effort_prior_searches: float = Field(
+        2,
+        gt=0,
+        description="effective searches' worth of confidence in a cell's risk before its own "
+        "patrol record (finds out of detection-weighted searches) moves it",
+    )
+    effort_explore: float = Field(
+        0,
+        ge=0,
+        description="standard deviations of a cell's catch-rate estimate added to it (upper "
+        "confidence bound): searching uncertain cells",
+    )
     searched_days: int = Field(
         14, ge=1, description="days over which a search that found nothing fades back to the prior"
     )

@@ -3,11 +3,13 @@
 Every factor is a number in [0, 1] (docs/cells.md gives each formula); a cell-day's
 contribution of a factor is its weight (``CellSettings.risk_weights``, points summing to 100)
 times the factor, and the risk is the sum of the contributions, so the explanation adds up.
-Patrol effort (debriefs) adds two negative contributions, as PAWS models patrol effort:
-``effort`` weighs each seizure patrols made by the effort that produced it (catch per unit
-effort; seizures from checkpoints or tips keep their whole weight), ``searched`` lowers a cell
-searched with nothing found by the detection probability of that search (Bayes' rule), fading
-back to the prior over ``searched_days``. Cells never searched keep their whole risk.
+Patrol effort (debriefs) adds two contributions, as PAWS models patrol effort: ``effort``
+(negative) weighs each seizure patrols made by the effort that produced it in the prior
+(seizures from checkpoints or tips keep their whole weight); ``searched`` (either sign) moves a
+searched cell's risk by its catch per unit effort: its finds out of its detection-weighted
+searches over ``searched_days`` against the presence its risk implies (Beta-Bernoulli, the risk
+calibrated on the record's finds), so a miss weighs presence × detection, not detection alone.
+Cells never searched keep their whole risk.
 """
 
 from __future__ import annotations
@@ -121,8 +123,9 @@ def risk_score(days: pl.DataFrame, settings: CellSettings) -> pl.DataFrame:
     `days` needs severity, gi_z, gi_bin, anomaly_z, seizure_density, night_share and the
     context distances distance_to_road_m, distance_to_crossing_m, distance_to_place_m,
     distance_to_border_m; when patrol effort is known, seizure_density_effort (the density with
-    patrols' seizures weighted by their effort, else seizure_density) and searched (the
-    detection probability of the searches that found nothing, else 0).
+    patrols' seizures weighted by their effort, else seizure_density), search_finds and
+    search_trials (the cell's faded evenings with a find and detection-weighted searches,
+    else 0; per date, the searched cells calibrate the risk as a presence probability).
     """
     nearest = pl.min_horizontal(
         "distance_to_road_m", "distance_to_crossing_m", "distance_to_place_m"
@@ -151,16 +154,27 @@ def risk_score(days: pl.DataFrame, settings: CellSettings) -> pl.DataFrame:
     weights = {f: settings.risk_weights.get(f, 0.0) for f in FACTORS}
     if "seizure_density_effort" not in days.columns:
         days = days.with_columns(seizure_density_effort=pl.col("seizure_density"))
-    if "searched" not in days.columns:
-        days = days.with_columns(searched=pl.lit(0.0))
+    for column in ("search_finds", "search_trials"):
+        if column not in days.columns:
+            days = days.with_columns(pl.lit(0.0).alias(column))
     weighted = [f"c_{f}" for f in FACTORS]
     before = reduce(operator.add, map(pl.col, [*weighted, "c_effort"]))
-    odds = (before / 100).clip(0, 1)  # the risk read as the probability of activity
-    detect = pl.col("f_searched")
-    # Bayes after a miss: P(A | missed) = P(A)(1 - q) / (1 - P(A) q); the share of the risk
-    # removed is q(1 - P(A)) / (1 - P(A) q) (0 when P(A) q = 1: certain activity stays)
     weighed = prior(pl.col("seizure_density_effort").fill_null(pl.col("seizure_density")))
-    removed = pl.when(odds * detect < 1).then(detect * (1 - odds) / (1 - odds * detect))
+    finds, trials = (pl.col(c).fill_null(0.0) for c in ("search_finds", "search_trials"))
+    # the risk read as the probability of activity tonight, calibrated on the patrols' record:
+    # its finds against the finds the risk of the searched cells predicted (pooled per date)
+    calibration = ((finds.sum() + 1) / ((trials * before / 100).sum() + 1)).over("date")
+    presence = (calibration * before / 100).clip(1e-3, 1 - 1e-3)
+    # Beta-Bernoulli: effort_prior_searches searches' worth of confidence in the presence the
+    # risk implies, then the cell's own finds out of its effective searches (detection-weighted)
+    strength = settings.effort_prior_searches
+    posterior = ((finds + strength * presence) / (trials + strength)).clip(0, 1)
+    # optimism in the face of uncertainty (upper confidence bound): a cell's estimate counts
+    # with effort_explore standard deviations of its Beta posterior, a cell never searched with
+    # those of its prior, so that it keeps its risk
+    explore = settings.effort_explore
+    upper = posterior + explore * (posterior * (1 - posterior) / (trials + strength + 1)).sqrt()
+    ratio = upper / (presence + explore * (presence * (1 - presence) / (strength + 1)).sqrt())
     return (
         days.with_columns(factors[f].cast(pl.Float64).alias(f"f_{f}") for f in FACTORS)
         .with_columns((pl.col(f"f_{f}") * weights[f]).alias(f"c_{f}") for f in FACTORS)
@@ -168,15 +182,19 @@ def risk_score(days: pl.DataFrame, settings: CellSettings) -> pl.DataFrame:
         .with_columns(
             c_effort=(weights["seizure_prior"] * (weighed - pl.col("f_seizure_prior"))).clip(
                 upper_bound=0.0
-            ),
-            f_searched=pl.col("searched").fill_null(0.0).clip(0, 1),
+            )
         )
         .with_columns(
             f_effort=pl.when(pl.col("c_seizure_prior") > 0)
             .then(-pl.col("c_effort") / pl.col("c_seizure_prior"))
+            .otherwise(0.0),
+            f_searched=pl.when(trials > 0).then(ratio).otherwise(1.0),
+        )
+        .with_columns(
+            c_searched=pl.when(trials > 0)
+            .then((before * pl.col("f_searched")).clip(0, 100) - before)
             .otherwise(0.0)
         )
-        .with_columns(c_searched=-before * removed.otherwise(0.0))
         # added left to right, so that summing the contributions in order gives the risk exactly
         .with_columns(reduce(operator.add, map(pl.col, CONTRIBUTIONS)).alias("risk"))
     )
@@ -196,9 +214,8 @@ def rescore(
     row get one on the days a recent seizure gives them evidence (`evidence_rows`).
     """
     derived = [f"f_{f}" for f in (*FACTORS, *ADJUSTMENTS)] + [*CONTRIBUTIONS, "risk"]
-    days = days.drop(
-        "seizure_density", "seizure_density_effort", "searched", *derived, strict=False
-    )
+    inputs = ("seizure_density", "seizure_density_effort", "search_finds", "search_trials")
+    days = days.drop(*inputs, *derived, strict=False)
     if context is not None:
         days = pl.concat(
             [days, evidence_rows(days, seizures, context, settings)], how="diagonal_relaxed"
@@ -264,14 +281,15 @@ def effort_factors(
     found nothing and the seizures patrols made. A patrol seizure in a cell where patrols had
     searched H hours up to that day weighs w = 1 / (1 + H / `effort_ref_hours`); patrol_excess is
     the seizure kernel density of the patrols' seizures weighted by 1 − w, the share the prior
-    removes. searched is the probability that the cell's searches that found nothing, d days
-    before (1 ≤ d ≤ `searched_days`, none before a later find there), would have found activity
-    present: 1 − Π (1 − p · (1 − (d − 1) / `searched_days`)), p = 1 − exp(−minutes /
-    `detect_minutes`).
+    removes. Each search d days before (1 ≤ d ≤ `searched_days`) weighs f = 1 − (d − 1) /
+    `searched_days`: search_trials is Σ f · q, q = 1 − exp(−minutes / `detect_minutes`) its
+    detection probability, search_finds Σ f over the searches that found something.
     """
     keys = days.select("cell", "date")
     if effort.is_empty() or keys.is_empty():
-        return keys.with_columns(patrol_excess=pl.lit(0.0), searched=pl.lit(0.0))
+        return keys.with_columns(
+            patrol_excess=pl.lit(0.0), search_finds=pl.lit(0.0), search_trials=pl.lit(0.0)
+        )
     first = days["date"].min()
     effort = effort.sort("date").with_columns(hours=pl.col("minutes").cum_sum().over("cell") / 60)
     finds = effort.filter(pl.col("seizures") > 0)
@@ -288,36 +306,33 @@ def effort_factors(
         settings,
         discount.to_numpy(),
     )
-    searches = effort.filter(pl.col("nothing_minutes") > 0).select(
+    # every search is a trial weighted by its detection probability (a find or not) and by
+    # its age, fading linearly to nothing over searched_days, counted from the next day
+    record = effort.select(
         "cell",
         pl.col("date").alias("searched_on"),
-        (1 - (-pl.col("nothing_minutes") / settings.detect_minutes).exp()).alias("p"),
-    )
-    # a find after a search is newer evidence: the searches before it no longer count
-    last_find = (
-        keys.join(finds.select("cell", pl.col("date").alias("found_on")), on="cell")
-        .filter(pl.col("found_on") < pl.col("date"))
-        .group_by("cell", "date")
-        .agg(pl.col("found_on").max())
+        (1 - (-pl.col("minutes") / settings.detect_minutes).exp()).alias("q"),
+        (pl.col("seizures") > 0).cast(pl.Float64).alias("found"),
     )
     fade = 1 - ((pl.col("date") - pl.col("searched_on")).dt.total_days() - 1) / (
         settings.searched_days
     )
     searched = (
-        keys.join(searches, on="cell")
+        keys.join(record, on="cell")
         .filter(
             pl.col("searched_on") < pl.col("date"),
             pl.col("date") <= pl.col("searched_on") + timedelta(days=settings.searched_days),
         )
-        .join(last_find, on=["cell", "date"], how="left")
-        .filter(pl.col("found_on").is_null() | (pl.col("searched_on") > pl.col("found_on")))
         .group_by("cell", "date")
-        .agg((1 - (1 - pl.col("p") * fade).clip(1e-12, 1).log().sum().exp()).alias("searched"))
+        .agg(
+            (pl.col("found") * fade).sum().alias("search_finds"),
+            (pl.col("q") * fade).sum().alias("search_trials"),
+        )
     )
     return (
         keys.with_columns(patrol_excess=pl.Series(excess))
         .join(searched, on=["cell", "date"], how="left")
-        .with_columns(pl.col("searched").fill_null(0.0))
+        .with_columns(pl.col("search_finds", "search_trials").fill_null(0.0))
     )
 
 

@@ -6,12 +6,14 @@ planted vehicles repeat their role every day, so activity persists around the sa
 ingested and analysed. Its length does not depend on the shifts played: the generator draws
 every day from the same random streams, so another length is another world. After
 ``warmup_days``, a season of evening shifts is played three times, once per planner, from the
-same cell tables; the scenario's seizures before the season are the history, and in the season
-only the planner's own finds become seizures:
+same cell tables. The history is the scenario's seizures before the season and, by default,
+the unit's habitual past patrols near its base (their finds as seizures, their debriefs as
+effort: the record follows past patrols); in the season only the planner's own finds become
+seizures:
 
-- **effort-aware**: OR-Tools plans on the risk rescored each day from its own finds
-  (seizures) and debriefs (effort per cell-day: the seizure prior divided by effort, cells
-  searched with nothing found lowered);
+- **effort-aware**: OR-Tools plans on the risk rescored each day from the history and its own
+  finds (seizures) and debriefs (effort per cell-day: patrol seizures weighed by effort in the
+  prior, each searched cell moved by its catch per unit effort);
 - **effort-blind**: the same planner on risk rescored from its finds only (no effort);
 - **greedy**: the greedy baseline on effort-blind risk.
 
@@ -50,11 +52,12 @@ import polars as pl
 
 from geoint.analytics.scoring import EFFORT_COLUMNS, rescore
 from geoint.errors import GeointError
+from geoint.geodesy import haversine_m
 from geoint.h3index import cell_centres
 from geoint.layers.gazetteer import build_gazetteer
 from geoint.layers.queries import RegionIndex
 from geoint.layers.region import Region
-from geoint.patrol.plan import PatrolRequest, TravelGraph, plan_patrol
+from geoint.patrol.plan import PatrolPlan, PatrolRequest, TravelGraph, plan_patrol
 from geoint.pipeline.analyze import analyze
 from geoint.pipeline.ingest import ingest_pings, ingest_records
 from geoint.settings import GeointSettings
@@ -69,6 +72,10 @@ PLANNERS = ("effort_aware", "effort_blind", "greedy")
 DISPLACE_SHARE = 0.5
 PRESENCE_MINUTES = 60.0
 DISPLACE_DAYS = (3, 10)
+# the past patrols' habit: prize falling to 37 % this far from the base (docs/patrol.md)
+HABIT_KM = 10.0
+SEIZURES = {"ts": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
+            "cell": pl.UInt64}  # fmt: skip
 Log = Callable[[str], None] | None
 
 
@@ -90,6 +97,7 @@ def run_season_benchmark(
     planners: tuple[str, ...] = PLANNERS,
     displace_share: float = DISPLACE_SHARE,
     jobs: int = 1,
+    past_patrols: bool = True,
 ) -> dict[str, object]:
     """Play a season per seed and planner; return the cumulative finds and the setup.
 
@@ -108,7 +116,9 @@ def run_season_benchmark(
     began = time.perf_counter()
     world_args = (vehicles, days, tracked_share, warmup_days)
     rules = (teams, hours, detect_minutes, displace_share)
-    play = partial(_play_seed, region, graph, base, shifts, world_args, rules, settings, planners)
+    play = partial(
+        _play_seed, region, graph, base, shifts, world_args, rules, settings, planners, past_patrols
+    )
     if jobs > 1 and len(seeds) > 1:
         # one process per seed (spawned: forking a process that ran polars' threads may hang)
         context = multiprocessing.get_context("spawn")
@@ -116,7 +126,8 @@ def run_season_benchmark(
             played = list(pool.map(play, seeds))
     else:
         played = [play(seed, say) for seed in seeds]
-    finds = {planner: [found[planner] for found in played] for planner in planners}
+    finds = {planner: [found[planner].finds for found in played] for planner in planners}
+    displaced = {p: [found[p].displaced for found in played] for p in planners}
     totals = {p: int(sum(map(sum, v))) for p, v in finds.items()}
     return {
         "shifts": shifts,
@@ -124,6 +135,8 @@ def run_season_benchmark(
         **{f"{p}_finds": totals[p] for p in planners},
         "per_seed": {p: [sum(f) for f in v] for p, v in finds.items()},
         "per_shift": finds,
+        # smugglers who lay low after this planner's patrols (per seed): its pressure
+        "displaced": displaced,
         **(
             {
                 "aware_vs_blind": _ratio(totals["effort_aware"], totals["effort_blind"]),
@@ -143,6 +156,8 @@ def run_season_benchmark(
             "displace_share": displace_share,
             "presence_minutes": PRESENCE_MINUTES,
             "displace_days": list(DISPLACE_DAYS),
+            "past_patrols": past_patrols,
+            "habit_km": HABIT_KM,
             "base": list(base),
         },
         "seconds": round(time.perf_counter() - began, 1),
@@ -158,19 +173,25 @@ def _play_seed(
     rules_args: tuple[int, float, float, float],
     settings: GeointSettings,
     planners: tuple[str, ...],
+    past_patrols: bool,
     seed: int,
     say: Callable[[str], None] = lambda _text: None,
-) -> dict[str, list[int]]:
-    """Simulate one seed's world and play its season with each planner: finds per shift."""
+) -> dict[str, Played]:
+    """Simulate one seed's world and play its season with each planner."""
     vehicles, days, tracked_share, warmup_days = world_args
     with tempfile.TemporaryDirectory(prefix="geoint-season-") as tmp:
         world = _scenario(region, Path(tmp), seed, vehicles, days, tracked_share, settings, say)
     first = world.days["date"].min() + timedelta(days=warmup_days)
     rules = Rules(*rules_args, seed)
+    history = _history(world, graph, base, first, rules, settings, past_patrols)
     out = {}
     for planner in planners:
-        out[planner] = _season(planner, world, graph, base, first, shifts, rules, settings)
-        say(f"seed {seed}: {planner} found {sum(out[planner])} over {shifts} shifts")
+        out[planner] = _season(planner, world, history, graph, base, first, shifts, rules, settings)
+        played = out[planner]
+        say(
+            f"seed {seed}: {planner} found {sum(played.finds)} over {shifts} shifts "
+            f"({played.displaced} smugglers lay low)"
+        )
     return out
 
 
@@ -184,6 +205,15 @@ class World:
     context: pl.DataFrame
     illicit: pl.DataFrame  # date, cell, vehicle_id: the planted truth, never planned on
     adaptive: frozenset[str]  # the smugglers without a tracker
+
+
+@dataclass(frozen=True)
+class Played:
+    """A planner's season in one world: its finds per shift and how many times a smuggler
+    lay low after its patrols."""
+
+    finds: list[int]
+    displaced: int
 
 
 @dataclass(frozen=True)
@@ -252,24 +282,68 @@ def _untracked(vehicles: pl.DataFrame, seed: int, tracked_share: float) -> pl.Se
     return smugglers.filter(pl.Series(rng.random(len(smugglers)) >= tracked_share))
 
 
+@dataclass(frozen=True)
+class History:
+    """What the unit knows before the season: seizures (the scenario's records and the finds of
+    its past patrols) and the effort of those patrols (their debriefs)."""
+
+    seizures: pl.DataFrame
+    effort: pl.DataFrame
+
+
+def _history(
+    world: World,
+    graph: TravelGraph,
+    base: tuple[float, float],
+    first: date,
+    rules: Rules,
+    settings: GeointSettings,
+    past_patrols: bool,
+) -> History:
+    """The warm-up's record: the scenario's seizures, and with `past_patrols` the unit's habit.
+
+    Before the season the unit patrolled where it was easy (PAWS: the historical record
+    follows past patrols): each warm-up evening, its teams went greedily to the trafficked
+    cells nearest the base (prize 100 · exp(−km / `HABIT_KM`) on the cells with pings the day
+    before), and found activity present there as in the season (same detection curve and
+    luck). Its finds are seizures every planner knows; its effort, the debriefs only the
+    effort-aware planner reads. The habit ignores the planted truth, as the planners do.
+    """
+    seizures = world.seizures.filter(pl.col("ts") < _moment(first)).cast(SEIZURES)
+    effort = pl.DataFrame(schema=EFFORT_COLUMNS | {"ts": pl.Datetime("us", "UTC")})
+    start = world.days["date"].min() + timedelta(days=1)
+    for offset in range((first - start).days if past_patrols else 0):
+        day = start + timedelta(days=offset)
+        traffic = world.days.filter(pl.col("date") == day - timedelta(days=1)).select("cell")
+        lat, lon = cell_centres(traffic["cell"].to_numpy())
+        km = haversine_m(lat, lon, np.full(len(lat), base[0]), np.full(len(lat), base[1])) / 1e3
+        habit = traffic.with_columns(date=pl.lit(day), risk=pl.Series(100 * np.exp(-km / HABIT_KM)))
+        request = PatrolRequest(*base, rules.teams, rules.hours, _moment(day, clock(18)))
+        plan = plan_patrol(graph, habit, None, request, settings.patrol, greedy_only=True)
+        present = set(world.illicit.filter(pl.col("date") == day)["cell"].to_list())
+        effort = pl.concat([effort, _visits(plan, present, rules, day)])
+    finds = _as_seizures(effort.filter(pl.col("seizures") > 0))
+    return History(pl.concat([seizures, finds]), effort.select(list(EFFORT_COLUMNS)))
+
+
 def _season(
     planner: str,
     world: World,
+    history: History,
     graph: TravelGraph,
     base: tuple[float, float],
     first: date,
     shifts: int,
     rules: Rules,
     settings: GeointSettings,
-) -> list[int]:
-    """Play `shifts` evening shifts from `first` with one planner; return its finds per shift."""
-    effort = pl.DataFrame(schema=EFFORT_COLUMNS)
-    # the scenario's seizures of the warm-up are the history; in the season only the
-    # planner's own finds become seizures (later records would leak the planted sites)
-    seizures = world.seizures.filter(pl.col("ts") < _moment(first))
-    finds = seizures.head(0)
+) -> Played:
+    """Play `shifts` evening shifts from `first` with one planner."""
+    # in the season only the planner's own finds become seizures (the scenario's later
+    # records would leak the planted sites)
+    seizures, effort = history.seizures, history.effort
     away: dict[str, date] = {}  # smuggler -> the day it is back
     found: list[int] = []
+    displaced = 0
     for shift in range(shifts):
         day = first + timedelta(days=shift)
         # yesterday's cell-days, scored as of this morning: seizures and debriefs up to last
@@ -280,7 +354,7 @@ def _season(
         if yesterday.is_empty():
             found.append(0)
             continue
-        known = pl.concat([seizures, finds]).filter(pl.col("ts") < _moment(day))
+        known = seizures.filter(pl.col("ts") < _moment(day))
         aware = planner == "effort_aware"
         risk = rescore(yesterday, known, effort if aware else None, settings.cells, world.context)
         request = PatrolRequest(*base, rules.teams, rules.hours, _moment(day, clock(18)))
@@ -291,36 +365,45 @@ def _season(
             pl.col("date") == day,
             ~pl.col("vehicle_id").is_in([v for v, back in away.items() if back > day]),
         )
-        present = set(active["cell"].to_list())
-        rows = []
-        for team in plan.teams:
-            for stop in team.stops:
-                minutes = (stop.depart - stop.eta).total_seconds() / 60 / len(stop.cells)
-                for cell in stop.cells:
-                    hit = cell in present and _luck(rules.seed, day, cell) < 1 - np.exp(
-                        -minutes / rules.detect_minutes
-                    )
-                    rows.append((cell, day, minutes, 0.0 if hit else minutes, int(hit), stop.eta))
-        if not rows:
+        visits = _visits(plan, set(active["cell"].to_list()), rules, day)
+        if visits.is_empty():
             found.append(0)
             continue
-        schema = EFFORT_COLUMNS | {"ts": pl.Datetime("us", "UTC")}
-        visits = pl.DataFrame(rows, schema=schema, orient="row")
         effort = pl.concat([effort, visits.select(list(EFFORT_COLUMNS))])
-        away |= _displaced(active, visits, world.adaptive, rules, day)
+        lying_low = _displaced(active, visits, world.adaptive, rules, day)
+        displaced += len(lying_low)
+        away |= lying_low
         hits = visits.filter(pl.col("seizures") > 0)
         found.append(hits.height)
-        lat, lon = cell_centres(hits["cell"].to_numpy())
-        finds = pl.concat(
-            [
-                finds,
-                pl.DataFrame(
-                    {"ts": hits["ts"], "lat": lat, "lon": lon, "cell": hits["cell"]},
-                    schema=finds.schema,
-                ),
-            ]
-        )
-    return found
+        seizures = pl.concat([seizures, _as_seizures(hits)])
+    return Played(found, displaced)
+
+
+def _visits(plan: PatrolPlan, present: set[int], rules: Rules, day: date) -> pl.DataFrame:
+    """The plan's visits as debrief rows with their arrival (`EFFORT_COLUMNS`, ts).
+
+    A stop's minutes are split among its cells; a cell holding activity (`present`) is found
+    with probability 1 − exp(−minutes / detect_minutes), from the luck of (seed, day, cell).
+    """
+    rows = []
+    for team in plan.teams:
+        for stop in team.stops:
+            minutes = (stop.depart - stop.eta).total_seconds() / 60 / len(stop.cells)
+            for cell in stop.cells:
+                hit = cell in present and _luck(rules.seed, day, cell) < 1 - np.exp(
+                    -minutes / rules.detect_minutes
+                )
+                rows.append((cell, day, minutes, 0.0 if hit else minutes, int(hit), stop.eta))
+    schema = EFFORT_COLUMNS | {"ts": pl.Datetime("us", "UTC")}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _as_seizures(hits: pl.DataFrame) -> pl.DataFrame:
+    """Finds as seizures at their cells' centres (ts, lat, lon, cell)."""
+    lat, lon = cell_centres(hits["cell"].to_numpy())
+    return pl.DataFrame(
+        {"ts": hits["ts"], "lat": lat, "lon": lon, "cell": hits["cell"]}, schema=SEIZURES
+    )
 
 
 def _displaced(

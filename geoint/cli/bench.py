@@ -341,6 +341,13 @@ def bench_patrol_season(
         ),
     ] = 0.5,
     jobs: Annotated[int, typer.Option(min=1, help="seeds played at once, one process each")] = 1,
+    past_patrols: Annotated[
+        bool,
+        typer.Option(
+            help="the warm-up's record holds the unit's habitual patrols near the base "
+            "(their finds and debriefs)"
+        ),
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
     """A simulated season: effort-aware vs effort-blind planner vs greedy, cumulative finds."""
@@ -370,6 +377,7 @@ def bench_patrol_season(
         settings=settings,
         displace_share=displace_share,
         jobs=jobs,
+        past_patrols=past_patrols,
         log=None if as_json else err.print,
     )
     emit(as_json, result, lambda: out.print_json(data=result))

@@ -1,5 +1,7 @@
-"""Patrol effort in the risk (PAWS): exploration kept, misses as Bayes' rule, catch per unit
-effort for the patrols' own seizures, and rows for cells that only seizures make known."""
+"""Patrol effort in the risk (PAWS): exploration kept, each cell's finds out of its
+detection-weighted searches (catch per unit effort, misses weighed by the presence
+probability), the patrols' own seizures weighed by effort in the prior, and rows for cells that
+only seizures make known."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -81,11 +83,20 @@ def test_cells_never_searched_keep_their_whole_risk_and_checkpoint_seizures_are_
     assert aware["c_effort"].to_list() == [0.0, 0.0] and aware["c_searched"].to_list() == [0, 0]
 
 
-def test_a_search_that_found_nothing_lowers_the_odds_by_its_detection_probability_then_fades():
-    """(b) Bayes after a miss: P(A | miss) = P(A)(1 − q) / (1 − P(A) q), q = 1 − exp(−t/τ),
-    fading linearly back to the prior over searched_days, counted from the next day."""
+def _ratio(trials: float, finds: float, presence: float) -> float:
+    """The Beta-Bernoulli catch ratio: posterior presence over the presence the risk implies."""
+    m = SETTINGS.effort_prior_searches
+    return (finds + m * presence) / (trials + m) / presence
+
+
+def test_a_search_that_found_nothing_lowers_the_presence_by_pi_q_then_fades():
+    """A miss is evidence only if activity was there that evening: the presence P falls to
+    m P / (m + q) (q = 1 − exp(−t/τ), m = effort_prior_searches), not by Bayes' rule with q as
+    if activity were present every evening; the search fades over searched_days from the next
+    day."""
     effort = _effort([(CELL, DAY, 20.0, 20.0, 0)])
     q = 1 - np.exp(-20 / SETTINGS.detect_minutes)
+    m = SETTINGS.effort_prior_searches
     seen = {}
     for offset in (0, 1, 8, SETTINGS.searched_days + 1):
         days = _days([CELL, FAR], DAY + timedelta(days=offset))
@@ -97,17 +108,18 @@ def test_a_search_that_found_nothing_lowers_the_odds_by_its_detection_probabilit
     same_day, next_day, week, after = (seen[o] for o in sorted(seen))
     assert same_day[0]["risk"] == pytest.approx(same_day[1])
     row, prior = next_day
-    assert row["f_searched"] == pytest.approx(q)
-    p = prior / 100
-    assert row["risk"] == pytest.approx(prior * (1 - q) / (1 - p * q))
-    assert week[0]["f_searched"] == pytest.approx(q * (1 - 7 / SETTINGS.searched_days))
+    assert row["f_searched"] == pytest.approx(m / (m + q))
+    assert row["risk"] == pytest.approx(prior * m / (m + q))
+    p = prior / 100  # the old update, activity assumed present every evening, lowers more
+    assert row["risk"] > prior * (1 - q) / (1 - p * q)
+    assert week[0]["f_searched"] == pytest.approx(m / (m + q * (1 - 7 / SETTINGS.searched_days)))
     assert prior > week[0]["risk"] > row["risk"]
     assert after[0]["c_searched"] == 0 and after[0]["risk"] == pytest.approx(after[1])
 
 
 def test_short_searches_are_weak_evidence_and_several_misses_add_up():
     """Five minutes find present activity 22 % of the time: the risk barely moves; three
-    misses on three evenings multiply their miss probabilities."""
+    misses on three evenings add their detection probabilities as effective searches."""
     days = _days([CELL], DAY)
     short = rescore(
         days, _seizures([], []), _effort([(CELL, DAY - timedelta(1), 5, 5, 0)]), SETTINGS
@@ -115,18 +127,35 @@ def test_short_searches_are_weak_evidence_and_several_misses_add_up():
     blind = rescore(days, _seizures([], []), None, SETTINGS)["risk"][0]
     assert short["risk"][0] > 0.85 * blind
     misses = [(CELL, DAY - timedelta(days=d), 20.0, 20.0, 0) for d in (1, 2, 3)]
-    three = effort_factors(_effort(misses), days, SETTINGS)["searched"][0]
+    three = effort_factors(_effort(misses), days, SETTINGS).row(0, named=True)
     fade = [1 - (d - 1) / SETTINGS.searched_days for d in (1, 2, 3)]
-    p = 1 - np.exp(-1)
-    assert three == pytest.approx(1 - np.prod([1 - p * f for f in fade]))
+    assert three["search_trials"] == pytest.approx((1 - np.exp(-1)) * sum(fade))
+    assert three["search_finds"] == 0
 
 
-def test_a_find_is_newer_evidence_than_the_searches_before_it():
-    effort = _effort(
-        [(CELL, DAY - timedelta(days=3), 30.0, 30.0, 0), (CELL, DAY - timedelta(days=2), 10, 0, 1)]
-    )
-    factors = effort_factors(effort, _days([CELL], DAY), SETTINGS)
-    assert factors["searched"].to_list() == [0.0]
+def test_catch_per_unit_effort_a_place_that_pays_rises_one_searched_in_vain_falls():
+    """Two cells with the same risk, each searched four evenings for 20 minutes: A found
+    activity on two of them, B on none. The record's finds calibrate the risk as a presence
+    probability (2 finds against 8 searches' predicted finds); A, active about one evening in
+    two, rises above its risk (the old update lowered it for its two empty evenings); B falls."""
+    searches = [(c, DAY - timedelta(days=d), 20.0, 0.0 if found else 20.0, int(found))
+                for c, pattern in ((CELL, (1, 0, 1, 0)), (NEAR, (0, 0, 0, 0)))
+                for d, found in zip((1, 2, 3, 4), pattern, strict=True)]  # fmt: skip
+    days = _days([CELL, NEAR, FAR], DAY)
+    aware = rescore(days, _seizures([], []), _effort(searches), SETTINGS)
+    blind = rescore(days, _seizures([], []), None, SETTINGS)["risk"].to_list()
+    _adds_up(aware)
+    a, b, far = aware.iter_rows(named=True)
+    q = 1 - np.exp(-1)
+    trials = q * sum(1 - (d - 1) / SETTINGS.searched_days for d in (1, 2, 3, 4))
+    finds = 1 + 1 - 2 / SETTINGS.searched_days  # the finds 1 and 3 days before, faded
+    calibration = (finds + 1) / (2 * trials * blind[0] / 100 + 1)
+    presence = calibration * blind[0] / 100
+    assert a["f_searched"] == pytest.approx(_ratio(trials, finds, presence))
+    assert a["risk"] == pytest.approx(min(100.0, blind[0] * _ratio(trials, finds, presence)))
+    assert a["risk"] > blind[0] > b["risk"]
+    assert b["risk"] == pytest.approx(blind[1] * _ratio(trials, 0.0, presence))
+    assert far["risk"] == pytest.approx(blind[2]) and far["c_searched"] == 0
 
 
 def test_a_patrol_seizure_weighs_by_the_effort_that_produced_it():
@@ -153,13 +182,13 @@ def test_a_patrol_seizure_weighs_by_the_effort_that_produced_it():
     assert weights[1 / 6] == pytest.approx(1 / (1 + 1 / 6 / ref), rel=1e-9)
     assert weights[10] == pytest.approx(1 / (1 + 10 / ref), rel=1e-9)
     checkpoint = rescore(days, seizures, _effort([(CELL, seized_on, 600.0, 0.0, 0)]), SETTINGS)
-    assert checkpoint["risk"][0] == pytest.approx(blind["risk"][0])
+    assert checkpoint["c_effort"][0] == 0  # the search lowers it (c_searched), not the prior
 
 
 def test_effort_factors_without_effort_are_zero():
     days = _days([CELL], DAY)
     factors = effort_factors(pl.DataFrame(schema=EFFORT_COLUMNS), days, SETTINGS)
-    assert factors["patrol_excess"].to_list() == [0.0] and factors["searched"].to_list() == [0.0]
+    assert factors.select("patrol_excess", "search_finds", "search_trials").row(0) == (0, 0, 0)
     scored = risk_score(days.with_columns(seizure_density=pl.lit(0.0)), SETTINGS)
     assert scored["c_effort"].to_list() == [0.0] and scored["c_searched"].to_list() == [0.0]
 
@@ -186,3 +215,29 @@ def test_a_cell_without_pings_gets_risk_rows_after_a_seizure_there():
     assert again.height == scored.height  # rows that exist are not added twice
     late = SETTINGS.model_copy(update={"evidence_days": 1})
     assert evidence_rows(days, seizures, context, late)["date"].to_list() == [DAY]
+
+
+def test_the_upper_confidence_bound_favours_the_cell_searched_less():
+    """With effort_explore z, a cell's catch ratio is (π + z σ_π) / (P + z σ_P): two cells
+    with the same risk and no find, searched the equivalent of 0.5 and 5 times, both fall,
+    the one searched less by less than without the bound; a cell never searched keeps its risk."""
+    days = _days([CELL, NEAR, FAR], DAY).with_columns(
+        seizure_density=pl.lit(0.0),
+        search_finds=pl.lit(0.0),
+        search_trials=pl.Series([0.5, 5.0, 0.0]),
+    )
+    plain = risk_score(days, SETTINGS)
+    z = 1.0
+    bound = risk_score(days, SETTINGS.model_copy(update={"effort_explore": z}))
+    _adds_up(bound)
+    m = SETTINGS.effort_prior_searches
+    before = plain["risk"][2]  # the risk before the factor: the cell never searched
+    presence = 1 / (5.5 * before / 100 + 1) * before / 100  # no find in 5.5 searches' worth
+    for row, trials in ((0, 0.5), (1, 5.0)):
+        pi = m * presence / (trials + m)
+        upper = pi + z * np.sqrt(pi * (1 - pi) / (trials + m + 1))
+        ratio = upper / (presence + z * np.sqrt(presence * (1 - presence) / (m + 1)))
+        assert bound["f_searched"][row] == pytest.approx(ratio)
+        assert plain["f_searched"][row] == pytest.approx(m / (trials + m))
+    assert before > bound["risk"][0] > plain["risk"][0] > bound["risk"][1]
+    assert bound["risk"][2] == pytest.approx(before) == plain["risk"][2]

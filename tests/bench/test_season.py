@@ -1,13 +1,25 @@
 """The simulated season (`geoint bench patrol-season`): one world per seed, whatever is played."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 
+import numpy as np
 import polars as pl
 import pytest
 from support.paths import REPO
 
-from geoint.bench.season import Rules, _displaced, _untracked, run_season_benchmark
+from geoint.bench.season import (
+    HABIT_KM,
+    Rules,
+    _displaced,
+    _history,
+    _scenario,
+    _untracked,
+    run_season_benchmark,
+)
 from geoint.errors import GeointError
+from geoint.geodesy import haversine_m
+from geoint.h3index import cell_centres
 from geoint.layers import Region
 from geoint.patrol.travel import build_travel_graph
 from geoint.settings import GeointSettings, PatrolSettings
@@ -37,6 +49,8 @@ def test_a_shorter_season_is_the_start_of_a_longer_one(ground):
     assert len(short) == 2 and len(long) == 3
     assert long[:2] == short and sum(short) > 0
     assert runs[0]["greedy_finds"] == sum(short) and "effort_aware_finds" not in runs[0]
+    displaced = runs[1]["displaced"]["greedy"]  # smugglers who lay low, per seed
+    assert len(displaced) == 1 and displaced[0] >= runs[0]["displaced"]["greedy"][0] >= 0
 
 
 def test_more_shifts_than_the_world_has_days_is_an_error(ground):
@@ -98,3 +112,34 @@ def test_seeds_played_in_parallel_find_what_they_find_one_after_the_other(ground
         for jobs in (1, 2)
     ]
     assert runs[0]["per_shift"] == runs[1]["per_shift"] and runs[0]["seeds"] == [1, 2]
+
+
+def _km_from_base(cells: pl.Series) -> np.ndarray:
+    lat, lon = cell_centres(cells.to_numpy())
+    return haversine_m(lat, lon, np.full(len(lat), BASE[0]), np.full(len(lat), BASE[1])) / 1e3
+
+
+def test_the_warm_up_record_follows_the_units_habitual_patrols(ground, tmp_path):
+    """Before the season the unit patrolled by habit near its base: the history holds those
+    evenings' debriefs (effort) and their finds as seizures, each a cell the planted truth
+    held that evening; without past patrols the history is the scenario's records alone."""
+    region, graph = ground
+    settings = GeointSettings()
+    world = _scenario(region, tmp_path, 1, 30, 8, 0.5, settings, lambda _text: None)
+    first = world.days["date"].min() + timedelta(days=7)
+    rules = Rules(3, 8, 20, 0.5, 1)
+    plain = _history(world, graph, BASE, first, rules, settings, False)
+    recorded = world.seizures.filter(pl.col("ts") < datetime.combine(first, clock(0), UTC))
+    assert plain.effort.is_empty() and plain.seizures.height == recorded.height
+    past = _history(world, graph, BASE, first, rules, settings, True)
+    effort = past.effort
+    assert effort["date"].unique().sort().to_list() == [
+        first - timedelta(days=d) for d in range(6, 0, -1)
+    ]  # every warm-up evening after the first day (whose traffic the habit follows)
+    searched, traffic = _km_from_base(effort["cell"]), _km_from_base(world.days["cell"].unique())
+    # near the base: most searches within 2 habit scales, where 95 % of the traffic is not
+    assert np.median(searched) < 2 * HABIT_KM < np.percentile(traffic, 5)
+    finds = effort.filter(pl.col("seizures") > 0)
+    assert past.seizures.height == plain.seizures.height + finds.height > plain.seizures.height
+    truth = world.illicit.select("date", "cell").unique()
+    assert finds.join(truth, on=["date", "cell"], how="anti").is_empty()
