@@ -126,6 +126,11 @@ debriefer = _role_guard(("admin", "analyst", "unit"), "record patrol debriefs")
 seizure_writer = _role_guard(SEIZURE_ROLES, "enter seizures")
 
 
-async def sector_scope(key: Annotated[ApiKey, Depends(reader)]) -> frozenset[str] | None:
-    """The sectors a reader may see: a unit's own, None (all) for the other roles."""
+def key_sectors(key: ApiKey) -> frozenset[str] | None:
+    """The sectors a key may see: a unit's own, None (all) for the other roles."""
     return frozenset(key.sectors) if key.role == "unit" else None
+
+
+async def sector_scope(key: Annotated[ApiKey, Depends(reader)]) -> frozenset[str] | None:
+    """The sectors a reader may see (`key_sectors`)."""
+    return key_sectors(key)

@@ -16,6 +16,13 @@ from geoint.api.collections import Bbox, Interval
 from geoint.api.errors import parameter_error
 from geoint.api.settings import ServiceSettings
 
+FromQuery = Annotated[
+    str | None, Query(alias="from", description="from this date (ISO; UTC) or date-time")
+]
+ToQuery = Annotated[
+    str | None, Query(alias="to", description="to this date (included) or date-time")
+]
+
 MAX_OFFSET = 2**31 - 1
 
 

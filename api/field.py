@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, Response
 
 from geoint.api.alerts import safe_json
 from geoint.api.audit import AuditNote, audited_seizure_writer
-from geoint.api.auth import reader, sector_scope, seizure_writer
+from geoint.api.auth import key_sectors, reader, sector_scope, seizure_writer
 from geoint.api.collections import Sectors, SeizureCollection
 from geoint.api.compression import respond
 from geoint.api.dependencies import Paging, paging
@@ -140,7 +140,7 @@ def field_router(service: ServiceSettings) -> APIRouter:
         key: Annotated[ApiKey, Depends(seizure_writer)],
     ) -> Response:
         services = get_services(request)
-        sectors = frozenset(key.sectors) if key.role == "unit" else None
+        sectors = key_sectors(key)
         found = await anyio.to_thread.run_sync(_visible_seizure, services, seizure_id, sectors)
         upload, client_id = await _photo_form(request)
         settings = services.settings.api
@@ -172,7 +172,7 @@ def field_router(service: ServiceSettings) -> APIRouter:
         key: Annotated[ApiKey, Depends(seizure_writer)],
     ) -> Response:
         services = get_services(request)
-        sectors = frozenset(key.sectors) if key.role == "unit" else None
+        sectors = key_sectors(key)
         found = _visible_seizure(services, seizure_id, sectors)
         lat, lon, source = _new_position(services, seizure_id, body)
         if found["position_precision"] == PositionPrecision.EXACT.value:

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from geoint.api.alerts import safe_json_response
 from geoint.api.auth import sector_scope
 from geoint.api.collections import Bbox, Sectors
-from geoint.api.dependencies import Paging, bbox_param, paging
+from geoint.api.dependencies import FromQuery, Paging, ToQuery, bbox_param, paging
 from geoint.api.errors import parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
@@ -43,12 +43,8 @@ def partner_router(service: ServiceSettings) -> APIRouter:
         origin: Annotated[
             list[str] | None, Query(description="the sending administration(s), exact names")
         ] = None,
-        start: Annotated[
-            str | None, Query(alias="from", description="from this date (ISO; UTC) or date-time")
-        ] = None,
-        end: Annotated[
-            str | None, Query(alias="to", description="to this date (included) or date-time")
-        ] = None,
+        start: FromQuery = None,
+        end: ToQuery = None,
     ) -> Response:
         unknown = sorted(set(request.query_params) - PARAMETERS)
         if unknown:

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from geoint.api.alerts import safe_json
 from geoint.api.auth import reader, sector_scope
 from geoint.api.collections import Bbox, Sectors, SeizureCollection
-from geoint.api.dependencies import Paging, bbox_param, paging
+from geoint.api.dependencies import FromQuery, Paging, ToQuery, bbox_param, paging
 from geoint.api.errors import Problem, parameter_error
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
@@ -61,12 +61,8 @@ async def seizure_filter(  # async: pure parsing, no threadpool hop
         list[str] | None,
         Query(description="`local` (this workspace's own) or a partner administration's name"),
     ] = None,
-    start: Annotated[
-        str | None, Query(alias="from", description="from this date (ISO; UTC) or date-time")
-    ] = None,
-    end: Annotated[
-        str | None, Query(alias="to", description="to this date (included) or date-time")
-    ] = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
     q: Annotated[
         str | None,
         Query(max_length=200, description="text in id, description, place, concealment, vehicle"),
