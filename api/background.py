@@ -10,9 +10,9 @@ into the next one (docs/alerts.md, "Incremental processing").
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Generic, TypeVar
@@ -21,6 +21,7 @@ import polars as pl
 
 T = TypeVar("T")
 R = TypeVar("R")
+_CLOSED = object()  # queued by `GroupCommit.close`, after every item
 
 
 class _Slot(Generic[T, R]):
@@ -60,8 +61,10 @@ class GroupCommit(Generic[T, R]):
         size: Callable[[T], int] = lambda _item: 1,
     ) -> None:
         self._store, self._wait_s, self._max_size, self._size = store, wait_s, max_size, size
-        self._changed = threading.Condition()
-        self._queue: deque[_Slot[T, R]] = deque()
+        # callers only put (never wait on a lock the storing thread holds: with the GIL, such a
+        # wait costs the event loop up to a switch interval per post under load)
+        self._queue: queue.SimpleQueue[_Slot[T, R] | object] = queue.SimpleQueue()
+        self._entry = threading.Lock()  # callers' lock: the closed flag and the thread's start
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -89,44 +92,49 @@ class GroupCommit(Generic[T, R]):
 
     def close(self) -> None:
         """Store what is queued, then stop the thread (at the service's shutdown)."""
-        with self._changed:
+        with self._entry:
             self._closed = True
-            self._changed.notify_all()
-        if self._thread is not None:
-            self._thread.join()
+            self._queue.put(_CLOSED)  # after every item: nothing is queued once closed
+            thread = self._thread
+        if thread is not None:
+            thread.join()
 
     def _enqueue(self, slot: _Slot[T, R]) -> None:
-        with self._changed:
+        with self._entry:
             if self._closed:
                 raise RuntimeError("the service is stopping: posts are no longer stored")
-            self._queue.append(slot)
+            self._queue.put(slot)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
                 self._thread.start()
-            self._changed.notify()
 
     def _run(self) -> None:
+        left: _Slot[T, R] | object | None = None  # what the last group could not take
         while True:
-            with self._changed:
-                while not self._queue and not self._closed:
-                    self._changed.wait()
-                if not self._queue:
-                    return
-            if self._wait_s > 0:
+            first = left if left is not None else self._queue.get()
+            if first is _CLOSED:
+                return
+            if left is None and self._wait_s > 0:
                 time.sleep(self._wait_s)  # posts arriving meanwhile join this group
-            self._store_group(self._take())
+            group, left = self._take(first)  # type: ignore[arg-type]
+            self._store_group(group)
 
-    def _take(self) -> list[_Slot[T, R]]:
-        group: list[_Slot[T, R]] = []
-        total = 0
-        with self._changed:
-            while self._queue:
-                size = self._size(self._queue[0].item)
-                if group and total + size > self._max_size:
-                    break
-                total += size
-                group.append(self._queue.popleft())
-        return group
+    def _take(self, first: _Slot[T, R]) -> tuple[list[_Slot[T, R]], _Slot[T, R] | object | None]:
+        """`first` and the items queued after it, in order, up to `max_size`; and the next item
+        (or the close) if it did not fit, else None."""
+        group, total = [first], self._size(first.item)
+        while True:
+            try:
+                slot = self._queue.get_nowait()
+            except queue.Empty:
+                return group, None
+            if slot is _CLOSED:
+                return group, slot
+            size = self._size(slot.item)  # type: ignore[union-attr]
+            if total + size > self._max_size:
+                return group, slot
+            total += size
+            group.append(slot)  # type: ignore[arg-type]
 
     def _store_group(self, group: list[_Slot[T, R]]) -> None:
         try:
@@ -191,7 +199,7 @@ class Coalescer(Generic[T]):
                 self._running = True
             ran = True
             try:
-                while self._has_pending():
+                while self.has_pending():
                     wait = self._last_start + self._min_interval_s - self._clock()
                     if wait > 0:
                         self._sleep(wait)  # what is queued meanwhile joins this run
@@ -203,7 +211,8 @@ class Coalescer(Generic[T]):
                     self._running = False
             # an item added after the last take but before the flag was lowered runs now
 
-    def _has_pending(self) -> bool:
+    def has_pending(self) -> bool:
+        """Whether items wait for a run."""
         with self._lock:
             return bool(self._pending)
 

@@ -82,6 +82,11 @@ class ServiceSettings(BaseModel):
     thumbnail_px: int = Field(
         320, ge=32, le=2048, description="longest side of a photo's thumbnail, pixels"
     )
+    opentelemetry: bool = Field(
+        False,
+        description="FastAPI's OpenTelemetry spans, metrics and logs through the global providers "
+        "(off: FastAPI would look for them on every request, ~10 % of a device post's time)",
+    )
 
     @model_validator(mode="after")
     def _default_within_max(self) -> ServiceSettings:

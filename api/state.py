@@ -11,7 +11,7 @@ import polars as pl
 from fastapi import Request
 
 from geoint.alerts.store import AlertStore
-from geoint.api.background import BatchAnalysis, CellRefresh, GroupCommit
+from geoint.api.background import GroupCommit
 from geoint.api.compression import GzipVariants
 from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex
@@ -25,6 +25,7 @@ from geoint.store.workspace import Workspace
 from geoint.vocabularies import SHIPPED, Vocabularies
 
 if TYPE_CHECKING:
+    from geoint.api.analysis import AnalysisProcess
     from geoint.api.collections import Collection
 
 
@@ -45,10 +46,9 @@ class Services:
     # work is short and mostly Python, so more threads only contend for the interpreter lock.
     compute: anyio.CapacityLimiter
     gzip: GzipVariants  # gzip forms of the cached response bodies
-    # Incremental analyses of posted batches and the cell updates after them: one at a time,
-    # bursts coalesced, spaced by the alert settings (api/ingest.py).
-    batch_analysis: BatchAnalysis
-    cell_refresh: CellRefresh
+    # Incremental analyses of posted batches and the cell updates after them, in a process of
+    # their own, woken by each group or ingest that stores pings (api/analysis.py).
+    analysis: AnalysisProcess
     # Small posts of pings (OsmAnd positions, short bodies) stored together (api/ingest.py).
     posts: GroupCommit[Post, IngestReport]
     audit_log: GroupCommit[dict[str, Any], None]  # audit entries, written in groups alike

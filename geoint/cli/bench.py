@@ -202,11 +202,13 @@ def bench_alerts(
     epilog="Example: geoint bench posts --mixed --seconds 20 --json",
 )
 def bench_posts(
-    posts: Annotated[int, typer.Option(min=10, help="positions posted, one per request")] = 1_000,
-    devices: Annotated[int, typer.Option(min=1, help="tracking devices")] = 20,
+    posts: Annotated[int, typer.Option(min=10, help="positions posted, one per request")] = 20_000,
+    devices: Annotated[int, typer.Option(min=1, help="tracking devices")] = 1_000,
     clients: Annotated[
         int | None,
-        typer.Option(min=1, help="concurrent clients (default 4; mixed: 20, split by role)"),
+        typer.Option(
+            min=1, help="concurrent clients (default: one per device; mixed: 20, split by role)"
+        ),
     ] = None,
     mixed: Annotated[
         bool,
@@ -233,7 +235,7 @@ def bench_posts(
             result = run_mixed_benchmark(Path(tmp), region, os.environ, seconds, clients or 20, log)
         else:
             result = run_posts_benchmark(
-                Path(tmp), region, os.environ, posts, devices, clients or 4, log
+                Path(tmp), region, os.environ, posts, devices, clients or devices, log
             )
     emit(as_json, result, lambda: out.print_json(data=result))
     if result.get("lost") or any(r.get("lost") for r in result.values() if isinstance(r, dict)):

@@ -1,13 +1,11 @@
 """Pings posted to a real server raise their alerts by themselves (incremental analysis)."""
 
 import calendar
-from types import SimpleNamespace
 
-import anyio
 import httpx2
 import polars as pl
+import psutil
 import pytest
-from fastapi import BackgroundTasks
 from support.api import (
     bearer,
     build_region,
@@ -20,10 +18,11 @@ from support.incremental import CROSSING, T0, rows
 from support.workspaces import open_workspace
 
 from geoint.alerts.store import AlertQuery, AlertStore
+from geoint.api.analysis import RETRY_AFTER_S, PendingAnalyses
 from geoint.api.background import BatchAnalysis, CellRefresh
-from geoint.api.ingest import schedule_analysis
+from geoint.ingest.readers import read_records
 from geoint.layers import Region, RegionIndex, shipped_region_path
-from geoint.pipeline.ingest import ingest_pings
+from geoint.pipeline.ingest import file_sha256, ingest_ping_records
 from geoint.settings import GeointSettings
 from geoint.testing.builders import write_csv
 
@@ -99,25 +98,72 @@ def _read_sse_quietly(url: str, key: str, last_id: str) -> None:
             assert not line.startswith("id:"), line
 
 
-def test_scheduled_analysis_raises_event_alerts_then_updates_the_cells(tmp_path):
-    settings = GeointSettings(workspace=tmp_path / "ws")
+def _pending(tmp_path, settings: GeointSettings, clock=None) -> PendingAnalyses:
+    """The analyses of a workspace holding one posted (pending) batch of a border crossing."""
     store = open_workspace(settings.workspace)
-    services = SimpleNamespace(
-        workspace=store,
-        index=RegionIndex(Region.load(shipped_region_path())),
-        settings=settings,
-        cell_refresh=CellRefresh(),
-        batch_analysis=BatchAnalysis(),
+    path = write_csv(rows("V1", T0, CROSSING), tmp_path / "p.csv")
+    read = read_records(path)
+    report = ingest_ping_records(
+        store, read, "POST", file_sha256(path), settings, queue_analysis=True
     )
-    report = ingest_pings(store, write_csv(rows("V1", T0, CROSSING), tmp_path / "p.csv"), settings)
-    tasks = BackgroundTasks()
-    schedule_analysis(services, report, tasks)
-    (task,) = tasks.tasks
-    # as Starlette runs it after the response: the events and alerts, then the cells
-    anyio.run(task.func, *task.args)
+    assert store.pending_batches() == [int(report.batch_id)]
+    return PendingAnalyses(
+        store,
+        RegionIndex(Region.load(shipped_region_path())),
+        settings,
+        BatchAnalysis(),
+        CellRefresh(),
+        **({} if clock is None else {"clock": clock}),
+    )
+
+
+def test_pending_batches_raise_event_alerts_then_the_cells_are_updated(tmp_path):
+    analyses = _pending(tmp_path, GeointSettings(workspace=tmp_path / "ws"))
+    store = analyses.workspace
+    analyses.run_pending()
     (alert,), _ = AlertStore(store).list(AlertQuery(limit=10))
     assert alert["type"] == "unofficial_crossing"
+    assert store.pending_batches() == []  # analysed: off the queue
+    analyses.close()  # waits for the cell thread
     days = pl.read_parquet(store.root / "cells" / "days.parquet")
     assert days["events_unofficial_crossing"].sum() == 1
     vehicle_days = pl.read_parquet(store.root / "cells" / "vehicle_days.parquet")
     assert vehicle_days["vehicle_id"].cast(pl.String).unique().to_list() == ["V1"]
+
+
+def test_another_process_analysing_holds_the_batches_for_its_turn(tmp_path):
+    analyses = _pending(tmp_path, GeointSettings(workspace=tmp_path / "ws"))
+    store = analyses.workspace
+    with store.first_of_processes("analysis") as turn:  # as another server process would
+        assert turn
+        analyses.run_pending()
+        assert store.pending_batches() != []  # not ours to analyse now
+    analyses.run_pending()
+    assert store.pending_batches() == []
+    analyses.close()
+
+
+def test_a_failed_run_keeps_its_batches_queued_and_is_retried_later(tmp_path):
+    now = [1000.0]
+    analyses = _pending(tmp_path, GeointSettings(workspace=tmp_path / "ws"), lambda: now[0])
+    store = analyses.workspace
+    broken = analyses.index
+    analyses.index = None  # the run fails (no region index)
+    analyses.run_pending()
+    assert store.pending_batches() != []
+    analyses.index = broken
+    now[0] += RETRY_AFTER_S - 1
+    analyses.run_pending()  # too soon: not tried again
+    assert store.pending_batches() != []
+    now[0] += 1
+    analyses.run_pending()
+    assert store.pending_batches() == []
+    analyses.close()
+
+
+def test_the_analysis_process_stops_with_its_server_even_when_killed(server):
+    running, _keys = server
+    children = psutil.Process(running.process.pid).children()
+    (child,) = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+    running.process.kill()  # no shutdown: the child notices its parent is gone
+    child.wait(timeout=30)

@@ -43,7 +43,7 @@ def _submit_all(commit: GroupCommit, items: list[int]) -> tuple[list[threading.T
 
 def _wait_queued(commit: GroupCommit, count: int) -> None:
     deadline = time.monotonic() + 60
-    while len(commit._queue) < count:
+    while commit._queue.qsize() < count:
         assert time.monotonic() < deadline, f"{count} items never queued"
         time.sleep(0.01)
 

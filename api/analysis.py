@@ -1,0 +1,160 @@
+"""The service's incremental analyses, in a process of their own.
+
+Posted pings are analysed in the background: their vehicles' events and alerts
+(`geoint.pipeline.incremental.analyze_batches`), then the cell tables and cell rules of the
+vehicle-days they changed (`update_cells`). That work is mostly Python; in the server's own
+process it took the interpreter lock from the requests and from the group commit (measured in
+docs/ingest.md: a third of the server's CPU per device post). So each server process has one
+`AnalysisProcess`, started with the service, which:
+
+- is woken (`wake`, a flag that never blocks the caller) when a group or an ingest stores
+  pings, and otherwise looks at the pending-analysis queue every `alerts.
+  incremental_events_interval_s` (so the posts of other worker processes are seen too);
+- analyses every pending batch together, at most once per that interval, under the
+  workspace's ``analysis`` lock: of several server processes, one analyses at a time, and the
+  queue is the workspace's, so nothing is analysed twice or left out. A batch leaves the queue
+  once its events and alerts are stored: a process killed mid-run leaves it queued, and the
+  next run (or the next start) analyses it;
+- updates the cell tables in a thread of its own, at most once every
+  ``alerts.incremental_cells_interval_s`` (its wait holds no event analysis back);
+- stops when the service stops, and on its own when its server process is gone.
+
+Readers see the results as they see any other process's writes: alerts and events through the
+workspace, the cell tables by their files (`geoint.serve.cell_views`).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
+
+from geoint.api.background import BatchAnalysis, CellRefresh
+from geoint.api.settings import ApiSettings
+from geoint.layers import Region, RegionIndex
+from geoint.pipeline.incremental import analyze_batches, update_cells
+from geoint.store.workspace import Workspace
+
+log = logging.getLogger("geoint.api")
+STOP_TIMEOUT_S = 120  # a run under way when the service stops is let finish this long
+RETRY_AFTER_S = 60  # a failed run is tried again this much later (or at the next start)
+
+
+class AnalysisProcess:
+    """The incremental analyses of one server process, run by a child process."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded server
+        self._woken, self._stopping = context.Event(), context.Event()
+        self._process: BaseProcess = context.Process(
+            target=analyse_until_stopped,
+            args=(settings, self._woken, self._stopping, os.getpid()),
+            name="geoint-analysis",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        """Start the child; it analyses what is pending at once (batches a stopped server
+        stored but never analysed)."""
+        self._process.start()
+
+    def wake(self) -> None:
+        """Pings were stored: analyse soon. Never blocks (a flag, read by the child)."""
+        self._woken.set()
+
+    def close(self) -> None:
+        """Stop the child once its run under way, if any, has finished."""
+        if self._process.pid is None:
+            return
+        self._stopping.set()
+        self._woken.set()
+        self._process.join(STOP_TIMEOUT_S)
+        if self._process.is_alive():
+            log.error("the analysis process did not stop in %d s; terminated", STOP_TIMEOUT_S)
+            self._process.terminate()
+            self._process.join()
+
+
+def analyse_until_stopped(
+    settings: ApiSettings, woken: Event, stopping: Event, parent: int
+) -> None:
+    """The child's life: analyse pending batches when woken or every interval, until told to
+    stop or until the server process `parent` is gone."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: analysis: %(message)s")
+    analyses = PendingAnalyses.open(settings, wait=stopping.wait)
+    interval = settings.alerts.incremental_events_interval_s
+    try:
+        while not stopping.is_set() and os.getppid() == parent:
+            woken.wait(max(interval, 0.05))
+            woken.clear()
+            analyses.run_pending()
+    finally:
+        analyses.close()  # a cell update waiting for its interval runs now
+
+
+@dataclass
+class PendingAnalyses:
+    """The workspace's pending ping batches analysed (events, alerts), then the cells."""
+
+    workspace: Workspace
+    index: RegionIndex
+    settings: ApiSettings
+    events: BatchAnalysis
+    cells: CellRefresh
+    clock: Callable[[], float] = time.monotonic
+    _updater: threading.Thread | None = field(default=None, init=False)
+    _retry_at: float = field(default=-float("inf"), init=False)
+
+    @classmethod
+    def open(cls, settings: ApiSettings, wait: Callable[[float], object]) -> PendingAnalyses:
+        """Open the workspace and the region's index; the cell updates space their runs with
+        `wait` (seconds), which returns early when the service stops."""
+        return cls(
+            Workspace(settings.workspace, settings.database_url),
+            RegionIndex(Region.load(settings.region)),
+            settings,
+            BatchAnalysis(settings.alerts.incremental_events_interval_s),
+            CellRefresh(settings.alerts.incremental_cells_interval_s, sleep=wait),
+        )
+
+    def run_pending(self) -> None:
+        """Analyse the pending batches, if this process has the analysis turn; then let the
+        cell thread update the vehicle-days they changed (it waits for its interval). After a
+        failed run the batches stay queued and are tried again `RETRY_AFTER_S` later."""
+        if self.clock() >= self._retry_at:
+            try:
+                self._analyse_pending()
+            except Exception:  # the service stays up; the batches stay queued
+                log.exception("analysing the posted ping batches failed; retrying later")
+                self._retry_at = self.clock() + RETRY_AFTER_S
+        if self.cells.has_pending() and (self._updater is None or not self._updater.is_alive()):
+            self._updater = threading.Thread(target=self._update_cells, name="cells")
+            self._updater.start()
+
+    def close(self) -> None:
+        """Wait for the cell update under way or waiting, then close the workspace."""
+        if self._updater is not None:
+            self._updater.join()
+        self.workspace.close()
+
+    def _analyse_pending(self) -> None:
+        analyse = partial(
+            analyze_batches, self.workspace, self.index, self.settings, refresh_cells=self.cells.add
+        )
+        with self.workspace.first_of_processes("analysis") as turn:
+            pending = self.workspace.pending_batches() if turn else []
+            if pending:
+                self.events.request(pending, run=analyse)
+
+    def _update_cells(self) -> None:
+        try:
+            self.cells.drain(partial(update_cells, self.workspace, self.index, self.settings))
+        except Exception:  # the next update covers these vehicle-days again
+            log.exception("updating the cell tables failed")
