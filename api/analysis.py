@@ -36,7 +36,7 @@ from functools import partial
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 
-from geoint.api.background import BatchAnalysis, CellRefresh
+from geoint.api.background import CellRefresh
 from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex
 from geoint.pipeline.incremental import analyze_batches, update_cells
@@ -45,6 +45,7 @@ from geoint.store.workspace import Workspace
 log = logging.getLogger("geoint.api")
 STOP_TIMEOUT_S = 120  # a run under way when the service stops is let finish this long
 RETRY_AFTER_S = 60  # a failed run is tried again this much later (or at the next start)
+PARENT_CHECK_S = 1.0  # how often the child looks whether its server process is still there
 
 
 class AnalysisProcess:
@@ -86,13 +87,13 @@ def analyse_until_stopped(
     settings: ApiSettings, woken: Event, stopping: Event, parent: int
 ) -> None:
     """The child's life: analyse pending batches when woken or every interval, until told to
-    stop or until the server process `parent` is gone."""
+    stop or until the server process `parent` is gone (looked at every `PARENT_CHECK_S`)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: analysis: %(message)s")
     analyses = PendingAnalyses.open(settings, wait=stopping.wait)
-    interval = settings.alerts.incremental_events_interval_s
+    poll = min(max(analyses.interval_s, 0.05), PARENT_CHECK_S)
     try:
         while not stopping.is_set() and os.getppid() == parent:
-            woken.wait(max(interval, 0.05))
+            woken.wait(poll)
             woken.clear()
             analyses.run_pending()
     finally:
@@ -101,16 +102,19 @@ def analyse_until_stopped(
 
 @dataclass
 class PendingAnalyses:
-    """The workspace's pending ping batches analysed (events, alerts), then the cells."""
+    """The workspace's pending ping batches analysed (events, alerts), then the cells.
+
+    Runs start at least `interval_s` apart (a stream of posts is analysed in fewer, larger
+    runs; an alert waits at most that much longer); a call that comes too soon does nothing,
+    and the caller comes back. Nothing waits while holding the workspace's analysis turn."""
 
     workspace: Workspace
     index: RegionIndex
     settings: ApiSettings
-    events: BatchAnalysis
     cells: CellRefresh
     clock: Callable[[], float] = time.monotonic
     _updater: threading.Thread | None = field(default=None, init=False)
-    _retry_at: float = field(default=-float("inf"), init=False)
+    _next_run: float = field(default=-float("inf"), init=False)
 
     @classmethod
     def open(cls, settings: ApiSettings, wait: Callable[[float], object]) -> PendingAnalyses:
@@ -120,20 +124,25 @@ class PendingAnalyses:
             Workspace(settings.workspace, settings.database_url),
             RegionIndex(Region.load(settings.region)),
             settings,
-            BatchAnalysis(settings.alerts.incremental_events_interval_s),
             CellRefresh(settings.alerts.incremental_cells_interval_s, sleep=wait),
         )
 
+    @property
+    def interval_s(self) -> float:
+        """The least time between the starts of two runs."""
+        return self.settings.alerts.incremental_events_interval_s
+
     def run_pending(self) -> None:
-        """Analyse the pending batches, if this process has the analysis turn; then let the
-        cell thread update the vehicle-days they changed (it waits for its interval). After a
-        failed run the batches stay queued and are tried again `RETRY_AFTER_S` later."""
-        if self.clock() >= self._retry_at:
+        """Analyse the pending batches, if it is time and this process has the analysis turn;
+        then let the cell thread update the vehicle-days they changed (it waits for its
+        interval). After a failed run the batches stay queued and are tried again
+        `RETRY_AFTER_S` later."""
+        if self.clock() >= self._next_run:
             try:
                 self._analyse_pending()
             except Exception:  # the service stays up; the batches stay queued
                 log.exception("analysing the posted ping batches failed; retrying later")
-                self._retry_at = self.clock() + RETRY_AFTER_S
+                self._next_run = self.clock() + RETRY_AFTER_S
         if self.cells.has_pending() and (self._updater is None or not self._updater.is_alive()):
             self._updater = threading.Thread(target=self._update_cells, name="cells")
             self._updater.start()
@@ -145,13 +154,13 @@ class PendingAnalyses:
         self.workspace.close()
 
     def _analyse_pending(self) -> None:
-        analyse = partial(
-            analyze_batches, self.workspace, self.index, self.settings, refresh_cells=self.cells.add
-        )
         with self.workspace.first_of_processes("analysis") as turn:
             pending = self.workspace.pending_batches() if turn else []
             if pending:
-                self.events.request(pending, run=analyse)
+                self._next_run = self.clock() + self.interval_s
+                analyze_batches(
+                    self.workspace, self.index, self.settings, pending, refresh_cells=self.cells.add
+                )
 
     def _update_cells(self) -> None:
         try:

@@ -2,9 +2,9 @@
 updates, coalesced.
 
 Devices post one position per request; `GroupCommit` stores the posts arriving together in one
-transaction (docs/ingest.md). `BatchAnalysis` and `CellRefresh` run the incremental stages of
-`geoint.pipeline.incremental` one at a time per server, merging what is posted during a run
-into the next one (docs/alerts.md, "Incremental processing").
+transaction (docs/ingest.md). `CellRefresh` runs the cell updates
+of `geoint.pipeline.incremental` one at a time, merging what is asked during a run into the next
+one (docs/alerts.md, "Incremental processing"; `geoint.api.analysis` runs it).
 """
 
 from __future__ import annotations
@@ -232,19 +232,4 @@ class CellRefresh(Coalescer[pl.DataFrame]):
     def __init__(self, min_interval_s: float = 0.0, **timing: Any) -> None:
         super().__init__(
             lambda days: pl.concat(days).unique().sort("vehicle", "date"), min_interval_s, **timing
-        )
-
-
-class BatchAnalysis(Coalescer[list[int]]):
-    """Coalesced incremental analyses of ping batches (`geoint.pipeline.incremental.
-    analyze_batches`): devices posting one position each would otherwise run one analysis,
-    and rewrite the events, per position.
-    Runs start at least `min_interval_s` apart, so that a stream of posts is analysed in
-    fewer, larger runs (an alert waits at most that much longer)."""
-
-    def __init__(self, min_interval_s: float = 0.0, **timing: Any) -> None:
-        super().__init__(
-            lambda batches: sorted({b for group in batches for b in group}),
-            min_interval_s,
-            **timing,
         )

@@ -306,6 +306,9 @@ def _split(typed: pl.DataFrame, checks: Sequence[Check]) -> tuple[pl.DataFrame, 
     """Split rows into passing and failing; failing rows carry the first broken check."""
     original = [c for c in typed.columns if not c.startswith("_")]
     failed = [c.failed.fill_null(False) for c in checks]
+    marked = typed.with_columns(pl.any_horizontal(failed).alias("__bad"))
+    if not marked["__bad"].any():  # the usual case: no reasons to build (half the time)
+        return marked.drop("__bad"), empty_quarantine()
     reason, column, detail = (
         pl.lit(None, pl.String),
         pl.lit(None, pl.String),
@@ -315,7 +318,6 @@ def _split(typed: pl.DataFrame, checks: Sequence[Check]) -> tuple[pl.DataFrame, 
         reason = pl.when(fail).then(pl.lit(check.reason.value)).otherwise(reason)
         column = pl.when(fail).then(pl.lit(check.column)).otherwise(column)
         detail = pl.when(fail).then(check.detail).otherwise(detail)
-    marked = typed.with_columns(pl.any_horizontal(failed).alias("__bad"))
     good = marked.filter(~pl.col("__bad")).drop("__bad")
     bad = (
         marked.filter(pl.col("__bad"))
@@ -399,6 +401,8 @@ def duplicates_of_stored(
         return frame, empty_quarantine()
     reference = stored.select(*keys, *[pl.col(c).alias(f"_first_{c}") for c in same]).unique(keys)
     new = frame.join(reference.select(keys), on=keys, how="anti", maintain_order="left")
+    if new.height == frame.height:  # the usual case: nothing stored again
+        return new, empty_quarantine()
     old = frame.join(reference, on=keys, how="inner", maintain_order="left")
     return new, _duplicate_rows(old, keys, same, raw)
 

@@ -19,7 +19,7 @@ from support.workspaces import open_workspace
 
 from geoint.alerts.store import AlertQuery, AlertStore
 from geoint.api.analysis import RETRY_AFTER_S, PendingAnalyses
-from geoint.api.background import BatchAnalysis, CellRefresh
+from geoint.api.background import CellRefresh
 from geoint.ingest.readers import read_records
 from geoint.layers import Region, RegionIndex, shipped_region_path
 from geoint.pipeline.ingest import file_sha256, ingest_ping_records
@@ -111,7 +111,6 @@ def _pending(tmp_path, settings: GeointSettings, clock=None) -> PendingAnalyses:
         store,
         RegionIndex(Region.load(shipped_region_path())),
         settings,
-        BatchAnalysis(),
         CellRefresh(),
         **({} if clock is None else {"clock": clock}),
     )
@@ -138,6 +137,29 @@ def test_another_process_analysing_holds_the_batches_for_its_turn(tmp_path):
         assert turn
         analyses.run_pending()
         assert store.pending_batches() != []  # not ours to analyse now
+    analyses.run_pending()
+    assert store.pending_batches() == []
+    analyses.close()
+
+
+def test_runs_start_the_interval_apart_and_nothing_waits_under_the_turn(tmp_path):
+    now = [1000.0]
+    settings = GeointSettings(
+        workspace=tmp_path / "ws", alerts={"incremental_events_interval_s": 10}
+    )
+    analyses = _pending(tmp_path, settings, lambda: now[0])
+    store = analyses.workspace
+    analyses.run_pending()
+    path = write_csv(rows("V2", T0, CROSSING), tmp_path / "q.csv")
+    later = ingest_ping_records(
+        store, read_records(path), "POST", file_sha256(path), settings, queue_analysis=True
+    )
+    now[0] += 9
+    analyses.run_pending()  # too soon: returns at once, the batch stays queued
+    assert store.pending_batches() == [int(later.batch_id)]
+    with store.first_of_processes("analysis") as turn:
+        assert turn  # the turn is free between runs: another process may take it
+    now[0] += 1
     analyses.run_pending()
     assert store.pending_batches() == []
     analyses.close()
