@@ -5,11 +5,12 @@ Posted pings are analysed in the background: their vehicles' events and alerts
 vehicle-days they changed (`update_cells`). That work is mostly Python; in the server's own
 process it took the interpreter lock from the requests and from the group commit (measured in
 docs/ingest.md: a third of the server's CPU per device post). So each server process has one
-`AnalysisProcess`, started with the service, which:
+`AnalysisProcess`, whose child process:
 
-- is woken (`wake`, a flag that never blocks the caller) when a group or an ingest stores
-  pings, and otherwise looks at the pending-analysis queue every `alerts.
-  incremental_events_interval_s` (so the posts of other worker processes are seen too);
+- starts at the first `wake` (a group or an ingest stored pings, or the service starts with
+  batches pending); a `wake` then only sets a flag, never blocking the caller; it also looks
+  at the pending-analysis queue every ``alerts.incremental_events_interval_s`` unwoken (so the
+  posts of other worker processes are seen too);
 - analyses every pending batch together, at most once per that interval, under the
   workspace's ``analysis`` lock: of several server processes, one analyses at a time, and the
   queue is the workspace's, so nothing is analysed twice or left out. A batch leaves the queue
@@ -54,6 +55,7 @@ class AnalysisProcess:
     def __init__(self, settings: ApiSettings) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of a threaded server
         self._woken, self._stopping = context.Event(), context.Event()
+        self._starting = threading.Lock()
         self._process: BaseProcess = context.Process(
             target=analyse_until_stopped,
             args=(settings, self._woken, self._stopping, os.getpid()),
@@ -61,13 +63,13 @@ class AnalysisProcess:
             daemon=True,
         )
 
-    def start(self) -> None:
-        """Start the child; it analyses what is pending at once (batches a stopped server
-        stored but never analysed)."""
-        self._process.start()
-
     def wake(self) -> None:
-        """Pings were stored: analyse soon. Never blocks (a flag, read by the child)."""
+        """Pings were stored (or are pending since a stop): analyse soon. Starts the child the
+        first time; then only sets a flag the child reads, never blocking the caller."""
+        if self._process.pid is None:
+            with self._starting:
+                if self._process.pid is None:
+                    self._process.start()
         self._woken.set()
 
     def close(self) -> None:

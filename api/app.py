@@ -47,6 +47,7 @@ from geoint.api.seizures import declarations_router, quality_router, seizures_ro
 from geoint.api.session import session_router
 from geoint.api.settings import ApiSettings
 from geoint.api.state import Services
+from geoint.api.storage import StorageProcess
 from geoint.api.trends import trends_router
 from geoint.intel.crossings import SeizureLocator
 from geoint.layers import Region, RegionIndex
@@ -75,7 +76,7 @@ def open_services(settings: ApiSettings) -> Services:
     )
     collections["seizures"].vocabularies = vocabularies  # type: ignore[attr-defined]
     keys = KeyStore(workspace)
-    analysis = AnalysisProcess(settings)
+    analysis, storage = AnalysisProcess(settings), StorageProcess(settings)
     return Services(
         settings=settings,
         workspace=workspace,
@@ -93,7 +94,8 @@ def open_services(settings: ApiSettings) -> Services:
         ),
         compute=anyio.CapacityLimiter(settings.api.compute_threads),
         analysis=analysis,
-        posts=post_groups(workspace, settings, analysis.wake),
+        storage=storage,
+        posts=post_groups(storage, settings, analysis.wake),
         audit_log=GroupCommit(keys.record_many),
         groups=GroupStore(workspace),
         gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
@@ -113,12 +115,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Services]]:
         services = open_services(settings)
-        # it starts with the batches a stopped server stored but never analysed
-        services.analysis.start()
+        if services.workspace.pending_batches():  # stored by a stopped server, not analysed
+            services.analysis.wake()
         try:
             yield {"services": services}
         finally:
             services.posts.close()
+            services.storage.close()
             services.analysis.close()
             services.audit_log.close()
             services.workspace.close()

@@ -31,6 +31,7 @@ from geoint.api.background import GroupCommit
 from geoint.api.errors import Problem, parameter_error, problem_body
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
+from geoint.api.storage import StorageProcess
 from geoint.errors import InputError
 from geoint.ingest.readers import ReadResult, parse_column_map, read_records_bytes
 from geoint.ingest.validate import empty_quarantine
@@ -38,7 +39,6 @@ from geoint.pipeline.ingest import (
     Post,
     check_records,
     ingest_checked_records,
-    ingest_ping_posts,
     ingest_ping_records,
     ingest_record_rows,
     prior_ingest,
@@ -46,7 +46,6 @@ from geoint.pipeline.ingest import (
 )
 from geoint.schema import MAX_ID_CHARS, ROW_NUMBER, IngestReport
 from geoint.settings import GeointSettings
-from geoint.store.workspace import Workspace
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")
 JSON = "application/json"
@@ -126,15 +125,16 @@ def read_body(body: bytes, name: str, fmt: str, column_map: dict[str, str]) -> R
 
 
 def post_groups(
-    workspace: Workspace, settings: GeointSettings, stored: Callable[[], object]
+    storage: StorageProcess, settings: GeointSettings, stored: Callable[[], object]
 ) -> GroupCommit[Post, IngestReport]:
-    """The service's group commit of small ping posts (`geoint.pipeline.ingest.
-    ingest_ping_posts`), sized by the ``ingest.post_group_*`` settings; `stored` is called
-    after a group that stored pings (the analyses' wake-up)."""
+    """The service's group commit of small ping posts, stored by `storage` (a process of its
+    own running `geoint.pipeline.ingest.ingest_ping_posts`) and sized by the
+    ``ingest.post_group_*`` settings; `stored` is called after a group that stored pings (the
+    analyses' wake-up)."""
     ingest = settings.ingest
 
     def store(posts: list[Post]) -> list[IngestReport]:
-        reports = ingest_ping_posts(workspace, posts, settings)
+        reports = storage.store(posts)
         if any(report.accepted and not report.already_ingested for report in reports):
             stored()
         return reports

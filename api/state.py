@@ -27,6 +27,7 @@ from geoint.vocabularies import SHIPPED, Vocabularies
 if TYPE_CHECKING:
     from geoint.api.analysis import AnalysisProcess
     from geoint.api.collections import Collection
+    from geoint.api.storage import StorageProcess
 
 
 @dataclass
@@ -49,8 +50,10 @@ class Services:
     # Incremental analyses of posted batches and the cell updates after them, in a process of
     # their own, woken by each group or ingest that stores pings (api/analysis.py).
     analysis: AnalysisProcess
-    # Small posts of pings (OsmAnd positions, short bodies) stored together (api/ingest.py).
+    # Small posts of pings (OsmAnd positions, short bodies) stored together (api/ingest.py),
+    # each group by the storage process (api/storage.py).
     posts: GroupCommit[Post, IngestReport]
+    storage: StorageProcess
     audit_log: GroupCommit[dict[str, Any], None]  # audit entries, written in groups alike
     groups: GroupStore  # closed user groups and their shares (api/groups.py)
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.

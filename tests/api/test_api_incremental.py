@@ -1,6 +1,7 @@
 """Pings posted to a real server raise their alerts by themselves (incremental analysis)."""
 
 import calendar
+import time
 
 import httpx2
 import polars as pl
@@ -183,9 +184,23 @@ def test_a_failed_run_keeps_its_batches_queued_and_is_retried_later(tmp_path):
     analyses.close()
 
 
-def test_the_analysis_process_stops_with_its_server_even_when_killed(server):
-    running, _keys = server
-    children = psutil.Process(running.process.pid).children()
-    (child,) = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
-    running.process.kill()  # no shutdown: the child notices its parent is gone
-    child.wait(timeout=30)
+def test_the_storage_and_analysis_processes_stop_with_their_server_even_when_killed(server):
+    running, keys = server
+    posted = httpx2.post(
+        f"{running.url}/api/v1/pings",
+        content=_csv(rows("V1", T0, CROSSING)),
+        headers=bearer(keys["feeder"]) | {"Content-Type": "text/csv"},
+    )
+    assert posted.status_code == 200 and posted.json()["accepted"] == len(CROSSING)
+    server_process = psutil.Process(running.process.pid)
+    deadline = time.monotonic() + 60
+    while len(children := _spawned(server_process)) < 2:  # the group's, then the analyses'
+        assert time.monotonic() < deadline, "the storage and analysis processes never started"
+        time.sleep(0.1)
+    running.process.kill()  # no shutdown: each child notices its server is gone
+    for child in children:
+        child.wait(timeout=30)
+
+
+def _spawned(process: psutil.Process) -> list[psutil.Process]:
+    return [c for c in process.children() if "spawn_main" in " ".join(c.cmdline())]
