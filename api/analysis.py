@@ -93,11 +93,13 @@ def analyse_until_stopped(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: analysis: %(message)s")
     analyses = PendingAnalyses.open(settings, wait=stopping.wait)
     poll = min(max(analyses.interval_s, 0.05), PARENT_CHECK_S)
+    wait = 0.0  # batches may be pending at the start (catch-up)
     try:
         while not stopping.is_set() and os.getppid() == parent:
-            woken.wait(poll)
+            woken.wait(wait)
             woken.clear()
-            analyses.run_pending()
+            too_soon = analyses.run_pending()
+            wait = min(too_soon, poll) if too_soon > 0 else poll
     finally:
         analyses.close()  # a cell update waiting for its interval runs now
 
@@ -134,12 +136,13 @@ class PendingAnalyses:
         """The least time between the starts of two runs."""
         return self.settings.alerts.incremental_events_interval_s
 
-    def run_pending(self) -> None:
+    def run_pending(self) -> float:
         """Analyse the pending batches, if it is time and this process has the analysis turn;
         then let the cell thread update the vehicle-days they changed (it waits for its
         interval). After a failed run the batches stay queued and are tried again
-        `RETRY_AFTER_S` later."""
-        if self.clock() >= self._next_run:
+        `RETRY_AFTER_S` later. Return how long until a run may start (0: now)."""
+        too_soon = self._next_run - self.clock()
+        if too_soon <= 0:
             try:
                 self._analyse_pending()
             except Exception:  # the service stays up; the batches stay queued
@@ -148,6 +151,7 @@ class PendingAnalyses:
         if self.cells.has_pending() and (self._updater is None or not self._updater.is_alive()):
             self._updater = threading.Thread(target=self._update_cells, name="cells")
             self._updater.start()
+        return max(too_soon, 0.0)
 
     def close(self) -> None:
         """Wait for the cell update under way or waiting, then close the workspace."""
