@@ -1,6 +1,7 @@
 """The group commit's storage process (`geoint.api.storage`): groups stored by a child, its
-errors handed back, and a child that dies during a group."""
+errors handed back (a full disk), and a child that dies during a group."""
 
+import errno
 import hashlib
 import os
 
@@ -16,6 +17,14 @@ from geoint.ingest.readers import ReadResult
 from geoint.pipeline.ingest import Post
 from geoint.schema import ROW_NUMBER
 from geoint.settings import GeointSettings
+
+
+class FullDisk:
+    """A post whose storage fails as a full disk does (when the group reads its content)."""
+
+    @property
+    def sha(self) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
 
 
 class DiesWhenRead:
@@ -41,6 +50,9 @@ def test_groups_are_stored_by_the_child_which_a_crash_does_not_take_down_for_goo
         assert (first.accepted, twice.duplicates) == (1, 1)
         (again,) = storage.store([_post("P1", "1789372800")])
         assert again.already_ingested
+        with pytest.raises(OSError) as full:  # the child's error, for the API's 507
+            storage.store([FullDisk()])  # type: ignore[list-item]
+        assert full.value.errno == errno.ENOSPC
         with pytest.raises(Problem) as crashed:
             storage.store([DiesWhenRead()])  # type: ignore[list-item]
         assert crashed.value.status == 503
