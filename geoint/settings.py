@@ -268,11 +268,11 @@ class CellSettings(BaseModel):
         description="search minutes after which activity present in a cell is found with "
         "probability 63 % (1 - exp(-minutes / this))",
     )
-    effort_prior_searches: float = Field(
-        2,
+    effort_prior_finds: float = Field(
+        0.5,
         gt=0,
-        description="effective searches' worth of confidence in a cell's risk before its own "
-        "patrol record (finds out of detection-weighted searches) moves it",
+        description="expected finds' worth of confidence in a cell's risk before its own "
+        "patrol record (finds against the finds its risk predicted) moves it",
     )
     effort_explore: float = Field(
         0,

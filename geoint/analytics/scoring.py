@@ -6,10 +6,10 @@ times the factor, and the risk is the sum of the contributions, so the explanati
 Patrol effort (debriefs) adds two contributions, as PAWS models patrol effort: ``effort``
 (negative) weighs each seizure patrols made by the effort that produced it in the prior
 (seizures from checkpoints or tips keep their whole weight); ``searched`` (either sign) moves a
-searched cell's risk by its catch per unit effort: its finds out of its detection-weighted
-searches over ``searched_days`` against the presence its risk implies (Beta-Bernoulli, the risk
-calibrated on the record's finds), so a miss weighs presence × detection, not detection alone.
-Cells never searched keep their whole risk.
+searched cell's risk by its catch per unit effort: its finds over ``searched_days`` against
+the finds its detection-weighted searches and its risk predicted (Gamma-Poisson, the risk
+calibrated on the record's finds), so a miss weighs presence × detection, not detection alone,
+and a record that found little moves little. Cells never searched keep their whole risk.
 """
 
 from __future__ import annotations
@@ -125,7 +125,8 @@ def risk_score(days: pl.DataFrame, settings: CellSettings) -> pl.DataFrame:
     distance_to_border_m; when patrol effort is known, seizure_density_effort (the density with
     patrols' seizures weighted by their effort, else seizure_density), search_finds and
     search_trials (the cell's faded evenings with a find and detection-weighted searches,
-    else 0; per date, the searched cells calibrate the risk as a presence probability).
+    else 0; per date, the searched cells calibrate the risk as a presence probability, and
+    the cell's finds against the finds its searches predicted move its risk).
     """
     nearest = pl.min_horizontal(
         "distance_to_road_m", "distance_to_crossing_m", "distance_to_place_m"
@@ -164,17 +165,19 @@ def risk_score(days: pl.DataFrame, settings: CellSettings) -> pl.DataFrame:
     # the risk read as the probability of activity tonight, calibrated on the patrols' record:
     # its finds against the finds the risk of the searched cells predicted (pooled per date)
     calibration = ((finds.sum() + 1) / ((trials * before / 100).sum() + 1)).over("date")
-    presence = (calibration * before / 100).clip(1e-3, 1 - 1e-3)
-    # Beta-Bernoulli: effort_prior_searches searches' worth of confidence in the presence the
-    # risk implies, then the cell's own finds out of its effective searches (detection-weighted)
-    strength = settings.effort_prior_searches
-    posterior = ((finds + strength * presence) / (trials + strength)).clip(0, 1)
-    # optimism in the face of uncertainty (upper confidence bound): a cell's estimate counts
-    # with effort_explore standard deviations of its Beta posterior, a cell never searched with
+    expected = trials * (calibration * before / 100).clip(0, 1)  # the finds the risk predicts
+    # Gamma-Poisson (empirical Bayes, Clayton & Kaldor 1987): the cell's catch ratio, finds over
+    # expected finds, shrunk to 1 by effort_prior_finds expected finds' worth of confidence in
+    # the risk; a search moves the risk by what it could have found (q × presence), so empty
+    # searches in a poor world (or of a cell of low risk) are weak evidence against it
+    strength = settings.effort_prior_finds
+    posterior = (finds + strength) / (expected + strength)
+    # optimism in the face of uncertainty (upper confidence bound): a cell's ratio counts with
+    # effort_explore standard deviations of its Gamma posterior, a cell never searched with
     # those of its prior, so that it keeps its risk
     explore = settings.effort_explore
-    upper = posterior + explore * (posterior * (1 - posterior) / (trials + strength + 1)).sqrt()
-    ratio = upper / (presence + explore * (presence * (1 - presence) / (strength + 1)).sqrt())
+    upper = posterior + explore * (finds + strength).sqrt() / (expected + strength)
+    ratio = upper / (1 + explore / strength**0.5)
     return (
         days.with_columns(factors[f].cast(pl.Float64).alias(f"f_{f}") for f in FACTORS)
         .with_columns((pl.col(f"f_{f}") * weights[f]).alias(f"c_{f}") for f in FACTORS)

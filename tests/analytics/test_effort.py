@@ -84,19 +84,19 @@ def test_cells_never_searched_keep_their_whole_risk_and_checkpoint_seizures_are_
 
 
 def _ratio(trials: float, finds: float, presence: float) -> float:
-    """The Beta-Bernoulli catch ratio: posterior presence over the presence the risk implies."""
-    m = SETTINGS.effort_prior_searches
-    return (finds + m * presence) / (trials + m) / presence
+    """The Gamma-Poisson catch ratio: (finds + a) / (expected finds + a), the expected finds
+    the detection-weighted searches times the presence the calibrated risk implies."""
+    a = SETTINGS.effort_prior_finds
+    return (finds + a) / (trials * presence + a)
 
 
-def test_a_search_that_found_nothing_lowers_the_presence_by_pi_q_then_fades():
-    """A miss is evidence only if activity was there that evening: the presence P falls to
-    m P / (m + q) (q = 1 − exp(−t/τ), m = effort_prior_searches), not by Bayes' rule with q as
-    if activity were present every evening; the search fades over searched_days from the next
-    day."""
+def test_a_search_that_found_nothing_lowers_the_risk_by_what_it_could_find_then_fades():
+    """A miss is evidence only as far as it could have found something: the risk falls by
+    a / (a + q P) (q = 1 − exp(−t/τ), P the calibrated presence, a = effort_prior_finds), not
+    by Bayes' rule with q as if activity were present every evening; the search fades over
+    searched_days from the next day."""
     effort = _effort([(CELL, DAY, 20.0, 20.0, 0)])
     q = 1 - np.exp(-20 / SETTINGS.detect_minutes)
-    m = SETTINGS.effort_prior_searches
     seen = {}
     for offset in (0, 1, 8, SETTINGS.searched_days + 1):
         days = _days([CELL, FAR], DAY + timedelta(days=offset))
@@ -108,24 +108,32 @@ def test_a_search_that_found_nothing_lowers_the_presence_by_pi_q_then_fades():
     same_day, next_day, week, after = (seen[o] for o in sorted(seen))
     assert same_day[0]["risk"] == pytest.approx(same_day[1])
     row, prior = next_day
-    assert row["f_searched"] == pytest.approx(m / (m + q))
-    assert row["risk"] == pytest.approx(prior * m / (m + q))
+    presence = prior / 100 / (q * prior / 100 + 1)  # calibrated on the record: 0 finds
+    assert row["f_searched"] == pytest.approx(_ratio(q, 0.0, presence))
+    assert row["risk"] == pytest.approx(prior * _ratio(q, 0.0, presence))
     p = prior / 100  # the old update, activity assumed present every evening, lowers more
     assert row["risk"] > prior * (1 - q) / (1 - p * q)
-    assert week[0]["f_searched"] == pytest.approx(m / (m + q * (1 - 7 / SETTINGS.searched_days)))
+    faded = q * (1 - 7 / SETTINGS.searched_days)
+    presence = prior / 100 / (faded * prior / 100 + 1)
+    assert week[0]["f_searched"] == pytest.approx(_ratio(faded, 0.0, presence))
     assert prior > week[0]["risk"] > row["risk"]
     assert after[0]["c_searched"] == 0 and after[0]["risk"] == pytest.approx(after[1])
 
 
 def test_short_searches_are_weak_evidence_and_several_misses_add_up():
-    """Five minutes find present activity 22 % of the time: the risk barely moves; three
-    misses on three evenings add their detection probabilities as effective searches."""
+    """Five minutes find present activity 22 % of the time: the risk moves less than half as
+    much as after an hour's miss; three misses on three evenings add their detection probabilities
+    as effective searches."""
     days = _days([CELL], DAY)
-    short = rescore(
-        days, _seizures([], []), _effort([(CELL, DAY - timedelta(1), 5, 5, 0)]), SETTINGS
-    )
     blind = rescore(days, _seizures([], []), None, SETTINGS)["risk"][0]
-    assert short["risk"][0] > 0.85 * blind
+    risk = {}
+    for minutes in (5.0, 60.0):
+        effort = _effort([(CELL, DAY - timedelta(1), minutes, minutes, 0)])
+        risk[minutes] = rescore(days, _seizures([], []), effort, SETTINGS)["risk"][0]
+    q = 1 - np.exp(-5 / SETTINGS.detect_minutes)
+    presence = blind / 100 / (q * blind / 100 + 1)
+    assert risk[5.0] == pytest.approx(blind * _ratio(q, 0.0, presence))
+    assert blind - risk[5.0] < 0.5 * (blind - risk[60.0])
     misses = [(CELL, DAY - timedelta(days=d), 20.0, 20.0, 0) for d in (1, 2, 3)]
     three = effort_factors(_effort(misses), days, SETTINGS).row(0, named=True)
     fade = [1 - (d - 1) / SETTINGS.searched_days for d in (1, 2, 3)]
@@ -218,9 +226,10 @@ def test_a_cell_without_pings_gets_risk_rows_after_a_seizure_there():
 
 
 def test_the_upper_confidence_bound_favours_the_cell_searched_less():
-    """With effort_explore z, a cell's catch ratio is (π + z σ_π) / (P + z σ_P): two cells
-    with the same risk and no find, searched the equivalent of 0.5 and 5 times, both fall,
-    the one searched less by less than without the bound; a cell never searched keeps its risk."""
+    """With effort_explore z, a cell's catch ratio is (μ + z σ) / (1 + z / √a), μ and σ its
+    Gamma posterior's mean and deviation: two cells with the same risk and no find, searched
+    the equivalent of 0.5 and 5 times, both fall, the one searched less by less than without
+    the bound; a cell never searched keeps its risk."""
     days = _days([CELL, NEAR, FAR], DAY).with_columns(
         seizure_density=pl.lit(0.0),
         search_finds=pl.lit(0.0),
@@ -230,14 +239,57 @@ def test_the_upper_confidence_bound_favours_the_cell_searched_less():
     z = 1.0
     bound = risk_score(days, SETTINGS.model_copy(update={"effort_explore": z}))
     _adds_up(bound)
-    m = SETTINGS.effort_prior_searches
+    a = SETTINGS.effort_prior_finds
     before = plain["risk"][2]  # the risk before the factor: the cell never searched
     presence = 1 / (5.5 * before / 100 + 1) * before / 100  # no find in 5.5 searches' worth
     for row, trials in ((0, 0.5), (1, 5.0)):
-        pi = m * presence / (trials + m)
-        upper = pi + z * np.sqrt(pi * (1 - pi) / (trials + m + 1))
-        ratio = upper / (presence + z * np.sqrt(presence * (1 - presence) / (m + 1)))
-        assert bound["f_searched"][row] == pytest.approx(ratio)
-        assert plain["f_searched"][row] == pytest.approx(m / (trials + m))
+        expected = trials * presence
+        upper = (a + z * np.sqrt(a)) / (expected + a)
+        assert bound["f_searched"][row] == pytest.approx(upper / (1 + z / np.sqrt(a)))
+        assert plain["f_searched"][row] == pytest.approx(a / (expected + a))
     assert before > bound["risk"][0] > plain["risk"][0] > bound["risk"][1]
     assert bound["risk"][2] == pytest.approx(before) == plain["risk"][2]
+
+
+def _record(cells: int, evenings: int, finds: int) -> pl.DataFrame:
+    """Habitual patrols: `cells` cells searched 20 minutes on each of `evenings` evenings
+    before DAY, the first `finds` cells with a find on every evening (a busy or a poor world)."""
+    ring = h3.grid_ring(CELL, 6)[:cells]
+    return _effort(
+        [(c, DAY - timedelta(days=d), 20.0, 0.0 if i < finds else 20.0, int(i < finds))
+         for i, c in enumerate(ring) for d in range(1, evenings + 1)]
+    )  # fmt: skip
+
+
+def test_empty_searches_in_a_poor_world_are_weak_evidence_the_planner_stays_near_blind():
+    """Seed 7's lesson: the same six empty evenings near the base lower a cell much less when
+    the whole record found little (the risk predicted more finds than were made, so the
+    calibrated presence is low and a search could have found little) than when the record
+    is rich; the old Beta-Bernoulli lowered both alike (m / (m + n), about a half)."""
+    cells = h3.grid_ring(CELL, 6)[:12]
+    days = _days(cells, DAY)
+    blind = rescore(days, _seizures([], []), None, SETTINGS)["risk"][0]
+    poor = rescore(days, _seizures([], []), _record(12, 6, 0), SETTINGS)
+    rich = rescore(days, _seizures([], []), _record(12, 6, 8), SETTINGS)
+    _adds_up(poor)
+    empty_poor = poor["risk"][-1] / blind  # the last cells found nothing in either world
+    empty_rich = rich["risk"][-1] / blind
+    assert 0.8 < empty_poor < 1 and empty_rich < 0.5 * empty_poor
+    old = 2 / (2 + rich["search_trials"][-1])  # the previous model, in both worlds
+    assert old < 0.55 and empty_poor > old + 0.25
+    assert rich["risk"][0] > blind  # the cells that paid on every evening rise
+
+
+def test_a_find_in_a_poor_record_raises_a_cell_by_at_most_one_plus_one_over_a():
+    """One lucky find in a record of empty searches cannot pull every team to that cell: its
+    ratio is (1 + a) / (E + a) ≤ 1 + 1 / a, whatever the calibration (the previous model
+    gave 1 / (m P), ×3.7 on seed 7, where the presence P was 5 %)."""
+    record = _record(12, 6, 0).with_columns(
+        seizures=pl.when(pl.int_range(pl.len()) == 0).then(1).otherwise(0),
+        nothing_minutes=pl.when(pl.int_range(pl.len()) == 0).then(0.0).otherwise(20.0),
+    )
+    cells = h3.grid_ring(CELL, 6)[:12]
+    days = _days(cells, DAY).with_columns(severity=pl.lit(1.0))  # low risk: low presence
+    aware = rescore(days, _seizures([], []), record, SETTINGS)
+    a = SETTINGS.effort_prior_finds
+    assert 1 < aware["f_searched"][0] <= 1 + 1 / a
