@@ -9,16 +9,20 @@ size-checked, cross-site-checked and audited. It stores only requests it can rea
 no session cookie, no body, every parameter present and a plain number where a number is due,
 and a key whose role may ingest. Anything else goes on to the FastAPI route (`osmand` in
 `geoint.api.ingest`), which answers it, errors included, exactly as before; both paths store
-through `store_position`, whose group wakes the analyses (`geoint.api.analysis`).
+through `store_position`, whose group wakes the analyses (`geoint.api.analysis`), and a
+failed store gets the route's problem (503 when the storage process stopped, 507 on a full disk).
 """
 
 import re
 from urllib.parse import parse_qsl
 
+import sqlalchemy as sa
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from geoint.api.audit import AuditNote
 from geoint.api.auth import WRITE_ROLES
+from geoint.api.errors import Problem, problem_for, storage_problem
 from geoint.api.guard import IDENTIFIED_KEY
 from geoint.api.ingest import JSON, input_name, osmand_record, store_position
 from geoint.schema import MAX_ID_CHARS
@@ -49,7 +53,14 @@ class DevicePositions:
         services = state["services"]
         note = state["audit"] = AuditNote(key.id)
         name = input_name(scope["method"], DEVICE_PATH, note)
-        body = await store_position(services, record, name, note)
+        try:
+            body = await store_position(services, record, name, note)
+        except Problem as problem:  # answered as the route's error handlers would
+            await (await problem_for(Request(scope), problem))(scope, receive, send)
+            return
+        except (OSError, sa.exc.OperationalError) as exc:  # a full disk (507), a lock (503)
+            await (await storage_problem(Request(scope), exc))(scope, receive, send)
+            return
         headers = [(b"content-type", JSON.encode()), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -1,6 +1,8 @@
 """The lean path of device positions (`geoint.api.devices`): what it takes, and that it stores
 and answers exactly as the FastAPI route it stands in for."""
 
+import errno
+
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
@@ -9,6 +11,7 @@ from support.workspaces import open_workspace
 
 from geoint.api.app import create_app
 from geoint.api.devices import _plain_position
+from geoint.api.errors import Problem
 
 POSITION = {"id": "phone-7", "lat": "6.51", "lon": "2.61", "timestamp": "1789372800"}
 
@@ -90,3 +93,25 @@ def test_both_paths_store_answer_and_audit_alike(tmp_path):
     assert stored["vehicle_id"].to_list() == ["phone-7", "phone-7"]
     assert stored["source"].to_list() == ["osmand", "osmand"]
     assert stored.select(pl.col("lat").n_unique()).item() == 1
+
+
+def test_a_failed_store_gets_the_route_s_problem(tmp_path, monkeypatch):
+    region, ws = build_region(tmp_path / "region"), tmp_path / "ws"
+    feeder = create_key(ws, "feeder")
+    with TestClient(create_app(api_settings(ws, region))) as client:
+        storage = client.app_state["services"].storage
+
+        def stopped(_posts):
+            raise Problem(503, "the server's storage process stopped", slug="storage-restarted")
+
+        def full(_posts):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        for store, status, slug in (
+            (stopped, 503, "storage-restarted"),
+            (full, 507, "storage-full"),
+        ):
+            monkeypatch.setattr(storage, "store", store)
+            response = client.get("/osmand", params={**POSITION, "key": feeder})
+            assert response.status_code == status, response.text
+            assert response.json()["type"] == f"urn:geoint:problem:{slug}"
