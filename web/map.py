@@ -31,7 +31,7 @@ import geopandas as gpd
 import numpy as np
 import polars as pl
 import shapely
-from branca.element import Figure, MacroElement
+from branca.element import Element, Figure, MacroElement
 from h3ronpy import vector
 from jinja2 import Template
 
@@ -171,8 +171,28 @@ def layer_names(_: Callable[[str], str]) -> dict[str, str]:
     }
 
 
+class Verbatim(Element):
+    """Text already rendered, put in the page as it is.
+
+    Branca wraps what each element rendered in a new `Element`, whose text is then *compiled and
+    rendered as a Jinja template*: data in it (a seizure's description, a place name) holding
+    ``{{ ... }}`` or ``{% ... %}`` would be evaluated on the server, or break the page, and the
+    compile of the day's megabyte of layers took ~80 ms a page. The trailing newline is dropped
+    as Jinja drops it, so plain text comes out the same.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text[:-1] if text.endswith("\n") else text
+
+    def render(self, **kwargs: Any) -> str:
+        """The text, untouched."""
+        return self.text
+
+
 class Page(Figure):
-    """Folium's page with the document's language and a title."""
+    """Folium's page with the document's language and a title; what its elements rendered is
+    put in the page verbatim, never rendered again as a template (`Verbatim`)."""
 
     _template = Template(
         '<!DOCTYPE html>\n<html lang="{{ this.lang }}">\n<head>\n'
@@ -186,6 +206,17 @@ class Page(Figure):
         super().__init__()
         self.lang = lang
         self.title = title  # the template's autoescape is off: escaped by the caller
+
+    def render(self, **kwargs: Any) -> str:
+        """The page: its elements render into the header, body and script, as in branca, and
+        the texts they rendered are then kept as they are."""
+        for child in self._children.values():
+            child.render(**kwargs)
+        for part in (self.header, self.html, self.script):
+            for name, child in list(part._children.items()):
+                if type(child) is Element and child._template_str is not None:
+                    part._children[name] = Verbatim(child._template_str)
+        return self._template.render(this=self, kwargs=kwargs)
 
 
 class Controls(MacroElement):
@@ -207,6 +238,12 @@ class Controls(MacroElement):
         self._name = "Controls"
         self.control = control
         self.config = config
+
+    def render(self, **kwargs: Any) -> None:
+        """Its script (the day's layers: a megabyte) goes into the page as `Verbatim`, without
+        branca's compile of it as a template."""
+        script = self._template.module.__dict__["script"](self, kwargs)
+        self.get_root().script.add_child(Verbatim(script), name=self.get_name())
 
 
 def build_map(
@@ -246,7 +283,7 @@ def build_map(
         The risk weights (each factor's most points); default `CellSettings`'.
     """
     import folium
-    from branca.element import Element, JavascriptLink
+    from branca.element import JavascriptLink
     from folium import plugins
 
     _ = gettext_for(lang)

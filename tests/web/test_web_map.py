@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,14 @@ def test_the_header_and_every_layer_explain_the_day(region, store):
     loiter = next(a for a in _features(day, "alerts") if "Loitering" in a["properties"]["popup"])
     assert re.search(r"waited \d+ min, [\d.]+ k?m from the border", loiter["properties"]["popup"])
     assert {f["properties"]["event_type"] for f in _features(day, "events")} >= {"rendezvous"}
+
+
+def test_template_syntax_in_user_text_is_shown_never_run(region, store):
+    data = map_data(store, SPILL_DAY)
+    jinja = "{{ 41 + 1 }}xJ {% if %} {# x"  # run (42xJ), or a syntax error, if compiled
+    seizures = data.seizures.with_columns(pl.lit(jinja).alias("description"))
+    page = web_map.build_map(region, replace(data, seizures=seizures)).get_root().render()
+    assert "42xJ" not in page and "{{ 41 + 1 }}xJ {% if %} {# x" in page
 
 
 def test_user_text_is_escaped(region, store):
