@@ -437,14 +437,16 @@ def _in_scope(frame: gpd.GeoDataFrame, scope: shapely.Geometry | None) -> gpd.Ge
 
 
 def _escape(value: object, tz: ZoneInfo | None = None) -> str:
-    """HTML text of a value (empty for missing ones); datetimes in `tz` (else UTC)."""
+    """HTML text of a value (empty for missing ones); datetimes in `tz` (else UTC). Braces
+    become entities too: folium compiles some rendered HTML (a marker's popup) as a Jinja
+    template, where ``{%`` would fail the page (`Verbatim` keeps it from being run)."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, datetime):
         value = _local(value, tz) if tz is not None else value.strftime("%Y-%m-%d %H:%M UTC")
     elif isinstance(value, float):
         value = f"{value:.6g}"
-    return html.escape(str(value))
+    return html.escape(str(value)).replace("{", "&#123;").replace("}", "&#125;")
 
 
 def _local(value: datetime, tz: ZoneInfo) -> str:
