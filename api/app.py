@@ -23,21 +23,19 @@ from fastapi.telemetry import TelemetryConfig
 from geoint import __version__
 from geoint.alerts.store import AlertStore
 from geoint.api.alerts import alerts_router
-from geoint.api.analysis import AnalysisProcess
 from geoint.api.audit import AuditMiddleware, audit_router
 from geoint.api.auth import authenticated
-from geoint.api.background import GroupCommit
+from geoint.api.background import BatchAnalysis, CellRefresh, GroupCommit
 from geoint.api.cells import cells_router
 from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
-from geoint.api.devices import DevicePositions
 from geoint.api.errors import Problem, install_error_handlers
 from geoint.api.field import field_router
 from geoint.api.field_app import field_app_router
 from geoint.api.groups import groups_router
 from geoint.api.guard import RequestGuard
 from geoint.api.heatmap import heatmap_router
-from geoint.api.ingest import ingest_router, post_groups
+from geoint.api.ingest import catch_up, ingest_router, post_groups
 from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
 from geoint.api.operations import operations_router
@@ -47,7 +45,6 @@ from geoint.api.seizures import declarations_router, quality_router, seizures_ro
 from geoint.api.session import session_router
 from geoint.api.settings import ApiSettings
 from geoint.api.state import Services
-from geoint.api.storage import StorageProcess
 from geoint.api.trends import trends_router
 from geoint.intel.crossings import SeizureLocator
 from geoint.layers import Region, RegionIndex
@@ -76,7 +73,6 @@ def open_services(settings: ApiSettings) -> Services:
     )
     collections["seizures"].vocabularies = vocabularies  # type: ignore[attr-defined]
     keys = KeyStore(workspace)
-    analysis, storage = AnalysisProcess(settings), StorageProcess(settings)
     return Services(
         settings=settings,
         workspace=workspace,
@@ -93,9 +89,9 @@ def open_services(settings: ApiSettings) -> Services:
             max_tile_features=settings.api.tile_max_features,
         ),
         compute=anyio.CapacityLimiter(settings.api.compute_threads),
-        analysis=analysis,
-        storage=storage,
-        posts=post_groups(storage, settings, analysis.wake),
+        cell_refresh=CellRefresh(settings.alerts.incremental_cells_interval_s),
+        batch_analysis=BatchAnalysis(settings.alerts.incremental_events_interval_s),
+        posts=post_groups(workspace, settings),
         audit_log=GroupCommit(keys.record_many),
         groups=GroupStore(workspace),
         gzip=GzipVariants(settings.api.gzip_cache_mib * 2**20),
@@ -115,14 +111,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Services]]:
         services = open_services(settings)
-        if services.workspace.pending_batches():  # stored by a stopped server, not analysed
-            services.analysis.wake()
         try:
-            yield {"services": services}
+            # batches a stopped server stored but never analysed, while requests are served
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_catch_up, services)
+                yield {"services": services}
         finally:
             services.posts.close()
-            services.storage.close()
-            services.analysis.close()
             services.audit_log.close()
             services.workspace.close()
             if services.basemap is not None:
@@ -141,7 +136,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
         openapi_url=None,
     )
     install_error_handlers(app)
-    app.add_middleware(DevicePositions)  # innermost: guarded and audited like any route
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestGuard)  # outermost: before any route reads a body
     app.include_router(session_router(settings.api))
@@ -164,6 +158,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(field_app_router(settings.api))
     _add_service_routes(app)
     return app
+
+
+async def _catch_up(services: Services) -> None:
+    try:
+        await anyio.to_thread.run_sync(catch_up, services)
+    except Exception:  # the service stays up; `geoint analyze` or the next start retries
+        log.exception("catching up with unanalysed ping batches failed")
 
 
 def _add_service_routes(app: FastAPI) -> None:

@@ -2,9 +2,9 @@
 updates, coalesced.
 
 Devices post one position per request; `GroupCommit` stores the posts arriving together in one
-transaction (docs/ingest.md). `CellRefresh` runs the cell updates
-of `geoint.pipeline.incremental` one at a time, merging what is asked during a run into the next
-one (docs/alerts.md, "Incremental processing"; `geoint.api.analysis` runs it).
+transaction (docs/ingest.md). `BatchAnalysis` and `CellRefresh` run the incremental stages of
+`geoint.pipeline.incremental` one at a time per server, merging what is posted during a run
+into the next one (docs/alerts.md, "Incremental processing").
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class GroupCommit(Generic[T, R]):
     ) -> None:
         self._store, self._wait_s, self._max_size, self._size = store, wait_s, max_size, size
         # callers only put (never wait on a lock the storing thread holds: with the GIL, such a
-        # wait costs the event loop up to a switch interval per post under load)
+        # wait can cost the event loop a switch interval per post under load)
         self._queue: queue.SimpleQueue[_Slot[T, R] | object] = queue.SimpleQueue()
         self._entry = threading.Lock()  # callers' lock: the closed flag and the thread's start
         self._thread: threading.Thread | None = None
@@ -199,7 +199,7 @@ class Coalescer(Generic[T]):
                 self._running = True
             ran = True
             try:
-                while self.has_pending():
+                while self._has_pending():
                     wait = self._last_start + self._min_interval_s - self._clock()
                     if wait > 0:
                         self._sleep(wait)  # what is queued meanwhile joins this run
@@ -211,8 +211,7 @@ class Coalescer(Generic[T]):
                     self._running = False
             # an item added after the last take but before the flag was lowered runs now
 
-    def has_pending(self) -> bool:
-        """Whether items wait for a run."""
+    def _has_pending(self) -> bool:
         with self._lock:
             return bool(self._pending)
 
@@ -232,4 +231,19 @@ class CellRefresh(Coalescer[pl.DataFrame]):
     def __init__(self, min_interval_s: float = 0.0, **timing: Any) -> None:
         super().__init__(
             lambda days: pl.concat(days).unique().sort("vehicle", "date"), min_interval_s, **timing
+        )
+
+
+class BatchAnalysis(Coalescer[list[int]]):
+    """Coalesced incremental analyses of ping batches (`geoint.pipeline.incremental.
+    analyze_batches`): devices posting one position each would otherwise run one analysis,
+    and rewrite the events, per position.
+    Runs start at least `min_interval_s` apart, so that a stream of posts is analysed in
+    fewer, larger runs (an alert waits at most that much longer)."""
+
+    def __init__(self, min_interval_s: float = 0.0, **timing: Any) -> None:
+        super().__init__(
+            lambda batches: sorted({b for group in batches for b in group}),
+            min_interval_s,
+            **timing,
         )

@@ -46,7 +46,6 @@ from geoint.api.ingest import KINDS
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = frozenset({"/health", "/login"})
 PUBLIC_WITH_BODY = frozenset({"/login"})
-IDENTIFIED_KEY = "identified_key"  # the guard's proven key, in the request's state
 INGEST_PATHS = frozenset(f"/api/v1/{kind}" for kind in KINDS)
 SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})
 PHOTO_UPLOAD = re.compile(r"/api/v1/seizures/[^/]+/photos")  # photos: max_photo_bytes
@@ -113,9 +112,7 @@ class RequestGuard:
                 return problem_response(403, reason, "cross-site-request")
         if scope["path"] not in PUBLIC_PATHS:
             try:
-                scope["state"][IDENTIFIED_KEY] = await identify(
-                    request, bearer, request.cookies.get(SESSION_COOKIE), key_text
-                )
+                await identify(request, bearer, request.cookies.get(SESSION_COOKIE), key_text)
             except Problem as problem:
                 return await problem_for(request, problem)
             except (OSError, sa.exc.OperationalError) as exc:  # the keys cannot be read

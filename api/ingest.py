@@ -10,7 +10,7 @@ problems never change the status: the response is the ingest report, with an RFC
 ``problem`` member listing refused rows (row, column, reason, detail) when there are any.
 Small ping posts (OsmAnd positions, bodies of at most ``ingest.post_group_rows`` records) are
 stored together with concurrent ones in one group commit (`post_groups`, docs/ingest.md).
-Stored pings are then analysed for their vehicles in the background (`geoint.api.analysis`).
+Stored pings are then analysed for their vehicles in the background (`schedule_analysis`).
 """
 
 import hashlib
@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import anyio
 import orjson
 import polars as pl
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from starlette.responses import Response
 
 from geoint.api.audit import AuditNote, audited_device, audited_seizure_writer, audited_writer
@@ -31,14 +31,15 @@ from geoint.api.background import GroupCommit
 from geoint.api.errors import Problem, parameter_error, problem_body
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, get_services
-from geoint.api.storage import StorageProcess
 from geoint.errors import InputError
 from geoint.ingest.readers import ReadResult, parse_column_map, read_records_bytes
 from geoint.ingest.validate import empty_quarantine
+from geoint.pipeline.incremental import analyze_batches, update_cells
 from geoint.pipeline.ingest import (
     Post,
     check_records,
     ingest_checked_records,
+    ingest_ping_posts,
     ingest_ping_records,
     ingest_record_rows,
     prior_ingest,
@@ -46,6 +47,7 @@ from geoint.pipeline.ingest import (
 )
 from geoint.schema import MAX_ID_CHARS, ROW_NUMBER, IngestReport
 from geoint.settings import GeointSettings
+from geoint.store.workspace import Workspace
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")
 JSON = "application/json"
@@ -124,23 +126,12 @@ def read_body(body: bytes, name: str, fmt: str, column_map: dict[str, str]) -> R
     return read_records_bytes(body, name, "geojson", column_map)
 
 
-def post_groups(
-    storage: StorageProcess, settings: GeointSettings, stored: Callable[[], object]
-) -> GroupCommit[Post, IngestReport]:
-    """The service's group commit of small ping posts, stored by `storage` (a process of its
-    own running `geoint.pipeline.ingest.ingest_ping_posts`) and sized by the
-    ``ingest.post_group_*`` settings; `stored` is called after a group that stored pings (the
-    analyses' wake-up)."""
+def post_groups(workspace: Workspace, settings: GeointSettings) -> GroupCommit[Post, IngestReport]:
+    """The service's group commit of small ping posts (`geoint.pipeline.ingest.
+    ingest_ping_posts`), sized by the ``ingest.post_group_*`` settings."""
     ingest = settings.ingest
-
-    def store(posts: list[Post]) -> list[IngestReport]:
-        reports = storage.store(posts)
-        if any(report.accepted and not report.already_ingested for report in reports):
-            stored()
-        return reports
-
     return GroupCommit(
-        store,
+        partial(ingest_ping_posts, workspace, settings=settings),
         wait_s=ingest.post_group_wait_s,
         max_size=ingest.post_group_max_rows,
         size=lambda post: post.read.frame.height + post.read.rejected.height,
@@ -158,15 +149,63 @@ def ingest_read(
         return services.posts.submit(Post(read, name, sha))
     with services.ingest_lock:
         if kind == "pings":
-            report = ingest_ping_records(
+            return ingest_ping_records(
                 services.workspace, read, name, sha, services.settings, queue_analysis=True
             )
-            if report.accepted and not report.already_ingested:
-                services.analysis.wake()
-            return report
         return ingest_record_rows(
             services.workspace, kind, read, name, sha, services.settings, services.gazetteer
         )
+
+
+def schedule_analysis(services: Services, report: IngestReport, tasks: BackgroundTasks) -> None:
+    """After the response, analyse the vehicles of newly stored pings and raise their alerts.
+
+    Two runs in this worker's thread pool, both coalesced per server: the events and their
+    alerts (`geoint.pipeline.incremental.analyze_batches`; batches posted while one runs are
+    analysed together by one more run, ``services.batch_analysis``), whose changed vehicle-days
+    are queued for the cell tables; then those tables and the cell rules
+    (``services.cell_refresh``, at most one update every ``alerts.incremental_cells_interval_s``:
+    its wait holds no event analysis back). While a run is under way, a post only queues its
+    batch.
+    """
+    if report.kind == "pings" and report.accepted and not report.already_ingested:
+        tasks.add_task(_analyse_soon, services, int(report.batch_id))
+
+
+async def _analyse_soon(services: Services, batch: int) -> None:
+    """Queue a batch for analysis; run the analyses in a worker thread unless one runs already
+    (then it picks the batch up: a post under load costs no thread)."""
+    services.batch_analysis.add([batch])
+    if not services.batch_analysis.busy():
+        analyse, update = _analysis_runs(services)
+        await anyio.to_thread.run_sync(services.batch_analysis.drain, analyse)
+        await anyio.to_thread.run_sync(services.cell_refresh.drain, update)
+
+
+def _analysis_runs(services: Services) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The service's incremental runs: events and alerts of batches, then cell updates."""
+    workspace, ground, settings = services.workspace, services.index, services.settings
+    analyse = partial(
+        analyze_batches, workspace, ground, settings, refresh_cells=services.cell_refresh.add
+    )
+    return analyse, partial(update_cells, workspace, ground, settings)
+
+
+def catch_up(services: Services) -> list[int]:
+    """Analyse the batches stored but never analysed (the server stopped first); return them.
+
+    Each posted batch is queued as pending in the transaction that stores it and leaves the
+    queue once its events and alerts are stored (`geoint.pipeline.incremental`). Of several
+    worker processes starting together, one catches up; the others return at once.
+    """
+    with services.workspace.first_of_processes("catch-up") as turn:
+        pending = services.workspace.pending_batches() if turn else []
+        if pending:
+            log.info("analysing %d ping batches stored before a restart", len(pending))
+            analyse, update = _analysis_runs(services)
+            services.batch_analysis.request(pending, run=analyse)
+            services.cell_refresh.drain(run=update)
+    return pending
 
 
 def ingest_router(service: ServiceSettings) -> APIRouter:
@@ -200,17 +239,19 @@ def ingest_router(service: ServiceSettings) -> APIRouter:
 def _upload_route(kind: str) -> Callable[..., Response]:
     def upload(
         request: Request,
+        tasks: BackgroundTasks,
         note: Annotated[AuditNote, Depends(audited_writer)],
         fmt: Annotated[str, Depends(body_format)],
         body: Annotated[bytes, Depends(bounded_body)],
         column_map: Annotated[dict[str, str], Depends(column_map_param)],
     ) -> Response:
         services = get_services(request)
-        name = input_name(request.method, request.url.path, note)
+        name = _input_name(request, note)
         sha = hashlib.sha256(body).hexdigest()
         report = prior_ingest(services.workspace, sha, kind, name)
         if report is None:
             report = ingest_read(services, kind, read_body(body, name, fmt, column_map), name, sha)
+            schedule_analysis(services, report, tasks)
         return _reported(services, report, note)
 
     return upload
@@ -229,7 +270,7 @@ def _seizure_upload(
     """Seizures: stored once per seizure id and per ``client_id``, however often they are sent;
     ``records`` says what became of each (docs/field.md)."""
     services = get_services(request)
-    name = input_name(request.method, request.url.path, note)
+    name = _input_name(request, note)
     read = read_body(body, name, fmt, column_map)
     check = partial(
         check_records, services.workspace, "seizures", read, name, services.settings,
@@ -256,6 +297,7 @@ def _seizure_upload(
 
 async def osmand(
     request: Request,
+    tasks: BackgroundTasks,
     note: Annotated[AuditNote, Depends(audited_device)],
     device: Annotated[
         str, Query(alias="id", min_length=1, max_length=MAX_ID_CHARS, description="device id")
@@ -280,22 +322,7 @@ async def osmand(
     as ``Authorization: Bearer`` or, for apps that cannot send headers, the ``key`` parameter.
     """
     services = get_services(request)
-    record = osmand_record(device, lat, lon, timestamp, speed, bearing, accuracy)
-    name = input_name(request.method, request.url.path, note)
-    return Response(await store_position(services, record, name, note), media_type=JSON)
-
-
-def osmand_record(
-    device: str,
-    lat: float,
-    lon: float,
-    timestamp: str,
-    speed: float | None = None,
-    bearing: float | None = None,
-    accuracy: float | None = None,
-) -> dict[str, Any]:
-    """An OsmAnd / Traccar Client position as a ping record (speed from knots to km/h)."""
-    return {
+    record = {
         "vehicle_id": device,
         "ts": _osmand_time(timestamp),
         "lat": lat,
@@ -305,23 +332,17 @@ def osmand_record(
         "accuracy_m": accuracy,
         "source": "osmand",
     }
-
-
-async def store_position(
-    services: Services, record: dict[str, Any], name: str, note: AuditNote
-) -> bytes:
-    """Store one device position with its group (awaited on the event loop: thousands of
-    devices wait for their group without threads); the response body (its report)."""
+    name = _input_name(request, note)
     sha = hashlib.sha256(orjson.dumps(record)).hexdigest()
     frame = pl.DataFrame([{ROW_NUMBER: 1, **record}], schema=_OSMAND_SCHEMA)
+    # awaited on the event loop: thousands of devices wait for their group without threads
     report = await services.posts.submit_async(
         Post(ReadResult(frame, QUARANTINE, "osmand"), name, sha)
     )
+    schedule_analysis(services, report, tasks)
     if report.already_ingested or not (report.quarantined or report.duplicates):
-        body = _report_body(services, report, note)
-    else:  # the refused row is read back from the quarantine: in a thread
-        body = await anyio.to_thread.run_sync(_report_body, services, report, note)
-    return orjson.dumps(body)
+        return _reported(services, report, note)
+    return await anyio.to_thread.run_sync(_reported, services, report, note)  # reads the rows
 
 
 def _osmand_time(text: str) -> str:
@@ -332,10 +353,10 @@ def _osmand_time(text: str) -> str:
     return repr(value / 1000 if value > _EPOCH_SECONDS_MAX else value)
 
 
-def input_name(method: str, path: str, note: AuditNote) -> str:
+def _input_name(request: Request, note: AuditNote) -> str:
     """How the ledger, the quarantine and error messages name an HTTP input."""
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{method} {path} (key {note.key_id}, {at})"
+    return f"{request.method} {request.url.path} (key {note.key_id}, {at})"
 
 
 def _reported(services: Services, report: IngestReport, note: AuditNote) -> Response:

@@ -85,7 +85,7 @@ class ServiceSettings(BaseModel):
     opentelemetry: bool = Field(
         False,
         description="FastAPI's OpenTelemetry spans, metrics and logs through the global providers "
-        "(off: FastAPI would look for them on every request, ~10 % of a device post's time)",
+        "(off by default: FastAPI otherwise looks the providers up on every request)",
     )
 
     @model_validator(mode="after")

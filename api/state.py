@@ -11,7 +11,7 @@ import polars as pl
 from fastapi import Request
 
 from geoint.alerts.store import AlertStore
-from geoint.api.background import GroupCommit
+from geoint.api.background import BatchAnalysis, CellRefresh, GroupCommit
 from geoint.api.compression import GzipVariants
 from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex
@@ -25,9 +25,7 @@ from geoint.store.workspace import Workspace
 from geoint.vocabularies import SHIPPED, Vocabularies
 
 if TYPE_CHECKING:
-    from geoint.api.analysis import AnalysisProcess
     from geoint.api.collections import Collection
-    from geoint.api.storage import StorageProcess
 
 
 @dataclass
@@ -47,13 +45,12 @@ class Services:
     # work is short and mostly Python, so more threads only contend for the interpreter lock.
     compute: anyio.CapacityLimiter
     gzip: GzipVariants  # gzip forms of the cached response bodies
-    # Incremental analyses of posted batches and the cell updates after them, in a process of
-    # their own, woken by each group or ingest that stores pings (api/analysis.py).
-    analysis: AnalysisProcess
-    # Small posts of pings (OsmAnd positions, short bodies) stored together (api/ingest.py),
-    # each group by the storage process (api/storage.py).
+    # Incremental analyses of posted batches and the cell updates after them: one at a time,
+    # bursts coalesced, spaced by the alert settings (api/ingest.py).
+    batch_analysis: BatchAnalysis
+    cell_refresh: CellRefresh
+    # Small posts of pings (OsmAnd positions, short bodies) stored together (api/ingest.py).
     posts: GroupCommit[Post, IngestReport]
-    storage: StorageProcess
     audit_log: GroupCommit[dict[str, Any], None]  # audit entries, written in groups alike
     groups: GroupStore  # closed user groups and their shares (api/groups.py)
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.

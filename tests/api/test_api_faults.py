@@ -4,7 +4,6 @@ locked by another process answer one clear problem, never a 500 or a traceback."
 from __future__ import annotations
 
 import sqlite3
-from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +16,6 @@ from support.workspaces import open_workspace
 from geoint.alerts.raising import raise_alerts
 from geoint.api.app import create_app
 from geoint.layers import Region, RegionIndex
-from geoint.pipeline.ingest import ingest_ping_posts
 from geoint.settings import GeointSettings
 
 CSV = "vehicle_id,ts,lat,lon\nV1,2026-09-14T01:00:00Z,6.5,2.6\nV1,2026-09-14T01:01:00Z,6.51,2.6\n"
@@ -39,14 +37,8 @@ def served(tmp_path):
 def test_ingest_on_a_full_disk_is_507_and_stores_nothing(served, monkeypatch):
     client, keys, workspace = served
     headers = bearer(keys["analyst"]) | {"Content-Type": "text/csv"}
-    services = client.app_state["services"]
     with monkeypatch.context() as patch:
         fill_disk_on_parquet(patch)
-        # groups stored in this process, where the full disk is simulated (the storage
-        # process hands the same OSError back: tests/api/test_storage.py)
-        patch.setattr(services.storage, "store", partial(
-            ingest_ping_posts, workspace, settings=services.settings
-        ))  # fmt: skip
         response = client.post("/api/v1/pings", content=CSV, headers=headers)
     assert response.status_code == 507, response.text
     assert response.json()["type"] == "urn:geoint:problem:storage-full"

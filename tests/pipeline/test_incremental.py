@@ -13,7 +13,7 @@ from support.workspaces import open_workspace
 
 from geoint.alerts.rules import default_rules_path
 from geoint.alerts.store import AlertQuery, AlertStore
-from geoint.api.background import CellRefresh
+from geoint.api.background import BatchAnalysis, CellRefresh
 from geoint.detect.events import detect_events
 from geoint.layers import Region, RegionIndex, shipped_region_path
 from geoint.pipeline.analyze import analyze
@@ -219,6 +219,25 @@ def test_cell_updates_start_at_least_the_interval_apart_without_holding_requests
     refresh.add(_days("V4", 0))  # added, then drained by a later call
     assert refresh.drain(runs.append) and slept == [25] and len(runs) == 3
     assert refresh.drain(runs.append) is False  # nothing pending
+
+
+def test_batches_posted_during_an_analysis_are_analysed_together():
+    analysis, runs = BatchAnalysis(), []
+    started, release = threading.Event(), threading.Event()
+
+    def run(batches: list[int]) -> None:
+        runs.append(batches)
+        if len(runs) == 1:
+            started.set()
+            assert release.wait(10)
+
+    first = threading.Thread(target=analysis.request, args=([7], run))
+    first.start()
+    assert started.wait(10)
+    assert analysis.request([9], run) is False and analysis.request([8, 9], run) is False
+    release.set()
+    first.join(10)
+    assert runs == [[7], [8, 9]]
 
 
 def test_a_ping_that_turns_the_last_one_into_a_spike_drops_its_event(tmp_path, ground):
