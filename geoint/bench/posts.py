@@ -95,8 +95,6 @@ def run_posts_benchmark(
 
 
 async def _post_all(url: str, key: str, posts: int, devices: int, clients: int) -> list[float]:
-    # aiohttp: ~0.15 ms of client CPU a post against httpx's ~1 ms, on the cores the server
-    # needs (docs/ingest.md)
     import aiohttp
 
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=12)
@@ -119,11 +117,21 @@ async def _post_all(url: str, key: str, posts: int, devices: int, clients: int) 
                 response.raise_for_status()
             latencies[i] = time.perf_counter() - sent
 
-    connector = aiohttp.TCPConnector(limit=clients)
-    timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+    async with _session(clients) as http:
         await asyncio.gather(*(client(http) for _ in range(clients)))
     return latencies
+
+
+def _session(connections: int) -> Any:
+    """The benchmarks' HTTP client: aiohttp, `connections` kept alive at once. A light client
+    (~0.15 ms of CPU a request against httpx's ~1 ms), because the load generator shares the
+    cores with the server (docs/ingest.md)."""
+    import aiohttp
+
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
+        timeout=aiohttp.ClientTimeout(total=120),
+    )
 
 
 def _summary(seconds: list[float]) -> dict:
@@ -215,14 +223,9 @@ class _MixedLoad:
         self.accepted: set[tuple[str, int]] = set()  # (vehicle, epoch s) the server stored
 
     async def run(self, roles: Mapping[str, int], seconds: float) -> None:
-        """Run every client until `seconds` have passed (aiohttp: a light client, so that the
-        load generator takes little of the cores the server needs)."""
-        import aiohttp
-
+        """Run every client until `seconds` have passed (`_session`'s client)."""
         deadline = time.perf_counter() + seconds
-        connector = aiohttp.TCPConnector(limit=sum(roles.values()))
-        timeout = aiohttp.ClientTimeout(total=120)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+        async with _session(sum(roles.values())) as http:
             await asyncio.gather(
                 *(self._csv(http, i, deadline) for i in range(roles["csv"])),
                 *(self._osmand(http, i, deadline) for i in range(roles["osmand"])),

@@ -307,7 +307,7 @@ def _split(typed: pl.DataFrame, checks: Sequence[Check]) -> tuple[pl.DataFrame, 
     original = [c for c in typed.columns if not c.startswith("_")]
     failed = [c.failed.fill_null(False) for c in checks]
     marked = typed.with_columns(pl.any_horizontal(failed).alias("__bad"))
-    if not marked["__bad"].any():  # the usual case: no reasons to build (half the time)
+    if not marked["__bad"].any():  # the usual case: no row to quarantine, no reasons to build
         return marked.drop("__bad"), empty_quarantine()
     reason, column, detail = (
         pl.lit(None, pl.String),
