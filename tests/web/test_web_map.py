@@ -555,7 +555,12 @@ def test_the_served_map_changes_day_in_place_and_draws_res8_tiles(demo, browser,
         page.evaluate(f"""() => {{ const e = {MAP}.geoint.items.alerts[0];
             {MAP}.setView(e.item.getLatLng(), 12, {{animate: false}}); e.item.openPopup(); }}""")
         page.click(".leaflet-popup-content button.geoint-track")
-        page.wait_for_function(f"() => {MAP}.geoint.items.track.length > 1", timeout=10000)
+        # the day is fetched again with the vehicle's track (slow on a loaded machine)
+        try:
+            page.wait_for_function(f"() => {MAP}.geoint.items.track.length > 1", timeout=30000)
+        except Exception as error:
+            header = page.inner_text(".geoint-header")
+            raise AssertionError(f"no track: {header!r} {seen['errors']}") from error
         assert seen["navigations"] == []
 
         # every overlay on, anywhere: nothing leaves 127.0.0.1

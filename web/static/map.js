@@ -457,10 +457,11 @@ function geointMap(map, control, config) {
       map.setView([+target.dataset.lat, +target.dataset.lon], 14);
     } else if (target.classList.contains("geoint-track") && config.api) {
       vehicle = target.dataset.vehicle;
+      var status = element("span", top, S.loading, "geoint-loading");
       loadDay().then(function () {
         if (!map.hasLayer(holders.track)) { holders.track.addTo(map); }
         if (items.track.length) { map.fitBounds(holders.track.getBounds(), {maxZoom: 14}); }
-      });
+      }).catch(function (error) { status.textContent = S.failed + error.message; });
     } else if (target.classList.contains("geoint-ack") && config.api) {
       acknowledge(target);
     }
