@@ -113,22 +113,26 @@ def map_router(service: ServiceSettings) -> APIRouter:
             Query(description="UTC day shown, as the page keeps it in its address (= `date`)"),
         ] = None,
     ) -> Response:
+        """The page fetches the day in its address from ``/api/v1/map/day``: it holds nothing
+        that changes with the data, so one copy per scope and language serves every day."""
         language = negotiate(lang, request.headers.get("accept-language"))
         static_url = request.url_for("web_static", path="").path
-        basemap = _local_basemap(services)
-        date = day or date
+        cache_key = ("page", sectors, language, static_url)
 
         def build() -> bytes:
-            data = read(services, date, vehicle, sectors)
             m = build_map(
-                services.region, data, static_url=static_url, api_url=API_PREFIX,
-                lang=language, local_basemap=basemap,
+                services.region, None, sectors=sectors, static_url=static_url,
+                api_url=API_PREFIX, lang=language, local_basemap=_local_basemap(services),
                 weights=services.settings.cells.risk_weights,
             )  # fmt: skip
-            return m.get_root().render().encode()
+            body = m.get_root().render().encode()
+            pages.put(cache_key, body)
+            return body
 
-        key = ("page", date, sectors, vehicle, language, static_url)
-        response = await cached(request, services, key, vehicle, build, HTML)
+        builders = anyio.to_thread.current_default_thread_limiter()
+        response = await respond(
+            request, pages.get(cache_key)[1], build, HTML, services.gzip, builders
+        )
         response.headers["Content-Language"] = language
         response.headers["Vary"] = "Accept-Language, Accept-Encoding"
         return response

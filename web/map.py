@@ -248,9 +248,10 @@ class Controls(MacroElement):
 
 def build_map(
     region: Region,
-    data: MapData,
+    data: MapData | None,
     m: folium.Map | None = None,
     *,
+    sectors: frozenset[str] | None = None,
     static_url: str = STATIC_URL,
     api_url: str | None = None,
     patrol: Mapping[str, Any] | None = None,
@@ -258,12 +259,19 @@ def build_map(
     local_basemap: Mapping[str, str] | None = None,
     weights: Mapping[str, float] | None = None,
 ) -> folium.Map:
-    """Return the map of `region` with the rows of one day (`geoint.serve.map_data.map_data`).
+    """Return the map of `region` with the rows of one day (`geoint.serve.map_data.map_data`),
+    or, served (`api_url`, `data` None), the page that fetches its days from the API.
 
     Parameters
     ----------
+    data
+        The day drawn into the page (an exported file). None for a served page: it then holds
+        nothing that changes with the data, and asks ``{api_url}/map/day`` for the day in its
+        address (``?day=``, ``?date=``, ``?vehicle=``; the latest complete day by default).
     m
         A map to draw on; a new one (the offline basemap below everything) when None.
+    sectors
+        The scope of a served page without `data` (None: every sector); else `data.sectors`.
     static_url
         Where the page loads ``web/static/`` from (``to_html`` inlines it for a file).
     api_url
@@ -286,9 +294,11 @@ def build_map(
     from branca.element import JavascriptLink
     from folium import plugins
 
+    if data is None and api_url is None:
+        raise ValueError("an exported map needs its day's data")
     _ = gettext_for(lang)
     names = layer_names(_)
-    scope = _scope(region, data.sectors)
+    scope = _scope(region, data.sectors if data is not None else sectors)
     whole = region.bbox or _border_bounds(region)
     bounds = scope.bounds if scope is not None and not scope.is_empty else whole
     if m is None:
@@ -329,9 +339,9 @@ def build_map(
         "api": api_url,
         "region": region.name,  # shown as text
         "timezone": region.timezone,
-        "days": [str(d) for d in data.analysed_days] if api_url is not None else [],
-        "completeDays": [str(d) for d in data.complete_days],
-        "data": day_layers(region, data, api_url, lang, weights),
+        # served, the page fetches its day from the API (so the page itself never changes
+        # with the data and stays cached); an exported file holds its day
+        "data": day_layers(region, data, api_url, lang, weights) if data is not None else None,
         "tiles": _tiles(api_url, names) if api_url is not None else None,
         "legends": legends,
         "filters": {name: _(label) for name, label in FILTER_LABELS.items()},
@@ -626,6 +636,9 @@ def _header(
     partial = data.day is not None and data.day not in data.complete_days
     return {
         "day": str(data.day) if data.day else None,
+        # the date selector's days (served only: an exported file holds one day)
+        "days": [str(d) for d in data.analysed_days] if api_url is not None else [],
+        "completeDays": [str(d) for d in data.complete_days],
         "partial": partial,
         "counts": counts,
         "latestPing": _local(data.latest_ping, tz) if data.latest_ping else None,

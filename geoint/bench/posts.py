@@ -217,7 +217,7 @@ class _MixedLoad:
         self.analyst = {"Authorization": f"Bearer {analyst}"}
         self.origin = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=20)
         self.latencies: dict[str, list[float]] = {
-            k: [] for k in ("osmand", "csv", "map", "alerts", "heatmap", "alert_action")
+            k: [] for k in ("osmand", "csv", "map", "map_day", "alerts", "heatmap", "alert_action")
         }
         self.errors: list[str] = []
         self.accepted: set[tuple[str, int]] = set()  # (vehicle, epoch s) the server stored
@@ -289,15 +289,17 @@ class _MixedLoad:
             step += MIXED_CSV_ROWS
 
     async def _reader(self, http, reader: int, deadline: float) -> None:
+        """An analyst's reads in turn: the alert list, the heatmap, and the map as a browser
+        opens it (the page, then the day it fetches)."""
         reads = [
-            ("alerts", "/api/v1/alerts?limit=50"),
-            ("heatmap", "/api/v1/heatmap?metric=risk&limit=200"),
-            ("map", "/map"),
+            [("alerts", "/api/v1/alerts?limit=50")],
+            [("heatmap", "/api/v1/heatmap?metric=risk&limit=200")],
+            [("map", "/map"), ("map_day", "/api/v1/map/day")],
         ]
         i = reader
         while time.perf_counter() < deadline:
-            kind, path = reads[i % len(reads)]
-            await self._send(http, kind, "GET", path, headers=self.analyst)
+            for kind, path in reads[i % len(reads)]:
+                await self._send(http, kind, "GET", path, headers=self.analyst)
             i += 1
 
     async def _actor(self, http, deadline: float) -> None:

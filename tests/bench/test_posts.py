@@ -13,7 +13,7 @@ def test_the_mixed_load_reports_each_request_kind_and_loses_nothing(tmp_path):
     region = Path(shutil.copytree(shipped_region_path(), tmp_path / "region"))
     report = run_mixed_benchmark(tmp_path, region, os.environ, seconds=4, clients=8)
     assert report["clients"] == mixed_clients(8)
-    assert {"osmand", "csv", "map", "alerts", "heatmap"} <= set(report["kinds"])
+    assert {"osmand", "csv", "map", "map_day", "alerts", "heatmap"} <= set(report["kinds"])
     assert report["kinds"]["csv"]["requests"] > 0 and report["kinds"]["osmand"]["requests"] > 0
     assert report["errors"] == 0, report["errors_first"]
     assert report["accepted"] >= 50 and report["stored"] == report["accepted"]

@@ -474,6 +474,8 @@ def _sign_in(browser: Any, server: Any, key: str, target: str) -> tuple[Any, Any
     with page.expect_navigation(wait_until="load"):
         page.click("[type=submit]")
     seen = _recorder(page)
+    if target.startswith("/map"):
+        page.wait_for_selector(".geoint-counts", timeout=30000)  # the day fetched and drawn
     return context, page, seen
 
 
@@ -679,6 +681,7 @@ def test_the_french_map_and_sign_in(demo, browser, served):
     seen = _recorder(page)
     try:
         page.goto(f"{served.url}/map?lang=fr", wait_until="load")
+        page.wait_for_selector(".geoint-counts", timeout=30000)
         labels = page.eval_on_selector_all(
             ".leaflet-control-layers label", "els => els.map(e => e.textContent.trim())"
         )

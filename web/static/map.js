@@ -8,8 +8,10 @@ function geointMap(map, control, config) {
   var S = config.strings;
   var N = config.names;
   var NONE = S.none;
-  var day = config.data.header.day;
-  var vehicle = null;
+  // served, the page holds no data: it asks the API for the day (and vehicle) in its address
+  var address = new URLSearchParams(window.location.search);
+  var day = config.data ? config.data.header.day : address.get("day") || address.get("date");
+  var vehicle = config.data ? null : address.get("vehicle");
 
   function element(tag, parent, text, className) {
     var node = document.createElement(tag);
@@ -180,7 +182,10 @@ function geointMap(map, control, config) {
 
   // ------------------------------------------------------------------ vector tiles
   var tileLayers = {};
-  function tileUrl(spec) { return spec.url + "?date=" + encodeURIComponent(day); }
+  var tilesShown = [];  // added to the map once the day they draw is known
+  function tileUrl(spec) {
+    return day ? spec.url + "?date=" + encodeURIComponent(day) : spec.url;
+  }
   if (config.tiles) {
     Object.keys(config.tiles).forEach(function (metric) {
       var spec = config.tiles[metric];
@@ -197,14 +202,14 @@ function geointMap(map, control, config) {
                 weight: 0.5, opacity: 0.8};
       };
       var layer = L.vectorGrid.protobuf(tileUrl(spec), {
-        pane: "geointCells", interactive: true, maxZoom: 22,
+        pane: "geointCells", interactive: true, maxZoom: 22, metric: metric,
         rendererFactory: L.svg.tile, vectorTileLayerStyles: styles,
         fetchOptions: {credentials: "same-origin"},
         getFeatureId: function (f) { return f.properties.cell; }
       });
       layer.on("click", function (e) { openCell(e.layer.properties.cell); });
       control.addOverlay(layer, spec.name);
-      if (spec.show) { layer.addTo(map); }
+      if (spec.show) { tilesShown.push(layer); }
       tileLayers[metric] = layer;
     });
   }
@@ -218,14 +223,14 @@ function geointMap(map, control, config) {
     top.textContent = "";
     element("b", top, config.region);
     var when = element("span", top, null, "geoint-day");
-    if (config.days.length) {
+    if (h.days.length) {
       var label = element("label", when, S.date + " ");
       dateSelect = element("select", label, null, "geoint-date");
-      config.days.forEach(function (value) {
+      h.days.forEach(function (value) {
         var option = element("option", dateSelect, value);
         option.value = value;
         option.selected = value === h.day;
-        if (config.completeDays.indexOf(value) < 0) { option.textContent += " *"; }
+        if (h.completeDays.indexOf(value) < 0) { option.textContent += " *"; }
       });
       dateSelect.addEventListener("change", function () { changeDay(dateSelect.value); });
     } else if (h.day) {
@@ -257,13 +262,22 @@ function geointMap(map, control, config) {
   }
 
   function loadDay() {
-    var params = new URLSearchParams({date: day, lang: config.lang});
+    var params = new URLSearchParams({lang: config.lang});
+    if (day) { params.set("date", day); }
     if (vehicle) { params.set("vehicle", vehicle); }
     return fetch(config.api + "/map/day?" + params.toString(), {credentials: "same-origin"})
       .then(function (response) {
         if (!response.ok) { throw new Error(response.status + " " + response.statusText); }
         return response.json();
-      }).then(showData);
+      }).then(function (data) {
+        day = data.header.day;
+        showData(data);
+        // the cell tiles of the day, once it is known (the first answer names the default day)
+        tilesShown.splice(0).forEach(function (layer) {
+          layer.setUrl(tileUrl(config.tiles[layer.options.metric]), true);
+          layer.addTo(map);
+        });
+      });
   }
 
   // ------------------------------------------------------------------ filters
@@ -348,7 +362,13 @@ function geointMap(map, control, config) {
     updateLegend.timer = window.setTimeout(updateLegend, 0);
   });
 
-  showData(config.data);
+  if (config.data) {
+    showData(config.data);
+  } else {
+    element("b", top, config.region);
+    var first = element("span", top, S.loading, "geoint-loading");
+    loadDay().catch(function (error) { first.textContent = S.failed + error.message; });
+  }
   updateLegend();
   // for scripts driving the page (tests, screenshots): the day's features and the tile layers
   map.geoint = {items: items, holders: holders, tiles: tileLayers, control: control};
