@@ -1,25 +1,25 @@
 """The web map (``/map``), its day's layers (``/api/v1/map/day``), its JS/CSS (``/static/web/``)
 and a post's own basemap tiles (``/basemap/{z}/{x}/{y}.{ext}``), all behind the usual auth.
 
-The page is built by `geoint.web.map.build_map` from the service's region and the rows
-`geoint.serve.map_data.map_data` reads from its workspace (never by calling this server over
-HTTP); its assets are served from ``web/static/`` rather than inlined, so the page stays light.
+The page is built by `geoint.web.map.build_map` from the service's region, the day's layers by
+`geoint.web.map.day_layers` from the rows `geoint.serve.map_data.map_data` reads from its
+workspace (never by calling this server over HTTP); the page's assets are served from ``web/static/`` rather than inlined, so the page stays light.
 Every reader may open it: a unit key's map holds only what lies in its sectors (the query layer
 filters every layer by the key's scope, the tiles and the cell detail are scoped by the API).
 The language is ``?lang=`` or the browser's ``Accept-Language`` (`geoint.web.i18n`). The served
 page draws the risk from ``/tiles``, links cells to ``/api/v1/cells/{hex}``, lets a reader
 acknowledge new alerts (a same-origin ``fetch`` carrying the SameSite=Strict session cookie, so
-another site cannot forge it) and fetches another day's layers from ``/api/v1/map/day`` without
-reloading (``?vehicle=`` adds a vehicle's track).
+another site cannot forge it) and fetches its day's layers, and another day's without reloading,
+from ``/api/v1/map/day`` (``?vehicle=`` adds a vehicle's track).
 
-Building the page takes up to a second on a 10 M-ping workspace, so its bytes are kept in a
-`BytesLRU` (``map_cache_mib``) keyed by everything the page depends on: the day asked (None:
-the default day, which only moves with the data), the caller's sector scope, the vehicle, the
-language, the asset URL and `map_data_version` of the workspace (cell tables, events, alerts'
-latest change, seizures, committed ingests), read *before* building so a change during a build
-is never cached under the new version. Nothing in the page depends on the session otherwise:
-the page holds no token or user name, so callers of the same scope share one copy. The day's
-layers are cached the same way.
+The page holds no data: it fetches the day in its address from ``/api/v1/map/day``. So it is
+built once per sector scope, language and asset URL and kept in a `BytesLRU`
+(``map_cache_mib``) whatever the data does. The day's layers are kept in the same LRU, keyed by
+the day asked (None: the default day, which only moves with the data), the scope, the vehicle,
+the language and `map_data_version` of the workspace (cell tables, events, alerts' latest
+change, seizures, committed ingests), read *before* building so a change during a build is
+never cached under the new version. Neither holds a token or user name, so callers of the same
+scope share one copy.
 """
 
 import html

@@ -53,7 +53,7 @@ class ServiceSettings(BaseModel):
         64, ge=0, description="alert list pages kept until the next alert change (LRU; 0: off)"
     )
     map_cache_mib: int = Field(
-        64, ge=0, description="served /map pages kept until their data changes (LRU; 0: off)"
+        64, ge=0, description="served /map pages and their days' layers kept (LRU; 0: off)"
     )
     sign_in_max_failures: int = Field(
         5, ge=1, description="failed sign-ins from one address before it must wait (429)"
