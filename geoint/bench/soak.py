@@ -229,7 +229,8 @@ def _accepted(response) -> int:
 
 
 def _reader(url: str, key: str, reader: int, tally: _Tally, stop: threading.Event) -> None:
-    """Read the service's lists, feeds and heatmap in turn (the map every 40th), until `stop`."""
+    """Read the service's lists, feeds and heatmap in turn (every 40th, the map as a browser
+    opens it: the page, then its day), until `stop`."""
     import httpx2
 
     paths = [
@@ -243,8 +244,8 @@ def _reader(url: str, key: str, reader: int, tally: _Tally, stop: threading.Even
     with httpx2.Client(timeout=60) as client:
         i = reader
         while not stop.is_set():
-            path = "/map" if i % 40 == 39 else paths[i % len(paths)]
-            tally.request(client, "GET", url + path, headers=headers)
+            for path in ["/map", "/api/v1/map/day"] if i % 40 == 39 else [paths[i % len(paths)]]:
+                tally.request(client, "GET", url + path, headers=headers)
             i += 1
 
 
