@@ -54,6 +54,17 @@ def write_parquet(frame: pl.DataFrame, target: Path, durable: bool = False, **op
     return Path(target)
 
 
+def read_parquet(target: Path, **options: Any) -> pl.DataFrame:
+    """Read the Parquet file `target`, which an atomic write may replace at any moment.
+
+    One open file: polars given a path opens it again for the pages after the footer, so a
+    rename in between gave it the footer of one file and the pages of the other (a wrong page
+    size, or a panic, under a live feed's analyses). An open file keeps its contents.
+    """
+    with open(target, "rb") as handle:
+        return pl.read_parquet(handle, **options)
+
+
 def _sync(path: Path) -> None:
     """fsync a file or a folder (the folder holds the renamed file's entry)."""
     handle = os.open(path, os.O_RDONLY)

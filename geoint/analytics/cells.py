@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from geoint.atomic import read_parquet
 from geoint.detect.tracks import add_segments, find_spikes, order_pings
 from geoint.ground import Ground
 from geoint.schema import COMMODITIES, EventType
@@ -235,7 +236,7 @@ def static_context(workspace: Workspace, ground: Ground, cells: np.ndarray) -> p
     target = cell_table_path(workspace.root, CONTEXT)
     cached = None
     if key is not None and target.is_file():
-        cached = pl.read_parquet(target).filter(pl.col("region_key") == key).drop("region_key")
+        cached = read_parquet(target).filter(pl.col("region_key") == key).drop("region_key")
     known = cached["cell"].to_numpy() if cached is not None else np.empty(0, np.uint64)
     missing = cells[~np.isin(cells, known)]
     if len(missing) or cached is None:

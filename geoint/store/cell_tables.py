@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from geoint.atomic import replacing, write_parquet
+from geoint.atomic import read_parquet, replacing, write_parquet
 from geoint.errors import WorkspaceError
 
 CELLS_DIR = "cells"
@@ -42,13 +42,13 @@ def read_table(root: Path, name: str) -> pl.DataFrame:
     target = cell_table_path(root, name)
     if not target.is_file():
         raise WorkspaceError(f"{target}: no cell table; run 'geoint analyze' first")
-    return pl.read_parquet(target)
+    return read_parquet(target)
 
 
 def read_optional_table(root: Path, name: str) -> pl.DataFrame | None:
     """Return the cell table `name`, or None before an analysis has written it."""
     target = cell_table_path(root, name)
-    return pl.read_parquet(target) if target.is_file() else None
+    return read_parquet(target) if target.is_file() else None
 
 
 def write_vehicle_days(root: Path, per_vehicle: pl.DataFrame) -> Path:

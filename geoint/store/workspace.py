@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
 
-from geoint.atomic import temporary_path, write_parquet
+from geoint.atomic import read_parquet, temporary_path, write_parquet
 from geoint.errors import (
     CorruptPartError,
     DatabaseUnavailableError,
@@ -922,7 +922,7 @@ class Workspace:
 
 def read_events_file(path: Path) -> pl.DataFrame:
     """The events of an events file (empty with schema.EVENT_SCHEMA when there is none)."""
-    return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=EVENT_SCHEMA)
+    return read_parquet(path) if path.exists() else pl.DataFrame(schema=EVENT_SCHEMA)
 
 
 def reserve(
