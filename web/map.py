@@ -1103,11 +1103,6 @@ def _js_strings(_: Callable[[str], str]) -> dict[str, str]:
         "away": _("{km} km away"),
         "acknowledged": _("acknowledged (version {version})"),
         "notAcknowledged": _("not acknowledged: "),
-        "factor_events": _("events"),
-        "factor_hotspot": _("hotspot"),
-        "factor_anomaly": _("anomaly"),
-        "factor_seizure_prior": _("seizure prior"),
-        "factor_remoteness": _("remoteness"),
-        "factor_border": _("border"),
-        "factor_night": _("night"),
+        # the cell panel's factors and patrol adjustments (marked in VOCABULARY)
+        **{f"factor_{f}": _(f.replace("_", " ")) for f in (*FACTORS, *ADJUSTMENTS)},
     }

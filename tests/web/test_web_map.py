@@ -879,11 +879,17 @@ def test_the_served_map_fits_a_phone(demo, browser, served, lang, width, height)
         page.touchscreen.tap(width / 2, height / 2)
         factors = _("factor points of their maximum")
         page.wait_for_selector(f".geoint-panel >> text={factors}", timeout=15000)
-        assert hexid in page.inner_text(".geoint-panel")
+        panel = page.inner_text(".geoint-panel")
+        assert hexid in panel and _("searched") in panel  # a patrol adjustment, translated too
         sheet = page.locator(".geoint-panel").bounding_box()
         assert _inside(sheet, width, height) and sheet["width"] == width, sheet
         assert sheet["y"] + sheet["height"] == pytest.approx(height, abs=1)
         assert sheet["height"] <= 0.6 * height + 1 and sheet["y"] >= header["bottom"]
+        page.wait_for_function(  # the map moved the cell above the sheet
+            f"""() => {{ const y = {MAP}.latLngToContainerPoint([{lat}, {lon}]).y;
+                return y > {header["bottom"]} && y < {sheet["y"]}; }}""",
+            timeout=5000,
+        )
         page.evaluate("() => { document.querySelector('.geoint-panel').scrollTop = 10000; }")
         close = page.locator(".geoint-close").bounding_box()
         assert _inside(close, width, height) and close["y"] >= sheet["y"]  # kept in sight

@@ -509,9 +509,10 @@ function geointMap(map, control, config) {
 /* The map on a phone. map.css lays it out (the header across the top, the legend and the
  * filters as drawers, the cell panel as a bottom sheet, popups within the screen); this only
  * keeps the top controls below the header (its height depends on the language and the day),
- * collapses the layer switcher to Leaflet's toggle (a tap opens it, a tap on the map closes it)
- * and opens the legend and the filters from two buttons, one drawer at a time. Above the
- * query's size nothing changes: the buttons are hidden and the switcher stays open. */
+ * collapses the layer switcher to Leaflet's toggle (a tap opens it, a tap on the map closes it),
+ * opens the legend and the filters from two buttons, one drawer at a time, and keeps a tapped
+ * cell above its bottom sheet. Above the query's size nothing changes: the buttons are hidden
+ * and the switcher stays open. */
 function geointPhone(map, control, parts) {
   "use strict";
   var S = parts.strings;
@@ -573,12 +574,25 @@ function geointPhone(map, control, parts) {
   };
   toggles.addTo(map);
 
-  map.on("click", function () {
+  var tapped = null;
+  map.on("click", function (event) {
+    tapped = event.latlng;
     if (phone.matches) {
       control.collapse();
       closeDrawers();
     }
   });
+  // the cell tapped stays in sight, above the sheet its panel opens as (filled once fetched)
+  if (window.ResizeObserver) {
+    new ResizeObserver(function () {
+      if (!phone.matches || !tapped || parts.panel.style.display === "none") { return; }
+      var y = map.latLngToContainerPoint(tapped).y;
+      var sheet = parts.panel.offsetTop;
+      if (y > sheet - 20) {
+        map.panBy([0, y - (parts.header.offsetHeight + sheet) / 2], {animate: false});
+      }
+    }).observe(parts.panel);
+  }
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && phone.matches) { closeDrawers(); }
   });
