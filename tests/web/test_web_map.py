@@ -734,3 +734,203 @@ def test_demo_serve_prints_the_map_url_and_an_analyst_key(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+# ------------------------------------------------------------------- at a phone's size
+# Every control drawn over the map: the header, each visible Leaflet control (the two drawer
+# buttons one by one) and the cell panel, as boxes in the viewport.
+_CONTROLS = """() => {
+    const shown = e => e.getClientRects().length > 0 && getComputedStyle(e).display !== "none";
+    const found = [document.querySelector(".geoint-header"),
+        ...document.querySelectorAll(".leaflet-control:not(.geoint-toggles), .geoint-toggle"),
+        document.querySelector(".geoint-panel")];
+    return found.filter(e => e && shown(e)).map(e => {
+        const r = e.getBoundingClientRect();
+        return {name: e.className.split(" ")[0], x: r.x, y: r.y, right: r.right,
+                bottom: r.bottom};
+    });
+}"""
+
+
+def _inside(box: dict, width: int, height: int) -> bool:
+    """Whether a box (``_CONTROLS``'s, or Playwright's) lies whole in the viewport."""
+    right = box.get("right", box["x"] + box.get("width", 0))
+    bottom = box.get("bottom", box["y"] + box.get("height", 0))
+    return box["x"] >= 0 and box["y"] >= 0 and right <= width + 0.5 and bottom <= height + 0.5
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["right"]
+        and b["x"] < a["right"]
+        and a["y"] < b["bottom"]
+        and b["y"] < a["bottom"]
+    )
+
+
+def _edges(box: dict) -> dict:
+    """A Playwright bounding box with the edges `_overlap` reads."""
+    return {**box, "right": box["x"] + box["width"], "bottom": box["y"] + box["height"]}
+
+
+def _map_seen(boxes: list[dict], width: int, height: int) -> float:
+    """The share of the viewport that no control covers."""
+    covered = np.zeros((height, width), dtype=bool)
+    for b in boxes:
+        top, left = max(0, int(b["y"])), max(0, int(b["x"]))
+        covered[top : int(np.ceil(b["bottom"])), left : int(np.ceil(b["right"]))] = True
+    return 1 - covered.mean()
+
+
+@pytest.mark.parametrize(
+    ("lang", "width", "height"), [("en", 390, 844), ("fr", 390, 844), ("fr", 360, 740)]
+)
+def test_the_served_map_fits_a_phone(demo, browser, served, lang, width, height):
+    _ = gettext_for(lang)
+    analyst = create_key(demo, "analyst")
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, is_mobile=True, has_touch=True,
+        extra_http_headers=bearer(analyst),
+    )  # fmt: skip
+    page = context.new_page()
+    seen = _recorder(page)
+    legend_button = f".geoint-toggle[aria-label='{_('Show or hide the legend')}']"
+    filters_button = f".geoint-toggle[aria-label='{_('Show or hide the filters')}']"
+    try:
+        page.goto(f"{served.url}/map?lang={lang}", wait_until="load")
+        page.wait_for_selector(".geoint-header select.geoint-date")
+
+        # on load: the header and every control in the screen, none over another, the map seen
+        boxes = page.evaluate(_CONTROLS)
+        assert all(_inside(b, width, height) for b in boxes), boxes
+        overlapping = [(a["name"], b["name"]) for i, a in enumerate(boxes)
+                       for b in boxes[i + 1 :] if _overlap(a, b)]  # fmt: skip
+        assert overlapping == [], boxes
+        assert _map_seen(boxes, width, height) >= 0.6
+        names = [b["name"] for b in boxes]
+        for name in ("geoint-header", "leaflet-control-zoom", "leaflet-control-layers"):
+            assert name in names, names
+        assert names.count("geoint-toggle") == 2
+        assert "leaflet-control-layers-expanded" not in page.get_attribute(
+            ".leaflet-control-layers", "class"
+        )
+        assert not page.is_visible(".geoint-legend") and not page.is_visible(".geoint-controls")
+        for selector, text in ((legend_button, _("Legend")), (filters_button, _("Filters"))):
+            assert page.eval_on_selector(selector, "e => e.tagName") == "BUTTON"
+            assert page.inner_text(selector) == text
+            assert page.get_attribute(selector, "aria-expanded") == "false"
+
+        # the legend and the filters: a tap opens each in the screen (one at a time, clear
+        # of the header and the buttons), a tap on its button again closes it
+        header = _edges(page.locator(".geoint-header").bounding_box())
+        buttons = [header] + [_edges(page.locator(s).bounding_box())
+                              for s in (legend_button, filters_button)]  # fmt: skip
+        for button, drawer in ((legend_button, ".geoint-legend"),
+                               (filters_button, ".geoint-controls")):  # fmt: skip
+            page.tap(button)
+            page.wait_for_selector(drawer, state="visible")
+            box = _edges(page.locator(drawer).bounding_box())
+            assert _inside(box, width, height) and not any(_overlap(box, b) for b in buttons)
+            assert page.get_attribute(button, "aria-expanded") == "true"
+            if drawer == ".geoint-legend":
+                names = web_map.layer_names(_)
+                assert names["basemap"] in page.inner_text(drawer)
+                page.tap(filters_button)  # the other drawer replaces it
+                page.wait_for_selector(drawer, state="hidden")
+                page.tap(filters_button)
+                page.wait_for_selector(".geoint-controls", state="hidden")
+                page.tap(button)
+                page.wait_for_selector(drawer, state="visible")
+            else:
+                count = f"() => {MAP}.geoint.holders.events.getLayers().length"
+                before = page.evaluate(count)
+                page.select_option("select[data-filter=event_type]", "rendezvous")
+                assert 0 < page.evaluate(count) < before
+                page.select_option("select[data-filter=event_type]", "")
+                assert page.evaluate(count) == before
+            page.tap(button)
+            page.wait_for_selector(drawer, state="hidden")
+            assert page.get_attribute(button, "aria-expanded") == "false"
+
+        # a popup fits the width
+        page.evaluate(f"""() => {{ const e = {MAP}.geoint.items.alerts[0];
+            {MAP}.setView(e.item.getLatLng(), 12, {{animate: false}}); e.item.openPopup(); }}""")
+        page.wait_for_selector(".leaflet-popup", state="visible")
+        page.wait_for_timeout(300)  # the pan that brings it in
+        popup = page.locator(".leaflet-popup").bounding_box()
+        assert popup["width"] <= width - 40 and _inside(popup, width, height), popup
+        page.evaluate(f"() => {MAP}.closePopup()")
+
+        # the layer switcher: Leaflet's toggle opens it, a tap on the map closes it
+        page.evaluate(_OVERLAYS_OFF)
+        page.tap(".leaflet-control-layers-toggle")
+        page.wait_for_selector(".leaflet-control-layers-expanded")
+        assert _inside(page.locator(".leaflet-control-layers").bounding_box(), width, height)
+        assert page.get_attribute(".leaflet-control-layers-toggle", "title") == _("Layers")
+        page.touchscreen.tap(width / 2, height * 0.8)
+        page.wait_for_selector(".leaflet-control-layers-expanded", state="detached")
+
+        # a cell: its panel is a bottom sheet in the screen, below the header, closed by its button
+        hexid, lat, lon = _busiest_cell(demo)
+        page.evaluate(f"() => {MAP}.geoint.tiles.risk.addTo({MAP})")
+        page.evaluate(f"() => {MAP}.setView([{lat}, {lon}], 14, {{animate: false}})")
+        page.wait_for_function(
+            f"""() => Object.values({MAP}.geoint.tiles.risk._vectorTiles)
+                .some(t => t._features && {json.dumps(hexid)} in t._features)""",
+            timeout=15000,
+        )
+        page.touchscreen.tap(width / 2, height / 2)
+        factors = _("factor points of their maximum")
+        page.wait_for_selector(f".geoint-panel >> text={factors}", timeout=15000)
+        panel = page.inner_text(".geoint-panel")
+        assert hexid in panel and _("searched") in panel  # a patrol adjustment, translated too
+        sheet = page.locator(".geoint-panel").bounding_box()
+        assert _inside(sheet, width, height) and sheet["width"] == width, sheet
+        assert sheet["y"] + sheet["height"] == pytest.approx(height, abs=1)
+        assert sheet["height"] <= 0.6 * height + 1 and sheet["y"] >= header["bottom"]
+        page.wait_for_function(  # the map moved the cell above the sheet
+            f"""() => {{ const y = {MAP}.latLngToContainerPoint([{lat}, {lon}]).y;
+                return y > {header["bottom"]} && y < {sheet["y"]}; }}""",
+            timeout=5000,
+        )
+        page.evaluate("() => { document.querySelector('.geoint-panel').scrollTop = 10000; }")
+        close = page.locator(".geoint-close").bounding_box()
+        assert _inside(close, width, height) and close["y"] >= sheet["y"]  # kept in sight
+        page.tap(".geoint-close")
+        page.wait_for_selector(".geoint-panel", state="hidden")
+
+        assert [r for r in seen["requests"] if not r.startswith(served.url + "/")] == []
+        assert seen["errors"] == []
+    finally:
+        context.close()
+
+
+def test_the_desktop_map_keeps_its_layout(demo, browser, served):
+    analyst = create_key(demo, "analyst")
+    context, page, seen = _sign_in(browser, served, analyst, "/map")  # 1280×800
+    try:
+        page.wait_for_selector(".geoint-header select.geoint-date")
+        header = page.locator(".geoint-header").bounding_box()
+        assert (header["x"], header["y"], header["x"] + header["width"]) == (60, 10, 980)
+        assert "leaflet-control-layers-expanded" in page.get_attribute(
+            ".leaflet-control-layers", "class"
+        )
+        layers = page.locator(".leaflet-control-layers").bounding_box()
+        assert layers["x"] + layers["width"] == 1270 and layers["y"] == 64  # below the ruler
+        legend = page.locator(".geoint-legend").bounding_box()
+        assert legend["x"] == 10 and legend["y"] + legend["height"] < 800 - 40  # over the scale
+        filters = page.locator(".geoint-controls").bounding_box()
+        assert filters["x"] + filters["width"] == 1270 and page.is_visible("select[data-filter]")
+        assert not page.is_visible(".geoint-toggles")
+        page.evaluate("() => { document.querySelector('.geoint-panel').style.display = ''; }")
+        panel = page.locator(".geoint-panel").bounding_box()
+        assert (panel["x"], panel["y"], panel["width"]) == (10, 110, 364)  # 340 px and padding
+        assert panel["y"] + panel["height"] == 800 - 30
+        box = page.locator(".folium-map").bounding_box()  # a click on the map leaves it open
+        page.mouse.click(box["x"] + 500, box["y"] + 700)
+        assert "leaflet-control-layers-expanded" in page.get_attribute(
+            ".leaflet-control-layers", "class"
+        )
+        assert seen["errors"] == []
+    finally:
+        context.close()

@@ -520,4 +520,107 @@ function geointMap(map, control, config) {
       button.disabled = false;
     });
   }
+
+  geointPhone(map, control, {header: top, legend: legendDiv, filters: filterDiv, panel: side,
+                             strings: S});
+}
+
+// ------------------------------------------------------------------ phones
+/* The map on a phone. map.css lays it out (the header across the top, the legend and the
+ * filters as drawers, the cell panel as a bottom sheet, popups within the screen); this only
+ * keeps the top controls below the header (its height depends on the language and the day),
+ * collapses the layer switcher to Leaflet's toggle (a tap opens it, a tap on the map closes it),
+ * opens the legend and the filters from two buttons, one drawer at a time, and keeps a tapped
+ * cell above its bottom sheet. Above the query's size nothing changes: the buttons are hidden
+ * and the switcher stays open. */
+function geointPhone(map, control, parts) {
+  "use strict";
+  var S = parts.strings;
+  // the query of map.css's phone block: the two change together
+  var phone = window.matchMedia("(max-width: 600px), (max-height: 500px)");
+  var container = map.getContainer();
+  var drawers = {legend: parts.legend, filters: parts.filters};
+  var buttons = {};
+
+  function fitBelowHeader() {
+    container.style.setProperty("--geoint-top", parts.header.offsetHeight + "px");
+  }
+  fitBelowHeader();
+  if (window.ResizeObserver) { new ResizeObserver(fitBelowHeader).observe(parts.header); }
+  window.addEventListener("resize", fitBelowHeader);
+
+  var link = control.getContainer().querySelector(".leaflet-control-layers-toggle");
+  link.title = S.layers;
+  link.setAttribute("aria-label", S.layers);
+
+  function show(name, open) {
+    container.classList.toggle("geoint-open-" + name, open);
+    buttons[name].setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  function closeDrawers() {
+    Object.keys(drawers).forEach(function (name) { show(name, false); });
+  }
+
+  var toggles = L.control({position: "topright"});
+  toggles.onAdd = function () {
+    var div = L.DomUtil.create("div", "geoint-toggles leaflet-control");
+    L.DomEvent.disableClickPropagation(div);
+    // nor clicks: two quick taps on the buttons would be taken for a double tap on the map
+    L.DomEvent.on(div, "click", L.DomEvent.stopPropagation);
+    [["legend", S.legend, S.legendToggle], ["filters", S.filters, S.filtersToggle]]
+      .forEach(function (spec) {
+        var name = spec[0];
+        var drawer = drawers[name];
+        drawer.id = drawer.id || "geoint-" + name + "-" + L.stamp(map);
+        var button = L.DomUtil.create("button", "geoint-toggle", div);
+        button.type = "button";
+        button.textContent = spec[1];
+        button.setAttribute("aria-label", spec[2]);
+        button.setAttribute("aria-controls", drawer.id);
+        button.setAttribute("aria-expanded", "false");
+        button.addEventListener("click", function () {
+          var open = !container.classList.contains("geoint-open-" + name);
+          closeDrawers();
+          if (open) {
+            control.collapse();
+            parts.panel.style.display = "none";  // the sheet would cover the drawer
+          }
+          show(name, open);
+        });
+        buttons[name] = button;
+      });
+    return div;
+  };
+  toggles.addTo(map);
+
+  var tapped = null;
+  map.on("click", function (event) {
+    tapped = event.latlng;
+    if (phone.matches) {
+      control.collapse();
+      closeDrawers();
+    }
+  });
+  // the cell tapped stays in sight, above the sheet its panel opens as (filled once fetched)
+  if (window.ResizeObserver) {
+    new ResizeObserver(function () {
+      if (!phone.matches || !tapped || parts.panel.style.display === "none") { return; }
+      var y = map.latLngToContainerPoint(tapped).y;
+      var sheet = parts.panel.offsetTop;
+      if (y > sheet - 20) {
+        map.panBy([0, y - (parts.header.offsetHeight + sheet) / 2], {animate: false});
+      }
+    }).observe(parts.panel);
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && phone.matches) { closeDrawers(); }
+  });
+
+  function layout() {
+    closeDrawers();
+    if (phone.matches) { control.collapse(); } else { control.expand(); }
+  }
+  layout();
+  if (phone.addEventListener) { phone.addEventListener("change", layout); }
 }
