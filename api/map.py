@@ -3,9 +3,10 @@ and a post's own basemap tiles (``/basemap/{z}/{x}/{y}.{ext}``), all behind the 
 
 The page is built by `geoint.web.map.build_map` from the service's region, the day's layers by
 `geoint.web.map.day_layers` from the rows `geoint.serve.map_data.map_data` reads from its
-workspace (never by calling this server over HTTP); the page's assets are served from ``web/static/`` rather than inlined, so the page stays light.
-Every reader may open it: a unit key's map holds only what lies in its sectors (the query layer
-filters every layer by the key's scope, the tiles and the cell detail are scoped by the API).
+workspace (never by calling this server over HTTP); the page's assets are served from
+``web/static/`` rather than inlined, so the page stays light. Every reader may open it: a unit
+key's map holds only what lies in its sectors (the query layer filters every layer by the key's
+scope, the tiles and the cell detail are scoped by the API).
 The language is ``?lang=`` or the browser's ``Accept-Language`` (`geoint.web.i18n`). The served
 page draws the risk from ``/tiles``, links cells to ``/api/v1/cells/{hex}``, lets a reader
 acknowledge new alerts (a same-origin ``fetch`` carrying the SameSite=Strict session cookie, so

@@ -114,6 +114,7 @@ def screenshots(workspace: Path, out_dir: Path, lang: str) -> list[Path]:
         )
         page = context.new_page()
         page.goto(f"{url}/map?lang={lang}", wait_until="load")
+        page.wait_for_selector(".geoint-counts", timeout=30000)  # the day fetched and drawn
         page.wait_for_timeout(1500)
         page.screenshot(path=str(written[0]))
 
@@ -151,6 +152,7 @@ def phone_screenshots(workspace: Path, out_dir: Path, lang: str) -> list[Path]:
         )  # fmt: skip
         page = context.new_page()
         page.goto(f"{url}/map?lang={lang}", wait_until="load")
+        page.wait_for_selector(".geoint-counts", timeout=30000)  # the day fetched and drawn
         page.wait_for_timeout(1500)
         page.screenshot(path=str(written[0]))
         legend, filters = page.locator(".geoint-toggle").all()

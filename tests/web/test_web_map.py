@@ -798,6 +798,7 @@ def test_the_served_map_fits_a_phone(demo, browser, served, lang, width, height)
     filters_button = f".geoint-toggle[aria-label='{_('Show or hide the filters')}']"
     try:
         page.goto(f"{served.url}/map?lang={lang}", wait_until="load")
+        page.wait_for_selector(".geoint-counts", timeout=30000)
         page.wait_for_selector(".geoint-header select.geoint-date")
 
         # on load: the header and every control in the screen, none over another, the map seen

@@ -619,6 +619,8 @@ function geointPhone(map, control, parts) {
 
   function layout() {
     closeDrawers();
+    // Leaflet opens a switcher not marked collapsed whenever a layer joins it (a day's data)
+    control.options.collapsed = phone.matches;
     if (phone.matches) { control.collapse(); } else { control.expand(); }
   }
   layout();
