@@ -34,13 +34,19 @@ class AuditNote:
     summary: str = ""
 
 
-def audited_writer(request: Request, key: Annotated[ApiKey, Depends(writer)]) -> AuditNote:
+# The dependencies here, `geoint.api.ingest.body_format` and
+# `geoint.api.state.request_services` are `async` though they do no I/O: FastAPI runs a plain `def` dependency on the thread pool, a hop (and a wait for
+# the interpreter lock, up to its 5 ms switch interval, while another thread holds it) per
+# dependency per request.
+
+
+async def audited_writer(request: Request, key: Annotated[ApiKey, Depends(writer)]) -> AuditNote:
     """An ingesting key, noted for the audit."""
     request.state.audit = note = AuditNote(key.id)
     return note
 
 
-def audited_seizure_writer(
+async def audited_seizure_writer(
     request: Request, key: Annotated[ApiKey, Depends(seizure_writer)]
 ) -> AuditNote:
     """A key entering seizures or their photos (units too), noted for the audit."""
@@ -48,7 +54,9 @@ def audited_seizure_writer(
     return note
 
 
-def audited_device(request: Request, key: Annotated[ApiKey, Depends(device_writer)]) -> AuditNote:
+async def audited_device(
+    request: Request, key: Annotated[ApiKey, Depends(device_writer)]
+) -> AuditNote:
     """A tracking device's key (header or query parameter), noted for the audit."""
     request.state.audit = note = AuditNote(key.id)
     return note

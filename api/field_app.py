@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from geoint.api.alerts import safe_json_response
 from geoint.api.auth import authenticated, sector_scope
 from geoint.api.settings import ServiceSettings
-from geoint.api.state import Services, get_services
+from geoint.api.state import Services, request_services
 from geoint.serve.map_data import open_alerts
 from geoint.store.keys import ApiKey
 from geoint.web.basemap import basemap
@@ -37,7 +37,7 @@ def field_app_router(service: ServiceSettings) -> APIRouter:
     router = APIRouter(tags=["field app"])
     Key = Annotated[ApiKey, Depends(authenticated)]
     Scope = Annotated[frozenset[str] | None, Depends(sector_scope)]
-    State = Annotated[Services, Depends(get_services)]
+    State = Annotated[Services, Depends(request_services)]
 
     @router.get("/field", include_in_schema=False)
     def field_root(request: Request, _key: Key) -> RedirectResponse:

@@ -74,8 +74,8 @@ _SUMMARIES = {
 }
 
 
-def body_format(request: Request) -> str:
-    """The reader format named by Content-Type (415 for any other type)."""
+async def body_format(request: Request) -> str:
+    """The reader format named by Content-Type (415 for any other type; async: no hop)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in MEDIA_FORMATS:
         raise Problem(

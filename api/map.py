@@ -36,7 +36,7 @@ from geoint.api.auth import authenticated, sector_scope
 from geoint.api.compression import respond
 from geoint.api.errors import Problem
 from geoint.api.settings import ServiceSettings
-from geoint.api.state import Services, get_services
+from geoint.api.state import Services, request_services
 from geoint.serve.basemap import FORMATS
 from geoint.serve.caches import BytesLRU
 from geoint.serve.map_data import MapData, map_data, map_data_version
@@ -55,7 +55,7 @@ def map_router(service: ServiceSettings) -> APIRouter:
     pages = BytesLRU(service.map_cache_mib * 2**20)
     Scope = Annotated[frozenset[str] | None, Depends(sector_scope)]
     Key = Annotated[ApiKey, Depends(authenticated)]
-    State = Annotated[Services, Depends(get_services)]
+    State = Annotated[Services, Depends(request_services)]
     DateQuery = Annotated[
         Date | None, Query(description="UTC day shown (default: the latest complete day)")
     ]

@@ -63,3 +63,9 @@ class Services:
 def get_services(request: Request) -> Services:
     """The services of the app serving this request."""
     return request.state.services
+
+
+async def request_services(request: Request) -> Services:
+    """`get_services` as a dependency (async: FastAPI runs a plain `def` one on the thread
+    pool, a hop per request)."""
+    return request.state.services
