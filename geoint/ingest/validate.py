@@ -96,6 +96,8 @@ def parse_timestamps(values: pl.Series) -> pl.Series:
         return _from_epoch(values.cast(pl.Float64)).alias(name)
     text = values.cast(pl.String).str.strip_chars()
     epoch = _from_epoch(text.cast(pl.Float64, strict=False))
+    if not epoch.null_count():  # every value epoch seconds (devices): no ISO parse
+        return epoch.alias(name)
     iso = pd.to_datetime(text.to_numpy(), format="ISO8601", utc=True, errors="coerce")
     iso_series = pl.Series(name, np.asarray(iso.tz_convert(None), dtype="datetime64[us]"))
     return epoch.fill_null(iso_series.dt.replace_time_zone("UTC")).alias(name)
