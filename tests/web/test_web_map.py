@@ -488,6 +488,20 @@ def _busiest_cell(demo: Path) -> tuple[str, float, float]:
     return hexid, lat, lon
 
 
+def _zoom_to_busiest_cell(page: Any, demo: Path) -> tuple[str, float, float]:
+    """Show the risk tiles, zoom to 14 over the busiest cell and wait for its tile; the cell
+    (`_busiest_cell`)."""
+    hexid, lat, lon = _busiest_cell(demo)
+    page.evaluate(f"() => {MAP}.geoint.tiles.risk.addTo({MAP})")
+    page.evaluate(f"() => {MAP}.setView([{lat}, {lon}], 14, {{animate: false}})")
+    page.wait_for_function(
+        f"""() => Object.values({MAP}.geoint.tiles.risk._vectorTiles)
+            .some(t => t._features && {json.dumps(hexid)} in t._features)""",
+        timeout=15000,
+    )
+    return hexid, lat, lon
+
+
 def test_the_served_map_changes_day_in_place_and_draws_res8_tiles(demo, browser, served):
     analyst = create_key(demo, "analyst")
     context, page, seen = _sign_in(browser, served, analyst, "/map")
@@ -528,15 +542,8 @@ def test_the_served_map_changes_day_in_place_and_draws_res8_tiles(demo, browser,
         assert page.evaluate(count) == before
 
         # zoomed in over the busiest cell: res-8 cells from /tiles, then its panel
-        hexid, lat, lon = _busiest_cell(demo)
         page.evaluate(_OVERLAYS_OFF)
-        page.evaluate(f"() => {MAP}.geoint.tiles.risk.addTo({MAP})")
-        page.evaluate(f"() => {MAP}.setView([{lat}, {lon}], 14, {{animate: false}})")
-        page.wait_for_function(
-            f"""() => Object.values({MAP}.geoint.tiles.risk._vectorTiles)
-                .some(t => t._features && {json.dumps(hexid)} in t._features)""",
-            timeout=15000,
-        )
+        hexid, _lat, _lon = _zoom_to_busiest_cell(page, demo)
         drawn = page.evaluate(
             f"""() => Object.values({MAP}.geoint.tiles.risk._vectorTiles)
                 .flatMap(t => Object.keys(t._features || {{}}))"""
@@ -872,14 +879,7 @@ def test_the_served_map_fits_a_phone(demo, browser, served, lang, width, height)
         page.wait_for_selector(".leaflet-control-layers-expanded", state="detached")
 
         # a cell: its panel is a bottom sheet in the screen, below the header, closed by its button
-        hexid, lat, lon = _busiest_cell(demo)
-        page.evaluate(f"() => {MAP}.geoint.tiles.risk.addTo({MAP})")
-        page.evaluate(f"() => {MAP}.setView([{lat}, {lon}], 14, {{animate: false}})")
-        page.wait_for_function(
-            f"""() => Object.values({MAP}.geoint.tiles.risk._vectorTiles)
-                .some(t => t._features && {json.dumps(hexid)} in t._features)""",
-            timeout=15000,
-        )
+        hexid, lat, lon = _zoom_to_busiest_cell(page, demo)
         page.touchscreen.tap(width / 2, height / 2)
         factors = _("factor points of their maximum")
         page.wait_for_selector(f".geoint-panel >> text={factors}", timeout=15000)
