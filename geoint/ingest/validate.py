@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -118,9 +118,9 @@ def validate_pings(
     require_columns(frame, file, PING_REQUIRED, PING_COLUMNS_HINT)
     typed = frame.with_columns(
         pl.col("vehicle_id").cast(pl.String).str.strip_chars().alias("_vehicle_id"),
-        _coordinate(frame["lat"], "lat").alias("_lat"),
-        _coordinate(frame["lon"], "lon").alias("_lon"),
-        parse_timestamps(frame["ts"]).alias("_ts"),
+        _decimal(frame, "lat").alias("_lat"),
+        _decimal(frame, "lon").alias("_lon"),
+        _epoch_seconds(frame, "ts").alias("_ts"),
         *[_number(frame, c).alias(f"_{c}") for c in ("speed_kmh", "heading", "accuracy_m")],
         (
             pl.col("source").cast(pl.String)
@@ -128,6 +128,7 @@ def validate_pings(
             else pl.lit(None, pl.String)
         ).alias("_source"),
     )
+    typed = _slow_parses(typed, frame)
     earliest = datetime(settings.min_year, 1, 1, tzinfo=now.tzinfo)
     latest = now + timedelta(seconds=settings.max_future_s)
     checks = [
@@ -152,16 +153,73 @@ def validate_pings(
     return Validated(good, bad)
 
 
+def _decimal(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """`_coordinate`'s decimal numbers, as an expression (text it cannot read stays null)."""
+    if frame.schema[column].is_numeric():
+        return pl.col(column).cast(pl.Float64)
+    return pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def _epoch_seconds(frame: pl.DataFrame, column: str) -> pl.Expr | pl.Series:
+    """`parse_timestamps`' epoch seconds, as an expression (other text stays null);
+    datetimes and dates parsed whole."""
+    dtype = frame.schema[column]
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return parse_timestamps(frame[column])
+    seconds = pl.col(column).cast(pl.Float64, strict=False)
+    if not dtype.is_numeric():
+        seconds = pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    finite = seconds.is_finite() & (seconds.abs() < 1e11)
+    micros = pl.when(finite).then((seconds * 1e6).round()).otherwise(None).cast(pl.Int64)
+    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def _slow_parses(typed: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
+    """Text the one-pass parse left null though given (degrees-minutes-seconds, ISO 8601)
+    parsed by `_coordinate` and `parse_timestamps`, for the columns holding some.
+
+    Devices send decimal degrees and epoch seconds: their posts take the one pass only, a
+    handful of expressions instead of a dozen steps, each a wait for the interpreter lock
+    under load (docs/ingest.md, session 7)."""
+    given = {
+        target: pl.col(column).cast(pl.String).str.strip_chars()
+        for target, column in (("_lat", "lat"), ("_lon", "lon"), ("_ts", "ts"))
+        if frame.schema[column] == pl.String
+    }
+    if not given:
+        return typed
+    missing = typed.select(
+        (pl.col(target).is_null() & text.is_not_null() & (text != "")).any().alias(target)
+        for target, text in given.items()
+    ).row(0, named=True)
+    slow = {
+        "_lat": lambda: _coordinate(frame["lat"], "lat"),
+        "_lon": lambda: _coordinate(frame["lon"], "lon"),
+        "_ts": lambda: parse_timestamps(frame["ts"]),
+    }
+    redone = [slow[target]().alias(target) for target, found in missing.items() if found]
+    return typed.with_columns(redone) if redone else typed
+
+
 def _time_checks(column: str, form: str, earliest: datetime, latest: datetime) -> list[Check]:
     """Checks that the parsed time `_ts` exists and lies within [earliest, latest]."""
     return [
         Check(column, Reason.UNPARSABLE_TIME, pl.col("_ts").is_null(),
               _detail(f"expected {form}", column)),
-        Check(column, Reason.TIME_BEFORE_MIN, pl.col("_ts") < earliest,
+        Check(column, Reason.TIME_BEFORE_MIN, pl.col("_ts") < _instant(earliest),
               _detail(f"expected a time after {earliest:%Y-%m-%d}", column)),
-        Check(column, Reason.TIME_IN_FUTURE, pl.col("_ts") > latest,
+        Check(column, Reason.TIME_IN_FUTURE, pl.col("_ts") > _instant(latest),
               _detail(f"expected a time before {latest:%Y-%m-%dT%H:%M:%SZ}", column)),
     ]  # fmt: skip
+
+
+def _instant(value: datetime) -> pl.Expr:
+    """`value` as a UTC microsecond literal: `pl.lit` of an aware datetime builds a Series
+    (a trip through the engine, ~0.1 ms); an integer cast is an expression."""
+    if value.tzinfo is None:
+        return pl.lit(value)
+    micros = (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return pl.lit(micros, pl.Int64).cast(pl.Datetime("us", "UTC"))
 
 
 def _optional_number_checks(frame: pl.DataFrame) -> list[Check]:

@@ -12,6 +12,7 @@ from geoint.settings import IngestSettings
 from geoint.testing.builders import raw_rows
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+SETTINGS = IngestSettings()
 GOOD = {"vehicle_id": "V1", "ts": "2026-11-27T10:00:00Z", "lat": "6.5", "lon": "2.6"}
 
 
@@ -62,6 +63,31 @@ def test_time_formats_epoch_iso_offsets():
     assert parsed[1] == parsed[2] == expected
     assert parsed[0] == datetime(2025, 11, 27, 12, 0, tzinfo=UTC)
     assert parsed[3] is None
+
+
+@pytest.mark.parametrize(
+    ("lats", "times"),
+    [
+        (["6.5", "6.6", "6.7"], ["1764244800", "1764244860", "1764244920"]),  # a device's
+        (["6°30'N", "6.6", " 6.7 "], ["1764244800", "2025-11-27T12:01:00Z", "2025-11-27 12:02"]),
+        ([6.5, 6.6, None], [1764244800, 1764244860.5, 1764244920]),
+    ],
+)
+def test_pings_parse_as_the_column_parsers_do(lats, times):
+    # validate_pings reads decimals and epoch seconds in one pass and the rest by the parsers
+    rows = [{"vehicle_id": f"V{i}", "ts": t, "lat": lat, "lon": "2.6"}
+            for i, (lat, t) in enumerate(zip(lats, times, strict=True))]  # fmt: skip
+    frame = pl.DataFrame(rows, strict=False).with_row_index("_row")
+    validated = validate_pings(
+        frame.with_columns(pl.col("_row").cast(pl.Int64)), "f", SETTINGS, NOW
+    )
+    kept = validated.good["_row"].to_list()
+    assert validated.good["ts"].to_list() == parse_timestamps(frame["ts"]).gather(kept).to_list()
+    assert validated.good["lat"].to_list() == [
+        {"6.5": 6.5, "6°30'N": 6.5, "6.6": 6.6, " 6.7 ": 6.7, "6.7": 6.7}.get(v, v)
+        for v in frame["lat"].gather(kept).to_list()
+    ]
+    assert len(kept) == sum(lat is not None for lat in lats)
 
 
 def test_missing_required_column_names_file_and_column():
