@@ -58,7 +58,7 @@ def test_the_service_answers_503_for_what_needs_the_part(damaged):
     ws, region, _, _ = damaged
     key = bearer(create_key(ws, "analyst"))
     with TestClient(create_app(api_settings(ws, region))) as client:
-        response = client.get("/map?date=2026-11-21&vehicle=V2", headers=key)
+        response = client.get("/api/v1/map/day?date=2026-11-21&vehicle=V2", headers=key)
         assert response.status_code == 503, response.text
         assert response.json()["type"] == "urn:geoint:problem:unreadable-storage"
         body = "vehicle_id,ts,lat,lon\nV3,2026-11-21T09:00:00Z,6.5,2.6\n"
@@ -66,7 +66,8 @@ def test_the_service_answers_503_for_what_needs_the_part(damaged):
             "/api/v1/pings", content=body, headers=key | {"Content-Type": "text/csv"}
         )
         assert posted.status_code == 503
-        assert client.get("/map?date=2026-11-20&vehicle=V1", headers=key).status_code == 200
+        assert client.get("/api/v1/map/day?date=2026-11-20&vehicle=V1", headers=key).is_success
+        assert client.get("/map", headers=key).status_code == 200  # the page reads no data
 
 
 def test_check_finds_sets_aside_and_the_source_restores(damaged):
