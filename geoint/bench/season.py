@@ -82,6 +82,7 @@ DISPLACE_DAYS = (3, 10)
 HABIT_KM = 10.0
 # a place recurs when it held activity on at least half of this many evenings before
 RECUR_DAYS = 14
+RECURRENCE_KEYS = ("reachable_active", "recurring_active", "recurring_share", "recurring_hit_rate")
 SEIZURES = {"ts": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
             "cell": pl.UInt64}  # fmt: skip
 Log = Callable[[str], None] | None
@@ -403,9 +404,6 @@ def _season(
         found.append(hits.height)
         seizures = pl.concat([seizures, _as_seizures(hits)])
     return Played(found, displaced)
-
-
-RECURRENCE_KEYS = ("reachable_active", "recurring_active", "recurring_share", "recurring_hit_rate")
 
 
 def _reach(
