@@ -31,6 +31,11 @@ numbers fixed by (seed, day, vehicle): its activity is absent from the world, th
 back to its places. Each planner plays its own world: its own finds displace its smugglers.
 Tracked smugglers do not adapt: their movements are the pings the platform analysed once,
 and moving them would mean another world.
+
+What there is to learn is reported per seed (``recurrence``, from the planted truth, never
+planned on): the cells holding activity each evening within the shift's reach, and how many of
+them recur, active on at least half of the ``RECUR_DAYS`` evenings before. A planner that
+learns where activity was can gain only where it recurs (docs/patrol.md).
 """
 
 from __future__ import annotations
@@ -49,11 +54,12 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from scipy.sparse.csgraph import dijkstra
 
 from geoint.analytics.scoring import EFFORT_COLUMNS, rescore
 from geoint.errors import GeointError
 from geoint.geodesy import haversine_m
-from geoint.h3index import cell_centres
+from geoint.h3index import cell_centres, latlng_to_cells
 from geoint.layers.gazetteer import build_gazetteer
 from geoint.layers.queries import RegionIndex
 from geoint.layers.region import Region
@@ -74,6 +80,9 @@ PRESENCE_MINUTES = 60.0
 DISPLACE_DAYS = (3, 10)
 # the past patrols' habit: prize falling to 37 % this far from the base (docs/patrol.md)
 HABIT_KM = 10.0
+# a place recurs when it held activity on at least half of this many evenings before
+RECUR_DAYS = 14
+RECURRENCE_KEYS = ("reachable_active", "recurring_active", "recurring_share", "recurring_hit_rate")
 SEIZURES = {"ts": pl.Datetime("us", "UTC"), "lat": pl.Float64, "lon": pl.Float64,
             "cell": pl.UInt64}  # fmt: skip
 Log = Callable[[str], None] | None
@@ -126,8 +135,9 @@ def run_season_benchmark(
             played = list(pool.map(play, seeds))
     else:
         played = [play(seed, say) for seed in seeds]
-    finds = {planner: [found[planner].finds for found in played] for planner in planners}
-    displaced = {p: [found[p].displaced for found in played] for p in planners}
+    finds = {planner: [found.played[planner].finds for found in played] for planner in planners}
+    recurrence = [found.recurrence for found in played]
+    displaced = {p: [found.played[p].displaced for found in played] for p in planners}
     totals = {p: int(sum(map(sum, v))) for p, v in finds.items()}
     return {
         "shifts": shifts,
@@ -137,6 +147,8 @@ def run_season_benchmark(
         "per_shift": finds,
         # smugglers who lay low after this planner's patrols (per seed): its pressure
         "displaced": displaced,
+        # what there is to learn per seed, from the planted truth within the shift's reach
+        "recurrence": {key: [r[key] for r in recurrence] for key in RECURRENCE_KEYS},
         **(
             {
                 "aware_vs_blind": _ratio(totals["effort_aware"], totals["effort_blind"]),
@@ -158,6 +170,7 @@ def run_season_benchmark(
             "displace_days": list(DISPLACE_DAYS),
             "past_patrols": past_patrols,
             "habit_km": HABIT_KM,
+            "recur_days": RECUR_DAYS,
             "base": list(base),
         },
         "seconds": round(time.perf_counter() - began, 1),
@@ -176,7 +189,7 @@ def _play_seed(
     past_patrols: bool,
     seed: int,
     say: Callable[[str], None] = lambda _text: None,
-) -> dict[str, Played]:
+) -> SeedSeason:
     """Simulate one seed's world and play its season with each planner."""
     vehicles, days, tracked_share, warmup_days = world_args
     with tempfile.TemporaryDirectory(prefix="geoint-season-") as tmp:
@@ -192,7 +205,13 @@ def _play_seed(
             f"seed {seed}: {planner} found {sum(played.finds)} over {shifts} shifts "
             f"({played.displaced} smugglers lay low)"
         )
-    return out
+    reach = _reach(graph, base, rules, settings)
+    recurrence = _recurrence(world.illicit, world.days["date"].min(), first, shifts, reach)
+    say(
+        f"seed {seed}: activity in {recurrence['reachable_active']:.0f} cells within reach an "
+        f"evening, {recurrence['recurring_active']:.0f} of them recurring"
+    )
+    return SeedSeason(out, recurrence)
 
 
 @dataclass(frozen=True)
@@ -214,6 +233,14 @@ class Played:
 
     finds: list[int]
     displaced: int
+
+
+@dataclass(frozen=True)
+class SeedSeason:
+    """A seed's seasons, one per planner, and what its world offered to learn (`_recurrence`)."""
+
+    played: dict[str, Played]
+    recurrence: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -377,6 +404,53 @@ def _season(
         found.append(hits.height)
         seizures = pl.concat([seizures, _as_seizures(hits)])
     return Played(found, displaced)
+
+
+def _reach(
+    graph: TravelGraph, base: tuple[float, float], rules: Rules, settings: GeointSettings
+) -> np.ndarray:
+    """The graph's cells a team can reach, stop at and come back from within a shift (sorted
+    uint64), as `plan_patrol` keeps its targets: there and back on the graph plus the dwell."""
+    cell = latlng_to_cells(np.array([base[0]]), np.array([base[1]]), graph.resolution)
+    row = int(graph.index(cell)[0])
+    if row < 0:
+        return np.array([], dtype=np.uint64)
+    shift = rules.hours * 60
+    minutes = dijkstra(graph.matrix, indices=row, limit=shift)
+    return graph.cells[2 * minutes + settings.patrol.dwell_min <= shift]
+
+
+def _recurrence(
+    illicit: pl.DataFrame, start: date, first: date, shifts: int, reach: np.ndarray
+) -> dict[str, float]:
+    """What a planner could learn of where activity is, from the planted truth (never planned
+    on), over the season's evenings and the cells within `reach`.
+
+    A cell recurs on an evening when it held activity on at least half of the `RECUR_DAYS`
+    evenings before (those of the world since `start`). Returns the cells holding activity per
+    evening (``reachable_active``), those of them that recur (``recurring_active``), their
+    share (``recurring_share``) and how often a recurring cell holds activity that evening
+    (``recurring_hit_rate``: what knowing every past place perfectly is worth per search).
+    """
+    cells = pl.Series("cell", reach, dtype=pl.UInt64)
+    truth = illicit.select("date", "cell").unique().filter(pl.col("cell").is_in(cells.implode()))
+    active = recurring = hits = 0
+    for shift in range(shifts):  # 30 evenings at most
+        day = first + timedelta(days=shift)
+        window = min(RECUR_DAYS, (day - start).days)
+        past = truth.filter(pl.col("date") < day, pl.col("date") >= day - timedelta(days=window))
+        counts = past.group_by("cell").len()
+        places = counts.filter(2 * pl.col("len") >= max(window, 1))["cell"]
+        tonight = truth.filter(pl.col("date") == day)["cell"]
+        active += tonight.len()
+        recurring += places.len()
+        hits += tonight.is_in(places.implode()).sum()
+    return {
+        "reachable_active": round(active / max(shifts, 1), 1),
+        "recurring_active": round(hits / max(shifts, 1), 1),
+        "recurring_share": _ratio(hits, active),
+        "recurring_hit_rate": _ratio(hits, recurring),
+    }
 
 
 def _visits(plan: PatrolPlan, present: set[int], rules: Rules, day: date) -> pl.DataFrame:
