@@ -35,9 +35,9 @@ class AuditNote:
 
 
 # The dependencies here, `geoint.api.ingest.body_format` and
-# `geoint.api.state.request_services` are `async` though they do no I/O: FastAPI runs a plain `def` dependency on the thread pool, a hop (and a wait for
-# the interpreter lock, up to its 5 ms switch interval, while another thread holds it) per
-# dependency per request.
+# `geoint.api.state.request_services` are `async` though they do no I/O: FastAPI runs a plain
+# `def` dependency on the thread pool, a hop (and a wait for the interpreter lock, up to its
+# 5 ms switch interval, while another thread holds it) per dependency per request.
 
 
 async def audited_writer(request: Request, key: Annotated[ApiKey, Depends(writer)]) -> AuditNote:
