@@ -39,7 +39,7 @@ from geoint.api.settings import ServiceSettings
 from geoint.api.state import Services, request_services
 from geoint.serve.basemap import FORMATS
 from geoint.serve.caches import BytesLRU
-from geoint.serve.map_data import MapData, map_data, map_data_version
+from geoint.serve.map_data import map_data, map_data_version
 from geoint.store.keys import ApiKey
 from geoint.web.i18n import LANGUAGES, negotiate
 from geoint.web.map import STATIC, build_map, day_layers
@@ -69,37 +69,18 @@ def map_router(service: ServiceSettings) -> APIRouter:
     ]  # fmt: skip
 
     async def cached(
-        request: Request,
-        services: Services,
-        key: tuple,
-        vehicle: str | None,
-        build: Callable[[], bytes],
-        media_type: str,
+        request: Request, services: Services, key: tuple, build: Callable[[], bytes], media: str
     ) -> Response:
-        version = await anyio.to_thread.run_sync(
-            map_data_version, services.workspace, services.alerts, vehicle
-        )
-        cache_key = (*key, version)
+        """The body kept under `key`, else `build()`'s, kept under it."""
 
         def compute() -> bytes:
             body = build()
-            pages.put(cache_key, body)
+            pages.put(key, body)
             return body
 
         # a build takes up to a second: the general thread pool, not the heatmaps' compute thread
         builders = anyio.to_thread.current_default_thread_limiter()
-        return await respond(
-            request, pages.get(cache_key)[1], compute, media_type, services.gzip, builders
-        )
-
-    def read(
-        services: Services, day: Date | None, vehicle: str | None, sectors: frozenset[str] | None
-    ) -> MapData:
-        return map_data(
-            services.workspace, day, vehicle, services.alerts, sectors=sectors,
-            ground=services.index,
-            complete_margin_s=services.settings.map.complete_day_margin_s,
-        )  # fmt: skip
+        return await respond(request, pages.get(key)[1], compute, media, services.gzip, builders)
 
     @router.get("/map", response_class=HTMLResponse, summary="The web map (Folium, offline)")
     async def web_map(
@@ -115,10 +96,10 @@ def map_router(service: ServiceSettings) -> APIRouter:
         ] = None,
     ) -> Response:
         """The page fetches the day in its address from ``/api/v1/map/day``: it holds nothing
-        that changes with the data, so one copy per scope and language serves every day."""
+        that changes with the data, so one copy per scope and language serves every day
+        (`date`, `day` and `vehicle` are only checked here: a bad one is a 400)."""
         language = negotiate(lang, request.headers.get("accept-language"))
         static_url = request.url_for("web_static", path="").path
-        cache_key = ("page", sectors, language, static_url)
 
         def build() -> bytes:
             m = build_map(
@@ -126,14 +107,10 @@ def map_router(service: ServiceSettings) -> APIRouter:
                 api_url=API_PREFIX, lang=language, local_basemap=_local_basemap(services),
                 weights=services.settings.cells.risk_weights,
             )  # fmt: skip
-            body = m.get_root().render().encode()
-            pages.put(cache_key, body)
-            return body
+            return m.get_root().render().encode()
 
-        builders = anyio.to_thread.current_default_thread_limiter()
-        response = await respond(
-            request, pages.get(cache_key)[1], build, HTML, services.gzip, builders
-        )
+        key = ("page", sectors, language, static_url)
+        response = await cached(request, services, key, build, HTML)
         response.headers["Content-Language"] = language
         response.headers["Vary"] = "Accept-Language, Accept-Encoding"
         return response
@@ -150,17 +127,25 @@ def map_router(service: ServiceSettings) -> APIRouter:
         """The header and layers of a day as GeoJSON with escaped popups, scoped like ``/map``
         (risk excluded: the map reads it from ``/tiles``)."""
         language = negotiate(lang, request.headers.get("accept-language"))
+        # read before the build: a change during it is never kept under the new version
+        version = await anyio.to_thread.run_sync(
+            map_data_version, services.workspace, services.alerts, vehicle
+        )
 
         def build() -> bytes:
             import orjson
 
-            data = read(services, date, vehicle, sectors)
+            data = map_data(
+                services.workspace, date, vehicle, services.alerts, sectors=sectors,
+                ground=services.index,
+                complete_margin_s=services.settings.map.complete_day_margin_s,
+            )  # fmt: skip
             layers = day_layers(services.region, data, API_PREFIX, language,
                                 services.settings.cells.risk_weights)  # fmt: skip
             return orjson.dumps(layers)
 
-        key = ("day", date, sectors, vehicle, language)
-        return await cached(request, services, key, vehicle, build, JSON)
+        key = ("day", date, sectors, vehicle, language, version)
+        return await cached(request, services, key, build, JSON)
 
     @router.get("/static/web/{path:path}", name="web_static", include_in_schema=False)
     def web_static(path: str, _key: Key) -> FileResponse:

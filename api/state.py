@@ -68,4 +68,4 @@ def get_services(request: Request) -> Services:
 async def request_services(request: Request) -> Services:
     """`get_services` as a dependency (async: FastAPI runs a plain `def` one on the thread
     pool, a hop per request)."""
-    return request.state.services
+    return get_services(request)

@@ -254,11 +254,10 @@ function geointMap(map, control, config) {
     address.searchParams.delete("date");
     address.searchParams.set("day", value);
     window.history.replaceState(window.history.state, "", address.toString());
-    var status = element("span", top, S.loading, "geoint-loading");
     Object.keys(tileLayers).forEach(function (metric) {
       tileLayers[metric].setUrl(tileUrl(config.tiles[metric]));
     });
-    loadDay().catch(function (error) { status.textContent = S.failed + error.message; });
+    showDay();
   }
 
   function loadDay() {
@@ -278,6 +277,14 @@ function geointMap(map, control, config) {
           layer.addTo(map);
         });
       });
+  }
+
+  // loadDay, "loading…" in the header meanwhile (the new header replaces it), a failure said
+  function showDay(then) {
+    var status = element("span", top, S.loading, "geoint-loading");
+    return loadDay().then(then).catch(function (error) {
+      status.textContent = S.failed + error.message;
+    });
   }
 
   // ------------------------------------------------------------------ filters
@@ -366,8 +373,7 @@ function geointMap(map, control, config) {
     showData(config.data);
   } else {
     element("b", top, config.region);
-    var first = element("span", top, S.loading, "geoint-loading");
-    loadDay().catch(function (error) { first.textContent = S.failed + error.message; });
+    showDay();
   }
   updateLegend();
   // for scripts driving the page (tests, screenshots): the day's features and the tile layers
@@ -477,11 +483,10 @@ function geointMap(map, control, config) {
       map.setView([+target.dataset.lat, +target.dataset.lon], 14);
     } else if (target.classList.contains("geoint-track") && config.api) {
       vehicle = target.dataset.vehicle;
-      var status = element("span", top, S.loading, "geoint-loading");
-      loadDay().then(function () {
+      showDay(function () {
         if (!map.hasLayer(holders.track)) { holders.track.addTo(map); }
         if (items.track.length) { map.fitBounds(holders.track.getBounds(), {maxZoom: 14}); }
-      }).catch(function (error) { status.textContent = S.failed + error.message; });
+      });
     } else if (target.classList.contains("geoint-ack") && config.api) {
       acknowledge(target);
     }
