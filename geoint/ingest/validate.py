@@ -104,10 +104,13 @@ def parse_timestamps(values: pl.Series) -> pl.Series:
 
 
 def _from_epoch(seconds: pl.Series) -> pl.Series:
+    return pl.select(_epoch_time(pl.lit(seconds))).to_series()
+
+
+def _epoch_time(seconds: pl.Expr) -> pl.Expr:
+    """UTC datetimes of epoch seconds (null beyond ±1e11 s, NaN or infinite)."""
     finite = seconds.is_finite() & (seconds.abs() < 1e11)
-    micros = pl.select(
-        pl.when(finite).then((seconds * 1e6).round()).otherwise(None).cast(pl.Int64)
-    ).to_series()
+    micros = pl.when(finite).then((seconds * 1e6).round()).otherwise(None).cast(pl.Int64)
     return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
@@ -169,9 +172,7 @@ def _epoch_seconds(frame: pl.DataFrame, column: str) -> pl.Expr | pl.Series:
     seconds = pl.col(column).cast(pl.Float64, strict=False)
     if not dtype.is_numeric():
         seconds = pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
-    finite = seconds.is_finite() & (seconds.abs() < 1e11)
-    micros = pl.when(finite).then((seconds * 1e6).round()).otherwise(None).cast(pl.Int64)
-    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    return _epoch_time(seconds)
 
 
 def _slow_parses(typed: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
