@@ -2,22 +2,28 @@
 updates, coalesced.
 
 Devices post one position per request; `GroupCommit` stores the posts arriving together in one
-transaction (docs/ingest.md). `BatchAnalysis` and `CellRefresh` run the incremental stages of
-`geoint.pipeline.incremental` one at a time per server, merging what is posted during a run
-into the next one (docs/alerts.md, "Incremental processing").
+transaction (docs/ingest.md), in a `ChildProcess` by default. `BatchAnalysis` and `CellRefresh`
+run the incremental stages of `geoint.pipeline.incremental` one at a time per server, merging
+what is posted during a run into the next one (docs/alerts.md, "Incremental processing").
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
 import polars as pl
+
+from geoint.errors import WorkspaceError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -50,7 +56,7 @@ class GroupCommit(Generic[T, R]):
     groups: it waits `wait_s` for posts to join, takes the queued items in order up to
     `max_size` (by `size`, at least one) and stores them. Items queued while a group is stored
     form the next one, so groups grow with the load, and an item waits for at most one group
-    before its own.
+    before its own. `closed` runs once the last group is stored, at `close`.
     """
 
     def __init__(
@@ -59,8 +65,10 @@ class GroupCommit(Generic[T, R]):
         wait_s: float = 0.0,
         max_size: int = 1_000,
         size: Callable[[T], int] = lambda _item: 1,
+        closed: Callable[[], object] | None = None,
     ) -> None:
         self._store, self._wait_s, self._max_size, self._size = store, wait_s, max_size, size
+        self._closed_hook = closed
         # callers only put (never wait on a lock the storing thread holds: with the GIL, such a
         # wait can cost the event loop a switch interval per post under load)
         self._queue: queue.SimpleQueue[_Slot[T, R] | object] = queue.SimpleQueue()
@@ -98,6 +106,8 @@ class GroupCommit(Generic[T, R]):
             thread = self._thread
         if thread is not None:
             thread.join()
+        if self._closed_hook is not None:
+            self._closed_hook()
 
     def _enqueue(self, slot: _Slot[T, R]) -> None:
         with self._entry:
@@ -146,6 +156,66 @@ class GroupCommit(Generic[T, R]):
                 slot.error = exc
         for slot in group:
             slot.settle()
+
+
+class ChildProcess:
+    """Calls run one at a time in a child process, away from this process's interpreter lock.
+
+    The child is spawned (a fork would copy locks this process's threads hold) on the first
+    call and serves every later one; `call` blocks its thread, not the interpreter, while the
+    child works. The child exits when this process does, however it ends. If the child dies,
+    the call under way fails with `WorkspaceError` (the service answers 503: retry) and the
+    next call starts a new child.
+    """
+
+    def __init__(self, work: str) -> None:
+        self._work = work  # what the child does, for the error ("storing posts")
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def call(self, function: Callable[..., R], *args: Any) -> R:
+        """`function(*args)` in the child (both picklable); its result, or its error."""
+        with self._lock:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(
+                    1, context, initializer=_exit_with_parent, initargs=(os.getpid(),)
+                )
+            pool = self._pool
+        try:
+            return pool.submit(function, *args).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False)
+            raise WorkspaceError(
+                f"the process {self._work} stopped before it answered; send the request again"
+            ) from None
+
+    def started(self) -> bool:
+        """Whether a child is running (or starting)."""
+        with self._lock:
+            return self._pool is not None
+
+    def close(self) -> None:
+        """Stop the child once its call under way returns (a later call starts another)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In the child: exit once `parent` has (a server ends by re-raising SIGTERM, and a
+    killed one never stops its children)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class Coalescer(Generic[T]):

@@ -15,9 +15,11 @@ Stored pings are then analysed for their vehicles in the background (`schedule_a
 
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -27,9 +29,9 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from starlette.responses import Response
 
 from geoint.api.audit import AuditNote, audited_device, audited_seizure_writer, audited_writer
-from geoint.api.background import GroupCommit
+from geoint.api.background import ChildProcess, GroupCommit
 from geoint.api.errors import Problem, parameter_error, problem_body
-from geoint.api.settings import ServiceSettings
+from geoint.api.settings import ApiSettings, ServiceSettings
 from geoint.api.state import Services, get_services
 from geoint.errors import InputError
 from geoint.ingest.readers import ReadResult, parse_column_map, read_records_bytes
@@ -126,16 +128,56 @@ def read_body(body: bytes, name: str, fmt: str, column_map: dict[str, str]) -> R
     return read_records_bytes(body, name, "geojson", column_map)
 
 
-def post_groups(workspace: Workspace, settings: GeointSettings) -> GroupCommit[Post, IngestReport]:
+def post_groups(workspace: Workspace, settings: ApiSettings) -> GroupCommit[Post, IngestReport]:
     """The service's group commit of small ping posts (`geoint.pipeline.ingest.
-    ingest_ping_posts`), sized by the ``ingest.post_group_*`` settings."""
+    ingest_ping_posts`), sized by the ``ingest.post_group_*`` settings, stored in this
+    process's `STORE_PROCESS` unless ``ingest.post_group_process`` is false."""
     ingest = settings.ingest
+    if ingest.post_group_process:
+        where = (str(workspace.root), settings.database_url)
+        store = partial(STORE_PROCESS.call, _ingest_posts_in_child, *where, settings)
+        closed = partial(_forget_child_workspace, *where)
+    else:
+        store, closed = partial(ingest_ping_posts, workspace, settings=settings), None
     return GroupCommit(
-        partial(ingest_ping_posts, workspace, settings=settings),
+        store,
         wait_s=ingest.post_group_wait_s,
         max_size=ingest.post_group_max_rows,
         size=lambda post: post.read.frame.height + post.read.rejected.height,
+        closed=closed,
     )
+
+
+# The child process storing this process's post groups, for every workspace it serves: the
+# event loop, readers and analyses of a service hold the interpreter lock, and a group in a
+# thread of its own waited for the lock at each of its ~40 engine calls (docs/ingest.md).
+STORE_PROCESS = ChildProcess("storing posts")
+_CHILD_WORKSPACES: OrderedDict[tuple[str, str | None], Workspace] = OrderedDict()
+_CHILD_WORKSPACES_KEPT = 8  # workspaces the child keeps open (one per service, usually)
+
+
+def _ingest_posts_in_child(
+    root: str, database_url: str | None, settings: GeointSettings, posts: list[Post]
+) -> list[IngestReport]:
+    """`ingest_ping_posts` in `STORE_PROCESS`, on the workspace it keeps open."""
+    key = (root, database_url)
+    workspace = _CHILD_WORKSPACES.pop(key, None) or Workspace(Path(root), database_url)
+    _CHILD_WORKSPACES[key] = workspace
+    while len(_CHILD_WORKSPACES) > _CHILD_WORKSPACES_KEPT:
+        _CHILD_WORKSPACES.popitem(last=False)[1].close()
+    return ingest_ping_posts(workspace, posts, settings)
+
+
+def _forget_child_workspace(root: str, database_url: str | None) -> None:
+    """Close the child's connections to a workspace (its service stopped)."""
+    if STORE_PROCESS.started():
+        STORE_PROCESS.call(_close_child_workspace, root, database_url)
+
+
+def _close_child_workspace(root: str, database_url: str | None) -> None:
+    workspace = _CHILD_WORKSPACES.pop((root, database_url), None)
+    if workspace is not None:
+        workspace.close()
 
 
 def ingest_read(

@@ -2,4 +2,5 @@
 
 from geoint.cli.main import main
 
-main()
+if __name__ == "__main__":  # not in a child process spawned by the service
+    main()

@@ -23,6 +23,9 @@ class InputError(GeointError, ValueError):
         where = f"{self.file}: column '{column}'" if column else self.file
         super().__init__(f"{where}: expected {expected}")
 
+    def __reduce__(self) -> tuple:  # pickled whole (raised in a child process, a Dask worker)
+        return type(self), (self.file, self.expected, self.column)
+
 
 class RegionError(GeointError, ValueError):
     """A region folder, manifest or layer is missing or inconsistent."""
@@ -43,6 +46,9 @@ class QueryError(GeointError, ValueError):
         self.field = field
         self.detail = detail
         super().__init__(f"{field}: {detail}")
+
+    def __reduce__(self) -> tuple:  # pickled whole, as `InputError`
+        return type(self), (self.field, self.detail)
 
 
 class CorruptPartError(WorkspaceError):

@@ -29,7 +29,10 @@ def served(tmp_path):
     ground = RegionIndex(Region.load(region))
     raise_alerts(store, ground, GeointSettings(workspace=ws), events({"lat": SOUTH[0]}))
     store.engine.dispose()
-    with TestClient(create_app(api_settings(ws, region))) as client:
+    settings = api_settings(ws, region)
+    # the faults are injected into this process: its groups of posts are stored here too
+    settings.ingest.post_group_process = False
+    with TestClient(create_app(settings)) as client:
         yield client, keys, client.app_state["services"].workspace
 
 
