@@ -27,6 +27,7 @@ from geoint.api.audit import AuditMiddleware, audit_router
 from geoint.api.auth import authenticated
 from geoint.api.background import BatchAnalysis, CellRefresh, GroupCommit
 from geoint.api.cells import cells_router
+from geoint.api.child_work import close_child_workspaces
 from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
 from geoint.api.errors import Problem, install_error_handlers
@@ -118,6 +119,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 yield {"services": services}
         finally:
             services.posts.close()
+            if settings.api.child_processes:
+                close_child_workspaces(settings)
             services.audit_log.close()
             services.workspace.close()
             if services.basemap is not None:

@@ -16,9 +16,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, Generic, TypeVar
 
 import polars as pl
@@ -53,10 +53,10 @@ class GroupCommit(Generic[T, R]):
     A caller queues its item (`submit` from a thread, `submit_async` from the event loop, which
     holds no thread while it waits) and gets the item's result once its group is stored, or the
     group's error (then nothing of the group was stored). One thread of its own stores the
-    groups: it waits `wait_s` for posts to join, takes the queued items in order up to
-    `max_size` (by `size`, at least one) and stores them. Items queued while a group is stored
-    form the next one, so groups grow with the load, and an item waits for at most one group
-    before its own. `closed` runs once the last group is stored, at `close`.
+    groups: it waits `wait_s` for posts to join an item queued alone, takes the queued items
+    in order up to `max_size` (by `size`, at least one) and stores them. Items queued while a
+    group is stored form the next one, so groups grow with the load, and an item waits for at
+    most one group before its own.
     """
 
     def __init__(
@@ -65,10 +65,8 @@ class GroupCommit(Generic[T, R]):
         wait_s: float = 0.0,
         max_size: int = 1_000,
         size: Callable[[T], int] = lambda _item: 1,
-        closed: Callable[[], object] | None = None,
     ) -> None:
         self._store, self._wait_s, self._max_size, self._size = store, wait_s, max_size, size
-        self._closed_hook = closed
         # callers only put (never wait on a lock the storing thread holds: with the GIL, such a
         # wait can cost the event loop a switch interval per post under load)
         self._queue: queue.SimpleQueue[_Slot[T, R] | object] = queue.SimpleQueue()
@@ -106,8 +104,6 @@ class GroupCommit(Generic[T, R]):
             thread = self._thread
         if thread is not None:
             thread.join()
-        if self._closed_hook is not None:
-            self._closed_hook()
 
     def _enqueue(self, slot: _Slot[T, R]) -> None:
         with self._entry:
@@ -124,8 +120,8 @@ class GroupCommit(Generic[T, R]):
             first = left if left is not None else self._queue.get()
             if first is _CLOSED:
                 return
-            if left is None and self._wait_s > 0:
-                time.sleep(self._wait_s)  # posts arriving meanwhile join this group
+            if left is None and self._wait_s > 0 and self._queue.empty():
+                time.sleep(self._wait_s)  # alone: posts arriving meanwhile join this group
             group, left = self._take(first)  # type: ignore[arg-type]
             self._store_group(group)
 
@@ -162,60 +158,83 @@ class ChildProcess:
     """Calls run one at a time in a child process, away from this process's interpreter lock.
 
     The child is spawned (a fork would copy locks this process's threads hold) on the first
-    call and serves every later one; `call` blocks its thread, not the interpreter, while the
-    child works. The child exits when this process does, however it ends. If the child dies,
-    the call under way fails with `WorkspaceError` (the service answers 503: retry) and the
-    next call starts a new child.
+    call, niced by `nice`, and serves every later one over a pipe: the calling thread sends
+    the call and waits for the answer, holding no lock of the interpreter meanwhile. The child
+    exits once this process has gone, however it ended (its end of the pipe closes). If the
+    child dies, the call under way fails with `WorkspaceError` (the service answers 503:
+    retry) and the next call starts a new child.
     """
 
-    def __init__(self, work: str) -> None:
+    def __init__(self, work: str, nice: int = 0) -> None:
         self._work = work  # what the child does, for the error ("storing posts")
-        self._pool: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self._nice = nice  # added to the child's CPU niceness (lower priority)
+        self._lock = threading.Lock()  # one call at a time
+        self._child: tuple[BaseProcess, Connection] | None = None
 
     def call(self, function: Callable[..., R], *args: Any) -> R:
         """`function(*args)` in the child (both picklable); its result, or its error."""
         with self._lock:
-            if self._pool is None:
-                context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(
-                    1, context, initializer=_exit_with_parent, initargs=(os.getpid(),)
-                )
-            pool = self._pool
-        try:
-            return pool.submit(function, *args).result()
-        except BrokenProcessPool:
-            with self._lock:
-                if self._pool is pool:
-                    self._pool = None
-            pool.shutdown(wait=False)
-            raise WorkspaceError(
-                f"the process {self._work} stopped before it answered; send the request again"
-            ) from None
+            if self._child is None:
+                self._child = self._start()
+            connection = self._child[1]
+            try:
+                connection.send((function, args))
+                done, value = connection.recv()
+            except (EOFError, OSError):
+                self._stop()
+                raise WorkspaceError(
+                    f"the process {self._work} stopped before it answered; send the request again"
+                ) from None
+        if not done:
+            raise value
+        return value
 
     def started(self) -> bool:
-        """Whether a child is running (or starting)."""
+        """Whether a child is running."""
         with self._lock:
-            return self._pool is not None
+            return self._child is not None
 
     def close(self) -> None:
         """Stop the child once its call under way returns (a later call starts another)."""
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown()
+            self._stop()
+
+    def _start(self) -> tuple[BaseProcess, Connection]:
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(theirs, self._nice), name=self._work, daemon=True
+        )
+        process.start()
+        theirs.close()  # the child's end lives in the child only: its death is an EOF here
+        return process, ours
+
+    def _stop(self) -> None:
+        if self._child is not None:
+            process, connection = self._child
+            self._child = None
+            connection.close()  # the child reads the end of its input and exits
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
 
 
-def _exit_with_parent(parent: int) -> None:
-    """In the child: exit once `parent` has (a server ends by re-raising SIGTERM, and a
-    killed one never stops its children)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+def _serve(connection: Connection, nice: int) -> None:
+    """The child of a `ChildProcess`: answer calls until its parent's end of the pipe closes."""
+    os.nice(nice)
+    while True:
+        try:
+            function, args = connection.recv()
+        except EOFError:
+            return
+        try:
+            answer = (True, function(*args))
+        except Exception as exc:  # the caller raises it
+            answer = (False, exc)
+        try:
+            connection.send(answer)
+        except Exception as exc:  # an answer that does not pickle
+            connection.send((False, WorkspaceError(f"{type(exc).__name__}: {exc}")))
 
 
 class Coalescer(Generic[T]):

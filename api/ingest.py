@@ -15,29 +15,27 @@ Stored pings are then analysed for their vehicles in the background (`schedule_a
 
 import hashlib
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
 import orjson
-import polars as pl
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from starlette.responses import Response
 
 from geoint.api.audit import AuditNote, audited_device, audited_seizure_writer, audited_writer
-from geoint.api.background import ChildProcess, GroupCommit
+from geoint.api.background import GroupCommit
+from geoint.api.child_work import analyse_in_child, store_posts_in_child, update_cells_in_child
 from geoint.api.errors import Problem, parameter_error, problem_body
 from geoint.api.settings import ApiSettings, ServiceSettings
 from geoint.api.state import Services, get_services
 from geoint.errors import InputError
 from geoint.ingest.readers import ReadResult, parse_column_map, read_records_bytes
-from geoint.ingest.validate import empty_quarantine
 from geoint.pipeline.incremental import analyze_batches, update_cells
 from geoint.pipeline.ingest import (
+    Position,
     Post,
     check_records,
     ingest_checked_records,
@@ -47,8 +45,7 @@ from geoint.pipeline.ingest import (
     prior_ingest,
     record_outcomes,
 )
-from geoint.schema import MAX_ID_CHARS, ROW_NUMBER, IngestReport
-from geoint.settings import GeointSettings
+from geoint.schema import MAX_ID_CHARS, IngestReport
 from geoint.store.workspace import Workspace
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")
@@ -128,56 +125,23 @@ def read_body(body: bytes, name: str, fmt: str, column_map: dict[str, str]) -> R
     return read_records_bytes(body, name, "geojson", column_map)
 
 
-def post_groups(workspace: Workspace, settings: ApiSettings) -> GroupCommit[Post, IngestReport]:
+def post_groups(
+    workspace: Workspace, settings: ApiSettings
+) -> GroupCommit[Post | Position, IngestReport]:
     """The service's group commit of small ping posts (`geoint.pipeline.ingest.
-    ingest_ping_posts`), sized by the ``ingest.post_group_*`` settings, stored in this
-    process's `STORE_PROCESS` unless ``ingest.post_group_process`` is false."""
+    ingest_ping_posts`), sized by the ``ingest.post_group_*`` settings, stored in a child
+    process unless ``api.child_processes`` is false (`geoint.api.child_work`)."""
     ingest = settings.ingest
-    if ingest.post_group_process:
-        where = (str(workspace.root), settings.database_url)
-        store = partial(STORE_PROCESS.call, _ingest_posts_in_child, *where, settings)
-        closed = partial(_forget_child_workspace, *where)
+    if settings.api.child_processes:
+        store = partial(store_posts_in_child, settings)
     else:
-        store, closed = partial(ingest_ping_posts, workspace, settings=settings), None
+        store = partial(ingest_ping_posts, workspace, settings=settings)
     return GroupCommit(
         store,
         wait_s=ingest.post_group_wait_s,
         max_size=ingest.post_group_max_rows,
-        size=lambda post: post.read.frame.height + post.read.rejected.height,
-        closed=closed,
+        size=lambda post: post.rows,
     )
-
-
-# The child process storing this process's post groups, for every workspace it serves: the
-# event loop, readers and analyses of a service hold the interpreter lock, and a group in a
-# thread of its own waited for the lock at each of its ~40 engine calls (docs/ingest.md).
-STORE_PROCESS = ChildProcess("storing posts")
-_CHILD_WORKSPACES: OrderedDict[tuple[str, str | None], Workspace] = OrderedDict()
-_CHILD_WORKSPACES_KEPT = 8  # workspaces the child keeps open (one per service, usually)
-
-
-def _ingest_posts_in_child(
-    root: str, database_url: str | None, settings: GeointSettings, posts: list[Post]
-) -> list[IngestReport]:
-    """`ingest_ping_posts` in `STORE_PROCESS`, on the workspace it keeps open."""
-    key = (root, database_url)
-    workspace = _CHILD_WORKSPACES.pop(key, None) or Workspace(Path(root), database_url)
-    _CHILD_WORKSPACES[key] = workspace
-    while len(_CHILD_WORKSPACES) > _CHILD_WORKSPACES_KEPT:
-        _CHILD_WORKSPACES.popitem(last=False)[1].close()
-    return ingest_ping_posts(workspace, posts, settings)
-
-
-def _forget_child_workspace(root: str, database_url: str | None) -> None:
-    """Close the child's connections to a workspace (its service stopped)."""
-    if STORE_PROCESS.started():
-        STORE_PROCESS.call(_close_child_workspace, root, database_url)
-
-
-def _close_child_workspace(root: str, database_url: str | None) -> None:
-    workspace = _CHILD_WORKSPACES.pop((root, database_url), None)
-    if workspace is not None:
-        workspace.close()
 
 
 def ingest_read(
@@ -227,6 +191,9 @@ async def _analyse_soon(services: Services, batch: int) -> None:
 def _analysis_runs(services: Services) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """The service's incremental runs: events and alerts of batches, then cell updates."""
     workspace, ground, settings = services.workspace, services.index, services.settings
+    if settings.api.child_processes:  # `geoint.api.child_work`
+        analyse = partial(analyse_in_child, settings, services.cell_refresh.add)
+        return analyse, partial(update_cells_in_child, settings)
     analyse = partial(
         analyze_batches, workspace, ground, settings, refresh_cells=services.cell_refresh.add
     )
@@ -376,11 +343,8 @@ async def osmand(
     }
     name = _input_name(request, note)
     sha = hashlib.sha256(orjson.dumps(record)).hexdigest()
-    frame = pl.DataFrame([{ROW_NUMBER: 1, **record}], schema=_OSMAND_SCHEMA)
     # awaited on the event loop: thousands of devices wait for their group without threads
-    report = await services.posts.submit_async(
-        Post(ReadResult(frame, QUARANTINE, "osmand"), name, sha)
-    )
+    report = await services.posts.submit_async(Position(record, name, sha))
     schedule_analysis(services, report, tasks)
     if report.already_ingested or not (report.quarantined or report.duplicates):
         return _reported(services, report, note)
@@ -455,18 +419,6 @@ def _body_schema() -> dict[str, Any]:
     }
 
 
-QUARANTINE = empty_quarantine()  # an OsmAnd position has no record that failed to split
-_OSMAND_SCHEMA = {
-    ROW_NUMBER: pl.Int64,
-    "vehicle_id": pl.String,
-    "ts": pl.String,
-    "lat": pl.Float64,
-    "lon": pl.Float64,
-    "speed_kmh": pl.Float64,
-    "heading": pl.Float64,
-    "accuracy_m": pl.Float64,
-    "source": pl.String,
-}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "the ingest report; `problem` lists refused rows when there are any"},
     401: {"description": "no or unknown key"},

@@ -49,6 +49,12 @@ class ServiceSettings(BaseModel):
         "alert pages) at once: more only contend for the interpreter lock, the work being "
         "short and mostly Python",
     )
+    child_processes: bool = Field(
+        True,
+        description="store groups of small posts and run incremental analyses in two child "
+        "processes per service process, away from its interpreter lock (the analyses at a lower "
+        "CPU priority); false: in threads of the service (geoint.api.child_work)",
+    )
     alert_cache_mib: int = Field(
         64, ge=0, description="alert list pages kept until the next alert change (LRU; 0: off)"
     )

@@ -15,7 +15,7 @@ from geoint.api.background import BatchAnalysis, CellRefresh, GroupCommit
 from geoint.api.compression import GzipVariants
 from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex
-from geoint.pipeline.ingest import Post
+from geoint.pipeline.ingest import Position, Post
 from geoint.schema import IngestReport
 from geoint.serve.basemap import TileSource
 from geoint.serve.heatmap import Heatmaps
@@ -50,7 +50,7 @@ class Services:
     batch_analysis: BatchAnalysis
     cell_refresh: CellRefresh
     # Small posts of pings (OsmAnd positions, short bodies) stored together (api/ingest.py).
-    posts: GroupCommit[Post, IngestReport]
+    posts: GroupCommit[Post | Position, IngestReport]
     audit_log: GroupCommit[dict[str, Any], None]  # audit entries, written in groups alike
     groups: GroupStore  # closed user groups and their shares (api/groups.py)
     # Ingest reserves ids and recovers unfinished batches: one at a time per process.

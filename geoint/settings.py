@@ -45,12 +45,6 @@ class IngestSettings(BaseModel):
     post_group_wait_s: float = Field(
         0.005, ge=0, description="how long a group commit waits for concurrent posts to join"
     )
-    post_group_process: bool = Field(
-        True,
-        description="store the service's group commits in a child process of their own, away "
-        "from the interpreter lock its requests and analyses hold (docs/ingest.md); false: in "
-        "a thread of the service",
-    )
 
 
 class TrackSettings(BaseModel):

@@ -159,10 +159,47 @@ class Post:
     def __post_init__(self) -> None:
         require_columns(self.read.frame, self.name, PING_REQUIRED, PING_COLUMNS_HINT)
 
+    @property
+    def rows(self) -> int:
+        """The records posted (read or not)."""
+        return self.read.frame.height + self.read.rejected.height
+
+
+# One device position as the OsmAnd protocol posts it, read into a frame of one record
+POSITION_SCHEMA: dict[str, pl.DataType] = {
+    ROW_NUMBER: pl.Int64(),
+    "vehicle_id": pl.String(),
+    "ts": pl.String(),  # epoch seconds or ISO 8601, validated as any ping time
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "speed_kmh": pl.Float64(),
+    "heading": pl.Float64(),
+    "accuracy_m": pl.Float64(),
+    "source": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class Position:
+    """One device position as posted (`POSITION_SCHEMA`'s columns but the row number), stored
+    by `ingest_ping_posts` as the `Post` of one record. That post is made by the group storing
+    it: no engine call on a service's event loop, where each would wait for the interpreter
+    lock (docs/ingest.md)."""
+
+    record: dict[str, Any]
+    name: str
+    sha: str
+    rows = 1
+
+    def post(self) -> Post:
+        """The position as a post: a frame of one record, format ``osmand``."""
+        frame = pl.DataFrame([{ROW_NUMBER: 1, **self.record}], schema=POSITION_SCHEMA)
+        return Post(ReadResult(frame, empty_quarantine(), "osmand"), self.name, self.sha)
+
 
 def ingest_ping_posts(
     workspace: Workspace,
-    posts: Sequence[Post],
+    posted: Sequence[Post | Position],
     settings: GeointSettings,
     now: datetime | None = None,
 ) -> list[IngestReport]:
@@ -173,6 +210,7 @@ def ingest_ping_posts(
     per date (`Workspace.begin_group`, `commit_group`), and queued for incremental analysis.
     A post whose exact content is already stored stores nothing (``already_ingested``).
     """
+    posts = [item.post() if isinstance(item, Position) else item for item in posted]
     with workspace.writer():
         known = workspace.committed_batches([post.sha for post in posts], "pings")
         priors = [known.get(post.sha) for post in posts]

@@ -29,10 +29,8 @@ def served(tmp_path):
     ground = RegionIndex(Region.load(region))
     raise_alerts(store, ground, GeointSettings(workspace=ws), events({"lat": SOUTH[0]}))
     store.engine.dispose()
-    settings = api_settings(ws, region)
-    # the faults are injected into this process: its groups of posts are stored here too
-    settings.ingest.post_group_process = False
-    with TestClient(create_app(settings)) as client:
+    # the faults are injected into this process: posts are stored and analysed here too
+    with TestClient(create_app(api_settings(ws, region, child_processes=False))) as client:
         yield client, keys, client.app_state["services"].workspace
 
 

@@ -22,9 +22,9 @@ from support.workspaces import open_workspace
 from geoint.alerts.store import AlertQuery, AlertStore
 from geoint.api.background import BatchAnalysis, CellRefresh
 from geoint.api.ingest import schedule_analysis
+from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex, shipped_region_path
 from geoint.pipeline.ingest import ingest_pings
-from geoint.settings import GeointSettings
 from geoint.testing.builders import write_csv
 
 pytestmark = pytest.mark.databases
@@ -99,8 +99,10 @@ def _read_sse_quietly(url: str, key: str, last_id: str) -> None:
             assert not line.startswith("id:"), line
 
 
-def test_scheduled_analysis_raises_event_alerts_then_updates_the_cells(tmp_path):
-    settings = GeointSettings(workspace=tmp_path / "ws")
+@pytest.mark.parametrize("child_processes", [True, False])
+def test_scheduled_analysis_raises_event_alerts_then_updates_the_cells(tmp_path, child_processes):
+    api = {"child_processes": child_processes}
+    settings = ApiSettings(workspace=tmp_path / "ws", region=shipped_region_path(), api=api)
     store = open_workspace(settings.workspace)
     services = SimpleNamespace(
         workspace=store,
