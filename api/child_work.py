@@ -2,8 +2,8 @@
 
 A service process holds Python's interpreter lock for its event loop and readers; a group
 commit or an analysis in a thread of it waits for that lock at each of its engine calls, and
-holds it against the requests in turn. Measured under issue 18's mixed load (docs/ingest.md,
-"Session 8"): a group of 8 posts took 176 ms for 21 ms of its own CPU in a thread. So, unless
+holds it against the requests in turn (docs/ingest.md, "Session 7": under issue 18's mixed
+load a group of 8 posts took 176 ms for 21 ms of its own CPU in a thread). So, unless
 ``api.child_processes`` is false, each service process has two children of its own
 (`ChildProcess`), shared by the workspaces it serves:
 
