@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from geoint.api.background import ChildProcess
-from geoint.errors import InputError, QueryError, WorkspaceError
+from geoint.errors import (
+    DatabaseUnavailableError,
+    InputError,
+    QueryError,
+    StorageFullError,
+    WorkspaceError,
+)
 
 
 def _pid() -> int:
@@ -42,7 +48,13 @@ def test_calls_run_in_one_child_process_that_stays(child):
 
 
 @pytest.mark.parametrize(
-    "error", [InputError("post 3", "a latitude", "lat"), QueryError("limit", "at most 500")]
+    "error",
+    [
+        InputError("post 3", "a latitude", "lat"),
+        QueryError("limit", "at most 500"),
+        StorageFullError("no space left on the device"),  # the API's 507
+        DatabaseUnavailableError("the database cannot be reached"),  # the API's 503
+    ],
 )
 def test_an_error_in_the_child_arrives_with_its_type_and_fields(child, error):
     with pytest.raises(type(error)) as raised:
