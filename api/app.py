@@ -40,6 +40,7 @@ from geoint.api.ingest import catch_up, ingest_router, post_groups
 from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
 from geoint.api.operations import operations_router
+from geoint.api.osmand import osmand_router
 from geoint.api.partner import partner_router
 from geoint.api.patrols import patrol_router
 from geoint.api.seizures import declarations_router, quality_router, seizures_router
@@ -143,6 +144,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(RequestGuard)  # outermost: before any route reads a body
     app.include_router(session_router(settings.api))
     app.include_router(ingest_router(settings.api))
+    app.include_router(osmand_router())
     app.include_router(ogc_router(settings.api))
     app.include_router(audit_router(settings.api))
     app.include_router(alerts_router(settings.api))

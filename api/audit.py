@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geoint.api.auth import admin, device_writer, seizure_writer, writer
+from geoint.api.auth import admin, device_key, seizure_writer, writer
 from geoint.api.dependencies import Paging, paging
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
@@ -54,11 +54,10 @@ async def audited_seizure_writer(
     return note
 
 
-async def audited_device(
-    request: Request, key: Annotated[ApiKey, Depends(device_writer)]
-) -> AuditNote:
-    """A tracking device's key (header or query parameter), noted for the audit."""
-    request.state.audit = note = AuditNote(key.id)
+async def audited_device(request: Request) -> AuditNote:
+    """A tracking device's key (header or query parameter; `geoint.api.auth.device_key`),
+    noted for the audit. Called by the device route itself, not as a dependency."""
+    request.state.audit = note = AuditNote((await device_key(request)).id)
     return note
 
 

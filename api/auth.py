@@ -8,8 +8,9 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated
 
 import anyio
-from fastapi import Depends, Query, Request, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
 
 from geoint.api.errors import Problem
 from geoint.api.state import get_services
@@ -46,26 +47,32 @@ async def identify(
     request: Request, bearer: str | None, token: str | None, key_text: str | None
 ) -> ApiKey:
     """The live key of a Bearer key, a session token or a ``key`` parameter, in that order
-    (else a 401 problem)."""
-    keys = get_services(request).keys
+    (else a 401 problem).
+
+    A credential is proven once per request: the guard proves it before any route runs
+    (`geoint.api.guard`), and a route asking again for the same credential gets that key.
+    """
     if bearer is not None:
-        key = await _prove(keys, bearer, session=False)
-        if key is None:
-            raise unauthorized("the API key is unknown or revoked", "invalid_token")
-        return key
-    if token:
-        key = await _prove(keys, token, session=True)
-        if key is None:
-            raise unauthorized("the session has expired or ended; sign in again at /login")
-        return key
-    if key_text:
-        key = await _prove(keys, key_text, session=False)
-        if key is None:
-            raise unauthorized("the key parameter is unknown or revoked", "invalid_token")
-        return key
-    raise unauthorized(
-        "authentication required: send 'Authorization: Bearer <API key>' or sign in at /login"
-    )
+        credential, session = bearer, False
+        refusal = unauthorized("the API key is unknown or revoked", "invalid_token")
+    elif token:
+        credential, session = token, True
+        refusal = unauthorized("the session has expired or ended; sign in again at /login")
+    elif key_text:
+        credential, session = key_text, False
+        refusal = unauthorized("the key parameter is unknown or revoked", "invalid_token")
+    else:
+        raise unauthorized(
+            "authentication required: send 'Authorization: Bearer <API key>' or sign in at /login"
+        )
+    proven = getattr(request.state, "proven", None)
+    if proven is not None and proven[0] == (credential, session):
+        return proven[1]
+    key = await _prove(get_services(request).keys, credential, session)
+    if key is None:
+        raise refusal
+    request.state.proven = ((credential, session), key)
+    return key
 
 
 async def _prove(keys: KeyStore, credential: str, session: bool) -> ApiKey | None:
@@ -82,44 +89,50 @@ async def authenticated(request: Request, credentials: Credentials, token: Sessi
     return await identify(request, _bearer(credentials), token, None)
 
 
-async def device_authenticated(
-    request: Request,
-    credentials: Credentials,
-    key: Annotated[
-        str | None,
-        Query(
-            description="the API key, for tracking clients (OsmAnd, Traccar Client) that "
-            "cannot send headers; prefer `Authorization: Bearer`. The server never logs it.",
-        ),
-    ] = None,
-) -> ApiKey:
-    """A device's key: the Bearer header or the ``key`` query parameter, never the session
-    cookie (devices have none, and a browser would attach it to a forged ``<img src=/osmand?...>``:
-    no state change on GET with a session)."""
-    return await identify(request, _bearer(credentials), None, key)
+async def device_key(request: Request) -> ApiKey:
+    """A device's live key, of a role that may ingest: the Bearer header or the ``key`` query
+    parameter, never the session cookie (devices have none, and a browser would attach it to a
+    forged ``<img src=/osmand?...>``: no state change on GET with a session).
+
+    A plain function, not a dependency: the device route calls it itself (`geoint.api.ingest.
+    osmand`), since FastAPI's dependency solving was a fifth of a live position's cost.
+    """
+    key_text = request.query_params.get("key")
+    key = await identify(request, bearer_credential(request.headers), None, key_text)
+    return require_role(key, WRITE_ROLES, "ingest data")
+
+
+def bearer_credential(headers: Headers) -> str | None:
+    """The credential of an ``Authorization: Bearer`` header, or None."""
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
 
 
 def _bearer(credentials: HTTPAuthorizationCredentials | None) -> str | None:
     return None if credentials is None else credentials.credentials
 
 
+def require_role(key: ApiKey, roles: tuple[str, ...], action: str) -> ApiKey:
+    """`key` if its role is among `roles`, else a 403 problem saying it may not `action`."""
+    if key.role not in roles:
+        raise Problem(403, f"a {key.role} key may not {action}", slug="forbidden", role=key.role)
+    return key
+
+
 def _role_guard(
-    roles: tuple[str, ...], action: str, identify: Callable[..., ApiKey] = authenticated
+    roles: tuple[str, ...], action: str
 ) -> Callable[[ApiKey], Coroutine[None, None, ApiKey]]:
     # async: no I/O here, so FastAPI runs it on the loop instead of a threadpool hop
-    async def guard(key: Annotated[ApiKey, Depends(identify)]) -> ApiKey:
-        if key.role not in roles:
-            raise Problem(
-                403, f"a {key.role} key may not {action}", slug="forbidden", role=key.role
-            )
-        return key
+    async def guard(key: Annotated[ApiKey, Depends(authenticated)]) -> ApiKey:
+        return require_role(key, roles, action)
 
     return guard
 
 
 reader = _role_guard(READ_ROLES, "read data")
 writer = _role_guard(WRITE_ROLES, "ingest data")
-device_writer = _role_guard(WRITE_ROLES, "ingest data", device_authenticated)
 admin = _role_guard(("admin",), "read the audit log")
 planner = _role_guard(("admin", "analyst"), "plan patrols")
 debriefer = _role_guard(("admin", "analyst", "unit"), "record patrol debriefs")

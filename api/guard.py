@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geoint.api.auth import SESSION_COOKIE, identify
+from geoint.api.auth import SESSION_COOKIE, bearer_credential, identify
 from geoint.api.errors import Problem, problem_for, problem_response, storage_problem
 from geoint.api.ingest import KINDS
 
@@ -99,8 +99,11 @@ class RequestGuard:
         """The response refusing the request before any route runs, or None."""
         request = Request(scope)
         headers = request.headers
-        bearer = _bearer(headers)
-        key_text = QueryParams(scope.get("query_string", b"")).get("key")
+        bearer = bearer_credential(headers)
+        query = scope.get("query_string", b"")
+        # parsed only when it may hold a key: a parse is a twentieth of a live position's
+        # cost. A key parameter spelt otherwise (percent-encoded) is not seen: refused.
+        key_text = QueryParams(query).get("key") if b"key=" in query else None
         # /login acts on the key in its form, never on the cookie it may find
         session = scope["path"] not in PUBLIC_WITH_BODY and SESSION_COOKIE in request.cookies
         # a page cannot set Authorization across origins; a `key=` it can add, so that one
@@ -127,13 +130,6 @@ class RequestGuard:
             elif int(declared) > limit:
                 return _too_large_response(limit)
         return None
-
-
-def _bearer(headers: Headers) -> str | None:
-    scheme, _, value = headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
 
 
 def _cross_site(headers: Headers, has_session: bool) -> str | None:

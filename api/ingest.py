@@ -25,7 +25,7 @@ import orjson
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from starlette.responses import Response
 
-from geoint.api.audit import AuditNote, audited_device, audited_seizure_writer, audited_writer
+from geoint.api.audit import AuditNote, audited_seizure_writer, audited_writer
 from geoint.api.background import GroupCommit
 from geoint.api.child_work import analyse_in_child, store_posts_in_child, update_cells_in_child
 from geoint.api.errors import Problem, parameter_error, problem_body
@@ -45,7 +45,7 @@ from geoint.pipeline.ingest import (
     prior_ingest,
     record_outcomes,
 )
-from geoint.schema import MAX_ID_CHARS, IngestReport
+from geoint.schema import IngestReport
 from geoint.store.workspace import Workspace
 
 KINDS = ("pings", "seizures", "watchlist", "declarations")
@@ -63,8 +63,6 @@ MEDIA_FORMATS = {
     "application/vnd.apache.parquet": "parquet",
     "application/x-parquet": "parquet",
 }
-KNOTS_TO_KMH = 1.852
-_EPOCH_SECONDS_MAX = 2**31 - 1  # larger epoch numbers are milliseconds (as Traccar reads them)
 _SUMMARIES = {
     "pings": "Ingest pings",
     "seizures": "Ingest CEN-style seizures",
@@ -218,7 +216,8 @@ def catch_up(services: Services) -> list[int]:
 
 
 def ingest_router(service: ServiceSettings) -> APIRouter:
-    """``POST /api/v1/{pings,seizures,watchlist,declarations}`` and ``/osmand``."""
+    """``POST /api/v1/{pings,seizures,watchlist,declarations}`` (``/osmand``:
+    `geoint.api.osmand`)."""
     router = APIRouter(tags=["ingest"])
     for kind in KINDS:
         router.add_api_route(
@@ -231,16 +230,7 @@ def ingest_router(service: ServiceSettings) -> APIRouter:
             f"{service.max_body_bytes} bytes. Same validation and quarantine as "
             f"`geoint ingest {kind}`.",
             openapi_extra={"requestBody": _body_schema()},
-            responses=_RESPONSES,
-        )
-    for method in ("GET", "POST"):
-        router.add_api_route(
-            "/osmand",
-            osmand,
-            methods=[method],
-            name=f"osmand_{method.lower()}",
-            summary=f"OsmAnd / Traccar Client position ({method})",
-            responses=_RESPONSES,
+            responses=RESPONSES,
         )
     return router
 
@@ -255,13 +245,13 @@ def _upload_route(kind: str) -> Callable[..., Response]:
         column_map: Annotated[dict[str, str], Depends(column_map_param)],
     ) -> Response:
         services = get_services(request)
-        name = _input_name(request, note)
+        name = input_name(request, note)
         sha = hashlib.sha256(body).hexdigest()
         report = prior_ingest(services.workspace, sha, kind, name)
         if report is None:
             report = ingest_read(services, kind, read_body(body, name, fmt, column_map), name, sha)
             schedule_analysis(services, report, tasks)
-        return _reported(services, report, note)
+        return reported(services, report, note)
 
     return upload
 
@@ -279,7 +269,7 @@ def _seizure_upload(
     """Seizures: stored once per seizure id and per ``client_id``, however often they are sent;
     ``records`` says what became of each (docs/field.md)."""
     services = get_services(request)
-    name = _input_name(request, note)
+    name = input_name(request, note)
     read = read_body(body, name, fmt, column_map)
     check = partial(
         check_records, services.workspace, "seizures", read, name, services.settings,
@@ -304,68 +294,13 @@ def _seizure_upload(
     return Response(orjson.dumps(body_out), media_type="application/json")
 
 
-async def osmand(
-    request: Request,
-    tasks: BackgroundTasks,
-    note: Annotated[AuditNote, Depends(audited_device)],
-    device: Annotated[
-        str, Query(alias="id", min_length=1, max_length=MAX_ID_CHARS, description="device id")
-    ],
-    lat: Annotated[float, Query(description="latitude, WGS84 degrees")],
-    lon: Annotated[float, Query(description="longitude, WGS84 degrees")],
-    timestamp: Annotated[
-        str,
-        Query(
-            description="epoch seconds (milliseconds above 2^31 - 1, as Traccar reads them) "
-            "or ISO 8601"
-        ),
-    ],
-    speed: Annotated[float | None, Query(description="speed in knots")] = None,
-    bearing: Annotated[float | None, Query(description="heading in degrees")] = None,
-    accuracy: Annotated[float | None, Query(description="horizontal accuracy, m")] = None,
-) -> Response:
-    """One position from a tracking app; stored as a ping (``source`` = ``osmand``).
-
-    Parameters are read from the query string (as OsmAnd and Traccar Client send them);
-    others (``altitude``, ``batt``, ...) are accepted and not stored. The device's key comes
-    as ``Authorization: Bearer`` or, for apps that cannot send headers, the ``key`` parameter.
-    """
-    services = get_services(request)
-    record = {
-        "vehicle_id": device,
-        "ts": _osmand_time(timestamp),
-        "lat": lat,
-        "lon": lon,
-        "speed_kmh": None if speed is None else speed * KNOTS_TO_KMH,
-        "heading": bearing,
-        "accuracy_m": accuracy,
-        "source": "osmand",
-    }
-    name = _input_name(request, note)
-    sha = hashlib.sha256(orjson.dumps(record)).hexdigest()
-    # awaited on the event loop: thousands of devices wait for their group without threads
-    report = await services.posts.submit_async(Position(record, name, sha))
-    schedule_analysis(services, report, tasks)
-    if report.already_ingested or not (report.quarantined or report.duplicates):
-        return _reported(services, report, note)
-    return await anyio.to_thread.run_sync(_reported, services, report, note)  # reads the rows
-
-
-def _osmand_time(text: str) -> str:
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return repr(value / 1000 if value > _EPOCH_SECONDS_MAX else value)
-
-
-def _input_name(request: Request, note: AuditNote) -> str:
+def input_name(request: Request, note: AuditNote) -> str:
     """How the ledger, the quarantine and error messages name an HTTP input."""
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{request.method} {request.url.path} (key {note.key_id}, {at})"
+    return f"{request.method} {request.scope['path']} (key {note.key_id}, {at})"
 
 
-def _reported(services: Services, report: IngestReport, note: AuditNote) -> Response:
+def reported(services: Services, report: IngestReport, note: AuditNote) -> Response:
     return Response(orjson.dumps(_report_body(services, report, note)), media_type=JSON)
 
 
@@ -419,7 +354,7 @@ def _body_schema() -> dict[str, Any]:
     }
 
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
+RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "the ingest report; `problem` lists refused rows when there are any"},
     401: {"description": "no or unknown key"},
     403: {"description": "the key's role may not ingest"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import polars as pl
@@ -103,8 +103,9 @@ class IngestReport:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        """The report as the JSON object of SPEC §12."""
-        return asdict(self)
+        """The report as the JSON object of SPEC §12 (a copy: `dataclasses.asdict`'s deep copy
+        cost a live post's response 3 % of the server's time)."""
+        return {**vars(self), "quarantined_by_reason": dict(self.quarantined_by_reason)}
 
 
 class EventType(StrEnum):

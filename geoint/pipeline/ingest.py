@@ -182,19 +182,23 @@ POSITION_SCHEMA: dict[str, pl.DataType] = {
 @dataclass(frozen=True)
 class Position:
     """One device position as posted (`POSITION_SCHEMA`'s columns but the row number), stored
-    by `ingest_ping_posts` as the `Post` of one record. That post is made by the group storing
-    it: no engine call on a service's event loop, where each would wait for the interpreter
-    lock (docs/ingest.md)."""
+    by `ingest_ping_posts` as a post of one record. The positions of a group become one frame
+    there (`_position_frame`): no engine call on a service's event loop, where each would wait
+    for the interpreter lock, and no frame per position (docs/ingest.md)."""
 
     record: dict[str, Any]
     name: str
     sha: str
     rows = 1
 
-    def post(self) -> Post:
-        """The position as a post: a frame of one record, format ``osmand``."""
-        frame = pl.DataFrame([{ROW_NUMBER: 1, **self.record}], schema=POSITION_SCHEMA)
-        return Post(ReadResult(frame, empty_quarantine(), "osmand"), self.name, self.sha)
+
+def _position_frame(positions: Sequence[Position], indexes: Sequence[int]) -> pl.DataFrame:
+    """Positions as one frame, each numbered as the first row of its post (`ROW_SPAN`)."""
+    records = [
+        {**position.record, ROW_NUMBER: index * ROW_SPAN + 1}
+        for position, index in zip(positions, indexes, strict=True)
+    ]
+    return pl.DataFrame(records, schema=POSITION_SCHEMA)
 
 
 def ingest_ping_posts(
@@ -210,20 +214,19 @@ def ingest_ping_posts(
     per date (`Workspace.begin_group`, `commit_group`), and queued for incremental analysis.
     A post whose exact content is already stored stores nothing (``already_ingested``).
     """
-    posts = [item.post() if isinstance(item, Position) else item for item in posted]
     with workspace.writer():
-        known = workspace.committed_batches([post.sha for post in posts], "pings")
-        priors = [known.get(post.sha) for post in posts]
-        fresh = [post for post, prior in zip(posts, priors, strict=True) if prior is None]
+        known = workspace.committed_batches([post.sha for post in posted], "pings")
+        priors = [known.get(post.sha) for post in posted]
+        fresh = [post for post, prior in zip(posted, priors, strict=True) if prior is None]
         stored = iter(_store_posts(workspace, fresh, settings, now or datetime.now(UTC)))
         return [
             next(stored) if prior is None else _already_ingested(workspace, prior, post.name)
-            for post, prior in zip(posts, priors, strict=True)
+            for post, prior in zip(posted, priors, strict=True)
         ]
 
 
 def _store_posts(
-    workspace: Workspace, posts: Sequence[Post], settings: GeointSettings, now: datetime
+    workspace: Workspace, posts: Sequence[Post | Position], settings: GeointSettings, now: datetime
 ) -> list[IngestReport]:
     """Validate, de-duplicate, index and store posts as one group (`ingest_ping_posts`)."""
     if not posts:
@@ -275,10 +278,10 @@ def _store_posts(
 
 
 def _validated_posts(
-    posts: Sequence[Post], settings: GeointSettings, now: datetime
+    posts: Sequence[Post | Position], settings: GeointSettings, now: datetime
 ) -> tuple[Validated, pl.DataFrame]:
     """Validate posts together, one call per set of columns and types (OsmAnd positions are
-    all alike; CSV bodies mostly share their header); rows are numbered
+    all alike and make one frame; CSV bodies mostly share their header); rows are numbered
     ``post * ROW_SPAN + row``. Also the records that could not be split, numbered alike."""
 
     def numbered(frames: list[pl.DataFrame], indexes: list[int]) -> pl.DataFrame:
@@ -289,27 +292,28 @@ def _validated_posts(
         return together.with_columns(pl.col(ROW_NUMBER) + pl.Series(offsets))
 
     shapes: dict[tuple, list[int]] = {}
+    read: dict[int, Post] = {}
+    positions: dict[int, Position] = {}
     for i, post in enumerate(posts):
-        shapes.setdefault(tuple(post.read.frame.schema.items()), []).append(i)
-    results = [
-        validate_pings(
-            numbered([posts[i].read.frame for i in alike], alike),
-            "posted pings",
-            settings.ingest,
-            now,
-        )
-        for alike in shapes.values()
-    ]
-    split = [i for i, post in enumerate(posts) if post.read.rejected.height]
+        if isinstance(post, Position):
+            positions[i] = post
+        else:
+            read[i] = post
+            shapes.setdefault(tuple(post.read.frame.schema.items()), []).append(i)
+    blocks = [numbered([read[i].read.frame for i in alike], alike) for alike in shapes.values()]
+    if positions:
+        blocks.append(_position_frame(list(positions.values()), list(positions)))
+    results = [validate_pings(block, "posted pings", settings.ingest, now) for block in blocks]
+    split = [i for i, post in read.items() if post.read.rejected.height]
     rejected = (
-        numbered([posts[i].read.rejected for i in split], split) if split else empty_quarantine()
+        numbered([read[i].read.rejected for i in split], split) if split else empty_quarantine()
     )
     good = pl.concat([r.good for r in results])
     return Validated(good, pl.concat([r.quarantined for r in results])), rejected
 
 
 def _post_reports(
-    posts: Sequence[Post],
+    posts: Sequence[Post | Position],
     batches: Sequence[Batch],
     refused: pl.DataFrame,
     post: np.ndarray,
@@ -331,7 +335,7 @@ def _post_reports(
         IngestReport(
             file=p.name,
             kind="pings",
-            rows=p.read.frame.height + p.read.rejected.height,
+            rows=p.rows,
             accepted=int(accepted[i]),
             duplicates=int(duplicates[i]),
             quarantined=sum(reasons.get(i, {}).values()),

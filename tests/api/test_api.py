@@ -117,6 +117,27 @@ def test_unknown_and_revoked_keys_are_refused(client, ws, keys):
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
+def test_a_credential_is_proven_once_per_request(client, keys, monkeypatch):
+    """The guard proves the key before any route runs; the route's own check reuses it."""
+    from geoint.store.keys import KeyStore
+
+    proofs = []
+    recall = KeyStore.recall
+    monkeypatch.setattr(
+        KeyStore, "recall", lambda self, *args: proofs.append(args) or recall(self, *args)
+    )
+    assert client.get("/ogc", headers=bearer(keys["analyst"])).status_code == 200
+    assert len(proofs) == 1
+    position = {"id": "phone-7", "lat": 6.51, "lon": 2.61, "timestamp": "1789372800"}
+    assert client.get("/osmand", params={**position, "key": keys["feeder"]}).status_code == 200
+    assert len(proofs) == 2
+    # a device route takes the key parameter over a session cookie the guard proved first
+    client.post("/login", data={"key": keys["analyst"]})
+    proofs.clear()
+    by_key = client.get("/osmand", params={**position, "key": keys["unit"]})
+    assert by_key.status_code == 403 and [session for _, session in proofs] == [True, False]
+
+
 def test_feeder_ingests_but_cannot_read(client, keys):
     assert _post(client, "/api/v1/pings", keys["feeder"], PINGS_CSV).status_code == 200
     for path in ("/ogc", "/ogc/collections", "/ogc/collections/seizures/items", "/api/v1/audit"):
@@ -320,6 +341,54 @@ def test_osmand_protocol(client, keys, ws):
     assert client.get("/osmand", params=position).status_code == 401
     assert client.get("/osmand", params={**position, "key": keys["unit"]}).status_code == 403
     assert _stored_pings(ws).height == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "detail"),
+    [
+        ({"id": None}, "id", "required"),
+        ({"id": ""}, "id", "must not be empty"),
+        ({"id": "x" * 129}, "id", "at most 128 characters"),
+        ({"timestamp": None}, "timestamp", "required"),
+        ({"lon": None}, "lon", "required"),
+        ({"speed": "fast"}, "speed", "expected a number"),
+        ({"accuracy": ""}, "accuracy", "expected a number"),
+    ],
+)
+def test_osmand_names_the_parameter_it_cannot_read(client, keys, ws, change, field, detail):
+    position = {"id": "phone-7", "lat": 6.51, "lon": 2.61, "timestamp": "1789372800"}
+    query = {
+        k: v for k, v in {**position, **change, "key": keys["feeder"]}.items() if v is not None
+    }
+    response = client.get("/osmand", params=query)
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert problem["errors"] == [
+        {
+            "in": "query",
+            "field": field,
+            "reason": "invalid",
+            "detail": problem["errors"][0]["detail"],
+        }
+    ]
+    assert detail in problem["detail"] and field in problem["detail"]
+    assert _stored_pings(ws).height == 0
+
+
+def test_osmand_parameters_are_documented(client, keys):
+    schema = client.get("/openapi.json", headers=bearer(keys["analyst"])).json()
+    for method in ("get", "post"):
+        operation = schema["paths"]["/osmand"][method]
+        parameters = {p["name"]: p for p in operation["parameters"]}
+        assert set(parameters) == {
+            "id", "lat", "lon", "timestamp", "speed", "bearing", "accuracy", "key"
+        }  # fmt: skip
+        assert [n for n, p in parameters.items() if p["required"]] == [
+            "id", "lat", "lon", "timestamp"
+        ]  # fmt: skip
+        assert parameters["lat"]["schema"] == {"type": "number"}
+        assert operation["security"] == [{"apiKey": []}]
+        assert "400" in operation["responses"] and "401" in operation["responses"]
 
 
 def test_record_endpoints_use_the_cli_validation(client, keys):

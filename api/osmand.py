@@ -1,0 +1,137 @@
+"""``GET|POST /osmand``: one position from a tracking app (OsmAnd, Traccar Client).
+
+The route a fleet's devices call thousands of times a second, so it takes only the request
+and reads its parameters itself (`position_record`); they are documented in the OpenAPI
+schema by hand (`OSMAND_PARAMETERS`). FastAPI's per-parameter validation and dependency
+solving were half of the event loop's time per position (docs/ingest.md, "Session 9"). The
+checks are the same as before: a missing or malformed parameter is a 400 naming it; the
+device's key is checked by `geoint.api.auth.device_key` and the write is audited.
+"""
+
+import hashlib
+from typing import Any
+
+import anyio
+import orjson
+from fastapi import APIRouter, BackgroundTasks, Request
+from starlette.datastructures import QueryParams
+from starlette.responses import Response
+
+from geoint.api.audit import audited_device
+from geoint.api.errors import parameter_error
+from geoint.api.ingest import RESPONSES, input_name, reported, schedule_analysis
+from geoint.api.state import get_services
+from geoint.pipeline.ingest import Position
+from geoint.schema import MAX_ID_CHARS
+
+KNOTS_TO_KMH = 1.852
+_EPOCH_SECONDS_MAX = 2**31 - 1  # larger epoch numbers are milliseconds (as Traccar reads them)
+_TEXT, _NUMBER = {"type": "string"}, {"type": "number"}
+# (name, required, JSON schema, description): the query parameters the route reads
+_PARAMETERS = (
+    ("id", True, {**_TEXT, "minLength": 1, "maxLength": MAX_ID_CHARS}, "device id"),
+    ("lat", True, _NUMBER, "latitude, WGS84 degrees"),
+    ("lon", True, _NUMBER, "longitude, WGS84 degrees"),
+    (
+        "timestamp",
+        True,
+        _TEXT,
+        "epoch seconds (milliseconds above 2^31 - 1, as Traccar reads them) or ISO 8601",
+    ),
+    ("speed", False, _NUMBER, "speed in knots"),
+    ("bearing", False, _NUMBER, "heading in degrees"),
+    ("accuracy", False, _NUMBER, "horizontal accuracy, m"),
+    (
+        "key",
+        False,
+        _TEXT,
+        "the API key, for tracking clients (OsmAnd, Traccar Client) that cannot send "
+        "headers; prefer `Authorization: Bearer`. The server never logs it.",
+    ),
+)
+OSMAND_PARAMETERS = [
+    {"name": name, "in": "query", "required": required, "schema": schema, "description": text}
+    for name, required, schema, text in _PARAMETERS
+]
+
+
+def osmand_router() -> APIRouter:
+    """The device route, by GET and by POST (Traccar Client posts its query string)."""
+    router = APIRouter(tags=["ingest"])
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            "/osmand",
+            osmand,
+            methods=[method],
+            name=f"osmand_{method.lower()}",
+            summary=f"OsmAnd / Traccar Client position ({method})",
+            responses={**RESPONSES, 400: {"description": "a parameter is missing or malformed"}},
+            openapi_extra={"parameters": OSMAND_PARAMETERS, "security": [{"apiKey": []}]},
+        )
+    return router
+
+
+async def osmand(request: Request, tasks: BackgroundTasks) -> Response:
+    """One position from a tracking app; stored as a ping (``source`` = ``osmand``).
+
+    Parameters are read from the query string (as OsmAnd and Traccar Client send them);
+    others (``altitude``, ``batt``, ...) are accepted and not stored. The device's key comes
+    as ``Authorization: Bearer`` or, for apps that cannot send headers, the ``key`` parameter.
+    """
+    note = await audited_device(request)
+    record = position_record(request.query_params)
+    services = get_services(request)
+    name = input_name(request, note)
+    sha = hashlib.sha256(orjson.dumps(record)).hexdigest()
+    # awaited on the event loop: thousands of devices wait for their group without threads
+    report = await services.posts.submit_async(Position(record, name, sha))
+    schedule_analysis(services, report, tasks)
+    if report.already_ingested or not (report.quarantined or report.duplicates):
+        return reported(services, report, note)
+    return await anyio.to_thread.run_sync(reported, services, report, note)  # reads the rows
+
+
+def position_record(query: QueryParams) -> dict[str, Any]:
+    """The ping an OsmAnd query string stands for, in `geoint.pipeline.ingest.POSITION_SCHEMA`'s
+    columns; a 400 problem names the first parameter missing or malformed. Values are checked
+    as pings are at ingest (out of range: quarantined, with the row's reason)."""
+    device = _required(query, "id")
+    if len(device) > MAX_ID_CHARS:
+        raise parameter_error("id", f"at most {MAX_ID_CHARS} characters, got {len(device)}")
+    speed = _number(query, "speed")
+    return {
+        "vehicle_id": device,
+        "ts": _time(_required(query, "timestamp")),
+        "lat": _number(query, "lat", required=True),
+        "lon": _number(query, "lon", required=True),
+        "speed_kmh": None if speed is None else speed * KNOTS_TO_KMH,
+        "heading": _number(query, "bearing"),
+        "accuracy_m": _number(query, "accuracy"),
+        "source": "osmand",
+    }
+
+
+def _required(query: QueryParams, name: str) -> str:
+    value = query.get(name)
+    if not value:
+        raise parameter_error(name, "required" if value is None else "must not be empty")
+    return value
+
+
+def _number(query: QueryParams, name: str, required: bool = False) -> float | None:
+    text = _required(query, name) if required else query.get(name)
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise parameter_error(name, f"expected a number, got {text[:40]!r}") from None
+
+
+def _time(text: str) -> str:
+    """Epoch seconds or milliseconds as seconds; any other text as sent (ISO 8601)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return repr(value / 1000 if value > _EPOCH_SECONDS_MAX else value)
