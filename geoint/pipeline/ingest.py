@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from geoint.ingest.validate import (
     validate_seizures,
     validate_watchlist,
 )
+from geoint.pipeline.dedup import NewestPings, deduplicate_pings
 from geoint.pipeline.progress import Progress, step
 from geoint.schema import (
     DUPLICATE_REASONS,
@@ -55,6 +57,9 @@ _RECORD_KEYS = {
     "watchlist": ("vehicle_id",),
     "declarations": ("vehicle_id", "corridor_id", "start"),
 }
+# per workspace open in this process, the newest stored ping of the vehicles its groups of
+# posts stored (`geoint.pipeline.dedup.NewestPings`); gone with the workspace object
+_NEWEST: weakref.WeakKeyDictionary[Workspace, NewestPings] = weakref.WeakKeyDictionary()
 
 
 def file_sha256(path: Path) -> str:
@@ -127,7 +132,7 @@ def _store_pings(
     step(progress, "validating")
     validated = validate_pings(read.frame, name, settings.ingest, now)
     step(progress, "de-duplicating")
-    unique, repeated = _deduplicate_pings(workspace, validated.good)
+    unique, repeated = deduplicate_pings(workspace, validated.good)
     step(progress, "indexing")
     pings = _prepare_pings(unique, settings)
     step(progress, "storing")
@@ -233,7 +238,8 @@ def _store_posts(
         return []
     started = time.perf_counter()
     validated, rejected = _validated_posts(posts, settings, now)
-    unique, repeated = _deduplicate_pings(workspace, validated.good)
+    newest = _NEWEST.setdefault(workspace, NewestPings())
+    unique, repeated = deduplicate_pings(workspace, validated.good, newest)
     pings = _prepare_pings(unique, settings)
     post = (pings[ROW_NUMBER] // ROW_SPAN).to_numpy()
     accepted = np.bincount(post, minlength=len(posts))
@@ -271,6 +277,7 @@ def _store_posts(
         )
         counts = [_counts(report) for report in reports]
         workspace.commit_group(group, batches, counts, rows, parts, days, queue_analysis=True)
+        newest.stored(workspace, pings)
     _compact(workspace, settings)
     for report in reports:
         report.seconds = time.perf_counter() - started
@@ -392,26 +399,6 @@ def _undone_on_failure(workspace: Workspace, name: str) -> Iterator[Callable[[Ba
                 "stored (free space, then ingest again)"
             ) from None
         raise
-
-
-def _deduplicate_pings(
-    workspace: Workspace, good: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    keys, same = ("vehicle_id", "ts"), ("lat", "lon")
-    raw = ("vehicle_id", "ts", "lat", "lon")
-    unique, within = duplicates_within(good, keys, same, raw)
-    if unique.height == 0:
-        return unique, within
-    first, last = unique["ts"].min(), unique["ts"].max()
-    # the vehicles' pings only: merged parts are sorted by vehicle, so row groups are skipped
-    vehicles = unique["vehicle_id"].unique().implode()
-    stored = workspace.read_pings(
-        workspace.scan_pings(first.date(), last.date())
-        .select("vehicle_id", "ts", "lat", "lon")
-        .filter(pl.col("ts").is_between(first, last), pl.col("vehicle_id").is_in(vehicles))
-    )
-    unique, against_store = duplicates_of_stored(unique, stored, keys, same, raw)
-    return unique, pl.concat([within, against_store])
 
 
 def _prepare_pings(pings: pl.DataFrame, settings: GeointSettings) -> pl.DataFrame:

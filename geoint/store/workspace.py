@@ -59,6 +59,7 @@ LOCK_FILE = ".writer.lock"
 INIT_LOCK_FILE = ".init.lock"
 COMPACTION = "compaction"  # the ledger kind of a merged ping part (or a group's shared one)
 EVENTS_SNAPSHOT = "events_snapshot"  # the counter naming the stored events' snapshot
+PING_ID_COUNTER = "ping_id"  # the counter of ping ids: every writer of pings reserves from it
 DATABASE_FILE = "geoint.sqlite"
 FULL_BYTES = 1 << 20  # free space below which a failing database open means a full disk
 CORRUPT_DIR = "corrupt"  # unreadable parts moved aside by `geoint check --repair`
@@ -338,7 +339,7 @@ class Workspace:
         with self.engine.begin() as conn:
             first = None
             if ping_ids:
-                first = reserve(conn, "ping_id", ping_ids)
+                first = reserve(conn, PING_ID_COUNTER, ping_ids)
             result = conn.execute(
                 ingest_ledger.insert().values(
                     kind=kind,
@@ -396,7 +397,7 @@ class Workspace:
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             total = sum(count for *_, count in posts)
-            first = reserve(conn, "ping_id", total) if total else None
+            first = reserve(conn, PING_ID_COUNTER, total) if total else None
             file = f"group of {len(posts)} posts"
             group = conn.execute(
                 ingest_ledger.insert().values(

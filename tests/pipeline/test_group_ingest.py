@@ -163,3 +163,55 @@ def test_a_post_missing_a_column_is_refused_alone(workspace, settings):
         workspace, [_post("fine", _csv(rows("A", T0, CROSSING)))], settings, NOW
     )
     assert report.accepted == len(CROSSING)
+
+
+def _reads_of_the_store(monkeypatch) -> list[int]:
+    """The heights of the frames de-duplication reads from the store, one per read."""
+    reads: list[int] = []
+    read_pings = Workspace.read_pings
+
+    def counted(self, frame):
+        result = read_pings(self, frame)
+        reads.append(result.height)
+        return result
+
+    monkeypatch.setattr(Workspace, "read_pings", counted)
+    return reads
+
+
+def test_newer_positions_of_known_vehicles_skip_the_store_and_repeats_are_still_caught(
+    workspace, settings, monkeypatch
+):
+    track = rows("A", T0, CROSSING)
+    ingest_ping_posts(workspace, [_post("1", _csv(track[:4]))], settings, NOW)
+    reads = _reads_of_the_store(monkeypatch)
+    watched = workspace.engine.dialect.name == "sqlite"  # PostgreSQL: every ping looked up
+    # newer pings of A and a first one of B: only B is looked up in the store
+    newer = [_post("2", _csv(track[4:6])), _post("3", _csv(rows("B", T0, CROSSING[:1])))]
+    assert [r.accepted for r in ingest_ping_posts(workspace, newer, settings, NOW)] == [2, 1]
+    assert reads == [0] or not watched
+    (later,) = ingest_ping_posts(workspace, [_post("4", _csv(track[6:7]))], settings, NOW)
+    assert later.accepted == 1
+    assert reads == [0] or not watched  # nothing looked up at all
+    # an older ping sent again (out of order), moved: looked up, a conflicting duplicate
+    moved = {**track[2], "lon": 3.0}
+    (again,) = ingest_ping_posts(workspace, [_post("5", _csv([moved, track[7]]))], settings, NOW)
+    assert (again.accepted, again.duplicates) == (1, 1) and (len(reads) == 2 or not watched)
+    reasons = workspace.quarantined("pings")["reason"].to_list()
+    assert reasons == ["conflicting_duplicate"]
+    assert workspace.scan_pings().collect().height == 8 + 1
+
+
+def test_pings_another_writer_stored_are_looked_up_again(workspace, settings, tmp_path):
+    track = rows("A", T0, CROSSING)
+    ingest_ping_posts(workspace, [_post("1", _csv(track[:3]))], settings, NOW)
+    # the CLI (another process, or this one) stores A's next ping
+    other = Workspace(settings.workspace, settings.database_url)
+    try:
+        ingest_pings(other, write_csv(track[3:4], tmp_path / "cli.csv"), settings, now=NOW)
+    finally:
+        other.close()
+    # the same ping posted: newer than what this process stored, yet a duplicate
+    (report,) = ingest_ping_posts(workspace, [_post("2", _csv(track[3:5]))], settings, NOW)
+    assert (report.accepted, report.duplicates) == (1, 1)
+    assert workspace.scan_pings().collect().height == 5
