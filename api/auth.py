@@ -37,6 +37,11 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_sch
 SessionToken = Annotated[str | None, Security(cookie_scheme)]
 
 
+_UNKNOWN_KEY = ("the API key is unknown or revoked", "invalid_token")
+_ENDED_SESSION = ("the session has expired or ended; sign in again at /login", None)
+_UNKNOWN_KEY_PARAMETER = ("the key parameter is unknown or revoked", "invalid_token")
+
+
 def unauthorized(detail: str, error: str | None = None) -> Problem:
     """A 401 problem with its Bearer challenge."""
     challenge = 'Bearer realm="geoint"' + (f', error="{error}"' if error else "")
@@ -53,25 +58,24 @@ async def identify(
     (`geoint.api.guard`), and a route asking again for the same credential gets that key.
     """
     if bearer is not None:
-        credential, session = bearer, False
-        refusal = unauthorized("the API key is unknown or revoked", "invalid_token")
+        credential, session, refusal = bearer, False, _UNKNOWN_KEY
     elif token:
-        credential, session = token, True
-        refusal = unauthorized("the session has expired or ended; sign in again at /login")
+        credential, session, refusal = token, True, _ENDED_SESSION
     elif key_text:
-        credential, session = key_text, False
-        refusal = unauthorized("the key parameter is unknown or revoked", "invalid_token")
+        credential, session, refusal = key_text, False, _UNKNOWN_KEY_PARAMETER
     else:
         raise unauthorized(
             "authentication required: send 'Authorization: Bearer <API key>' or sign in at /login"
         )
-    proven = getattr(request.state, "proven", None)
+    # the request's state as a dict: `request.state` raises (and catches) for a missing name
+    state = request.scope.setdefault("state", {})
+    proven = state.get("proven")
     if proven is not None and proven[0] == (credential, session):
         return proven[1]
     key = await _prove(get_services(request).keys, credential, session)
     if key is None:
-        raise refusal
-    request.state.proven = ((credential, session), key)
+        raise unauthorized(*refusal)
+    state["proven"] = ((credential, session), key)
     return key
 
 
