@@ -67,7 +67,8 @@ async def identify(
         raise unauthorized(
             "authentication required: send 'Authorization: Bearer <API key>' or sign in at /login"
         )
-    # the request's state as a dict: `request.state` raises (and catches) for a missing name
+    # the request's own state (ASGI servers copy the lifespan state per request), as a dict:
+    # `request.state` raises (and catches) an AttributeError for a missing name
     state = request.scope.setdefault("state", {})
     proven = state.get("proven")
     if proven is not None and proven[0] == (credential, session):
@@ -98,8 +99,8 @@ async def device_key(request: Request) -> ApiKey:
     parameter, never the session cookie (devices have none, and a browser would attach it to a
     forged ``<img src=/osmand?...>``: no state change on GET with a session).
 
-    A plain function, not a dependency: the device route calls it itself (`geoint.api.ingest.
-    osmand`), since FastAPI's dependency solving was a fifth of a live position's cost.
+    A plain function, not a dependency: the device route calls it itself (`geoint.api.osmand`),
+    since FastAPI's dependency solving was a third of a live position's cost.
     """
     key_text = request.query_params.get("key")
     key = await identify(request, bearer_credential(request.headers), None, key_text)

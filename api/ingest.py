@@ -301,6 +301,7 @@ def input_name(request: Request, note: AuditNote) -> str:
 
 
 def reported(services: Services, report: IngestReport, note: AuditNote) -> Response:
+    """The ingest report as the response (`_report_body`)."""
     return Response(orjson.dumps(_report_body(services, report, note)), media_type=JSON)
 
 

@@ -3,7 +3,7 @@
 The route a fleet's devices call thousands of times a second, so it takes only the request
 and reads its parameters itself (`position_record`); they are documented in the OpenAPI
 schema by hand (`OSMAND_PARAMETERS`). FastAPI's per-parameter validation and dependency
-solving were half of the event loop's time per position (docs/ingest.md, "Session 9"). The
+solving were a third of the event loop's time per position (docs/ingest.md, "Session 9"). The
 checks are the same as before: a missing or malformed parameter is a 400 naming it; the
 device's key is checked by `geoint.api.auth.device_key` and the write is audited.
 """

@@ -5,7 +5,7 @@ A ping repeats another when it has the same vehicle and time (SPEC §4): the sam
 stored pings of the posted vehicles over the posted times. A live feed's posts are nearly all
 newer than anything stored for their vehicle, so a process storing groups of posts keeps the
 newest stored time of each vehicle (`NewestPings`) and reads the store only for the pings that
-could repeat one: a fifth of a group's time under the mixed load before (docs/ingest.md).
+could repeat one: a sixth of a group's time under the mixed load before (docs/ingest.md).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ def deduplicate_pings(
     vehicle and time), and the quarantine rows of those that do. With `newest` (held by the
     caller of every group it is given), only the pings it cannot clear are looked up."""
     unique, within = duplicates_within(pings, KEYS, SAME, RAW)
-    if unique.height == 0:
-        return unique, within
-    if newest is None:
+    if newest is not None:  # every group, even one with nothing left: it checks the counter
+        stored = newest.stored_like(workspace, unique)
+    elif unique.height:
         stored = stored_pings_like(workspace, unique, later_too=False)
     else:
-        stored = newest.stored_like(workspace, unique)
+        return unique, within
     unique, against_store = duplicates_of_stored(unique, stored, KEYS, SAME, RAW)
     return unique, pl.concat([within, against_store])
 
@@ -60,8 +60,9 @@ class NewestPings:
     while no other writer has stored pings: every writer of pings reserves their ids from one
     counter while holding the workspace's writer lock, so the counter unchanged since this
     process's last commit means nobody else stored any (SQLite; on PostgreSQL, where the
-    counter is not watched, every ping is looked up). Use it holding the writer lock:
-    `stored_like` while de-duplicating a group, `stored` once the group is committed.
+    counter is not watched, every ping is looked up). Use it holding the writer lock: in every
+    group, `stored_like` while de-duplicating (it checks the counter), then `stored` once the
+    group is committed (a group that failed leaves the times to be dropped by the next).
     """
 
     MAX_VEHICLES = 100_000  # beyond this many, start again (memory stays bounded)
@@ -90,6 +91,7 @@ class NewestPings:
         newest = pl.concat([self._newest, self._seen, _newest_of(pings)])
         newest = newest.group_by("vehicle_id").agg(pl.col("newest").max())
         self._newest = newest if newest.height <= self.MAX_VEHICLES else newest.clear()
+        self._seen = self._seen.clear()
         self._counter = workspace.watched_counter(PING_ID_COUNTER)
 
 

@@ -211,6 +211,10 @@ def test_pings_another_writer_stored_are_looked_up_again(workspace, settings, tm
         ingest_pings(other, write_csv(track[3:4], tmp_path / "cli.csv"), settings, now=NOW)
     finally:
         other.close()
+    # a group of nothing but refused rows in between stores no ping and changes nothing
+    nowhere = [{"vehicle_id": "Z", "ts": track[0]["ts"], "lat": 95, "lon": 2.7}]
+    (refused,) = ingest_ping_posts(workspace, [_post("off", _csv(nowhere))], settings, NOW)
+    assert refused.quarantined == 1
     # the same ping posted: newer than what this process stored, yet a duplicate
     (report,) = ingest_ping_posts(workspace, [_post("2", _csv(track[3:5]))], settings, NOW)
     assert (report.accepted, report.duplicates) == (1, 1)
