@@ -27,7 +27,7 @@ from geoint.api.audit import AuditMiddleware, audit_router
 from geoint.api.auth import authenticated
 from geoint.api.background import BatchAnalysis, CellRefresh, GroupCommit
 from geoint.api.cells import cells_router
-from geoint.api.child_work import close_child_workspaces
+from geoint.api.child_work import close_child_workspaces, start_store_process
 from geoint.api.collections import build_collections
 from geoint.api.compression import GzipVariants
 from geoint.api.errors import Problem, install_error_handlers
@@ -117,6 +117,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             # batches a stopped server stored but never analysed, while requests are served
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_catch_up, services)
+                if settings.api.child_processes:  # ready means ready to store posts at once
+                    await _start_store_process(settings)
                 yield {"services": services}
         finally:
             services.posts.close()
@@ -163,6 +165,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(field_app_router(settings.api))
     _add_service_routes(app)
     return app
+
+
+async def _start_store_process(settings: ApiSettings) -> None:
+    try:
+        await anyio.to_thread.run_sync(start_store_process, settings)
+    except Exception:  # the first post starts it again, and answers 503 if it cannot
+        log.exception("starting the process storing posts failed")
 
 
 async def _catch_up(services: Services) -> None:

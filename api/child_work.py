@@ -95,6 +95,12 @@ def update_cells_in_child(settings: ApiSettings, days: pl.DataFrame) -> dict[str
     return ANALYSIS_PROCESS.call(_update_cells, settings, days)
 
 
+def start_store_process(settings: ApiSettings) -> None:
+    """Start `STORE_PROCESS` with the service's workspace open, so that the first post after a
+    start does not wait seconds for a new interpreter (a device's client may time out)."""
+    STORE_PROCESS.call(_open_workspace, settings)
+
+
 def close_child_workspaces(settings: ApiSettings) -> None:
     """Close the children's connections to the service's workspace (it stopped)."""
     for child in (STORE_PROCESS, ANALYSIS_PROCESS):
@@ -118,6 +124,10 @@ def _analyse_batches(
 
 def _update_cells(settings: ApiSettings, days: pl.DataFrame) -> dict[str, Any]:
     return update_cells(_workspace(settings), _ground(settings), settings, days)
+
+
+def _open_workspace(settings: ApiSettings) -> None:
+    _workspace(settings)
 
 
 def _forget_workspace(settings: ApiSettings) -> None:

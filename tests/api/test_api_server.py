@@ -1,6 +1,7 @@
 """The API as a real `geoint serve` process on 127.0.0.1: auth, scope, OsmAnd, an OGC client."""
 
 import httpx2
+import psutil
 import pytest
 from support.api import (
     NORTH,
@@ -65,6 +66,14 @@ def test_unit_sees_nothing_outside_its_sectors(server):
     assert boxed["features"] == [] and boxed["numberMatched"] == 0
     assert [f["id"] for f in httpx2.get(items, headers=headers).json()["features"]] == ["S-SOUTH"]
     assert httpx2.get(f"{items}/S-NORTH", headers=headers).status_code == 404
+
+
+def test_the_store_process_runs_before_the_first_position(server):
+    """Started with the server (before the first post of this module, the next test): a
+    device's first position does not wait seconds for a new interpreter."""
+    running, _keys = server
+    children = psutil.Process(running.process.pid).children()
+    assert any("spawn_main" in " ".join(child.cmdline()) for child in children)
 
 
 def test_osmand_device_posts_with_its_key_in_the_url_and_the_log_hides_it(server):
