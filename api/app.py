@@ -40,7 +40,7 @@ from geoint.api.ingest import catch_up, ingest_router, post_groups
 from geoint.api.map import map_router
 from geoint.api.ogc import ogc_router
 from geoint.api.operations import operations_router
-from geoint.api.osmand import osmand_router
+from geoint.api.osmand import DevicePositions, osmand_router
 from geoint.api.partner import partner_router
 from geoint.api.patrols import patrol_router
 from geoint.api.seizures import declarations_router, quality_router, seizures_router
@@ -143,10 +143,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
-    app.add_middleware(RequestGuard)  # outermost: before any route reads a body
+    app.add_middleware(RequestGuard)  # before any route reads a body
+    if not settings.api.opentelemetry:  # (a span names the route it matched: the full path)
+        # device positions past the routing, through a guard and an audit of their own
+        app.add_middleware(DevicePositions, handlers=app.exception_handlers)
+    app.include_router(osmand_router())  # first: routes are matched in order, devices call most
     app.include_router(session_router(settings.api))
     app.include_router(ingest_router(settings.api))
-    app.include_router(osmand_router())
     app.include_router(ogc_router(settings.api))
     app.include_router(audit_router(settings.api))
     app.include_router(alerts_router(settings.api))

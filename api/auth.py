@@ -10,7 +10,6 @@ from typing import Annotated
 import anyio
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from starlette.datastructures import Headers
 
 from geoint.api.errors import Problem
 from geoint.api.state import get_services
@@ -100,16 +99,22 @@ async def device_key(request: Request) -> ApiKey:
     forged ``<img src=/osmand?...>``: no state change on GET with a session).
 
     A plain function, not a dependency: the device route calls it itself (`geoint.api.osmand`),
-    since FastAPI's dependency solving was a third of a live position's cost.
+    since FastAPI's dependency solving was a third of a live position's cost. The key the guard
+    proved is taken as it is unless it was a session's: then it was the Bearer header or,
+    without one, the ``key`` parameter, the credential this function would choose.
     """
-    key_text = request.query_params.get("key")
-    key = await identify(request, bearer_credential(request.headers), None, key_text)
+    proven = request.scope.get("state", {}).get("proven")
+    if proven is not None and not proven[0][1]:
+        key = proven[1]
+    else:
+        bearer = bearer_credential(request.headers.get("authorization"))
+        key = await identify(request, bearer, None, request.query_params.get("key"))
     return require_role(key, WRITE_ROLES, "ingest data")
 
 
-def bearer_credential(headers: Headers) -> str | None:
-    """The credential of an ``Authorization: Bearer`` header, or None."""
-    scheme, _, value = headers.get("authorization", "").partition(" ")
+def bearer_credential(authorization: str | None) -> str | None:
+    """The credential of an ``Authorization: Bearer`` header's value, or None."""
+    scheme, _, value = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None
     return value.strip()

@@ -6,25 +6,30 @@ schema by hand (`OSMAND_PARAMETERS`). FastAPI's per-parameter validation and dep
 solving were a third of the event loop's time per position (docs/ingest.md, "Session 9"). The
 checks are the same as before: a missing or malformed parameter is a 400 naming it; the
 device's key is checked by `geoint.api.auth.device_key` and the write is audited.
+`DevicePositions` takes these requests past the framework's layers to the route's function.
 """
 
 import hashlib
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio
 import orjson
 from fastapi import APIRouter, BackgroundTasks, Request
-from starlette.datastructures import QueryParams
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from geoint.api.audit import audited_device
+from geoint.api.audit import AuditMiddleware, audited_device
 from geoint.api.errors import parameter_error
+from geoint.api.guard import RequestGuard
 from geoint.api.ingest import RESPONSES, input_name, reported, schedule_analysis
 from geoint.api.state import get_services
 from geoint.pipeline.ingest import Position
 from geoint.schema import MAX_ID_CHARS
 
 KNOTS_TO_KMH = 1.852
+_METHODS = frozenset({"GET", "POST"})
 _EPOCH_SECONDS_MAX = 2**31 - 1  # larger epoch numbers are milliseconds (as Traccar reads them)
 _TEXT, _NUMBER = {"type": "string"}, {"type": "number"}
 # (name, required, JSON schema, description): the query parameters the route reads
@@ -79,7 +84,7 @@ async def osmand(request: Request, tasks: BackgroundTasks) -> Response:
     as ``Authorization: Bearer`` or, for apps that cannot send headers, the ``key`` parameter.
     """
     note = await audited_device(request)
-    record = position_record(request.query_params)
+    record = position_record(query_values(request.scope["query_string"]))
     services = get_services(request)
     name = input_name(request, note)
     sha = hashlib.sha256(orjson.dumps(record)).hexdigest()
@@ -91,7 +96,13 @@ async def osmand(request: Request, tasks: BackgroundTasks) -> Response:
     return await anyio.to_thread.run_sync(reported, services, report, note)  # reads the rows
 
 
-def position_record(query: QueryParams) -> dict[str, Any]:
+def query_values(query: bytes) -> dict[str, str]:
+    """The query string's parameters by name, the last of a repeated one (as Starlette's
+    `QueryParams.get`): a plain dict, whose lookups of absent names raise nothing."""
+    return dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+
+
+def position_record(query: Mapping[str, str]) -> dict[str, Any]:
     """The ping an OsmAnd query string stands for, in `geoint.pipeline.ingest.POSITION_SCHEMA`'s
     columns; a 400 problem names the first parameter missing or malformed. Values are checked
     as pings are at ingest (out of range: quarantined, with the row's reason)."""
@@ -111,14 +122,14 @@ def position_record(query: QueryParams) -> dict[str, Any]:
     }
 
 
-def _required(query: QueryParams, name: str) -> str:
+def _required(query: Mapping[str, str], name: str) -> str:
     value = query.get(name)
     if not value:
         raise parameter_error(name, "required" if value is None else "must not be empty")
     return value
 
 
-def _number(query: QueryParams, name: str, required: bool = False) -> float | None:
+def _number(query: Mapping[str, str], name: str, required: bool = False) -> float | None:
     text = _required(query, name) if required else query.get(name)
     if text is None:
         return None
@@ -135,3 +146,50 @@ def _time(text: str) -> str:
     except ValueError:
         return text
     return repr(value / 1000 if value > _EPOCH_SECONDS_MAX else value)
+
+
+class DevicePositions:
+    """ASGI middleware: device positions (``GET|POST /osmand``) go straight to `osmand`,
+    through the same request guard and audit as every request, but not through the
+    framework's exception, routing and dependency layers: they were two thirds of a position's
+    cost on the event loop (docs/ingest.md, "Session 10"). Errors become the same responses,
+    by the app's own handlers (`geoint.api.errors`); an unexpected one is the outermost
+    layer's 500, as for any route. The route stays registered, for the OpenAPI document and
+    for servers with OpenTelemetry on (`create_app` then leaves this out: a span names the
+    route it matched)."""
+
+    def __init__(self, app: ASGIApp, handlers: Mapping[Any, Callable[..., Any]]) -> None:
+        self.app = app
+        self.handlers = handlers
+        self.positions = RequestGuard(AuditMiddleware(self._position))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/osmand" and scope["method"] in _METHODS:
+            await self.positions(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _position(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        tasks = BackgroundTasks()
+        try:
+            response = await osmand(request, tasks)
+            response.background = tasks  # run after the response is sent, as FastAPI does
+        except Exception as exc:
+            handler = _handler_for(self.handlers, exc)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+        await response(scope, receive, send)
+
+
+def _handler_for(
+    handlers: Mapping[Any, Callable[..., Any]], exc: Exception
+) -> Callable[..., Any] | None:
+    """The app's handler of `exc`'s nearest class, but the catch-all (the outermost layer's)."""
+    for kind in type(exc).__mro__:
+        if kind is Exception:
+            return None
+        if kind in handlers:
+            return handlers[kind]
+    return None
