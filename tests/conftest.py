@@ -2,6 +2,7 @@
 `databases`) and paths to the real public data."""
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,12 +39,24 @@ def _marked_database(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="session")
 def postgres():
-    """The test run's PostgreSQL server (started at its first use, stopped at the end)."""
+    """The test run's PostgreSQL server (started at its first use, stopped at the end).
+
+    A run ended by SIGTERM (a CI's timeout, `kill`) is interrupted as by Ctrl-C, so that its
+    fixtures are torn down and the server stopped: by default the signal ends the process at
+    once and leaves the server running."""
     from support.postgres import PostgresCluster
 
     cluster = PostgresCluster()
-    yield cluster
-    cluster.stop()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield cluster
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        cluster.stop()
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt("terminated (SIGTERM)")
 
 
 def _database(request: pytest.FixtureRequest) -> Iterator[str | None]:
