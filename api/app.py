@@ -144,8 +144,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestGuard)  # before any route reads a body
-    if not settings.api.opentelemetry:  # (a span names the route it matched: the full path)
-        # device positions past the routing, through a guard and an audit of their own
+    # device positions past the routing, through a guard and an audit of their own; not with
+    # OpenTelemetry on, whose spans are named by the route matched (the full path then)
+    if not settings.api.opentelemetry:
         app.add_middleware(DevicePositions, handlers=app.exception_handlers)
     app.include_router(osmand_router())  # first: routes are matched in order, devices call most
     app.include_router(session_router(settings.api))

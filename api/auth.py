@@ -5,7 +5,7 @@ Roles (SPEC §10): ``admin`` and ``analyst`` read everything; ``unit`` reads onl
 """
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import anyio
 from fastapi import Depends, Request, Security
@@ -34,6 +34,14 @@ cookie_scheme = APIKeyCookie(
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)]
 SessionToken = Annotated[str | None, Security(cookie_scheme)]
+
+
+class Proven(NamedTuple):
+    """The credential a request proved, kept in its state (``proven``) for the routes."""
+
+    credential: str
+    session: bool  # a browser session's token, not an API key
+    key: ApiKey
 
 
 _UNKNOWN_KEY = ("the API key is unknown or revoked", "invalid_token")
@@ -70,12 +78,12 @@ async def identify(
     # `request.state` raises (and catches) an AttributeError for a missing name
     state = request.scope.setdefault("state", {})
     proven = state.get("proven")
-    if proven is not None and proven[0] == (credential, session):
-        return proven[1]
+    if proven is not None and (proven.credential, proven.session) == (credential, session):
+        return proven.key
     key = await _prove(get_services(request).keys, credential, session)
     if key is None:
         raise unauthorized(*refusal)
-    state["proven"] = ((credential, session), key)
+    state["proven"] = Proven(credential, session, key)
     return key
 
 
@@ -103,9 +111,9 @@ async def device_key(request: Request) -> ApiKey:
     proved is taken as it is unless it was a session's: then it was the Bearer header or,
     without one, the ``key`` parameter, the credential this function would choose.
     """
-    proven = request.scope.get("state", {}).get("proven")
-    if proven is not None and not proven[0][1]:
-        key = proven[1]
+    proven: Proven | None = request.scope.get("state", {}).get("proven")
+    if proven is not None and not proven.session:
+        key = proven.key
     else:
         bearer = bearer_credential(request.headers.get("authorization"))
         key = await identify(request, bearer, None, request.query_params.get("key"))

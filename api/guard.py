@@ -1,7 +1,9 @@
 """What every request passes before any route runs: cross-site checks, auth before the body,
 body size limits, and the security headers of every response.
 
-One ASGI middleware (`RequestGuard`), so every current and future route is covered:
+One ASGI middleware (`RequestGuard`), so every current and future route is covered (device
+positions, which skip the routing, pass through an instance of their own:
+`geoint.api.osmand.DevicePositions`):
 
 - **Cross-site requests.** A state change (any method but GET, HEAD, OPTIONS) that does not
   carry its own credential (``Authorization: Bearer``, or a device's ``key=`` parameter
