@@ -158,16 +158,18 @@ class ChildProcess:
     """Calls run one at a time in a child process, away from this process's interpreter lock.
 
     The child is spawned (a fork would copy locks this process's threads hold) on the first
-    call, niced by `nice`, and serves every later one over a pipe: the calling thread sends
-    the call and waits for the answer, holding no lock of the interpreter meanwhile. The child
-    exits once this process has gone, however it ended (its end of the pipe closes). If the
-    child dies, the call under way fails with `WorkspaceError` (the service answers 503:
-    retry) and the next call starts a new child.
+    call, niced by `nice` (and, with `idle`, in Linux's ``SCHED_IDLE`` class), and serves
+    every later one over a pipe: the calling thread sends the call and waits for the answer,
+    holding no lock of the interpreter meanwhile. The child exits once this process has gone,
+    however it ended (its end of the pipe closes). If the child dies, the call under way fails
+    with `WorkspaceError` (the service answers 503: retry) and the next call starts a new
+    child.
     """
 
-    def __init__(self, work: str, nice: int = 0) -> None:
+    def __init__(self, work: str, nice: int = 0, idle: bool = False) -> None:
         self._work = work  # what the child does, for the error ("storing posts")
         self._nice = nice  # added to the child's CPU niceness (lower priority)
+        self._idle = idle  # Linux: the child only takes CPU time nothing else wants
         self._lock = threading.Lock()  # one call at a time
         self._child: tuple[BaseProcess, Connection] | None = None
 
@@ -203,7 +205,7 @@ class ChildProcess:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=_serve, args=(theirs, self._nice), name=self._work, daemon=True
+            target=_serve, args=(theirs, self._nice, self._idle), name=self._work, daemon=True
         )
         process.start()
         theirs.close()  # the child's end lives in the child only: its death is an EOF here
@@ -219,9 +221,11 @@ class ChildProcess:
                 process.kill()
 
 
-def _serve(connection: Connection, nice: int) -> None:
+def _serve(connection: Connection, nice: int, idle: bool) -> None:
     """The child of a `ChildProcess`: answer calls until its parent's end of the pipe closes."""
     os.nice(nice)
+    if idle and hasattr(os, "SCHED_IDLE"):  # Linux; the threads it starts inherit the class
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     while True:
         try:
             function, args = connection.recv()

@@ -39,6 +39,29 @@ def child():
     process.close()
 
 
+def _priority() -> tuple[int, int, int]:
+    """The calling thread's scheduling class and niceness, and a new thread's class."""
+    import threading
+
+    seen: list[int] = []
+    thread = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0)))
+    thread.start()
+    thread.join()
+    return os.sched_getscheduler(0), os.nice(0), seen[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes")
+def test_an_idle_child_runs_in_the_idle_class_niced_and_so_do_its_threads():
+    idle = ChildProcess("testing", nice=10, idle=True)
+    plain = ChildProcess("testing", nice=10)
+    try:
+        assert idle.call(_priority) == (os.SCHED_IDLE, os.nice(0) + 10, os.SCHED_IDLE)
+        assert plain.call(_priority) == (os.SCHED_OTHER, os.nice(0) + 10, os.SCHED_OTHER)
+    finally:
+        idle.close()
+        plain.close()
+
+
 def test_calls_run_in_one_child_process_that_stays(child):
     assert not child.started()
     first = child.call(_pid)

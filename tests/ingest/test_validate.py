@@ -90,6 +90,49 @@ def test_pings_parse_as_the_column_parsers_do(lats, times):
     assert len(kept) == sum(lat is not None for lat in lats)
 
 
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{**GOOD, "ts": "1764244800"}, {**GOOD, "ts": " 1764244860.5", "lat": " 6.7 "}],
+        [
+            {
+                "vehicle_id": "D1",
+                "ts": "1764244800.5",
+                "lat": 6.5,
+                "lon": 2.6,
+                "speed_kmh": 3.0,
+                "heading": 359.5,
+                "accuracy_m": None,
+                "source": "osmand",
+            }
+        ],  # a device's position
+    ],
+)
+def test_clean_rows_take_one_query_and_come_out_as_the_checked_path_gives(rows, monkeypatch):
+    import geoint.ingest.validate as validate
+
+    frame = pl.DataFrame(rows, strict=False).with_row_index("_row")
+    frame = frame.with_columns(pl.col("_row").cast(pl.Int64))
+    passing = []
+    one_query = validate._all_passing
+    monkeypatch.setattr(
+        validate, "_all_passing", lambda *a: passing.append(one_query(*a)) or passing[-1]
+    )
+    quick = validate_pings(frame, "f", SETTINGS, NOW)
+    assert passing[0] is not None  # the one query answered
+    monkeypatch.setattr(validate, "_all_passing", lambda *_args: None)
+    checked = validate_pings(frame, "f", SETTINGS, NOW)
+    assert quick.good.height == len(rows) and quick.quarantined.height == 0
+    assert quick.good.equals(checked.good) and quick.good.schema == checked.good.schema
+
+
+def test_one_failing_row_sends_the_post_through_the_checks():
+    frame = raw_rows([GOOD, _bad(lat="6°30'N"), _bad(lat="91")])  # a slow parse, a bad row
+    result = validate_pings(frame, "f", SETTINGS, NOW)
+    assert result.good["lat"].to_list() == [6.5, 6.5]
+    assert result.quarantined["reason"].to_list() == ["out_of_range_coordinates"]
+
+
 def test_missing_required_column_names_file_and_column():
     frame = raw_rows([{"vehicle_id": "V1", "ts": "2026-01-01", "latitude": "6", "lon": "2"}])
     with pytest.raises(InputError) as info:
