@@ -78,22 +78,25 @@ class NewestPings:
         if counter is None or counter != self._counter:
             self._newest = self._newest.clear()  # another writer stored pings: start again
         self._counter = None  # until `stored` confirms this group's commit
-        unknown = pings.join(self._newest, on="vehicle_id", how="left").filter(
-            pl.col("newest").is_null() | (pl.col("ts") <= pl.col("newest"))
+        unknown = (
+            pings.lazy()
+            .join(self._newest.lazy(), on="vehicle_id", how="left")
+            .filter(pl.col("newest").is_null() | (pl.col("ts") <= pl.col("newest")))
+            .collect()
         )
         # up to the end: the newest of each vehicle looked up is then known
         stored = stored_pings_like(workspace, unknown, later_too=True)
-        self._seen = _newest_of(stored)
+        self._seen = _newest_of(stored.lazy()).collect() if stored.height else self._seen.clear()
         return stored
 
     def stored(self, workspace: Workspace, pings: pl.DataFrame) -> None:
         """Learn from the group just committed (its stored `pings`), still holding the lock."""
-        newest = pl.concat([self._newest, self._seen, _newest_of(pings)])
-        newest = newest.group_by("vehicle_id").agg(pl.col("newest").max())
+        known = pl.concat([self._newest.lazy(), self._seen.lazy(), _newest_of(pings.lazy())])
+        newest = known.group_by("vehicle_id").agg(pl.col("newest").max()).collect()
         self._newest = newest if newest.height <= self.MAX_VEHICLES else newest.clear()
         self._seen = self._seen.clear()
         self._counter = workspace.watched_counter(PING_ID_COUNTER)
 
 
-def _newest_of(pings: pl.DataFrame) -> pl.DataFrame:
+def _newest_of(pings: pl.LazyFrame) -> pl.LazyFrame:
     return pings.group_by("vehicle_id").agg(pl.col("ts").max().alias("newest"))

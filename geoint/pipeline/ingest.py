@@ -241,7 +241,7 @@ def _store_posts(
     newest = _NEWEST.setdefault(workspace, NewestPings())
     unique, repeated = deduplicate_pings(workspace, validated.good, newest)
     pings = _prepare_pings(unique, settings)
-    post = (pings[ROW_NUMBER] // ROW_SPAN).to_numpy()
+    post = pings[ROW_NUMBER].to_numpy() // ROW_SPAN
     accepted = np.bincount(post, minlength=len(posts))
     with _undone_on_failure(workspace, posts[0].name) as undoable:
         group, batches = workspace.begin_group(
@@ -249,32 +249,33 @@ def _store_posts(
         )
         for batch in (group, *batches):
             undoable(batch)
-        # each post's pings take its reserved ids, in the order they are stored
         starts = np.array([b.first_ping_id or 0 for b in batches], dtype=np.uint64)
         ids = np.array([b.batch for b in batches], dtype=np.int64)
-        pings = pings.with_columns(pl.Series("_post", post)).with_columns(
-            (pl.Series(starts[post]) + pl.int_range(pl.len(), dtype=pl.UInt64).over("_post")).alias(
-                "ping_id"
-            )
+        ping_ids = pl.Series("ping_id", starts[post] + _rank_within(post))
+        stored = pings.select(ping_ids if c == "ping_id" else c for c in PING_SCHEMA)
+        parts = workspace.write_ping_parts(group, stored, durable=True)
+        days = (
+            pings.lazy()
+            .select(pl.Series("batch", ids[post]), pl.col("ts").dt.date().alias("day"))
+            .group_by("batch", "day")
+            .len("rows")
+            .collect()
         )
-        parts = workspace.write_ping_parts(group, pings.select(list(PING_SCHEMA)), durable=True)
-        days = pings.select(pl.Series("batch", ids[post]), pl.col("ts").dt.date().alias("day"))
-        days = days.group_by("batch", "day").len("rows")
         refused = pl.concat([rejected, validated.quarantined, repeated])
-        of = (refused[ROW_NUMBER] // ROW_SPAN).to_numpy()
-        reports = _post_reports(
-            posts, batches, refused.with_columns(pl.Series("_post", of)), post, pings["spike"]
-        )
-        rows = refused.select(
-            (pl.col(ROW_NUMBER) % ROW_SPAN).alias("row"),
-            "column",
-            "reason",
-            "detail",
-            "raw",
-            pl.Series("batch", ids[of]),
-            pl.lit("pings").alias("kind"),
-            pl.Series("file", np.array([p.name for p in posts], dtype=object)[of], pl.String),
-        )
+        of = refused[ROW_NUMBER].to_numpy() // ROW_SPAN
+        reports = _post_reports(posts, batches, refused, of, post, pings["spike"])
+        rows = refused
+        if refused.height:  # else no query
+            rows = refused.select(
+                (pl.col(ROW_NUMBER) % ROW_SPAN).alias("row"),
+                "column",
+                "reason",
+                "detail",
+                "raw",
+                pl.Series("batch", ids[of]),
+                pl.lit("pings").alias("kind"),
+                pl.Series("file", np.array([p.name for p in posts], dtype=object)[of], pl.String),
+            )
         counts = [_counts(report) for report in reports]
         workspace.commit_group(group, batches, counts, rows, parts, days, queue_analysis=True)
         newest.stored(workspace, pings)
@@ -296,7 +297,8 @@ def _validated_posts(
         offsets = np.repeat(np.asarray(indexes, dtype=np.int64) * ROW_SPAN, heights)
         # one chunk: the validation's conditional columns panic on some multi-chunk frames
         together = pl.concat(frames, rechunk=True)
-        return together.with_columns(pl.col(ROW_NUMBER) + pl.Series(offsets))
+        rows = pl.Series(ROW_NUMBER, together[ROW_NUMBER].to_numpy() + offsets)
+        return together.replace_column(together.get_column_index(ROW_NUMBER), rows)  # no query
 
     shapes: dict[tuple, list[int]] = {}
     read: dict[int, Post] = {}
@@ -319,25 +321,36 @@ def _validated_posts(
     return Validated(good, pl.concat([r.quarantined for r in results])), rejected
 
 
+def _rank_within(post: np.ndarray) -> np.ndarray:
+    """Each row's rank among the rows of its post, in row order (0, 1, ... per post): the
+    pings of a post take its reserved ids in the order they are stored."""
+    order = np.argsort(post, kind="stable")
+    first = np.concatenate(([0], np.cumsum(np.bincount(post))[:-1]))  # a post's first place
+    rank = np.empty(post.size, dtype=np.uint64)
+    rank[order] = np.arange(post.size) - first[post[order]]
+    return rank
+
+
 def _post_reports(
     posts: Sequence[Post | Position],
     batches: Sequence[Batch],
     refused: pl.DataFrame,
+    of: np.ndarray,
     post: np.ndarray,
     spike: pl.Series,
 ) -> list[IngestReport]:
-    """Each post's report out of its group's refused rows (with ``_post``) and stored pings
-    (their `post` and `spike` flag)."""
+    """Each post's report out of its group's refused rows (and the post `of` each) and stored
+    pings (their `post` and `spike` flag)."""
     accepted = np.bincount(post, minlength=len(posts))
     spikes = np.bincount(post, weights=spike.to_numpy(), minlength=len(posts))
-    duplicate = refused["reason"].is_in(list(DUPLICATE_REASONS)).to_numpy()
-    of = refused["_post"].to_numpy()
-    duplicates = np.bincount(of[duplicate], minlength=len(posts))
+    duplicates = np.zeros(len(posts), dtype=np.int64)
     reasons: dict[int, dict[str, int]] = {}
-    for index, reason, count in (
-        refused.filter(~pl.Series(duplicate)).group_by("_post", "reason").len().iter_rows()
-    ):
-        reasons.setdefault(index, {})[reason] = count
+    if refused.height:  # else (the usual group) no query at all
+        duplicate = np.isin(refused["reason"].to_numpy(), list(DUPLICATE_REASONS))
+        duplicates = np.bincount(of[duplicate], minlength=len(posts))
+        quarantined = refused.select(pl.Series("_post", of), "reason").filter(~duplicate)
+        for index, reason, count in quarantined.group_by("_post", "reason").len().iter_rows():
+            reasons.setdefault(index, {})[reason] = count
     return [
         IngestReport(
             file=p.name,

@@ -23,6 +23,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -445,15 +446,14 @@ class Workspace:
         with self._durable() as conn, conn.begin():
             if parts:
                 conn.execute(ping_parts.insert(), [_part_row(part) for part in parts])
-                shares = days.with_columns(
-                    pl.lit(0).alias("bytes"),
-                    pl.lit(group.batch).alias("merged_into"),
-                    pl.lit(now).alias("merged_at"),
-                    pl.lit(True).alias("file_deleted"),  # no file of its own to delete
-                )
-                conn.execute(ping_parts.insert(), shares.to_dicts())
+                shares = [
+                    {**share, "bytes": 0, "merged_into": group.batch, "merged_at": now,
+                     "file_deleted": True}  # no file of its own to delete
+                    for share in days.to_dicts()
+                ]  # fmt: skip
+                conn.execute(ping_parts.insert(), shares)
                 if queue_analysis:
-                    posted = days["batch"].unique().sort().to_list()
+                    posted = sorted(set(days["batch"].to_list()))
                     conn.execute(pending_analysis.insert(), [{"batch": b} for b in posted])
             if quarantined_rows.height:
                 conn.execute(quarantine.insert(), quarantined_rows.to_dicts())
@@ -595,16 +595,24 @@ class Workspace:
         """Write a batch's pings, one Parquet part per UTC date, each atomically (tmp + rename;
         `durable`: synced to disk); they count once `commit_batch` enters them in the
         catalogue."""
-        dated = pings.with_columns(pl.col("ts").dt.date().alias("_date"))
-        parts = dated.partition_by("_date", as_dict=True, maintain_order=True, include_key=False)
+        dates = np.unique(pings["ts"].to_numpy().astype("<M8[D]"))  # UTC dates
+        if dates.size == 1:  # the usual post: one date, no query
+            parts = {(dates[0].item(),): pings}
+        else:
+            dated = pings.with_columns(pl.col("ts").dt.date().alias("_date"))
+            parts = dated.partition_by(
+                "_date", as_dict=True, maintain_order=True, include_key=False
+            )
         targets = []
         for (day,), part in parts.items():
             folder = _date_folder(self.root, day)
             folder.mkdir(parents=True, exist_ok=True)
             targets.append((folder / f"part-{batch.batch:08d}.parquet", part))
-        # Parquet encoding releases the GIL: two writers keep both cores busy
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(lambda job: _write_part(*job, durable=durable), targets))
+        if len(targets) == 1:  # no thread to start and wait for
+            _write_part(*targets[0], durable=durable)
+        else:  # Parquet encoding releases the GIL: two writers keep both cores busy
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(lambda job: _write_part(*job, durable=durable), targets))
         return [
             PingPart(batch.batch, day, part.height, target.stat().st_size)
             for ((day,), part), (target, _) in zip(parts.items(), targets, strict=True)
