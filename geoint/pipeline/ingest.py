@@ -254,13 +254,7 @@ def _store_posts(
         ping_ids = pl.Series("ping_id", starts[post] + _rank_within(post))
         stored = pings.select(ping_ids if c == "ping_id" else c for c in PING_SCHEMA)
         parts = workspace.write_ping_parts(group, stored, durable=True)
-        days = (
-            pings.lazy()
-            .select(pl.Series("batch", ids[post]), pl.col("ts").dt.date().alias("day"))
-            .group_by("batch", "day")
-            .len("rows")
-            .collect()
-        )
+        days = _rows_per_day(ids[post], pings["ts"])
         refused = pl.concat([rejected, validated.quarantined, repeated])
         of = refused[ROW_NUMBER].to_numpy() // ROW_SPAN
         reports = _post_reports(posts, batches, refused, of, post, pings["spike"])
@@ -319,6 +313,17 @@ def _validated_posts(
     )
     good = pl.concat([r.good for r in results])
     return Validated(good, pl.concat([r.quarantined for r in results])), rejected
+
+
+def _rows_per_day(batch: np.ndarray, ts: pl.Series) -> pl.DataFrame:
+    """The pings per batch and UTC date (``batch``, ``day``, ``rows``), of each ping's
+    `batch` and time; in numpy, no query."""
+    day = ts.to_numpy().astype("<M8[D]")
+    pairs, rows = np.unique(np.stack([batch, day.astype(np.int64)]), axis=1, return_counts=True)
+    return pl.DataFrame(
+        {"batch": pairs[0], "day": pairs[1].astype("<M8[D]"), "rows": rows},
+        schema={"batch": pl.Int64, "day": pl.Date, "rows": pl.UInt32},
+    )
 
 
 def _rank_within(post: np.ndarray) -> np.ndarray:
