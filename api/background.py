@@ -225,7 +225,8 @@ def _serve(connection: Connection, nice: int, idle: bool) -> None:
     """The child of a `ChildProcess`: answer calls until its parent's end of the pipe closes."""
     os.nice(nice)
     if idle and hasattr(os, "SCHED_IDLE"):  # Linux; the threads it starts inherit the class
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        with suppress(OSError):  # a sandbox refusing it: the niceness alone, as elsewhere
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     while True:
         try:
             function, args = connection.recv()

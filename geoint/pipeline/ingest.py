@@ -258,8 +258,8 @@ def _store_posts(
         refused = pl.concat([rejected, validated.quarantined, repeated])
         of = refused[ROW_NUMBER].to_numpy() // ROW_SPAN
         reports = _post_reports(posts, batches, refused, of, post, pings["spike"])
-        rows = refused
-        if refused.height:  # else no query
+        rows = refused  # empty: nothing to quarantine, and no query to build the rows
+        if refused.height:
             rows = refused.select(
                 (pl.col(ROW_NUMBER) % ROW_SPAN).alias("row"),
                 "column",
