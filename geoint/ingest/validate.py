@@ -446,7 +446,7 @@ def duplicates_within(
     ordered = sort_by_keys(frame, keys)
     repeat = pl.all_horizontal([pl.col(k) == pl.col(k).shift(1) for k in keys]).fill_null(False)
     repeated = ordered.select(repeat.alias("_repeat")).to_series()
-    if not repeated.any():  # the usual input: no query more
+    if not repeated.any():  # the usual input: no more queries
         return ordered, empty_quarantine()
     marked = ordered.with_columns(repeated)
     first = marked.filter(~pl.col("_repeat")).drop("_repeat")

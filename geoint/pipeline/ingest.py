@@ -344,7 +344,7 @@ def _post_reports(
     post: np.ndarray,
     spike: pl.Series,
 ) -> list[IngestReport]:
-    """Each post's report out of its group's refused rows (and the post `of` each) and stored
+    """Each post's report out of its group's refused rows (`of`: the post of each) and stored
     pings (their `post` and `spike` flag)."""
     accepted = np.bincount(post, minlength=len(posts))
     spikes = np.bincount(post, weights=spike.to_numpy(), minlength=len(posts))
