@@ -43,6 +43,7 @@ from geoint.api.operations import operations_router
 from geoint.api.osmand import DevicePositions, osmand_router
 from geoint.api.partner import partner_router
 from geoint.api.patrols import patrol_router
+from geoint.api.read_threads import ReadThreads
 from geoint.api.seizures import declarations_router, quality_router, seizures_router
 from geoint.api.session import session_router
 from geoint.api.settings import ApiSettings
@@ -90,7 +91,8 @@ def open_services(settings: ApiSettings) -> Services:
             tile_cache_bytes=settings.api.tile_cache_mib * 2**20,
             max_tile_features=settings.api.tile_max_features,
         ),
-        compute=anyio.CapacityLimiter(settings.api.compute_threads),
+        compute=ReadThreads("geoint-compute", settings.api.compute_threads, settings.api.read_nice),
+        pages=ReadThreads("geoint-pages", settings.api.page_threads, settings.api.read_nice),
         cell_refresh=CellRefresh(settings.alerts.incremental_cells_interval_s),
         batch_analysis=BatchAnalysis(settings.alerts.incremental_events_interval_s),
         posts=post_groups(workspace, settings),
@@ -125,6 +127,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             if settings.api.child_processes:
                 close_child_workspaces(settings)
             services.audit_log.close()
+            services.compute.close()
+            services.pages.close()
             services.workspace.close()
             if services.basemap is not None:
                 services.basemap.close()

@@ -11,10 +11,10 @@ lookup of a cached body costs a dictionary probe). Clients that do not send
 import gzip
 from collections.abc import Callable
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from geoint.api.read_threads import ReadThreads
 from geoint.serve.caches import BytesLRU
 
 MIN_BYTES = 4096  # smaller bodies save under 2 KiB: not worth compressing and inflating
@@ -57,13 +57,13 @@ async def respond(
     compute: Callable[[], bytes | None],
     media_type: str,
     variants: GzipVariants,
-    limiter: anyio.CapacityLimiter,
+    threads: ReadThreads,
     headers: dict[str, str] | None = None,
     etag: str | None = None,
 ) -> Response:
     """A cached `body` or, when None, what `compute()` gives (None: 204 No Content), gzipped
     when the client accepts it and it is worth it. Computing and compressing happen in one
-    trip to a compute thread; a cached body whose gzip is kept needs none. With an `etag`
+    trip to one of `threads`; a cached body whose gzip is kept needs none. With an `etag`
     (which must change whenever the body would), a client sending it back in
     ``If-None-Match`` gets 304 Not Modified and no body."""
     headers = {**(headers or {}), "Vary": "Accept-Encoding"}
@@ -74,9 +74,7 @@ async def respond(
     wants_gzip = accepts_gzip(request)
     packed = variants.get(body) if body is not None and wants_gzip else None
     if body is None or (wants_gzip and packed is None and len(body) >= MIN_BYTES):
-        body, packed = await anyio.to_thread.run_sync(
-            _prepare, body, compute, wants_gzip, variants, limiter=limiter
-        )
+        body, packed = await threads.run(_prepare, body, compute, wants_gzip, variants)
     if body is None:
         return Response(status_code=204, headers=headers)
     if packed is None:

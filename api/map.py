@@ -78,9 +78,9 @@ def map_router(service: ServiceSettings) -> APIRouter:
             pages.put(key, body)
             return body
 
-        # a build takes up to a second: the general thread pool, not the heatmaps' compute thread
-        builders = anyio.to_thread.current_default_thread_limiter()
-        return await respond(request, pages.get(key)[1], compute, media, services.gzip, builders)
+        # a build takes up to a second: the page builders, not the heatmaps' compute thread
+        body = pages.get(key)[1]
+        return await respond(request, body, compute, media, services.gzip, services.pages)
 
     @router.get("/map", response_class=HTMLResponse, summary="The web map (Folium, offline)")
     async def web_map(

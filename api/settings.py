@@ -49,6 +49,16 @@ class ServiceSettings(BaseModel):
         "alert pages) at once: more only contend for the interpreter lock, the work being "
         "short and mostly Python",
     )
+    page_threads: int = Field(
+        4, ge=1, description="threads building map pages and their days' layers at once"
+    )
+    read_nice: int = Field(
+        19,
+        ge=0,
+        le=19,
+        description="niceness added to the threads computing responses and map pages (Linux): "
+        "when the cores are busy, device posts and the event loop go first (api/read_threads.py)",
+    )
     child_processes: bool = Field(
         True,
         description="store groups of small posts and run incremental analyses in two child "

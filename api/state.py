@@ -6,13 +6,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import polars as pl
 from fastapi import Request
 
 from geoint.alerts.store import AlertStore
 from geoint.api.background import BatchAnalysis, CellRefresh, GroupCommit
 from geoint.api.compression import GzipVariants
+from geoint.api.read_threads import ReadThreads
 from geoint.api.settings import ApiSettings
 from geoint.layers import Region, RegionIndex
 from geoint.pipeline.ingest import Position, Post
@@ -43,7 +43,9 @@ class Services:
     heatmaps: Heatmaps  # the cell tables, read once, as cached GeoJSON and vector tiles
     # Threads computing responses that missed their cache (heatmaps, tiles, alert pages): the
     # work is short and mostly Python, so more threads only contend for the interpreter lock.
-    compute: anyio.CapacityLimiter
+    # They and the page builders run at a lower CPU priority (api/read_threads.py).
+    compute: ReadThreads
+    pages: ReadThreads  # threads building map pages and their days' layers (api/map.py)
     gzip: GzipVariants  # gzip forms of the cached response bodies
     # Incremental analyses of posted batches and the cell updates after them: one at a time,
     # bursts coalesced, spaced by the alert settings (api/ingest.py).

@@ -1,10 +1,12 @@
 """The served map: its page (one per scope and language, whatever the day) and its day's layers
 (``/api/v1/map/day``: cached, never stale after an alert, a seizure, an analysis or pings)."""
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -103,6 +105,20 @@ def test_a_day_is_built_once_per_day_and_vehicle(served):
     _day(client, keys["analyst"], date=DAY, vehicle=VEHICLE)
     assert [vehicle for _day, vehicle in builds["day"]] == [None, None, VEHICLE]
     assert builds["page"] == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
+def test_a_day_is_built_at_the_reads_lower_priority(served, monkeypatch):
+    client, keys, _builds, _ws = served
+    niceness, build = [], api_map.day_layers
+
+    def day(*args, **kwargs):
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(api_map, "day_layers", day)
+    _day(client, keys["analyst"], date=DAY)
+    assert niceness == [19]  # GEOINT_API__READ_NICE's default: posts go first (read_threads.py)
 
 
 def test_an_acknowledged_alert_is_never_served_stale(served):
