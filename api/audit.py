@@ -32,6 +32,14 @@ class AuditNote:
 
     key_id: str
     summary: str = ""
+    # already stored with the write, in its transaction (a post stored in a group): the
+    # response needs no entry of its own, unless it fails after all
+    recorded: bool = False
+
+
+def audit_fields(scope: Scope, note: AuditNote) -> dict[str, str]:
+    """A request's audit entry but its outcome (`geoint.pipeline.ingest.AuditFields`)."""
+    return {"key_id": note.key_id, "method": scope["method"], "path": scope["path"]}
 
 
 # The dependencies here, `geoint.api.ingest.body_format` and
@@ -65,7 +73,8 @@ class AuditMiddleware:
     """Records a request's audit note, if any, with its status before the response goes out.
 
     Recording first means a client that sees a write's response finds it in the audit. A
-    request that fails without a response is recorded as 500.
+    request that fails without a response is recorded as 500. A note the write recorded
+    itself (`AuditNote.recorded`) is not recorded again, unless the response is not a 200.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -82,11 +91,9 @@ class AuditMiddleware:
             state = scope.get("state") or {}
             note = state.get("audit")
             recorded = True
-            if note is not None:
+            if note is not None and not (note.recorded and status == HTTPStatus.OK):
                 entry = {
-                    "key_id": note.key_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
+                    **audit_fields(scope, note),
                     "status": status,
                     "summary": note.summary or HTTPStatus(status).phrase,
                 }

@@ -24,8 +24,9 @@ import anyio
 import orjson
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from starlette.responses import Response
+from starlette.types import Scope
 
-from geoint.api.audit import AuditNote, audited_seizure_writer, audited_writer
+from geoint.api.audit import AuditNote, audit_fields, audited_seizure_writer, audited_writer
 from geoint.api.background import GroupCommit
 from geoint.api.child_work import analyse_in_child, store_posts_in_child, update_cells_in_child
 from geoint.api.errors import Problem, parameter_error, problem_body
@@ -143,14 +144,23 @@ def post_groups(
 
 
 def ingest_read(
-    services: Services, kind: str, read: ReadResult, name: str, sha: str
+    services: Services,
+    kind: str,
+    read: ReadResult,
+    name: str,
+    sha: str,
+    note: AuditNote,
+    scope: Scope,
 ) -> IngestReport:
     """Validate and store records already read: small ping posts in a group with concurrent
-    ones (acknowledged once the group is committed), others one ingest at a time."""
+    ones (acknowledged once the group is committed, audited in its transaction), others one
+    ingest at a time. `note` and `scope`: the request's audit and scope."""
     if kind == "pings" and read.frame.height + read.rejected.height <= (
         services.settings.ingest.post_group_rows
     ):
-        return services.posts.submit(Post(read, name, sha))
+        report = services.posts.submit(Post(read, name, sha, audit_fields(scope, note)))
+        note.recorded = not report.already_ingested
+        return report
     with services.ingest_lock:
         if kind == "pings":
             return ingest_ping_records(
@@ -249,7 +259,8 @@ def _upload_route(kind: str) -> Callable[..., Response]:
         sha = hashlib.sha256(body).hexdigest()
         report = prior_ingest(services.workspace, sha, kind, name)
         if report is None:
-            report = ingest_read(services, kind, read_body(body, name, fmt, column_map), name, sha)
+            read = read_body(body, name, fmt, column_map)
+            report = ingest_read(services, kind, read, name, sha, note, request.scope)
             schedule_analysis(services, report, tasks)
         return reported(services, report, note)
 
@@ -307,11 +318,7 @@ def reported(services: Services, report: IngestReport, note: AuditNote) -> Respo
 
 def _report_body(services: Services, report: IngestReport, note: AuditNote) -> dict[str, Any]:
     """The ingest report as a response body, noted in the audit."""
-    note.summary = (
-        f"{report.kind}: {report.rows} rows, {report.accepted} accepted, "
-        f"{report.duplicates} duplicates, {report.quarantined} quarantined, "
-        f"batch {report.batch_id}" + (" (already ingested)" if report.already_ingested else "")
-    )
+    note.summary = report.summary()
     body: dict[str, Any] = report.to_dict()
     if not report.already_ingested and (report.quarantined or report.duplicates):
         body["problem"] = _refused_rows(services, report)

@@ -102,6 +102,14 @@ class IngestReport:
     batch_id: str = ""
     seconds: float = 0.0
 
+    def summary(self) -> str:
+        """One line for the audit log: what was stored, refused and where."""
+        return (
+            f"{self.kind}: {self.rows} rows, {self.accepted} accepted, {self.duplicates} "
+            f"duplicates, {self.quarantined} quarantined, batch {self.batch_id}"
+            + (" (already ingested)" if self.already_ingested else "")
+        )
+
     def to_dict(self) -> dict:
         """The report as the JSON object of SPEC §12 (a copy: `dataclasses.asdict`'s deep copy
         cost a live post's response 3 % of the server's time)."""

@@ -150,6 +150,11 @@ def _store_pings(
     return report
 
 
+# A request's audit entry but its outcome (``key_id``, ``method``, ``path``): a post carrying
+# it is audited in its group's own transaction, with status 200 and its report's summary.
+AuditFields = Mapping[str, str]
+
+
 @dataclass(frozen=True)
 class Post:
     """One posted input of pings, read (a request body or an OsmAnd position).
@@ -160,6 +165,7 @@ class Post:
     read: ReadResult
     name: str
     sha: str
+    audit: AuditFields | None = None
 
     def __post_init__(self) -> None:
         require_columns(self.read.frame, self.name, PING_REQUIRED, PING_COLUMNS_HINT)
@@ -194,6 +200,7 @@ class Position:
     record: dict[str, Any]
     name: str
     sha: str
+    audit: AuditFields | None = None
     rows = 1
 
 
@@ -218,6 +225,8 @@ def ingest_ping_posts(
     quarantine and report), but all are stored in one transaction, with one shared Parquet part
     per date (`Workspace.begin_group`, `commit_group`), and queued for incremental analysis.
     A post whose exact content is already stored stores nothing (``already_ingested``).
+    Every other post carrying `audit` fields is audited in the group's transaction: the write
+    and its audit entry are stored together or not at all.
     """
     with workspace.writer():
         known = workspace.committed_batches([post.sha for post in posted], "pings")
@@ -271,7 +280,14 @@ def _store_posts(
                 pl.Series("file", np.array([p.name for p in posts], dtype=object)[of], pl.String),
             )
         counts = [_counts(report) for report in reports]
-        workspace.commit_group(group, batches, counts, rows, parts, days, queue_analysis=True)
+        audit = [
+            {**p.audit, "status": 200, "summary": report.summary()}
+            for p, report in zip(posts, reports, strict=True)
+            if p.audit is not None
+        ]
+        workspace.commit_group(
+            group, batches, counts, rows, parts, days, queue_analysis=True, audit=audit
+        )
         newest.stored(workspace, pings)
     _compact(workspace, settings)
     for report in reports:

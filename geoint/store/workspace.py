@@ -46,6 +46,7 @@ from geoint.store.tables import (
     LEDGER_STATUS_INDEX,
     RECORD_TABLES,
     SEIZURE_CLIENT_ID_INDEX,
+    audit_log,
     counters,
     ingest_ledger,
     metadata,
@@ -436,12 +437,13 @@ class Workspace:
         parts: Sequence[PingPart],
         days: pl.DataFrame,
         queue_analysis: bool = False,
+        audit: Sequence[Mapping[str, object]] = (),
     ) -> None:
         """Commit a group (`begin_group`) in one transaction: its shared `parts`, each post's
         share of them (`days`: ``batch``, ``day``, ``rows``; catalogued as parts merged into
         the shared one, read through it), the posts' ledger counts and quarantine rows
-        (``batch``, ``kind``, ``file``, ``row``, ...) and, with `queue_analysis`, the posts that
-        stored pings as pending incremental analysis."""
+        (``batch``, ``kind``, ``file``, ``row``, ...), with `queue_analysis` the posts that
+        stored pings as pending incremental analysis, and the posts' `audit` entries."""
         now = datetime.now(UTC)
         with self._durable() as conn, conn.begin():
             if parts:
@@ -457,6 +459,8 @@ class Workspace:
                     conn.execute(pending_analysis.insert(), [{"batch": b} for b in posted])
             if quarantined_rows.height:
                 conn.execute(quarantine.insert(), quarantined_rows.to_dicts())
+            if audit:
+                conn.execute(audit_log.insert(), [{"at": now, **entry} for entry in audit])
             conn.execute(
                 ingest_ledger.update()
                 .where(ingest_ledger.c.batch == sa.bindparam("batch_id"))

@@ -194,6 +194,25 @@ def test_admin_reads_the_audit_of_writes(client, keys):
     assert client.get("/api/v1/audit", headers=bearer(keys["analyst"])).status_code == 403
 
 
+def test_posts_stored_in_a_group_are_audited_once_with_the_group(client, keys):
+    position = {"id": "phone-1", "lat": SOUTH[0], "lon": SOUTH[1], "timestamp": "1789372800"}
+    device = client.get("/osmand", params={**position, "key": keys["feeder"]})
+    posted = _post(client, "/api/v1/pings", keys["feeder"], PINGS_CSV)
+    again = _post(client, "/api/v1/pings", keys["feeder"], PINGS_CSV)  # stores nothing
+    assert [r.status_code for r in (device, posted, again)] == [200, 200, 200]
+    audit = client.get("/api/v1/audit", headers=bearer(keys["admin"]), params={"limit": 10})
+    entries = audit.json()["entries"]
+    # the first two in their groups' transactions (the store process), the repeat by the
+    # response: one entry each, newest first
+    assert [(e["path"], e["status"]) for e in entries] == [
+        ("/api/v1/pings", 200), ("/api/v1/pings", 200), ("/osmand", 200)
+    ]  # fmt: skip
+    summaries = [e["summary"] for e in entries]
+    assert summaries[0].endswith("(already ingested)") and "2 accepted" in summaries[1]
+    batch = device.json()["batch_id"]
+    assert summaries[2] == f"pings: 1 rows, 1 accepted, 0 duplicates, 0 quarantined, batch {batch}"
+
+
 def test_browser_session_is_httponly_strict_and_ends_with_logout(client, keys):
     wrong = client.post("/login", data={"key": "geo_x_y"})
     assert wrong.status_code == 401 and "unknown or revoked" in wrong.text

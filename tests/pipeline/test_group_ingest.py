@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 from support.incremental import CROSSING, T0, rows
 
 from geoint.errors import InputError
@@ -15,8 +16,11 @@ from geoint.layers import Region, RegionIndex, shipped_region_path
 from geoint.pipeline import incremental
 from geoint.pipeline.incremental import analyze_batches, analyze_vehicles
 from geoint.pipeline.ingest import Post, ingest_ping_posts, ingest_pings
+from geoint.store.keys import KeyStore
+from geoint.store.tables import ingest_ledger
 from geoint.store.workspace import Workspace
 from geoint.testing.builders import write_csv
+from geoint.times import as_utc
 
 NOW = datetime(2026, 9, 15, tzinfo=UTC)
 
@@ -73,6 +77,36 @@ def test_each_post_of_a_group_is_reported_and_recorded_as_if_ingested_alone(work
     (again,) = ingest_ping_posts(workspace, posts[:1], settings, NOW)
     assert again.already_ingested and again.accepted == 0
     assert workspace.scan_pings().collect().height == 5
+
+
+def test_posts_are_audited_in_their_groups_transaction_or_not_at_all(workspace, settings):
+    KeyStore(workspace)  # the audit log's table
+    audit = {"key_id": "k1", "method": "POST", "path": "/api/v1/pings"}
+    one = _post("one", _csv(rows("A", T0, CROSSING[:2])))
+    posts = [Post(one.read, one.name, one.sha, audit), _post("two", _csv(rows("B", T0, CROSSING)))]
+
+    def fail_the_commit(_conn, _cursor, statement, *_args) -> None:
+        if statement.startswith("UPDATE ingest_ledger SET status") and "committed_at" in statement:
+            raise RuntimeError("killed mid-commit")  # after the audit rows were inserted
+
+    sa.event.listen(workspace.engine, "before_cursor_execute", fail_the_commit)
+    with pytest.raises(RuntimeError, match="killed mid-commit"):
+        ingest_ping_posts(workspace, posts, settings, NOW)
+    sa.event.remove(workspace.engine, "before_cursor_execute", fail_the_commit)
+    assert KeyStore(workspace).audit(10) == ([], 0)  # rolled back with the group
+
+    reports = ingest_ping_posts(workspace, posts, settings, NOW)
+    entries, total = KeyStore(workspace).audit(10)
+    assert total == 1  # the post without audit fields is audited by its caller
+    (entry,) = entries
+    assert {k: entry[k] for k in audit} == audit and entry["status"] == 200
+    assert entry["summary"] == reports[0].summary()
+    assert "2 accepted" in entry["summary"]
+    ledger = ingest_ledger.c
+    query = sa.select(ledger.committed_at).where(ledger.batch == int(reports[0].batch_id))
+    with workspace.engine.connect() as conn:
+        committed = as_utc(conn.execute(query).scalar_one())
+    assert datetime.fromisoformat(entry["at"]) == committed  # the same commit
 
 
 def test_a_group_killed_before_its_commit_is_undone(settings):
