@@ -3,6 +3,7 @@ most so many at once, their results and errors handed back to the awaiting reque
 
 import asyncio
 import os
+import sys
 import threading
 import time
 
@@ -10,7 +11,7 @@ import pytest
 
 from geoint.api.read_threads import ReadThreads
 
-PER_THREAD_NICENESS = hasattr(os, "setpriority") and os.uname().sysname == "Linux"
+PER_THREAD_NICENESS = sys.platform == "linux"
 
 
 def _niceness() -> int:
