@@ -21,6 +21,7 @@ from geoint.api.auth import admin, device_key, seizure_writer, writer
 from geoint.api.dependencies import Paging, paging
 from geoint.api.settings import ServiceSettings
 from geoint.api.state import get_services
+from geoint.schema import IngestReport
 from geoint.store.keys import ApiKey
 
 log = logging.getLogger("geoint.api")
@@ -35,6 +36,13 @@ class AuditNote:
     # already stored with the write, in its transaction (a post stored in a group): the
     # response needs no entry of its own, unless it fails after all
     recorded: bool = False
+
+
+def recorded_in_group(note: AuditNote, report: IngestReport) -> IngestReport:
+    """Note that a post stored in a group (one carrying `audit_fields`) was audited in the
+    group's transaction; one already ingested stored nothing, so its response records it."""
+    note.recorded = not report.already_ingested
+    return report
 
 
 def audit_fields(scope: Scope, note: AuditNote) -> dict[str, str]:

@@ -26,7 +26,13 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from geoint.api.audit import AuditNote, audit_fields, audited_seizure_writer, audited_writer
+from geoint.api.audit import (
+    AuditNote,
+    audit_fields,
+    audited_seizure_writer,
+    audited_writer,
+    recorded_in_group,
+)
 from geoint.api.background import GroupCommit
 from geoint.api.child_work import analyse_in_child, store_posts_in_child, update_cells_in_child
 from geoint.api.errors import Problem, parameter_error, problem_body
@@ -158,9 +164,8 @@ def ingest_read(
     if kind == "pings" and read.frame.height + read.rejected.height <= (
         services.settings.ingest.post_group_rows
     ):
-        report = services.posts.submit(Post(read, name, sha, audit_fields(scope, note)))
-        note.recorded = not report.already_ingested
-        return report
+        post = Post(read, name, sha, audit_fields(scope, note))
+        return recorded_in_group(note, services.posts.submit(post))
     with services.ingest_lock:
         if kind == "pings":
             return ingest_ping_records(

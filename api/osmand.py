@@ -20,7 +20,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from geoint.api.audit import AuditMiddleware, audit_fields, audited_device
+from geoint.api.audit import AuditMiddleware, audit_fields, audited_device, recorded_in_group
 from geoint.api.errors import parameter_error
 from geoint.api.guard import RequestGuard
 from geoint.api.ingest import RESPONSES, input_name, reported, schedule_analysis
@@ -89,9 +89,8 @@ async def osmand(request: Request, tasks: BackgroundTasks) -> Response:
     name = input_name(request, note)
     sha = hashlib.sha256(orjson.dumps(record)).hexdigest()
     # awaited on the event loop: thousands of devices wait for their group without threads
-    audit = audit_fields(request.scope, note)
-    report = await services.posts.submit_async(Position(record, name, sha, audit))
-    note.recorded = not report.already_ingested  # audited in the group's transaction
+    position = Position(record, name, sha, audit_fields(request.scope, note))
+    report = recorded_in_group(note, await services.posts.submit_async(position))
     schedule_analysis(services, report, tasks)
     if report.already_ingested or not (report.quarantined or report.duplicates):
         return reported(services, report, note)
