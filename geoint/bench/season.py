@@ -46,7 +46,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from functools import partial
@@ -80,6 +80,11 @@ PRESENCE_MINUTES = 60.0
 DISPLACE_DAYS = (3, 10)
 # the past patrols' habit: prize falling to 37 % this far from the base (docs/patrol.md)
 HABIT_KM = 10.0
+# without a given base, the unit is posted at the official crossing with the most warm-up risk
+# within this distance (docs/patrol.md)
+STATION_KM = 25.0
+# each smuggler keeps to this many routes of each kind (the world's default; docs/patrol.md)
+ROUTES = 2
 # a place recurs when it held activity on at least half of this many evenings before
 RECUR_DAYS = 14
 RECURRENCE_KEYS = ("reachable_active", "recurring_active", "recurring_share", "recurring_hit_rate")
@@ -91,7 +96,7 @@ Log = Callable[[str], None] | None
 def run_season_benchmark(
     region: Region,
     graph: TravelGraph,
-    base: tuple[float, float],
+    base: tuple[float, float] | None,
     seeds: list[int],
     shifts: int = 30,
     vehicles: int = 60,
@@ -107,13 +112,16 @@ def run_season_benchmark(
     displace_share: float = DISPLACE_SHARE,
     jobs: int = 1,
     past_patrols: bool = True,
+    routes: int = ROUTES,
+    signal: str = "clean",
 ) -> dict[str, object]:
     """Play a season per seed and planner; return the cumulative finds and the setup.
 
     The world of a seed is `days` long whatever the number of `shifts` played in it (at most
     `days` − `warmup_days`): the scenario generator draws every day from the same random
     streams, so a world simulated for another number of days is another world, and seasons
-    of different lengths could not be compared.
+    of different lengths could not be compared. Without a `base`, each seed's unit is posted
+    at the official crossing with the most warm-up risk nearby (`_station`).
     """
     if not 1 <= shifts <= days - warmup_days:
         raise GeointError(
@@ -123,7 +131,12 @@ def run_season_benchmark(
     settings = settings or GeointSettings()
     say = log or (lambda _text: None)
     began = time.perf_counter()
-    world_args = (vehicles, days, tracked_share, warmup_days)
+    # every seed's world but its seed (SimulationOptions checks the values)
+    try:
+        template = SimulationOptions(0, vehicles, days, 60, signal=signal, routes=routes)
+    except ValueError as exc:
+        raise GeointError(f"patrol-season: {exc}") from exc
+    world_args = (template, tracked_share, warmup_days)
     rules = (teams, hours, detect_minutes, displace_share)
     play = partial(
         _play_seed, region, graph, base, shifts, world_args, rules, settings, planners, past_patrols
@@ -138,6 +151,7 @@ def run_season_benchmark(
     finds = {planner: [found.played[planner].finds for found in played] for planner in planners}
     recurrence = [found.recurrence for found in played]
     displaced = {p: [found.played[p].displaced for found in played] for p in planners}
+    bases = [list(found.base) for found in played]
     totals = {p: int(sum(map(sum, v))) for p, v in finds.items()}
     return {
         "shifts": shifts,
@@ -170,8 +184,11 @@ def run_season_benchmark(
             "displace_days": list(DISPLACE_DAYS),
             "past_patrols": past_patrols,
             "habit_km": HABIT_KM,
+            "routes": routes,
+            "signal": signal,
             "recur_days": RECUR_DAYS,
-            "base": list(base),
+            "base": list(base) if base else "per seed: the crossing with most warm-up risk",
+            "bases": bases,
         },
         "seconds": round(time.perf_counter() - began, 1),
     }
@@ -180,9 +197,9 @@ def run_season_benchmark(
 def _play_seed(
     region: Region,
     graph: TravelGraph,
-    base: tuple[float, float],
+    base: tuple[float, float] | None,
     shifts: int,
-    world_args: tuple[int, int, float, int],
+    world_args: tuple[SimulationOptions, float, int],
     rules_args: tuple[int, float, float, float],
     settings: GeointSettings,
     planners: tuple[str, ...],
@@ -191,10 +208,14 @@ def _play_seed(
     say: Callable[[str], None] = lambda _text: None,
 ) -> SeedSeason:
     """Simulate one seed's world and play its season with each planner."""
-    vehicles, days, tracked_share, warmup_days = world_args
+    template, tracked_share, warmup_days = world_args
+    options = replace(template, seed=seed)
     with tempfile.TemporaryDirectory(prefix="geoint-season-") as tmp:
-        world = _scenario(region, Path(tmp), seed, vehicles, days, tracked_share, settings, say)
+        world = _scenario(region, Path(tmp), options, tracked_share, settings, say)
     first = world.days["date"].min() + timedelta(days=warmup_days)
+    if base is None:
+        base = _station(world, region, first)
+        say(f"seed {seed}: the unit's base is the crossing at {base[0]:.5f},{base[1]:.5f}")
     rules = Rules(*rules_args, seed)
     history = _history(world, graph, base, first, rules, settings, past_patrols)
     out = {}
@@ -211,7 +232,7 @@ def _play_seed(
         f"seed {seed}: activity in {recurrence['reachable_active']:.0f} cells within reach an "
         f"evening, {recurrence['recurring_active']:.0f} of them recurring"
     )
-    return SeedSeason(out, recurrence)
+    return SeedSeason(out, recurrence, base)
 
 
 @dataclass(frozen=True)
@@ -241,6 +262,7 @@ class SeedSeason:
 
     played: dict[str, Played]
     recurrence: dict[str, float]
+    base: tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -257,17 +279,15 @@ class Rules:
 def _scenario(
     region: Region,
     folder: Path,
-    seed: int,
-    vehicles: int,
-    days: int,
+    options: SimulationOptions,
     tracked_share: float,
     settings: GeointSettings,
     say: Callable[[str], None],
 ) -> World:
     """Simulate, ingest and analyse a scenario whose smugglers report pings only in part."""
-    say(f"seed {seed}: simulating {vehicles} vehicles over {days} days")
+    seed = options.seed
+    say(f"seed {seed}: simulating {options.vehicles} vehicles over {options.days} days")
     ground = RegionIndex(region)
-    options = SimulationOptions(seed, vehicles, days, 60)
     scenario = simulate(ground, Geography.of(region), options, settings)
     # the written truth (ISO times) and the pings as delivered: the cells each smuggler's
     # activity touched as its device reported them, trackers of the untracked included
@@ -294,6 +314,23 @@ def _scenario(
     cells = pl.concat([illicit["cell"], seizures["cell"]]).unique().sort().to_numpy()
     context = ground.cell_context(cells)
     return World(table, seizures, context, illicit, frozenset(untracked.to_list()))
+
+
+def _station(world: World, region: Region, first: date) -> tuple[float, float]:
+    """Where a unit would be posted: the official crossing with the most risk of the warm-up's
+    analysed cell-days within `STATION_KM` (what the platform showed, never the truth)."""
+    crossings = region.read("crossings").geometry
+    if crossings.empty:
+        raise GeointError(f"{region.path}: no crossings layer to post the unit at; give --base")
+    warm = world.days.filter(pl.col("date") < first).group_by("cell").agg(pl.col("risk").sum())
+    lat, lon = cell_centres(warm["cell"].to_numpy())
+    risk = warm["risk"].to_numpy()
+    near = [
+        risk[haversine_m(lat, lon, y, x) <= STATION_KM * 1e3].sum()
+        for y, x in zip(crossings.y.to_numpy(), crossings.x.to_numpy(), strict=True)
+    ]  # tens of crossings
+    best = int(np.argmax(near))
+    return float(crossings.y.iloc[best]), float(crossings.x.iloc[best])
 
 
 def _untracked(vehicles: pl.DataFrame, seed: int, tracked_share: float) -> pl.Series:

@@ -321,7 +321,13 @@ def bench_patrol(
 )
 def bench_patrol_season(
     region: RequiredRegionOption,
-    base: Annotated[str, typer.Option(help="the teams' base, LAT,LON")] = "7.12814,2.74964",
+    base: Annotated[
+        str | None,
+        typer.Option(
+            help="the teams' base, LAT,LON; default per seed the official crossing with the "
+            "most warm-up risk within 25 km"
+        ),
+    ] = None,
     seeds: Annotated[str, typer.Option(help="scenario seeds, comma-separated")] = "1,2,3",
     shifts: Annotated[int, typer.Option(min=1, help="evening shifts per season")] = 30,
     vehicles: Annotated[int, typer.Option(min=20, help="vehicles per scenario")] = 60,
@@ -342,6 +348,15 @@ def bench_patrol_season(
             min=0, max=1, help="chance that an untracked smuggler found lies low for 3-10 days"
         ),
     ] = 0.5,
+    routes: Annotated[
+        int,
+        typer.Option(
+            min=0, help="ways of each kind a smuggler keeps to (0: any, drawn afresh each day)"
+        ),
+    ] = 2,
+    signal: Annotated[
+        str, typer.Option(help="how trackers report: clean, typical or poor (docs/signals.md)")
+    ] = "clean",
     jobs: Annotated[int, typer.Option(min=1, help="seeds played at once, one process each")] = 1,
     past_patrols: Annotated[
         bool,
@@ -363,12 +378,19 @@ def bench_patrol_season(
         expected = "integers separated by commas"
         raise GeointError(f"--seeds: expected {expected}, got {seeds!r}") from None
     loaded = load_region(region)
+    log = None if as_json else err.print
+    if not loaded.files("roads") or not loaded.files("crossings"):
+        # the worlds need roads and crossings: generated as `geoint simulate` does
+        from geoint.sim.synthetic_layers import add_synthetic_layers
+
+        counts = add_synthetic_layers(loaded, seed=0)
+        err.print(f"{region}: no roads or crossings; generated into the region: {counts}")
     settings = GeointSettings()  # GEOINT_PATROL__SOLVER_TIME_S shortens every plan
     graph = build_travel_graph(loaded, settings.patrol, settings.h3_resolution)
     result = run_season_benchmark(
         loaded,
         graph,
-        parse_base(base),
+        parse_base(base) if base else None,
         seed_list,
         shifts,
         vehicles,
@@ -380,7 +402,9 @@ def bench_patrol_season(
         displace_share=displace_share,
         jobs=jobs,
         past_patrols=past_patrols,
-        log=None if as_json else err.print,
+        routes=routes,
+        signal=signal,
+        log=log,
     )
     emit(as_json, result, lambda: out.print_json(data=result))
 

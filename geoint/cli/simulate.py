@@ -35,6 +35,12 @@ def simulate_command(
         str,
         typer.Option(help="how trackers report: clean, typical or poor (docs/signals.md)"),
     ] = "clean",
+    routes: Annotated[
+        int,
+        typer.Option(
+            help="ways of each kind a planted vehicle keeps to (0: any, drawn afresh each day)"
+        ),
+    ] = 0,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -48,7 +54,7 @@ def simulate_command(
 
     try:
         options = SimulationOptions(
-            seed, vehicles, days, interval, date.fromisoformat(start), signal
+            seed, vehicles, days, interval, date.fromisoformat(start), signal, routes
         )
     except ValueError as exc:
         raise GeointError(f"simulate: {exc}") from exc

@@ -58,6 +58,7 @@ PLANTED_ROLES: dict[str, str] = {
 }
 TRANSIT_ROLES = ("route_deviation", "unauthorized_stop", "transit_overdue")
 CLOSED_MARGIN_S = 45 * MINUTE
+NEAR_CHOICES = 3  # a smuggler's new habitual way is one of the 3 nearest to where it is
 SHUTTLE_EDGE_M = 20_000.0  # shuttles go back and forth along a crossing edge this long at most
 OFF_ROAD_KMH = (15.0, 25.0)
 QUIET_BAND_M = (1_500.0, 8_000.0)  # near the border (10 km) with room to spare
@@ -123,6 +124,7 @@ class Planter:
         legit: LegitTraffic,
         settings: GeointSettings,
         interval_s: float,
+        routes: int = 0,
     ) -> None:
         self.scenery = scenery
         self.clock = clock
@@ -130,6 +132,8 @@ class Planter:
         self.legit = legit
         self.settings = settings
         self.interval_s = interval_s
+        self.routes = routes
+        self._habits: dict[tuple[str, str], list[tuple]] = {}  # (vehicle, kind) -> option keys
         self.extra_tracks: list[Track] = []  # cloned devices
         self.sites: list[Site] = []
         self.watch: list[dict] = []
@@ -230,8 +234,36 @@ class Planter:
             if np.isfinite(min(cost[graph.edge_u[s.edge]], cost[graph.edge_v[s.edge]]))
         ]
 
-    def _pick(self, options: list) -> object | None:
-        return options[int(self.rng.integers(len(options)))] if options else None
+    def _pick(self, options: list, vehicle: Vehicle | None = None, kind: str = "") -> object | None:
+        """Pick one of `options` at random; with `routes`, among the vehicle's habitual ones.
+
+        A smuggler keeps to the first `routes` ways (or spots, or places) of each `kind` it
+        took, as smugglers keep to routes they know; a new one, one of the `NEAR_CHOICES`
+        nearest to where it is parked (local knowledge), only while it has fewer, or when none
+        of its own can be reached from there.
+        """
+        if not options:
+            return None
+        if vehicle is None or not self.routes:
+            return options[int(self.rng.integers(len(options)))]
+        known = self._habits.setdefault((vehicle.vehicle_id, kind), [])
+        own = [o for o in options if _habit_key(o) in known]
+        if len(known) < self.routes or not own:
+            fresh = [o for o in options if _habit_key(o) not in known] or options
+            metres = [np.hypot(*(self._habit_xy(o) - vehicle.place.xy)) for o in fresh]
+            near = [fresh[i] for i in np.argsort(metres, kind="stable")[:NEAR_CHOICES]]
+            choice = near[int(self.rng.integers(len(near)))]
+            known.append(_habit_key(choice))
+            return choice
+        return own[int(self.rng.integers(len(own)))]
+
+    def _habit_xy(self, option: object) -> np.ndarray:
+        """Where a way, spot or place is (metric x, y)."""
+        if isinstance(option, Place | Spot):
+            return option.xy
+        if isinstance(option, OffRoadCrossing):
+            return option.point
+        return self.scenery.graph.nodes[option.near]
 
     def _site(self, vehicle: Vehicle, xy: np.ndarray, t: float, to_side: int | None = None) -> None:
         side = vehicle.side
@@ -289,7 +321,7 @@ class Planter:
         vehicle.place = passage.beyond
 
     def _unofficial_track(self, vehicle: Vehicle, earliest: float, day: int) -> None:
-        passage = self._pick(self._passages(vehicle, legit=False))
+        passage = self._pick(self._passages(vehicle, legit=False), vehicle, "track")
         if passage is None:
             return
         leg, to_border = self._through(vehicle, passage)
@@ -301,7 +333,7 @@ class Planter:
 
     def _closed_hours(self, vehicle: Vehicle, earliest: float, day: int) -> None:
         passages = [p for p in self._passages(vehicle, legit=True) if self._limited(p.crossing)]
-        passage = self._pick(passages)
+        passage = self._pick(passages, vehicle, "crossing")
         if passage is None:
             return
         leg, to_border = self._through(vehicle, passage)
@@ -335,7 +367,7 @@ class Planter:
         gap = self.rng.uniform(40, 90) * MINUTE if long else self.rng.uniform(14, 24) * MINUTE
         if long and self.rng.random() < 0.5 and self._dark_offroad(vehicle, earliest, gap):
             return
-        passage = self._pick(self._passages(vehicle, legit=True))
+        passage = self._pick(self._passages(vehicle, legit=True), vehicle, "crossing")
         if passage is None:
             return
         leg, to_border = self._through(vehicle, passage)
@@ -400,11 +432,15 @@ class Planter:
             for w in self._offroad_crossings()
             if w.spots[0].side == vehicle.side or w.spots[1].side == vehicle.side
         ]
+        if self.routes:
+            reachable = [
+                w for w in ways if self._reachable_spots(vehicle, [_from(w, vehicle)[1][0]])
+            ]
+            way = self._pick(reachable, vehicle, "offroad")
+            return None if way is None else _from(way, vehicle)
         self.rng.shuffle(ways)
         for way in ways[:20]:
-            path, spots = way.path, way.spots
-            if spots[0].side != vehicle.side:
-                path, spots = path[::-1], (spots[1], spots[0])
+            path, spots = _from(way, vehicle)
             if self._reachable_spots(vehicle, [spots[0]]):
                 return path, spots
         return None
@@ -473,7 +509,7 @@ class Planter:
         if key not in self._quiet:
             spots = self.scenery.quiet_spots(vehicle.side, band)
             self._quiet[key] = self._reachable_spots(vehicle, spots)
-        return self._pick(self._quiet[key])
+        return self._pick(self._quiet[key], vehicle, f"quiet{band}")
 
     def _signal_gap(self, vehicle: Vehicle, earliest: float, day: int) -> None:
         spot = self._quiet_spot(vehicle, QUIET_BAND_M)
@@ -592,7 +628,7 @@ class Planter:
             for p in self._passages(vehicle, legit=not on_track)
             if scenery.graph.edge_length[p.edge] <= SHUTTLE_EDGE_M
         ]
-        passage = self._pick(short)
+        passage = self._pick(short, vehicle, f"shuttle{on_track}")
         if passage is None:
             return
         approach = scenery.leg_to_node(vehicle.place, passage.near, self._mask(vehicle.side))
@@ -713,7 +749,7 @@ class Planter:
         ]  # fmt: skip
 
     def _watchlist_trip(self, vehicle: Vehicle, earliest: float, day: int) -> None:
-        target = self._pick(self._near_places(vehicle, 15_000))
+        target = self._pick(self._near_places(vehicle, 15_000), vehicle, "place")
         if target is None:
             return
         self._start(vehicle, earliest)
@@ -729,7 +765,7 @@ class Planter:
 
     def _gnss(self, vehicle: Vehicle, earliest: float, day: int) -> None:
         """Drive to a place near the border; 3-5 spikes within 40 minutes on the way."""
-        target = self._pick(self._near_places(vehicle, 15_000))
+        target = self._pick(self._near_places(vehicle, 15_000), vehicle, "place")
         if target is None:
             return
         leg = self.scenery.leg(vehicle.place, target, self._mask(target.side))
@@ -870,3 +906,21 @@ def _positions_at(knots: np.ndarray, times: np.ndarray) -> np.ndarray:
     return np.column_stack(
         [np.interp(times, knots[:, 0], knots[:, 1]), np.interp(times, knots[:, 0], knots[:, 2])]
     )
+
+
+def _from(way: OffRoadCrossing, vehicle: Vehicle) -> tuple[np.ndarray, tuple[Spot, Spot]]:
+    """An off-road crossing's path and end spots, starting on the vehicle's side."""
+    if way.spots[0].side != vehicle.side:
+        return way.path[::-1], (way.spots[1], way.spots[0])
+    return way.path, way.spots
+
+
+def _habit_key(option: object) -> tuple:
+    """What a smuggler remembers of a way it took: the place, spot or border edge."""
+    if isinstance(option, Place):
+        return ("place", option.node)
+    if isinstance(option, Spot):
+        return ("spot", option.edge, option.along)
+    if isinstance(option, OffRoadCrossing):
+        return ("offroad", *sorted(_habit_key(spot) for spot in option.spots))
+    return ("edge", option.edge)

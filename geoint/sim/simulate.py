@@ -55,8 +55,9 @@ OUTPUT_FILES = (
 
 @dataclass(frozen=True)
 class SimulationOptions:
-    """What to generate: seed, fleet size, days from `start` (UTC), reporting interval and
-    signal profile (`geoint.sim.signal.PROFILES`)."""
+    """What to generate: seed, fleet size, days from `start` (UTC), reporting interval, signal
+    profile (`geoint.sim.signal.PROFILES`) and how many routes of each kind a planted vehicle
+    keeps to (0: any, drawn afresh each day; `geoint.sim.planting.Planter._pick`)."""
 
     seed: int = 7
     vehicles: int = 150
@@ -64,6 +65,7 @@ class SimulationOptions:
     interval_s: int = 60
     start: date = date(2026, 3, 2)
     signal: str = "clean"
+    routes: int = 0
 
     def __post_init__(self) -> None:
         profile(self.signal)
@@ -71,6 +73,8 @@ class SimulationOptions:
             raise ValueError(
                 f"vehicles must be at least 20 (one per planted role), got {self.vehicles}"
             )
+        if self.routes < 0:
+            raise ValueError(f"routes must be 0 (any) or more, got {self.routes}")
         if self.days < 1:
             raise ValueError(f"days must be at least 1, got {self.days}")
         low, high = INTERVAL_RANGE_S
@@ -150,6 +154,7 @@ def simulate(
             legit,
             settings,
             options.interval_s,
+            options.routes,
         )
         planter.plan([v for v in fleet if v.role in PLANTED_ROLES], declarations.append)
     with _timer(seconds, "sample"):

@@ -1,5 +1,8 @@
 """The simulated season (`geoint bench patrol-season`): one world per seed, whatever is played."""
 
+import json
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
@@ -10,21 +13,25 @@ from support.paths import REPO
 
 from geoint.bench.season import (
     HABIT_KM,
+    STATION_KM,
     Rules,
+    World,
     _displaced,
     _history,
     _reach,
     _recurrence,
     _scenario,
+    _station,
     _untracked,
     run_season_benchmark,
 )
 from geoint.errors import GeointError
 from geoint.geodesy import haversine_m
-from geoint.h3index import cell_centres
-from geoint.layers import Region
+from geoint.h3index import cell_centres, latlng_to_cells
+from geoint.layers import Region, init_region
 from geoint.patrol.travel import build_travel_graph
 from geoint.settings import GeointSettings, PatrolSettings
+from geoint.sim.simulate import SimulationOptions
 
 BASE = (7.12814, 2.74964)  # the Porto-Novo–Abeokuta crossing
 
@@ -130,7 +137,7 @@ def test_the_warm_up_record_follows_the_units_habitual_patrols(ground, tmp_path)
     held that evening; without past patrols the history is the scenario's records alone."""
     region, graph = ground
     settings = GeointSettings()
-    world = _scenario(region, tmp_path, 1, 30, 8, 0.5, settings, lambda _text: None)
+    world = _scenario(region, tmp_path, SimulationOptions(1, 30, 8), 0.5, settings, lambda _t: None)
     first = world.days["date"].min() + timedelta(days=7)
     rules = Rules(3, 8, 20, 0.5, 1)
     plain = _history(world, graph, BASE, first, rules, settings, False)
@@ -185,3 +192,44 @@ def test_recurrence_counts_the_activity_within_reach_that_returns_to_its_places(
     alternate = world([(d, near[1]) for d in range(0, 10, 2)])
     got = _recurrence(alternate, start, first, 2, reach)
     assert got["reachable_active"] == 0.5 and got["recurring_hit_rate"] == 0.5
+
+
+def test_without_a_base_the_unit_is_posted_where_the_warm_up_risk_is(ground):
+    """The crossing with the most warm-up risk within STATION_KM, from the analysed cell-days
+    (never the truth); the season's own days do not count."""
+    region, _graph = ground
+    crossings = region.read("crossings").geometry
+    lat, lon = crossings.y.to_numpy(), crossings.x.to_numpy()
+    first = date(2026, 3, 8)
+    busy, later = 3, 5  # warm-up risk near crossing 3; more, but in the season, near 5
+
+    def near(row: int, km: float) -> int:
+        return int(latlng_to_cells(np.array([lat[row] + km / 111]), np.array([lon[row]]), 8)[0])
+
+    rows = [(first - timedelta(days=d), near(busy, km), 40.0) for d in (1, 3) for km in (2, 9)]
+    rows += [(first, near(later, 1), 500.0), (first - timedelta(days=1), near(later, 40), 90.0)]
+    days = pl.DataFrame(rows, schema={"date": pl.Date, "cell": pl.UInt64, "risk": pl.Float64},
+                        orient="row")  # fmt: skip
+    world = World(days, pl.DataFrame(), pl.DataFrame(), pl.DataFrame(), frozenset())
+    assert STATION_KM < 40 and _station(world, region, first) == (lat[busy], lon[busy])
+
+
+def test_the_season_runs_on_a_border_without_roads_from_its_own_base(tmp_path):
+    """A region derived from the world data (no roads, no crossings): the bench generates
+    them as `geoint simulate` does and posts the unit at a crossing of that border."""
+    init_region(tmp_path / "gt", ("Ghana", "Togo"))
+    result = subprocess.run(
+        [sys.executable, "-m", "geoint", "bench", "patrol-season", "--region",
+         str(tmp_path / "gt"), "--seeds", "1", "--shifts", "1", "--days", "8",
+         "--vehicles", "20", "--json"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    region = Region.load(tmp_path / "gt")
+    assert region.files("roads") and region.files("crossings")
+    crossings = region.read("crossings").geometry
+    (lat, lon), = got["setup"]["bases"]  # fmt: skip
+    assert np.min(np.hypot(crossings.y - lat, crossings.x - lon)) < 1e-9
+    assert got["setup"]["routes"] == 2 and set(got["per_seed"]) == {
+        "effort_aware", "effort_blind", "greedy"}  # fmt: skip

@@ -82,6 +82,8 @@ def test_options_out_of_range_are_refused():
         SimulationOptions(interval_s=10)
     with pytest.raises(ValueError, match="vehicles"):
         SimulationOptions(vehicles=5)
+    with pytest.raises(ValueError, match="routes"):
+        SimulationOptions(routes=-1)
 
 
 def test_cli_refuses_bad_options_in_one_line(tmp_path):
@@ -298,6 +300,38 @@ def test_another_border_works(tmp_path):
     roles = dict(scenario.vehicles.select("vehicle_id", "role").iter_rows())
     truth = scenario.truth.filter(pl.col("vehicle_id").replace_strict(roles).is_in(LEGIT))
     assert set(truth["event_type"]) <= {str(EventType.BORDER_CROSSING)}
+
+
+def _crossing_spread_km(scenario, roles: tuple[str, ...]) -> dict[str, float]:
+    """Per planted vehicle of `roles`: the farthest of its crossings from its first (km)."""
+    role_of = dict(scenario.vehicles.select("vehicle_id", "role").iter_rows())
+    truth = scenario.truth.filter(
+        pl.col("event_type") == str(EventType.UNOFFICIAL_CROSSING),
+        pl.col("vehicle_id").replace_strict(role_of).is_in(roles),
+    )
+    spread = {}
+    for vehicle, rows in truth.group_by("vehicle_id"):
+        lat, lon = rows["lat"].to_numpy(), rows["lon"].to_numpy()
+        spread[vehicle[0]] = float(_metres(lat[0], lon[0], lat, lon).max() / 1e3)
+    return spread
+
+
+def test_smugglers_keep_to_their_routes_when_asked(base_region):
+    """`routes` N: a planted vehicle keeps to the first N ways of each kind it took (here 1:
+    the same track there and back every day); 0 draws a way afresh each day."""
+    region = Region.load(base_region)
+    index, geography = RegionIndex(region), _geography(region)
+    worlds = {
+        routes: simulate(index, geography, SimulationOptions(seed=4, vehicles=60, days=6,
+                                                             routes=routes))
+        for routes in (0, 1)
+    }  # fmt: skip
+    kept = _crossing_spread_km(worlds[1], ("unofficial_track", "unofficial_offroad"))
+    roaming = _crossing_spread_km(worlds[0], ("unofficial_track", "unofficial_offroad"))
+    assert kept and all(km < 2 for km in kept.values()), kept
+    assert max(roaming.values()) > 20, roaming
+    counts = worlds[1].counts()
+    assert all(counts[str(kind)] > 0 for kind in EventType), counts
 
 
 def test_the_committed_sample_scenario_has_every_type_many_times():
