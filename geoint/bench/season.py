@@ -2,9 +2,11 @@
 
 Per seed, a world of ``days`` days with planted illicit activity is generated on the region
 (`geoint simulate`: ``illicit_cells.csv`` says which cells held illicit activity each day; the
-planted vehicles repeat their role every day, so activity persists around the same places),
-ingested and analysed. Its length does not depend on the shifts played: the generator draws
-every day from the same random streams, so another length is another world. After
+planted vehicles repeat their role every day and keep to ``routes`` ways of each kind near
+where they live, so activity returns to the same places), ingested and analysed. Without a
+base, the unit is posted at the official crossing with the most warm-up risk nearby. The
+world's length does not depend on the shifts played: the generator draws every day from the
+same random streams, so another length is another world. After
 ``warmup_days``, a season of evening shifts is played three times, once per planner, from the
 same cell tables. The history is the scenario's seizures before the season and, by default,
 the unit's habitual past patrols near its base (their finds as seizures, their debriefs as
