@@ -158,8 +158,9 @@ def test_the_warm_up_record_follows_the_units_habitual_patrols(ground, tmp_path)
 
 
 def test_recurrence_counts_the_activity_within_reach_that_returns_to_its_places(ground):
-    """What a planner that learns where activity was can gain: on seeds 1 and 3 (aware / blind
-    1.35, 1.40) most activity within reach recurs at the same cells, on seed 7 (0.98) little.
+    """What a planner that learns where activity was can gain: in session 7's world (routes 0,
+    the Porto-Novo base) most activity within reach recurred on seeds 1 and 3 (aware / blind
+    1.35, 1.40), little on seed 7 (0.98).
     Cells beyond the shift's reach do not count; a cell recurs when it held activity on at
     least half of the 14 evenings before (those the world has)."""
     _region, graph = ground
