@@ -380,7 +380,8 @@ def bench_patrol_season(
     loaded = load_region(region)
     log = None if as_json else err.print
     if not loaded.files("roads") or not loaded.files("crossings"):
-        # the worlds need roads and crossings: generated as `geoint simulate` does
+        # the worlds need roads and crossings: generated as `geoint simulate` does; said on
+        # stderr even with --json, as it writes into the user's region
         from geoint.sim.synthetic_layers import add_synthetic_layers
 
         counts = add_synthetic_layers(loaded, seed=0)
